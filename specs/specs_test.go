@@ -1,0 +1,125 @@
+package specs
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/moov-io/iso8583/encoding"
+	"github.com/stretchr/testify/require"
+)
+
+func TestEmbeddedDialects(t *testing.T) {
+	require.Equal(t, []string{"ascii", "binary"}, Names())
+	for _, name := range Names() {
+		d, err := Load(name)
+		require.NoError(t, err)
+		require.Equal(t, name, d.Name)
+		require.NotNil(t, d.Spec)
+	}
+	a, b := MustLoad("ascii"), MustLoad("binary")
+	require.Equal(t, HeaderASCII4, a.LengthHeader)
+	require.Equal(t, HeaderBinary2, b.LengthHeader)
+	require.Equal(t, 48, a.PrivateField)
+	require.Equal(t, 126, b.PrivateField)
+	_, err := Load("nope")
+	require.ErrorIs(t, err, ErrUnknownDialect)
+	require.ErrorContains(t, err, "ascii, binary")
+}
+
+func TestThirdDialectIsData(t *testing.T) {
+	data, err := os.ReadFile("testdata/third-bank.json")
+	require.NoError(t, err)
+	d, err := Parse(data)
+	require.NoError(t, err)
+	require.Equal(t, HeaderBCD2, d.LengthHeader)
+	require.Equal(t, 62, d.PrivateField)
+	require.Equal(t, "20", d.PrivateTags[RoleCVV2])
+}
+
+func TestParseErrorsNameTheKey(t *testing.T) {
+	good, err := os.ReadFile("binary.json")
+	require.NoError(t, err)
+	edit := func(old, new string) []byte {
+		require.Contains(t, string(good), old)
+		return []byte(strings.Replace(string(good), old, new, 1))
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"not json", []byte("{"), "not a dialect file"},
+		{"no name", edit(`"name": "binary"`, `"name": ""`), "name: required"},
+		{"bad header", edit(`"lengthHeader": "binary2"`, `"lengthHeader": "ebcdic9"`), "tulpar.lengthHeader"},
+		{"private field missing", edit(`"privateField": 126`, `"privateField": 127`), "tulpar.privateField: field 127"},
+		{"private field not composite", edit(`"privateField": 126`, `"privateField": 37`), "not a composite"},
+		{"role tag missing", edit(`"cvv2": "05"`, `"cvv2": "99"`), "tulpar.privateTags.cvv2"},
+		{"unknown role", edit(`"cvv2": "05"`, `"cvv2": "05", "pin": "05"`), "tulpar.privateTags.pin: unknown role"},
+		{"unknown prefix", edit(`"prefix": "BCD.LL"`, `"prefix": "BCD.QQ"`), "unknown prefix"},
+		{"mandatory field missing", edit(`"37": {`, `"38x": {`), "fields"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.data)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestPackedBCDMatchesMoov(t *testing.T) {
+	for _, s := range []string{"", "0", "7", "12", "812", "0100", "4111111111111111", "411111111111111", "000000000000000000000000000000000000000001"} {
+		want, err := encoding.BCD.Encode([]byte(s))
+		require.NoError(t, err)
+		got, err := packedBCD{}.Encode([]byte(s))
+		require.NoError(t, err)
+		require.Equal(t, want, got, s)
+		wd, wn, err := encoding.BCD.Decode(want, len(s))
+		require.NoError(t, err)
+		gd, gn, err := packedBCD{}.Decode(got, len(s))
+		require.NoError(t, err)
+		require.Equal(t, wn, gn, s)
+		require.True(t, bytes.Equal(wd, gd), "%s: %s vs %s", s, wd, gd)
+	}
+	_, err := packedBCD{}.Encode([]byte("12a4"))
+	require.Error(t, err)
+	_, _, err = packedBCD{}.Decode([]byte{0x1A}, 2)
+	require.Error(t, err)
+	_, _, err = packedBCD{}.Decode([]byte{0x12}, 4)
+	require.ErrorContains(t, err, "not enough data")
+	_, _, err = packedBCD{}.Decode([]byte{0x12}, -1)
+	require.Error(t, err)
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"ascii.json", "binary.json", "testdata/third-bank.json"} {
+		data, err := os.ReadFile(name)
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Add([]byte(`{"name":"x","tulpar":{"lengthHeader":"ascii4"},"fields":{"0":{"type":"Composite","padding":{"type":"Left","pad":"0"},"prefix":"ASCII.Fixed"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Parse(data)
+		if err == nil {
+			require.NotNil(t, d.Spec)
+			require.NotEmpty(t, d.Name)
+		}
+	})
+}
+
+func FuzzPackedBCD(f *testing.F) {
+	f.Add([]byte{0x12, 0x34}, 3)
+	f.Fuzz(func(t *testing.T, data []byte, n int) {
+		if n < 0 || n > 64 {
+			return
+		}
+		want, wn, werr := encoding.BCD.Decode(data, n)
+		got, gn, gerr := packedBCD{}.Decode(data, n)
+		require.Equal(t, werr == nil, gerr == nil, "errors agree")
+		if werr == nil {
+			require.Equal(t, string(want), string(got))
+			require.Equal(t, wn, gn)
+		}
+	})
+}
