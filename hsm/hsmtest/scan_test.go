@@ -1,0 +1,85 @@
+package hsmtest
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The scanner must catch what it claims to; a scanner that finds nothing
+// passes every test vacuously.
+func TestFindCatchesPlantedSecrets(t *testing.T) {
+	pan := TestPANs[0]
+	bcd, _ := hex.DecodeString(pan)
+	jsonBytes, _ := json.Marshal(struct{ Blob []byte }{append([]byte("x"), pan...)}) // base64, offset 1
+	tests := []struct {
+		name    string
+		content []byte
+		want    string // substring of the needle name; "" means no finding
+	}{
+		{"ASCII in a log", []byte(`{"level":"info","pan":"` + pan + `"}`), "(ASCII)"},
+		{"packed BCD in a binary record", append([]byte{0x00, 0x10}, bcd...), "(packed BCD)"},
+		{"hex dump", []byte("DE2=" + strings.ToUpper(hex.EncodeToString([]byte(pan)))), "(HEX)"},
+		{"base64 inside JSON", jsonBytes, "(base64, offset 1)"},
+		{"base64url, offset 2", []byte(base64.URLEncoding.EncodeToString(append([]byte("ab"), pan...))), "(base64, offset 2)"},
+		{"CVV2 key=value in binary", []byte("\x00\x01cvv2=917\x00"), "cvv2=***"},
+		{"CVV2 JSON field", []byte(`{"cvv2":"384"}`), `"cvv2":"***"`},
+		{"CVV2 bare word in a log", []byte("level=info card verified with 5273 ok\n"), "bare word"},
+		{"CVV2 inside a token is no finding", []byte("token=tk1_ab917Xz\n"), ""},
+		{"CVV2 inside a decimal is no finding", []byte("t=12:09:17.917Z amount=19170\n"), ""},
+		{"CVV2 digits in binary are no finding", []byte("\x00\xff917\x00"), ""},
+		{"masked PAN is no finding", []byte("pan=411111******1111"), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), tc.content, 0o600))
+			findings, files, _, err := Find(dir, Needles()...)
+			require.NoError(t, err)
+			assert.Equal(t, 1, files)
+			if tc.want == "" {
+				assert.Empty(t, findings)
+				return
+			}
+			require.NotEmpty(t, findings)
+			var names []string
+			for _, f := range findings {
+				names = append(names, f.Needle)
+				assert.NotContains(t, f.String(), pan, "a finding must not print the PAN")
+			}
+			assert.Contains(t, strings.Join(names, "|"), tc.want)
+		})
+	}
+}
+
+func TestScanForSecretsFailsTheTest(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sub", "leak.log"), []byte("pan "+TestPANs[3]+"\n"), 0o600))
+	rec := &recorder{TB: t}
+	ScanForSecrets(rec, dir)
+	require.Len(t, rec.errors, 1)
+	assert.Contains(t, rec.errors[0], filepath.Join("sub", "leak.log"))
+	assert.Contains(t, rec.errors[0], "offset 4")
+	assert.NotContains(t, rec.errors[0], TestPANs[3])
+}
+
+// recorder captures Errorf so a test can check that the scanner would fail.
+type recorder struct {
+	testing.TB
+	errors []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (r *recorder) Helper() {}
