@@ -1,0 +1,79 @@
+package journal
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkAppend measures durable entries per second: every Append returns
+// after fsync. b.N is the total number of entries, shared among the writers,
+// each appending one entry per call as a payment flow does.
+func BenchmarkAppend(b *testing.B) {
+	for _, writers := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			j, err := Open(filepath.Join(b.TempDir(), "journal.db"), Options{})
+			require.NoError(b, err)
+			defer j.Close()
+			e := testEntry(1, 1)
+			e.Payload = make([]byte, 256) // a typical protected ISO message
+			ctx := context.Background()
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Go(func() {
+					for left.Add(-1) >= 0 {
+						if _, err := j.Append(ctx, e); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+			if b.N > 1 {
+				b.ReportMetric(float64(b.N)/float64(j.m.batchesValue()), "entries/batch")
+			}
+		})
+	}
+}
+
+// BenchmarkVerify measures a full Verify over a 100k-entry journal.
+func BenchmarkVerify(b *testing.B) {
+	const entries = 100_000
+	j, err := Open(filepath.Join(b.TempDir(), "journal.db"), Options{})
+	require.NoError(b, err)
+	defer j.Close()
+	ctx := context.Background()
+	batch := make([]Entry, 0, 1000)
+	for i := range entries {
+		e := testEntry(i, entries/4)
+		e.Payload = make([]byte, 256)
+		batch = append(batch, e)
+		if len(batch) == cap(batch) {
+			_, err := j.Append(ctx, batch...)
+			require.NoError(b, err)
+			batch = batch[:0]
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := j.Verify(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(entries)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}

@@ -1,0 +1,70 @@
+// Package journal is Tulpar's append-only, tamper-evident, durable record of
+// every message the switch receives or sends and every order state change.
+//
+// It owns the journal buckets of a bbolt file: the hash chain, the group
+// commit that makes an entry durable before the merchant hears the answer,
+// and the checks that find any edit, deletion, reordering or gap. It imports
+// nothing of Tulpar's. It must never see card data in clear and never
+// interpret a payload: callers hand it bytes already protected (PAN encrypted
+// or tokenised, CVV2 and CAVV dropped).
+//
+// # Writing
+//
+// Append and AppendTx queue entries to one writer goroutine. Each round the
+// writer takes every queued request and commits them in one bbolt
+// transaction (one fsync for many callers), assigning sequence numbers and
+// previous-entry hashes itself so that chain order is sequence order. A call
+// returns only after its transaction has committed.
+//
+// # Sharing the file with the order store
+//
+// The order store should live in the same bbolt file (open it with bbolt,
+// pass the DB to New) and change only inside AppendTx's TxFunc, in the
+// transaction that journals the messages that caused the change. After a
+// crash at any instant, the file then holds either both the entries and the
+// order change or neither, so rebuilding orders from the journal always
+// equals the order store. Two files could not promise that: a SIGKILL between
+// their two fsyncs leaves them disagreeing.
+//
+// # On-disk format (version 1)
+//
+// Three buckets at the root of the bbolt file:
+//
+//	"journal"        key: seq, 8 bytes big-endian, from 1 without gaps
+//	                 value: the entry, below
+//	"journal.order"  key: len(order id) as 2 bytes big-endian, order id,
+//	                      seq as 8 bytes big-endian
+//	                 value: empty
+//	"journal.meta"   "version": 1 byte, 0x01
+//	                 "head":    last seq (8 bytes big-endian) then its hash
+//	                            (32 bytes), rewritten in every commit
+//
+// An entry value is its body followed by the SHA-256 of the body:
+//
+//	body:
+//	  0x01                  format version
+//	  uvarint  seq          equal to the key
+//	  varint   time         Unix nanoseconds, zig-zag (encoding/binary Varint)
+//	  byte     direction    1 in, 2 out, 3 internal
+//	  uvarint  n, n bytes   channel ("api", "3ds", "callback", "state" or a
+//	                        bank link name), 1..64 bytes
+//	  uvarint  n, n bytes   order id, 0..255 bytes
+//	  uvarint  n, n bytes   MTI, 0..255 bytes
+//	  uvarint  n, n bytes   STAN, 0..255 bytes
+//	  uvarint  n, n bytes   RRN, 0..255 bytes
+//	  uvarint  n, n bytes   payload (protected message bytes)
+//	  32 bytes              hash of entry seq-1; all zero for entry 1
+//	hash:
+//	  32 bytes              SHA-256(body)
+//
+// Varints are those of encoding/binary and must be minimal, so every entry
+// has exactly one encoding. Because each body includes the previous hash,
+// changing any byte of any entry changes every later hash.
+//
+// # Reading and auditing
+//
+// Iterate, ByOrder, Get, Last and Count read while appends go on. Verify
+// walks the chain and returns a *ChainError naming the first broken entry.
+// bbolt locks the file (flock, exclusive for the writer), so auditors take a
+// consistent copy with CopyTo or Snapshot and open that with OpenReadOnly.
+package journal

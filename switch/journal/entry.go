@@ -1,0 +1,304 @@
+package journal
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+)
+
+// HashSize is the length of an entry hash and of the previous-entry hash it
+// carries (SHA-256).
+const HashSize = sha256.Size
+
+// formatVersion is the first byte of every entry value. A reader that meets a
+// version it does not know must stop rather than guess.
+const formatVersion = 1
+
+// Field limits. The encoder refuses entries beyond them and the decoder refuses
+// values beyond them, so that "decodes without error" means "is an entry the
+// journal could have written".
+const (
+	// MaxChannelLen bounds Entry.Channel: "api", "3ds", "callback", "state"
+	// or a bank link name.
+	MaxChannelLen = 64
+	// MaxFieldLen bounds Entry.OrderID, MTI, STAN and RRN.
+	MaxFieldLen = 255
+)
+
+// Direction says whether a message came into the switch or left it.
+type Direction uint8
+
+const (
+	// In is a message received: a merchant's request, a bank's reply, a
+	// callback's answer.
+	In Direction = 1
+	// Out is a message sent.
+	Out Direction = 2
+	// Internal is an event that crossed no wire: an order's state change.
+	Internal Direction = 3
+)
+
+// String returns "in", "out" or "internal".
+func (d Direction) String() string {
+	switch d {
+	case In:
+		return "in"
+	case Out:
+		return "out"
+	case Internal:
+		return "internal"
+	}
+	return fmt.Sprintf("Direction(%d)", uint8(d))
+}
+
+func (d Direction) valid() bool { return d >= In && d <= Internal }
+
+// Entry is one journaled message or event.
+//
+// Callers fill Time (zero means "now"), Direction, Channel, OrderID, MTI,
+// STAN, RRN and Payload. The journal assigns Seq and PrevHash when it commits
+// the entry and computes Hash; whatever a caller puts in those three fields is
+// ignored.
+//
+// Payload must already be protected: PAN encrypted or tokenised, CVV2 and
+// CAVV removed. The journal never looks inside it.
+type Entry struct {
+	Seq       uint64
+	Time      time.Time // stored as Unix nanoseconds; read back in UTC
+	Direction Direction
+	Channel   string
+	OrderID   string
+	MTI       string
+	STAN      string
+	RRN       string
+	Payload   []byte
+	PrevHash  [HashSize]byte // Hash of entry Seq-1; zero for entry 1
+	Hash      [HashSize]byte // SHA-256 of this entry's encoded body
+}
+
+// Errors returned by DecodeEntry. Verify reports them inside a *ChainError.
+var (
+	// ErrMalformed means the bytes are not a well-formed entry value.
+	ErrMalformed = errors.New("journal: malformed entry")
+	// ErrHashMismatch means the entry's stored hash is not the SHA-256 of its
+	// body: the entry was edited after it was written.
+	ErrHashMismatch = errors.New("journal: entry hash mismatch")
+)
+
+// validate checks what a caller hands to Append, before the entry reaches the
+// writer, so that one bad entry cannot fail a whole group commit.
+func (e *Entry) validate(maxPayload int) error {
+	switch {
+	case !e.Direction.valid():
+		return fmt.Errorf("journal: entry direction %d: want In, Out or Internal", e.Direction)
+	case e.Channel == "":
+		return errors.New("journal: entry channel is empty")
+	case len(e.Channel) > MaxChannelLen:
+		return fmt.Errorf("journal: entry channel is %d bytes, limit %d", len(e.Channel), MaxChannelLen)
+	case len(e.OrderID) > MaxFieldLen:
+		return fmt.Errorf("journal: entry order id is %d bytes, limit %d", len(e.OrderID), MaxFieldLen)
+	case len(e.MTI) > MaxFieldLen, len(e.STAN) > MaxFieldLen, len(e.RRN) > MaxFieldLen:
+		return fmt.Errorf("journal: entry MTI, STAN or RRN longer than %d bytes", MaxFieldLen)
+	case len(e.Payload) > maxPayload:
+		return fmt.Errorf("journal: entry payload is %d bytes, limit %d", len(e.Payload), maxPayload)
+	}
+	// UnixNano is undefined outside 1678..2262; refuse rather than store a
+	// time that reads back different.
+	if n := e.Time.UnixNano(); !time.Unix(0, n).Equal(e.Time) {
+		return fmt.Errorf("journal: entry time %s cannot be stored as Unix nanoseconds", e.Time)
+	}
+	return nil
+}
+
+// appendEntry appends the value encoding of e to dst, using e.Seq and
+// e.PrevHash as given, and returns the extended slice and the entry's hash.
+// The encoding is canonical: one entry has exactly one encoding.
+func appendEntry(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
+	start := len(dst)
+	dst = append(dst, formatVersion)
+	dst = binary.AppendUvarint(dst, e.Seq)
+	dst = binary.AppendVarint(dst, e.Time.UnixNano())
+	dst = append(dst, byte(e.Direction))
+	dst = appendBytes(dst, e.Channel)
+	dst = appendBytes(dst, e.OrderID)
+	dst = appendBytes(dst, e.MTI)
+	dst = appendBytes(dst, e.STAN)
+	dst = appendBytes(dst, e.RRN)
+	dst = appendBytes(dst, e.Payload)
+	dst = append(dst, e.PrevHash[:]...)
+	h := sha256.Sum256(dst[start:])
+	return append(dst, h[:]...), h
+}
+
+func appendBytes[T string | []byte](dst []byte, s T) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// EncodeEntry returns the value the journal stores for e, with e.Seq and
+// e.PrevHash taken as given, and the entry's hash. Auditors' tools use it to
+// re-create an entry; the journal itself assigns Seq and PrevHash.
+func EncodeEntry(e Entry) ([]byte, [HashSize]byte) {
+	return appendEntry(nil, &e)
+}
+
+// DecodeEntry parses one stored entry value and checks its hash. The returned
+// Entry owns its memory: it does not alias b. A structural problem returns an
+// error wrapping ErrMalformed; an edited entry returns one wrapping
+// ErrHashMismatch together with the decoded entry.
+func DecodeEntry(b []byte) (Entry, error) {
+	var e Entry
+	err := decodeEntry(b, &e, true)
+	return e, err
+}
+
+// decodeEntry parses b into e. With own false, e.Payload and the string
+// fields alias b: the caller must not keep e past b's lifetime (a bbolt
+// transaction's), nor modify b while using e.
+func decodeEntry(b []byte, e *Entry, own bool) error {
+	d := decoder{b: b}
+	if len(b) < 1+HashSize {
+		return fmt.Errorf("%w: %d bytes, shorter than any entry", ErrMalformed, len(b))
+	}
+	body := b[:len(b)-HashSize]
+	d.b = body
+	if v := d.byte(); v != formatVersion {
+		if d.err != nil {
+			return d.err
+		}
+		return fmt.Errorf("%w: format version %d, want %d", ErrMalformed, v, formatVersion)
+	}
+	e.Seq = d.uvarint("seq")
+	nanos := d.varint("time")
+	e.Direction = Direction(d.byte())
+	str := func(b []byte) string {
+		if own {
+			return string(b)
+		}
+		// Verify decodes millions of entries and keeps none of them; the
+		// caller promises not to keep e past b's lifetime.
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	e.Channel = str(d.bytes("channel", MaxChannelLen))
+	e.OrderID = str(d.bytes("order id", MaxFieldLen))
+	e.MTI = str(d.bytes("MTI", MaxFieldLen))
+	e.STAN = str(d.bytes("STAN", MaxFieldLen))
+	e.RRN = str(d.bytes("RRN", MaxFieldLen))
+	payload := d.bytes("payload", len(b))
+	prev := d.fixed("prev hash", HashSize)
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%w: %d unexpected bytes before the hash", ErrMalformed, len(d.b))
+	}
+	if !e.Direction.valid() {
+		return fmt.Errorf("%w: direction %d", ErrMalformed, e.Direction)
+	}
+	if e.Channel == "" {
+		return fmt.Errorf("%w: empty channel", ErrMalformed)
+	}
+	e.Time = time.Unix(0, nanos).UTC()
+	if own {
+		e.Payload = append([]byte(nil), payload...)
+	} else {
+		e.Payload = payload
+	}
+	copy(e.PrevHash[:], prev)
+	copy(e.Hash[:], b[len(body):])
+	if sha256.Sum256(body) != e.Hash {
+		return ErrHashMismatch
+	}
+	return nil
+}
+
+// decoder reads the value format strictly: varints must be minimal, so that
+// the encoding stays canonical and a decoded entry re-encodes to the same
+// bytes. The first error sticks and later reads return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 1 {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("%s: bad varint", what)
+		return 0
+	}
+	if n != uvarintLen(v) {
+		d.fail("%s: non-minimal varint", what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	u := d.uvarint(what)
+	// Undo the zig-zag of binary.AppendVarint.
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
+func (d *decoder) bytes(what string, limit int) []byte {
+	n := d.uvarint(what)
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(limit) {
+		d.fail("%s: length %d over limit %d", what, n, limit)
+		return nil
+	}
+	return d.fixed(what, int(n))
+}
+
+func (d *decoder) fixed(what string, n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < n {
+		d.fail("%s: truncated", what)
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}

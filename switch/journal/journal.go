@@ -1,0 +1,348 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names. They are part of the on-disk format (see the package doc).
+var (
+	entriesBucket = []byte("journal")
+	orderBucket   = []byte("journal.order")
+	metaBucket    = []byte("journal.meta")
+
+	headKey    = []byte("head")
+	versionKey = []byte("version")
+)
+
+// Errors a caller decides on.
+var (
+	// ErrClosed is returned by Append after Close.
+	ErrClosed = errors.New("journal: closed")
+	// ErrReadOnly is returned by Append on a journal opened with OpenReadOnly.
+	ErrReadOnly = errors.New("journal: read-only")
+	// ErrNotFound is returned by Get for a sequence number not in the journal
+	// and by Last on an empty journal.
+	ErrNotFound = errors.New("journal: entry not found")
+	// ErrNoJournal is returned by OpenReadOnly and by New on a read-only DB
+	// when the file holds no journal buckets.
+	ErrNoJournal = errors.New("journal: no journal in this file")
+	// ErrOutcomeUnknown is returned, wrapped together with the context's
+	// error, when the context ended after the writer had taken the entries:
+	// they may or may not be committed. Look them up (Last, ByOrder) before
+	// answering as though they were not written.
+	ErrOutcomeUnknown = errors.New("journal: outcome unknown")
+)
+
+// Options configure a Journal. The zero value is usable.
+type Options struct {
+	// Logger receives the journal's events. The zero value logs nothing.
+	Logger zerolog.Logger
+
+	// Registerer, when not nil, gets the journal's Prometheus collectors
+	// (names start with tulpar_journal_).
+	Registerer prometheus.Registerer
+
+	// QueueSize is how many Append calls may wait for the writer before
+	// further callers block (and then honour their context). Default 1024.
+	QueueSize int
+
+	// MaxBatchEntries caps the entries committed in one bbolt transaction.
+	// A single Append larger than this still commits whole. Default 4096.
+	MaxBatchEntries int
+
+	// MaxPayloadSize caps Entry.Payload. Default 1 MiB.
+	MaxPayloadSize int
+
+	// LockTimeout is how long Open and OpenReadOnly wait for the file lock
+	// (bbolt takes flock: exclusive for a writer, shared for a reader).
+	// Default 2s.
+	LockTimeout time.Duration
+
+	// Now stamps entries whose Time is zero. Default time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 1024
+	}
+	if o.MaxBatchEntries <= 0 {
+		o.MaxBatchEntries = 4096
+	}
+	if o.MaxPayloadSize <= 0 {
+		o.MaxPayloadSize = 1 << 20
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 2 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Journal is an append-only, hash-chained journal of messages kept in three
+// buckets of a bbolt database.
+//
+// Invariants, held by the single writer goroutine that is the only code
+// putting entries:
+//   - entries carry sequence numbers 1, 2, 3, ... with no gap;
+//   - entry n's PrevHash is entry n-1's Hash (zero for entry 1);
+//   - the head record names the last entry and its hash, and is written in
+//     the same transaction as the entries it covers;
+//   - the order index has exactly one key per entry with an order id.
+//
+// Readers (Iterate, ByOrder, Get, Last, Count, Verify, Snapshot) may run
+// concurrently with Append and with each other.
+type Journal struct {
+	db       *bolt.DB
+	ownsDB   bool
+	readOnly bool
+	opts     Options
+	log      zerolog.Logger
+	m        *metrics
+
+	// mu guards closed and sending on reqs: Append holds it for reading
+	// while it sends, Close takes it for writing before closing reqs, so no
+	// send can race the close.
+	mu     sync.RWMutex
+	closed bool
+	reqs   chan *request
+	done   chan struct{} // closed when the writer goroutine has returned
+
+	// Owned by the writer goroutine after New returns.
+	lastSeq  uint64
+	lastHash [HashSize]byte
+	arena    []byte
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens or creates the journal file at path and starts its writer. The
+// Journal owns the bbolt DB and closes it on Close.
+func Open(path string, opts Options) (*Journal, error) {
+	opts = opts.withDefaults()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", path, err)
+	}
+	j, err := newJournal(db, opts, true)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+// OpenReadOnly opens the journal file at path for reading and verifying only.
+//
+// bbolt takes a shared flock for a read-only open and an exclusive one for a
+// writer, so this cannot open the file a running switch holds: it fails after
+// Options.LockTimeout. Auditors verify a copy made by Snapshot or CopyTo while
+// the switch runs.
+func OpenReadOnly(path string, opts Options) (*Journal, error) {
+	opts = opts.withDefaults()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s read-only: %w", path, err)
+	}
+	j, err := newJournal(db, opts, true)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+// New runs a journal on a DB the caller opened, so the journal can share a
+// file with the caller's own buckets (the order store) and AppendTx can
+// commit both in one transaction. The caller keeps ownership: Close stops the
+// journal but leaves db open. On a read-only DB the journal only reads.
+func New(db *bolt.DB, opts Options) (*Journal, error) {
+	return newJournal(db, opts.withDefaults(), false)
+}
+
+func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
+	j := &Journal{
+		db:       db,
+		ownsDB:   owns,
+		readOnly: db.IsReadOnly(),
+		opts:     opts,
+		log:      opts.Logger.With().Str("component", "journal").Logger(),
+	}
+	if j.readOnly {
+		if err := db.View(func(tx *bolt.Tx) error {
+			if tx.Bucket(entriesBucket) == nil || tx.Bucket(metaBucket) == nil {
+				return ErrNoJournal
+			}
+			return checkVersion(tx.Bucket(metaBucket))
+		}); err != nil {
+			return nil, fmt.Errorf("journal: %s: %w", db.Path(), err)
+		}
+		// A read-only journal has no writer; Close only closes the DB.
+		j.closed = true
+		return j, nil
+	}
+
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{entriesBucket, orderBucket, metaBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(metaBucket)
+		if meta.Get(versionKey) == nil {
+			if err := meta.Put(versionKey, []byte{formatVersion}); err != nil {
+				return err
+			}
+		}
+		if err := checkVersion(meta); err != nil {
+			return err
+		}
+		seq, hash, err := loadTail(tx)
+		j.lastSeq, j.lastHash = seq, hash
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: %s: %w", db.Path(), err)
+	}
+
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("journal: metrics: %w", err)
+	}
+	j.m = m
+	j.reqs = make(chan *request, opts.QueueSize)
+	j.done = make(chan struct{})
+	go j.writer()
+	j.log.Info().Str("path", db.Path()).Uint64("last_seq", j.lastSeq).Msg("journal open")
+	return j, nil
+}
+
+func checkVersion(meta *bolt.Bucket) error {
+	if v := meta.Get(versionKey); len(v) != 1 || v[0] != formatVersion {
+		return fmt.Errorf("%w: unsupported format version %x", ErrMalformed, v)
+	}
+	return nil
+}
+
+// loadTail returns the last entry's seq and hash so the chain continues after
+// a restart. It refuses to continue a chain whose tail does not check out
+// (edited last entry, head record out of step with the entries): appending
+// after it would bury the damage under valid-looking links.
+func loadTail(tx *bolt.Tx) (uint64, [HashSize]byte, error) {
+	var zero [HashSize]byte
+	headSeq, headHash, ok, err := readHead(tx)
+	if err != nil {
+		return 0, zero, err
+	}
+	k, v := tx.Bucket(entriesBucket).Cursor().Last()
+	if k == nil {
+		if ok && headSeq != 0 {
+			return 0, zero, &ChainError{Seq: headSeq, Reason: ReasonHead, Detail: "head names an entry but the journal is empty"}
+		}
+		return 0, zero, nil
+	}
+	seq := binary.BigEndian.Uint64(k)
+	var e Entry
+	if err := checkStored(k, v, &e, false); err != nil {
+		return 0, zero, err
+	}
+	if !ok || headSeq != seq || headHash != e.Hash {
+		return 0, zero, &ChainError{Seq: seq, Reason: ReasonHead, Detail: "last entry does not match the head record"}
+	}
+	return seq, e.Hash, nil
+}
+
+// readHead returns the head record: the last committed seq and its hash.
+func readHead(tx *bolt.Tx) (seq uint64, hash [HashSize]byte, ok bool, err error) {
+	v := tx.Bucket(metaBucket).Get(headKey)
+	if v == nil {
+		return 0, hash, false, nil
+	}
+	if len(v) != 8+HashSize {
+		return 0, hash, false, &ChainError{Reason: ReasonHead, Detail: fmt.Sprintf("head record is %d bytes", len(v))}
+	}
+	copy(hash[:], v[8:])
+	return binary.BigEndian.Uint64(v), hash, true, nil
+}
+
+// checkStored decodes the value stored under key k into e and checks it is
+// the entry that key promises. With own false, e aliases v (see decodeEntry).
+func checkStored(k, v []byte, e *Entry, own bool) error {
+	if len(k) != 8 {
+		return &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("key %x is not an 8-byte sequence number", k)}
+	}
+	seq := binary.BigEndian.Uint64(k)
+	if err := decodeEntry(v, e, own); err != nil {
+		if errors.Is(err, ErrHashMismatch) {
+			return &ChainError{Seq: seq, Reason: ReasonHash, Err: err}
+		}
+		return &ChainError{Seq: seq, Reason: ReasonDecode, Err: err}
+	}
+	if e.Seq != seq {
+		return &ChainError{Seq: seq, Reason: ReasonSeqMismatch, Detail: fmt.Sprintf("entry stored under %d says it is %d", seq, e.Seq)}
+	}
+	return nil
+}
+
+// Close lets the writer commit every Append already accepted, stops it and,
+// if the Journal opened the file, closes the DB. Append returns ErrClosed
+// afterwards. Close is safe to call more than once.
+func (j *Journal) Close() error {
+	j.closeOnce.Do(func() {
+		j.mu.Lock()
+		wasClosed := j.closed
+		j.closed = true
+		j.mu.Unlock()
+		if !wasClosed {
+			close(j.reqs)
+			<-j.done
+			j.log.Info().Uint64("last_seq", j.lastSeq).Msg("journal closed")
+		}
+		if j.ownsDB {
+			j.closeErr = j.db.Close()
+		}
+	})
+	return j.closeErr
+}
+
+// DB returns the underlying bbolt DB, for callers that keep their own
+// buckets in the same file.
+func (j *Journal) DB() *bolt.DB { return j.db }
+
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
+}
+
+// orderPrefix is the index key prefix for one order id: a 2-byte big-endian
+// length then the id, so that no id's prefix is another id's prefix.
+func orderPrefix(dst []byte, orderID string) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(orderID)))
+	return append(dst, orderID...)
+}
+
+func orderKey(dst []byte, orderID string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(orderPrefix(dst, orderID), seq)
+}
+
+// parseOrderKey splits an index key into order id and seq.
+func parseOrderKey(k []byte) (string, uint64, bool) {
+	if len(k) < 2+8 {
+		return "", 0, false
+	}
+	n := int(binary.BigEndian.Uint16(k))
+	if len(k) != 2+n+8 {
+		return "", 0, false
+	}
+	return string(k[2 : 2+n]), binary.BigEndian.Uint64(k[2+n:]), true
+}

@@ -1,0 +1,248 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Reason says how a chain is broken.
+type Reason int
+
+const (
+	// ReasonDecode: the stored bytes are not a well-formed entry (or the key
+	// is not a sequence number).
+	ReasonDecode Reason = iota + 1
+	// ReasonHash: the entry's hash is not the SHA-256 of its body: the entry
+	// was edited.
+	ReasonHash
+	// ReasonSeqGap: entry Seq is missing: deleted, or never written.
+	ReasonSeqGap
+	// ReasonSeqMismatch: the entry stored under key Seq carries another
+	// sequence number: entries were moved or swapped.
+	ReasonSeqMismatch
+	// ReasonPrevHash: entry Seq does not carry the hash of entry Seq-1:
+	// an entry before it was replaced by another valid-looking one.
+	ReasonPrevHash
+	// ReasonHead: the head record (last seq and hash, written with every
+	// commit) disagrees with the entries: the tail was cut or extended.
+	ReasonHead
+	// ReasonIndex: the order index disagrees with the entries.
+	ReasonIndex
+)
+
+var reasonNames = map[Reason]string{
+	ReasonDecode:      "decode error",
+	ReasonHash:        "hash mismatch",
+	ReasonSeqGap:      "sequence gap",
+	ReasonSeqMismatch: "sequence mismatch",
+	ReasonPrevHash:    "prev-hash mismatch",
+	ReasonHead:        "head mismatch",
+	ReasonIndex:       "order index mismatch",
+}
+
+func (r Reason) String() string {
+	if s, ok := reasonNames[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("Reason(%d)", int(r))
+}
+
+// ErrChainBroken matches every *ChainError with errors.Is.
+var ErrChainBroken = errors.New("journal: chain broken")
+
+// ChainError names the first entry at which the journal stops being the
+// chain it claims to be.
+type ChainError struct {
+	Seq    uint64 // the entry that is broken or missing
+	Reason Reason
+	Detail string // what was found, for people; never payload bytes
+	Err    error  // underlying decode error, if any
+}
+
+func (e *ChainError) Error() string {
+	msg := fmt.Sprintf("journal: entry %d: %s", e.Seq, e.Reason)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *ChainError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrChainBroken) true for any *ChainError.
+func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }
+
+// verifyChunk is how many entries Verify checks per read transaction.
+const verifyChunk = 4096
+
+// Verify walks the whole journal and returns nil if it is intact, or a
+// *ChainError naming the first broken or missing entry. It checks, in
+// sequence order: each key is the seq inside its value; each value decodes
+// and hashes to its stored hash; seqs run 1, 2, 3, ... without a gap; each
+// entry carries its predecessor's hash; the head record names the last entry
+// and its hash; and the order index holds exactly one key per entry with an
+// order id.
+//
+// Verify streams in short read transactions (memory does not grow with the
+// journal) and may run while the switch appends: it checks the journal up
+// to the head it reads first. Run it on a journal from OpenReadOnly over a
+// copy made by CopyTo to audit without touching the live file.
+//
+// What Verify cannot see: a tail cut together with a rewritten head record.
+// Catching that needs the head hash kept outside the file (published or
+// signed); Last().Hash is the value to anchor.
+func (j *Journal) Verify(ctx context.Context) error {
+	var headSeq uint64
+	var headHash [HashSize]byte
+	if err := j.db.View(func(tx *bolt.Tx) error {
+		var err error
+		headSeq, headHash, _, err = readHead(tx)
+		return err
+	}); err != nil {
+		return err
+	}
+
+	var prev [HashSize]byte
+	next := uint64(1) // the seq the chain needs next
+	withOrder := 0
+	for next <= headSeq {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := j.db.View(func(tx *bolt.Tx) error {
+			ob := tx.Bucket(orderBucket)
+			c := tx.Bucket(entriesBucket).Cursor()
+			var e Entry
+			var ikey []byte
+			n := 0
+			k, v := c.Seek(seqKey(next))
+			for ; k != nil && n < verifyChunk && next <= headSeq; k, v = c.Next() {
+				if len(k) != 8 {
+					return &ChainError{Seq: next, Reason: ReasonDecode, Detail: fmt.Sprintf("key %x is not a sequence number", k)}
+				}
+				if seq := binary.BigEndian.Uint64(k); seq != next {
+					return &ChainError{Seq: next, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; the next entry is %d", seq)}
+				}
+				if err := checkStored(k, v, &e, false); err != nil {
+					return err
+				}
+				if e.PrevHash != prev {
+					return &ChainError{Seq: next, Reason: ReasonPrevHash, Detail: fmt.Sprintf("prev hash %x, entry %d hashes to %x", e.PrevHash[:6], next-1, prev[:6])}
+				}
+				if e.OrderID != "" {
+					ikey = orderKey(ikey[:0], e.OrderID, next)
+					if ob.Get(ikey) == nil {
+						return &ChainError{Seq: next, Reason: ReasonIndex, Detail: "entry missing from the order index"}
+					}
+					withOrder++
+				}
+				prev = e.Hash
+				next++
+				n++
+			}
+			if k == nil && next <= headSeq {
+				return &ChainError{Seq: next, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; the head names entry %d", headSeq)}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if prev != headHash {
+		return &ChainError{Seq: headSeq, Reason: ReasonHead, Detail: "last entry's hash differs from the head record"}
+	}
+
+	// Entries after the head are either appended since Verify began (the
+	// head moved with them) or planted behind a head that did not.
+	if err := j.db.View(func(tx *bolt.Tx) error {
+		head2, _, _, err := readHead(tx)
+		if err != nil {
+			return err
+		}
+		if head2 < headSeq {
+			return &ChainError{Seq: head2, Reason: ReasonHead, Detail: fmt.Sprintf("head moved back from %d", headSeq)}
+		}
+		if k, _ := tx.Bucket(entriesBucket).Cursor().Last(); k != nil && len(k) == 8 {
+			if last := binary.BigEndian.Uint64(k); last > head2 {
+				return &ChainError{Seq: head2 + 1, Reason: ReasonHead, Detail: fmt.Sprintf("entries up to %d lie beyond the head", last)}
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return j.verifyIndex(ctx, headSeq, withOrder)
+}
+
+// verifyIndex checks every index key up to headSeq points at an entry with
+// that order id. With the forward check in Verify (every such entry has its
+// key) and equal counts, index and entries match one to one.
+func (j *Journal) verifyIndex(ctx context.Context, headSeq uint64, withOrder int) error {
+	var after []byte // last index key checked
+	keys := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		done := false
+		err := j.db.View(func(tx *bolt.Tx) error {
+			eb := tx.Bucket(entriesBucket)
+			c := tx.Bucket(orderBucket).Cursor()
+			var k []byte
+			if after == nil {
+				k, _ = c.First()
+			} else if k, _ = c.Seek(after); bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+			var e Entry
+			var sk []byte
+			for n := 0; n < verifyChunk; k, _ = c.Next() {
+				if k == nil {
+					done = true
+					return nil
+				}
+				id, seq, ok := parseOrderKey(k)
+				if !ok {
+					return &ChainError{Reason: ReasonIndex, Detail: fmt.Sprintf("malformed index key %x", k)}
+				}
+				after = append(after[:0], k...)
+				if seq > headSeq {
+					continue // appended after Verify read the head
+				}
+				n++
+				keys++
+				sk = binary.BigEndian.AppendUint64(sk[:0], seq)
+				v := eb.Get(sk)
+				if v == nil {
+					return &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index names a missing entry"}
+				}
+				if err := checkStored(sk, v, &e, false); err != nil {
+					return err
+				}
+				if e.OrderID != id {
+					return &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index files the entry under another order id"}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+	}
+	if keys != withOrder {
+		return &ChainError{Seq: headSeq, Reason: ReasonIndex, Detail: fmt.Sprintf("%d index keys for %d entries with an order id", keys, withOrder)}
+	}
+	return nil
+}
