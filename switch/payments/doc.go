@@ -1,0 +1,22 @@
+// Package payments is the switch itself: merchants' orders, the state
+// machine that governs them, the order store, and the flows that turn a
+// merchant's operation into ISO 8583 exchanges with the bank that routing
+// chose.
+//
+// Invariants it keeps:
+//   - every order is in a definite state (package doc of Status); an
+//     exchange whose outcome is unknown is declined for the merchant and
+//     reversed through store-and-forward, never reported approved;
+//   - a bank exchange is recorded durably (journal and order store in one
+//     bbolt transaction) before the message leaves, and its outcome before
+//     the merchant hears it, so a crash at any point leaves a record that
+//     recovery can finish;
+//   - the same operation asked twice answers the first answer and sends
+//     nothing new;
+//   - follow-ups (completion, reversal, refund) go to the bank that
+//     authorized, whatever routing says now;
+//   - a full PAN exists only in memory and, encrypted through hsm, at rest;
+//     CVV2 only in memory, for as long as one authorization needs it.
+//
+// It knows nothing of HTTP: the merchant APIs and the hosted page call it.
+package payments

@@ -1,0 +1,308 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/saf"
+)
+
+// FollowUpRequest is a merchant's completion, cancel or refund.
+type FollowUpRequest struct {
+	OrderID string
+	// Amount in minor units; 0 means "all that is available" for a
+	// completion. Ignored for a cancel.
+	Amount int64
+	// IdemKey makes the request idempotent (externalRefundId, the JSON
+	// API's Idempotency-Key): the same key answers the first answer.
+	IdemKey string
+	// ExpectedDeposited, when set, must equal the order's captured amount
+	// minus refunds, or the refund is refused (guards parallel refunds).
+	ExpectedDeposited *int64
+	Journal           []journal.Entry
+}
+
+// ErrBankRefused is wrapped when the bank declined a follow-up.
+var ErrBankRefused = errors.New("bank declined the operation")
+
+// ErrUnavailable is wrapped when the original bank cannot be reached and
+// the operation cannot be queued.
+var ErrUnavailable = errors.New("bank unavailable")
+
+// Complete captures a hold: a 0220 completion advice, queued durably in
+// store-and-forward, so the merchant's capture stands once accepted; the
+// bank releases whatever of the hold is not captured.
+func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+	unlock := s.locks.lock(r.OrderID)
+	defer unlock()
+	o, err := s.store.Get(r.OrderID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op := o.FindIdem(OpCompletion, r.IdemKey); op != nil {
+		return o, op, nil
+	}
+	amount := r.Amount
+	if amount == 0 {
+		amount = o.Approved
+	}
+	if err := CheckComplete(o, amount); err != nil {
+		return o, nil, err
+	}
+	auth := o.authOp()
+	n := o.Clone()
+	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
+	if err != nil {
+		return nil, nil, fmt.Errorf("payments: order %s: card: %w", n.ID, err)
+	}
+	orig := originalMessage(n, auth, pan)
+	m := iso.CompletionOf(orig, auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now())
+	op := Operation{
+		ID: newOpID(), Type: OpCompletion, Status: OpQueued, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
+		MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, ApprovalCode: auth.ApprovalCode,
+		TerminalID: auth.TerminalID, MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID, ActionCode: ActionApproved,
+	}
+	n.Ops = append(n.Ops, op)
+	applyCompletion(n, amount)
+	n.ActionCode = ActionApproved
+	if err := s.commitQueued(ctx, n, o.Version, r.Journal, auth.Bank, op.ID, safCompletion, m); err != nil {
+		return nil, nil, err
+	}
+	return n, n.Op(op.ID), nil
+}
+
+// Cancel reverses a hold with an 0400. When the bank cannot be reached or
+// does not answer, the cancel still stands: an 0420 reversal advice is
+// queued and store-and-forward delivers it.
+func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+	unlock := s.locks.lock(r.OrderID)
+	defer unlock()
+	o, err := s.store.Get(r.OrderID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op := o.FindIdem(OpReversal, r.IdemKey); op != nil {
+		return o, op, nil
+	}
+	if err := CheckCancel(o); err != nil {
+		return o, nil, err
+	}
+	auth := o.authOp()
+	n := o.Clone()
+	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
+	if err != nil {
+		return nil, nil, fmt.Errorf("payments: order %s: card: %w", n.ID, err)
+	}
+	m := iso.ReversalOf(originalMessage(n, auth, pan), false, s.stans[auth.Bank].Next(), s.d.Now(), nil)
+	op := Operation{
+		ID: newOpID(), Type: OpReversal, Status: OpPending, Amount: auth.Amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
+		MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, TerminalID: auth.TerminalID,
+		MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID,
+	}
+	n.Ops = append(n.Ops, op)
+	if err := s.commit(ctx, n, o.Version, append(r.Journal, s.isoEntry(n, auth.Bank, journal.Out, m)), nil); err != nil {
+		return nil, nil, err
+	}
+	prev := n.Version
+	resp, err := s.send(ctx, auth.Bank, m)
+	p := n.Op(op.ID)
+	if err != nil {
+		// Not sent or no reply: the reversal must still reach the bank.
+		p.Status, p.ActionCode = OpQueued, ActionApproved
+		applyCancel(n)
+		advice := *m
+		advice.MTI = iso.MTIReversalAdvice
+		if err := s.commitQueued(ctx, n, prev, nil, auth.Bank, op.ID, safReversal, &advice); err != nil {
+			return nil, nil, err
+		}
+		return n, n.Op(op.ID), nil
+	}
+	p.ResponseCode, p.ActionCode = resp.ResponseCode, ActionForDE39(resp.ResponseCode)
+	entries := []journal.Entry{s.isoEntry(n, auth.Bank, journal.In, resp)}
+	if !iso.LookupResponseCode(resp.ResponseCode).Approved {
+		p.Status = OpDeclined
+		if err := s.commit(ctx, n, prev, entries, nil); err != nil {
+			return nil, nil, err
+		}
+		return n, n.Op(op.ID), fmt.Errorf("%w: reversal answered %s", ErrBankRefused, resp.ResponseCode)
+	}
+	p.Status = OpApproved
+	applyCancel(n)
+	n.ActionCode = ActionApproved
+	if err := s.commit(ctx, n, prev, entries, nil); err != nil {
+		return nil, nil, err
+	}
+	return n, n.Op(op.ID), nil
+}
+
+// Refund returns captured money with an 0200, processing code 20, naming
+// the capture in DE90. A refund whose outcome is unknown is declined for
+// the merchant and reversed through store-and-forward, so it can be asked
+// again without paying twice.
+func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+	unlock := s.locks.lock(r.OrderID)
+	defer unlock()
+	o, err := s.store.Get(r.OrderID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op := o.FindIdem(OpRefund, r.IdemKey); op != nil {
+		return o, op, nil
+	}
+	if r.ExpectedDeposited != nil && *r.ExpectedDeposited != o.Deposited-o.Refunded {
+		return o, nil, &InputError{"expectedDepositedAmount", fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
+	}
+	if err := CheckRefund(o, r.Amount); err != nil {
+		return o, nil, err
+	}
+	capture := captureOp(o)
+	bank := capture.Bank
+	if !s.d.Banks.Ready(bank) {
+		return o, nil, fmt.Errorf("%w: %s is not connected; refund later", ErrUnavailable, bank)
+	}
+	n := o.Clone()
+	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
+	if err != nil {
+		return nil, nil, fmt.Errorf("payments: order %s: card: %w", n.ID, err)
+	}
+	rrn, err := s.rrns.Next()
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.d.Now()
+	orig := originalMessage(n, capture, pan)
+	m := &iso.Message{
+		MTI: iso.MTIFinancial, PAN: pan, ProcessingCode: iso.ProcRefund, STAN: s.stans[bank].Next(),
+		Expiry: n.Card.Expiry, MCC: s.merchants[n.Merchant].MCC, POSEntryMode: iso.POSEntryEcommerce,
+		POSCondition: iso.POSConditionECom, AcquirerID: s.banks[bank].AcquirerID, RRN: rrn,
+		TerminalID: capture.TerminalID, MerchantID: capture.MerchantID, MerchantName: merchantName(s.merchants[n.Merchant]),
+		Currency: n.Currency, Original: iso.OriginalOf(orig),
+	}
+	m.SetAmount(r.Amount)
+	m.Stamp(now, nil)
+	op := Operation{
+		ID: newOpID(), Type: OpRefund, Status: OpPending, Amount: r.Amount, Time: now.UTC(), Bank: bank,
+		MTI: m.MTI, STAN: m.STAN, RRN: rrn, DE7: m.TransmissionTime, TerminalID: capture.TerminalID,
+		MerchantID: capture.MerchantID, IdemKey: r.IdemKey, Of: capture.ID,
+	}
+	n.Ops = append(n.Ops, op)
+	if err := s.commit(ctx, n, o.Version, append(r.Journal, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
+		return nil, nil, err
+	}
+	prev := n.Version
+	resp, err := s.send(ctx, bank, m)
+	p := n.Op(op.ID)
+	switch {
+	case errors.Is(err, links.ErrNotSent):
+		p.Status, p.ActionCode = OpDeclined, ActionIssuerDown
+		if err := s.commit(ctx, n, prev, nil, nil); err != nil {
+			return nil, nil, err
+		}
+		return n, n.Op(op.ID), fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case err != nil:
+		n, err := s.unknownOutcome(ctx, n, prev, p, m, bank)
+		if err != nil {
+			return nil, nil, err
+		}
+		return n, n.Op(op.ID), nil
+	}
+	p.ResponseCode, p.ApprovalCode, p.ActionCode = resp.ResponseCode, resp.ApprovalCode, ActionForDE39(resp.ResponseCode)
+	p.Status = OpDeclined
+	if iso.LookupResponseCode(resp.ResponseCode).Approved {
+		p.Status = OpApproved
+		applyRefund(n, r.Amount)
+	}
+	if err := s.commit(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, nil); err != nil {
+		return nil, nil, err
+	}
+	return n, n.Op(op.ID), nil
+}
+
+// unknownOutcome handles "sent, no reply": the operation is declined for
+// the merchant and an 0420 reversal goes into store-and-forward in the
+// same transaction, so it is never reported approved and never forgotten.
+func (s *Service) unknownOutcome(ctx context.Context, n *Order, prev uint64, op *Operation, m *iso.Message, bank string) (*Order, error) {
+	op.Status, op.ActionCode, op.ResponseCode = OpTimeout, ActionNoIssuer, ""
+	if op.Type == OpAuthorization || op.Type == OpPurchase {
+		applyPayment(n, false, 0, "timeout")
+		n.ActionCode = ActionNoIssuer
+	}
+	rev := iso.ReversalOf(m, true, s.stans[bank].Next(), s.d.Now(), nil)
+	rev.CVV2, rev.ThreeDS = "", nil
+	auto := Operation{
+		ID: newOpID(), Type: OpAutoReversal, Status: OpQueued, Amount: op.Amount, Time: s.d.Now().UTC(), Bank: bank,
+		MTI: rev.MTI, STAN: rev.STAN, RRN: rev.RRN, DE7: rev.TransmissionTime, TerminalID: op.TerminalID,
+		MerchantID: op.MerchantID, Of: op.ID,
+	}
+	n.Ops = append(n.Ops, auto)
+	s.d.Log.Warn().Str("order", n.ID).Str("bank", bank).Str("stan", m.STAN).Msg("no reply: declined, reversal queued")
+	if err := s.commitQueued(ctx, n, prev, nil, bank, auto.ID, safReversal, rev); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// SAF item kinds.
+const (
+	safReversal   = "reversal_advice"
+	safCompletion = "completion_advice"
+)
+
+// safPayload is a queued advice: the message without its PAN, which stays
+// encrypted in the order.
+type safPayload struct {
+	OrderID string       `json:"order"`
+	OpID    string       `json:"op"`
+	Message *iso.Message `json:"message"`
+}
+
+// commitQueued commits n and enqueues m for store-and-forward in the same
+// transaction.
+func (s *Service) commitQueued(ctx context.Context, n *Order, prev uint64, entries []journal.Entry, bank, opID, kind string, m *iso.Message) error {
+	payload, err := json.Marshal(safPayload{OrderID: n.ID, OpID: opID, Message: Sanitize(m)})
+	if err != nil {
+		return fmt.Errorf("payments: queue %s: %w", kind, err)
+	}
+	item := saf.Item{Bank: bank, OrderID: n.ID, Kind: kind, Payload: payload}
+	err = s.commit(ctx, n, prev, entries, func(tx *bolt.Tx) error {
+		_, err := s.d.SAF.EnqueueTx(tx, item)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.d.SAF.Notify(bank)
+	return nil
+}
+
+// originalMessage rebuilds, from what the order stores, the message of op
+// as it was sent: enough for DE90 and the follow-up's echoed fields.
+func originalMessage(o *Order, op *Operation, pan string) *iso.Message {
+	m := &iso.Message{
+		MTI: op.MTI, PAN: pan, ProcessingCode: iso.ProcPurchase, STAN: op.STAN, TransmissionTime: op.DE7,
+		Expiry: o.Card.Expiry, POSEntryMode: iso.POSEntryEcommerce, POSCondition: iso.POSConditionECom,
+		RRN: op.RRN, ApprovalCode: op.ApprovalCode, TerminalID: op.TerminalID, MerchantID: op.MerchantID,
+		Currency: o.Currency,
+	}
+	m.SetAmount(op.Amount)
+	return m
+}
+
+// captureOp is the operation a refund refers to: the completion of a
+// two-stage order, or the one-stage purchase.
+func captureOp(o *Order) *Operation {
+	for i := len(o.Ops) - 1; i >= 0; i-- {
+		op := &o.Ops[i]
+		if op.Type == OpCompletion && (op.Status == OpQueued || op.Status == OpApproved) {
+			return op
+		}
+	}
+	return o.authOp()
+}

@@ -1,0 +1,209 @@
+package payments
+
+import (
+	"time"
+)
+
+// Status is an order's state, numbered as the RBS gateway numbers
+// orderStatus, which merchants' plugins already understand.
+type Status int
+
+// Order statuses.
+const (
+	StatusRegistered Status = 0 // created, not paid
+	StatusApproved   Status = 1 // funds held (two-stage), awaiting completion
+	StatusDeposited  Status = 2 // captured (completed or one-stage), maybe partly refunded
+	StatusReversed   Status = 3 // hold cancelled before completion
+	StatusRefunded   Status = 4 // refunded in full
+	Status3DS        Status = 5 // 3-D Secure in progress
+	StatusDeclined   Status = 6 // declined, failed 3-D Secure, expired or timed out
+)
+
+var statusNames = map[Status]string{
+	StatusRegistered: "registered", StatusApproved: "approved", StatusDeposited: "deposited",
+	StatusReversed: "reversed", StatusRefunded: "refunded", Status3DS: "3ds_in_progress", StatusDeclined: "declined",
+}
+
+func (s Status) String() string {
+	if n, ok := statusNames[s]; ok {
+		return n
+	}
+	return "unknown"
+}
+
+// OpType is the kind of an operation on an order.
+type OpType string
+
+// Operation types.
+const (
+	OpAuthorization OpType = "authorization" // 0100: hold (two-stage)
+	OpPurchase      OpType = "purchase"      // 0200: one-stage payment
+	OpCompletion    OpType = "completion"    // 0220 advice (or 0200) capturing a hold
+	OpReversal      OpType = "reversal"      // 0400: cancel a hold
+	OpRefund        OpType = "refund"        // 0200 processing code 20
+	OpAutoReversal  OpType = "auto_reversal" // 0420 through SAF after an unknown outcome
+	OpThreeDS       OpType = "3ds"           // 3-D Secure authentication
+	OpExpire        OpType = "expire"        // the order's lifetime ended unpaid
+)
+
+// OpStatus is how an operation ended, or that it has not yet.
+type OpStatus string
+
+// Operation statuses.
+const (
+	OpPending  OpStatus = "pending"  // sent or about to be; outcome not known yet
+	OpApproved OpStatus = "approved" // the bank approved
+	OpDeclined OpStatus = "declined" // the bank declined, or the switch did
+	OpQueued   OpStatus = "queued"   // accepted and queued for store-and-forward delivery
+	OpTimeout  OpStatus = "timeout"  // sent, no reply: declined and reversed
+)
+
+// Operation is one exchange on an order, with everything the cabinet's
+// operation history and the auditors need.
+type Operation struct {
+	ID           string    `json:"id"`
+	Type         OpType    `json:"type"`
+	Status       OpStatus  `json:"status"`
+	Amount       int64     `json:"amount"`
+	Time         time.Time `json:"time"`
+	Bank         string    `json:"bank,omitempty"`
+	MTI          string    `json:"mti,omitempty"`
+	STAN         string    `json:"stan,omitempty"`
+	RRN          string    `json:"rrn,omitempty"`
+	DE7          string    `json:"de7,omitempty"`
+	ApprovalCode string    `json:"approval_code,omitempty"`
+	ResponseCode string    `json:"response_code,omitempty"`
+	ActionCode   int       `json:"action_code"`
+	TerminalID   string    `json:"terminal_id,omitempty"`
+	MerchantID   string    `json:"merchant_id,omitempty"`
+	// IdemKey makes the operation idempotent: the same key on the same
+	// order and type answers this operation again.
+	IdemKey string `json:"idem_key,omitempty"`
+	// Of names the operation this one follows up (completion of an
+	// authorization, reversal of a purchase...).
+	Of string `json:"of,omitempty"`
+}
+
+// Card is what an order keeps of the card: never the PAN in clear, never
+// the CVV2.
+type Card struct {
+	Masked     string `json:"masked"`
+	Token      string `json:"token"`
+	Ciphertext []byte `json:"ciphertext"`
+	Expiry     string `json:"expiry"` // YYMM
+	Holder     string `json:"holder,omitempty"`
+	Brand      string `json:"brand,omitempty"`
+}
+
+// ThreeDSInfo is what an order keeps of 3-D Secure: never the CAVV.
+type ThreeDSInfo struct {
+	Status    string `json:"status"`
+	ECI       string `json:"eci,omitempty"`
+	Version   string `json:"version,omitempty"`
+	DSTransID string `json:"ds_trans_id,omitempty"`
+}
+
+// CartItem is one line of the merchant's cart.
+type CartItem struct {
+	Name     string `json:"name"`
+	Quantity int64  `json:"quantity"`
+	Price    int64  `json:"price"` // minor units per item
+}
+
+// Order is one merchant order and its operations.
+type Order struct {
+	ID          string            `json:"id"`
+	Merchant    string            `json:"merchant"`
+	Number      string            `json:"number"`
+	Description string            `json:"description,omitempty"`
+	Cart        []CartItem        `json:"cart,omitempty"`
+	Email       string            `json:"email,omitempty"`
+	Customer    string            `json:"customer,omitempty"`
+	Language    string            `json:"language,omitempty"`
+	ReturnURL   string            `json:"return_url,omitempty"`
+	FailURL     string            `json:"fail_url,omitempty"`
+	Params      map[string]string `json:"params,omitempty"`
+	TwoStage    bool              `json:"two_stage"`
+	Amount      int64             `json:"amount"`
+	Currency    string            `json:"currency"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	ExpiresAt   time.Time         `json:"expires_at"`
+
+	Status        Status       `json:"status"`
+	DeclineReason string       `json:"decline_reason,omitempty"`
+	ActionCode    int          `json:"action_code"`
+	Bank          string       `json:"bank,omitempty"`
+	Rule          string       `json:"rule,omitempty"`
+	Card          *Card        `json:"card,omitempty"`
+	ThreeDS       *ThreeDSInfo `json:"threeds,omitempty"`
+	IP            string       `json:"ip,omitempty"`
+
+	Approved  int64 `json:"approved"`  // held or captured by the authorization
+	Deposited int64 `json:"deposited"` // captured
+	Refunded  int64 `json:"refunded"`  // refunded so far
+
+	Ops []Operation `json:"ops"`
+	// Version increases with every stored change; the store refuses a
+	// write based on a stale version.
+	Version uint64 `json:"version"`
+}
+
+// Op returns the operation with the given id.
+func (o *Order) Op(id string) *Operation {
+	for i := range o.Ops {
+		if o.Ops[i].ID == id {
+			return &o.Ops[i]
+		}
+	}
+	return nil
+}
+
+// FindIdem returns the operation of type t with idempotency key key.
+func (o *Order) FindIdem(t OpType, key string) *Operation {
+	if key == "" {
+		return nil
+	}
+	for i := range o.Ops {
+		if o.Ops[i].Type == t && o.Ops[i].IdemKey == key {
+			return &o.Ops[i]
+		}
+	}
+	return nil
+}
+
+// authOp returns the approved operation that put money on hold or
+// captured it: the original every follow-up refers to.
+func (o *Order) authOp() *Operation {
+	for i := range o.Ops {
+		op := &o.Ops[i]
+		if (op.Type == OpAuthorization || op.Type == OpPurchase) && op.Status == OpApproved {
+			return op
+		}
+	}
+	return nil
+}
+
+// Clone returns a deep copy, so flows can prepare a change without
+// touching what readers see.
+func (o *Order) Clone() *Order {
+	c := *o
+	c.Ops = append([]Operation(nil), o.Ops...)
+	c.Cart = append([]CartItem(nil), o.Cart...)
+	if o.Card != nil {
+		card := *o.Card
+		card.Ciphertext = append([]byte(nil), o.Card.Ciphertext...)
+		c.Card = &card
+	}
+	if o.ThreeDS != nil {
+		t := *o.ThreeDS
+		c.ThreeDS = &t
+	}
+	if o.Params != nil {
+		c.Params = make(map[string]string, len(o.Params))
+		for k, v := range o.Params {
+			c.Params[k] = v
+		}
+	}
+	return &c
+}

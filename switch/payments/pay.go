@@ -1,0 +1,379 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
+)
+
+// Authenticator is 3-D Secure as the flows need it; threeds.Client
+// satisfies it, and so can a real 3-D Secure server.
+type Authenticator interface {
+	Begin(ctx context.Context, req threeds.Request) (threeds.Outcome, error)
+	Result(ctx context.Context, transID string) (threeds.Outcome, error)
+}
+
+// CardInput is card data as the buyer typed it. It lives only in memory
+// for the length of the request.
+type CardInput struct {
+	PAN    string
+	Expiry string // YYMM
+	CVV2   string
+	Holder string
+}
+
+// PayRequest pays an order with a card.
+type PayRequest struct {
+	OrderID string
+	Card    CardInput
+	Email   string
+	IP      string
+	// NotificationURL is where the ACS sends the buyer's browser back after
+	// a challenge (the hosted page's 3-D Secure return).
+	NotificationURL string
+	Journal         []journal.Entry
+}
+
+// PayResult is the outcome of a payment attempt: the order as it now is,
+// and, when 3-D Secure needs the buyer, the challenge to show.
+type PayResult struct {
+	Order     *Order
+	Challenge *threeds.Outcome
+}
+
+// ErrCard is wrapped when card data is not acceptable (Luhn, expiry).
+var ErrCard = errors.New("invalid card data")
+
+// ValidateCard checks card data without revealing it in the error.
+func ValidateCard(c CardInput, now time.Time) error {
+	if len(c.PAN) < 13 || len(c.PAN) > 19 || !isDigits(c.PAN) {
+		return fmt.Errorf("%w: pan: must be 13 to 19 digits", ErrCard)
+	}
+	if !luhn(c.PAN) {
+		return fmt.Errorf("%w: pan: fails the Luhn check", ErrCard)
+	}
+	if len(c.Expiry) != 4 || !isDigits(c.Expiry) {
+		return fmt.Errorf("%w: expiry: must be YYMM", ErrCard)
+	}
+	month := int(c.Expiry[2]-'0')*10 + int(c.Expiry[3]-'0')
+	if month < 1 || month > 12 {
+		return fmt.Errorf("%w: expiry: month must be 01 to 12", ErrCard)
+	}
+	year := 2000 + int(c.Expiry[0]-'0')*10 + int(c.Expiry[1]-'0')
+	if end := time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC); !now.Before(end) {
+		return fmt.Errorf("%w: expiry: the card has expired", ErrCard)
+	}
+	if c.CVV2 != "" && (len(c.CVV2) < 3 || len(c.CVV2) > 4 || !isDigits(c.CVV2)) {
+		return fmt.Errorf("%w: cvv2: must be 3 or 4 digits", ErrCard)
+	}
+	return nil
+}
+
+func luhn(pan string) bool {
+	sum := 0
+	for i := 0; i < len(pan); i++ {
+		d := int(pan[len(pan)-1-i] - '0')
+		if i%2 == 1 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+// Pay runs card entry: 3-D Secure, routing, and the authorization (0100
+// for two-stage orders) or purchase (0200). It returns the order in its new
+// state; a decline is a result, not an error. Errors are for requests that
+// could not be considered (unknown order, wrong state, bad card data).
+func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
+	now := s.d.Now()
+	if err := ValidateCard(r.Card, now); err != nil {
+		return nil, err
+	}
+	unlock := s.locks.lock(r.OrderID)
+	defer unlock()
+	o, err := s.store.Get(r.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if CheckExpire(o, now) {
+		unlock()
+		o, err = s.expire(ctx, r.OrderID)
+		unlock = s.locks.lock(r.OrderID)
+		if err != nil {
+			return nil, err
+		}
+		return nil, CheckPay(o, now)
+	}
+	if err := CheckPay(o, now); err != nil {
+		return nil, err
+	}
+	n := o.Clone()
+	if err := s.attachCard(ctx, n, r); err != nil {
+		return nil, err
+	}
+	var tds *iso.ThreeDS
+	if s.d.ThreeDS != nil {
+		merchant := s.merchants[n.Merchant]
+		out, err := s.d.ThreeDS.Begin(ctx, threeds.Request{
+			TransID: n.ID, PAN: r.Card.PAN, Expiry: r.Card.Expiry, Amount: n.Amount, Currency: n.Currency,
+			MerchantName: merchant.Name, NotificationURL: r.NotificationURL,
+		})
+		entry := s.threeDSEntry(n.ID, "begin", out, err)
+		switch {
+		case err != nil:
+			return s.declineBefore(ctx, n, o.Version, "3ds_error", ActionThreeDSError, entry, r.Journal)
+		case out.Status == threeds.ChallengeRequired:
+			n.Status = Status3DS
+			n.ThreeDS = &ThreeDSInfo{Status: string(out.Status), Version: out.Version, DSTransID: out.DSTransID}
+			n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpThreeDS, Status: OpPending, Amount: n.Amount, Time: now.UTC()})
+			s.holdCVV(n.ID, r.Card.CVV2, n.ExpiresAt)
+			if err := s.commit(ctx, n, o.Version, append(r.Journal, entry), nil); err != nil {
+				return nil, err
+			}
+			return &PayResult{Order: n, Challenge: &out}, nil
+		case !out.Proceed():
+			return s.declineBefore(ctx, n, o.Version, "3ds_failed", ActionThreeDSFailed, entry, r.Journal)
+		}
+		n.ThreeDS = &ThreeDSInfo{Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
+		tds = threeDSField(out)
+		r.Journal = append(r.Journal, entry)
+	}
+	n, err = s.authorize(ctx, n, o.Version, r.Card.PAN, r.Card.CVV2, tds, r.Journal)
+	if err != nil {
+		return nil, err
+	}
+	return &PayResult{Order: n}, nil
+}
+
+// ThreeDSComplete continues a payment after the buyer's challenge: it asks
+// the 3-D Secure server for the result (the browser's word is not enough)
+// and authorizes when authentication allows it.
+func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, error) {
+	if s.d.ThreeDS == nil {
+		return nil, errors.New("payments: 3-D Secure is not configured")
+	}
+	unlock := s.locks.lock(orderID)
+	defer unlock()
+	o, err := s.store.Get(orderID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Status != Status3DS {
+		return nil, &TransitionError{OpThreeDS, o.Status, "the order is not waiting for 3-D Secure"}
+	}
+	n := o.Clone()
+	out, err := s.d.ThreeDS.Result(ctx, orderID)
+	entry := s.threeDSEntry(n.ID, "result", out, err)
+	if op := lastOp(n, OpThreeDS); op != nil {
+		op.Status = OpApproved
+		if err != nil || !out.Proceed() {
+			op.Status = OpDeclined
+		}
+	}
+	if err != nil {
+		s.forgetCVV(orderID)
+		return s.declineAfter3DS(ctx, n, o.Version, "3ds_error", ActionThreeDSError, entry)
+	}
+	n.ThreeDS = &ThreeDSInfo{Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
+	if !out.Proceed() {
+		s.forgetCVV(orderID)
+		return s.declineAfter3DS(ctx, n, o.Version, "3ds_failed", ActionThreeDSFailed, entry)
+	}
+	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
+	if err != nil {
+		return nil, fmt.Errorf("payments: order %s: card: %w", orderID, err)
+	}
+	// After a restart the CVV2 is gone (it was never on disk): the
+	// authorization goes without it, authenticated by 3-D Secure.
+	cvv := s.takeCVV(orderID)
+	return s.authorize(ctx, n, o.Version, pan, cvv, threeDSField(out), []journal.Entry{entry})
+}
+
+func (s *Service) declineAfter3DS(ctx context.Context, n *Order, prev uint64, reason string, action int, entry journal.Entry) (*Order, error) {
+	applyPayment(n, false, 0, reason)
+	n.ActionCode = action
+	if err := s.commit(ctx, n, prev, []journal.Entry{entry}, nil); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (s *Service) attachCard(ctx context.Context, n *Order, r PayRequest) error {
+	ct, err := s.d.Vault.EncryptPAN(ctx, r.Card.PAN)
+	if err != nil {
+		return fmt.Errorf("payments: order %s: protect card: %w", n.ID, err)
+	}
+	tok, err := s.d.Vault.TokenizePAN(ctx, r.Card.PAN)
+	if err != nil {
+		return fmt.Errorf("payments: order %s: tokenize card: %w", n.ID, err)
+	}
+	n.Card = &Card{
+		Masked: iso.MaskPAN(r.Card.PAN), Token: tok, Ciphertext: ct, Expiry: r.Card.Expiry,
+		Holder: strings.TrimSpace(r.Card.Holder), Brand: routing.BrandOf(r.Card.PAN),
+	}
+	if r.Email != "" {
+		n.Email = r.Email
+	}
+	n.IP = r.IP
+	return nil
+}
+
+// declineBefore declines an order before any bank saw it.
+func (s *Service) declineBefore(ctx context.Context, n *Order, prev uint64, reason string, action int, entry journal.Entry, req []journal.Entry) (*PayResult, error) {
+	applyPayment(n, false, 0, reason)
+	n.ActionCode = action
+	n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpThreeDS, Status: OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: action})
+	if err := s.commit(ctx, n, prev, append(req, entry), nil); err != nil {
+		return nil, err
+	}
+	return &PayResult{Order: n}, nil
+}
+
+// authorize routes and sends the authorization or purchase, failing over
+// to the next ready bank only while the message was provably not sent.
+func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv string, tds *iso.ThreeDS, pre []journal.Entry) (*Order, error) {
+	opType, mti := OpPurchase, iso.MTIFinancial
+	if n.TwoStage {
+		opType, mti = OpAuthorization, iso.MTIAuthorization
+	}
+	if tds == nil {
+		tds = &iso.ThreeDS{ECI: "07"} // non-authenticated e-commerce
+	}
+	dec, err := s.d.Router.Route(routing.Payment{Merchant: n.Merchant, PAN: pan, Currency: n.Currency, Amount: n.Amount}, s.d.Banks.Ready)
+	if err != nil {
+		s.d.Log.Warn().Str("order", n.ID).Err(err).Msg("no route")
+		applyPayment(n, false, 0, "no_route")
+		n.ActionCode = ActionIssuerDown
+		n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: opType, Status: OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: ActionIssuerDown})
+		if err := s.commit(ctx, n, prev, pre, nil); err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
+	for _, bank := range dec.Candidates {
+		m, op, err := s.newRequest(n, bank, mti, opType, pan, cvv, tds)
+		if err != nil {
+			return nil, err
+		}
+		n.Bank, n.Rule = bank, dec.Rule
+		n.Ops = append(n.Ops, *op)
+		// Write-ahead: the exchange is on disk before the message leaves,
+		// so recovery can reverse it if the process dies mid-flight.
+		if err := s.commit(ctx, n, prev, append(pre, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
+			return nil, err
+		}
+		prev, pre = n.Version, nil
+		resp, err := s.send(ctx, bank, m)
+		op = n.Op(op.ID)
+		switch {
+		case errors.Is(err, links.ErrNotSent):
+			op.Status, op.ActionCode = OpDeclined, ActionIssuerDown
+			s.d.Log.Warn().Str("order", n.ID).Str("bank", bank).Err(err).Msg("not sent; trying the next bank")
+			continue
+		case err != nil:
+			return s.unknownOutcome(ctx, n, prev, op, m, bank)
+		}
+		approved := iso.LookupResponseCode(resp.ResponseCode).Approved
+		op.ResponseCode, op.ApprovalCode = resp.ResponseCode, resp.ApprovalCode
+		op.ActionCode = ActionForDE39(resp.ResponseCode)
+		op.Status = OpDeclined
+		if approved {
+			op.Status = OpApproved
+		}
+		applyPayment(n, approved, n.Amount, "declined")
+		n.ActionCode = op.ActionCode
+		if err := s.commit(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, nil); err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
+	// Every candidate refused the message before it left.
+	applyPayment(n, false, 0, "issuer_unavailable")
+	n.ActionCode = ActionIssuerDown
+	if err := s.commit(ctx, n, prev, pre, nil); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// send bounds one exchange by the configured timeout.
+func (s *Service) send(ctx context.Context, bank string, m *iso.Message) (*iso.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExchangeTimeout)
+	defer cancel()
+	return s.d.Banks.Send(ctx, bank, m)
+}
+
+// newRequest builds the ISO request of a new operation for bank.
+func (s *Service) newRequest(n *Order, bank, mti string, t OpType, pan, cvv string, tds *iso.ThreeDS) (*iso.Message, *Operation, error) {
+	merchant := s.merchants[n.Merchant]
+	term, ok := merchant.Terminals[bank]
+	if !ok {
+		return nil, nil, fmt.Errorf("payments: merchant %s has no terminal at bank %s", n.Merchant, bank)
+	}
+	rrn, err := s.rrns.Next()
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.d.Now()
+	m := &iso.Message{
+		MTI: mti, PAN: pan, ProcessingCode: iso.ProcPurchase, STAN: s.stans[bank].Next(),
+		Expiry: n.Card.Expiry, MCC: merchant.MCC, POSEntryMode: iso.POSEntryEcommerce,
+		POSCondition: iso.POSConditionECom, AcquirerID: s.banks[bank].AcquirerID, RRN: rrn,
+		TerminalID: term.TerminalID, MerchantID: term.MerchantID, MerchantName: merchantName(merchant),
+		Currency: n.Currency, CVV2: cvv, ThreeDS: tds,
+	}
+	m.SetAmount(n.Amount)
+	m.Stamp(now, nil)
+	op := &Operation{
+		ID: newOpID(), Type: t, Status: OpPending, Amount: n.Amount, Time: now.UTC(), Bank: bank,
+		MTI: mti, STAN: m.STAN, RRN: rrn, DE7: m.TransmissionTime, TerminalID: term.TerminalID, MerchantID: term.MerchantID,
+	}
+	return m, op, nil
+}
+
+// merchantName formats DE43: name (25), city (13), country (2), as ISO
+// 8583:1987 lays it out.
+func merchantName(m *Merchant) string {
+	pad := func(s string, n int) string {
+		if len(s) > n {
+			return s[:n]
+		}
+		return s + strings.Repeat(" ", n-len(s))
+	}
+	country := m.Country
+	if country == "" {
+		country = "KZ"
+	}
+	return pad(m.Name, 25) + pad(m.City, 13) + pad(country, 2)
+}
+
+func lastOp(o *Order, t OpType) *Operation {
+	for i := len(o.Ops) - 1; i >= 0; i-- {
+		if o.Ops[i].Type == t {
+			return &o.Ops[i]
+		}
+	}
+	return nil
+}
+
+// threeDSField is the authorization's 3-D Secure data; without an ECI
+// from the server the payment goes as non-authenticated e-commerce (07).
+func threeDSField(out threeds.Outcome) *iso.ThreeDS {
+	t := &iso.ThreeDS{ECI: out.ECI, CAVV: out.CAVV, TransactionID: out.DSTransID, Version: out.Version}
+	if t.ECI == "" {
+		t.ECI = "07"
+	}
+	return t
+}

@@ -1,0 +1,405 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/saf"
+)
+
+// Banks is what the flows need of the bank links.
+type Banks interface {
+	// Send exchanges one message with a bank; its errors wrap
+	// links.ErrNotSent (safe to try elsewhere) or links.ErrNoReply
+	// (outcome unknown: reverse).
+	Send(ctx context.Context, bank string, m *iso.Message) (*iso.Message, error)
+	Ready(bank string) bool
+	// Codec is the bank's dialect, for journaling the bytes.
+	Codec(bank string) (*iso.Codec, bool)
+}
+
+// Router picks the bank of a new authorization.
+type Router interface {
+	Route(p routing.Payment, ready func(bank string) bool) (routing.Decision, error)
+}
+
+// Vault protects card data; hsm.Module satisfies it.
+type Vault interface {
+	EncryptPAN(ctx context.Context, pan string) ([]byte, error)
+	DecryptPAN(ctx context.Context, ciphertext []byte) (string, error)
+	TokenizePAN(ctx context.Context, pan string) (string, error)
+}
+
+// Queue is the store-and-forward queue.
+type Queue interface {
+	EnqueueTx(tx *bolt.Tx, it saf.Item) (uint64, error)
+	Notify(bank string)
+}
+
+// Listener hears about every committed change of an order (callbacks to
+// the merchant subscribe). It must not block.
+type Listener func(o *Order, op *Operation)
+
+// Deps are the Service's collaborators.
+type Deps struct {
+	Journal *journal.Journal
+	Banks   Banks
+	Router  Router
+	Vault   Vault
+	SAF     Queue
+	ThreeDS Authenticator // nil: no 3-D Secure (every card proceeds at ECI 07)
+	Log     zerolog.Logger
+	Now     func() time.Time
+	// OnChange, when set, is called after each committed change.
+	OnChange Listener
+}
+
+// Service runs the payment flows.
+type Service struct {
+	cfg       Config
+	d         Deps
+	store     *Store
+	merchants map[string]*Merchant
+	banks     map[string]BankProfile
+	stans     map[string]*iso.STANs
+	rrns      *iso.RRNs
+	locks     keyedMutex
+	// cvv2 holds CVV2s between card entry and the authorization that
+	// follows a 3-D Secure challenge: in memory only, never on disk.
+	cvvMu sync.Mutex
+	cvv2  map[string]heldCVV
+}
+
+type heldCVV struct {
+	value   string
+	expires time.Time
+}
+
+// New returns a Service over the journal's bbolt file.
+func New(cfg Config, d Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Journal == nil || d.Banks == nil || d.Router == nil || d.Vault == nil || d.SAF == nil {
+		return nil, errors.New("payments: Journal, Banks, Router, Vault and SAF are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	store, err := NewStore(d.Journal.DB())
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg: cfg, d: d, store: store,
+		merchants: map[string]*Merchant{}, banks: map[string]BankProfile{}, stans: map[string]*iso.STANs{},
+		cvv2: map[string]heldCVV{},
+	}
+	for i := range cfg.Merchants {
+		s.merchants[cfg.Merchants[i].ID] = &cfg.Merchants[i]
+	}
+	// STANs restart from the clock so that a restart within the day does
+	// not reuse the last session's numbers; RRNs, which must be unique,
+	// are reserved durably.
+	seed := uint32(d.Now().Unix() % 999999)
+	for _, b := range cfg.Banks {
+		s.banks[b.Name] = b
+		s.stans[b.Name] = iso.NewSTANs(seed)
+	}
+	hour, upto, err := s.loadRRNReservation()
+	if err != nil {
+		return nil, err
+	}
+	s.rrns = iso.NewRRNs(iso.RRNOptions{Now: d.Now, Reserve: s.reserveRRNs, ResumeHour: hour, ResumeUpto: upto})
+	return s, nil
+}
+
+// Store returns the order store for readers (API, cabinet, auditors).
+func (s *Service) Store() *Store { return s.store }
+
+// Merchant returns a configured merchant.
+func (s *Service) Merchant(id string) (*Merchant, bool) {
+	m, ok := s.merchants[id]
+	return m, ok
+}
+
+var rrnKey = []byte("rrn_reservation")
+
+func (s *Service) loadRRNReservation() (string, uint64, error) {
+	var hour string
+	var upto uint64
+	err := s.store.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(rrnKey)
+		if v == nil {
+			return nil
+		}
+		var r struct {
+			Hour string `json:"hour"`
+			Upto uint64 `json:"upto"`
+		}
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("payments: RRN reservation: %w", err)
+		}
+		hour, upto = r.Hour, r.Upto
+		return nil
+	})
+	return hour, upto, err
+}
+
+func (s *Service) reserveRRNs(hour string, upto uint64) error {
+	v, _ := json.Marshal(map[string]any{"hour": hour, "upto": upto})
+	return s.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(rrnKey, v) })
+}
+
+// RegisterRequest is a merchant's new order.
+type RegisterRequest struct {
+	Merchant    string
+	Number      string
+	Amount      int64
+	Currency    string // ISO 4217 numeric; default 398
+	Description string
+	Cart        []CartItem
+	Email       string
+	Customer    string
+	Language    string
+	ReturnURL   string
+	FailURL     string
+	Params      map[string]string
+	TwoStage    bool
+	// Lifetime overrides the configured order lifetime when positive.
+	Lifetime time.Duration
+	// Journal is the API request as the API layer journals it (protected).
+	Journal []journal.Entry
+}
+
+// InputError is a request the merchant got wrong; Field names the field.
+type InputError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
+
+// Register creates an order awaiting payment.
+func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Order, error) {
+	if _, ok := s.merchants[r.Merchant]; !ok {
+		return nil, &InputError{"merchant", "unknown merchant"}
+	}
+	if r.Number == "" || len(r.Number) > 36 {
+		return nil, &InputError{"orderNumber", "must be 1 to 36 characters"}
+	}
+	if r.Amount <= 0 {
+		return nil, &InputError{"amount", "must be a positive number of minor units"}
+	}
+	if r.Currency == "" {
+		r.Currency = iso.CurrencyKZT
+	}
+	if len(r.Currency) != 3 || !isDigits(r.Currency) {
+		return nil, &InputError{"currency", "must be an ISO 4217 numeric code such as 398"}
+	}
+	switch r.Language {
+	case "":
+		r.Language = "ru"
+	case "ru", "kk", "en":
+	default:
+		return nil, &InputError{"language", "must be ru, kk or en"}
+	}
+	now := s.d.Now().UTC()
+	life := s.cfg.OrderLifetime
+	if r.Lifetime > 0 {
+		life = r.Lifetime
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("payments: order id: %w", err)
+	}
+	o := &Order{
+		ID: id.String(), Merchant: r.Merchant, Number: r.Number, Description: r.Description,
+		Cart: r.Cart, Email: r.Email, Customer: r.Customer, Language: r.Language,
+		ReturnURL: r.ReturnURL, FailURL: r.FailURL, Params: r.Params, TwoStage: r.TwoStage,
+		Amount: r.Amount, Currency: r.Currency, CreatedAt: now, ExpiresAt: now.Add(life),
+		Status: StatusRegistered, Ops: []Operation{},
+	}
+	if err := s.commit(ctx, o, 0, r.Journal, nil); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Get returns an order, expiring it first if its lifetime has ended.
+func (s *Service) Get(ctx context.Context, id string) (*Order, error) {
+	o, err := s.store.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if CheckExpire(o, s.d.Now()) {
+		return s.expire(ctx, id)
+	}
+	return o, nil
+}
+
+// ByNumber returns an order by merchant order number, expiring it if due.
+func (s *Service) ByNumber(ctx context.Context, merchant, number string) (*Order, error) {
+	o, err := s.store.ByNumber(merchant, number)
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, o.ID)
+}
+
+func (s *Service) expire(ctx context.Context, id string) (*Order, error) {
+	unlock := s.locks.lock(id)
+	defer unlock()
+	o, err := s.store.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.Now()
+	if !CheckExpire(o, now) {
+		return o, nil
+	}
+	n := o.Clone()
+	applyExpire(n)
+	n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpExpire, Status: OpDeclined, Time: now.UTC(), ActionCode: ActionExpired})
+	s.forgetCVV(id)
+	if err := s.commit(ctx, n, o.Version, nil, nil); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// ExpireDue declines every unpaid order whose lifetime has ended. The
+// daemon calls it periodically; reads expire lazily in between.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	ids, err := s.store.expiredIDs(s.d.Now())
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if _, err := s.expire(ctx, id); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+// commit durably records o as the successor of version prev, together
+// with entries and whatever extra writes in the same transaction. The
+// order's new state is itself a journal entry, which is what makes the
+// journal alone enough to rebuild every order.
+func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []journal.Entry, extra func(tx *bolt.Tx) error) error {
+	o.Version = prev + 1
+	o.UpdatedAt = s.d.Now().UTC()
+	data, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("payments: encode order %s: %w", o.ID, err)
+	}
+	all := make([]journal.Entry, 0, len(entries)+1)
+	for _, e := range entries {
+		if e.OrderID == "" {
+			e.OrderID = o.ID
+		}
+		all = append(all, e)
+	}
+	all = append(all, journal.Entry{Direction: journal.Internal, Channel: ChannelState, OrderID: o.ID, Payload: data})
+	_, err = s.d.Journal.AppendTx(ctx, all, func(tx *bolt.Tx, _ []uint64) error {
+		if err := putOrder(tx, o, data, prev); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("payments: commit order %s: %w", o.ID, err)
+	}
+	if s.d.OnChange != nil && len(o.Ops) > 0 {
+		s.d.OnChange(o, &o.Ops[len(o.Ops)-1])
+	}
+	return nil
+}
+
+// Journal channels the payments core writes.
+const (
+	ChannelState = "state"
+	ChannelAPI   = "api"
+	Channel3DS   = "3ds"
+)
+
+func newOpID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+func (s *Service) holdCVV(orderID, cvv string, until time.Time) {
+	s.cvvMu.Lock()
+	defer s.cvvMu.Unlock()
+	now := s.d.Now()
+	for id, h := range s.cvv2 {
+		if now.After(h.expires) {
+			delete(s.cvv2, id)
+		}
+	}
+	s.cvv2[orderID] = heldCVV{cvv, until}
+}
+
+func (s *Service) takeCVV(orderID string) string {
+	s.cvvMu.Lock()
+	defer s.cvvMu.Unlock()
+	h := s.cvv2[orderID]
+	delete(s.cvv2, orderID)
+	return h.value
+}
+
+func (s *Service) forgetCVV(orderID string) { s.takeCVV(orderID) }
+
+// keyedMutex serialises operations on one order while letting different
+// orders run in parallel.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}

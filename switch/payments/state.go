@@ -1,0 +1,134 @@
+package payments
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrTransition is wrapped by every refusal of the state machine.
+var ErrTransition = errors.New("operation not allowed")
+
+// TransitionError says which operation the order's state forbids and why.
+type TransitionError struct {
+	Op     OpType
+	From   Status
+	Reason string
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("%s of an order in status %d (%s): %s", e.Op, int(e.From), e.From, e.Reason)
+}
+
+func (e *TransitionError) Unwrap() error { return ErrTransition }
+
+// ErrAmount is wrapped when an amount is out of what the order allows.
+var ErrAmount = errors.New("amount not allowed")
+
+// AmountError names the amount limit that was broken.
+type AmountError struct {
+	Op        OpType
+	Amount    int64
+	Available int64
+}
+
+func (e *AmountError) Error() string {
+	if e.Amount <= 0 {
+		return fmt.Sprintf("%s amount %d: must be positive", e.Op, e.Amount)
+	}
+	return fmt.Sprintf("%s amount %d exceeds the %d available", e.Op, e.Amount, e.Available)
+}
+
+func (e *AmountError) Unwrap() error { return ErrAmount }
+
+// The checks below are the whole state machine: pure functions of the order,
+// so every allowed and forbidden transition is a table test.
+
+// CheckPay says whether the buyer may pay the order now (card entry, or
+// the authorization that follows 3-D Secure).
+func CheckPay(o *Order, now time.Time) error {
+	op := OpPurchase
+	if o.TwoStage {
+		op = OpAuthorization
+	}
+	switch o.Status {
+	case StatusRegistered, Status3DS:
+	default:
+		return &TransitionError{op, o.Status, "the order is not awaiting payment"}
+	}
+	if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
+		return &TransitionError{op, o.Status, "the order has expired"}
+	}
+	return nil
+}
+
+// CheckComplete says whether a hold can be completed for amount.
+func CheckComplete(o *Order, amount int64) error {
+	if o.Status != StatusApproved {
+		return &TransitionError{OpCompletion, o.Status, "only an approved (held) order can be completed"}
+	}
+	if amount <= 0 || amount > o.Approved {
+		return &AmountError{OpCompletion, amount, o.Approved}
+	}
+	return nil
+}
+
+// CheckCancel says whether a hold can be cancelled (reversed).
+func CheckCancel(o *Order) error {
+	if o.Status != StatusApproved {
+		return &TransitionError{OpReversal, o.Status, "only an approved (held) order can be reversed; refund a deposited one"}
+	}
+	return nil
+}
+
+// CheckRefund says whether amount can be refunded.
+func CheckRefund(o *Order, amount int64) error {
+	if o.Status != StatusDeposited {
+		return &TransitionError{OpRefund, o.Status, "only a deposited order can be refunded"}
+	}
+	if avail := o.Deposited - o.Refunded; amount <= 0 || amount > avail {
+		return &AmountError{OpRefund, amount, avail}
+	}
+	return nil
+}
+
+// CheckExpire says whether an unpaid order's lifetime has ended.
+func CheckExpire(o *Order, now time.Time) bool {
+	return (o.Status == StatusRegistered || o.Status == Status3DS) &&
+		!o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt)
+}
+
+// applyPayment records the outcome of the authorization or purchase.
+func applyPayment(o *Order, approved bool, amount int64, reason string) {
+	if !approved {
+		o.Status, o.DeclineReason = StatusDeclined, reason
+		return
+	}
+	o.Approved = amount
+	if o.TwoStage {
+		o.Status = StatusApproved
+		return
+	}
+	o.Deposited = amount
+	o.Status = StatusDeposited
+}
+
+func applyCompletion(o *Order, amount int64) {
+	o.Deposited = amount
+	o.Status = StatusDeposited
+}
+
+func applyCancel(o *Order) {
+	o.Status = StatusReversed
+}
+
+func applyRefund(o *Order, amount int64) {
+	o.Refunded += amount
+	if o.Refunded == o.Deposited {
+		o.Status = StatusRefunded
+	}
+}
+
+func applyExpire(o *Order) {
+	o.Status, o.DeclineReason, o.ActionCode = StatusDeclined, "expired", ActionExpired
+}

@@ -1,0 +1,231 @@
+package payments
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The order store lives in the same bbolt file as the journal and the SAF
+// queue. One file is a measured choice: an order's change, its journal
+// entries and a queued reversal commit in one transaction and one fsync, so
+// no crash can separate them, and group commit amortises that fsync over
+// every concurrent payment.
+var (
+	bucketOrders   = []byte("orders")           // id → order JSON
+	bucketByNumber = []byte("orders_by_number") // merchant \x00 number → id
+	bucketByTime   = []byte("orders_by_time")   // merchant \x00 created (8 bytes) \x00 id → nil
+	bucketPending  = []byte("orders_pending")   // id → nil, while an exchange's outcome is unknown
+	bucketOpen     = []byte("orders_open")      // id → expiry (8 bytes), while awaiting payment
+	bucketMeta     = []byte("payments_meta")    // small durable counters (RRN reservations)
+)
+
+// ErrNotFound is returned for an order that does not exist.
+var ErrNotFound = errors.New("order not found")
+
+// ErrDuplicateNumber is returned when a merchant registers an order number twice.
+var ErrDuplicateNumber = errors.New("order number already registered")
+
+// ErrConflict is returned when an order changed under a write.
+var ErrConflict = errors.New("order changed concurrently")
+
+// Store reads and writes orders. Writes happen inside the journal's
+// transactions (see Service); reads are plain bbolt views.
+type Store struct {
+	db *bolt.DB
+}
+
+// NewStore creates the store's buckets if needed.
+func NewStore(db *bolt.DB) (*Store, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketOrders, bucketByNumber, bucketByTime, bucketPending, bucketOpen, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("payments: order store: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Get returns the order with id.
+func (s *Store) Get(id string) (*Order, error) {
+	var o *Order
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		o, err = getOrder(tx, id)
+		return err
+	})
+	return o, err
+}
+
+// ByNumber returns a merchant's order by the merchant's order number.
+func (s *Store) ByNumber(merchant, number string) (*Order, error) {
+	var o *Order
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketByNumber).Get(numberKey(merchant, number))
+		if id == nil {
+			return fmt.Errorf("merchant %q order number %q: %w", merchant, number, ErrNotFound)
+		}
+		var err error
+		o, err = getOrder(tx, string(id))
+		return err
+	})
+	return o, err
+}
+
+// List calls fn for a merchant's orders created in [from, to), newest
+// first, until fn returns false. A zero to means no upper bound.
+func (s *Store) List(merchant string, from, to time.Time, fn func(*Order) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketByTime).Cursor()
+		prefix := append([]byte(merchant), 0)
+		hi := timeKey(merchant, to, "")
+		if to.IsZero() {
+			hi = append(append([]byte(nil), prefix...), 0xff)
+		}
+		lo := timeKey(merchant, from, "")
+		k, _ := c.Seek(hi)
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, lo) >= 0; k, _ = c.Prev() {
+			id := string(k[len(prefix)+9:])
+			o, err := getOrder(tx, id)
+			if err != nil {
+				return err
+			}
+			if !fn(o) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// All calls fn for every order in id order (for Rebuild comparisons and
+// the auditors' replay).
+func (s *Store) All(fn func(*Order) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOrders).ForEach(func(_, v []byte) error {
+			var o Order
+			if err := json.Unmarshal(v, &o); err != nil {
+				return fmt.Errorf("payments: decode order: %w", err)
+			}
+			return fn(&o)
+		})
+	})
+}
+
+// pendingIDs returns orders with an exchange of unknown outcome.
+func (s *Store) pendingIDs() ([]string, error) {
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// expiredIDs returns orders awaiting payment whose lifetime ended before now.
+func (s *Store) expiredIDs(now time.Time) ([]string, error) {
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOpen).ForEach(func(k, v []byte) error {
+			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() {
+				ids = append(ids, string(k))
+			}
+			return nil
+		})
+	})
+	return ids, err
+}
+
+func getOrder(tx *bolt.Tx, id string) (*Order, error) {
+	v := tx.Bucket(bucketOrders).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("order %q: %w", id, ErrNotFound)
+	}
+	var o Order
+	if err := json.Unmarshal(v, &o); err != nil {
+		return nil, fmt.Errorf("payments: decode order %q: %w", id, err)
+	}
+	return &o, nil
+}
+
+// putOrder writes o (already encoded as data) and its indexes. prev is the
+// version the caller read; a different stored version means a lost update.
+func putOrder(tx *bolt.Tx, o *Order, data []byte, prev uint64) error {
+	orders := tx.Bucket(bucketOrders)
+	if old := orders.Get([]byte(o.ID)); old != nil {
+		var cur struct {
+			Version uint64 `json:"version"`
+		}
+		if err := json.Unmarshal(old, &cur); err != nil {
+			return fmt.Errorf("payments: decode order %q: %w", o.ID, err)
+		}
+		if cur.Version != prev {
+			return fmt.Errorf("order %q: stored version %d, write based on %d: %w", o.ID, cur.Version, prev, ErrConflict)
+		}
+	} else {
+		nk := numberKey(o.Merchant, o.Number)
+		byNumber := tx.Bucket(bucketByNumber)
+		if byNumber.Get(nk) != nil {
+			return fmt.Errorf("merchant %q order number %q: %w", o.Merchant, o.Number, ErrDuplicateNumber)
+		}
+		if err := byNumber.Put(nk, []byte(o.ID)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketByTime).Put(timeKey(o.Merchant, o.CreatedAt, o.ID), nil); err != nil {
+			return err
+		}
+	}
+	if err := orders.Put([]byte(o.ID), data); err != nil {
+		return err
+	}
+	if err := setIndex(tx.Bucket(bucketPending), o.ID, hasPending(o), nil); err != nil {
+		return err
+	}
+	exp := binary.BigEndian.AppendUint64(nil, uint64(o.ExpiresAt.UnixNano()))
+	open := (o.Status == StatusRegistered || o.Status == Status3DS) && !o.ExpiresAt.IsZero()
+	return setIndex(tx.Bucket(bucketOpen), o.ID, open, exp)
+}
+
+func setIndex(b *bolt.Bucket, id string, on bool, v []byte) error {
+	if on {
+		return b.Put([]byte(id), v)
+	}
+	return b.Delete([]byte(id))
+}
+
+func hasPending(o *Order) bool {
+	for _, op := range o.Ops {
+		if op.Status == OpPending {
+			return true
+		}
+	}
+	return false
+}
+
+func numberKey(merchant, number string) []byte {
+	return []byte(merchant + "\x00" + number)
+}
+
+func timeKey(merchant string, t time.Time, id string) []byte {
+	k := append([]byte(merchant), 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(t.UnixNano()))
+	k = append(k, 0)
+	return append(k, id...)
+}
