@@ -1,0 +1,78 @@
+package acs
+
+import "strings"
+
+// digits reports whether s is min to max ASCII digits.
+func digits(s string, min, max int) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// luhn reports whether the digit string s passes the Luhn (mod 10) check.
+func luhn(s string) bool {
+	sum := 0
+	double := false
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// maskPAN keeps the first six and last four digits (PCI DSS 3.4); anything
+// that is not a PAN comes back as stars of its length.
+func maskPAN(pan string) string {
+	if !digits(pan, 12, 19) {
+		return strings.Repeat("*", len(pan))
+	}
+	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
+}
+
+// mastercard reports whether pan is in Mastercard's ranges (51–55 and
+// 2221–2720), whose ECIs differ from every other brand's.
+func mastercard(pan string) bool {
+	if len(pan) < 4 {
+		return false
+	}
+	if pan[0] == '5' && pan[1] >= '1' && pan[1] <= '5' {
+		return true
+	}
+	p4 := pan[:4]
+	return p4 >= "2221" && p4 <= "2720"
+}
+
+// eciFor is the Electronic Commerce Indicator for a final transStatus:
+// Visa-style 05/06/07 for every brand but Mastercard's 02/01/00.
+func eciFor(mc bool, status string) string {
+	switch status {
+	case "Y":
+		if mc {
+			return "02"
+		}
+		return "05"
+	case "A":
+		if mc {
+			return "01"
+		}
+		return "06"
+	default:
+		if mc {
+			return "00"
+		}
+		return "07"
+	}
+}
