@@ -246,6 +246,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		if transIDOK(id) {
 			e.ThreeDSServerTransID = id
 		}
+		s.log.Warn().Str("event", "result_unknown").Str("trans_id", e.ThreeDSServerTransID).Msg("result asked for an unknown or expired transaction")
 		s.erro(w, http.StatusNotFound, e)
 		return
 	}

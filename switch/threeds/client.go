@@ -1,0 +1,227 @@
+package threeds
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxResponse bounds what the client reads from the Directory Server.
+const maxResponse = 64 << 10
+
+// requestedVersion is the EMV 3-D Secure version the client asks for.
+const requestedVersion = "2.2.0"
+
+// Client is an Authenticator over the Directory Server HTTP API of
+// issuersim/acs. It keeps no state between calls and is safe for
+// concurrent use.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+var _ Authenticator = (*Client)(nil)
+
+// NewClient returns a client of the Directory Server at dsURL (the root the
+// acs handler is mounted at, e.g. "http://127.0.0.1:8443"). httpClient nil
+// means a client with a 30-second overall timeout that does not follow
+// redirects (an AReq carries a PAN: it must not be re-sent wherever a
+// redirect points). Every call is also bounded by its context.
+func NewClient(dsURL string, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = &http.Client{
+			Timeout:       30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return &Client{base: strings.TrimRight(dsURL, "/"), hc: httpClient}
+}
+
+// Begin sends the AReq. A challenge comes back as ChallengeRequired with
+// the form to auto-POST to the ACS (creq and threeDSSessionData for 2.x,
+// PaReq and MD for 1.0.2).
+func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
+	if !idOK(req.TransID) {
+		return Outcome{}, fmt.Errorf("threeds: begin: trans id: %w: want 1 to 64 of [A-Za-z0-9._-]", ErrInvalidRequest)
+	}
+	fail := func(err error) (Outcome, error) {
+		return Outcome{TransID: req.TransID}, fmt.Errorf("threeds: begin %s: %w", req.TransID, err)
+	}
+	if err := req.check(); err != nil {
+		return fail(err)
+	}
+	body, err := json.Marshal(aReq{
+		MessageType:          "AReq",
+		MessageVersion:       requestedVersion,
+		ThreeDSServerTransID: req.TransID,
+		AcctNumber:           req.PAN,
+		CardExpiryDate:       req.Expiry,
+		PurchaseAmount:       strconv.FormatInt(req.Amount, 10),
+		PurchaseCurrency:     req.Currency,
+		MerchantName:         req.MerchantName,
+		AcquirerBIN:          req.AcquirerBIN,
+		AcquirerMerchantID:   req.AcquirerMerchantID,
+		NotificationURL:      req.NotificationURL,
+		DeviceChannel:        "02", // browser
+		BrowserAcceptHeader:  req.Browser.AcceptHeader,
+		BrowserUserAgent:     req.Browser.UserAgent,
+		BrowserLanguage:      req.Browser.Language,
+		BrowserIP:            req.Browser.IP,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("AReq: %w", err))
+	}
+	const step = "POST /ds/authenticate"
+	resp, err := c.do(ctx, http.MethodPost, "/ds/authenticate", body)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", step, err))
+	}
+	r, o, err := c.decode(resp, "ARes", req.TransID)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", step, err))
+	}
+	if o.Status == ChallengeRequired {
+		o.ChallengeForm = challengeForm(r)
+	}
+	if o.ECI == "" && (o.Status == NotEnrolled || o.Status == Failed || o.Status == Rejected) {
+		o.ECI = noAuthECI(req.PAN)
+	}
+	return o, nil
+}
+
+// Result asks for the final result (the RRes). It returns
+// ErrChallengePending while the challenge is open and ErrUnknownTransaction
+// for an id the Directory Server does not know or has expired.
+func (c *Client) Result(ctx context.Context, transID string) (Outcome, error) {
+	if !idOK(transID) {
+		return Outcome{}, fmt.Errorf("threeds: result: trans id: %w: want 1 to 64 of [A-Za-z0-9._-]", ErrInvalidRequest)
+	}
+	fail := func(o Outcome, err error) (Outcome, error) {
+		o.TransID = transID
+		return o, fmt.Errorf("threeds: result %s: %w", transID, err)
+	}
+	step := "GET /ds/result"
+	resp, err := c.do(ctx, http.MethodGet, "/ds/result/"+url.PathEscape(transID), nil)
+	if err != nil {
+		return fail(Outcome{}, fmt.Errorf("%s: %w", step, err))
+	}
+	_, o, err := c.decode(resp, "RRes", transID)
+	if err != nil {
+		return fail(Outcome{}, fmt.Errorf("%s: %w", step, err))
+	}
+	if o.Status == ChallengeRequired {
+		// Not an outcome to act on: the core keeps the order at "3-D Secure
+		// in progress" and must not redirect the browser a second time.
+		return fail(Outcome{Status: ChallengeRequired, DSTransID: o.DSTransID, Version: o.Version}, ErrChallengePending)
+	}
+	return o, nil
+}
+
+type response struct {
+	status int
+	body   []byte
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte) (response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return response{}, err
+	}
+	hr.Header.Set("Accept", "application/json")
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(hr)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return response{}, fmt.Errorf("reading the answer: %w", err)
+	}
+	if len(b) > maxResponse {
+		return response{}, fmt.Errorf("%w: answer longer than %d bytes", ErrBadResponse, maxResponse)
+	}
+	return response{resp.StatusCode, b}, nil
+}
+
+func (c *Client) decode(resp response, want, transID string) (dsResult, Outcome, error) {
+	if resp.status != http.StatusOK {
+		return dsResult{}, Outcome{}, decodeErro(resp.body, resp.status)
+	}
+	r, o, err := decodeResult(resp.body, want)
+	if err != nil {
+		return r, Outcome{}, err
+	}
+	if r.ThreeDSServerTransID != transID {
+		return r, Outcome{}, fmt.Errorf("%w: %s: answers another threeDSServerTransID", ErrBadResponse, want)
+	}
+	return r, o, nil
+}
+
+// challengeForm is what the browser POSTs to the ACS: the EMV 2.x CReq
+// (base64url JSON) with threeDSSessionData, or for a 1.0.2 card the PaReq
+// and MD of 3-D Secure 1 (in the simulator a base64 JSON PaReq, not XML).
+// The session data and MD carry only the transaction id, never card data.
+func challengeForm(r dsResult) map[string]string {
+	cr := challengeRequest{
+		ThreeDSServerTransID: r.ThreeDSServerTransID,
+		ACSTransID:           r.ACSTransID,
+		MessageVersion:       r.MessageVersion,
+	}
+	if strings.HasPrefix(r.MessageVersion, "1.") {
+		cr.MessageType = "PaReq"
+		b, _ := json.Marshal(cr)
+		return map[string]string{"PaReq": base64.StdEncoding.EncodeToString(b), "MD": r.ThreeDSServerTransID}
+	}
+	cr.MessageType = "CReq"
+	cr.ChallengeWindowSize = "05" // full screen: the hosted page redirects, no iframe
+	b, _ := json.Marshal(cr)
+	return map[string]string{
+		"creq":               base64.RawURLEncoding.EncodeToString(b),
+		"threeDSSessionData": base64.RawURLEncoding.EncodeToString([]byte(r.ThreeDSServerTransID)),
+	}
+}
+
+// noAuthECI is the ECI of a payment without authentication, for a DS that
+// gave none: 00 for Mastercard (51–55, 2221–2720), 07 for the others.
+func noAuthECI(pan string) string {
+	if len(pan) >= 4 && ((pan[0] == '5' && pan[1] >= '1' && pan[1] <= '5') || (pan[:4] >= "2221" && pan[:4] <= "2720")) {
+		return "00"
+	}
+	return "07"
+}
+
+// check validates a Request; its errors name the field, never its value.
+func (r Request) check() error {
+	bad := func(field, why string) error { return fmt.Errorf("%s: %w: %s", field, ErrInvalidRequest, why) }
+	switch {
+	case len(r.PAN) < 12 || len(r.PAN) > 19 || !allDigits(r.PAN, len(r.PAN)):
+		return bad("PAN", "want 12 to 19 digits")
+	case !allDigits(r.Expiry, 4) || r.Expiry[2:] < "01" || r.Expiry[2:] > "12":
+		return bad("expiry", "want YYMM")
+	case r.Amount < 0 || r.Amount > 999_999_999_999:
+		return bad("amount", "want 0 to 999999999999 minor units")
+	case !allDigits(r.Currency, 3):
+		return bad("currency", "want ISO 4217 numeric, 3 digits")
+	case !utf8.ValidString(r.MerchantName) || utf8.RuneCountInString(r.MerchantName) > 100:
+		return bad("merchant name", "want at most 100 characters of UTF-8")
+	case !httpURL(r.NotificationURL):
+		return bad("notification URL", "want an absolute http or https URL")
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package threeds
+
+import (
+	"go/build"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/tulpar-switch/tulpar"
+
+// TestNoTulparImports holds DESIGN.md's line: the 3-D Secure requestor
+// imports nothing of Tulpar's (above all never issuersim, the other side of
+// 3-D Secure, which it meets only over HTTP). Tests may import the simulator.
+func TestNoTulparImports(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not at %s: %v", root, err)
+	}
+	seen := map[string]bool{}
+	var walk func(path, from string)
+	walk = func(path, from string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		if path != module+"/switch/threeds" {
+			t.Errorf("%s imports %s", from, path)
+			return
+		}
+		dir := filepath.Join(root, strings.TrimPrefix(path, module))
+		p, err := build.ImportDir(dir, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, imp := range p.Imports { // not test imports
+			if strings.HasPrefix(imp, module) {
+				walk(imp, path)
+			}
+		}
+	}
+	walk(module+"/switch/threeds", "")
+}
