@@ -1,0 +1,153 @@
+// Package daemon turns a config file into a running switch: it opens the
+// data file, the security module and the bank links, wires the payment
+// flows to the merchant web service and the hosted page, and stops them in
+// order. Only cmd/ imports it.
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tulpar-switch/tulpar/hsm"
+	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/payments"
+)
+
+// DataFile is the bbolt file in the data directory: journal, orders and
+// store-and-forward queues together, so that they commit together.
+const DataFile = "tulpar.db"
+
+// Config is the daemon's config file.
+type Config struct {
+	// DataDir holds DataFile. Required.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the HTTP address of the merchant web service, the hosted
+	// payment page, /metrics, /healthz and /readyz.
+	Listen string `yaml:"listen"`
+	// PublicURL is the switch's base URL as merchants and buyers reach it
+	// (formUrl, 3-D Secure notification URL). Default http://<listen>.
+	PublicURL string `yaml:"public_url"`
+	// LogLevel: debug, info, warn or error. Default info.
+	LogLevel string          `yaml:"log_level"`
+	HSM      hsm.Config      `yaml:"hsm"`
+	Links    []links.Config  `yaml:"links"`
+	Routing  routing.Config  `yaml:"routing"`
+	Payments payments.Config `yaml:"payments"`
+	SAF      SAFConfig       `yaml:"saf"`
+	// ThreeDS is the 3-D Secure directory server; empty disables 3-D
+	// Secure (every card goes at ECI 07).
+	ThreeDS ThreeDSConfig `yaml:"threeds"`
+	// ShutdownTimeout bounds the graceful stop. Default 15s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ExpiryInterval is how often unpaid orders past their lifetime are
+	// declined. Default 30s.
+	ExpiryInterval time.Duration `yaml:"expiry_interval"`
+}
+
+// SAFConfig tunes store-and-forward.
+type SAFConfig struct {
+	RetryMin       time.Duration `yaml:"retry_min"`
+	RetryMax       time.Duration `yaml:"retry_max"`
+	MaxAttempts    int           `yaml:"max_attempts"`
+	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
+}
+
+// ThreeDSConfig points at the 3-D Secure directory server.
+type ThreeDSConfig struct {
+	DirectoryURL string `yaml:"directory_url"`
+}
+
+// DefaultConfig returns a config with every default filled in; DataDir,
+// Links, Routing and merchants are the operator's.
+func DefaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:8080", LogLevel: "info", HSM: hsm.DefaultConfig(),
+		Payments: payments.DefaultConfig(), ShutdownTimeout: 15 * time.Second, ExpiryInterval: 30 * time.Second,
+	}
+}
+
+// LoadConfig reads a YAML config file over the defaults. Unknown keys are
+// errors, so a typo cannot silently switch a setting off.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(data)
+}
+
+// ParseConfig is LoadConfig for bytes.
+func ParseConfig(data []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks the whole config; each error names its key.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("config: data_dir: required"))
+	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("config: listen: required"))
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("config: log_level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if err := c.HSM.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: hsm: %w", err))
+	}
+	if len(c.Links) == 0 {
+		errs = append(errs, errors.New("config: links: at least one bank link is required"))
+	}
+	// The payment flows put the link's acquirer id in DE32; a bank needs
+	// its own payments entry only to say something the link does not.
+	if len(c.Payments.Banks) == 0 {
+		for _, l := range c.Links {
+			c.Payments.Banks = append(c.Payments.Banks, payments.BankProfile{Name: l.Name, AcquirerID: l.AcquirerID})
+		}
+	}
+	names := map[string]bool{}
+	for i := range c.Links {
+		if err := c.Links[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("config: links[%d]: %w", i, err))
+		}
+		names[c.Links[i].Name] = true
+	}
+	for i, b := range c.Payments.Banks {
+		if !names[b.Name] {
+			errs = append(errs, fmt.Errorf("config: payments.banks[%d].name: %q has no link", i, b.Name))
+		}
+	}
+	if err := c.Payments.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if _, err := routing.New(c.Routing, c.linkNames()); err != nil {
+		errs = append(errs, fmt.Errorf("config: routing: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) linkNames() []string {
+	var out []string
+	for _, l := range c.Links {
+		out = append(out, l.Name)
+	}
+	return out
+}

@@ -1,0 +1,308 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/tulpar-switch/tulpar/hsm"
+	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/saf"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
+)
+
+// Daemon is a running switch.
+type Daemon struct {
+	cfg      Config
+	log      zerolog.Logger
+	reg      *prometheus.Registry
+	hsm      hsm.Module
+	journal  *journal.Journal
+	links    *links.Set
+	saf      *saf.Queue
+	payments *payments.Service
+	ln       net.Listener
+	http     *http.Server
+	mux      *http.ServeMux
+	url      string
+
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	unsol    chan journal.Entry
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start opens everything the config describes and returns once the HTTP
+// server listens. Bank links come up in the background; /readyz says when
+// one is ready.
+func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	d = &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: stop, mux: http.NewServeMux(),
+		unsol: make(chan journal.Entry, 1024)}
+	defer func() {
+		if err != nil {
+			d.Shutdown(context.Background())
+		}
+	}()
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if d.hsm, err = hsm.Open(cfg.HSM); err != nil {
+		return nil, fmt.Errorf("daemon: hsm: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("daemon: data_dir: %w", err)
+	}
+	d.journal, err = journal.Open(filepath.Join(cfg.DataDir, DataFile), journal.Options{
+		Logger: log.With().Str("component", "journal").Logger(), Registerer: d.reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	d.links, err = links.NewSet(cfg.Links, links.Deps{
+		Log: log.With().Str("component", "links").Logger(), Registry: d.reg, MAC: d.hsm,
+		OnUnsolicited: d.unsolicited,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: links: %w", err)
+	}
+	banks, err := newBankLinks(d.links, cfg.Links)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	router, err := routing.New(cfg.Routing, cfg.linkNames())
+	if err != nil {
+		return nil, fmt.Errorf("daemon: routing: %w", err)
+	}
+	kinds := kindMux{}
+	d.saf, err = saf.New(d.journal.DB(), saf.Config{
+		RetryMin: cfg.SAF.RetryMin, RetryMax: cfg.SAF.RetryMax, MaxAttempts: cfg.SAF.MaxAttempts, AttemptTimeout: cfg.SAF.AttemptTimeout,
+	}, kinds, log.With().Str("component", "saf").Logger(), d.reg)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: saf: %w", err)
+	}
+	deps := payments.Deps{
+		Journal: d.journal, Banks: banks, Router: router, Vault: d.hsm, SAF: d.saf,
+		Log: log.With().Str("component", "payments").Logger(),
+	}
+	if cfg.ThreeDS.DirectoryURL != "" {
+		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, nil)
+	}
+	if err := d.wireMerchantSide(&deps, kinds); err != nil {
+		return nil, err
+	}
+	if d.payments, err = payments.New(cfg.Payments, deps); err != nil {
+		return nil, fmt.Errorf("daemon: payments: %w", err)
+	}
+	kinds[saf.KindReversalAdvice] = d.payments
+	kinds[saf.KindCompletionAdvice] = d.payments
+
+	// Finish what a crash left before anything new starts.
+	if n, err := d.payments.Recover(ctx); err != nil {
+		return nil, fmt.Errorf("daemon: recover: %w", err)
+	} else if n > 0 {
+		log.Warn().Int("orders", n).Msg("recovered exchanges with unknown outcome: reversals queued")
+	}
+	if err := d.links.Start(runCtx); err != nil {
+		return nil, fmt.Errorf("daemon: links: %w", err)
+	}
+	if err := d.saf.Start(runCtx); err != nil {
+		return nil, fmt.Errorf("daemon: saf: %w", err)
+	}
+	d.wg.Add(2)
+	go d.journalUnsolicited()
+	go d.expireLoop(runCtx)
+
+	if err := d.mountHTTP(); err != nil {
+		return nil, err
+	}
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("daemon: listen: %w", err)
+	}
+	d.url = cfg.PublicURL
+	if d.url == "" {
+		d.url = "http://" + d.ln.Addr().String()
+	}
+	d.http = &http.Server{Handler: d.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.http.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("http server stopped")
+		}
+	}()
+	log.Info().Str("url", d.url).Str("data", filepath.Join(cfg.DataDir, DataFile)).Msg("tulpar started")
+	return d, nil
+}
+
+// Run starts the daemon and serves until ctx ends, then stops gracefully.
+func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
+	d, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return d.Shutdown(sctx)
+}
+
+// URL is the switch's base URL.
+func (d *Daemon) URL() string { return d.url }
+
+// Addr is the address the HTTP server listens on.
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// Payments is the payment service (tests and the bench drive it directly).
+func (d *Daemon) Payments() *payments.Service { return d.payments }
+
+// Journal is the journal.
+func (d *Daemon) Journal() *journal.Journal { return d.journal }
+
+// Links is the set of bank links.
+func (d *Daemon) Links() *links.Set { return d.links }
+
+// SAF is the store-and-forward queue.
+func (d *Daemon) SAF() *saf.Queue { return d.saf }
+
+// Registry is the daemon's Prometheus registry.
+func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
+
+// Shutdown stops in order: no new HTTP requests, in-flight ones finish;
+// then store-and-forward and the bank links (signing off); the journal is
+// flushed and closed last.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.stopOnce.Do(func() {
+		var errs []error
+		if d.http != nil {
+			errs = append(errs, d.http.Shutdown(ctx))
+		}
+		if d.saf != nil {
+			errs = append(errs, d.saf.Close(ctx))
+		}
+		if d.links != nil {
+			errs = append(errs, d.links.Close(ctx))
+		}
+		d.stop()
+		close(d.unsol)
+		d.wg.Wait()
+		if d.journal != nil {
+			errs = append(errs, d.journal.Close())
+		}
+		d.stopErr = errors.Join(errs...)
+	})
+	return d.stopErr
+}
+
+// unsolicited journals what a link could not hand to a caller (late and
+// unmatched responses). The link's reader must not wait for a disk, so the
+// entry goes through a bounded queue; an overflow is logged, never silent.
+func (d *Daemon) unsolicited(link string, m *iso.Message, late bool) {
+	rec := payments.ISORecord{Bank: link}
+	for _, l := range d.cfg.Links {
+		if l.Name == link {
+			if c, err := iso.LoadCodec(l.Dialect); err == nil {
+				rec.Dialect = c.Dialect().Name
+				if wire, err := c.Pack(payments.Sanitize(m)); err == nil {
+					rec.Wire = wire
+				}
+			}
+		}
+	}
+	payload, _ := json.Marshal(rec)
+	kind := "unmatched"
+	if late {
+		kind = "late"
+	}
+	d.log.Warn().Str("link", link).Str("kind", kind).Object("msg", m).Msg("unsolicited message from bank")
+	e := journal.Entry{Direction: journal.In, Channel: link + ":" + kind, MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, Payload: payload}
+	select {
+	case d.unsol <- e:
+	default:
+		d.log.Error().Str("link", link).Str("stan", m.STAN).Msg("unsolicited-message journal queue full: entry dropped")
+	}
+}
+
+func (d *Daemon) journalUnsolicited() {
+	defer d.wg.Done()
+	for e := range d.unsol {
+		if _, err := d.journal.Append(context.Background(), e); err != nil {
+			d.log.Error().Err(err).Msg("journal unsolicited message")
+		}
+	}
+}
+
+func (d *Daemon) expireLoop(ctx context.Context) {
+	defer d.wg.Done()
+	t := time.NewTicker(d.cfg.ExpiryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := d.payments.ExpireDue(ctx); err != nil {
+				d.log.Error().Err(err).Msg("expire orders")
+			} else if n > 0 {
+				d.log.Info().Int("orders", n).Msg("expired unpaid orders")
+			}
+		}
+	}
+}
+
+// mountHTTP serves operators' endpoints; the merchant side mounts its own.
+func (d *Daemon) mountHTTP() error {
+	d.mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
+	d.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	d.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		var ready []string
+		var lines []string
+		for _, st := range d.links.Statuses() {
+			lines = append(lines, fmt.Sprintf("%s: %s", st.Name, st.State))
+			if st.State == links.StateReady {
+				ready = append(ready, st.Name)
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if len(ready) == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, strings.Join(lines, "\n"))
+	})
+	return nil
+}
+
+// kindMux routes store-and-forward items to their deliverer by kind.
+type kindMux map[string]saf.Deliverer
+
+func (k kindMux) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
+	d, ok := k[it.Kind]
+	if !ok {
+		return saf.Rejected, fmt.Errorf("daemon: no deliverer for %q items", it.Kind)
+	}
+	return d.Deliver(ctx, it, repeat)
+}
