@@ -1,0 +1,195 @@
+package hpp
+
+import (
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tulpar-switch/tulpar/switch/payments"
+)
+
+// Form field names; autocomplete attributes match them in the template.
+const (
+	fieldPAN    = "pan"
+	fieldExpiry = "expiry"
+	fieldCVV    = "cvv2"
+	fieldHolder = "holder"
+	fieldEmail  = "email"
+	fieldLang   = "lang"
+)
+
+// maxHolder is the longest cardholder name accepted (ISO/IEC 7813 track 1
+// holds 26 characters; e-commerce forms allow a little more).
+const maxHolder = 45
+
+// cardForm is the submitted form. The PAN and CVV2 live here only for the
+// length of the request and are never written back into a page.
+type cardForm struct {
+	card   payments.CardInput
+	email  string
+	errors map[string]string // field → text key
+}
+
+// parseCardForm reads and checks what the buyer typed. Separators a
+// buyer or a browser's autofill may add (spaces, dashes) are dropped.
+func parseCardForm(get func(string) string, now time.Time) cardForm {
+	f := cardForm{errors: map[string]string{}}
+	f.card.PAN = digitsOnly(get(fieldPAN))
+	f.card.CVV2 = strings.TrimSpace(get(fieldCVV))
+	f.card.Holder = strings.Join(strings.Fields(get(fieldHolder)), " ")
+	f.email = strings.TrimSpace(get(fieldEmail))
+
+	if n := len(f.card.PAN); n < 13 || n > 19 || !luhn(f.card.PAN) {
+		f.errors[fieldPAN] = "err_pan"
+	} else if brandOf(f.card.PAN) == "" {
+		f.errors[fieldPAN] = "err_brand"
+	}
+	exp, ok := parseExpiry(get(fieldExpiry))
+	switch {
+	case !ok:
+		f.errors[fieldExpiry] = "err_expiry"
+	case expired(exp, now):
+		f.errors[fieldExpiry] = "err_expired"
+	}
+	f.card.Expiry = exp
+	want := 3
+	if brandOf(f.card.PAN) == "amex" {
+		want = 4
+	}
+	if len(f.card.CVV2) != want || !isDigits(f.card.CVV2) {
+		f.errors[fieldCVV] = "err_cvv"
+	}
+	if !validHolder(f.card.Holder) {
+		f.errors[fieldHolder] = "err_holder"
+	}
+	if f.email != "" {
+		if a, err := mail.ParseAddress(f.email); err != nil || a.Address != f.email || len(f.email) > 254 {
+			f.errors[fieldEmail] = "err_email"
+		}
+	}
+	return f
+}
+
+// payError maps an error of payments.Pay about card data to the field it
+// names ("invalid card data: pan: fails the Luhn check"), so the page can
+// highlight it. ok is false for errors that are not about card data.
+func payError(err error) (field, key string, ok bool) {
+	if !errors.Is(err, payments.ErrCard) {
+		return "", "", false
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "pan:"):
+		return fieldPAN, "err_pan", true
+	case strings.Contains(msg, "expiry:") && strings.Contains(msg, "expired"):
+		return fieldExpiry, "err_expired", true
+	case strings.Contains(msg, "expiry:"):
+		return fieldExpiry, "err_expiry", true
+	case strings.Contains(msg, "cvv2:"):
+		return fieldCVV, "err_cvv", true
+	}
+	return fieldPAN, "err_pan", true
+}
+
+// parseExpiry turns "MM/YY" (or "MMYY", "MM / YY", "MM/YYYY") into DE14's
+// YYMM.
+func parseExpiry(s string) (string, bool) {
+	d := digitsOnly(s)
+	if len(d) == 6 && d[2:4] == "20" { // MM/YYYY
+		d = d[:2] + d[4:]
+	}
+	if len(d) != 4 {
+		return "", false
+	}
+	mm, yy := d[:2], d[2:]
+	if mm < "01" || mm > "12" {
+		return "", false
+	}
+	return yy + mm, true
+}
+
+// expired reports whether a YYMM card expired before now's month: a card
+// is good through the last day of its expiry month.
+func expired(yymm string, now time.Time) bool {
+	year := 2000 + int(yymm[0]-'0')*10 + int(yymm[1]-'0')
+	month := int(yymm[2]-'0')*10 + int(yymm[3]-'0')
+	return !now.Before(time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+func validHolder(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > maxHolder {
+		return false
+	}
+	letters := 0
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r):
+			letters++
+		case r == ' ' || r == '.' || r == '-' || r == '\'':
+		default:
+			return false
+		}
+	}
+	return letters >= 2
+}
+
+// brandOf names the card's payment system as the page's script does:
+// Visa 4, Mastercard 51–55 and 2221–2720, Mir 2200–2204, American Express
+// 34 and 37, UnionPay 62. Others are not accepted.
+func brandOf(pan string) string {
+	p := func(n int) string {
+		if len(pan) < n {
+			return ""
+		}
+		return pan[:n]
+	}
+	switch {
+	case p(1) == "4":
+		return "visa"
+	case p(2) >= "51" && p(2) <= "55", p(4) >= "2221" && p(4) <= "2720":
+		return "mastercard"
+	case p(4) >= "2200" && p(4) <= "2204":
+		return "mir"
+	case p(2) == "34" || p(2) == "37":
+		return "amex"
+	case p(2) == "62":
+		return "unionpay"
+	}
+	return ""
+}
+
+func luhn(pan string) bool {
+	sum := 0
+	for i := 0; i < len(pan); i++ {
+		d := int(pan[len(pan)-1-i] - '0')
+		if i%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+func digitsOnly(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 32; i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
