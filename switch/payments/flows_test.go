@@ -1,0 +1,271 @@
+package payments_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/payments"
+)
+
+const (
+	bankName = "sim"
+	merchant = "shop"
+	visa     = "4111111111111111"
+	visaExp  = "3012"
+)
+
+// harness is the switch with one simulated bank over real TCP and a real
+// bbolt file, without 3-D Secure so each flow is only ISO.
+type harness struct {
+	t    *testing.T
+	bank *issuersim.Bank
+	d    *daemon.Daemon
+	svc  *payments.Service
+	n    atomic.Int64
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	bcfg := issuersim.DefaultConfig()
+	bcfg.Name, bcfg.Listen, bcfg.AcquirerID = bankName, "127.0.0.1:0", "400123"
+	bank, err := issuersim.New(bcfg, zerolog.Nop(), nil)
+	require.NoError(t, err)
+	require.NoError(t, bank.Start(context.Background()))
+	t.Cleanup(func() { bank.Close() })
+
+	cfg := daemon.DefaultConfig()
+	cfg.DataDir, cfg.Listen = t.TempDir(), "127.0.0.1:0"
+	cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys
+	l := links.DefaultConfig(bankName, "ascii", bank.Addr())
+	l.AcquirerID, l.RequestTimeout = "400123", 2*time.Second
+	l.Backoff = links.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}
+	cfg.Links = []links.Config{l}
+	cfg.Routing = routing.Config{Rules: []routing.RuleConfig{{Name: "all", Banks: []routing.BankConfig{{Name: bankName}}}}}
+	cfg.Payments.ExchangeTimeout = 500 * time.Millisecond
+	cfg.Payments.Merchants = []payments.Merchant{{ID: merchant, Name: "Shop", MCC: "5411", City: "Almaty",
+		Terminals: map[string]payments.Terminal{bankName: {TerminalID: "TLP00001", MerchantID: "000000000001234"}}}}
+	cfg.SAF.RetryMin, cfg.SAF.RetryMax = 20*time.Millisecond, 100*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d, err := daemon.Start(ctx, cfg, zerolog.Nop())
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, d.Journal().Verify(sctx), "journal chain intact")
+		require.NoError(t, d.Shutdown(sctx))
+	})
+	require.NoError(t, d.Links().Get(bankName).WaitReady(ctx))
+	return &harness{t: t, bank: bank, d: d, svc: d.Payments()}
+}
+
+func (h *harness) register(amount int64, twoStage bool) *payments.Order {
+	h.t.Helper()
+	o, err := h.svc.Register(context.Background(), payments.RegisterRequest{
+		Merchant: merchant, Number: fmt.Sprintf("n-%d", h.n.Add(1)), Amount: amount, TwoStage: twoStage,
+		ReturnURL: "https://shop.example.kz/ok",
+	})
+	require.NoError(h.t, err)
+	return o
+}
+
+func (h *harness) pay(o *payments.Order, pan, exp string) *payments.Order {
+	h.t.Helper()
+	res, err := h.svc.Pay(context.Background(), payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: pan, Expiry: exp, CVV2: "123"}})
+	require.NoError(h.t, err)
+	return res.Order
+}
+
+func (h *harness) account(pan string) issuersim.AccountView {
+	h.t.Helper()
+	a, ok := h.bank.Account(pan)
+	require.True(h.t, ok)
+	return a
+}
+
+// eventually waits for cond with a deadline, polling: SAF delivery happens
+// on its own goroutine and the test can only observe its result.
+func (h *harness) eventually(cond func() bool, what string) {
+	h.t.Helper()
+	require.Eventually(h.t, cond, 10*time.Second, 5*time.Millisecond, what)
+}
+
+func (h *harness) opStatus(id string, t payments.OpType) payments.OpStatus {
+	o, err := h.svc.Get(context.Background(), id)
+	require.NoError(h.t, err)
+	var st payments.OpStatus
+	for _, op := range o.Ops {
+		if op.Type == t {
+			st = op.Status
+		}
+	}
+	return st
+}
+
+func TestOneStagePayment(t *testing.T) {
+	h := newHarness(t)
+	before := h.account(visa)
+	o := h.pay(h.register(150000, false), visa, visaExp)
+	require.Equal(t, payments.StatusDeposited, o.Status)
+	require.Equal(t, int64(150000), o.Deposited)
+	op := o.Ops[len(o.Ops)-1]
+	require.Equal(t, "00", op.ResponseCode)
+	require.Len(t, op.ApprovalCode, 6)
+	require.Len(t, op.RRN, 12)
+	require.Equal(t, "0200", op.MTI)
+	require.Equal(t, "411111******1111", o.Card.Masked)
+	require.Equal(t, before.Captured+150000, h.account(visa).Captured)
+}
+
+func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	before := h.account(visa)
+	o := h.pay(h.register(150000, true), visa, visaExp)
+	require.Equal(t, payments.StatusApproved, o.Status)
+	require.Equal(t, before.Held+150000, h.account(visa).Held, "0100 placed a hold")
+
+	o, op, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 100000, IdemKey: "cap-1"})
+	require.NoError(t, err)
+	require.Equal(t, payments.StatusDeposited, o.Status)
+	require.Equal(t, payments.OpQueued, op.Status, "completion goes as an advice through SAF")
+	h.eventually(func() bool { return h.opStatus(o.ID, payments.OpCompletion) == payments.OpApproved }, "0220 delivered")
+	acc := h.account(visa)
+	require.Equal(t, before.Held, acc.Held, "the rest of the hold is released")
+	require.Equal(t, before.Captured+100000, acc.Captured)
+
+	// The same completion asked again answers the first answer.
+	_, again, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 100000, IdemKey: "cap-1"})
+	require.NoError(t, err)
+	require.Equal(t, op.ID, again.ID)
+
+	for i, amount := range []int64{30000, 50000} {
+		_, r, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, IdemKey: fmt.Sprintf("r-%d", i)})
+		require.NoError(t, err)
+		require.Equal(t, payments.OpApproved, r.Status, "refund %d", i)
+	}
+	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20001, IdemKey: "r-3"})
+	require.ErrorIs(t, err, payments.ErrAmount, "a third refund beyond the capture is refused")
+	o, err = h.svc.Get(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(80000), o.Refunded)
+	require.Equal(t, payments.StatusDeposited, o.Status)
+	require.Equal(t, before.Refunded+80000, h.account(visa).Refunded)
+
+	// A retried refund with the same key is answered, not sent again.
+	_, dup, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 30000, IdemKey: "r-0"})
+	require.NoError(t, err)
+	require.Equal(t, int64(30000), dup.Amount)
+	require.Equal(t, before.Refunded+80000, h.account(visa).Refunded, "the duplicate refund reached no bank")
+
+	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000, IdemKey: "r-4"})
+	require.NoError(t, err)
+	o, _ = h.svc.Get(ctx, o.ID)
+	require.Equal(t, payments.StatusRefunded, o.Status, "refunded in full")
+}
+
+func TestCancelReleasesHold(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	before := h.account(visa)
+	o := h.pay(h.register(70000, true), visa, visaExp)
+	o, op, err := h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	require.NoError(t, err)
+	require.Equal(t, payments.StatusReversed, o.Status)
+	require.Equal(t, payments.OpApproved, op.Status)
+	require.Equal(t, "0400", op.MTI)
+	require.Equal(t, before.Held, h.account(visa).Held)
+	_, _, err = h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	require.ErrorIs(t, err, payments.ErrTransition, "reversed once")
+	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 1})
+	require.ErrorIs(t, err, payments.ErrTransition)
+}
+
+func TestForbiddenTransitionsSendNothing(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	held := h.pay(h.register(50000, true), visa, visaExp)
+	_, _, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: held.ID, Amount: 100})
+	require.ErrorIs(t, err, payments.ErrTransition, "refund of a held order")
+	_, _, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: held.ID, Amount: 50001})
+	require.ErrorIs(t, err, payments.ErrAmount)
+	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: held.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
+	require.ErrorIs(t, err, payments.ErrTransition, "paid twice")
+	o, err := h.svc.Get(ctx, held.ID)
+	require.NoError(t, err)
+	require.Len(t, o.Ops, 1, "nothing was sent")
+}
+
+func TestDeclineInsufficientFunds(t *testing.T) {
+	h := newHarness(t)
+	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{AmountSuffix: "51", ResponseCode: "51"}}})
+	o := h.pay(h.register(10051, false), visa, visaExp)
+	require.Equal(t, payments.StatusDeclined, o.Status)
+	require.Equal(t, payments.ActionFunds, o.ActionCode)
+	require.Equal(t, "51", o.Ops[len(o.Ops)-1].ResponseCode)
+	require.Equal(t, "Insufficient funds", payments.ActionText(o.ActionCode, "en"))
+}
+
+// A bank that never replies: the payment is declined, never approved; an
+// 0420 is queued and reaches the bank once it answers again, and the
+// bank's books end with no hold and no debit.
+func TestNoReplyDeclinesAndReverses(t *testing.T) {
+	h := newHarness(t)
+	before := h.account(visa)
+	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{Action: "no_reply"}}})
+	o := h.pay(h.register(40000, true), visa, visaExp)
+	require.Equal(t, payments.StatusDeclined, o.Status)
+	require.Equal(t, "timeout", o.DeclineReason)
+	require.Equal(t, payments.ActionNoIssuer, o.ActionCode)
+	var auto *payments.Operation
+	for i := range o.Ops {
+		if o.Ops[i].Type == payments.OpAutoReversal {
+			auto = &o.Ops[i]
+		}
+	}
+	require.NotNil(t, auto, "a reversal is queued")
+	require.Equal(t, "0420", auto.MTI)
+	require.Equal(t, before.Held+40000, h.account(visa).Held, "the bank applied the hold it never answered")
+
+	h.bank.SetKnobs(issuersim.Knobs{})
+	h.eventually(func() bool { return h.opStatus(o.ID, payments.OpAutoReversal) == payments.OpApproved }, "0420/0421 delivered")
+	require.Equal(t, before.Held, h.account(visa).Held, "hold reversed")
+	require.Equal(t, before.Captured, h.account(visa).Captured)
+}
+
+func TestRebuildMatchesStore(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	o := h.pay(h.register(20000, true), visa, visaExp)
+	_, _, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	require.NoError(t, err)
+	h.pay(h.register(30000, false), visa, visaExp)
+	h.eventually(func() bool { return h.opStatus(o.ID, payments.OpCompletion) == payments.OpApproved }, "0220 delivered")
+	rebuilt, err := payments.Rebuild(h.d.Journal())
+	require.NoError(t, err)
+	require.Len(t, rebuilt, 2)
+	diffs, err := payments.Diff(rebuilt, h.svc.Store())
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+}
+
+func TestUnknownOrder(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.svc.Get(context.Background(), "no-such-order")
+	require.True(t, errors.Is(err, payments.ErrNotFound))
+	_, err = h.svc.Register(context.Background(), payments.RegisterRequest{Merchant: merchant, Number: "n-1", Amount: 0})
+	var ie *payments.InputError
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, "amount", ie.Field)
+}
