@@ -1,0 +1,86 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/journal"
+)
+
+// ErrLocked means another process (a running switch) holds the data file.
+// Auditors never wait for it nor open it for writing: they stop the switch or
+// audit a consistent copy.
+var ErrLocked = errors.New("audit: data file is locked by a running switch")
+
+// DefaultLockTimeout is how long Open waits for the file lock before
+// deciding the switch holds it.
+const DefaultLockTimeout = 500 * time.Millisecond
+
+// Data is an open, read-only data file: the journal and the order store.
+type Data struct {
+	Path    string
+	DB      *bolt.DB
+	Journal *journal.Journal
+}
+
+// Open opens the data file at path read-only. bbolt's read-only mode takes
+// a shared flock, which cannot coexist with the switch's exclusive one, so
+// this never reads a file a switch is writing: it fails with ErrLocked after
+// lockTimeout (DefaultLockTimeout when zero).
+func Open(path string, lockTimeout time.Duration) (*Data, error) {
+	if lockTimeout <= 0 {
+		lockTimeout = DefaultLockTimeout
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s: stop the switch, or audit a consistent copy it wrote (journal CopyTo/Snapshot) with --copy", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	j, err := journal.New(db, journal.Options{})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("audit: %s: %w", path, err)
+	}
+	return &Data{Path: path, DB: db, Journal: j}, nil
+}
+
+// PathFor returns the file to audit: the copy when one is given, else the
+// data file in dir.
+func PathFor(dir, copyFile string) (string, error) {
+	switch {
+	case copyFile != "" && dir != "":
+		return "", errors.New("audit: give either a data directory or a copy, not both")
+	case copyFile != "":
+		return copyFile, nil
+	case dir != "":
+		return filepath.Join(dir, DataFile), nil
+	}
+	return "", errors.New("audit: no data: give --data DIR or --copy FILE")
+}
+
+// Close releases the file.
+func (d *Data) Close() error {
+	jerr := d.Journal.Close()
+	if err := d.DB.Close(); err != nil {
+		return err
+	}
+	return jerr
+}
+
+// Progress is told how far a long run has come: done of total entries
+// (total is the journal's length; done may pass it when the switch appended
+// meanwhile, which cannot happen on a read-only file). Nil means silent.
+type Progress func(done, total uint64)
+
+// progressEvery is how many entries pass between Progress calls.
+const progressEvery = 8192

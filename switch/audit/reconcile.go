@@ -1,0 +1,323 @@
+package audit
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reconciliation results, one per transaction.
+const (
+	Matched         = "matched"
+	MissingAtBank   = "missing_at_bank"   // Tulpar recorded it approved; the bank's file lacks it
+	MissingInTulpar = "missing_in_tulpar" // the bank applied it; Tulpar has no such exchange
+	AmountDiffers   = "amount_differs"
+	StatusDiffers   = "status_differs" // the bank applied what Tulpar recorded as declined or unanswered
+)
+
+// TulparTx is Tulpar's side of one bank exchange.
+type TulparTx struct {
+	OrderID, OrderNumber, Merchant string
+	OpID, OpType, Status            string
+	Class                           string // A, F, R, C
+	Time                            time.Time
+	MTI, STAN, RRN, TerminalID      string
+	Amount                          int64
+	Final                           int64 // what should stand at the bank at the end of the day
+}
+
+// ReconLine is one transaction's outcome.
+type ReconLine struct {
+	Result string
+	Tulpar *TulparTx      // nil when missing in Tulpar
+	Bank   *SettlementRow // nil when missing at the bank
+	Detail string
+}
+
+// ClassSum is the matched count and sums of one transaction class.
+type ClassSum struct {
+	Class        string
+	Count        int
+	TulparAmount int64
+	BankAmount   int64
+}
+
+// ReconResult is a day's reconciliation with one bank.
+type ReconResult struct {
+	Bank      string
+	Date      string
+	Tulpar    int // Tulpar's exchanges with the bank that day
+	BankRows  int // rows in the settlement file
+	Matched   []ClassSum
+	Lines     []ReconLine // every transaction, matched or not
+	Ignorable int         // declined or unanswered on Tulpar's side and absent at the bank, as they should be
+}
+
+// Mismatches counts the lines that are not Matched.
+func (r *ReconResult) Mismatches() int {
+	n := 0
+	for _, l := range r.Lines {
+		if l.Result != Matched {
+			n++
+		}
+	}
+	return n
+}
+
+// Reconcile matches a bank's settlement rows against Tulpar's exchanges
+// with that bank on date (YYYY-MM-DD in loc, the bank's business day), as
+// the journal last records them.
+//
+// Tulpar's side is every authorization, purchase, completion, reversal
+// (merchant's or automatic) and refund sent to the bank that day. The bank's
+// file holds what it applied. Rows pair by transaction class (A, F, R, C),
+// RRN, terminal and STAN; failing that by class, RRN and terminal (a bank
+// may renumber STANs); failing that by class and RRN. A pair matches when
+// the amounts agree (and, if the file has a final amount, what stands: an
+// authorization's hold left open at the end of the day, a capture or refund
+// net of its reversals) and the bank applied only what Tulpar recorded as
+// approved (or queued to it through store-and-forward).
+//
+// Unpaired: Tulpar's approved or queued exchanges are missing at the bank;
+// declined or unanswered ones are not expected there (nor a reversal of an
+// exchange the bank never applied, which changes nothing); every bank row
+// left is missing in Tulpar.
+func Reconcile(ctx context.Context, d *Data, bank, date string, loc *time.Location, rows []SettlementRow, progress Progress) (*ReconResult, error) {
+	from, to, err := DayBounds(date, loc)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := collectDay(ctx, d, from, to, func(o *order, op *operation) bool {
+		b := op.Bank
+		if b == "" {
+			b = o.Bank
+		}
+		return b == bank && reportType(op.Type) != ""
+	}, progress)
+	if err != nil {
+		return nil, err
+	}
+	res := &ReconResult{Bank: bank, Date: date, Tulpar: len(ops), BankRows: len(rows)}
+	txs := make([]*TulparTx, len(ops))
+	for i, x := range ops {
+		txs[i] = &TulparTx{
+			OrderID: x.order.ID, OrderNumber: x.order.Number, Merchant: x.order.Merchant,
+			OpID: x.op.ID, OpType: x.op.Type, Status: x.op.Status, Class: reportType(x.op.Type), Time: x.op.Time,
+			MTI: x.op.MTI, STAN: x.op.STAN, RRN: x.op.RRN, TerminalID: strings.TrimSpace(x.op.TerminalID),
+			Amount: x.op.Amount, Final: expectedFinal(x.order, &x.op, to),
+		}
+	}
+
+	used := make([]bool, len(rows))
+	pair := make([]int, len(txs)) // index into rows, or -1
+	for i := range pair {
+		pair[i] = -1
+	}
+	keys := []func(class, rrn, tid, stan string) string{
+		func(c, r, t, s string) string { return c + "|" + r + "|" + t + "|" + s },
+		func(c, r, t, _ string) string { return c + "|" + r + "|" + t },
+		func(c, r, _, _ string) string { return c + "|" + r },
+	}
+	for _, key := range keys {
+		index := map[string][]int{}
+		for j, row := range rows {
+			if !used[j] {
+				k := key(row.Class, row.RRN, strings.TrimSpace(row.TerminalID), row.STAN)
+				index[k] = append(index[k], j)
+			}
+		}
+		for i, tx := range txs {
+			if pair[i] >= 0 {
+				continue
+			}
+			k := key(tx.Class, tx.RRN, tx.TerminalID, tx.STAN)
+			if js := index[k]; len(js) > 0 {
+				pair[i], used[js[0]] = js[0], true
+				index[k] = js[1:]
+			}
+		}
+	}
+
+	sums := map[string]*ClassSum{}
+	for i, tx := range txs {
+		if pair[i] < 0 {
+			if expectedAtBank(tx, txs) {
+				res.Lines = append(res.Lines, ReconLine{Result: MissingAtBank, Tulpar: tx, Detail: missingDetail(tx)})
+			} else {
+				res.Ignorable++
+			}
+			continue
+		}
+		row := &rows[pair[i]]
+		line := ReconLine{Result: Matched, Tulpar: tx, Bank: row}
+		switch {
+		case tx.Status != opApproved && tx.Status != opQueued:
+			line.Result = StatusDiffers
+			line.Detail = fmt.Sprintf("Tulpar recorded the %s as %s; the bank applied it", tx.OpType, tx.Status)
+		case row.Amount != tx.Amount:
+			line.Result = AmountDiffers
+			line.Detail = fmt.Sprintf("amount: Tulpar %d, bank %d", tx.Amount, row.Amount)
+		case row.HasFinal && row.Final != tx.Final:
+			line.Result = AmountDiffers
+			line.Detail = fmt.Sprintf("final amount: Tulpar %d, bank %d", tx.Final, row.Final)
+		}
+		if line.Result == Matched {
+			s := sums[tx.Class]
+			if s == nil {
+				s = &ClassSum{Class: tx.Class}
+				sums[tx.Class] = s
+			}
+			s.Count++
+			s.TulparAmount += tx.Amount
+			s.BankAmount += row.Amount
+		}
+		res.Lines = append(res.Lines, line)
+	}
+	for j := range rows {
+		if !used[j] {
+			res.Lines = append(res.Lines, ReconLine{Result: MissingInTulpar, Bank: &rows[j],
+				Detail: fmt.Sprintf("settlement line %d: no %s with this RRN, terminal and STAN in the journal", rows[j].Line, rows[j].Type)})
+		}
+	}
+	for _, c := range []string{TypeAuthorization, TypeFinancial, TypeReversal, TypeCredit} {
+		if s := sums[c]; s != nil {
+			res.Matched = append(res.Matched, *s)
+		} else {
+			res.Matched = append(res.Matched, ClassSum{Class: c})
+		}
+	}
+	return res, nil
+}
+
+// expectedAtBank says whether an unpaired Tulpar exchange is a mismatch.
+func expectedAtBank(tx *TulparTx, all []*TulparTx) bool {
+	switch tx.Status {
+	case opApproved, opQueued:
+	default:
+		return false // declined or unanswered: the bank applied nothing
+	}
+	if tx.Class == TypeReversal {
+		// A reversal of an exchange the bank never applied changes nothing
+		// at the bank, and banks leave such reversals out of the file.
+		for _, o := range all {
+			if o.OrderID == tx.OrderID && o.Class != TypeReversal && o.Status != opApproved && o.Status != opQueued && sameOriginal(tx, o) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameOriginal reports whether reversal rev cancels o: completions and
+// reversals carry the RRN of what they follow up.
+func sameOriginal(rev, o *TulparTx) bool { return rev.RRN != "" && rev.RRN == o.RRN }
+
+func missingDetail(tx *TulparTx) string {
+	if tx.Status == opQueued {
+		return "queued in store-and-forward, not yet applied by the bank"
+	}
+	return fmt.Sprintf("Tulpar recorded an approved %s; the bank's file lacks it", tx.OpType)
+}
+
+// expectedFinal is what should stand at the bank for op at cutoff, by the
+// settlement file's rule: an authorization's hold is gone once completed and
+// shrinks by its reversals; a capture or refund shrinks by its reversals; a
+// reversal stands at its amount.
+func expectedFinal(o *order, op *operation, cutoff time.Time) int64 {
+	if op.Type == opReversal || op.Type == opAutoReversal {
+		return op.Amount
+	}
+	final := op.Amount
+	for i := range o.Ops {
+		f := &o.Ops[i]
+		if f.Of != op.ID || !f.Time.Before(cutoff) || (f.Status != opApproved && f.Status != opQueued) {
+			continue
+		}
+		switch f.Type {
+		case opCompletion:
+			if op.Type == opAuthorization {
+				return 0
+			}
+		case opReversal, opAutoReversal:
+			final -= f.Amount
+		}
+	}
+	if final < 0 {
+		final = 0
+	}
+	return final
+}
+
+// WriteText prints the summary and every line that is not a match.
+func (r *ReconResult) WriteText(w io.Writer) {
+	verdict := "OK"
+	if n := r.Mismatches(); n > 0 {
+		verdict = fmt.Sprintf("MISMATCH (%d)", n)
+	}
+	fmt.Fprintf(w, "%s: bank %s, business day %s: %d Tulpar exchanges, %d settlement rows\n", verdict, r.Bank, r.Date, r.Tulpar, r.BankRows)
+	for _, s := range r.Matched {
+		fmt.Fprintf(w, "  matched %s: %d, Tulpar %d, bank %d (minor units)\n", s.Class, s.Count, s.TulparAmount, s.BankAmount)
+	}
+	if r.Ignorable > 0 {
+		fmt.Fprintf(w, "  %d declined or unanswered exchanges, absent at the bank as expected\n", r.Ignorable)
+	}
+	for _, l := range r.Lines {
+		if l.Result == Matched {
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s\n", l.Result, describeLine(l))
+		fmt.Fprintf(w, "  %s\n", l.Detail)
+	}
+}
+
+func describeLine(l ReconLine) string {
+	if t := l.Tulpar; t != nil {
+		return fmt.Sprintf("%s %s %d rrn %s stan %s terminal %s (order %s, number %s, merchant %s, op %s)",
+			t.Class, t.OpType, t.Amount, t.RRN, t.STAN, t.TerminalID, t.OrderID, t.OrderNumber, t.Merchant, t.OpID)
+	}
+	b := l.Bank
+	return fmt.Sprintf("%s %s %d rrn %s stan %s terminal %s (settlement line %d)", b.Class, b.Type, b.Amount, b.RRN, b.STAN, b.TerminalID, b.Line)
+}
+
+// ReconColumns are the columns of WriteCSV.
+var ReconColumns = []string{
+	"result", "class", "rrn", "stan", "terminal_id",
+	"order_id", "order_number", "merchant", "op_id", "op_type", "tulpar_status", "tulpar_amount", "tulpar_final",
+	"bank_line", "bank_type", "bank_amount", "bank_final", "detail",
+}
+
+// WriteCSV writes every transaction, matched or not, one row each.
+func (r *ReconResult) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(ReconColumns); err != nil {
+		return err
+	}
+	for _, l := range r.Lines {
+		row := make([]string, len(ReconColumns))
+		row[0] = l.Result
+		if t := l.Tulpar; t != nil {
+			row[1], row[2], row[3], row[4] = t.Class, t.RRN, t.STAN, t.TerminalID
+			row[5], row[6], row[7], row[8], row[9], row[10] = t.OrderID, t.OrderNumber, t.Merchant, t.OpID, t.OpType, t.Status
+			row[11], row[12] = strconv.FormatInt(t.Amount, 10), strconv.FormatInt(t.Final, 10)
+		}
+		if b := l.Bank; b != nil {
+			if l.Tulpar == nil {
+				row[1], row[2], row[3], row[4] = b.Class, b.RRN, b.STAN, b.TerminalID
+			}
+			row[13], row[14], row[15] = strconv.Itoa(b.Line), b.Type, strconv.FormatInt(b.Amount, 10)
+			if b.HasFinal {
+				row[16] = strconv.FormatInt(b.Final, 10)
+			}
+		}
+		row[17] = l.Detail
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
