@@ -63,6 +63,10 @@ type Deps struct {
 	Now     func() time.Time
 	// OnChange, when set, is called after each committed change.
 	OnChange Listener
+	// InTx, when set, runs inside the transaction of every change (the
+	// merchant-callback queue enqueues there, so a committed change
+	// cannot lose its callback). It must only touch tx and not block.
+	InTx func(tx *bolt.Tx, o *Order, op *Operation) error
 }
 
 // Service runs the payment flows.
@@ -318,7 +322,12 @@ func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []j
 			return err
 		}
 		if extra != nil {
-			return extra(tx)
+			if err := extra(tx); err != nil {
+				return err
+			}
+		}
+		if s.d.InTx != nil && len(o.Ops) > 0 {
+			return s.d.InTx(tx, o, &o.Ops[len(o.Ops)-1])
 		}
 		return nil
 	})
