@@ -1,0 +1,259 @@
+package callbacks
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/saf"
+)
+
+// Kind is the saf.Item.Kind of a callback. The daemon routes SAF items of
+// this kind to Notifier.Deliver.
+const Kind = "callback"
+
+// Enqueuer is what the Notifier needs of the store-and-forward queue;
+// saf.Queue satisfies it.
+type Enqueuer interface {
+	EnqueueTx(tx *bolt.Tx, it saf.Item) (uint64, error)
+	Notify(key string)
+}
+
+// Errors a caller may test for.
+var (
+	// ErrNotBound: InTx was called before Bind. It fails the order's
+	// commit rather than let a committed change lose its callback.
+	ErrNotBound = errors.New("callbacks: InTx before Bind: no queue")
+)
+
+// bucketSent records every callback ever queued, so that an event is
+// queued once however many commits show it. Key: order id, 0x00, subject
+// (an operation id, or empty for a decline), 0x00, the operation name.
+// Value: the SAF item id, 8 bytes big-endian. It lives in the bbolt file
+// the order store shares and grows by one small key per callback.
+var bucketSent = []byte("callbacks.sent")
+
+// payload is a queued callback: whom to send it to and what to say. The
+// checksum is not stored: it is computed at each attempt with the secret
+// then configured, so a rotated secret signs what is still queued, and no
+// secret sits in the queue.
+type payload struct {
+	Merchant string            `json:"merchant"`
+	Params   map[string]string `json:"params"`
+}
+
+// Notifier turns order changes into merchant callbacks: InTx queues them in
+// the order's own transaction, and Deliver, as the SAF queue's deliverer
+// for Kind, sends them until the merchant answers 200.
+//
+// A callback is delivered at least once: a merchant that answered 200 but
+// whose answer the switch did not record (a crash, a timeout after the
+// merchant processed it) hears it again. Merchants must treat the same
+// (mdOrder, operation) twice as harmless, as RBS merchants already do.
+type Notifier struct {
+	cfg    Config
+	log    zerolog.Logger
+	client *http.Client
+	queue  atomic.Pointer[bound]
+	sent   *prometheus.CounterVec
+}
+
+type bound struct{ q Enqueuer }
+
+// New validates cfg and returns a Notifier that sends with client (nil:
+// a client of its own). It registers its metrics on reg when reg is not nil.
+// Redirects are never followed: a 3xx is not the 200 the merchant owes, and
+// the parameters go only to the configured URL.
+func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, client *http.Client) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var c http.Client
+	if client != nil {
+		c = *client // a shallow copy shares the Transport and its connections
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	n := &Notifier{
+		cfg:    cfg.withDefaults(),
+		log:    log.With().Str("component", "callbacks").Logger(),
+		client: &c,
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tulpar", Name: "callbacks_sent_total",
+			Help: "Callback attempts per merchant and outcome (delivered, retry, rejected).",
+		}, []string{"merchant", "outcome"}),
+	}
+	if reg != nil {
+		if err := reg.Register(n.sent); err != nil {
+			return nil, fmt.Errorf("callbacks: metrics: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// Bind gives the Notifier the queue InTx writes to. The queue needs the
+// Notifier as its deliverer first, hence the separate step; call it before
+// the payments service commits anything.
+func (n *Notifier) Bind(q Enqueuer) { n.queue.Store(&bound{q}) }
+
+// InTx is payments.Deps.InTx: it runs inside the bbolt transaction of every
+// committed order change, decides whether the change is a callback event
+// for a merchant that has callbacks configured, and if so queues it in
+// that same transaction. The callback therefore exists if and only if the
+// change commits. The queue is woken by tx.OnCommit, that is after the
+// commit, so a worker never looks for an item that is not there yet.
+//
+// It only touches tx and never blocks: it runs in the journal's writer.
+func (n *Notifier) InTx(tx *bolt.Tx, o *payments.Order, op *payments.Operation) error {
+	if o == nil || op == nil {
+		return nil
+	}
+	if _, ok := n.cfg.Merchants[o.Merchant]; !ok {
+		return nil
+	}
+	ev, ok := classify(o, op)
+	if !ok {
+		return nil
+	}
+	b := n.queue.Load()
+	if b == nil {
+		return ErrNotBound
+	}
+	sent, err := tx.CreateBucketIfNotExists(bucketSent)
+	if err != nil {
+		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
+	}
+	key := sentKey(o.ID, ev)
+	if sent.Get(key) != nil {
+		return nil
+	}
+	data, err := json.Marshal(payload{Merchant: o.Merchant, Params: ev.params(o)})
+	if err != nil {
+		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
+	}
+	qkey := QueueKey(o.Merchant)
+	id, err := b.q.EnqueueTx(tx, saf.Item{Bank: qkey, OrderID: o.ID, Kind: Kind, Payload: data})
+	if err != nil {
+		return fmt.Errorf("callbacks: order %s: queue %s: %w", o.ID, ev.name, err)
+	}
+	if err := sent.Put(key, binary.BigEndian.AppendUint64(nil, id)); err != nil {
+		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
+	}
+	tx.OnCommit(func() { b.q.Notify(qkey) })
+	return nil
+}
+
+func sentKey(orderID string, ev event) []byte {
+	k := make([]byte, 0, len(orderID)+len(ev.subject)+len(ev.name)+2)
+	k = append(k, orderID...)
+	k = append(k, 0)
+	k = append(k, ev.subject...)
+	k = append(k, 0)
+	return append(k, ev.name...)
+}
+
+// maxDrain bounds how much of a merchant's answer is read so that the
+// connection can be reused; the body itself means nothing.
+const maxDrain = 64 << 10
+
+// Deliver is the saf.Deliverer for items of Kind: it sends the callback to
+// the merchant's configured URL, signed with the merchant's current
+// secret. A 200 answer is Delivered; any other status, a network error or
+// a timeout is Retry (the queue backs off and tries again, across
+// restarts); a merchant no longer configured, or an item that does not
+// decode, is Rejected into the dead letters.
+func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
+	var p payload
+	if it.Kind != Kind {
+		return saf.Rejected, fmt.Errorf("callbacks: item %d: kind %q is not %q", it.ID, it.Kind, Kind)
+	}
+	if err := json.Unmarshal(it.Payload, &p); err != nil || p.Merchant == "" {
+		return saf.Rejected, fmt.Errorf("callbacks: item %d: undecodable payload", it.ID)
+	}
+	log := n.log.With().Str("merchant", p.Merchant).Str("order", p.Params[ParamMdOrder]).
+		Str("operation", p.Params[ParamOperation]).Int("attempt", it.Attempts).Bool("repeat", repeat).Logger()
+	t, ok := n.cfg.Merchants[p.Merchant]
+	if !ok {
+		err := fmt.Errorf("callbacks: item %d: merchant %s has no callback configured", it.ID, p.Merchant)
+		n.sent.WithLabelValues(p.Merchant, saf.Rejected.String()).Inc()
+		log.Error().Err(err).Str("outcome", saf.Rejected.String()).Msg("callback")
+		return saf.Rejected, err
+	}
+	start := time.Now()
+	status, err := n.send(ctx, t, p.Params)
+	outcome := saf.Delivered
+	switch {
+	case err != nil:
+		outcome = saf.Retry
+		err = fmt.Errorf("callbacks: merchant %s: %w", p.Merchant, err)
+	case status != http.StatusOK:
+		outcome = saf.Retry
+		err = fmt.Errorf("callbacks: merchant %s answered HTTP %d", p.Merchant, status)
+	}
+	n.sent.WithLabelValues(p.Merchant, outcome.String()).Inc()
+	ev := log.Info()
+	if outcome != saf.Delivered {
+		ev = log.Warn().Err(err)
+	}
+	ev.Int("http_status", status).Dur("took", time.Since(start)).Str("outcome", outcome.String()).Msg("callback")
+	return outcome, err
+}
+
+// send makes one HTTP attempt and returns the merchant's status code.
+func (n *Notifier) send(ctx context.Context, t Target, params map[string]string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	values := make(url.Values, len(params)+1)
+	for k, v := range params {
+		values.Set(k, v)
+	}
+	if !t.Unsigned {
+		values.Set(ParamChecksum, Checksum(params, t.Secret))
+	}
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return 0, fmt.Errorf("url: %w", err) // Validate makes this unreachable
+	}
+	var req *http.Request
+	if t.Method == http.MethodPost {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(values.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	} else {
+		q := u.Query()
+		for k, v := range values {
+			q[k] = v
+		}
+		u.RawQuery = q.Encode()
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	}
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("User-Agent", "Tulpar-Callback/1")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		// url.Error repeats the URL with every parameter; the cause is enough.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
