@@ -22,12 +22,12 @@ const (
 // TulparTx is Tulpar's side of one bank exchange.
 type TulparTx struct {
 	OrderID, OrderNumber, Merchant string
-	OpID, OpType, Status            string
-	Class                           string // A, F, R, C
-	Time                            time.Time
-	MTI, STAN, RRN, TerminalID      string
-	Amount                          int64
-	Final                           int64 // what should stand at the bank at the end of the day
+	OpID, OpType, Status           string
+	Class                          string // A, F, R, C
+	Time                           time.Time
+	MTI, STAN, RRN, TerminalID     string
+	Amount                         int64
+	Final                          int64 // what should stand at the bank at the end of the day
 }
 
 // ReconLine is one transaction's outcome.

@@ -1,0 +1,95 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestReplayMatchesStore(t *testing.T) {
+	f := newFixture(t)
+	f.day()
+	r, err := Replay(context.Background(), f.open(), nil)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%+v", r.Differences)
+	require.Equal(t, 6, r.Orders)
+	require.Equal(t, 6, r.Matched)
+}
+
+// TestReplayFindsAlteredOrder changes one order in the store behind the
+// journal's back (as a direct database edit would) and expects replay to
+// name exactly that order and the fields changed.
+func TestReplayFindsAlteredOrder(t *testing.T) {
+	f := newFixture(t)
+	f.day()
+	f.close()
+	db, err := bolt.Open(f.path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOrders)
+		var o map[string]any
+		require.NoError(t, json.Unmarshal(b.Get([]byte("shop-1-1003")), &o))
+		o["status"] = 2 // deposited, though never completed
+		o["deposited"] = 930000
+		data, _ := json.Marshal(o) // also re-encodes: key order differs, values do not
+		return b.Put([]byte("shop-1-1003"), data)
+	}))
+	require.NoError(t, db.Close())
+
+	r, err := Replay(context.Background(), f.open(), nil)
+	require.NoError(t, err)
+	require.Len(t, r.Differences, 1)
+	diff := r.Differences[0]
+	require.Equal(t, "shop-1-1003", diff.OrderID)
+	require.Equal(t, Differs, diff.Kind)
+	require.Equal(t, []FieldDiff{
+		{Path: "deposited", Journal: "0", Store: "930000"},
+		{Path: "status", Journal: "1", Store: "2"},
+	}, diff.Fields)
+	require.Equal(t, 5, r.Matched)
+
+	var out bytes.Buffer
+	WriteReplay(&out, r)
+	require.Contains(t, out.String(), "MISMATCH")
+	require.Contains(t, out.String(), "order shop-1-1003: differs")
+	require.Contains(t, out.String(), "status: journal 1, store 2")
+}
+
+func TestReplayFindsMissingOrders(t *testing.T) {
+	f := newFixture(t)
+	f.day()
+	f.close()
+	db, err := bolt.Open(f.path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOrders)
+		if err := b.Delete([]byte("shop-1-1002")); err != nil {
+			return err
+		}
+		return b.Put([]byte("planted"), []byte(`{"id":"planted","merchant":"shop-1","status":2,"card":{"ciphertext":"c2VjcmV0"}}`))
+	}))
+	require.NoError(t, db.Close())
+
+	r, err := Replay(context.Background(), f.open(), nil)
+	require.NoError(t, err)
+	require.Len(t, r.Differences, 2)
+	require.Equal(t, Difference{OrderID: "planted", Kind: MissingInJournal}, r.Differences[0])
+	require.Equal(t, "shop-1-1002", r.Differences[1].OrderID)
+	require.Equal(t, MissingInStore, r.Differences[1].Kind)
+}
+
+func TestDiffHidesCardData(t *testing.T) {
+	fields, err := diffJSON(
+		[]byte(`{"card":{"masked":"440043******0019","ciphertext":"AAAA"},"note":"card 4111111111111111"}`),
+		[]byte(`{"card":{"masked":"440043******0019","ciphertext":"BBBB"},"note":"card 4012888888881881"}`))
+	require.NoError(t, err)
+	require.Len(t, fields, 2)
+	require.Equal(t, "card.ciphertext", fields[0].Path)
+	require.NotContains(t, fields[0].Journal+fields[0].Store, "AAAA")
+	require.Contains(t, fields[0].Journal, "hidden")
+	require.Equal(t, `"card 411111******1111"`, fields[1].Journal)
+}
