@@ -15,6 +15,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -43,6 +44,8 @@ type Config struct {
 	// ThreeDS is the 3-D Secure directory server; empty disables 3-D
 	// Secure (every card goes at ECI 07).
 	ThreeDS ThreeDSConfig `yaml:"threeds"`
+	// Callbacks says where each merchant's callbacks go.
+	Callbacks callbacks.Config `yaml:"callbacks"`
 	// ShutdownTimeout bounds the graceful stop. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// ExpiryInterval is how often unpaid orders past their lifetime are
@@ -134,6 +137,9 @@ func (c *Config) Validate() error {
 		if !names[b.Name] {
 			errs = append(errs, fmt.Errorf("config: payments.banks[%d].name: %q has no link", i, b.Name))
 		}
+	}
+	if err := c.Callbacks.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: callbacks: %w", err))
 	}
 	if err := c.Payments.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
