@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/iso"
 )
 
@@ -84,7 +85,7 @@ func (b *Bank) precheck(ctx context.Context, req *iso.Message) string {
 	}
 	if req.CVV2 != "" {
 		if err := b.cvv.VerifyCVV(ctx, a.pan, a.expiry, req.CVV2, a.cvvHash); err != nil {
-			if !errors.Is(err, ErrCVVMismatch) {
+			if !errors.Is(err, hsm.ErrCVVMismatch) {
 				b.log.Error().Str("pan", iso.MaskPAN(a.pan)).Str("error", scrub(err.Error())).Msg("CVV2 check failed; declining")
 			}
 			return cvvDecline(a.pan)

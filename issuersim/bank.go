@@ -111,8 +111,8 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Bank, erro
 	}
 	cvv := cfg.CVV
 	if cvv == nil {
-		if cvv, err = newHMACCVV(cfg.CVVKey); err != nil {
-			return nil, fmt.Errorf("issuersim %s: CVV key: %w", cfg.Name, err)
+		if cvv, err = newCVVChecker(cfg.CVVKey); err != nil {
+			return nil, fmt.Errorf("issuersim %s: %w", cfg.Name, err)
 		}
 	}
 	met, err := newMetrics(cfg.Name, reg)

@@ -66,13 +66,13 @@ type Config struct {
 	Knobs Knobs `yaml:"knobs" json:"knobs"`
 	// Admin is the address of the admin HTTP endpoint ("" none).
 	Admin string `yaml:"admin" json:"admin"`
-	// CVVKey keys the CVV2 hashes of the card book (hex in files). Empty:
-	// a random key per process, which is enough because hashes never
-	// leave the process.
+	// CVVKey is the CVK that keys the CVV2 hashes of the card book: 32
+	// bytes (HMAC-SHA256), hex in files. Empty: a random key per process,
+	// which is enough because the hashes never leave the process.
 	CVVKey HexKey `yaml:"cvv_key" json:"cvv_key"`
 
-	// CVV hashes and checks CVV2s; nil uses HMAC-SHA256 under CVVKey. An
-	// hsm.Module satisfies it.
+	// CVV hashes and checks CVV2s; nil: a software hsm module of the
+	// bank's own holding CVVKey. The daemon may pass its hsm.Module.
 	CVV CVVChecker `yaml:"-" json:"-"`
 	// MAC, when set, verifies the MAC of every request (a bad or missing
 	// MAC is answered 63, nothing applied) and signs every response.
@@ -260,6 +260,9 @@ func (c Config) Validate() error {
 	}
 	if !digits(c.Currency) || len(c.Currency) != 3 {
 		return bad("currency", "must be a 3-digit ISO 4217 numeric code")
+	}
+	if len(c.CVVKey) != 0 && len(c.CVVKey) != 32 {
+		return bad("cvv_key", "must be 32 bytes (64 hex digits), an HMAC-SHA256 key")
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		return bad("timezone", "unknown time zone %q", c.Timezone)
