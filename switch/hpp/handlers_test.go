@@ -324,7 +324,7 @@ func TestResultRedirectsToTheOrdersURL(t *testing.T) {
 			require.Contains(t, r.body, tc.text)
 			require.NotContains(t, r.body, "evil.example")
 			require.Regexp(t, `<dd id="card">\d{6}\*{6}\d{4}</dd>`, r.body) // the masked card is shown...
-			require.NotContains(t, r.body, tc.pan)                           // ...never the card
+			require.NotContains(t, r.body, tc.pan)                          // ...never the card
 			want := tc.redirectTo + o.ID
 			m := metaRe.FindStringSubmatch(r.body)
 			require.NotNil(t, m, r.body)
