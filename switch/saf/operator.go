@@ -1,0 +1,171 @@
+package saf
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// What operators see and do: the queue's contents, the dead letters, and
+// putting a dead letter back in line.
+
+// Pending returns bank's queued items, head first.
+func (q *Queue) Pending(bank string) ([]Item, error) {
+	var items []Item
+	err := q.db.View(func(tx *bolt.Tx) error {
+		b := bankBucket(tx, bank)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			it, err := decodeItem(v)
+			if err != nil {
+				return fmt.Errorf("bank %q position %x: %w", bank, k, err)
+			}
+			items = append(items, it)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("saf: pending: %w", err)
+	}
+	return items, nil
+}
+
+// DeadLetters returns every dead letter of every bank, by ID.
+func (q *Queue) DeadLetters() ([]Item, error) {
+	var items []Item
+	err := q.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
+			it, err := decodeItem(v)
+			if err != nil {
+				return fmt.Errorf("dead letter %x: %w", k, err)
+			}
+			items = append(items, it)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("saf: dead letters: %w", err)
+	}
+	return items, nil
+}
+
+// Retry moves dead letter id back to the tail of its bank's queue with its
+// attempts reset; it keeps its ID, EnqueuedAt and LastError. The first
+// attempt after Retry is not a repeat (Attempts is 0 again), which suits the
+// usual reason for a retry: the operator fixed what made the bank reject it.
+func (q *Queue) Retry(ctx context.Context, id uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		dead := tx.Bucket(bucketDead)
+		v := dead.Get(u64(id))
+		if v == nil {
+			return ErrNotDeadLetter
+		}
+		it, err := decodeItem(v)
+		if err != nil {
+			return err
+		}
+		bank, err := tx.Bucket(bucketPending).CreateBucketIfNotExists([]byte(it.Bank))
+		if err != nil {
+			return err
+		}
+		pos, err := tx.Bucket(bucketMeta).NextSequence()
+		if err != nil {
+			return err
+		}
+		it.Attempts = 0
+		it.NextAttemptAt = time.Time{}
+		if err := bank.Put(u64(pos), encodeItem(nil, &it)); err != nil {
+			return err
+		}
+		if err := dead.Delete(u64(id)); err != nil {
+			return err
+		}
+		name := it.Bank
+		tx.OnCommit(func() {
+			q.log.Info().Str("bank", name).Uint64("id", id).Msg("saf dead letter requeued")
+			q.Notify(name)
+		})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("saf: retry %d: %w", id, err)
+	}
+	return nil
+}
+
+// BankStats describes one bank's queue at one instant.
+type BankStats struct {
+	Bank        string
+	Depth       int           // items pending, the head included
+	DeadLetters int           // items in the dead letters
+	OldestAge   time.Duration // age of the oldest pending item; 0 when none
+	// The head's state: how stuck the bank's queue is.
+	HeadAttempts      int
+	HeadNextAttemptAt time.Time
+	HeadLastError     string
+}
+
+// Stats returns every bank that has pending items or dead letters, by name.
+// It reads the whole queue, which is meant to stay small.
+func (q *Queue) Stats() ([]BankStats, error) {
+	now := q.cfg.Now()
+	byBank := make(map[string]*BankStats)
+	get := func(bank string) *BankStats {
+		s := byBank[bank]
+		if s == nil {
+			s = &BankStats{Bank: bank}
+			byBank[bank] = s
+		}
+		return s
+	}
+	err := q.db.View(func(tx *bolt.Tx) error {
+		pending := tx.Bucket(bucketPending)
+		err := pending.ForEachBucket(func(name []byte) error {
+			first := true
+			return pending.Bucket(name).ForEach(func(k, v []byte) error {
+				it, err := decodeItem(v)
+				if err != nil {
+					return fmt.Errorf("bank %q position %x: %w", name, k, err)
+				}
+				s := get(it.Bank)
+				s.Depth++
+				if first {
+					first = false
+					s.HeadAttempts, s.HeadNextAttemptAt, s.HeadLastError = it.Attempts, it.NextAttemptAt, it.LastError
+				}
+				if age := now.Sub(it.EnqueuedAt); age > s.OldestAge {
+					s.OldestAge = age
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
+			it, err := decodeItem(v)
+			if err != nil {
+				return fmt.Errorf("dead letter %x: %w", k, err)
+			}
+			get(it.Bank).DeadLetters++
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("saf: stats: %w", err)
+	}
+	out := make([]BankStats, 0, len(byBank))
+	for _, s := range byBank {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Bank < out[j].Bank })
+	return out, nil
+}
