@@ -1,0 +1,169 @@
+package api
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Config is the api section of the daemon's config file.
+type Config struct {
+	// PaymentPageURL is the hosted payment page's base: formUrl and
+	// payment_url are PaymentPageURL + "/" + order id. Required, absolute
+	// http(s).
+	PaymentPageURL string `yaml:"payment_page_url"`
+	// MaxBodyBytes bounds a request body (default 64 KiB: a register.do
+	// with a cart fits many times over).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Merchants are the web service's credentials, one entry per merchant.
+	Merchants []MerchantConfig `yaml:"merchants"`
+}
+
+// MerchantConfig holds one merchant's credentials. Secrets are stored
+// hashed only: a copy of the config file does not let anyone call the API.
+type MerchantConfig struct {
+	// Merchant is the payments merchant id these credentials act for.
+	Merchant string `yaml:"merchant"`
+	// UserName and PasswordHash are the RBS userName and password; the
+	// hash is an argon2id PHC string from HashPassword.
+	UserName     string `yaml:"user_name"`
+	PasswordHash string `yaml:"password_hash"`
+	// Token is the SHA-256 (hex) of the RBS token, an alternative to
+	// userName and password. Optional.
+	Token string `yaml:"token"`
+	// APIKeys are SHA-256 (hex) of the JSON API's bearer keys. Several, so
+	// that a key can be rotated without downtime.
+	APIKeys []string `yaml:"api_keys"`
+	// AllowCardEntry enables paymentorder.do: card data sent by the
+	// merchant's server. Only for merchants certified to handle card data
+	// (PCI DSS); off by default.
+	AllowCardEntry bool `yaml:"allow_card_entry"`
+	// CallbackURL and CallbackSecret are for the merchant-callback sender
+	// (not this package); kept here so one entry describes one merchant's
+	// integration.
+	CallbackURL    string `yaml:"callback_url"`
+	CallbackSecret string `yaml:"callback_secret"`
+}
+
+// DefaultMaxBodyBytes is MaxBodyBytes when zero.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Validate checks the config alone; New also checks each merchant exists
+// in payments. Errors name the key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("api: "+format, a...)) }
+	if err := checkURL(c.PaymentPageURL); err != nil {
+		bad("payment_page_url: %v", err)
+	}
+	if c.MaxBodyBytes < 0 {
+		bad("max_body_bytes: must not be negative")
+	}
+	users, merchants, secrets := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i, m := range c.Merchants {
+		at := fmt.Sprintf("merchants[%d]", i)
+		if m.Merchant == "" {
+			bad("%s.merchant: required", at)
+		} else if merchants[m.Merchant] {
+			bad("%s.merchant: %q listed twice", at, m.Merchant)
+		}
+		merchants[m.Merchant] = true
+		switch {
+		case m.UserName == "" && m.PasswordHash != "":
+			bad("%s.user_name: required with password_hash", at)
+		case m.UserName != "" && m.PasswordHash == "":
+			bad("%s.password_hash: required with user_name (make one with api.HashPassword)", at)
+		case m.UserName != "":
+			if users[m.UserName] {
+				bad("%s.user_name: %q used by two merchants", at, m.UserName)
+			}
+			users[m.UserName] = true
+			if _, err := parsePHC(m.PasswordHash); err != nil {
+				bad("%s.password_hash: %v", at, err)
+			}
+		}
+		if m.Token != "" {
+			if !isSHA256Hex(m.Token) {
+				bad("%s.token: must be the SHA-256 of the token, 64 hex digits", at)
+			} else if secrets[strings.ToLower(m.Token)] {
+				bad("%s.token: used twice", at)
+			}
+			secrets[strings.ToLower(m.Token)] = true
+		}
+		for j, k := range m.APIKeys {
+			if !isSHA256Hex(k) {
+				bad("%s.api_keys[%d]: must be the SHA-256 of the key, 64 hex digits", at, j)
+			} else if secrets[strings.ToLower(k)] {
+				bad("%s.api_keys[%d]: used twice", at, j)
+			}
+			secrets[strings.ToLower(k)] = true
+		}
+		if m.UserName == "" && m.Token == "" && len(m.APIKeys) == 0 {
+			bad("%s: no credentials (user_name, token or api_keys)", at)
+		}
+		if m.CallbackURL != "" {
+			if err := checkURL(m.CallbackURL); err != nil {
+				bad("%s.callback_url: %v", at, err)
+			}
+			if m.CallbackSecret == "" {
+				bad("%s.callback_secret: required with callback_url", at)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isSHA256Hex(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+// checkURL accepts absolute http and https URLs with a host.
+func checkURL(s string) error {
+	if s == "" {
+		return errors.New("required")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return errors.New("must be an absolute http(s) URL")
+	}
+	return nil
+}
+
+// DemoSecrets are the clear credentials of DemoCredentials, to print.
+type DemoSecrets struct {
+	Merchant string
+	UserName string
+	Password string
+	Token    string
+	APIKey   string
+}
+
+// Demo credentials: fixed so that the demo's printed curl commands work
+// every run. Never use them anywhere but on a loopback demo.
+const (
+	demoUserName = "demo-api"
+	demoPassword = "demo-password-0001"
+	demoToken    = "demo-token-0001"
+	demoAPIKey   = "sk_demo_0001"
+)
+
+// DemoCredentials builds a config for `tulpar demo` with known credentials
+// for merchant, and returns the clear values to print.
+func DemoCredentials(merchant, paymentPageURL string) (Config, DemoSecrets, error) {
+	hash, err := HashPassword(demoPassword)
+	if err != nil {
+		return Config{}, DemoSecrets{}, err
+	}
+	cfg := Config{
+		PaymentPageURL: paymentPageURL,
+		Merchants: []MerchantConfig{{
+			Merchant: merchant, UserName: demoUserName, PasswordHash: hash,
+			Token: SHA256Hex(demoToken), APIKeys: []string{SHA256Hex(demoAPIKey)},
+			AllowCardEntry: true,
+		}},
+	}
+	return cfg, DemoSecrets{merchant, demoUserName, demoPassword, demoToken, demoAPIKey}, cfg.Validate()
+}

@@ -1,0 +1,536 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/payments"
+)
+
+// The JSON API v1: resources, HTTP status codes, typed errors, bearer API
+// keys and Idempotency-Key (draft-ietf-httpapi-idempotency-key-header:
+// replay on the same key and body, 422 on the same key with another body,
+// 409 while the first request is still running).
+
+func (s *Server) routesV1() {
+	s.handle(http.MethodPost, "/v1/orders", "v1_create_order", (*call).v1Create)
+	s.handle(http.MethodGet, "/v1/orders/{id}", "v1_get_order", (*call).v1Get)
+	s.handle(http.MethodPost, "/v1/orders/{id}/capture", "v1_capture", (*call).v1Capture)
+	s.handle(http.MethodPost, "/v1/orders/{id}/cancel", "v1_cancel", (*call).v1Cancel)
+	s.handle(http.MethodPost, "/v1/orders/{id}/refunds", "v1_refund", (*call).v1Refund)
+	s.routes = append(s.routes, Route{http.MethodGet, "/v1/openapi.yaml"})
+	s.mux.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(openapiYAML)
+	})
+	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, "v1_unknown", func(c *call) {
+			c.reqPayload, _ = json.Marshal(map[string]string{"method": r.Method, "path": r.URL.Path})
+			c.v1Error(http.StatusNotFound, apiError{Type: "invalid_request_error", Code: "resource_missing",
+				Message: fmt.Sprintf("no such route: %s %s", r.Method, r.URL.Path)})
+		})
+	})
+}
+
+type apiError struct {
+	Type        string `json:"type"`
+	Code        string `json:"code"`
+	DeclineCode string `json:"decline_code,omitempty"`
+	Message     string `json:"message"`
+	Param       string `json:"param,omitempty"`
+}
+
+type errorBody struct {
+	Error apiError `json:"error"`
+}
+
+func paramError(status int, code, param, msg string) (int, apiError) {
+	return status, apiError{Type: "invalid_request_error", Code: code, Param: param, Message: param + ": " + msg}
+}
+
+// v1req is the idempotency state of one JSON API call.
+type v1req struct {
+	key  string // Idempotency-Key, empty when none
+	hash []byte
+}
+
+// v1Begin authenticates, reads the body, settles idempotency and decodes
+// the body into into (nil for GET). On false the answer has been sent.
+func (c *call) v1Begin(v *v1req, into any) bool {
+	r := c.r
+	c.reqPayload, _ = json.Marshal(map[string]string{"method": r.Method, "path": r.URL.Path})
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if r.Header.Get("Authorization") == "" {
+		c.w.Header().Set("WWW-Authenticate", `Bearer realm="tulpar"`)
+		c.v1Error(http.StatusUnauthorized, apiError{Type: "authentication_error", Code: "authentication_required",
+			Message: "send the API key as Authorization: Bearer <key>"})
+		return false
+	}
+	if c.merchant = c.s.auth.secret(strings.TrimSpace(key), true); !ok || c.merchant == nil {
+		c.w.Header().Set("WWW-Authenticate", `Bearer realm="tulpar", error="invalid_token"`)
+		c.v1Error(http.StatusUnauthorized, apiError{Type: "authentication_error", Code: "invalid_api_key", Message: "invalid API key"})
+		return false
+	}
+	var body []byte
+	if r.Method == http.MethodPost {
+		var err error
+		body, err = io.ReadAll(r.Body)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				c.v1Error(http.StatusRequestEntityTooLarge, apiError{Type: "invalid_request_error", Code: "body_too_large",
+					Message: fmt.Sprintf("request body exceeds %d bytes", c.s.cfg.MaxBodyBytes)})
+			} else {
+				c.v1Error(http.StatusBadRequest, apiError{Type: "invalid_request_error", Code: "body_invalid", Message: "could not read the request body"})
+			}
+			return false
+		}
+	}
+	// The journal keeps the body as sent: the JSON API carries no card data
+	// and no credentials in bodies.
+	jbody := json.RawMessage(body)
+	if !json.Valid(body) {
+		jbody, _ = json.Marshal(string(body))
+	}
+	idem := r.Header.Get("Idempotency-Key")
+	c.reqPayload, _ = json.Marshal(struct {
+		Method string          `json:"method"`
+		Path   string          `json:"path"`
+		Key    string          `json:"idempotency_key,omitempty"`
+		Body   json.RawMessage `json:"body,omitempty"`
+	}{r.Method, r.URL.Path, idem, jbody})
+	if idem != "" && r.Method == http.MethodPost {
+		if len(idem) > maxIdemKeyLength || !printableASCII(idem) {
+			c.v1Error(http.StatusBadRequest, apiError{Type: "idempotency_error", Code: "idempotency_key_invalid",
+				Message: "Idempotency-Key must be 1 to 255 printable ASCII characters"})
+			return false
+		}
+		h := sha256.New()
+		fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
+		h.Write(body)
+		v.hash = h.Sum(nil)
+		if !c.claim(idem, v.hash) {
+			return false
+		}
+		v.key = idem
+	}
+	if into == nil {
+		return true
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		c.v1Answer(v, paramErrorBody(http.StatusBadRequest, apiError{Type: "invalid_request_error", Code: "body_invalid",
+			Message: "Content-Type must be application/json"}))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(into)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err != nil {
+		c.v1Answer(v, decodeError(err))
+		return false
+	}
+	return true
+}
+
+type statusBody struct {
+	status int
+	body   any
+}
+
+func paramErrorBody(status int, e apiError) statusBody { return statusBody{status, errorBody{e}} }
+
+// decodeError names the parameter a JSON decoding error is about.
+func decodeError(err error) statusBody {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		want := te.Type.String()
+		switch want {
+		case "int64", "*int64":
+			want = "an integer"
+		case "string", "*string":
+			want = "a string"
+		}
+		return paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", te.Field, "must be "+want))
+	case errors.As(err, &se):
+		return paramErrorBody(http.StatusBadRequest, apiError{Type: "invalid_request_error", Code: "body_invalid",
+			Message: fmt.Sprintf("malformed JSON at byte %d", se.Offset)})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return paramErrorBody(paramError(http.StatusBadRequest, "parameter_unknown", name, "is not a parameter of this request"))
+	}
+	return paramErrorBody(http.StatusBadRequest, apiError{Type: "invalid_request_error", Code: "body_invalid", Message: "malformed JSON body: want one JSON object"})
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// claim takes an idempotency key for this call, or answers: the stored
+// answer (replay), a mismatch (422) or a conflict (409).
+func (c *call) claim(key string, hash []byte) bool {
+	mk := c.merchant.Merchant + "\x00" + key
+	c.s.inflightMu.Lock()
+	if c.s.inflight[mk] {
+		c.s.inflightMu.Unlock()
+		c.v1Error(http.StatusConflict, apiError{Type: "idempotency_error", Code: "idempotency_key_in_use",
+			Message: "a request with this Idempotency-Key is still in progress; retry later"})
+		return false
+	}
+	rec, err := c.s.svc.IdempotencyLookup(c.merchant.Merchant, key)
+	if err == nil && rec == nil {
+		c.s.inflight[mk] = true
+	}
+	c.s.inflightMu.Unlock()
+	switch {
+	case err != nil:
+		c.s.log.Error().Err(err).Msg("api: idempotency lookup")
+		st, b := c.systemError()
+		c.write(st, b, nil)
+		return false
+	case rec == nil:
+		return true
+	case !bytes.Equal(rec.RequestHash, hash):
+		c.v1Error(http.StatusUnprocessableEntity, apiError{Type: "idempotency_error", Code: "idempotency_key_reused",
+			Message: "this Idempotency-Key was used with a different request"})
+		return false
+	}
+	c.replay, c.orderID = true, rec.OrderID
+	c.w.Header().Set("Idempotent-Replayed", "true")
+	if rec.Status >= 400 {
+		var e errorBody
+		json.Unmarshal(rec.Body, &e)
+		c.code = e.Error.Code
+	}
+	c.write(rec.Status, rec.Body, nil)
+	return false
+}
+
+func (c *call) release(v *v1req) {
+	if v.key == "" {
+		return
+	}
+	c.s.inflightMu.Lock()
+	delete(c.s.inflight, c.merchant.Merchant+"\x00"+v.key)
+	c.s.inflightMu.Unlock()
+}
+
+// v1Answer journals and sends an answer; with an Idempotency-Key the
+// answer is stored with it (in the same commit) unless it is a 5xx, which
+// the merchant should retry with the same key.
+func (c *call) v1Answer(v *v1req, sb statusBody) {
+	defer c.release(v)
+	b, _ := json.Marshal(sb.body)
+	if e, ok := sb.body.(errorBody); ok {
+		c.code = e.Error.Code
+	}
+	if v.key == "" || sb.status >= 500 {
+		c.write(sb.status, b, nil)
+		return
+	}
+	rec := payments.IdemRecord{RequestHash: v.hash, Status: sb.status, Body: b, OrderID: c.orderID}
+	c.write(sb.status, b, func(ctx context.Context, es []journal.Entry) error {
+		return c.s.svc.IdempotencyFinish(ctx, c.merchant.Merchant, v.key, rec, es...)
+	})
+}
+
+// v1Error answers an error that happened before idempotency was settled.
+func (c *call) v1Error(status int, e apiError) {
+	c.code = e.Code
+	b, _ := json.Marshal(errorBody{e})
+	c.write(status, b, nil)
+}
+
+// v1Fail maps a payments error.
+func (c *call) v1Fail(err error) statusBody {
+	var te *payments.TransitionError
+	var ae *payments.AmountError
+	var in *payments.InputError
+	switch {
+	case errors.Is(err, payments.ErrNotFound):
+		return paramErrorBody(paramError(http.StatusNotFound, "order_not_found", "id", "no such order"))
+	case errors.As(err, &te):
+		return paramErrorBody(http.StatusConflict, apiError{Type: "invalid_request_error", Code: "transition_not_allowed", Message: te.Error()})
+	case errors.As(err, &ae):
+		if ae.Amount <= 0 {
+			return paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "amount", errAmount.Error()))
+		}
+		return paramErrorBody(http.StatusUnprocessableEntity, apiError{Type: "invalid_request_error", Code: "amount_too_large",
+			Param: "amount", Message: fmt.Sprintf("amount: %d exceeds the %d available", ae.Amount, ae.Available)})
+	case errors.As(err, &in) && in.Field == "expectedDepositedAmount":
+		return paramErrorBody(paramError(http.StatusConflict, "refundable_amount_mismatch", "expected_refundable_amount", in.Reason))
+	case errors.As(err, &in):
+		return paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", in.Field, in.Reason))
+	case errors.Is(err, payments.ErrBankRefused):
+		return paramErrorBody(http.StatusUnprocessableEntity, apiError{Type: "payment_error", Code: "bank_declined", Message: "the bank declined the operation"})
+	case errors.Is(err, payments.ErrUnavailable):
+		return paramErrorBody(http.StatusServiceUnavailable, apiError{Type: "api_error", Code: "bank_unavailable", Message: "the bank is unavailable; retry later"})
+	}
+	c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("api: payments error")
+	return paramErrorBody(http.StatusInternalServerError, apiError{Type: "api_error", Code: "internal_error", Message: "internal error; retry with the same Idempotency-Key"})
+}
+
+type createOrderRequest struct {
+	Amount      *int64            `json:"amount"`
+	Currency    *string           `json:"currency"`
+	OrderNumber *string           `json:"order_number"`
+	Capture     *string           `json:"capture"`
+	Description *string           `json:"description"`
+	ReturnURL   *string           `json:"return_url"`
+	FailURL     *string           `json:"fail_url"`
+	Email       *string           `json:"email"`
+	Language    *string           `json:"language"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// validate returns the first problem, naming its parameter.
+func (q *createOrderRequest) validate() (statusBody, bool) {
+	bad := func(param, msg string) (statusBody, bool) {
+		return paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", param, msg)), false
+	}
+	missing := func(param string) (statusBody, bool) {
+		return paramErrorBody(paramError(http.StatusBadRequest, "parameter_missing", param, "is required")), false
+	}
+	switch {
+	case q.Amount == nil:
+		return missing("amount")
+	case *q.Amount <= 0 || *q.Amount > maxAmount:
+		return bad("amount", errAmount.Error())
+	case q.OrderNumber == nil:
+		return missing("order_number")
+	case !validOrderNumber(*q.OrderNumber):
+		return bad("order_number", "must be 1 to 36 printable ASCII characters")
+	case q.Currency != nil && !knownCurrency(*q.Currency):
+		return bad("currency", "must be an ISO 4217 numeric code the switch accepts: 398, 840, 978 or 643")
+	case q.Capture != nil && *q.Capture != "automatic" && *q.Capture != "manual":
+		return bad("capture", `must be "automatic" or "manual"`)
+	case q.ReturnURL == nil:
+		return missing("return_url")
+	case checkURL(*q.ReturnURL) != nil:
+		return bad("return_url", "must be an absolute http(s) URL")
+	case q.FailURL != nil && checkURL(*q.FailURL) != nil:
+		return bad("fail_url", "must be an absolute http(s) URL")
+	case q.Description != nil && !validText(*q.Description, maxDescription):
+		return bad("description", "must be at most 512 printable characters")
+	case q.Email != nil && !validEmail(*q.Email):
+		return bad("email", "must be an e-mail address")
+	case q.Language != nil && (*q.Language == "" || !validLanguage(*q.Language)):
+		return bad("language", "must be ru, kk or en")
+	case !validParams(q.Metadata):
+		return bad("metadata", "must be at most 50 string values, keys up to 64 and values up to 512 characters")
+	}
+	return statusBody{}, true
+}
+
+func (c *call) v1Create() {
+	var v v1req
+	var q createOrderRequest
+	if !c.v1Begin(&v, &q) {
+		return
+	}
+	if sb, ok := q.validate(); !ok {
+		c.v1Answer(&v, sb)
+		return
+	}
+	currency := str(q.Currency)
+	if currency == "" {
+		currency = iso.CurrencyKZT
+	}
+	o, err := c.s.svc.Register(c.r.Context(), payments.RegisterRequest{
+		Merchant: c.merchant.Merchant, Number: *q.OrderNumber, Amount: *q.Amount, Currency: currency,
+		Description: str(q.Description), Email: str(q.Email), Language: str(q.Language),
+		ReturnURL: *q.ReturnURL, FailURL: str(q.FailURL), Params: q.Metadata, TwoStage: str(q.Capture) == "manual",
+		Journal: c.requestEntry(),
+	})
+	switch {
+	case errors.Is(err, payments.ErrDuplicateNumber):
+		c.v1Answer(&v, paramErrorBody(paramError(http.StatusConflict, "order_number_duplicate", "order_number",
+			"an order with this number exists; send the same Idempotency-Key to repeat a request")))
+		return
+	case err != nil:
+		c.v1Answer(&v, c.v1Fail(err))
+		return
+	}
+	c.orderID, c.reqJournaled = o.ID, true
+	c.v1Answer(&v, statusBody{http.StatusCreated, c.s.orderJSON(o)})
+}
+
+// v1Order loads the caller's order from the path; another merchant's
+// order does not exist for the caller.
+func (c *call) v1Order(ctx context.Context) (*payments.Order, *statusBody) {
+	id := c.r.PathValue("id")
+	o, err := c.s.svc.Get(ctx, id)
+	if err == nil && o.Merchant != c.merchant.Merchant {
+		err = payments.ErrNotFound
+	}
+	if err != nil {
+		sb := c.v1Fail(err)
+		return nil, &sb
+	}
+	c.orderID = o.ID
+	return o, nil
+}
+
+func (c *call) v1Get() {
+	var v v1req
+	if !c.v1Begin(&v, nil) {
+		return
+	}
+	o, sb := c.v1Order(c.r.Context())
+	if sb != nil {
+		c.v1Answer(&v, *sb)
+		return
+	}
+	c.v1Answer(&v, statusBody{http.StatusOK, c.s.orderJSON(o)})
+}
+
+type captureRequest struct {
+	Amount *int64 `json:"amount"`
+}
+
+type refundRequest struct {
+	Amount             *int64 `json:"amount"`
+	ExpectedRefundable *int64 `json:"expected_refundable_amount"`
+}
+
+// v1FollowUp runs fn under the order's lock after loading the caller's
+// order; fn gets the payments idempotency key derived from the header.
+func (c *call) v1FollowUp(v *v1req, fn func(ctx context.Context, o *payments.Order, key string) statusBody) {
+	ctx := c.r.Context()
+	unlock := c.s.orders.lock(c.r.PathValue("id"))
+	defer unlock()
+	o, sb := c.v1Order(ctx)
+	if sb != nil {
+		c.v1Answer(v, *sb)
+		return
+	}
+	key := ""
+	if v.key != "" {
+		key = "v1:" + v.key
+	}
+	c.v1Answer(v, fn(ctx, o, key))
+}
+
+func (c *call) v1Capture() {
+	var v v1req
+	var q captureRequest
+	if !c.v1Begin(&v, &q) {
+		return
+	}
+	if q.Amount != nil && (*q.Amount <= 0 || *q.Amount > maxAmount) {
+		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "amount", errAmount.Error())))
+		return
+	}
+	c.v1FollowUp(&v, func(ctx context.Context, o *payments.Order, key string) statusBody {
+		replay := o.FindIdem(payments.OpCompletion, key) != nil
+		amount := int64(0)
+		if q.Amount != nil {
+			amount = *q.Amount
+		}
+		n, op, err := c.s.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, IdemKey: key, Journal: c.requestEntry()})
+		c.reqJournaled = op != nil && !replay
+		if err != nil {
+			return c.v1Fail(err)
+		}
+		return statusBody{http.StatusOK, c.s.orderJSON(n)}
+	})
+}
+
+func (c *call) v1Cancel() {
+	var v v1req
+	var q struct{}
+	if !c.v1Begin(&v, &q) {
+		return
+	}
+	c.v1FollowUp(&v, func(ctx context.Context, o *payments.Order, key string) statusBody {
+		switch o.Status {
+		case payments.StatusRegistered, payments.Status3DS:
+			n, err := c.s.svc.Decline(ctx, o.ID, c.requestEntry())
+			if err != nil {
+				return c.v1Fail(err)
+			}
+			c.reqJournaled = true
+			return statusBody{http.StatusOK, c.s.orderJSON(n)}
+		}
+		replay := o.FindIdem(payments.OpReversal, key) != nil
+		n, op, err := c.s.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID, IdemKey: key, Journal: c.requestEntry()})
+		c.reqJournaled = op != nil && !replay
+		if err != nil {
+			sb := c.v1Fail(err)
+			if errors.Is(err, payments.ErrBankRefused) && op != nil {
+				e := sb.body.(errorBody)
+				e.Error.DeclineCode = iso.LookupResponseCode(op.ResponseCode).Reason
+				sb.body = e
+			}
+			return sb
+		}
+		return statusBody{http.StatusOK, c.s.orderJSON(n)}
+	})
+}
+
+func (c *call) v1Refund() {
+	var v v1req
+	var q refundRequest
+	if !c.v1Begin(&v, &q) {
+		return
+	}
+	switch {
+	case q.Amount == nil:
+		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_missing", "amount", "is required")))
+		return
+	case *q.Amount <= 0 || *q.Amount > maxAmount:
+		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "amount", errAmount.Error())))
+		return
+	case q.ExpectedRefundable != nil && (*q.ExpectedRefundable < 0 || *q.ExpectedRefundable > maxAmount):
+		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "expected_refundable_amount", errAmount.Error())))
+		return
+	}
+	c.v1FollowUp(&v, func(ctx context.Context, o *payments.Order, key string) statusBody {
+		replay := o.FindIdem(payments.OpRefund, key) != nil
+		n, op, err := c.s.svc.Refund(ctx, payments.FollowUpRequest{
+			OrderID: o.ID, Amount: *q.Amount, IdemKey: key, ExpectedDeposited: q.ExpectedRefundable, Journal: c.requestEntry(),
+		})
+		c.reqJournaled = op != nil && !replay
+		if err != nil {
+			return c.v1Fail(err)
+		}
+		r := c.s.refundJSON(n, op)
+		switch op.Status {
+		case payments.OpApproved, payments.OpQueued:
+			return statusBody{http.StatusCreated, r}
+		case payments.OpTimeout:
+			return paramErrorBody(http.StatusUnprocessableEntity, apiError{Type: "payment_error", Code: "bank_no_answer",
+				DeclineCode: "issuer_timeout", Message: "the bank did not answer; the refund was reversed and may be asked again"})
+		}
+		return paramErrorBody(http.StatusUnprocessableEntity, apiError{Type: "payment_error", Code: "refund_declined",
+			DeclineCode: iso.LookupResponseCode(op.ResponseCode).Reason, Message: "the bank declined the refund"})
+	})
+}

@@ -1,0 +1,157 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/journal"
+)
+
+// This file holds what the merchant web service needs of the core beyond
+// the payment flows: journaling its answers, declining an unpaid order, and
+// durable idempotency records for the JSON API's Idempotency-Key.
+
+// JournalAPI journals one merchant API message that no order change carries
+// (an answer, or a request that changed nothing). The API calls it before
+// it writes the HTTP answer, so a merchant hears only what is on disk.
+// payload must already be free of card data and credentials.
+func (s *Service) JournalAPI(ctx context.Context, orderID string, dir journal.Direction, payload []byte) error {
+	return s.JournalAPIEntries(ctx, journal.Entry{Direction: dir, Channel: ChannelAPI, OrderID: orderID, Payload: payload})
+}
+
+// JournalAPIEntries journals several API entries in one commit (a status
+// query's request and answer share one fsync).
+func (s *Service) JournalAPIEntries(ctx context.Context, entries ...journal.Entry) error {
+	if _, err := s.d.Journal.Append(ctx, entries...); err != nil {
+		return fmt.Errorf("payments: journal API entry: %w", err)
+	}
+	return nil
+}
+
+// OpDecline is the merchant's decline of an order nobody has paid yet
+// (RBS decline.do, the JSON API's cancel of a registered order).
+const OpDecline OpType = "decline"
+
+// ActionMerchantDeclined is the action code of an order the merchant
+// declined before payment. RBS publishes no code for it; -2100 lies outside
+// the negative codes it does publish, so no plugin mistakes it for one.
+const ActionMerchantDeclined = -2100
+
+func init() {
+	actionTexts[ActionMerchantDeclined] = [3]string{
+		"Order declined by the merchant", "Заказ отклонён магазином", "Тапсырысты дүкен қабылдамады",
+	}
+}
+
+// CheckDecline says whether the merchant may decline the order: only while
+// no money is held, that is before payment or during 3-D Secure.
+func CheckDecline(o *Order) error {
+	switch o.Status {
+	case StatusRegistered, Status3DS:
+		return nil
+	}
+	return &TransitionError{OpDecline, o.Status, "only an order awaiting payment can be declined; reverse or refund a paid one"}
+}
+
+// Decline closes an unpaid order at the merchant's request: it can no
+// longer be paid. A lapsed order is expired first (and then refused, as
+// already declined), so the record says which of the two ended it.
+func (s *Service) Decline(ctx context.Context, orderID string, entries []journal.Entry) (*Order, error) {
+	unlock := s.locks.lock(orderID)
+	defer unlock()
+	o, err := s.store.Get(orderID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.Now()
+	if CheckExpire(o, now) {
+		unlock()
+		o, err = s.expire(ctx, orderID)
+		unlock = s.locks.lock(orderID)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := CheckDecline(o); err != nil {
+		return o, err
+	}
+	n := o.Clone()
+	n.Status, n.DeclineReason, n.ActionCode = StatusDeclined, "merchant_declined", ActionMerchantDeclined
+	if op := lastOp(n, OpThreeDS); op != nil && op.Status == OpPending {
+		op.Status = OpDeclined
+	}
+	n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpDecline, Status: OpApproved, Amount: n.Amount, Time: now.UTC(), ActionCode: ActionMerchantDeclined})
+	s.forgetCVV(orderID)
+	if err := s.commit(ctx, n, o.Version, entries, nil); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Idempotency records: (merchant, key) → the request's hash and the answer
+// given. They share the order store's file so that an answer's record and
+// its journal entry commit together.
+var bucketIdem = []byte("api_idempotency")
+
+// IdemRecord is the answer stored for an idempotency key.
+type IdemRecord struct {
+	RequestHash []byte    `json:"request_hash"`
+	Status      int       `json:"status"`
+	Body        []byte    `json:"body"`
+	OrderID     string    `json:"order_id,omitempty"`
+	Created     time.Time `json:"created"`
+}
+
+func idemKey(merchant, key string) []byte { return []byte(merchant + "\x00" + key) }
+
+// IdempotencyLookup returns the answer stored for (merchant, key), or nil.
+// Keeping two requests with one key from running at once is the caller's
+// job (an in-memory set suffices: bbolt's file lock lets one process in).
+func (s *Service) IdempotencyLookup(merchant, key string) (*IdemRecord, error) {
+	var rec *IdemRecord
+	err := s.store.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketIdem)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(idemKey(merchant, key))
+		if v == nil {
+			return nil
+		}
+		rec = &IdemRecord{}
+		return json.Unmarshal(v, rec)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("payments: idempotency record: %w", err)
+	}
+	return rec, nil
+}
+
+// IdempotencyFinish stores the answer given for (merchant, key) together
+// with the answer's journal entries, in one commit: a merchant who heard
+// the answer can always have it again.
+func (s *Service) IdempotencyFinish(ctx context.Context, merchant, key string, rec IdemRecord, entries ...journal.Entry) error {
+	if rec.Created.IsZero() {
+		rec.Created = s.d.Now().UTC()
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("payments: idempotency record: %w", err)
+	}
+	k := idemKey(merchant, key)
+	_, err = s.d.Journal.AppendTx(ctx, entries, func(tx *bolt.Tx, _ []uint64) error {
+		b, err := tx.CreateBucketIfNotExists(bucketIdem)
+		if err != nil {
+			return err
+		}
+		return b.Put(k, v)
+	})
+	if err != nil {
+		return fmt.Errorf("payments: idempotency record: %w", err)
+	}
+	return nil
+}
