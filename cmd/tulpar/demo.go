@@ -36,7 +36,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *printConfig {
-		cfg := daemon.DemoConfig("/var/lib/tulpar", *listen, "http://127.0.0.1:8443", "127.0.0.1:8583")
+		cfg, _, err := daemon.DemoConfig("/var/lib/tulpar", *listen, "http://127.0.0.1:8443", "127.0.0.1:8583")
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFail
+		}
 		out, err := yaml.Marshal(cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, err)

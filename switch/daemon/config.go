@@ -15,7 +15,9 @@ import (
 
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -44,7 +46,12 @@ type Config struct {
 	// ThreeDS is the 3-D Secure directory server; empty disables 3-D
 	// Secure (every card goes at ECI 07).
 	ThreeDS ThreeDSConfig `yaml:"threeds"`
-	// Callbacks says where each merchant's callbacks go.
+	// API holds merchants' credentials for the web service.
+	API api.Config `yaml:"api"`
+	// HPP is the hosted payment page.
+	HPP hpp.Config `yaml:"hpp"`
+	// Callbacks says where each merchant's callbacks go when more than the
+	// api entry's callback_url is needed.
 	Callbacks callbacks.Config `yaml:"callbacks"`
 	// ShutdownTimeout bounds the graceful stop. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`

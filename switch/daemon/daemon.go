@@ -108,11 +108,23 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err 
 	if cfg.ThreeDS.DirectoryURL != "" {
 		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, nil)
 	}
-	if err := d.wireMerchantSide(&deps, kinds); err != nil {
+	// Listen before wiring the web side: its URLs need the real address
+	// when the config asks for port 0.
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("daemon: listen: %w", err)
+	}
+	d.url = strings.TrimSuffix(cfg.PublicURL, "/")
+	if d.url == "" {
+		d.url = "http://" + d.ln.Addr().String()
+	}
+	if err := d.wireCallbacks(&deps, kinds); err != nil {
 		return nil, err
 	}
 	if d.payments, err = payments.New(cfg.Payments, deps); err != nil {
 		return nil, fmt.Errorf("daemon: payments: %w", err)
+	}
+	if err := d.mountMerchantSide(); err != nil {
+		return nil, err
 	}
 	kinds[saf.KindReversalAdvice] = d.payments
 	kinds[saf.KindCompletionAdvice] = d.payments
@@ -135,13 +147,6 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err 
 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
-	}
-	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("daemon: listen: %w", err)
-	}
-	d.url = cfg.PublicURL
-	if d.url == "" {
-		d.url = "http://" + d.ln.Addr().String()
 	}
 	d.http = &http.Server{Handler: d.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -197,6 +202,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		var errs []error
 		if d.http != nil {
 			errs = append(errs, d.http.Shutdown(ctx))
+		} else if d.ln != nil {
+			d.ln.Close()
 		}
 		if d.saf != nil {
 			errs = append(errs, d.saf.Close(ctx))

@@ -17,6 +17,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/issuersim/acs"
 	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -27,7 +28,9 @@ type Demo struct {
 	*Daemon
 	Banks  map[string]*issuersim.Bank
 	ACSURL string
-	acs    *http.Server
+	// Secrets are the demo merchant's credentials, to print.
+	Secrets api.DemoSecrets
+	acs     *http.Server
 }
 
 // DemoOptions configure StartDemo.
@@ -51,7 +54,7 @@ const (
 // DemoConfig is the config the demo runs: ready to copy into a file.
 // dsURL is the 3-D Secure directory server; bankASCII the address of the
 // ascii bank, which the switch dials.
-func DemoConfig(dataDir, listen, dsURL, bankASCII string) Config {
+func DemoConfig(dataDir, listen, dsURL, bankASCII string) (Config, api.DemoSecrets, error) {
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.Listen = dataDir, listen
 	cfg.HSM.MasterKeyFile = filepath.Join(dataDir, "master.key")
@@ -76,7 +79,14 @@ func DemoConfig(dataDir, listen, dsURL, bankASCII string) Config {
 		},
 	}}
 	cfg.SAF.RetryMin, cfg.SAF.RetryMax = 500*time.Millisecond, 10*time.Second
-	return cfg
+	// The payment page URL follows the address the switch listens on.
+	apiCfg, secrets, err := api.DemoCredentials(DemoMerchant, "http://"+listen+"/pay")
+	if err != nil {
+		return Config{}, api.DemoSecrets{}, fmt.Errorf("demo: credentials: %w", err)
+	}
+	apiCfg.PaymentPageURL = ""
+	cfg.API = apiCfg
+	return cfg, secrets, nil
 }
 
 // StartDemo starts the 3-D Secure simulator, the ascii bank, the switch,
@@ -110,7 +120,11 @@ func StartDemo(ctx context.Context, o DemoOptions) (demo *Demo, err error) {
 	if err := demo.startBank(ctx, asciiCfg, o.Log); err != nil {
 		return nil, err
 	}
-	cfg := DemoConfig(o.DataDir, o.Listen, demo.ACSURL, demo.Banks[DemoBankASCII].Addr())
+	cfg, secrets, err := DemoConfig(o.DataDir, o.Listen, demo.ACSURL, demo.Banks[DemoBankASCII].Addr())
+	if err != nil {
+		return nil, err
+	}
+	demo.Secrets = secrets
 	if demo.Daemon, err = Start(ctx, cfg, o.Log); err != nil {
 		return nil, err
 	}
