@@ -58,3 +58,30 @@ func BenchmarkSimulatorCapacity(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAnswer is the bank's decision alone, no sockets and no packing:
+// format, duplicate check, card checks (CVV2 through hsm) and the books
+// under their one lock, for parallel 0100s. It shows how much of
+// BenchmarkSimulatorCapacity is the simulator's own logic.
+func BenchmarkAnswer(b *testing.B) {
+	bank := MustStartBank(b, "ascii", func(c *Config) {
+		c.Cards = []CardConfig{{PAN: visa, Expiry: "3012", CVV2: "123", Balance: 1 << 50}}
+	})
+	s := &session{name: "bench"}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := next.Add(1)
+			m := &iso.Message{
+				MTI: iso.MTIAuthorization, PAN: visa, ProcessingCode: iso.ProcPurchase,
+				STAN: fmt.Sprintf("%06d", n%999999+1), RRN: fmt.Sprintf("%012d", n),
+				TerminalID: fmt.Sprintf("T%07d", n/999999), Currency: iso.CurrencyKZT, Expiry: "3012", CVV2: "123",
+			}
+			m.SetAmount(1)
+			if rc := bank.answer(bank.ctx, s, m, "").ResponseCode; rc != iso.RCApproved {
+				b.Fatalf("answer %s", rc)
+			}
+		}
+	})
+}
