@@ -271,3 +271,26 @@ func num(v any) int64 {
 	f, _ := v.(float64)
 	return int64(f)
 }
+
+// srvMetric returns the request counter of one label set.
+func (h *harness) srvMetric(endpoint, status, code string) float64 {
+	h.t.Helper()
+	mfs, err := h.reg.Gather()
+	require.NoError(h.t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "tulpar_api_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["endpoint"] == endpoint && l["status"] == status && l["code"] == code {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	h.t.Fatalf("no tulpar_api_requests_total{endpoint=%q,status=%q,code=%q}", endpoint, status, code)
+	return 0
+}

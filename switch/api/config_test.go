@@ -1,0 +1,93 @@
+package api
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestHashPassword(t *testing.T) {
+	h, err := HashPassword("s3cret")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$"))
+	p, err := parsePHC(h)
+	require.NoError(t, err)
+	require.True(t, p.verify("s3cret"))
+	require.False(t, p.verify("s3cret "))
+	h2, _ := HashPassword("s3cret")
+	require.NotEqual(t, h, h2, "salted")
+}
+
+func TestConfigValidate(t *testing.T) {
+	hash, err := HashPassword("pw")
+	require.NoError(t, err)
+	ok := MerchantConfig{Merchant: "m1", UserName: "u1", PasswordHash: hash, APIKeys: []string{SHA256Hex("k")}}
+	cases := []struct {
+		name string
+		mod  func(c *Config)
+		want string
+	}{
+		{"valid", func(c *Config) {}, ""},
+		{"no page url", func(c *Config) { c.PaymentPageURL = "" }, "api: payment_page_url: required"},
+		{"relative page url", func(c *Config) { c.PaymentPageURL = "/pay" }, "api: payment_page_url: must be an absolute http(s) URL"},
+		{"no merchant", func(c *Config) { c.Merchants[0].Merchant = "" }, "api: merchants[0].merchant: required"},
+		{"twice", func(c *Config) { c.Merchants = append(c.Merchants, c.Merchants[0]) }, `api: merchants[1].merchant: "m1" listed twice`},
+		{"user without hash", func(c *Config) { c.Merchants[0].PasswordHash = "" }, "api: merchants[0].password_hash: required with user_name"},
+		{"clear password", func(c *Config) { c.Merchants[0].PasswordHash = "pw" }, "api: merchants[0].password_hash: not an argon2id PHC string"},
+		{"clear api key", func(c *Config) { c.Merchants[0].APIKeys = []string{"sk_live_x"} }, "api: merchants[0].api_keys[0]: must be the SHA-256 of the key"},
+		{"clear token", func(c *Config) { c.Merchants[0].Token = "tok" }, "api: merchants[0].token: must be the SHA-256 of the token"},
+		{"no credentials", func(c *Config) { c.Merchants[0] = MerchantConfig{Merchant: "m1"} }, "api: merchants[0]: no credentials"},
+		{"callback without secret", func(c *Config) { c.Merchants[0].CallbackURL = "https://m1.kz/cb" }, "api: merchants[0].callback_secret: required with callback_url"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Config{PaymentPageURL: "https://pay.example.kz/pay", Merchants: []MerchantConfig{ok}}
+			c.mod(&cfg)
+			err := cfg.Validate()
+			if c.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+func TestDemoCredentials(t *testing.T) {
+	cfg, sec, err := DemoCredentials("demo-shop", "http://127.0.0.1:8080/pay")
+	require.NoError(t, err)
+	a, err := newAuthn(&cfg)
+	require.NoError(t, err)
+	require.NotNil(t, a.password(sec.UserName, sec.Password))
+	require.NotNil(t, a.password(sec.UserName, sec.Password), "cached")
+	require.Nil(t, a.password(sec.UserName, "wrong"))
+	require.NotNil(t, a.secret(sec.Token, false))
+	require.NotNil(t, a.secret(sec.APIKey, true))
+	require.Nil(t, a.secret(sec.APIKey, false), "an API key is not an RBS token")
+}
+
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"0", "1", "1000000000000", "1000000000001", "-1", "1e3", "10.5", "", " 1", "٣"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseAmount(s, false)
+		if err == nil && (n <= 0 || n > maxAmount) {
+			t.Fatalf("parseAmount(%q) = %d", s, n)
+		}
+	})
+}
+
+func FuzzParsePHC(f *testing.F) {
+	h, _ := HashPassword("x")
+	f.Add(h)
+	f.Add("$argon2id$v=19$m=1,t=1,p=1$AAAA$AAAA")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parsePHC(s)
+		if err == nil && (p.memory > 4<<20 || p.time > 100 || p.threads == 0) {
+			t.Fatalf("accepted expensive or invalid parameters: %+v", p)
+		}
+	})
+}

@@ -1,0 +1,93 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/journal"
+)
+
+func TestCheckDecline(t *testing.T) {
+	for st, allowed := range map[Status]bool{
+		StatusRegistered: true, Status3DS: true, StatusApproved: false, StatusDeposited: false,
+		StatusReversed: false, StatusRefunded: false, StatusDeclined: false,
+	} {
+		err := CheckDecline(&Order{Status: st})
+		if allowed {
+			require.NoError(t, err, st.String())
+			continue
+		}
+		require.True(t, errors.Is(err, ErrTransition), st.String())
+	}
+	require.Equal(t, "Order declined by the merchant", ActionText(ActionMerchantDeclined, "en"))
+}
+
+// minimalService is a Service with only a store and a journal: enough for
+// what idempotency.go does that needs no bank.
+func minimalService(t *testing.T) *Service {
+	t.Helper()
+	j, err := journal.Open(filepath.Join(t.TempDir(), "p.db"), journal.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, j.Verify(context.Background()))
+		require.NoError(t, j.Close())
+	})
+	st, err := NewStore(j.DB())
+	require.NoError(t, err)
+	return &Service{cfg: DefaultConfig(), d: Deps{Journal: j, Now: time.Now}, store: st, merchants: map[string]*Merchant{"m": {ID: "m"}}}
+}
+
+func TestIdempotencyRecords(t *testing.T) {
+	s := minimalService(t)
+	ctx := context.Background()
+	rec, err := s.IdempotencyLookup("m", "k1")
+	require.NoError(t, err)
+	require.Nil(t, rec)
+
+	answer := journal.Entry{Direction: journal.Out, Channel: ChannelAPI, Payload: []byte(`{"status":201}`)}
+	require.NoError(t, s.IdempotencyFinish(ctx, "m", "k1", IdemRecord{RequestHash: []byte{1, 2}, Status: 201, Body: []byte(`{"id":"x"}`), OrderID: "x"}, answer))
+	rec, err = s.IdempotencyLookup("m", "k1")
+	require.NoError(t, err)
+	require.Equal(t, 201, rec.Status)
+	require.Equal(t, []byte(`{"id":"x"}`), rec.Body)
+	require.Equal(t, []byte{1, 2}, rec.RequestHash)
+	other, err := s.IdempotencyLookup("other", "k1")
+	require.NoError(t, err)
+	require.Nil(t, other, "keys are per merchant")
+
+	// The answer's entry committed with the record.
+	n, err := s.d.Journal.Count()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	require.NoError(t, s.JournalAPI(ctx, "x", journal.In, []byte(`{}`)))
+	n, _ = s.d.Journal.Count()
+	require.EqualValues(t, 2, n)
+}
+
+func TestDecline(t *testing.T) {
+	s := minimalService(t)
+	ctx := context.Background()
+	o, err := s.Register(ctx, RegisterRequest{Merchant: "m", Number: "n1", Amount: 100, ReturnURL: "https://m.kz/"})
+	require.NoError(t, err)
+	d, err := s.Decline(ctx, o.ID, nil)
+	require.NoError(t, err)
+	require.Equal(t, StatusDeclined, d.Status)
+	require.Equal(t, ActionMerchantDeclined, d.ActionCode)
+	require.Equal(t, OpDecline, d.Ops[len(d.Ops)-1].Type)
+	_, err = s.Decline(ctx, o.ID, nil)
+	require.ErrorIs(t, err, ErrTransition)
+
+	// A lapsed order is expired first: the record says it expired.
+	s.cfg.OrderLifetime = time.Millisecond
+	o2, err := s.Register(ctx, RegisterRequest{Merchant: "m", Number: "n2", Amount: 100, ReturnURL: "https://m.kz/"})
+	require.NoError(t, err)
+	time.Sleep(2 * time.Millisecond)
+	got, err := s.Decline(ctx, o2.ID, nil)
+	require.ErrorIs(t, err, ErrTransition)
+	require.Equal(t, ActionExpired, got.ActionCode)
+}
