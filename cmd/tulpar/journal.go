@@ -136,6 +136,7 @@ Prints OK with counts, or the first broken entry and what is wrong with it,
 and exits 1. Anchor the printed head hash outside the file (a ticket, a
 signed e-mail): a cut tail with a rewritten head is only visible against it.`, stderr)
 	df.register(fs)
+	byChannel := fs.Bool("by-channel", false, "also count entries per channel and direction (a second pass over the journal)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -144,8 +145,8 @@ signed e-mail): a cut tail with a rewritten head is only visible against it.`, s
 		return code
 	}
 	defer d.Close()
-	p, done := df.progress(stderr, "verify")
-	r, err := audit.Verify(ctx, d, p)
+	p, done := df.progress(stderr, "counting")
+	r, err := audit.Verify(ctx, d, *byChannel, p)
 	done()
 	audit.WriteVerify(stdout, r, err)
 	if err != nil {

@@ -109,10 +109,10 @@ func Export(ctx context.Context, d *Data, f ExportFilter, format string, w io.Wr
 		if err != nil {
 			return 0, fmt.Errorf("audit: export: %w", err)
 		}
+		if f.Merchant != "" && !ofMerchant(entries, f.Merchant) {
+			entries = nil
+		}
 		for _, e := range entries {
-			if f.Merchant != "" && !x.orderOf(e, f.Merchant) {
-				continue
-			}
 			if err := write(e); err != nil {
 				return n, err
 			}
@@ -181,24 +181,27 @@ func merchantOrders(ctx context.Context, d *Data, merchant string) (map[string]b
 // exporter turns entries into their log-safe form, caching codecs.
 type exporter struct {
 	codecs map[string]*iso.Codec
-	merch  map[string]string // order id -> merchant, for --order with --merchant
 }
 
 func newExporter() *exporter {
-	return &exporter{codecs: map[string]*iso.Codec{}, merch: map[string]string{}}
+	return &exporter{codecs: map[string]*iso.Codec{}}
 }
 
-func (x *exporter) orderOf(e journal.Entry, merchant string) bool {
-	if e.Channel == ChannelState {
+// ofMerchant reports whether an order's entries belong to merchant, by its
+// state entries.
+func ofMerchant(entries []journal.Entry, merchant string) bool {
+	for _, e := range entries {
+		if e.Channel != ChannelState {
+			continue
+		}
 		var o struct {
 			Merchant string `json:"merchant"`
 		}
 		if json.Unmarshal(e.Payload, &o) == nil {
-			x.merch[e.OrderID] = o.Merchant
+			return o.Merchant == merchant
 		}
 	}
-	m, ok := x.merch[e.OrderID]
-	return !ok || m == merchant // entries before the first state entry pass
+	return false
 }
 
 func (x *exporter) entry(e journal.Entry) *ExportedEntry {

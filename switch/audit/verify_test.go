@@ -18,7 +18,7 @@ func TestVerifyIntact(t *testing.T) {
 	f := newFixture(t)
 	f.day()
 	d := f.open()
-	r, err := Verify(context.Background(), d, nil)
+	r, err := Verify(context.Background(), d, true, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, r.Entries, r.ByDirection["in"]+r.ByDirection["out"]+r.ByDirection["internal"])
 	require.Equal(t, 6, r.Orders)
@@ -64,7 +64,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 			require.NoError(t, db.Close())
 
 			d := f.open()
-			_, err = Verify(context.Background(), d, nil)
+			_, err = Verify(context.Background(), d, false, nil)
 			var ce *journal.ChainError
 			require.True(t, errors.As(err, &ce), "want a chain error, got %v", err)
 			require.Equal(t, tc.seq, ce.Seq)
