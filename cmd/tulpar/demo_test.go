@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestDemoCommandAndItsCurl runs `tulpar demo` as a user would, then does
+// what the curl it prints does, and opens the formUrl it answers.
+func TestDemoCommandAndItsCurl(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "error"}, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			require.Equal(t, exitOK, code)
+		case <-time.After(30 * time.Second):
+			t.Error("demo did not stop")
+		}
+	})
+
+	var out strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "Ctrl-C stops the demo") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	text := out.String()
+	require.Contains(t, text, "link ready")
+	require.NotContains(t, text, "link down")
+
+	// The printed curl, joined across its continuation line.
+	cmd := regexp.MustCompile(`(?s)curl -s (\S+) (.*?returnUrl=\S+)`).FindStringSubmatch(strings.ReplaceAll(text, "\\\n", ""))
+	require.NotNil(t, cmd, "demo prints a curl:\n%s", text)
+	form := url.Values{}
+	for _, kv := range regexp.MustCompile(`-d (\S+)`).FindAllStringSubmatch(cmd[2], -1) {
+		k, v, _ := strings.Cut(kv[1], "=")
+		v = strings.ReplaceAll(v, "$(date +%s)", "1")
+		form.Set(k, v)
+	}
+	resp, err := http.PostForm(cmd[1], form)
+	require.NoError(t, err)
+	var reg struct {
+		OrderID, FormURL, ErrorCode string
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&reg))
+	resp.Body.Close()
+	require.NotEmpty(t, reg.OrderID, "register.do answered %+v", reg)
+	require.Empty(t, reg.ErrorCode)
+
+	page, err := http.Get(reg.FormURL)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	require.Contains(t, string(body), "150,00", "the page shows the amount")
+}
