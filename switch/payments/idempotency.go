@@ -62,7 +62,8 @@ func CheckDecline(o *Order) error {
 // already declined), so the record says which of the two ended it.
 func (s *Service) Decline(ctx context.Context, orderID string, entries []journal.Entry) (*Order, error) {
 	unlock := s.locks.lock(orderID)
-	defer unlock()
+	// unlock is reassigned below: defer the variable, not its first value.
+	defer func() { unlock() }()
 	o, err := s.store.Get(orderID)
 	if err != nil {
 		return nil, err
