@@ -1,0 +1,253 @@
+package hpp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/payments"
+)
+
+// TestBrowserPaysWithChallenge is a buyer in real headless Chromium on a
+// 360-pixel-wide screen: open the hosted page, type a card, pass the ACS's
+// one-time-code challenge, land on the merchant's return URL; then a
+// frictionless card in the same browser. The bank is issuersim over a real
+// ISO 8583 link, so "paid" means the simulated issuer approved.
+func TestBrowserPaysWithChallenge(t *testing.T) {
+	exe := ensureChromium(t)
+	s := newStack(t, stackOptions{banks: issuerBanks})
+	shop := newShop(t)
+	ctx := newChrome(t, exe)
+
+	t.Run("challenge card, two-stage", func(t *testing.T) {
+		o := s.register(order{lang: "ru", twoStage: true, returnURL: shop.URL + "/return?cart=7", failURL: shop.URL + "/fail"})
+		openForm(t, ctx, s, o)
+
+		// Luhn as typed: a wrong last digit is flagged before submitting.
+		require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("pan"), "4111111111111112")))
+		require.Equal(t, "Проверьте номер карты.", run(t, ctx, chromedp.Text(chromedp.ID("pan-err"))))
+		require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("pan"), "")))
+
+		typeCard(t, ctx, challenge, "Mastercard", "MASTERCARD TEST")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("pay"))))
+
+		// The ACS shows the one-time code (it is a simulator); type it.
+		require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("otp"))))
+		code := run(t, ctx, chromedp.Text(chromedp.ID("otp")))
+		require.Regexp(t, `^\d{6}$`, code)
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS(`input[name="code"]`), code),
+			chromedp.Click(chromedp.CSS(`button[type="submit"]:not([name])`)),
+		))
+
+		got := shop.wait(t, s, o.ID, "/return")
+		require.Equal(t, o.ID, got.Get("orderId"))
+		require.Equal(t, "7", got.Get("cart"), "the merchant's own parameters are kept")
+		require.Equal(t, shop.URL+"/return?cart=7&orderId="+o.ID, run(t, ctx, chromedp.Location()))
+
+		paid := s.get(o.ID)
+		require.Equal(t, payments.StatusApproved, paid.Status, "action code %d", paid.ActionCode)
+		require.Equal(t, "02", paid.ThreeDS.ECI)
+		require.Equal(t, "555555******5599", paid.Card.Masked)
+		require.Equal(t, "MASTERCARD TEST", paid.Card.Holder)
+	})
+
+	t.Run("frictionless card, one-stage", func(t *testing.T) {
+		o := s.register(order{lang: "en", returnURL: shop.URL + "/return", failURL: shop.URL + "/fail"})
+		openForm(t, ctx, s, o)
+		typeCard(t, ctx, frictionless, "VISA", "VISA TEST")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("pay"))))
+
+		got := shop.wait(t, s, o.ID, "/return")
+		require.Equal(t, o.ID, got.Get("orderId"))
+		paid := s.get(o.ID)
+		require.Equal(t, payments.StatusDeposited, paid.Status, "action code %d", paid.ActionCode)
+		require.Equal(t, "05", paid.ThreeDS.ECI)
+	})
+
+	// Both buyers saw the result page on their way back.
+	require.GreaterOrEqual(t, s.counter("tulpar_hpp_page_views_total", "page", "result"), 2.0)
+}
+
+// openForm opens the order's page on a phone-sized screen and checks what
+// the buyer sees before typing.
+func openForm(t *testing.T, ctx context.Context, s *stack, o *payments.Order) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(360, 740, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch),
+		chromedp.Navigate(s.hpp.FormURL(o.ID)),
+		chromedp.WaitVisible(chromedp.ID("pan")),
+	))
+	require.Equal(t, amountKZT, run(t, ctx, chromedp.Text(chromedp.ID("amount"))))
+	require.Equal(t, merchantName, run(t, ctx, chromedp.Text(chromedp.ID("merchant"))))
+	require.Equal(t, description, run(t, ctx, chromedp.Text(chromedp.ID("description"))))
+	// Works on a phone: nothing wider than the screen, and the stylesheet
+	// was allowed by the page's CSP (the pay button has its colour).
+	require.True(t, run(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)),
+		"the page scrolls sideways at 360 px")
+	require.Equal(t, "rgb(30, 125, 50)", run(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById('pay')).backgroundColor`)))
+}
+
+// typeCard types a card key by key, checking that the page's script
+// formats it and recognises the brand as it goes.
+func typeCard(t *testing.T, ctx context.Context, pan, brand, holder string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("pan"), pan),
+		chromedp.SendKeys(chromedp.ID("expiry"), "1230"), // the simulated bank's cards expire 12/30
+		chromedp.SendKeys(chromedp.ID("cvv2"), "123"),
+		chromedp.SendKeys(chromedp.ID("holder"), holder),
+		chromedp.SendKeys(chromedp.ID("email"), "buyer@example.kz"),
+	))
+	require.Equal(t, spaced(pan), run(t, ctx, chromedp.Value(chromedp.ID("pan"))))
+	require.Equal(t, brand, run(t, ctx, chromedp.Text(chromedp.ID("brand"))))
+	require.Equal(t, "12/30", run(t, ctx, chromedp.Value(chromedp.ID("expiry"))))
+	require.Empty(t, run(t, ctx, chromedp.Text(chromedp.ID("pan-err"))))
+}
+
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(t, err)
+	return v
+}
+
+// newChrome starts headless Chromium with a fresh profile; it is closed
+// when the test ends.
+func newChrome(t *testing.T, exe string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox, // root in a container
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(360, 740),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	require.NoError(t, chromedp.Do(ctx), "starting Chromium at %s", exe)
+	return ctx
+}
+
+// shop is the merchant's site: it records where buyers come back to.
+type shop struct {
+	*httptest.Server
+	visits chan *url.URL
+}
+
+func newShop(t *testing.T) *shop {
+	s := &shop{visits: make(chan *url.URL, 16)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/favicon.ico" {
+			http.NotFound(w, r)
+			return
+		}
+		s.visits <- r.URL
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<!doctype html><title>Shop</title><h1 id="thanks">Thank you</h1>`)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// wait returns the query of the next visit, which must be to path; when
+// it is not, the order's operations say why.
+func (s *shop) wait(t *testing.T, st *stack, orderID, path string) url.Values {
+	t.Helper()
+	select {
+	case u := <-s.visits:
+		if u.Path != path {
+			o := st.get(orderID)
+			t.Fatalf("the buyer came back to %s, not %s: order status %d, action code %d, reason %q, operations %+v",
+				u.Path, path, o.Status, o.ActionCode, o.DeclineReason, o.Ops)
+		}
+		return u.Query()
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the browser never came back to the shop's %s", path)
+		return nil
+	}
+}
+
+var (
+	chromiumOnce sync.Once
+	chromiumPath string
+	chromiumErr  error
+)
+
+// ensureChromium returns the browser to drive, installing Debian's
+// chromium with apt-get when none is on PATH and the test runs as root.
+// A machine where that is impossible fails the test: the hosted page's
+// promise is tested in a browser or not at all, never skipped.
+func ensureChromium(t *testing.T) string {
+	t.Helper()
+	chromiumOnce.Do(func() { chromiumPath, chromiumErr = findOrInstallChromium() })
+	if chromiumErr != nil {
+		t.Fatalf("hpp browser test: %v", chromiumErr)
+	}
+	return chromiumPath
+}
+
+var browserNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless_shell"}
+
+func findBrowser() string {
+	for _, n := range browserNames {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func findOrInstallChromium() (string, error) {
+	if p := findBrowser(); p != "" {
+		return p, nil
+	}
+	if os.Geteuid() != 0 {
+		return "", fmt.Errorf("no Chromium on PATH (looked for %s) and not root, so it cannot be installed here: "+
+			"run `apt-get install -y chromium` as root and test again", strings.Join(browserNames, ", "))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", "chromium"}} {
+		// Printed as it happens: a test that installs software says so.
+		fmt.Fprintf(os.Stderr, "hpp browser test: Chromium not found; running: %s\n", strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("installing Chromium: %s: %w", strings.Join(args, " "), err)
+		}
+	}
+	if p := findBrowser(); p != "" {
+		fmt.Fprintf(os.Stderr, "hpp browser test: using %s\n", p)
+		return p, nil
+	}
+	return "", errors.New("apt-get installed chromium but no Chromium binary is on PATH")
+}
