@@ -269,3 +269,23 @@ func TestUnknownOrder(t *testing.T) {
 	require.ErrorAs(t, err, &ie)
 	require.Equal(t, "amount", ie.Field)
 }
+
+// An order paid after its lifetime is declined with -2007, and the card
+// reaches no bank.
+func TestPayExpiredOrder(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	o, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "late", Amount: 100,
+		ReturnURL: "https://shop.example.kz/ok", Lifetime: time.Nanosecond})
+	require.NoError(t, err)
+	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
+	require.ErrorIs(t, err, payments.ErrTransition)
+	o, err = h.svc.Get(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, payments.StatusDeclined, o.Status)
+	require.Equal(t, payments.ActionExpired, o.ActionCode)
+	require.Nil(t, o.Card, "no card data kept for an order that was never paid")
+	// The order is not locked forever: it can be read and declined again.
+	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
+	require.ErrorIs(t, err, payments.ErrTransition)
+}

@@ -108,10 +108,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 		return nil, err
 	}
 	if CheckExpire(o, now) {
-		unlock()
-		o, err = s.expire(ctx, r.OrderID)
-		unlock = s.locks.lock(r.OrderID)
-		if err != nil {
+		if o, err = s.expireLocked(ctx, o); err != nil {
 			return nil, err
 		}
 		return nil, CheckPay(o, now)

@@ -269,6 +269,12 @@ func (s *Service) expire(ctx context.Context, id string) (*Order, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.expireLocked(ctx, o)
+}
+
+// expireLocked declines o if its lifetime has ended; the caller holds the
+// order's lock.
+func (s *Service) expireLocked(ctx context.Context, o *Order) (*Order, error) {
 	now := s.d.Now()
 	if !CheckExpire(o, now) {
 		return o, nil
@@ -276,7 +282,7 @@ func (s *Service) expire(ctx context.Context, id string) (*Order, error) {
 	n := o.Clone()
 	applyExpire(n)
 	n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpExpire, Status: OpDeclined, Time: now.UTC(), ActionCode: ActionExpired})
-	s.forgetCVV(id)
+	s.forgetCVV(o.ID)
 	if err := s.commit(ctx, n, o.Version, nil, nil); err != nil {
 		return nil, err
 	}
