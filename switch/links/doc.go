@@ -1,0 +1,30 @@
+// Package links owns Tulpar's ISO 8583 connections to partner banks: one
+// Link per bank, over TCP, in the bank's dialect, on top of
+// moov-io/iso8583-connection.
+//
+// A link either dials the bank (addresses tried in order, a pool of
+// connections) or listens for the bank to dial in. Every connection signs
+// on with an 0800/001 before it carries traffic, echoes (0800/301) when
+// nothing was written for the echo interval, and is declared dead when
+// echoes fail, nothing is read for the read timeout, or the socket dies;
+// the link then reconnects with capped exponential backoff and signs on
+// again. The link answers the bank's own 0800s (sign-on, sign-off, echo,
+// key change through a KeyImporter).
+//
+// Send is the one way a request reaches a bank. Its error tells the two
+// outcomes apart that a switch must never confuse: ErrNotSent (the bank
+// never saw the request: route it elsewhere) and ErrNoReply (the bank may
+// have acted on it: reverse). Responses are matched on iso.MatchKey, never
+// on the STAN alone; responses nobody waits for, late or unsolicited, go to
+// Deps.OnUnsolicited (the journal) and never to another caller.
+//
+// With MACs enabled, every message out carries a MAC from the MACer (the
+// hsm) and every message in is checked; a response with a bad MAC is
+// treated as no reply.
+//
+// What this package must never do: decide about payments (it returns
+// whatever DE39 the bank sent), retry a request on its own (a retry is a
+// duplicate charge unless the caller made it a repeat), log a message
+// except through iso's log-safe marshaller, or put message bytes in an
+// error.
+package links
