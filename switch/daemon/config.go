@@ -16,6 +16,7 @@ import (
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
+	"github.com/tulpar-switch/tulpar/switch/audit"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
@@ -23,8 +24,9 @@ import (
 )
 
 // DataFile is the bbolt file in the data directory: journal, orders and
-// store-and-forward queues together, so that they commit together.
-const DataFile = "tulpar.db"
+// store-and-forward queues together, so that they commit together. The
+// auditors' tools open the same name.
+const DataFile = audit.DataFile
 
 // Config is the daemon's config file.
 type Config struct {
