@@ -11,8 +11,10 @@ import (
 type Config struct {
 	// PublicURL is the switch's base URL as buyers' browsers reach it,
 	// e.g. "https://pay.example.kz". The 3-D Secure notification URL the
-	// ACS sends the browser back to is built from it. Required; absolute
-	// http or https, without query or fragment.
+	// ACS sends the browser back to is built from it, and https makes the
+	// CSRF cookie Secure. Required; absolute http or https, with no path
+	// (the page's links are root-relative: mount Handler at the root),
+	// query or fragment.
 	PublicURL string `yaml:"public_url"`
 	// Secret keys the CSRF tokens (HMAC-SHA256). Empty: a random key per
 	// process, which is enough for the demo but makes forms opened before
@@ -36,8 +38,8 @@ func (c Config) Validate() error {
 	if c.PublicURL == "" {
 		errs = append(errs, errors.New("hpp: public_url: required"))
 	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		errs = append(errs, fmt.Errorf("hpp: public_url %q: want an absolute http or https URL without query or fragment", c.PublicURL))
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.Trim(u.Path, "/") != "" {
+		errs = append(errs, fmt.Errorf("hpp: public_url %q: want an absolute http or https URL without path, query or fragment", c.PublicURL))
 	}
 	if c.Secret != "" && len(c.Secret) < MinSecret {
 		errs = append(errs, fmt.Errorf("hpp: secret: want at least %d bytes (or leave it empty for a random one)", MinSecret))

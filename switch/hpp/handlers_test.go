@@ -3,6 +3,8 @@ package hpp_test
 import (
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -442,4 +444,27 @@ func TestUnknownOrder(t *testing.T) {
 	}
 	r := b.get(s.srv.URL + "/pay/0190f3c2-0000-7000-8000-000000000000?lang=en")
 	require.Contains(t, r.body, "Order not found")
+}
+
+// TestLogsOrderAndMaskedCardOnly: the page logs what support needs (order,
+// masked card, outcome) and nothing of the card itself, nor the form.
+func TestLogsOrderAndMaskedCardOnly(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	b := newBrowser(t)
+	bad := s.register(order{lang: "en"})
+	v := card(csrfToken(t, b.get(s.srv.URL+"/pay/"+bad.ID).body), frictionless)
+	v.Set("expiry", "13/30")
+	require.Equal(t, http.StatusUnprocessableEntity, b.post(s.srv.URL+"/pay/"+bad.ID, v).status)
+	good := s.register(order{lang: "en"})
+	require.Equal(t, http.StatusSeeOther, b.post(s.srv.URL+"/pay/"+good.ID, card(csrfToken(t, b.get(s.srv.URL+"/pay/"+good.ID).body), frictionless)).status)
+
+	logged, err := os.ReadFile(filepath.Join(s.logDir, "tulpar.log"))
+	require.NoError(t, err)
+	lines := string(logged)
+	for _, id := range []string{bad.ID, good.ID} {
+		require.Regexp(t, `"component":"hpp","order":"`+id+`","pan":"411111\*{6}1111","outcome":"(invalid_card|approved)"`, lines)
+	}
+	for _, secret := range []string{frictionless, testCVV, "AIGERIM", "buyer@example.kz", "csrf", "13/30"} {
+		require.NotContains(t, lines, secret)
+	}
 }

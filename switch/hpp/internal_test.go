@@ -20,7 +20,8 @@ func TestConfigValidate(t *testing.T) {
 		want string // "" valid; else a key the error must name
 	}{
 		{"minimal", Config{PublicURL: "https://pay.example.kz"}, ""},
-		{"with path and secret", Config{PublicURL: "http://127.0.0.1:8080/tulpar/", Secret: strings.Repeat("k", 16)}, ""},
+		{"with port, slash and secret", Config{PublicURL: "http://127.0.0.1:8080/", Secret: strings.Repeat("k", 16)}, ""},
+		{"with a path", Config{PublicURL: "https://pay.example.kz/tulpar"}, "public_url"},
 		{"missing public url", Config{}, "public_url: required"},
 		{"relative public url", Config{PublicURL: "/pay"}, "public_url"},
 		{"ftp public url", Config{PublicURL: "ftp://pay.example.kz"}, "public_url"},
