@@ -85,6 +85,7 @@ func printDemo(w io.Writer, d *daemon.Demo, dir string) {
 	fmt.Fprintf(w, "Tulpar demo is running.\n\n")
 	fmt.Fprintf(w, "  switch           %s\n", d.URL())
 	fmt.Fprintf(w, "  metrics          %s/metrics   health %s/healthz   ready %s/readyz\n", d.URL(), d.URL(), d.URL())
+	fmt.Fprintf(w, "  admin            %s/admin/links  /admin/saf  /admin/journal/snapshot (operators only)\n", d.AdminURL())
 	fmt.Fprintf(w, "  data             %s\n", dir)
 	fmt.Fprintf(w, "  3-D Secure sim   %s\n", d.ACSURL)
 	for _, name := range []string{daemon.DemoBankASCII, daemon.DemoBankBinary} {

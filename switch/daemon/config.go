@@ -38,6 +38,11 @@ type Config struct {
 	// PublicURL is the switch's base URL as merchants and buyers reach it
 	// (formUrl, 3-D Secure notification URL). Default http://<listen>.
 	PublicURL string `yaml:"public_url"`
+	// AdminListen serves operators: link status, store-and-forward queues
+	// and dead letters (with retry), and a consistent journal snapshot.
+	// Keep it on loopback or a management network. Empty: no admin
+	// endpoint.
+	AdminListen string `yaml:"admin_listen"`
 	// LogLevel: debug, info, warn or error. Default info.
 	LogLevel string          `yaml:"log_level"`
 	HSM      hsm.Config      `yaml:"hsm"`

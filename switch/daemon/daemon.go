@@ -40,6 +40,8 @@ type Daemon struct {
 	payments *payments.Service
 	ln       net.Listener
 	http     *http.Server
+	adminLn  net.Listener
+	admin    *http.Server
 	mux      *http.ServeMux
 	url      string
 
@@ -157,6 +159,19 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err 
 			log.Error().Err(err).Msg("http server stopped")
 		}
 	}()
+	if cfg.AdminListen != "" {
+		if d.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			return nil, fmt.Errorf("daemon: admin_listen: %w", err)
+		}
+		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.admin.Serve(d.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error().Err(err).Msg("admin server stopped")
+			}
+		}()
+	}
 	log.Info().Str("url", d.url).Str("data", filepath.Join(cfg.DataDir, DataFile)).Msg("tulpar started")
 	return d, nil
 }
@@ -178,6 +193,14 @@ func (d *Daemon) URL() string { return d.url }
 
 // Addr is the address the HTTP server listens on.
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// AdminURL is the operators' endpoint ("" when disabled).
+func (d *Daemon) AdminURL() string {
+	if d.adminLn == nil {
+		return ""
+	}
+	return "http://" + d.adminLn.Addr().String()
+}
 
 // Payments is the payment service (tests and the bench drive it directly).
 func (d *Daemon) Payments() *payments.Service { return d.payments }
@@ -204,6 +227,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			errs = append(errs, d.http.Shutdown(ctx))
 		} else if d.ln != nil {
 			d.ln.Close()
+		}
+		if d.admin != nil {
+			errs = append(errs, d.admin.Shutdown(ctx))
 		}
 		if d.saf != nil {
 			errs = append(errs, d.saf.Close(ctx))

@@ -56,7 +56,7 @@ const (
 // ascii bank, which the switch dials.
 func DemoConfig(dataDir, listen, dsURL, bankASCII string) (Config, api.DemoSecrets, error) {
 	cfg := DefaultConfig()
-	cfg.DataDir, cfg.Listen = dataDir, listen
+	cfg.DataDir, cfg.Listen, cfg.AdminListen = dataDir, listen, "127.0.0.1:0"
 	cfg.HSM.MasterKeyFile = filepath.Join(dataDir, "master.key")
 	cfg.HSM.KeyStore = filepath.Join(dataDir, "keys.json")
 	cfg.ThreeDS.DirectoryURL = dsURL

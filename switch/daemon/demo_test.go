@@ -4,12 +4,15 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -47,4 +50,42 @@ func TestDemoPaysThroughBothBanks(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	require.NoError(t, d.Journal().Verify(ctx))
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	d := startDemo(t)
+	require.NotEmpty(t, d.AdminURL())
+	get := func(path string) (int, []byte) {
+		resp, err := http.Get(d.AdminURL() + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, body
+	}
+	code, body := get("/admin/links")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body), DemoBankASCII)
+	code, body = get("/admin/saf")
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Contains(t, string(body), "dead_letters")
+	resp, err := http.Post(d.AdminURL()+"/admin/saf/retry?id=999", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "no such dead letter")
+
+	// The snapshot is a bbolt file whose journal verifies on its own.
+	code, snap := get("/admin/journal/snapshot")
+	require.Equal(t, http.StatusOK, code)
+	path := filepath.Join(t.TempDir(), "copy.db")
+	require.NoError(t, os.WriteFile(path, snap, 0o600))
+	j, err := journal.OpenReadOnly(path, journal.Options{})
+	require.NoError(t, err)
+	defer j.Close()
+	require.NoError(t, j.Verify(context.Background()))
+	// Nothing for operators is on the merchants' port.
+	resp, err = http.Get(d.URL() + "/admin/journal/snapshot")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }

@@ -1,0 +1,88 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tulpar-switch/tulpar/switch/saf"
+)
+
+// adminHandler serves operators on their own listener (admin_listen,
+// loopback by default): nothing here is for merchants or buyers, and a
+// journal snapshot is the whole database.
+func (d *Daemon) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/links", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, d.links.Statuses())
+	})
+	mux.HandleFunc("GET /admin/saf", func(w http.ResponseWriter, r *http.Request) {
+		stats, err := d.saf.Stats()
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		dead, err := d.saf.DeadLetters()
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"queues": stats, "dead_letters": safView(dead)})
+	})
+	mux.HandleFunc("POST /admin/saf/retry", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseUint(r.URL.Query().Get("id"), 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "id: must be a dead letter's numeric id"})
+			return
+		}
+		if err := d.saf.Retry(r.Context(), id); err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, saf.ErrNotDeadLetter) {
+				status = http.StatusNotFound
+			}
+			writeJSON(w, status, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"retried": id})
+	})
+	mux.HandleFunc("GET /admin/journal/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		// One read transaction: a consistent copy of journal, orders and
+		// queues while the switch keeps running, for `tulpar journal
+		// ... --copy FILE`.
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=tulpar-%s.db", time.Now().UTC().Format("20060102T150405Z")))
+		if _, err := d.journal.Snapshot(w); err != nil {
+			d.log.Error().Err(err).Msg("journal snapshot")
+		}
+	})
+	return mux
+}
+
+// safItem is a queued item as operators see it: no payload (it holds an
+// encrypted PAN and is of no use to read).
+type safItem struct {
+	ID        uint64    `json:"id"`
+	Bank      string    `json:"bank"`
+	OrderID   string    `json:"order_id"`
+	Kind      string    `json:"kind"`
+	Attempts  int       `json:"attempts"`
+	Enqueued  time.Time `json:"enqueued_at"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+func safView(items []saf.Item) []safItem {
+	out := make([]safItem, 0, len(items))
+	for _, it := range items {
+		out = append(out, safItem{it.ID, it.Bank, it.OrderID, it.Kind, it.Attempts, it.EnqueuedAt, it.LastError})
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
