@@ -43,6 +43,7 @@ var commands = map[string]command{
 	"journal":   {summary: "verify, replay or export the journal (read-only, never a live file)", run: runJournal},
 	"report":    {summary: "merchants' daily operations reports (CSV or XLSX)", run: runReport},
 	"reconcile": {summary: "match a bank's settlement file against the journal", run: runReconcile},
+	"bench":     {summary: "load benchmark: authorizations per second, latency percentiles, the moov reference", run: runBench},
 }
 
 // run dispatches to a subcommand. It is main without the process: tests call

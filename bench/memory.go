@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"os"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MemoryStats summarise the process's memory over a run: the live heap
+// after each GC (what leaks show in) and the resident set (what operators
+// see). Slope is a least-squares fit of the live heap over time: a flat
+// run has a slope near zero once warmed up.
+type MemoryStats struct {
+	Samples       int     `json:"samples"`
+	HeapLiveFirst uint64  `json:"heap_live_first_bytes"`
+	HeapLiveLast  uint64  `json:"heap_live_last_bytes"`
+	HeapLiveMax   uint64  `json:"heap_live_max_bytes"`
+	RSSFirst      uint64  `json:"rss_first_bytes"`
+	RSSLast       uint64  `json:"rss_last_bytes"`
+	RSSMax        uint64  `json:"rss_max_bytes"`
+	SlopeMBPerMin float64 `json:"heap_live_slope_mb_per_min"`
+	RSSSlope      float64 `json:"rss_slope_mb_per_min"`
+}
+
+// MemorySampler samples memory once per interval until Stop.
+type MemorySampler struct {
+	stop chan struct{}
+	done sync.WaitGroup
+	mu   sync.Mutex
+	at   []time.Duration
+	heap []uint64
+	rss  []uint64
+	from time.Time
+}
+
+// SampleMemory starts sampling every interval; samples taken before skip
+// (the warm-up) are dropped.
+func SampleMemory(interval, skip time.Duration) *MemorySampler {
+	s := &MemorySampler{stop: make(chan struct{}), from: time.Now()}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		for {
+			select {
+			case <-s.stop:
+				return
+			case now := <-t.C:
+				at := now.Sub(s.from)
+				if at < skip {
+					continue
+				}
+				metrics.Read(sample)
+				s.mu.Lock()
+				s.at = append(s.at, at)
+				s.heap = append(s.heap, sample[0].Value.Uint64())
+				s.rss = append(s.rss, rss())
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+// Stop ends sampling and summarises.
+func (s *MemorySampler) Stop() *MemoryStats {
+	close(s.stop)
+	s.done.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &MemoryStats{Samples: len(s.at)}
+	if len(s.at) == 0 {
+		return st
+	}
+	st.HeapLiveFirst, st.HeapLiveLast = s.heap[0], s.heap[len(s.heap)-1]
+	st.RSSFirst, st.RSSLast = s.rss[0], s.rss[len(s.rss)-1]
+	for i := range s.at {
+		st.HeapLiveMax = max(st.HeapLiveMax, s.heap[i])
+		st.RSSMax = max(st.RSSMax, s.rss[i])
+	}
+	st.SlopeMBPerMin = slope(s.at, s.heap) * 60 / (1 << 20)
+	st.RSSSlope = slope(s.at, s.rss) * 60 / (1 << 20)
+	return st
+}
+
+// slope is the least-squares slope of ys over xs, in units per second.
+func slope(xs []time.Duration, ys []uint64) float64 {
+	n := float64(len(xs))
+	if n < 2 {
+		return 0
+	}
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		x, y := xs[i].Seconds(), float64(ys[i])
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	d := n*sxx - sx*sx
+	if d == 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / d
+}
+
+// rss reads the resident set size on Linux; 0 elsewhere.
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize())
+}

@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the outcome of one `tulpar bench` invocation: the scenario's
+// result and what puts it in context. It is the --json document; Write
+// prints it as a table.
+type Report struct {
+	Scenario string `json:"scenario"`
+	// Target says what was measured ("self: in-process switch, two
+	// simulated banks" or the URL/address).
+	Target     string    `json:"target"`
+	StartedAt  time.Time `json:"started_at"`
+	GoVersion  string    `json:"go_version"`
+	GOMAXPROCS int       `json:"gomaxprocs"`
+	NumCPU     int       `json:"num_cpu"`
+	Result     *Result   `json:"result"`
+	// AuthorizationsPerSecond counts the operations that carried an
+	// authorization to a bank (the merchant-API mix) or, for the ISO
+	// scenarios, every successful exchange.
+	AuthorizationsPerSecond float64 `json:"authorizations_per_second"`
+	// Reference is the bare moov-io/iso8583-connection round trip
+	// measured in the same run with the same concurrency; Ratio is
+	// AuthorizationsPerSecond over its throughput.
+	Reference *Result `json:"reference,omitempty"`
+	Ratio     float64 `json:"ratio_to_reference,omitempty"`
+	// Journal counts the switch's journal entries (--self only).
+	Journal *JournalStats `json:"journal,omitempty"`
+	Memory  *MemoryStats  `json:"memory,omitempty"`
+	Notes   []string      `json:"notes,omitempty"`
+}
+
+// JournalStats are the journal entries the run wrote.
+type JournalStats struct {
+	Before  uint64 `json:"before"`
+	After   uint64 `json:"after"`
+	Written uint64 `json:"written"`
+	// PerOperation is Written over every operation run, warm-up included.
+	PerOperation float64 `json:"per_operation"`
+}
+
+// NewReport fills in the environment.
+func NewReport(scenario, target string) *Report {
+	return &Report{
+		Scenario: scenario, Target: target, StartedAt: time.Now().UTC(),
+		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
+	}
+}
+
+// SetReference records the reference run and the ratio to it.
+func (r *Report) SetReference(ref *Result) {
+	r.Reference = ref
+	if ref != nil && ref.Throughput > 0 {
+		r.Ratio = r.AuthorizationsPerSecond / ref.Throughput
+	}
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Write prints the report as tables for people.
+func (r *Report) Write(w io.Writer) {
+	fmt.Fprintf(w, "scenario %s: %s\n", r.Scenario, r.Target)
+	fmt.Fprintf(w, "%s, GOMAXPROCS %d, %d CPUs; %s\n\n", r.GoVersion, r.GOMAXPROCS, r.NumCPU, describeLoad(r.Result))
+	writeResult(w, r.Result)
+	fmt.Fprintf(w, "\nauthorizations/s: %.0f\n", r.AuthorizationsPerSecond)
+	if len(r.Result.ErrorKinds) > 0 {
+		fmt.Fprintf(w, "errors by kind: %s\n", formatCounts(r.Result.ErrorKinds))
+	} else {
+		fmt.Fprintln(w, "errors: none")
+	}
+	if j := r.Journal; j != nil {
+		fmt.Fprintf(w, "journal entries written: %d (%.1f per operation, warm-up included)\n", j.Written, j.PerOperation)
+	}
+	if ref := r.Reference; ref != nil {
+		fmt.Fprintf(w, "\nreference: bare moov-io/iso8583-connection round trip on loopback, %s\n", describeLoad(ref))
+		writeResult(w, ref)
+		fmt.Fprintf(w, "\nratio to the reference: %.1f%% (%.0f authorizations/s over %.0f round trips/s)\n",
+			100*r.Ratio, r.AuthorizationsPerSecond, ref.Throughput)
+	}
+	if m := r.Memory; m != nil && m.Samples > 0 {
+		fmt.Fprintf(w, "\nmemory (%d samples after warm-up): heap live %s → %s (max %s, slope %+.2f MB/min); RSS %s → %s (max %s, slope %+.2f MB/min)\n",
+			m.Samples, mb(m.HeapLiveFirst), mb(m.HeapLiveLast), mb(m.HeapLiveMax), m.SlopeMBPerMin,
+			mb(m.RSSFirst), mb(m.RSSLast), mb(m.RSSMax), m.RSSSlope)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+func describeLoad(r *Result) string {
+	var load string
+	if r.Model == "open" {
+		load = fmt.Sprintf("open loop at %.0f/s (%d workers)", r.Rate, r.Workers)
+	} else {
+		load = fmt.Sprintf("closed loop, %d clients", r.Clients)
+	}
+	return fmt.Sprintf("%s, %s measured after %s warm-up", load, r.Elapsed.Round(time.Millisecond), r.Warmup)
+}
+
+func writeResult(w io.Writer, r *Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind\tok\terrors\tper second\tp50\tp90\tp99\tp99.9\tmax\t")
+	names := make([]string, 0, len(r.Kinds))
+	for k := range r.Kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	row := func(name string, ok, errs int64, rate float64, l Latency) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", name, ok, errs, rate, ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max))
+	}
+	if len(names) > 1 {
+		for _, k := range names {
+			kr := r.Kinds[k]
+			row(k, kr.OK, kr.Errors, kr.Throughput, kr.Latency)
+		}
+	}
+	row("all", r.OK, r.Errors, r.Throughput, r.Latency)
+	tw.Flush()
+}
+
+// ProgressLine is the live status line for a terminal.
+func ProgressLine(p Progress) string {
+	phase := "measuring"
+	if p.Warmup {
+		phase = "warming up"
+	}
+	return fmt.Sprintf("%6.0fs %-10s %7.0f/s  done %d  errors %d  p99 %s", p.Elapsed.Seconds(), phase, p.Rate, p.Completed, p.Errors, ms(p.P99))
+}
+
+// ms formats a latency in milliseconds with three significant digits.
+func ms(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0fms", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1fms", v)
+	}
+	return fmt.Sprintf("%.2fms", v)
+}
+
+func mb(b uint64) string { return fmt.Sprintf("%.1fMB", float64(b)/(1<<20)) }
+
+func formatCounts(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
