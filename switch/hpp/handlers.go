@@ -353,6 +353,8 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		v = s.newView(lang, t(lang, "wait_title"))
 		v.Kind, v.Lines = "wait", []string{t(lang, "wait_text")}
 		v.MetaURL, v.MetaAfter = self+"?lang="+lang, 3
+		// A buyer who left the ACS page may pay again (payments allows it).
+		v.Again = "/pay/" + o.ID + "?lang=" + lang
 		s.withOrder(&v, o)
 		v.Switcher = switcher(self, lang)
 		s.write(w, http.StatusOK, "wait", v)

@@ -363,6 +363,7 @@ func TestChallengeOverHTTP(t *testing.T) {
 	wait := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID + "/result")
 	require.Contains(t, wait.body, "Банк подтверждает платёж")
 	require.Regexp(t, `content="3;url=/pay/`+o.ID+`/result\?lang=ru"`, wait.body)
+	require.Contains(t, wait.body, `id="again" href="/pay/`+o.ID+`?lang=ru"`)
 
 	action, v := autoForm(t, r)
 	acsPage := b.post(action, v)
