@@ -2,6 +2,7 @@ package hpp_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -67,8 +68,8 @@ func TestFormFieldsForPhonesAndAutofill(t *testing.T) {
 		`autocomplete="cc-name"`,
 		`autocomplete="email"`,
 		`placeholder="ММ/ГГ"`,
-		`<script src="/pay-assets/hpp.js?v=`,
-		`<link rel="stylesheet" href="/pay-assets/hpp.css?v=`,
+		`<script src="/pay/hpp.js?v=`,
+		`<link rel="stylesheet" href="/pay/hpp.css?v=`,
 	} {
 		require.Contains(t, r.body, want)
 	}
@@ -82,14 +83,22 @@ func TestAssets(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	b := newBrowser(t)
 	for name, ctype := range map[string]string{"hpp.js": "javascript", "hpp.css": "text/css"} {
-		r := b.get(s.srv.URL + "/pay-assets/" + name + "?v=1")
+		r := b.get(s.srv.URL + "/pay/" + name + "?v=1")
 		require.Equal(t, http.StatusOK, r.status, name)
 		require.Contains(t, r.header.Get("Content-Type"), ctype)
 		require.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"))
 	}
-	require.Contains(t, b.get(s.srv.URL+"/pay-assets/hpp.css").body, "max-width:359px")
-	require.NotEqual(t, http.StatusOK, b.get(s.srv.URL+"/pay-assets/../doc.go").status)
-	require.Equal(t, http.StatusNotFound, b.get(s.srv.URL+"/pay-assets/form.html").status)
+	require.Contains(t, b.get(s.srv.URL+"/pay/hpp.css").body, "max-width:359px")
+	// Everything lives under /pay/, the one prefix the daemon mounts.
+	mux := http.NewServeMux()
+	mux.Handle("/pay/", s.hpp.Handler())
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/pay/hpp.js", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	// Nothing else of the package is served.
+	for _, path := range []string{"/pay/form.html", "/pay/templates/form.html", "/pay/doc.go", "/pay/assets/hpp.js"} {
+		require.Equal(t, http.StatusNotFound, b.get(s.srv.URL+path).status, path)
+	}
 }
 
 func TestSecurityHeaders(t *testing.T) {

@@ -26,10 +26,11 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-// assetsPath is where the page's stylesheet and script are served. It is
-// not under /pay/ because "/pay/{orderId}/result" and "/pay/assets/{name}"
-// would be ambiguous patterns for net/http's mux.
-const assetsPath = "/pay-assets"
+// assetsPath is where the page's stylesheet and script are served: as
+// literal /pay/hpp.css and /pay/hpp.js, which net/http's mux prefers to
+// /pay/{orderId} (no order id has a dot), so that the whole page lives
+// under the one /pay/ prefix the daemon mounts.
+const assetsPath = "/pay"
 
 // Limits on what a browser may send.
 const (
@@ -91,7 +92,7 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 	s.msgTmpl = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/message.html"))
 	s.assets, _ = fs.Sub(assetFS, "assets")
 	h := sha256.New()
-	for _, name := range []string{"hpp.css", "hpp.js"} {
+	for _, name := range assetNames {
 		b, err := fs.ReadFile(s.assets, name)
 		if err != nil {
 			return nil, fmt.Errorf("hpp: asset %s: %w", name, err)
@@ -105,14 +106,16 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 	s.mux.HandleFunc("POST /pay/{orderId}", s.submit)
 	s.mux.HandleFunc("POST /pay/{orderId}/3ds", s.threeDSReturn)
 	s.mux.HandleFunc("GET /pay/{orderId}/result", s.result)
-	s.mux.HandleFunc("GET "+assetsPath+"/{name}", s.asset)
+	for _, name := range assetNames {
+		s.mux.HandleFunc("GET "+assetsPath+"/"+name, s.asset)
+	}
 	return s, nil
 }
 
-// Handler serves /pay/{orderId} (the form, GET and POST),
-// /pay/{orderId}/3ds (the return from the ACS), /pay/{orderId}/result and
-// the page's static files under /pay-assets/. Mount it at the root of the
-// switch's public URL.
+// Handler serves everything under /pay/: /pay/{orderId} (the form, GET
+// and POST), /pay/{orderId}/3ds (the return from the ACS),
+// /pay/{orderId}/result, and the page's /pay/hpp.css and /pay/hpp.js.
+// Mount it at /pay/ of the switch's public URL.
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // FormURL is the formUrl the merchant API hands out for an order.
@@ -137,17 +140,15 @@ func secureHeaders(h http.Header) {
 }
 
 func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	if name != "hpp.css" && name != "hpp.js" {
-		http.NotFound(w, r)
-		return
-	}
+	name := strings.TrimPrefix(r.URL.Path, assetsPath+"/")
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Versioned URLs (?v=hash): a new build gets new URLs.
 	h.Set("Cache-Control", "public, max-age=86400")
 	http.ServeFileFS(w, r, s.assets, name)
 }
+
+var assetNames = []string{"hpp.css", "hpp.js"}
 
 // validID accepts order ids as payments makes them (UUIDs) and anything
 // similar; the id also becomes a cookie path, so nothing else gets through.
