@@ -3,9 +3,12 @@ package specs
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/moov-io/iso8583/encoding"
 	"github.com/moov-io/iso8583/field"
+	"github.com/moov-io/iso8583/prefix"
 )
 
 // packedBCD is moov's BCD encoding, byte for byte, without its cost: moov
@@ -57,7 +60,44 @@ func (packedBCD) Decode(src []byte, length int) ([]byte, int, error) {
 	return digits[read*2-length:], read, nil
 }
 
-// useFastBCD replaces moov's BCD encoder in every field and subfield.
+// bcdLength is moov's BCD.L… length prefix, byte for byte, over packedBCD:
+// moov's own goes through its slow BCD encoder (measured: half the time to
+// pack a binary-dialect 0100 after the field encoder was swapped).
+type bcdLength struct{ digits int }
+
+var _ prefix.Prefixer = bcdLength{}
+
+func (p bcdLength) EncodeLength(maxLen, dataLen int) ([]byte, error) {
+	if dataLen > maxLen {
+		return nil, fmt.Errorf("field length: %d is larger than maximum: %d", dataLen, maxLen)
+	}
+	s := strconv.Itoa(dataLen)
+	if len(s) > p.digits {
+		return nil, fmt.Errorf("number of digits in length: %d exceeds: %d", dataLen, p.digits)
+	}
+	return packedBCD{}.Encode([]byte(strings.Repeat("0", p.digits-len(s)) + s))
+}
+
+func (p bcdLength) DecodeLength(maxLen int, data []byte) (int, int, error) {
+	n := (p.digits + 1) / 2
+	if len(data) < n {
+		return 0, 0, fmt.Errorf("not enough data length: %d to read: %d byte digits", len(data), n)
+	}
+	digits, _, err := packedBCD{}.Decode(data[:n], p.digits)
+	if err != nil {
+		return 0, 0, err
+	}
+	l, _ := strconv.Atoi(string(digits))
+	if l > maxLen {
+		return 0, 0, fmt.Errorf("data length: %d is larger than maximum %d", l, maxLen)
+	}
+	return l, n, nil
+}
+
+func (p bcdLength) Inspect() string { return "BCD." + strings.Repeat("L", p.digits) }
+
+// useFastBCD replaces moov's BCD encoder and BCD length prefixes in every
+// field and subfield.
 func useFastBCD(fields map[int]field.Field) {
 	for _, f := range fields {
 		swapBCD(f.Spec())
@@ -67,6 +107,11 @@ func useFastBCD(fields map[int]field.Field) {
 func swapBCD(s *field.Spec) {
 	if s.Enc == encoding.BCD {
 		s.Enc = packedBCD{}
+	}
+	if s.Pref != nil {
+		if in := s.Pref.Inspect(); strings.HasPrefix(in, "BCD.L") && strings.Trim(in[4:], "L") == "" {
+			s.Pref = bcdLength{digits: len(in) - 4}
+		}
 	}
 	for _, sub := range s.Subfields {
 		swapBCD(sub.Spec())

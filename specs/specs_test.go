@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/moov-io/iso8583/encoding"
+	"github.com/moov-io/iso8583/prefix"
 	"github.com/stretchr/testify/require"
 )
 
@@ -122,4 +123,33 @@ func FuzzPackedBCD(f *testing.F) {
 			require.Equal(t, wn, gn)
 		}
 	})
+}
+
+func TestBCDLengthMatchesMoov(t *testing.T) {
+	for _, digits := range []int{1, 2, 3, 4} {
+		ours := bcdLength{digits}
+		moov := []prefix.Prefixer{nil, prefix.BCD.L, prefix.BCD.LL, prefix.BCD.LLL, prefix.BCD.LLLL}[digits]
+		require.Equal(t, moov.Inspect(), ours.Inspect())
+		for _, n := range []int{0, 1, 9, 10, 99, 100, 999, 1000, 9999} {
+			want, werr := moov.EncodeLength(9999, n)
+			got, gerr := ours.EncodeLength(9999, n)
+			require.Equal(t, werr == nil, gerr == nil, "digits %d n %d", digits, n)
+			require.Equal(t, want, got)
+			if werr != nil {
+				continue
+			}
+			wl, wr, werr := moov.DecodeLength(9999, want)
+			gl, gr, gerr := ours.DecodeLength(9999, got)
+			require.NoError(t, werr)
+			require.NoError(t, gerr)
+			require.Equal(t, wl, gl)
+			require.Equal(t, wr, gr)
+		}
+		_, err := ours.EncodeLength(5, 6)
+		require.Error(t, err)
+		_, _, err = ours.DecodeLength(5, []byte{0x09, 0x99})
+		require.Error(t, err)
+		_, _, err = ours.DecodeLength(5, nil)
+		require.Error(t, err)
+	}
 }
