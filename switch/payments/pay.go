@@ -172,6 +172,11 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, 
 	}
 	n := o.Clone()
 	out, err := s.d.ThreeDS.Result(ctx, orderID)
+	if errors.Is(err, threeds.ErrChallengePending) {
+		// The browser came back before the buyer finished at the ACS (or
+		// someone posted the order id by hand): nothing is decided yet.
+		return o, fmt.Errorf("payments: order %s: %w", orderID, err)
+	}
 	entry := s.threeDSEntry(n.ID, "result", out, err)
 	if op := lastOp(n, OpThreeDS); op != nil {
 		op.Status = OpApproved
@@ -341,9 +346,11 @@ func (s *Service) newRequest(n *Order, bank, mti string, t OpType, pan, cvv stri
 }
 
 // merchantName formats DE43: name (25), city (13), country (2), as ISO
-// 8583:1987 lays it out.
+// 8583:1987 lays it out, in Latin letters: DE43 is ASCII (or EBCDIC) on
+// the wire, and a Kazakh shop's name is usually Cyrillic.
 func merchantName(m *Merchant) string {
 	pad := func(s string, n int) string {
+		s = toLatin(s)
 		if len(s) > n {
 			return s[:n]
 		}

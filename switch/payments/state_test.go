@@ -174,3 +174,17 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestMerchantNameIsASCII(t *testing.T) {
+	cases := []struct{ name, city, want string }{
+		{"Demo Shop", "Almaty", "Demo Shop                Almaty       KZ"},
+		{"Магазин Әлем", "Алматы", "Magazin Alem             Almaty       KZ"},
+		{"Қазақ Шоп™", "Шымкент", "Qazaq Shop?              Shymkent     KZ"},
+		{"A very long merchant name over twenty-five", "Nur-Sultan city", "A very long merchant nameNur-Sultan ciKZ"},
+	}
+	for _, tc := range cases {
+		got := merchantName(&Merchant{Name: tc.name, City: tc.city})
+		require.Len(t, got, 40)
+		require.Equal(t, tc.want, got)
+	}
+}
