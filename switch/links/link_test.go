@@ -106,7 +106,7 @@ func notReady(s State) bool { return s != StateReady }
 func auth(stan, tid string, amount int64) *iso.Message {
 	m := &iso.Message{
 		MTI: iso.MTIAuthorization, PAN: "4111111111111111", ProcessingCode: iso.ProcPurchase,
-		STAN: stan, Expiry: "2812", MCC: "5411", POSEntryMode: iso.POSEntryEcommerce,
+		STAN: stan, Expiry: "3012", MCC: "5411", POSEntryMode: iso.POSEntryEcommerce,
 		POSCondition: iso.POSConditionECom, AcquirerID: "400123", RRN: "6327140000AB",
 		TerminalID: tid, MerchantID: "000000000001234", Currency: iso.CurrencyKZT,
 	}
