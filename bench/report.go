@@ -46,6 +46,14 @@ type JournalStats struct {
 	Written uint64 `json:"written"`
 	// PerOperation is Written over every operation run, warm-up included.
 	PerOperation float64 `json:"per_operation"`
+	// Commits are the group commits (bbolt transactions, each with its
+	// fsyncs) in the run; WriterBusy is the share of the run's wall time
+	// the single journal writer spent committing: near 1, the journal is
+	// the bottleneck.
+	Commits          uint64        `json:"commits"`
+	EntriesPerCommit float64       `json:"entries_per_commit"`
+	MeanCommit       time.Duration `json:"mean_commit_ns"`
+	WriterBusy       float64       `json:"writer_busy"`
 }
 
 // NewReport fills in the environment.
@@ -84,6 +92,10 @@ func (r *Report) Write(w io.Writer) {
 	}
 	if j := r.Journal; j != nil {
 		fmt.Fprintf(w, "journal entries written: %d (%.1f per operation, warm-up included)\n", j.Written, j.PerOperation)
+		if j.Commits > 0 {
+			fmt.Fprintf(w, "journal group commits: %d, %.1f entries each, %s mean; the writer was busy %.0f%% of the time\n",
+				j.Commits, j.EntriesPerCommit, ms(j.MeanCommit), 100*j.WriterBusy)
+		}
 	}
 	if ref := r.Reference; ref != nil {
 		fmt.Fprintf(w, "\nreference: bare moov-io/iso8583-connection round trip on loopback, %s\n", describeLoad(ref))

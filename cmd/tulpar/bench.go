@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
@@ -52,7 +53,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.token, "token", "", "e2e without --self: the merchant's RBS token (paymentorder.do must be allowed for it)")
 	fs.StringVar(&f.user, "user", "", "e2e without --self: RBS userName, when no --token")
 	fs.StringVar(&f.password, "password", "", "e2e without --self: RBS password, when no --token")
-	fs.StringVar(&f.isoAddr, "iso-addr", "", "iso without --self: host:port of an ISO 8583 host (a bank, or `issuersim`)")
+	fs.StringVar(&f.isoAddr, "iso-addr", "", "iso without --self: host:port of an ISO 8583 host (a bank, or the issuersim command)")
 	fs.StringVar(&f.dialect, "dialect", "ascii", "ISO dialect of iso, sim and reference: ascii or binary (--self iso uses the ascii bank's link)")
 	fs.StringVar(&f.acquirer, "acquirer-id", "400001", "DE32 of the 0100s of iso, sim and reference (the demo's ascii bank expects 400001)")
 	fs.BoolVar(&f.signOn, "sign-on", false, "iso without --self: send an 0800 sign-on on each connection first")
@@ -230,9 +231,12 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 		return target(ctx, w)
 	}
 	var before uint64
+	var jm0 journalMetrics
 	if self != nil {
 		before, _ = self.d.Journal().Count()
+		jm0 = readJournalMetrics(self.d.Registry())
 	}
+	t0 := time.Now()
 	stopCPU, err := startCPUProfile(f.cpuProfile)
 	if err != nil {
 		return fail(err)
@@ -256,6 +260,14 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 			rep.Journal = &bench.JournalStats{Before: before, After: after, Written: after - before}
 			if n := ops.Load(); n > 0 {
 				rep.Journal.PerOperation = float64(after-before) / float64(n)
+			}
+			jm := readJournalMetrics(self.d.Registry())
+			if c := jm.commits - jm0.commits; c > 0 {
+				busy := jm.seconds - jm0.seconds
+				rep.Journal.Commits = uint64(c)
+				rep.Journal.EntriesPerCommit = float64(after-before) / c
+				rep.Journal.MeanCommit = time.Duration(busy / c * float64(time.Second))
+				rep.Journal.WriterBusy = busy / time.Since(t0).Seconds()
 			}
 		}
 		rep.Notes = append(rep.Notes, "the simulated banks, the 3-D Secure simulator and the load generator run in this process and share its CPUs")
@@ -336,6 +348,27 @@ func writeHeapProfile(path string) error {
 	defer out.Close()
 	runtime.GC()
 	return pprof.WriteHeapProfile(out)
+}
+
+// journalMetrics are the journal writer's counters, read from the daemon's
+// Prometheus registry.
+type journalMetrics struct{ commits, seconds float64 }
+
+func readJournalMetrics(g prometheus.Gatherer) journalMetrics {
+	var m journalMetrics
+	families, err := g.Gather()
+	if err != nil {
+		return m
+	}
+	for _, f := range families {
+		switch f.GetName() {
+		case "tulpar_journal_batches_total":
+			m.commits = f.GetMetric()[0].GetCounter().GetValue()
+		case "tulpar_journal_commit_seconds":
+			m.seconds = f.GetMetric()[0].GetHistogram().GetSampleSum()
+		}
+	}
+	return m
 }
 
 // selfSwitch is the demo's switch for benchmarking: the demo's config
