@@ -40,6 +40,9 @@ type DemoOptions struct {
 	// Listen is the switch's HTTP address. Default 127.0.0.1:8080.
 	Listen string
 	Log    zerolog.Logger
+	// Configure, when set, adjusts the demo's config before the switch
+	// starts (tests and the bench use it).
+	Configure func(*Config)
 }
 
 // The demo's names, shown in its output and used by tests.
@@ -125,6 +128,9 @@ func StartDemo(ctx context.Context, o DemoOptions) (demo *Demo, err error) {
 		return nil, err
 	}
 	demo.Secrets = secrets
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
 	if demo.Daemon, err = Start(ctx, cfg, o.Log); err != nil {
 		return nil, err
 	}
