@@ -111,7 +111,7 @@ func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Order, *Opera
 		return nil, nil, err
 	}
 	prev := n.Version
-	resp, err := s.send(ctx, auth.Bank, m)
+	resp, err := s.send(ctx, n.ID, auth.Bank, m)
 	p := n.Op(op.ID)
 	if err != nil {
 		// Not sent or no reply: the reversal must still reach the bank.
@@ -197,7 +197,7 @@ func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Order, *Opera
 		return nil, nil, err
 	}
 	prev := n.Version
-	resp, err := s.send(ctx, bank, m)
+	resp, err := s.send(ctx, n.ID, bank, m)
 	p := n.Op(op.ID)
 	switch {
 	case errors.Is(err, links.ErrNotSent):

@@ -37,7 +37,7 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 	if _, err := s.d.Journal.Append(ctx, s.isoEntry(o, it.Bank, journal.Out, &m)); err != nil {
 		return saf.Retry, err
 	}
-	resp, err := s.send(ctx, it.Bank, &m)
+	resp, err := s.send(ctx, o.ID, it.Bank, &m)
 	if err != nil {
 		// Not sent, or no reply: either way the advice goes again, as a repeat.
 		return saf.Retry, err

@@ -277,7 +277,7 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 			return nil, err
 		}
 		prev, pre = n.Version, nil
-		resp, err := s.send(ctx, bank, m)
+		resp, err := s.send(ctx, n.ID, bank, m)
 		op = n.Op(op.ID)
 		switch {
 		case errors.Is(err, links.ErrNotSent):
@@ -310,11 +310,21 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 	return n, nil
 }
 
-// send bounds one exchange by the configured timeout.
-func (s *Service) send(ctx context.Context, bank string, m *iso.Message) (*iso.Message, error) {
+// send bounds one exchange by the configured timeout and logs it, one
+// line, through iso's log-safe description.
+func (s *Service) send(ctx context.Context, orderID, bank string, m *iso.Message) (*iso.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExchangeTimeout)
 	defer cancel()
-	return s.d.Banks.Send(ctx, bank, m)
+	start := time.Now()
+	resp, err := s.d.Banks.Send(ctx, bank, m)
+	ev := s.d.Log.Info()
+	if err != nil {
+		ev = s.d.Log.Warn().Err(err)
+	} else {
+		ev = ev.Str("rc", resp.ResponseCode).Str("approval", resp.ApprovalCode)
+	}
+	ev.Str("order", orderID).Str("bank", bank).Object("request", m).Dur("took", time.Since(start)).Msg("bank exchange")
+	return resp, err
 }
 
 // newRequest builds the ISO request of a new operation for bank.
