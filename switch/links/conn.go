@@ -285,7 +285,7 @@ func (l *Link) onRequest(c *conn, mc *connection.Connection, m *iso.Message, per
 	resp := iso.Respond(m, rc)
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.WriteTimeout)
 	defer cancel()
-	frame, err := l.frame(ctx, resp)
+	frame, _, err := l.frame(ctx, resp)
 	if err == nil {
 		_, err = mc.Write(frame)
 	}

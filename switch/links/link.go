@@ -402,11 +402,10 @@ func (l *Link) noReplyErr(msg *iso.Message, cause error) error {
 // reaches either its caller or OnUnsolicited, never both, never another
 // caller.
 func (l *Link) exchange(ctx context.Context, c *conn, msg *iso.Message, deadline time.Time) (*iso.Message, error) {
-	frame, err := l.frame(ctx, msg)
+	frame, key, err := l.frame(ctx, msg)
 	if err != nil {
 		return nil, l.notSentErr(msg, err)
 	}
-	key := iso.MatchKey(msg)
 	p := &pending{ch: make(chan result, 1)}
 	l.pendMu.Lock()
 	if _, dup := l.pending[key]; dup {
@@ -493,32 +492,38 @@ func (l *Link) abandon(key string, p *pending) (result, bool) {
 	return <-p.ch, true
 }
 
-// frame packs msg with its length header, MACed when the link uses MACs.
-func (l *Link) frame(ctx context.Context, msg *iso.Message) ([]byte, error) {
-	var body []byte
-	if !l.cfg.MAC.Enabled {
-		b, err := l.codec.Pack(msg)
-		if err != nil {
-			return nil, err
-		}
-		body = b
-	} else {
-		im, err := l.codec.Build(msg)
-		if err != nil {
-			return nil, fmt.Errorf("build %s: %w", msg.MTI, err)
-		}
+// frame packs msg with its length header, MACed when the link uses MACs,
+// and returns its match key. The key is computed on the message as built
+// for the wire, exactly as the response's will be: a STAN given as "123"
+// goes out as "000123", and the answer must still find its caller.
+func (l *Link) frame(ctx context.Context, msg *iso.Message) ([]byte, string, error) {
+	im, err := l.codec.Build(msg)
+	if err != nil {
+		return nil, "", fmt.Errorf("build %s: %w", msg.MTI, err)
+	}
+	if l.cfg.MAC.Enabled {
 		err = iso.SignMAC(im, func(data []byte) ([]byte, error) {
 			return l.deps.MAC.GenerateMAC(ctx, l.cfg.MAC.KeyID, data)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("MAC %s: %w", msg.MTI, err)
-		}
-		if body, err = im.Pack(); err != nil {
-			// moov's pack errors may quote field values: never pass them on.
-			return nil, fmt.Errorf("pack %s after MAC: failed", msg.MTI)
+			return nil, "", fmt.Errorf("MAC %s: %w", msg.MTI, err)
 		}
 	}
-	return l.codec.Frame(body)
+	body, err := im.Pack()
+	if err != nil {
+		// moov's pack errors may quote field values: never pass them on.
+		// The codec's own Pack says which field failed, safely.
+		if _, safe := l.codec.Pack(msg); safe != nil {
+			return nil, "", safe
+		}
+		return nil, "", fmt.Errorf("pack %s: failed", msg.MTI)
+	}
+	key, err := iso.MoovMatchKey(im)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := l.codec.Frame(body)
+	return f, key, err
 }
 
 // deliver hands a response to the Send waiting for key; false when nobody

@@ -430,6 +430,7 @@ func TestInFlightLimit(t *testing.T) {
 		}()
 	}
 	waitPeerRequests(t, b.peer, 2)
+	waitInFlight(t, b.link, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := b.link.Send(ctx, auth("", "TLP00001", 10))
@@ -746,4 +747,27 @@ func TestLateKeys(t *testing.T) {
 	assert.True(t, s.take("4", t0))
 	assert.False(t, s.take("4", t0), "taken once")
 	assert.False(t, s.take("3", t0.Add(2*time.Minute)), "expired")
+}
+
+func TestPackFailureIsNotSent(t *testing.T) {
+	b := startBank(t, testConfig("a", "binary"), SideDial, Deps{}, nil)
+	waitReady(t, b.link)
+	m := auth("42", "TLP00001", 1) // DE11 must be 6 digits
+	_, err := b.link.Send(context.Background(), m)
+	require.ErrorIs(t, err, ErrNotSent)
+	assert.Contains(t, err.Error(), "DE11")
+	assert.NotContains(t, err.Error(), m.PAN)
+	assert.Zero(t, b.peer.requests.Load())
+}
+
+func TestBankSignOffThenSignOnAgain(t *testing.T) {
+	b := startBank(t, testConfig("a", "ascii"), SideDial, Deps{}, nil)
+	waitReady(t, b.link)
+	req := iso.NetworkRequest(iso.NetSignOff, "900001", time.Now())
+	resp, err := b.peer.request(req, 2*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, iso.RCApproved, resp.ResponseCode)
+	waitState(t, b.link, 2*time.Second, notReady)
+	waitReady(t, b.link)
+	assert.EqualValues(t, 2, b.peer.signOns.Load(), "signed on again over the same connection")
 }
