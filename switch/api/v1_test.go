@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
 func createOrder(t *testing.T, h *harness, number string, amount int64, capture string) map[string]any {
@@ -114,15 +116,27 @@ func TestV1Idempotency(t *testing.T) {
 	h.bank.SetKnobs(issuersim.Knobs{Latency: 400 * time.Millisecond})
 	var wg sync.WaitGroup
 	results := make([]v1Resp, 4)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i > 0 {
-				time.Sleep(100 * time.Millisecond)
+	refund := func(i int) {
+		defer wg.Done()
+		results[i] = h.v1("POST", "/v1/orders/"+id+"/refunds", keyA, "refund-2", map[string]any{"amount": 500})
+	}
+	wg.Add(1)
+	go refund(0)
+	// The first refund is at the bank once payments wrote it ahead as
+	// pending; only then do the others come.
+	require.Eventually(t, func() bool {
+		o, err := h.svc.Get(context.Background(), id)
+		require.NoError(t, err)
+		for _, op := range o.Ops {
+			if op.Type == payments.OpRefund && op.Status == payments.OpPending {
+				return true
 			}
-			results[i] = h.v1("POST", "/v1/orders/"+id+"/refunds", keyA, "refund-2", map[string]any{"amount": 500})
-		}()
+		}
+		return false
+	}, 10*time.Second, time.Millisecond, "first refund in flight")
+	for i := 1; i < len(results); i++ {
+		wg.Add(1)
+		go refund(i)
 	}
 	wg.Wait()
 	h.bank.SetKnobs(issuersim.Knobs{})

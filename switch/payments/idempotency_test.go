@@ -83,10 +83,9 @@ func TestDecline(t *testing.T) {
 	require.ErrorIs(t, err, ErrTransition)
 
 	// A lapsed order is expired first: the record says it expired.
-	s.cfg.OrderLifetime = time.Millisecond
 	o2, err := s.Register(ctx, RegisterRequest{Merchant: "m", Number: "n2", Amount: 100, ReturnURL: "https://m.kz/"})
 	require.NoError(t, err)
-	time.Sleep(2 * time.Millisecond)
+	s.d.Now = func() time.Time { return o2.ExpiresAt.Add(time.Second) }
 	got, err := s.Decline(ctx, o2.ID, nil)
 	require.ErrorIs(t, err, ErrTransition)
 	require.Equal(t, ActionExpired, got.ActionCode)
