@@ -3,8 +3,6 @@ package issuersim
 import (
 	"bytes"
 	"context"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 
@@ -14,17 +12,6 @@ import (
 
 	"github.com/tulpar-switch/tulpar/iso"
 )
-
-// TestImportsNothingOfTheSwitch holds DESIGN.md's line: the simulator
-// stands in for a bank and must not share the switch's code.
-func TestImportsNothingOfTheSwitch(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".").Output()
-	require.NoError(t, err)
-	for _, p := range strings.Fields(string(out)) {
-		assert.False(t, strings.HasPrefix(p, "github.com/tulpar-switch/tulpar/switch/"), "issuersim imports %s", p)
-		assert.False(t, strings.HasPrefix(p, "github.com/tulpar-switch/tulpar/cmd/"), "issuersim imports %s", p)
-	}
-}
 
 type syncBuffer struct {
 	mu sync.Mutex
