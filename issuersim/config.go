@@ -288,7 +288,7 @@ func (cc CardConfig) validate() error {
 	switch {
 	case len(cc.PAN) < 12 || len(cc.PAN) > 19 || !digits(cc.PAN):
 		return errors.New("pan: must be 12 to 19 digits")
-	case !luhn(cc.PAN):
+	case !iso.Luhn(cc.PAN):
 		return errors.New("pan: fails Luhn check")
 	case !validExpiry(cc.Expiry):
 		return errors.New("expiry: must be YYMM")
@@ -323,20 +323,6 @@ func digits(s string) bool {
 		}
 	}
 	return true
-}
-
-func luhn(pan string) bool {
-	sum := 0
-	for i := 0; i < len(pan); i++ {
-		d := int(pan[len(pan)-1-i] - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }
 
 // longDigits matches what could be a PAN in a library's error text.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/iso"
 )
 
 // syncBuffer is a log sink the handlers may write to concurrently.
@@ -103,7 +105,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDefaultCards(t *testing.T) {
 	for pan := range DefaultCards() {
-		require.True(t, luhn(pan), maskPAN(pan))
+		require.True(t, iso.Luhn(pan), maskPAN(pan))
 	}
 	require.Len(t, DefaultCards(), 6)
 }

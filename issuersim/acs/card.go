@@ -15,24 +15,6 @@ func digits(s string, min, max int) bool {
 	return true
 }
 
-// luhn reports whether the digit string s passes the Luhn (mod 10) check.
-func luhn(s string) bool {
-	sum := 0
-	double := false
-	for i := len(s) - 1; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
-
 // maskPAN keeps the first six and last four digits (PCI DSS 3.4); anything
 // that is not a PAN comes back as stars of its length.
 func maskPAN(pan string) string {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+
+	"github.com/tulpar-switch/tulpar/iso"
 )
 
 // maxJSONBody bounds an AReq; real ones are a few kilobytes.
@@ -117,7 +119,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) {
 	behaviour, ok := s.cfg.Cards[req.AcctNumber]
 	switch {
 	case ok:
-	case luhn(req.AcctNumber):
+	case iso.Luhn(req.AcctNumber):
 		behaviour = Frictionless
 	default:
 		behaviour = "" // fails below with reason 06, invalid card number

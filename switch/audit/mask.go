@@ -92,22 +92,5 @@ func eachDigitRun(s string, fn func(run string, digits bool)) {
 }
 
 func looksLikePAN(digits string) bool {
-	return len(digits) >= 13 && len(digits) <= 19 && luhn(digits)
-}
-
-func luhn(digits string) bool {
-	sum := 0
-	double := false
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
+	return len(digits) >= 13 && len(digits) <= 19 && iso.Luhn(digits)
 }

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -42,7 +43,7 @@ func parseCardForm(get func(string) string, now time.Time) cardForm {
 	f.card.Holder = strings.Join(strings.Fields(get(fieldHolder)), " ")
 	f.email = strings.TrimSpace(get(fieldEmail))
 
-	if n := len(f.card.PAN); n < 13 || n > 19 || !luhn(f.card.PAN) {
+	if n := len(f.card.PAN); n < 13 || n > 19 || !iso.Luhn(f.card.PAN) {
 		f.errors[fieldPAN] = "err_pan"
 	} else if brandOf(f.card.PAN) == "" {
 		f.errors[fieldPAN] = "err_brand"
@@ -159,20 +160,6 @@ func brandOf(pan string) string {
 		return "unionpay"
 	}
 	return ""
-}
-
-func luhn(pan string) bool {
-	sum := 0
-	for i := 0; i < len(pan); i++ {
-		d := int(pan[len(pan)-1-i] - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }
 
 func digitsOnly(s string) string {

@@ -57,7 +57,7 @@ func ValidateCard(c CardInput, now time.Time) error {
 	if len(c.PAN) < 13 || len(c.PAN) > 19 || !isDigits(c.PAN) {
 		return fmt.Errorf("%w: pan: must be 13 to 19 digits", ErrCard)
 	}
-	if !luhn(c.PAN) {
+	if !iso.Luhn(c.PAN) {
 		return fmt.Errorf("%w: pan: fails the Luhn check", ErrCard)
 	}
 	if len(c.Expiry) != 4 || !isDigits(c.Expiry) {
@@ -75,21 +75,6 @@ func ValidateCard(c CardInput, now time.Time) error {
 		return fmt.Errorf("%w: cvv2: must be 3 or 4 digits", ErrCard)
 	}
 	return nil
-}
-
-func luhn(pan string) bool {
-	sum := 0
-	for i := 0; i < len(pan); i++ {
-		d := int(pan[len(pan)-1-i] - '0')
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }
 
 // Pay runs card entry: 3-D Secure, routing, and the authorization (0100
