@@ -7,10 +7,11 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// MaskPAN keeps the first six and last four digits (PCI DSS 3.4) and
-// replaces the rest with '*'. Anything too short to mask is fully hidden.
+// MaskPAN keeps the first six and last four digits (PCI DSS 3.4.1) and
+// replaces the rest with '*'. Anything that is not 12 to 19 digits is
+// fully hidden, so a malformed PAN cannot leak through the masking.
 func MaskPAN(pan string) string {
-	if len(pan) < 13 {
+	if len(pan) < 12 || len(pan) > 19 || !isDigits(pan) {
 		return strings.Repeat("*", len(pan))
 	}
 	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]

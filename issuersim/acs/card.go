@@ -1,7 +1,5 @@
 package acs
 
-import "strings"
-
 // digits reports whether s is min to max ASCII digits.
 func digits(s string, min, max int) bool {
 	if len(s) < min || len(s) > max {
@@ -13,15 +11,6 @@ func digits(s string, min, max int) bool {
 		}
 	}
 	return true
-}
-
-// maskPAN keeps the first six and last four digits (PCI DSS 3.4); anything
-// that is not a PAN comes back as stars of its length.
-func maskPAN(pan string) string {
-	if !digits(pan, 12, 19) {
-		return strings.Repeat("*", len(pan))
-	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
 }
 
 // mastercard reports whether pan is in Mastercard's ranges (51–55 and

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/tulpar-switch/tulpar/iso"
 )
 
 // Behaviour is how the simulated issuer treats a card in 3-D Secure. The
@@ -126,10 +128,10 @@ func (c Config) Validate() error {
 	for pan, b := range c.Cards {
 		if !digits(pan, 12, 19) {
 			// The key may be a PAN: show it masked only.
-			return fmt.Errorf("acs: cards[%s]: want 12 to 19 digits", maskPAN(pan))
+			return fmt.Errorf("acs: cards[%s]: want 12 to 19 digits", iso.MaskPAN(pan))
 		}
 		if !b.valid() {
-			return fmt.Errorf("acs: cards[%s]: unknown behaviour %q", maskPAN(pan), b)
+			return fmt.Errorf("acs: cards[%s]: unknown behaviour %q", iso.MaskPAN(pan), b)
 		}
 	}
 	switch {

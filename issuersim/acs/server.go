@@ -178,7 +178,7 @@ func (s *Server) newTxn(req areq, b Behaviour, fp [sha256.Size]byte, now time.Ti
 		version:         Version2,
 		behaviour:       b,
 		mc:              mastercard(req.AcctNumber),
-		masked:          maskPAN(req.AcctNumber),
+		masked:          iso.MaskPAN(req.AcctNumber),
 		merchant:        req.MerchantName,
 		amount:          req.amount,
 		exponent:        exp,
