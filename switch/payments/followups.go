@@ -40,28 +40,20 @@ var ErrUnavailable = errors.New("bank unavailable")
 // store-and-forward, so the merchant's capture stands once accepted; the
 // bank releases whatever of the hold is not captured.
 func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
-	unlock := s.locks.lock(r.OrderID)
-	defer unlock()
-	o, err := s.store.Get(r.OrderID)
-	if err != nil {
-		return nil, nil, err
+	var amount int64
+	check := func(o *Order) error {
+		if amount = r.Amount; amount == 0 {
+			amount = o.Approved
+		}
+		return CheckComplete(o, amount)
 	}
-	if op := o.FindIdem(OpCompletion, r.IdemKey); op != nil {
-		return o, op, nil
-	}
-	amount := r.Amount
-	if amount == 0 {
-		amount = o.Approved
-	}
-	if err := CheckComplete(o, amount); err != nil {
-		return o, nil, err
-	}
+	return s.followUp(ctx, r, OpCompletion, check, func(o, n *Order, pan string) (*Order, *Operation, error) {
+		return s.complete(ctx, r, o, n, pan, amount)
+	})
+}
+
+func (s *Service) complete(ctx context.Context, r FollowUpRequest, o, n *Order, pan string, amount int64) (*Order, *Operation, error) {
 	auth := o.authOp()
-	n := o.Clone()
-	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
-	if err != nil {
-		return nil, nil, fmt.Errorf("payments: order %s: card: %w", n.ID, err)
-	}
 	orig := originalMessage(n, auth, pan)
 	m := iso.CompletionOf(orig, auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now())
 	op := Operation{
@@ -82,24 +74,13 @@ func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Order, *Ope
 // does not answer, the cancel still stands: an 0420 reversal advice is
 // queued and store-and-forward delivers it.
 func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
-	unlock := s.locks.lock(r.OrderID)
-	defer unlock()
-	o, err := s.store.Get(r.OrderID)
-	if err != nil {
-		return nil, nil, err
-	}
-	if op := o.FindIdem(OpReversal, r.IdemKey); op != nil {
-		return o, op, nil
-	}
-	if err := CheckCancel(o); err != nil {
-		return o, nil, err
-	}
+	return s.followUp(ctx, r, OpReversal, CheckCancel, func(o, n *Order, pan string) (*Order, *Operation, error) {
+		return s.cancel(ctx, r, o, n, pan)
+	})
+}
+
+func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *Order, pan string) (*Order, *Operation, error) {
 	auth := o.authOp()
-	n := o.Clone()
-	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
-	if err != nil {
-		return nil, nil, fmt.Errorf("payments: order %s: card: %w", n.ID, err)
-	}
 	m := iso.ReversalOf(originalMessage(n, auth, pan), false, s.stans[auth.Bank].Next(), s.d.Now(), nil)
 	op := Operation{
 		ID: newOpID(), Type: OpReversal, Status: OpPending, Amount: auth.Amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
@@ -107,11 +88,10 @@ func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Order, *Opera
 		MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID,
 	}
 	n.Ops = append(n.Ops, op)
-	if err := s.commit(ctx, n, o.Version, append(r.Journal, s.isoEntry(n, auth.Bank, journal.Out, m)), nil); err != nil {
+	resp, prev, err := s.exchange(ctx, n, o.Version, r.Journal, auth.Bank, m)
+	if prev == 0 {
 		return nil, nil, err
 	}
-	prev := n.Version
-	resp, err := s.send(ctx, n.ID, auth.Bank, m)
 	p := n.Op(op.ID)
 	if err != nil {
 		// Not sent or no reply: the reversal must still reach the bank.
@@ -147,31 +127,26 @@ func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Order, *Opera
 // the merchant and reversed through store-and-forward, so it can be asked
 // again without paying twice.
 func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
-	unlock := s.locks.lock(r.OrderID)
-	defer unlock()
-	o, err := s.store.Get(r.OrderID)
-	if err != nil {
-		return nil, nil, err
+	check := func(o *Order) error {
+		if r.ExpectedDeposited != nil && *r.ExpectedDeposited != o.Deposited-o.Refunded {
+			return &InputError{"expectedDepositedAmount", fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
+		}
+		if err := CheckRefund(o, r.Amount); err != nil {
+			return err
+		}
+		if bank := captureOp(o).Bank; !s.d.Banks.Ready(bank) {
+			return fmt.Errorf("%w: %s is not connected; refund later", ErrUnavailable, bank)
+		}
+		return nil
 	}
-	if op := o.FindIdem(OpRefund, r.IdemKey); op != nil {
-		return o, op, nil
-	}
-	if r.ExpectedDeposited != nil && *r.ExpectedDeposited != o.Deposited-o.Refunded {
-		return o, nil, &InputError{"expectedDepositedAmount", fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
-	}
-	if err := CheckRefund(o, r.Amount); err != nil {
-		return o, nil, err
-	}
+	return s.followUp(ctx, r, OpRefund, check, func(o, n *Order, pan string) (*Order, *Operation, error) {
+		return s.refund(ctx, r, o, n, pan)
+	})
+}
+
+func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pan string) (*Order, *Operation, error) {
 	capture := captureOp(o)
 	bank := capture.Bank
-	if !s.d.Banks.Ready(bank) {
-		return o, nil, fmt.Errorf("%w: %s is not connected; refund later", ErrUnavailable, bank)
-	}
-	n := o.Clone()
-	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
-	if err != nil {
-		return nil, nil, fmt.Errorf("payments: order %s: card: %w", n.ID, err)
-	}
 	rrn, err := s.rrns.Next()
 	if err != nil {
 		return nil, nil, err
@@ -193,11 +168,10 @@ func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Order, *Opera
 		MerchantID: capture.MerchantID, IdemKey: r.IdemKey, Of: capture.ID,
 	}
 	n.Ops = append(n.Ops, op)
-	if err := s.commit(ctx, n, o.Version, append(r.Journal, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
+	resp, prev, err := s.exchange(ctx, n, o.Version, r.Journal, bank, m)
+	if prev == 0 {
 		return nil, nil, err
 	}
-	prev := n.Version
-	resp, err := s.send(ctx, n.ID, bank, m)
 	p := n.Op(op.ID)
 	switch {
 	case errors.Is(err, links.ErrNotSent):
@@ -223,6 +197,45 @@ func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Order, *Opera
 		return nil, nil, err
 	}
 	return n, n.Op(op.ID), nil
+}
+
+// followUp runs a follow-up on an order under its lock: a request whose
+// idempotency key already ran answers that operation again; check says
+// whether the state machine allows it now; run builds and sends it from a
+// copy of the order and the card's PAN.
+func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t OpType, check func(*Order) error,
+	run func(o, n *Order, pan string) (*Order, *Operation, error)) (*Order, *Operation, error) {
+	unlock := s.locks.lock(r.OrderID)
+	defer unlock()
+	o, err := s.store.Get(r.OrderID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op := o.FindIdem(t, r.IdemKey); op != nil {
+		return o, op, nil
+	}
+	if err := check(o); err != nil {
+		return o, nil, err
+	}
+	n := o.Clone()
+	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
+	if err != nil {
+		return nil, nil, fmt.Errorf("payments: order %s: card: %w", n.ID, err)
+	}
+	return run(o, n, pan)
+}
+
+// exchange writes n (with its new pending operation) and m ahead, then
+// sends m. It returns the version the write produced, 0 when the write
+// itself failed (err says why and nothing was sent).
+func (s *Service) exchange(ctx context.Context, n *Order, prev uint64, pre []journal.Entry, bank string, m *iso.Message) (*iso.Message, uint64, error) {
+	// Write-ahead: the exchange is on disk before the message leaves, so
+	// recovery can reverse it if the process dies mid-flight.
+	if err := s.commit(ctx, n, prev, append(pre, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
+		return nil, 0, err
+	}
+	resp, err := s.send(ctx, n.ID, bank, m)
+	return resp, n.Version, err
 }
 
 // unknownOutcome handles "sent, no reply": the operation is declined for

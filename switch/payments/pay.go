@@ -256,13 +256,11 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 		}
 		n.Bank, n.Rule = bank, dec.Rule
 		n.Ops = append(n.Ops, *op)
-		// Write-ahead: the exchange is on disk before the message leaves,
-		// so recovery can reverse it if the process dies mid-flight.
-		if err := s.commit(ctx, n, prev, append(pre, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
+		resp, v, err := s.exchange(ctx, n, prev, pre, bank, m)
+		if v == 0 {
 			return nil, err
 		}
-		prev, pre = n.Version, nil
-		resp, err := s.send(ctx, n.ID, bank, m)
+		prev, pre = v, nil
 		op = n.Op(op.ID)
 		switch {
 		case errors.Is(err, links.ErrNotSent):
