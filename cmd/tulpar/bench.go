@@ -66,8 +66,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Int64Var(&f.requests, "requests", 0, "measured operations; the run ends at --duration or --requests, whichever comes first (0: no count)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load run first and left out of the results")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout (for scripts and CI trends) instead of tables")
-	fs.BoolVar(&f.reference, "reference", false, "also measure the reference round trip (closed loop, --clients, same duration, --dialect) "+
-		"after the scenario, and report the scenario's authorizations per second as a ratio of it")
+	fs.BoolVar(&f.reference, "reference", false, "also measure the reference round trip (closed loop, same concurrency, same duration, --dialect) "+
+		"just before the scenario, and report the scenario's authorizations per second as a ratio of it")
 	fs.StringVar(&f.mix, "mix", bench.DefaultMix.String(), "e2e: percent of each operation; a refund refunds an earlier purchase of the same client")
 	fs.Int64Var(&f.amount, "amount", 100, "e2e and iso: amount of each payment in minor units (100 = 1.00 KZT), small so long runs do not drain test cards")
 	fs.StringVar(&f.card, "card", "4444555511113333", "e2e: the card that pays (the simulators' card not enrolled in 3-D Secure: no challenge)")
@@ -143,6 +143,16 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 	fail := func(err error) (*bench.Report, int) {
 		fmt.Fprintln(stderr, "tulpar bench:", err)
 		return nil, exitFail
+	}
+	// The reference runs first, alone in the process: after the scenario
+	// the heap would still hold what the simulators' books collected.
+	var ref *bench.Result
+	if f.reference && f.scenario != "reference" {
+		var err error
+		if ref, err = f.runReference(ctx, opts, stderr); err != nil {
+			return fail(err)
+		}
+		runtime.GC()
 	}
 	var self *selfSwitch
 	if f.self {
@@ -277,15 +287,7 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 			return fail(err)
 		}
 	}
-	if f.reference {
-		if self != nil {
-			// The switch would only compete for the CPUs: stop it first.
-			self.close()
-		}
-		ref, err := f.runReference(ctx, opts, stderr)
-		if err != nil {
-			return fail(err)
-		}
+	if ref != nil {
 		rep.SetReference(ref)
 	}
 	return rep, exitOK
@@ -306,10 +308,11 @@ func (f *benchFlags) runReference(ctx context.Context, opts bench.Options, stder
 	}
 	defer c.Close()
 	opts.Model = bench.Closed{Clients: concurrency(opts.Model)}
-	if opts.Progress != nil {
-		fmt.Fprintln(stderr)
+	res, err := bench.Run(ctx, opts, c.Authorizations(f.amount))
+	if opts.Progress != nil && f.scenario != "reference" {
+		fmt.Fprintln(stderr) // the scenario's progress line follows
 	}
-	return bench.Run(ctx, opts, c.Authorizations(f.amount))
+	return res, err
 }
 
 func concurrency(m bench.Model) int {
@@ -399,6 +402,9 @@ func startSelf(ctx context.Context, dir string, log zerolog.Logger) (s *selfSwit
 			return s, err
 		}
 		s.tmp = true
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return s, err
 	}
 	if err := benchKeys(s.dir); err != nil {
 		return s, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func runBenchCmd(t *testing.T, args ...string) (int, string, string) {
 // mix: no error, every kind present, journal entries counted.
 func TestBenchSelfE2E(t *testing.T) {
 	code, out, errOut := runBenchCmd(t, "--self", "--scenario", "e2e", "--requests", "200", "--warmup", "0", "--clients", "8",
-		"--data", t.TempDir(), "--log-level", "error")
+		"--data", filepath.Join(t.TempDir(), "new"), "--log-level", "error")
 	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	for _, want := range []string{"scenario e2e", "purchase", "two_stage", " all ", "p99.9", "authorizations/s", "errors: none", "journal entries written"} {
 		require.Contains(t, out, want)
