@@ -12,6 +12,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 // The RBS facade answers as the BPC/RBS gateway that Kazakh banks run:
@@ -305,6 +306,9 @@ func (c *call) rbsRegister(twoStage bool) {
 			lifetime = life
 		}
 	}
+	ctx, sent := c.answerWith(ctx, func(o *payments.Order, _ *threeds.Outcome) any {
+		return map[string]string{"orderId": o.ID, "formUrl": c.s.formURL(o.ID)}
+	})
 	o, err := c.s.svc.Register(ctx, payments.RegisterRequest{
 		Merchant: c.merchant.Merchant, Number: number, Amount: amount, Currency: currency,
 		Description: form.Get("description"), Email: email, Customer: form.Get("clientId"), Language: lang,
@@ -327,6 +331,9 @@ func (c *call) rbsRegister(twoStage bool) {
 	}
 	if err != nil {
 		c.rbsAnswer(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
+		return
+	}
+	if sent() {
 		return
 	}
 	c.orderID, c.reqJournaled = o.ID, true
@@ -369,7 +376,9 @@ func (c *call) followUp(form url.Values, run func(ctx context.Context, o *paymen
 		c.rbsAnswer(e)
 		return
 	}
-	c.rbsAnswer(rbsSuccess)
+	if !c.sent {
+		c.rbsAnswer(rbsSuccess)
+	}
 }
 
 func (c *call) rbsDeposit() {
@@ -396,11 +405,13 @@ func (c *call) rbsDeposit() {
 				}
 			}
 		}
-		_, op, err := c.s.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, Journal: c.requestEntry()})
+		actx, sent := c.answerWith(ctx, func(*payments.Order, *threeds.Outcome) any { return rbsSuccess })
+		_, op, err := c.s.svc.Complete(actx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, Journal: c.requestEntry()})
 		c.reqJournaled = op != nil
 		if err != nil {
 			return c.rbsFail(err, rbsErr(rbsWrong, msgDepositMax))
 		}
+		sent()
 		return nil
 	})
 }

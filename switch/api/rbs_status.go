@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 // rbsPAN is the gateway's masked PAN: first six, "**", last four.
@@ -260,6 +261,7 @@ func (c *call) rbsPaymentOrder() {
 		ip = clientIP(c.r)
 	}
 	termURL := c.s.formURL(o.ID) + "/3ds"
+	ctx, sent := c.answerWith(ctx, func(n *payments.Order, ch *threeds.Outcome) any { return poResult(n, ch, termURL) })
 	res, err := c.s.svc.Pay(ctx, payments.PayRequest{
 		OrderID: o.ID,
 		Card:    payments.CardInput{PAN: form.Get("$PAN"), Expiry: yyyy[2:] + mm, CVV2: form.Get("$CVC"), Holder: form.Get("TEXT")},
@@ -274,29 +276,38 @@ func (c *call) rbsPaymentOrder() {
 		c.poFail(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
 		return
 	}
-	c.reqJournaled = true
-	const info = "Your order is proceeded, redirecting..."
-	if ch := res.Challenge; ch != nil {
-		extra := map[string]any{"acsUrl": ch.ChallengeURL, "termUrl": termURL, "info": info}
-		for form, ours := range map[string]string{"PaReq": "paReq", "MD": "md", "creq": "creq", "threeDSSessionData": "threeDSSessionData"} {
-			if v, ok := ch.ChallengeForm[form]; ok {
-				extra[ours] = v
-			}
-		}
-		c.poAnswer(0, "", extra)
+	if sent() {
 		return
 	}
-	n := res.Order
+	c.reqJournaled = true
+	c.rbsAnswer(poResult(res.Order, res.Challenge, termURL))
+}
+
+// poResult is paymentorder.do's answer to a payment that went through:
+// where to send the buyer (the ACS for a challenge, else the merchant's
+// return or fail URL).
+func poResult(n *payments.Order, ch *threeds.Outcome, termURL string) map[string]any {
+	const info = "Your order is proceeded, redirecting..."
+	ans := map[string]any{"errorCode": 0}
+	if ch != nil {
+		ans["acsUrl"], ans["termUrl"], ans["info"] = ch.ChallengeURL, termURL, info
+		for form, ours := range map[string]string{"PaReq": "paReq", "MD": "md", "creq": "creq", "threeDSSessionData": "threeDSSessionData"} {
+			if v, ok := ch.ChallengeForm[form]; ok {
+				ans[ours] = v
+			}
+		}
+		return ans
+	}
 	target := n.ReturnURL
-	extra := map[string]any{"info": info}
+	ans["info"] = info
 	if n.Status == payments.StatusDeclined {
 		if n.FailURL != "" {
 			target = n.FailURL
 		}
-		extra["error"] = payments.ActionText(n.ActionCode, n.Language)
+		ans["error"] = payments.ActionText(n.ActionCode, n.Language)
 	}
-	extra["redirect"] = withOrderID(target, n.ID)
-	c.poAnswer(0, "", extra)
+	ans["redirect"] = withOrderID(target, n.ID)
+	return ans
 }
 
 func withOrderID(u, id string) string {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 //go:embed openapi.yaml
@@ -121,6 +122,8 @@ type call struct {
 	// carried it.
 	reqPayload   []byte
 	reqJournaled bool
+	// sent is true once the answer has been written.
+	sent bool
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, h func(*call)) {
@@ -205,7 +208,30 @@ func (c *call) write(status int, body []byte, journaled func(ctx context.Context
 	c.send(status, body)
 }
 
+// answerWith lets payments commit the answer with the change it reports
+// (payments.WithAnswer): one durable commit fewer before the merchant hears
+// back. body builds the answer from the order as committed. sent sends that
+// answer and reports true when payments committed it; otherwise the caller
+// answers as usual, journaling its answer itself.
+func (c *call) answerWith(ctx context.Context, body func(o *payments.Order, ch *threeds.Outcome) any) (context.Context, func() (sent bool)) {
+	var b []byte
+	ctx, answered := payments.WithAnswer(ctx, func(o *payments.Order, ch *threeds.Outcome) []journal.Entry {
+		c.orderID, c.reqJournaled = o.ID, true
+		b, _ = json.Marshal(body(o, ch))
+		return c.answerEntries(http.StatusOK, b)
+	})
+	return ctx, func() bool {
+		if !answered() {
+			return false
+		}
+		c.code = ""
+		c.send(http.StatusOK, b)
+		return true
+	}
+}
+
 func (c *call) send(status int, body []byte) {
+	c.sent = true
 	c.status = status
 	c.w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	c.w.Header().Set("Cache-Control", "no-store")

@@ -14,8 +14,10 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 const (
@@ -288,4 +290,42 @@ func TestPayExpiredOrder(t *testing.T) {
 	// The order is not locked forever: it can be read and declined again.
 	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
 	require.ErrorIs(t, err, payments.ErrTransition)
+}
+
+// An answer given with WithAnswer commits with the final change only: not
+// with the write-ahead of an exchange, and not when the flow refuses.
+func TestAnswerCommitsWithTheFinalChange(t *testing.T) {
+	h := newHarness(t)
+	answer := func(tag string) payments.AnswerFunc {
+		return func(o *payments.Order, _ *threeds.Outcome) []journal.Entry {
+			return []journal.Entry{{Direction: journal.Out, Channel: payments.ChannelAPI, Payload: []byte(tag + ":" + o.Status.String())}}
+		}
+	}
+	ctx, answered := payments.WithAnswer(context.Background(), answer("register"))
+	o, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "ans-1", Amount: 100, ReturnURL: "https://x.kz/"})
+	require.NoError(t, err)
+	require.True(t, answered())
+
+	ctx, answered = payments.WithAnswer(context.Background(), answer("pay"))
+	res, err := h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
+	require.NoError(t, err)
+	require.True(t, answered())
+	entries, err := h.d.Journal().ByOrder(o.ID)
+	require.NoError(t, err)
+	var api []string
+	for _, e := range entries {
+		if e.Channel == payments.ChannelAPI {
+			api = append(api, string(e.Payload))
+		}
+	}
+	require.Equal(t, []string{"register:registered", "pay:" + res.Order.Status.String()}, api,
+		"each answer once, built from the order as finally committed")
+	last := entries[len(entries)-1]
+	require.Equal(t, payments.ChannelAPI, last.Channel, "the answer is the last entry, after the bank's response")
+
+	// A refused payment commits no answer: the caller answers itself.
+	ctx, answered = payments.WithAnswer(context.Background(), answer("again"))
+	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
+	require.ErrorIs(t, err, payments.ErrTransition)
+	require.False(t, answered())
 }

@@ -231,7 +231,7 @@ func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t OpType, che
 func (s *Service) exchange(ctx context.Context, n *Order, prev uint64, pre []journal.Entry, bank string, m *iso.Message) (*iso.Message, uint64, error) {
 	// Write-ahead: the exchange is on disk before the message leaves, so
 	// recovery can reverse it if the process dies mid-flight.
-	if err := s.commit(ctx, n, prev, append(pre, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
+	if err := s.commit(notFinal(ctx), n, prev, append(pre, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
 		return nil, 0, err
 	}
 	resp, err := s.send(ctx, n.ID, bank, m)

@@ -121,6 +121,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 			n.ThreeDS = &ThreeDSInfo{Status: string(out.Status), Version: out.Version, DSTransID: out.DSTransID}
 			n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpThreeDS, Status: OpPending, Amount: n.Amount, Time: now.UTC()})
 			s.holdCVV(n.ID, r.Card.CVV2, n.ExpiresAt)
+			answerChallenge(ctx, &out)
 			if err := s.commit(ctx, n, o.Version, append(r.Journal, entry), nil); err != nil {
 				return nil, err
 			}

@@ -283,7 +283,7 @@ func (s *Service) expireLocked(ctx context.Context, o *Order) (*Order, error) {
 	applyExpire(n)
 	n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpExpire, Status: OpDeclined, Time: now.UTC(), ActionCode: ActionExpired})
 	s.forgetCVV(o.ID)
-	if err := s.commit(ctx, n, o.Version, nil, nil); err != nil {
+	if err := s.commit(notFinal(ctx), n, o.Version, nil, nil); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -323,6 +323,15 @@ func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []j
 		all = append(all, e)
 	}
 	all = append(all, journal.Entry{Direction: journal.Internal, Channel: ChannelState, OrderID: o.ID, Payload: data})
+	answer := pendingAnswer(ctx)
+	if answer != nil {
+		for _, e := range answer.build(o, answer.challenge) {
+			if e.OrderID == "" {
+				e.OrderID = o.ID
+			}
+			all = append(all, e)
+		}
+	}
 	_, err = s.d.Journal.AppendTx(ctx, all, func(tx *bolt.Tx, _ []uint64) error {
 		if err := putOrder(tx, o, data, prev); err != nil {
 			return err
@@ -339,6 +348,9 @@ func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []j
 	})
 	if err != nil {
 		return fmt.Errorf("payments: commit order %s: %w", o.ID, err)
+	}
+	if answer != nil {
+		answer.done = true
 	}
 	if s.d.OnChange != nil && len(o.Ops) > 0 {
 		s.d.OnChange(o, &o.Ops[len(o.Ops)-1])
