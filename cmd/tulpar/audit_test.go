@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/payments"
+)
+
+// TestAuditorsCommands runs a day of payments through the demo, stops it,
+// and runs the auditors' commands on its data as an operator would.
+func TestAuditorsCommands(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d, err := daemon.StartDemo(ctx, daemon.DemoOptions{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
+	require.NoError(t, err)
+	require.NoError(t, d.WaitReady(ctx))
+	svc := d.Payments()
+	for i, two := range []bool{false, true, false, true} {
+		o, err := svc.Register(ctx, payments.RegisterRequest{Merchant: daemon.DemoMerchant, Number: "audit-" + string(rune('a'+i)),
+			Amount: int64(10000 * (i + 1)), TwoStage: two, ReturnURL: "https://shop.example.kz/ok"})
+		require.NoError(t, err)
+		res, err := svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: "4444555511113333", Expiry: "3012"},
+			NotificationURL: d.URL() + "/pay/" + o.ID + "/3ds"})
+		require.NoError(t, err)
+		if two {
+			_, _, err = svc.Complete(ctx, payments.FollowUpRequest{OrderID: res.Order.ID, Amount: 5000})
+			require.NoError(t, err)
+		}
+	}
+	require.Eventually(t, func() bool {
+		st, err := d.SAF().Stats()
+		require.NoError(t, err)
+		for _, s := range st {
+			if s.Depth > 0 {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 10*time.Millisecond, "completions delivered")
+	day := time.Now().UTC().Format("2006-01-02")
+	settlement := filepath.Join(t.TempDir(), "settlement.csv")
+	f, err := os.Create(settlement)
+	require.NoError(t, err)
+	require.NoError(t, d.Banks[daemon.DemoBankASCII].WriteSettlement(f, time.Now().UTC()))
+	require.NoError(t, f.Close())
+	require.NoError(t, d.Close(ctx))
+
+	tulpar := func(want int, args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, &out, &errOut)
+		require.Equal(t, want, code, "tulpar %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), out.String(), errOut.String())
+		return out.String() + errOut.String()
+	}
+	require.Contains(t, tulpar(exitOK, "journal", "verify", "--data", dir, "--quiet"), "OK")
+	tulpar(exitOK, "journal", "replay", "--data", dir, "--quiet")
+	export := tulpar(exitOK, "journal", "export", "--data", dir, "--format", "jsonl", "--quiet")
+	require.Contains(t, export, "0100")
+	require.NotContains(t, export, "4444555511113333", "the export is log-safe")
+	reports := t.TempDir()
+	tulpar(exitOK, "report", "daily", "--data", dir, "--date", day, "--out", reports, "--quiet")
+	files, err := os.ReadDir(reports)
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "one report per merchant")
+	tulpar(exitOK, "reconcile", "--data", dir, "--bank", daemon.DemoBankASCII, "--settlement", settlement, "--date", day, "--quiet")
+
+	// One byte of one entry changed behind the journal's back: verify fails
+	// and names the entry.
+	path := filepath.Join(dir, daemon.DataFile)
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("journal"))
+		k, v := b.Cursor().First()
+		v = append([]byte(nil), v...)
+		v[len(v)/2] ^= 0x01
+		return b.Put(k, v)
+	}))
+	require.NoError(t, db.Close())
+	out := tulpar(exitFail, "journal", "verify", "--data", dir, "--quiet")
+	require.Contains(t, out, "entry 1")
+}
