@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -88,4 +91,66 @@ func TestAdminEndpoints(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestGracefulShutdownFinishesInFlight: a payment at a slow bank when the
+// switch is told to stop still gets its answer, and its journal is whole.
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	d, err := StartDemo(ctx, DemoOptions{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
+	require.NoError(t, err)
+	require.NoError(t, d.WaitReady(ctx))
+	for _, b := range d.Banks {
+		b.SetKnobs(issuersim.Knobs{Latency: 300 * time.Millisecond})
+	}
+	o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "slow", Amount: 777, ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	// Through the merchant API, as in production: the HTTP server's
+	// shutdown is what waits for handlers in flight.
+	done := make(chan map[string]any, 1)
+	go func() {
+		form := url.Values{"userName": {d.Secrets.UserName}, "password": {d.Secrets.Password}, "MDORDER": {o.ID},
+			"$PAN": {"4444555511113333"}, "$CVC": {"123"}, "YYYY": {"2030"}, "MM": {"12"}, "TEXT": {"SLOW BANK"}}
+		resp, err := http.PostForm(d.URL()+"/payment/rest/paymentorder.do", form)
+		if err != nil {
+			done <- map[string]any{"transport_error": err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		var ans map[string]any
+		json.NewDecoder(resp.Body).Decode(&ans)
+		done <- ans
+	}()
+	// The payment is at the bank once it is written ahead as pending.
+	require.Eventually(t, func() bool {
+		got, err := d.Payments().Store().Get(o.ID)
+		require.NoError(t, err)
+		for _, op := range got.Ops {
+			if op.Status == payments.OpPending && op.Type == payments.OpPurchase {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, time.Millisecond)
+	require.NoError(t, d.Close(ctx))
+	ans := <-done
+	require.Equal(t, float64(0), ans["errorCode"], "%v", ans)
+	require.Contains(t, ans["redirect"], "shop.example.kz/ok", "the payment in flight was approved and answered")
+
+	j, err := journal.OpenReadOnly(filepath.Join(dir, DataFile), journal.Options{})
+	require.NoError(t, err)
+	defer j.Close()
+	require.NoError(t, j.Verify(ctx))
+	entries, err := j.ByOrder(o.ID)
+	require.NoError(t, err)
+	var mtis []string
+	for _, e := range entries {
+		if e.MTI != "" {
+			mtis = append(mtis, e.MTI)
+		}
+	}
+	require.Equal(t, []string{"0200", "0210"}, mtis, "the bank's answer is journaled")
+	require.Equal(t, payments.ChannelAPI, entries[len(entries)-1].Channel, "and the merchant's answer last")
 }
