@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 	_ "time/tzdata" // --tz names work on hosts without a zoneinfo database
 
@@ -20,55 +19,25 @@ import (
 // The auditors' commands: tulpar journal verify|replay|export, tulpar report
 // daily, tulpar reconcile. They only read, and only a file no switch holds.
 
-var journalCommands = []struct {
-	name, summary string
-	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
-}{
+var journalCommands = []subcommand{
 	{"verify", "check the hash chain and sequence of every entry", journalVerify},
 	{"replay", "rebuild every order from the journal and compare it with the order store", journalReplay},
 	{"export", "write entries log-safe, ISO messages decoded field by field (jsonl or csv)", journalExport},
 }
 
 func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		w, code := stderr, exitUsage
-		if len(args) > 0 {
-			w, code = stdout, exitOK
-		}
-		fmt.Fprint(w, `Usage: tulpar journal <command> [flags]
-
+	return runGroup(ctx, "journal", `
 The journal is the switch's append-only, hash-chained record of every message
 and order change, kept with the order store in `+audit.DataFile+` in the data
 directory. These commands open it read-only and refuse a file a running switch
 holds: stop the switch, or give --copy a consistent copy the switch wrote
 (journal CopyTo/Snapshot). Exit codes: 0 ok, 1 failure or mismatch, 2 usage.
-
-Commands:
-`)
-		for _, c := range journalCommands {
-			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-		}
-		fmt.Fprintln(w, "\nRun 'tulpar journal <command> -h' for its flags.")
-		return code
-	}
-	for _, c := range journalCommands {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "tulpar journal: unknown command %q\n", args[0])
-	return exitUsage
+`, journalCommands, args, stdout, stderr)
 }
 
-// auditFlags makes a flag set whose -h prints a description and the flags.
+// auditFlags makes the flag set of an auditors' command.
 func auditFlags(name, usage, about string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("tulpar "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: tulpar %s %s\n\n%s\n\nFlags:\n", name, usage, strings.TrimSpace(about))
-		fs.PrintDefaults()
-	}
-	return fs
+	return newFlagSet(name, usage, about, stderr)
 }
 
 // dataFlags are the flags of every command that reads the data file.

@@ -18,65 +18,29 @@ import (
 // keysStdin is where import-zmk reads key components; tests replace it.
 var keysStdin io.Reader = os.Stdin
 
-type keysSub struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
-}
-
-var keysCommands = []struct {
-	name string
-	keysSub
-}{
-	{"init-master", keysSub{"create a new master key file (the only command that can show a clear key)", keysInitMaster}},
-	{"create", keysSub{"generate a new key in the key store", keysCreate}},
-	{"rotate", keysSub{"add a new version of a key; old versions still decrypt and verify", keysRotate}},
-	{"list", keysSub{"print every key version: id, type, algorithm, version, KCV", keysList}},
-	{"kcv", keysSub{"print the key check value of a key", keysKCV}},
-	{"import", keysSub{"import a key a bank sent wrapped under a zone master key", keysImport}},
-	{"import-zmk", keysSub{"enter a zone master key from clear components read on stdin", keysImportZMK}},
+var keysCommands = []subcommand{
+	{"init-master", "create a new master key file (the only command that can show a clear key)", keysInitMaster},
+	{"create", "generate a new key in the key store", keysCreate},
+	{"rotate", "add a new version of a key; old versions still decrypt and verify", keysRotate},
+	{"list", "print every key version: id, type, algorithm, version, KCV", keysList},
+	{"kcv", "print the key check value of a key", keysKCV},
+	{"import", "import a key a bank sent wrapped under a zone master key", keysImport},
+	{"import-zmk", "enter a zone master key from clear components read on stdin", keysImportZMK},
 }
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		w := stderr
-		code := exitUsage
-		if len(args) > 0 {
-			w, code = stdout, exitOK
-		}
-		fmt.Fprint(w, `Usage: tulpar keys <command> [flags]
-
+	return runGroup(ctx, "keys", `
 Keys live in a key store file, each version wrapped (AES-256-GCM) under a
 256-bit master key. The master key comes from a file (mode 0600, --master) or
 from an environment variable (--master-env, default TULPAR_MASTER_KEY), never
 from the config file. No command prints a clear key, except init-master --show,
 once, when the key is made.
-
-Commands:
-`)
-		for _, c := range keysCommands {
-			fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
-		}
-		fmt.Fprintln(w, "\nRun 'tulpar keys <command> -h' for its flags.")
-		return code
-	}
-	for _, c := range keysCommands {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "tulpar keys: unknown command %q (run 'tulpar keys -h')\n", args[0])
-	return exitUsage
+`, keysCommands, args, stdout, stderr)
 }
 
-// newKeysFlags makes a flag set whose -h prints a description and the flags.
+// newKeysFlags makes the flag set of a keys command.
 func newKeysFlags(name, usage, about string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("tulpar keys "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: tulpar keys %s %s\n\n%s\n\nFlags:\n", name, usage, strings.TrimSpace(about))
-		fs.PrintDefaults()
-	}
-	return fs
+	return newFlagSet("keys "+name, usage, about, stderr)
 }
 
 // parseFlags parses and turns flag errors into exit codes; -h is success.
