@@ -31,7 +31,7 @@ The journal is the switch's append-only, hash-chained record of every message
 and order change, kept with the order store in `+audit.DataFile+` in the data
 directory. These commands open it read-only and refuse a file a running switch
 holds: stop the switch, or give --copy a consistent copy the switch wrote
-(journal CopyTo/Snapshot). Exit codes: 0 ok, 1 failure or mismatch, 2 usage.
+(GET /admin/journal/snapshot on the admin listener). Exit codes: 0 ok, 1 failure or mismatch, 2 usage.
 `, journalCommands, args, stdout, stderr)
 }
 
