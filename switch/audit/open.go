@@ -41,7 +41,7 @@ func Open(path string, lockTimeout time.Duration) (*Data, error) {
 	}
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s: stop the switch, or audit a consistent copy it wrote (journal CopyTo/Snapshot) with --copy", ErrLocked, path)
+		return nil, fmt.Errorf("%w: %s: stop the switch, or audit a consistent copy (GET /admin/journal/snapshot on its admin listener) with --copy", ErrLocked, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
