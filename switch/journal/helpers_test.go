@@ -69,13 +69,7 @@ func editFile(tb testing.TB, path string, fn func(tx *bolt.Tx) error) {
 // a sleep, decides when the test goes on.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(tb, cond, 10*time.Second, time.Millisecond, "timed out waiting for %s", what)
 }
 
 func sha256Sum(b []byte) [HashSize]byte { return sha256.Sum256(b) }

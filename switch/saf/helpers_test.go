@@ -200,13 +200,7 @@ func (r *recorder) waitDelivered(tb testing.TB, n int) []Item {
 // sleep, decides when the test goes on.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(tb, cond, waitLimit, time.Millisecond, "timed out waiting for %s", what)
 }
 
 func ids(items []Item) []uint64 {
