@@ -83,7 +83,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err 
 	}
 	d.links, err = links.NewSet(cfg.Links, links.Deps{
 		Log: log.With().Str("component", "links").Logger(), Registry: d.reg, MAC: d.hsm,
-		OnUnsolicited: d.unsolicited,
+		Keys: newKeyImporter(d.hsm, cfg.Links), OnUnsolicited: d.unsolicited,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: links: %w", err)

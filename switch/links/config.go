@@ -103,6 +103,9 @@ type Backoff struct {
 type MACConfig struct {
 	Enabled bool   `yaml:"enabled"`
 	KeyID   string `yaml:"key_id"`
+	// ZMKID is the zone master key the bank wraps a new MAC key under in
+	// an 0800 key change (DE70 161). Empty: key changes are refused.
+	ZMKID string `yaml:"zmk_id"`
 }
 
 // DefaultConfig returns a dial-side config with every default filled in.
