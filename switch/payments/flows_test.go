@@ -329,3 +329,22 @@ func TestAnswerCommitsWithTheFinalChange(t *testing.T) {
 	require.ErrorIs(t, err, payments.ErrTransition)
 	require.False(t, answered())
 }
+
+// A refund asked right after a completion waits for the bank to
+// acknowledge the completion advice: sent before it, the bank would find
+// nothing captured and decline.
+func TestRefundRightAfterCompletion(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	before := h.account(visa)
+	o := h.pay(h.register(60000, true), visa, visaExp)
+	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{MTI: "0220", Action: "late", Delay: 200 * time.Millisecond}}})
+	_, _, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 50000})
+	require.NoError(t, err)
+	_, r, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000})
+	require.NoError(t, err)
+	require.Equal(t, payments.OpApproved, r.Status, "the bank had the capture when the refund came")
+	acc := h.account(visa)
+	require.Equal(t, before.Captured+50000, acc.Captured)
+	require.Equal(t, before.Refunded+20000, acc.Refunded)
+}

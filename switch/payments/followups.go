@@ -127,6 +127,9 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 // the merchant and reversed through store-and-forward, so it can be asked
 // again without paying twice.
 func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+	if err := s.awaitCapture(ctx, r.OrderID); err != nil {
+		return nil, nil, err
+	}
 	check := func(o *Order) error {
 		if r.ExpectedDeposited != nil && *r.ExpectedDeposited != o.Deposited-o.Refunded {
 			return &InputError{"expectedDepositedAmount", fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
@@ -197,6 +200,34 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 		return nil, nil, err
 	}
 	return n, n.Op(op.ID), nil
+}
+
+// awaitCapture waits until the bank has acknowledged the completion a
+// refund refers to. A completion goes as an advice through store-and-
+// forward; a refund sent before the advice arrives would find nothing
+// captured at the bank and be declined. So the refund waits for the
+// advice (nudging the queue), as long as the request's deadline and the
+// exchange timeout allow, and otherwise asks the merchant to retry.
+func (s *Service) awaitCapture(ctx context.Context, orderID string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExchangeTimeout)
+	defer cancel()
+	for {
+		changed := s.nextChange(orderID)
+		o, err := s.store.Get(orderID)
+		if err != nil {
+			return err
+		}
+		c := captureOp(o)
+		if c == nil || c.Type != OpCompletion || c.Status != OpQueued {
+			return nil
+		}
+		s.d.SAF.Kick(c.Bank)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s has not yet acknowledged the completion; retry the refund later", ErrUnavailable, c.Bank)
+		}
+	}
 }
 
 // followUp runs a follow-up on an order under its lock: a request whose

@@ -45,6 +45,8 @@ type Vault interface {
 type Queue interface {
 	EnqueueTx(tx *bolt.Tx, it saf.Item) (uint64, error)
 	Notify(bank string)
+	// Kick tries the bank's queue now, even inside its retry backoff.
+	Kick(bank string)
 }
 
 // Listener hears about every committed change of an order (callbacks to
@@ -83,6 +85,10 @@ type Service struct {
 	// follows a 3-D Secure challenge: in memory only, never on disk.
 	cvvMu sync.Mutex
 	cvv2  map[string]heldCVV
+	// changed holds, per order someone waits on, a channel closed at the
+	// order's next committed change.
+	changedMu sync.Mutex
+	changed   map[string]chan struct{}
 }
 
 type heldCVV struct {
@@ -108,7 +114,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, d: d, store: store,
 		merchants: map[string]*Merchant{}, banks: map[string]BankProfile{}, stans: map[string]*iso.STANs{},
-		cvv2: map[string]heldCVV{},
+		cvv2: map[string]heldCVV{}, changed: map[string]chan struct{}{},
 	}
 	for i := range cfg.Merchants {
 		s.merchants[cfg.Merchants[i].ID] = &cfg.Merchants[i]
@@ -352,6 +358,12 @@ func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []j
 	if answer != nil {
 		answer.done = true
 	}
+	s.changedMu.Lock()
+	if ch, ok := s.changed[o.ID]; ok {
+		close(ch)
+		delete(s.changed, o.ID)
+	}
+	s.changedMu.Unlock()
 	if s.d.OnChange != nil && len(o.Ops) > 0 {
 		s.d.OnChange(o, &o.Ops[len(o.Ops)-1])
 	}
@@ -371,6 +383,19 @@ func newOpID() string {
 		return uuid.NewString()
 	}
 	return id.String()
+}
+
+// nextChange returns a channel closed when order id next changes. Take it
+// before reading the order, so a change in between is not missed.
+func (s *Service) nextChange(id string) <-chan struct{} {
+	s.changedMu.Lock()
+	defer s.changedMu.Unlock()
+	ch, ok := s.changed[id]
+	if !ok {
+		ch = make(chan struct{})
+		s.changed[id] = ch
+	}
+	return ch
 }
 
 func (s *Service) holdCVV(orderID, cvv string, until time.Time) {
