@@ -156,7 +156,18 @@ func TestRunServes(t *testing.T) {
 				r.Body.Close()
 				assert.Equal(t, http.StatusOK, r.StatusCode, path)
 				if path == "/metrics" {
-					assert.Contains(t, string(body), `issuersim_answers_total{bank="demo-bank",mti="0810",rc="00"} 1`)
+					// The bank counts an answer after writing it: the
+					// client can read the answer first.
+					want := `issuersim_answers_total{bank="demo-bank",mti="0810",rc="00"} 1`
+					assert.Eventually(t, func() bool {
+						r, err := http.Get("http://" + adminAddr + path)
+						if err != nil {
+							return false
+						}
+						defer r.Body.Close()
+						b, _ := io.ReadAll(r.Body)
+						return strings.Contains(string(b), want)
+					}, 5*time.Second, 5*time.Millisecond, "metric %s", want)
 				}
 				assert.False(t, strings.Contains(string(body), "4111111111111111"), path)
 			}
