@@ -69,7 +69,16 @@ type Notifier struct {
 	client *http.Client
 	queue  atomic.Pointer[bound]
 	sent   *prometheus.CounterVec
+	record Recorder
 }
+
+// Recorder journals what a callback attempt sent (sent true, before it
+// goes) and what the merchant answered (sent false). The daemon points it
+// at the switch's journal: every message in and out is journaled.
+type Recorder func(ctx context.Context, orderID string, sent bool, payload []byte) error
+
+// Record sets where attempts are journaled; call it before the queue starts.
+func (n *Notifier) Record(r Recorder) { n.record = r }
 
 type bound struct{ q Enqueuer }
 
@@ -191,6 +200,13 @@ func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.O
 		log.Error().Err(err).Str("outcome", saf.Rejected.String()).Msg("callback")
 		return saf.Rejected, err
 	}
+	order := p.Params[ParamMdOrder]
+	if n.record != nil {
+		out, _ := json.Marshal(map[string]any{"merchant": p.Merchant, "url": t.URL, "method": t.Method, "params": p.Params, "repeat": repeat})
+		if err := n.record(ctx, order, true, out); err != nil {
+			return saf.Retry, fmt.Errorf("callbacks: item %d: journal: %w", it.ID, err)
+		}
+	}
 	start := time.Now()
 	status, err := n.send(ctx, t, p.Params)
 	outcome := saf.Delivered
@@ -201,6 +217,18 @@ func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.O
 	case status != http.StatusOK:
 		outcome = saf.Retry
 		err = fmt.Errorf("callbacks: merchant %s answered HTTP %d", p.Merchant, status)
+	}
+	if n.record != nil {
+		in := map[string]any{"http_status": status, "outcome": outcome.String()}
+		if err != nil {
+			in["error"] = err.Error()
+		}
+		b, _ := json.Marshal(in)
+		if jerr := n.record(ctx, order, false, b); jerr != nil && outcome == saf.Delivered {
+			// The merchant has it, but the journal does not say so: send
+			// again (callbacks are at least once) rather than lose the record.
+			outcome, err = saf.Retry, fmt.Errorf("callbacks: item %d: journal: %w", it.ID, jerr)
+		}
 	}
 	n.sent.WithLabelValues(p.Merchant, outcome.String()).Inc()
 	ev := log.Info()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -65,4 +67,22 @@ func TestCallbacksReachTheMerchant(t *testing.T) {
 		t.Fatal("no callback reached the merchant")
 	}
 	require.GreaterOrEqual(t, attempts.Load(), int32(2), "the failed attempt was retried")
+
+	// Each attempt is journaled: what went out, and what the merchant said.
+	require.Eventually(t, func() bool {
+		entries, err := d.Journal().ByOrder(o.ID)
+		require.NoError(t, err)
+		var out, ok200 int
+		for _, e := range entries {
+			if e.Channel != ChannelCallback {
+				continue
+			}
+			if e.Direction == journal.Out {
+				out++
+			} else if strings.Contains(string(e.Payload), `"http_status":200`) {
+				ok200++
+			}
+		}
+		return out >= 2 && ok200 == 1
+	}, 10*time.Second, 5*time.Millisecond, "callback attempts journaled")
 }

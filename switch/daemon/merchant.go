@@ -1,13 +1,18 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
+
+// ChannelCallback is the journal channel of merchant callbacks.
+const ChannelCallback = "callback"
 
 // wireCallbacks connects merchant callbacks: queued inside each order
 // change's transaction, delivered by store-and-forward.
@@ -28,6 +33,14 @@ func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 		return fmt.Errorf("daemon: callbacks: %w", err)
 	}
 	n.Bind(d.saf)
+	n.Record(func(ctx context.Context, orderID string, sent bool, payload []byte) error {
+		dir := journal.In
+		if sent {
+			dir = journal.Out
+		}
+		_, err := d.journal.Append(ctx, journal.Entry{Direction: dir, Channel: ChannelCallback, OrderID: orderID, Payload: payload})
+		return err
+	})
 	deps.InTx = n.InTx
 	kinds[callbacks.Kind] = n
 	return nil
