@@ -36,6 +36,7 @@ type Daemon struct {
 	hsm      hsm.Module
 	journal  *journal.Journal
 	links    *links.Set
+	banks    *bankLinks
 	saf      *saf.Queue
 	payments *payments.Service
 	ln       net.Listener
@@ -88,8 +89,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err 
 	if err != nil {
 		return nil, fmt.Errorf("daemon: links: %w", err)
 	}
-	banks, err := newBankLinks(d.links, cfg.Links)
-	if err != nil {
+	if d.banks, err = newBankLinks(d.links, cfg.Links); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	router, err := routing.New(cfg.Routing, cfg.linkNames())
@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err 
 		return nil, fmt.Errorf("daemon: saf: %w", err)
 	}
 	deps := payments.Deps{
-		Journal: d.journal, Banks: banks, Router: router, Vault: d.hsm, SAF: d.saf,
+		Journal: d.journal, Banks: d.banks, Router: router, Vault: d.hsm, SAF: d.saf,
 		Log: log.With().Str("component", "payments").Logger(),
 	}
 	if cfg.ThreeDS.DirectoryURL != "" {
@@ -253,14 +253,10 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 // entry goes through a bounded queue; an overflow is logged, never silent.
 func (d *Daemon) unsolicited(link string, m *iso.Message, late bool) {
 	rec := payments.ISORecord{Bank: link}
-	for _, l := range d.cfg.Links {
-		if l.Name == link {
-			if c, err := iso.LoadCodec(l.Dialect); err == nil {
-				rec.Dialect = c.Dialect().Name
-				if wire, err := c.Pack(payments.Sanitize(m)); err == nil {
-					rec.Wire = wire
-				}
-			}
+	if c, ok := d.banks.Codec(link); ok {
+		rec.Dialect = c.Dialect().Name
+		if wire, err := c.Pack(payments.Sanitize(m)); err == nil {
+			rec.Wire = wire
 		}
 	}
 	payload, _ := json.Marshal(rec)
