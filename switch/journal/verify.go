@@ -99,7 +99,12 @@ const verifyChunk = 4096
 // What Verify cannot see: a tail cut together with a rewritten head record.
 // Catching that needs the head hash kept outside the file (published or
 // signed); Last().Hash is the value to anchor.
-func (j *Journal) Verify(ctx context.Context) error {
+func (j *Journal) Verify(ctx context.Context) error { return j.VerifyProgress(ctx, nil) }
+
+// VerifyProgress is Verify that reports, after each chunk of entries, how
+// many it has checked of how many the head names, for a progress bar on a
+// long journal. progress may be nil.
+func (j *Journal) VerifyProgress(ctx context.Context, progress func(done, total uint64)) error {
 	var headSeq uint64
 	var headHash [HashSize]byte
 	if err := j.db.View(func(tx *bolt.Tx) error {
@@ -155,6 +160,9 @@ func (j *Journal) Verify(ctx context.Context) error {
 		})
 		if err != nil {
 			return err
+		}
+		if progress != nil {
+			progress(next-1, headSeq)
 		}
 	}
 	if prev != headHash {
