@@ -62,5 +62,7 @@ func newLogger(w io.Writer, level string) zerolog.Logger {
 	if w == nil {
 		w = os.Stderr
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+	// Many goroutines log at once; SyncWriter keeps each line whole on a
+	// writer that is not safe for concurrent use (tests pass a buffer).
+	return zerolog.New(zerolog.SyncWriter(w)).Level(lvl).With().Timestamp().Logger()
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// TestServeRunsFromAConfigFile runs `tulpar serve --config FILE` as an
+// operator would, against a simulated bank, takes a registration through
+// the merchant API, and stops it the way SIGTERM does (its context ends).
+func TestServeRunsFromAConfigFile(t *testing.T) {
+	bcfg := issuersim.DefaultConfig()
+	bcfg.Name, bcfg.Listen, bcfg.AcquirerID = daemon.DemoBankASCII, "127.0.0.1:0", "400001"
+	bank, err := issuersim.New(bcfg, zerolog.Nop(), nil)
+	require.NoError(t, err)
+	require.NoError(t, bank.Start(context.Background()))
+	t.Cleanup(func() { bank.Close() })
+
+	dir := t.TempDir()
+	listen := freeAddr(t)
+	cfg, secrets, err := daemon.DemoConfig(dir, listen, "", bank.Addr())
+	require.NoError(t, err)
+	cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys: nothing to set up
+	cfg.AdminListen = ""
+	data, err := yaml.Marshal(cfg)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "tulpar.yaml")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() { done <- run(ctx, []string{"serve", "--config", path}, io.Discard, &stderr) }()
+
+	base := "http://" + listen
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 10*time.Millisecond, "serve becomes ready once its bank link is signed on")
+
+	resp, err := http.PostForm(base+"/payment/rest/register.do", url.Values{"userName": {secrets.UserName}, "password": {secrets.Password},
+		"orderNumber": {"serve-1"}, "amount": {"500"}, "returnUrl": {"https://shop.example.kz/ok"}})
+	require.NoError(t, err)
+	var reg map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&reg))
+	resp.Body.Close()
+	require.NotEmpty(t, reg["orderId"], "%v", reg)
+
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, exitOK, code, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	require.FileExists(t, filepath.Join(dir, daemon.DataFile))
+}
