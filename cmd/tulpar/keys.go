@@ -43,21 +43,6 @@ func newKeysFlags(name, usage, about string, stderr io.Writer) *flag.FlagSet {
 	return newFlagSet("keys "+name, usage, about, stderr)
 }
 
-// parseFlags parses and turns flag errors into exit codes; -h is success.
-func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		return exitUsage, false
-	}
-	return exitOK, true
-}
-
 // storeFlags are the flags of every command that opens the key store.
 type storeFlags struct {
 	store, master, masterEnv string
