@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"html"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
 // buyer is a browser without JavaScript: it keeps cookies and submits the
@@ -151,4 +154,68 @@ func TestEveryTestCardEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSecondSubmitDuringChallenge: a buyer who reloads the page and pays
+// with another card while a challenge is open gets a fresh 3-D Secure
+// attempt, passes it, and the order is paid once.
+func TestSecondSubmitDuringChallenge(t *testing.T) {
+	d := startDemo(t)
+	form := url.Values{"userName": {d.Secrets.UserName}, "password": {d.Secrets.Password}, "orderNumber": {"twice"},
+		"amount": {"4321"}, "returnUrl": {"https://shop.example.kz/ok"}, "language": {"en"}}
+	resp, err := http.PostForm(d.URL()+"/payment/rest/register.do", form)
+	require.NoError(t, err)
+	var reg struct{ OrderID, FormURL string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&reg))
+	resp.Body.Close()
+
+	submit := func(b *buyer, pan string) page {
+		p := b.do(http.MethodGet, reg.FormURL, nil)
+		token := csrfRe.FindStringSubmatch(p.body)
+		require.NotNil(t, token, p.body)
+		p = b.do(http.MethodPost, reg.FormURL, url.Values{"csrf": {token[1]}, "pan": {pan}, "expiry": {"12/30"},
+			"cvv2": {"123"}, "holder": {"TEST BUYER"}})
+		require.Equal(t, http.StatusOK, p.status, p.body)
+		return p
+	}
+	b := newBuyer(t)
+	first := submit(b, "5555555555555599")
+	// The page again, another card: the first challenge is abandoned, and
+	// 3-D Secure refuses a second, different request under one id.
+	second := submit(b, "4012001038166662")
+
+	action, v := second.form(t)
+	acs := b.do(http.MethodPost, action, v)
+	require.Equal(t, http.StatusOK, acs.status, acs.body)
+	action, v = acs.form(t)
+	v.Set("code", "password")
+	back := b.do(http.MethodPost, action, v)
+	action, v = back.form(t)
+	require.Equal(t, http.StatusSeeOther, b.do(http.MethodPost, action, v).status)
+
+	o, err := d.Payments().Get(context.Background(), reg.OrderID)
+	require.NoError(t, err)
+	require.Equal(t, payments.StatusDeposited, o.Status, "%+v", o.Ops)
+	require.Equal(t, reg.OrderID+"-a2", o.ThreeDS.TransID)
+	paid := 0
+	for _, op := range o.Ops {
+		if op.Type == payments.OpPurchase && op.Status == payments.OpApproved {
+			paid++
+		}
+	}
+	require.Equal(t, 1, paid, "paid once")
+
+	// The abandoned first challenge finished late changes nothing.
+	action, v = first.form(t)
+	acs = b.do(http.MethodPost, action, v)
+	if m := otpRe.FindStringSubmatch(acs.body); m != nil {
+		action, v = acs.form(t)
+		v.Set("code", m[1])
+		back = b.do(http.MethodPost, action, v)
+		action, v = back.form(t)
+		b.do(http.MethodPost, action, v)
+	}
+	again, err := d.Payments().Get(context.Background(), reg.OrderID)
+	require.NoError(t, err)
+	require.Equal(t, o.Version, again.Version)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -301,7 +302,10 @@ func (s *Server) threeDSReturn(w http.ResponseWriter, r *http.Request) {
 	lang := pickLang(r.URL.Query().Get("lang"))
 	id := r.PathValue("orderId")
 	n, err := threeds.ParseNotification(r)
-	if err != nil || n.TransID != id || !validID(id) {
+	// The ACS names the attempt: the order id, or order id + "-aN" for a
+	// later attempt of the same order (payments asks for the result of the
+	// order's current attempt whatever is posted here).
+	if err != nil || !validID(id) || (n.TransID != id && !strings.HasPrefix(n.TransID, id+"-a")) {
 		s.met.returns.WithLabelValues("bad_request").Inc()
 		s.log.Warn().Str("order", id).Str("outcome", "bad_request").Msg("hpp: malformed return from 3-D Secure")
 		s.message(w, http.StatusBadRequest, lang, "error", t(lang, "error"), t(lang, "error_tx"))

@@ -108,8 +108,18 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 	var tds *iso.ThreeDS
 	if s.d.ThreeDS != nil {
 		merchant := s.merchants[n.Merchant]
+		transID := n.ID
+		if k := countOps(n, OpThreeDS); k > 0 {
+			// The buyer submits again while an earlier challenge is open (a
+			// reloaded page): a 3-D Secure transaction id names one request,
+			// so this attempt gets its own, and the earlier one is over.
+			transID = fmt.Sprintf("%s-a%d", n.ID, k+1)
+			if op := lastOp(n, OpThreeDS); op.Status == OpPending {
+				op.Status = OpDeclined
+			}
+		}
 		out, err := s.d.ThreeDS.Begin(ctx, threeds.Request{
-			TransID: n.ID, PAN: r.Card.PAN, Expiry: r.Card.Expiry, Amount: n.Amount, Currency: n.Currency,
+			TransID: transID, PAN: r.Card.PAN, Expiry: r.Card.Expiry, Amount: n.Amount, Currency: n.Currency,
 			MerchantName: merchant.Name, NotificationURL: r.NotificationURL,
 		})
 		entry := s.threeDSEntry(n.ID, "begin", out, err)
@@ -118,7 +128,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 			return s.declineBefore(ctx, n, o.Version, "3ds_error", ActionThreeDSError, entry, r.Journal)
 		case out.Status == threeds.ChallengeRequired:
 			n.Status = Status3DS
-			n.ThreeDS = &ThreeDSInfo{Status: string(out.Status), Version: out.Version, DSTransID: out.DSTransID}
+			n.ThreeDS = &ThreeDSInfo{TransID: transID, Status: string(out.Status), Version: out.Version, DSTransID: out.DSTransID}
 			n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpThreeDS, Status: OpPending, Amount: n.Amount, Time: now.UTC()})
 			s.holdCVV(n.ID, r.Card.CVV2, n.ExpiresAt)
 			answerChallenge(ctx, &out)
@@ -129,7 +139,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 		case !out.Proceed():
 			return s.declineBefore(ctx, n, o.Version, "3ds_failed", ActionThreeDSFailed, entry, r.Journal)
 		}
-		n.ThreeDS = &ThreeDSInfo{Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
+		n.ThreeDS = &ThreeDSInfo{TransID: transID, Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
 		tds = threeDSField(out)
 		r.Journal = append(r.Journal, entry)
 	}
@@ -157,7 +167,11 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, 
 		return nil, &TransitionError{OpThreeDS, o.Status, "the order is not waiting for 3-D Secure"}
 	}
 	n := o.Clone()
-	out, err := s.d.ThreeDS.Result(ctx, orderID)
+	transID := orderID
+	if o.ThreeDS != nil && o.ThreeDS.TransID != "" {
+		transID = o.ThreeDS.TransID
+	}
+	out, err := s.d.ThreeDS.Result(ctx, transID)
 	if errors.Is(err, threeds.ErrChallengePending) {
 		// The browser came back before the buyer finished at the ACS (or
 		// someone posted the order id by hand): nothing is decided yet.
@@ -174,7 +188,7 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, 
 		s.forgetCVV(orderID)
 		return s.declineAfter3DS(ctx, n, o.Version, "3ds_error", ActionThreeDSError, entry)
 	}
-	n.ThreeDS = &ThreeDSInfo{Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
+	n.ThreeDS = &ThreeDSInfo{TransID: transID, Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
 	if !out.Proceed() {
 		s.forgetCVV(orderID)
 		return s.declineAfter3DS(ctx, n, o.Version, "3ds_failed", ActionThreeDSFailed, entry)
@@ -374,4 +388,14 @@ func threeDSField(out threeds.Outcome) *iso.ThreeDS {
 		t.ECI = "07"
 	}
 	return t
+}
+
+func countOps(o *Order, t OpType) int {
+	n := 0
+	for _, op := range o.Ops {
+		if op.Type == t {
+			n++
+		}
+	}
+	return n
 }
