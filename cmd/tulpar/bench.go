@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,8 +19,6 @@ import (
 	"github.com/tulpar-switch/tulpar/bench"
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/iso"
-	"github.com/tulpar-switch/tulpar/issuersim"
-	"github.com/tulpar-switch/tulpar/issuersim/acs"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 )
 
@@ -30,7 +26,7 @@ import (
 // this file only wires scenarios that need the switch in-process.
 type benchFlags struct {
 	scenario, url, token, user, password, isoAddr, dialect, acquirer string
-	self, signOn, json, reference                                    bool
+	self, separate, signOn, json, reference                          bool
 	clients, workers, conns                                          int
 	rate                                                             float64
 	duration, warmup                                                 time.Duration
@@ -48,6 +44,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"reference (the bare moov-io/iso8583-connection round trip to a minimal echo server on loopback)")
 	fs.BoolVar(&f.self, "self", false, "start the switch, two simulated banks and the 3-D Secure simulator in this process "+
 		"(journal durable, in --data) and measure them; the load generator shares the machine")
+	fs.BoolVar(&f.separate, "separate", false, "--self: run the simulated banks and the 3-D Secure simulator in a child process "+
+		"(tulpar simulators), so the figures and the memory trend are the switch's and the load generator's only")
 	fs.StringVar(&f.url, "url", "", "e2e without --self: the running switch's base URL, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&f.token, "token", "", "e2e without --self: the merchant's RBS token (paymentorder.do must be allowed for it)")
 	fs.StringVar(&f.user, "user", "", "e2e without --self: RBS userName, when no --token")
@@ -153,7 +151,7 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 	var self *selfSwitch
 	if f.self {
 		var err error
-		if self, err = startSelf(ctx, f.dataDir, newLogger(stderr, f.logLvl)); err != nil {
+		if self, err = startSelf(ctx, f.dataDir, f.separate, newLogger(stderr, f.logLvl), stderr); err != nil {
 			return fail(err)
 		}
 		defer self.close()
@@ -212,7 +210,7 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 			fmt.Fprintln(stderr, "tulpar bench: sim: needs --self (for a running simulator use --scenario iso --iso-addr)")
 			return nil, exitUsage
 		}
-		c, err := bench.DialISO(ctx, self.banks[daemon.DemoBankASCII].Addr(), bench.ISOOptions{Dialect: "ascii", Conns: f.conns, AcquirerID: f.acquirer})
+		c, err := bench.DialISO(ctx, self.asciiAddr, bench.ISOOptions{Dialect: "ascii", Conns: f.conns, AcquirerID: f.acquirer})
 		if err != nil {
 			return fail(err)
 		}
@@ -276,7 +274,11 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 				rep.Journal.WriterBusy = busy / time.Since(t0).Seconds()
 			}
 		}
-		rep.Notes = append(rep.Notes, "the simulated banks, the 3-D Secure simulator and the load generator run in this process and share its CPUs")
+		if f.separate {
+			rep.Notes = append(rep.Notes, "the simulated banks and the 3-D Secure simulator run in a child process; the load generator runs in this one and shares its CPUs")
+		} else {
+			rep.Notes = append(rep.Notes, "the simulated banks, the 3-D Secure simulator and the load generator run in this process and share its CPUs")
+		}
 	}
 	if f.memProfile != "" {
 		if err := writeHeapProfile(f.memProfile); err != nil {
@@ -377,17 +379,18 @@ func readJournalMetrics(g prometheus.Gatherer) journalMetrics {
 // its cards hold 500,000 KZT, so a sale-day run would fail on the
 // simulators, not on the switch.
 type selfSwitch struct {
-	d       *daemon.Daemon
-	banks   map[string]*issuersim.Bank
-	acs     *http.Server
-	secrets struct{ Token string }
-	dir     string
-	tmp     bool
-	closed  bool
+	d         *daemon.Daemon
+	sims      *simulators      // in this process
+	child     *childSimulators // or in their own (--separate)
+	asciiAddr string
+	secrets   struct{ Token string }
+	dir       string
+	tmp       bool
+	closed    bool
 }
 
-func startSelf(ctx context.Context, dir string, log zerolog.Logger) (s *selfSwitch, err error) {
-	s = &selfSwitch{banks: map[string]*issuersim.Bank{}, dir: dir}
+func startSelf(ctx context.Context, dir string, separate bool, log zerolog.Logger, stderr io.Writer) (s *selfSwitch, err error) {
+	s = &selfSwitch{dir: dir}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -405,37 +408,20 @@ func startSelf(ctx context.Context, dir string, log zerolog.Logger) (s *selfSwit
 	if err := benchKeys(s.dir); err != nil {
 		return s, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return s, fmt.Errorf("acs: %w", err)
-	}
-	s.acs = &http.Server{ReadHeaderTimeout: 10 * time.Second,
-		Handler: acs.New(acs.Config{TTL: time.Minute, MaxTransactions: 10_000_000}, log.With().Str("component", "acs-sim").Logger()).Handler()}
-	go s.acs.Serve(ln)
-	acsURL := "http://" + ln.Addr().String()
-
-	cards := issuersim.DefaultCards()
-	for i := range cards {
-		cards[i].Balance = 1 << 50 // minor units: no run drains it
-	}
-	bank := func(name, dialect, acq string, set func(*issuersim.Config)) error {
-		cfg := issuersim.DefaultConfig()
-		cfg.Name, cfg.Dialect, cfg.AcquirerID, cfg.Cards = name, dialect, acq, cards
-		set(&cfg)
-		b, err := issuersim.New(cfg, log.With().Str("component", "bank-sim").Str("bank", name).Logger(), nil)
-		if err == nil {
-			err = b.Start(context.Background())
+	var acsURL string
+	var startBinary func(addr string) error
+	if separate {
+		if s.child, err = startChildSimulators(log.GetLevel().String(), stderr); err != nil {
+			return s, err
 		}
-		if err != nil {
-			return fmt.Errorf("bank %s: %w", name, err)
+		acsURL, s.asciiAddr, startBinary = s.child.addrs.ACS, s.child.addrs.ASCII, s.child.startBinary
+	} else {
+		if s.sims, err = startSimulators(log); err != nil {
+			return s, err
 		}
-		s.banks[name] = b
-		return nil
+		acsURL, s.asciiAddr, startBinary = s.sims.acsURL, s.sims.asciiAddr(), s.sims.startBinary
 	}
-	if err := bank(daemon.DemoBankASCII, "ascii", "400001", func(c *issuersim.Config) { c.Listen = "127.0.0.1:0" }); err != nil {
-		return s, err
-	}
-	cfg, secrets, err := daemon.DemoConfig(s.dir, "127.0.0.1:0", acsURL, s.banks[daemon.DemoBankASCII].Addr())
+	cfg, secrets, err := daemon.DemoConfig(s.dir, "127.0.0.1:0", acsURL, s.asciiAddr)
 	if err != nil {
 		return s, err
 	}
@@ -443,9 +429,7 @@ func startSelf(ctx context.Context, dir string, log zerolog.Logger) (s *selfSwit
 	if s.d, err = daemon.Start(ctx, cfg, log); err != nil {
 		return s, err
 	}
-	if err := bank(daemon.DemoBankBinary, "binary", "400002", func(c *issuersim.Config) {
-		c.Listen, c.Dial = "", s.d.Links().Get(daemon.DemoBankBinary).Addr()
-	}); err != nil {
+	if err := startBinary(s.d.Links().Get(daemon.DemoBankBinary).Addr()); err != nil {
 		return s, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -468,11 +452,11 @@ func (s *selfSwitch) close() {
 	if s.d != nil {
 		s.d.Shutdown(ctx)
 	}
-	for _, b := range s.banks {
-		b.Close()
+	if s.sims != nil {
+		s.sims.close()
 	}
-	if s.acs != nil {
-		s.acs.Close()
+	if s.child != nil {
+		s.child.close()
 	}
 	if s.tmp {
 		os.RemoveAll(s.dir)

@@ -70,3 +70,14 @@ func TestBenchHelpExplainsEveryFlag(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.True(t, strings.Contains(errOut, "scenario"), errOut)
 }
+
+// --separate runs the simulators in a child process (this test binary
+// re-executed as `tulpar simulators`, see TestMain) and the payments still
+// go through both banks.
+func TestBenchSelfSeparate(t *testing.T) {
+	code, out, errOut := runBenchCmd(t, "--self", "--separate", "--scenario", "e2e", "--requests", "150", "--warmup", "0",
+		"--clients", "4", "--log-level", "error")
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	require.Regexp(t, `(?m)^\s+all\s+150\s+0\s`, out)
+	require.Contains(t, out, "run in a child process")
+}

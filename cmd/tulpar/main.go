@@ -53,13 +53,14 @@ type command struct {
 // commands is the table of subcommands. Each lives in its own file with its
 // own flag.FlagSet and help; add its entry here.
 var commands = map[string]command{
-	"keys":      {summary: "manage the master key and the HSM key store", run: runKeys},
-	"serve":     {summary: "run the switch from a config file", run: runServe},
-	"demo":      {summary: "run the switch with two simulated banks and 3-D Secure, no setup", run: runDemo},
-	"journal":   {summary: "verify, replay or export the journal (read-only, never a live file)", run: runJournal},
-	"report":    {summary: "merchants' daily operations reports (CSV or XLSX)", run: runReport},
-	"reconcile": {summary: "match a bank's settlement file against the journal", run: runReconcile},
-	"bench":     {summary: "load benchmark: authorizations per second, latency percentiles, the moov reference", run: runBench},
+	"keys":       {summary: "manage the master key and the HSM key store", run: runKeys},
+	"serve":      {summary: "run the switch from a config file", run: runServe},
+	"demo":       {summary: "run the switch with two simulated banks and 3-D Secure, no setup", run: runDemo},
+	"journal":    {summary: "verify, replay or export the journal (read-only, never a live file)", run: runJournal},
+	"report":     {summary: "merchants' daily operations reports (CSV or XLSX)", run: runReport},
+	"reconcile":  {summary: "match a bank's settlement file against the journal", run: runReconcile},
+	"bench":      {summary: "load benchmark: authorizations per second, latency percentiles, the moov reference", run: runBench},
+	"simulators": {summary: "the bench's simulated banks and 3-D Secure server in their own process (tulpar bench --self --separate)", run: runSimulators},
 }
 
 // run dispatches to a subcommand. It is main without the process: tests call

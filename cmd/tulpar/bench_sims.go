@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/issuersim/acs"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
+)
+
+// simulators are the bench's bank and 3-D Secure simulators, sized for
+// load: cards that cannot run dry, an ACS that forgets after a minute.
+type simulators struct {
+	acs    *http.Server
+	acsURL string
+	banks  map[string]*issuersim.Bank
+	log    zerolog.Logger
+}
+
+// startSimulators starts the 3-D Secure simulator and the ascii bank, which
+// the switch dials; the binary bank dials the switch, so it waits for
+// startBinary.
+func startSimulators(log zerolog.Logger) (*simulators, error) {
+	s := &simulators{banks: map[string]*issuersim.Bank{}, log: log}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("acs: %w", err)
+	}
+	s.acs = &http.Server{ReadHeaderTimeout: 10 * time.Second,
+		Handler: acs.New(acs.Config{TTL: time.Minute, MaxTransactions: 10_000_000}, log.With().Str("component", "acs-sim").Logger()).Handler()}
+	go s.acs.Serve(ln)
+	s.acsURL = "http://" + ln.Addr().String()
+	if err := s.bank(daemon.DemoBankASCII, "ascii", "400001", func(c *issuersim.Config) { c.Listen = "127.0.0.1:0" }); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *simulators) bank(name, dialect, acq string, set func(*issuersim.Config)) error {
+	cards := issuersim.DefaultCards()
+	for i := range cards {
+		cards[i].Balance = 1 << 50 // minor units: no run drains it
+	}
+	cfg := issuersim.DefaultConfig()
+	cfg.Name, cfg.Dialect, cfg.AcquirerID, cfg.Cards = name, dialect, acq, cards
+	set(&cfg)
+	b, err := issuersim.New(cfg, s.log.With().Str("component", "bank-sim").Str("bank", name).Logger(), nil)
+	if err == nil {
+		err = b.Start(context.Background())
+	}
+	if err != nil {
+		return fmt.Errorf("bank %s: %w", name, err)
+	}
+	s.banks[name] = b
+	return nil
+}
+
+func (s *simulators) asciiAddr() string { return s.banks[daemon.DemoBankASCII].Addr() }
+
+func (s *simulators) startBinary(switchAddr string) error {
+	return s.bank(daemon.DemoBankBinary, "binary", "400002", func(c *issuersim.Config) { c.Listen, c.Dial = "", switchAddr })
+}
+
+func (s *simulators) close() {
+	for _, b := range s.banks {
+		b.Close()
+	}
+	if s.acs != nil {
+		s.acs.Close()
+	}
+}
+
+// runSimulators is `tulpar simulators`: the bench's simulators in a process
+// of their own, so that `tulpar bench --self --separate` measures the
+// switch's CPU and memory without them. It speaks a line protocol on
+// stdin and stdout with the bench that started it.
+func runSimulators(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("simulators", "", `
+The bench's simulated banks and 3-D Secure server in their own process,
+started by 'tulpar bench --self --separate'. It prints one JSON line with
+the 3-D Secure server's URL and the ascii bank's address, reads a line
+"binary HOST:PORT" naming where the binary bank dials the switch, answers
+"ready", and stops when its standard input closes.`, stderr)
+	logLevel := fs.String("log-level", "warn", "log level of the simulators (logs go to stderr)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	s, err := startSimulators(newLogger(stderr, *logLevel))
+	if err != nil {
+		fmt.Fprintln(stderr, "tulpar simulators:", err)
+		return exitFail
+	}
+	defer s.close()
+	json.NewEncoder(stdout).Encode(simAddrs{ACS: s.acsURL, ASCII: s.asciiAddr()})
+	in := bufio.NewScanner(os.Stdin)
+	lines := make(chan string)
+	go func() {
+		for in.Scan() {
+			lines <- in.Text()
+		}
+		close(lines)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case line, ok := <-lines:
+			if !ok {
+				return exitOK
+			}
+			addr, found := strings.CutPrefix(line, "binary ")
+			if !found {
+				fmt.Fprintf(stderr, "tulpar simulators: unexpected line %q\n", line)
+				return exitUsage
+			}
+			if err := s.startBinary(addr); err != nil {
+				fmt.Fprintln(stderr, "tulpar simulators:", err)
+				return exitFail
+			}
+			fmt.Fprintln(stdout, "ready")
+		}
+	}
+}
+
+type simAddrs struct {
+	ACS   string `json:"acs"`
+	ASCII string `json:"ascii"`
+}
+
+// childSimulators runs `tulpar simulators` as a child process.
+type childSimulators struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+	addrs simAddrs
+}
+
+func startChildSimulators(logLevel string, stderr io.Writer) (*childSimulators, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("simulators: %w", err)
+	}
+	c := &childSimulators{cmd: exec.Command(exe, "simulators", "--log-level", logLevel)}
+	c.cmd.Stderr = stderr
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("simulators: %w", err)
+	}
+	c.out = bufio.NewScanner(out)
+	if !c.out.Scan() || json.Unmarshal(c.out.Bytes(), &c.addrs) != nil {
+		c.close()
+		return nil, errors.New("simulators: the child process did not say where it listens")
+	}
+	return c, nil
+}
+
+func (c *childSimulators) startBinary(switchAddr string) error {
+	if _, err := fmt.Fprintf(c.stdin, "binary %s\n", switchAddr); err != nil {
+		return err
+	}
+	if !c.out.Scan() || c.out.Text() != "ready" {
+		return errors.New("simulators: the binary bank did not start")
+	}
+	return nil
+}
+
+func (c *childSimulators) close() {
+	c.stdin.Close()
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+	}
+}
