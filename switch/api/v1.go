@@ -14,6 +14,7 @@ import (
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 // The JSON API v1: resources, HTTP status codes, typed errors, bearer API
@@ -364,7 +365,21 @@ func (c *call) v1Create() {
 	if currency == "" {
 		currency = iso.CurrencyKZT
 	}
-	o, err := c.s.svc.Register(c.r.Context(), payments.RegisterRequest{
+	ctx := c.r.Context()
+	var body []byte
+	answered := func() bool { return false }
+	if v.key != "" {
+		// The new order, its answer and the key's record commit together:
+		// a retry after a crash finds the record, never a duplicate number.
+		ctx, answered = c.s.svc.WithIdempotentAnswer(ctx, c.merchant.Merchant, v.key,
+			func(o *payments.Order, _ *threeds.Outcome) (payments.IdemRecord, []journal.Entry) {
+				c.orderID, c.reqJournaled = o.ID, true
+				body, _ = json.Marshal(c.s.orderJSON(o))
+				return payments.IdemRecord{RequestHash: v.hash, Status: http.StatusCreated, Body: body, OrderID: o.ID},
+					c.answerEntries(http.StatusCreated, body)
+			})
+	}
+	o, err := c.s.svc.Register(ctx, payments.RegisterRequest{
 		Merchant: c.merchant.Merchant, Number: *q.OrderNumber, Amount: *q.Amount, Currency: currency,
 		Description: str(q.Description), Email: str(q.Email), Language: str(q.Language),
 		ReturnURL: *q.ReturnURL, FailURL: str(q.FailURL), Params: q.Metadata, TwoStage: str(q.Capture) == "manual",
@@ -377,6 +392,11 @@ func (c *call) v1Create() {
 		return
 	case err != nil:
 		c.v1Answer(&v, c.v1Fail(err))
+		return
+	}
+	if answered() {
+		defer c.release(&v)
+		c.send(http.StatusCreated, body)
 		return
 	}
 	c.orderID, c.reqJournaled = o.ID, true

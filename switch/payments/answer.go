@@ -3,6 +3,8 @@ package payments
 import (
 	"context"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
@@ -17,7 +19,10 @@ type answerKey struct{}
 type answerSlot struct {
 	build     AnswerFunc
 	challenge *threeds.Outcome
-	done      bool
+	// store, when the build set it, writes the caller's own record of the
+	// answer in the same transaction (an idempotency record).
+	store func(tx *bolt.Tx) error
+	done  bool
 }
 
 // WithAnswer lets a caller commit its answer with the change that decides

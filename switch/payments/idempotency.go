@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 // This file holds what the merchant web service needs of the core beyond
@@ -155,4 +156,34 @@ func (s *Service) IdempotencyFinish(ctx context.Context, merchant, key string, r
 		return fmt.Errorf("payments: idempotency record: %w", err)
 	}
 	return nil
+}
+
+// WithIdempotentAnswer is WithAnswer that also stores the answer as the
+// idempotency record of (merchant, key), in the same commit as the change
+// it reports: a merchant whose request created an order can always have
+// the same answer again, even if the process died right after the commit.
+func (s *Service) WithIdempotentAnswer(ctx context.Context, merchant, key string,
+	build func(o *Order, challenge *threeds.Outcome) (IdemRecord, []journal.Entry)) (context.Context, func() (answered bool)) {
+	var slot *answerSlot
+	ctx, answered := WithAnswer(ctx, func(o *Order, ch *threeds.Outcome) []journal.Entry {
+		rec, entries := build(o, ch)
+		if rec.Created.IsZero() {
+			rec.Created = s.d.Now().UTC()
+		}
+		v, err := json.Marshal(rec)
+		k := idemKey(merchant, key)
+		slot.store = func(tx *bolt.Tx) error {
+			if err != nil {
+				return fmt.Errorf("payments: idempotency record: %w", err)
+			}
+			b, err := tx.CreateBucketIfNotExists(bucketIdem)
+			if err != nil {
+				return err
+			}
+			return b.Put(k, v)
+		}
+		return entries
+	})
+	slot = pendingAnswer(ctx)
+	return ctx, answered
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 func TestCheckDecline(t *testing.T) {
@@ -89,4 +90,34 @@ func TestDecline(t *testing.T) {
 	got, err := s.Decline(ctx, o2.ID, nil)
 	require.ErrorIs(t, err, ErrTransition)
 	require.Equal(t, ActionExpired, got.ActionCode)
+}
+
+// The idempotency record of a registration commits with the order: once
+// Register returns, a retry finds the record (there is no moment where the
+// order exists and the key does not).
+func TestIdempotentAnswerCommitsWithTheOrder(t *testing.T) {
+	s := minimalService(t)
+	ctx, answered := s.WithIdempotentAnswer(context.Background(), "m", "key-1",
+		func(o *Order, _ *threeds.Outcome) (IdemRecord, []journal.Entry) {
+			return IdemRecord{RequestHash: []byte("h"), Status: 201, Body: []byte(o.ID), OrderID: o.ID},
+				[]journal.Entry{{Direction: journal.Out, Channel: ChannelAPI, Payload: []byte("answer")}}
+		})
+	o, err := s.Register(ctx, RegisterRequest{Merchant: "m", Number: "idem-1", Amount: 100, ReturnURL: "https://m.kz/"})
+	require.NoError(t, err)
+	require.True(t, answered())
+	rec, err := s.IdempotencyLookup("m", "key-1")
+	require.NoError(t, err)
+	require.NotNil(t, rec)
+	require.Equal(t, o.ID, rec.OrderID)
+	require.Equal(t, []byte(o.ID), rec.Body)
+
+	// A refused registration stores no record.
+	ctx, answered = s.WithIdempotentAnswer(context.Background(), "m", "key-2",
+		func(o *Order, _ *threeds.Outcome) (IdemRecord, []journal.Entry) { return IdemRecord{Status: 201}, nil })
+	_, err = s.Register(ctx, RegisterRequest{Merchant: "m", Number: "idem-1", Amount: 100, ReturnURL: "https://m.kz/"})
+	require.ErrorIs(t, err, ErrDuplicateNumber)
+	require.False(t, answered())
+	rec, err = s.IdempotencyLookup("m", "key-2")
+	require.NoError(t, err)
+	require.Nil(t, rec)
 }

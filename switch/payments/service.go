@@ -347,6 +347,11 @@ func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []j
 				return err
 			}
 		}
+		if answer != nil && answer.store != nil {
+			if err := answer.store(tx); err != nil {
+				return err
+			}
+		}
 		if s.d.InTx != nil && len(o.Ops) > 0 {
 			return s.d.InTx(tx, o, &o.Ops[len(o.Ops)-1])
 		}
