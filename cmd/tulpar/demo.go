@@ -66,7 +66,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "tulpar demo:", err)
 	}
-	printDemo(stdout, demo, dir)
+	printDemo(ctx, stdout, demo, dir)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -77,7 +77,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func printDemo(w io.Writer, d *daemon.Demo, dir string) {
+func printDemo(ctx context.Context, w io.Writer, d *daemon.Demo, dir string) {
 	fmt.Fprintf(w, "Tulpar demo is running.\n\n")
 	fmt.Fprintf(w, "  switch           %s\n", d.URL())
 	fmt.Fprintf(w, "  metrics          %s/metrics   health %s/healthz   ready %s/readyz\n", d.URL(), d.URL(), d.URL())
@@ -88,6 +88,6 @@ func printDemo(w io.Writer, d *daemon.Demo, dir string) {
 		st := d.Links().Get(name).Status()
 		fmt.Fprintf(w, "  bank %-12s %s dialect, %s side, link %s\n", name, st.Dialect, st.Side, st.State)
 	}
-	printMerchantAccess(w, d)
+	printMerchantAccess(ctx, w, d)
 	fmt.Fprintf(w, "\nCtrl-C stops the demo.\n")
 }

@@ -73,4 +73,12 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 	page.Body.Close()
 	require.Equal(t, http.StatusOK, page.StatusCode)
 	require.Contains(t, string(body), "150,00", "the page shows the amount")
+
+	// And the order the demo registered itself opens its payment page.
+	ready := regexp.MustCompile(`(http://\S+/pay/\S+)`).FindStringSubmatch(text)
+	require.NotNil(t, ready, text)
+	page, err = http.Get(ready[1])
+	require.NoError(t, err)
+	page.Body.Close()
+	require.Equal(t, http.StatusOK, page.StatusCode)
 }
