@@ -74,6 +74,22 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 	require.Equal(t, http.StatusOK, page.StatusCode)
 	require.Contains(t, string(body), "150,00", "the page shows the amount")
 
+	// The JSON API's curl too: its headers and body, $(date +%s) filled in.
+	joined := strings.ReplaceAll(strings.ReplaceAll(text, "\\\n", ""), "$(date +%s)", "7")
+	v1 := regexp.MustCompile(`curl -s (\S+/v1/orders)((?: +-H (?:'[^']*'|"[^"]*"))+) +-d '(.*)'`).FindStringSubmatch(joined)
+	require.NotNil(t, v1, "demo prints a JSON API curl:\n%s", text)
+	req, err := http.NewRequest(http.MethodPost, v1[1], strings.NewReader(strings.ReplaceAll(v1[3], "'7'", "7")))
+	require.NoError(t, err)
+	for _, h := range regexp.MustCompile(`-H (?:'([^']*)'|"([^"]*)")`).FindAllStringSubmatch(v1[2], -1) {
+		k, val, _ := strings.Cut(h[1]+h[2], ": ")
+		req.Header.Set(k, val)
+	}
+	created, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	msg, _ := io.ReadAll(created.Body)
+	created.Body.Close()
+	require.Equal(t, http.StatusCreated, created.StatusCode, string(msg))
+
 	// And the order the demo registered itself opens its payment page.
 	ready := regexp.MustCompile(`(http://\S+/pay/\S+)`).FindStringSubmatch(text)
 	require.NotNil(t, ready, text)

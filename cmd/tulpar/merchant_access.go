@@ -20,6 +20,10 @@ func printMerchantAccess(ctx context.Context, w io.Writer, d *daemon.Demo) {
 	fmt.Fprintf(w, "\nRegister an order (150.00 KZT), then open the formUrl it answers to pay it:\n\n")
 	fmt.Fprintf(w, "  curl -s %s/payment/rest/register.do -d userName=%s -d password=%s \\\n", d.URL(), s.UserName, s.Password)
 	fmt.Fprintf(w, "       -d orderNumber=demo-$(date +%%s) -d amount=15000 -d currency=398 -d returnUrl=https://shop.example.kz/ok\n")
+	fmt.Fprintf(w, "\nor with the JSON API (the same key and body again replay the first answer):\n\n")
+	fmt.Fprintf(w, "  curl -s %s/v1/orders -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", d.URL(), s.APIKey)
+	fmt.Fprintf(w, "       -H \"Idempotency-Key: $(date +%%s)\" \\\n")
+	fmt.Fprintf(w, "       -d '{\"amount\":15000,\"order_number\":\"json-'$(date +%%s)'\",\"return_url\":\"https://shop.example.kz/ok\"}'\n")
 	// One order ready to pay, for whoever wants to see the page first.
 	o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: s.Merchant, Number: fmt.Sprintf("welcome-%d", time.Now().Unix()),
 		Amount: 15000, Description: "Demo order", Language: "en", ReturnURL: "https://shop.example.kz/ok", Lifetime: 24 * time.Hour})
