@@ -133,6 +133,9 @@ func (c *Codec) Build(m *Message) (*iso8583.Message, error) {
 	return im, nil
 }
 
+// digitFields are the data elements the typed layer reads as numbers.
+var digitFields = map[int]bool{2: true, 3: true, 4: true, 7: true, 11: true, 12: true, 13: true, 14: true, 18: true, 22: true, 25: true, 32: true, 49: true, 70: true}
+
 // Parse converts a moov message of the dialect into a typed message,
 // checking what the typed layer relies on (digits where digits are due).
 func (c *Codec) Parse(im *iso8583.Message) (*Message, error) {
@@ -153,7 +156,6 @@ func (c *Codec) Parse(im *iso8583.Message) (*Message, error) {
 		}
 		return s, nil
 	}
-	digits := map[int]bool{2: true, 3: true, 4: true, 7: true, 11: true, 12: true, 13: true, 14: true, 18: true, 22: true, 25: true, 32: true, 49: true, 70: true}
 	for _, f := range []struct {
 		id  int
 		dst *string
@@ -168,7 +170,7 @@ func (c *Codec) Parse(im *iso8583.Message) (*Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		if digits[f.id] && !isDigits(v) {
+		if digitFields[f.id] && !isDigits(v) {
 			return nil, &FieldError{Field: f.id, Reason: "must be digits"}
 		}
 		*f.dst = v
