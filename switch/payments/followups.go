@@ -160,7 +160,7 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 		MTI: iso.MTIFinancial, PAN: pan, ProcessingCode: iso.ProcRefund, STAN: s.stans[bank].Next(),
 		Expiry: n.Card.Expiry, MCC: s.merchants[n.Merchant].MCC, POSEntryMode: iso.POSEntryEcommerce,
 		POSCondition: iso.POSConditionECom, AcquirerID: s.banks[bank].AcquirerID, RRN: rrn,
-		TerminalID: capture.TerminalID, MerchantID: capture.MerchantID, MerchantName: merchantName(s.merchants[n.Merchant]),
+		TerminalID: capture.TerminalID, MerchantID: capture.MerchantID, MerchantName: s.de43[n.Merchant],
 		Currency: n.Currency, Original: iso.OriginalOf(orig),
 	}
 	m.SetAmount(r.Amount)

@@ -341,7 +341,7 @@ func (s *Service) newRequest(n *Order, bank, mti string, t OpType, pan, cvv stri
 		MTI: mti, PAN: pan, ProcessingCode: iso.ProcPurchase, STAN: s.stans[bank].Next(),
 		Expiry: n.Card.Expiry, MCC: merchant.MCC, POSEntryMode: iso.POSEntryEcommerce,
 		POSCondition: iso.POSConditionECom, AcquirerID: s.banks[bank].AcquirerID, RRN: rrn,
-		TerminalID: term.TerminalID, MerchantID: term.MerchantID, MerchantName: merchantName(merchant),
+		TerminalID: term.TerminalID, MerchantID: term.MerchantID, MerchantName: s.de43[n.Merchant],
 		Currency: n.Currency, CVV2: cvv, ThreeDS: tds,
 	}
 	m.SetAmount(n.Amount)

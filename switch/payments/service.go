@@ -77,6 +77,7 @@ type Service struct {
 	d         Deps
 	store     *Store
 	merchants map[string]*Merchant
+	de43      map[string]string // merchant id → DE43, formatted once
 	banks     map[string]BankProfile
 	stans     map[string]*iso.STANs
 	rrns      *iso.RRNs
@@ -113,11 +114,13 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, d: d, store: store,
-		merchants: map[string]*Merchant{}, banks: map[string]BankProfile{}, stans: map[string]*iso.STANs{},
+		merchants: map[string]*Merchant{}, de43: map[string]string{}, banks: map[string]BankProfile{}, stans: map[string]*iso.STANs{},
 		cvv2: map[string]heldCVV{}, changed: map[string]chan struct{}{},
 	}
 	for i := range cfg.Merchants {
-		s.merchants[cfg.Merchants[i].ID] = &cfg.Merchants[i]
+		m := &cfg.Merchants[i]
+		s.merchants[m.ID] = m
+		s.de43[m.ID] = merchantName(m)
 	}
 	// STANs restart from the clock so that a restart within the day does
 	// not reuse the last session's numbers; RRNs, which must be unique,
