@@ -35,6 +35,21 @@ holds: stop the switch, or give --copy a consistent copy the switch wrote
 `, journalCommands, args, stdout, stderr)
 }
 
+// businessDay checks --date (YYYY-MM-DD) in the zone --tz names; a bad
+// value is reported on stderr, naming the flag.
+func businessDay(date, tz string, stderr io.Writer) (*time.Location, bool) {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		fmt.Fprintf(stderr, "--tz: %v\n", err)
+		return nil, false
+	}
+	if _, _, err := audit.DayBounds(date, loc); err != nil {
+		fmt.Fprintf(stderr, "--date: %v\n", err)
+		return nil, false
+	}
+	return loc, true
+}
+
 // auditFlags makes the flag set of an auditors' command.
 func auditFlags(name, usage, about string, stderr io.Writer) *flag.FlagSet {
 	return newFlagSet(name, usage, about, stderr)

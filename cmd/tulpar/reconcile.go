@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/tulpar-switch/tulpar/switch/audit"
 )
@@ -41,13 +40,8 @@ merchant_id, currency are used when present (the issuer simulator's layout).`, s
 		fmt.Fprintln(stderr, "--bank, --settlement and --date are required")
 		return exitUsage
 	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		fmt.Fprintf(stderr, "--tz: %v\n", err)
-		return exitUsage
-	}
-	if _, _, err := audit.DayBounds(date, loc); err != nil {
-		fmt.Fprintf(stderr, "--date: %v\n", err)
+	loc, ok := businessDay(date, tz, stderr)
+	if !ok {
 		return exitUsage
 	}
 	sf, err := os.Open(settlement)

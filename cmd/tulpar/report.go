@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/tulpar-switch/tulpar/switch/audit"
 )
@@ -58,13 +57,8 @@ Operations are taken from the journal alone, as it last records them.`, stderr)
 		fmt.Fprintln(stderr, "--out -: only CSV goes to standard output")
 		return exitUsage
 	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		fmt.Fprintf(stderr, "--tz: %v\n", err)
-		return exitUsage
-	}
-	if _, _, err := audit.DayBounds(date, loc); err != nil {
-		fmt.Fprintf(stderr, "--date: %v\n", err)
+	loc, ok := businessDay(date, tz, stderr)
+	if !ok {
 		return exitUsage
 	}
 	d, code := df.open(stderr)

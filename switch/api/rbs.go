@@ -232,12 +232,8 @@ func (c *call) rbsRegister(twoStage bool) {
 		c.rbsAnswer(rbsErr(rbsWrong, "Invalid orderNumber: 1 to 36 printable characters"))
 		return
 	}
-	amount, err := parseAmount(form.Get("amount"), false)
-	if errors.Is(err, errRequired) {
-		c.rbsAnswer(rbsErr(rbsMissing, msgAmountEmpty))
-		return
-	} else if err != nil {
-		c.rbsAnswer(rbsErr(rbsWrong, msgAmountBad))
+	amount, ok := c.rbsAmount(form, false)
+	if !ok {
 		return
 	}
 	currency := form.Get("currency")
@@ -381,17 +377,27 @@ func (c *call) followUp(form url.Values, run func(ctx context.Context, o *paymen
 	}
 }
 
+// rbsAmount reads the amount parameter (zero allowed when zeroOK, as
+// deposit.do's "the whole hold"); a missing or bad one is answered here.
+func (c *call) rbsAmount(form url.Values, zeroOK bool) (int64, bool) {
+	amount, err := parseAmount(form.Get("amount"), zeroOK)
+	if errors.Is(err, errRequired) {
+		c.rbsAnswer(rbsErr(rbsMissing, msgAmountEmpty))
+		return 0, false
+	} else if err != nil {
+		c.rbsAnswer(rbsErr(rbsWrong, msgAmountBad))
+		return 0, false
+	}
+	return amount, true
+}
+
 func (c *call) rbsDeposit() {
 	form, ok := c.rbsBegin()
 	if !ok {
 		return
 	}
-	amount, err := parseAmount(form.Get("amount"), true)
-	if errors.Is(err, errRequired) {
-		c.rbsAnswer(rbsErr(rbsMissing, msgAmountEmpty))
-		return
-	} else if err != nil {
-		c.rbsAnswer(rbsErr(rbsWrong, msgAmountBad))
+	amount, ok := c.rbsAmount(form, true)
+	if !ok {
 		return
 	}
 	c.followUp(form, func(ctx context.Context, o *payments.Order) *rbsError {
@@ -440,12 +446,8 @@ func (c *call) rbsRefund() {
 	if !ok {
 		return
 	}
-	amount, err := parseAmount(form.Get("amount"), false)
-	if errors.Is(err, errRequired) {
-		c.rbsAnswer(rbsErr(rbsMissing, msgAmountEmpty))
-		return
-	} else if err != nil {
-		c.rbsAnswer(rbsErr(rbsWrong, msgAmountBad))
+	amount, ok := c.rbsAmount(form, false)
+	if !ok {
 		return
 	}
 	ext := form.Get("externalRefundId")
