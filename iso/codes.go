@@ -88,6 +88,7 @@ const (
 	RCApproved          = "00"
 	RCDoNotHonour       = "05"
 	RCSystemError       = "06"
+	RCPartialApproval   = "10"
 	RCInvalidTxn        = "12"
 	RCInvalidAmount     = "13"
 	RCInvalidCard       = "14"

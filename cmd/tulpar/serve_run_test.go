@@ -47,6 +47,9 @@ func TestServeRunsFromAConfigFile(t *testing.T) {
 	require.NoError(t, err)
 	cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys: nothing to set up
 	cfg.AdminListen = ""
+	// The demo config routes to two banks and only one runs here: the
+	// switch opens with it once start_wait has passed.
+	cfg.StartWait = 50 * time.Millisecond
 	data, err := yaml.Marshal(cfg)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "tulpar.yaml")

@@ -43,6 +43,10 @@ const (
 	msgAmountEmpty = "Amount can not be empty"
 	msgAmountBad   = "Invalid amount"
 	msgCurrency    = "Currency is unknown"
+	// msgUnavailable answers what the switch could not make durable: the
+	// request did nothing, and the same request later will be answered.
+	msgUnavailable = "Service temporarily unavailable, try again later"
+	msgInProgress  = "An operation on this order is in progress, check its status later"
 )
 
 type rbsError struct {
@@ -206,6 +210,10 @@ func (c *call) rbsFail(err error, amountErr *rbsError) *rbsError {
 		return rbsErr(rbsSystemError, "Operation declined by the bank")
 	case errors.Is(err, payments.ErrUnavailable):
 		return rbsErr(rbsSystemError, "Bank is unavailable, try again later")
+	case errors.Is(err, payments.ErrStorage):
+		return rbsErr(rbsSystemError, msgUnavailable)
+	case errors.Is(err, payments.ErrInProgress):
+		return rbsErr(rbsSystemError, msgInProgress)
 	case errors.Is(err, payments.ErrCard):
 		return rbsErr(rbsWrong, "Invalid card data")
 	}
@@ -232,7 +240,7 @@ func (c *call) rbsRegister(twoStage bool) {
 		c.rbsAnswer(rbsErr(rbsWrong, "Invalid orderNumber: 1 to 36 printable characters"))
 		return
 	}
-	amount, ok := c.rbsAmount(form, false)
+	amount, ok := c.rbsAmount(form, false, false)
 	if !ok {
 		return
 	}
@@ -378,8 +386,12 @@ func (c *call) followUp(form url.Values, run func(ctx context.Context, o *paymen
 }
 
 // rbsAmount reads the amount parameter (zero allowed when zeroOK, as
-// deposit.do's "the whole hold"); a missing or bad one is answered here.
-func (c *call) rbsAmount(form url.Values, zeroOK bool) (int64, bool) {
+// deposit.do's "the whole hold"; absence too when optional); a missing or
+// bad one is answered here.
+func (c *call) rbsAmount(form url.Values, zeroOK, optional bool) (int64, bool) {
+	if optional && form.Get("amount") == "" {
+		return 0, true
+	}
 	amount, err := parseAmount(form.Get("amount"), zeroOK)
 	if errors.Is(err, errRequired) {
 		c.rbsAnswer(rbsErr(rbsMissing, msgAmountEmpty))
@@ -396,7 +408,7 @@ func (c *call) rbsDeposit() {
 	if !ok {
 		return
 	}
-	amount, ok := c.rbsAmount(form, true)
+	amount, ok := c.rbsAmount(form, true, false)
 	if !ok {
 		return
 	}
@@ -427,18 +439,44 @@ func (c *call) rbsReverse() {
 	if !ok {
 		return
 	}
+	// amount, when given, reverses that much of the hold and leaves the
+	// rest approved; absent or 0, all of it.
+	amount, ok := c.rbsAmount(form, true, true)
+	if !ok {
+		return
+	}
 	c.followUp(form, func(ctx context.Context, o *payments.Order) *rbsError {
+		// reverse.do has no idempotency key, so a repeat is recognised by
+		// its effect: an order reversed already, or a partial reversal of
+		// the same amount as the latest one. A shop that means to release
+		// the same part twice must say so another way (the JSON API's
+		// Idempotency-Key), so a retry after a lost answer never releases
+		// twice.
 		if o.Status == payments.StatusReversed {
 			c.replay = true
 			return nil
 		}
-		_, op, err := c.s.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID, Journal: c.requestEntry()})
+		if last := lastReversal(o); amount != 0 && last != nil && last.Amount == amount && last.Status != payments.OpDeclined {
+			c.replay = true
+			return nil
+		}
+		_, op, err := c.s.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, Journal: c.requestEntry()})
 		c.reqJournaled = op != nil
 		if err != nil {
-			return c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad))
+			return c.rbsFail(err, rbsErr(rbsWrong, "Reversal amount exceeds the approved amount"))
 		}
 		return nil
 	})
+}
+
+// lastReversal is the order's latest merchant reversal, or nil.
+func lastReversal(o *payments.Order) *payments.Operation {
+	for i := len(o.Ops) - 1; i >= 0; i-- {
+		if o.Ops[i].Type == payments.OpReversal {
+			return &o.Ops[i]
+		}
+	}
+	return nil
 }
 
 func (c *call) rbsRefund() {
@@ -446,7 +484,7 @@ func (c *call) rbsRefund() {
 	if !ok {
 		return
 	}
-	amount, ok := c.rbsAmount(form, false)
+	amount, ok := c.rbsAmount(form, false, false)
 	if !ok {
 		return
 	}
@@ -469,8 +507,8 @@ func (c *call) rbsRefund() {
 		key = "rbs-refund:" + ext
 	}
 	c.followUp(form, func(ctx context.Context, o *payments.Order) *rbsError {
-		if prev := o.FindIdem(payments.OpRefund, key); prev != nil {
-			if prev.Amount != amount {
+		if prev := o.FindIdem(payments.OpRefund, key); prev != nil && prev.Status != payments.OpPending {
+			if prev.Amount != amount && prev.Requested != amount {
 				return rbsErr(rbsWrong, "externalRefundId is already used for a refund of another amount")
 			}
 			c.replay = true

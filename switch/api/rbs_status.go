@@ -279,7 +279,9 @@ func (c *call) rbsPaymentOrder() {
 	if sent() {
 		return
 	}
-	c.reqJournaled = true
+	// A replay (the order's payment was decided by an earlier request)
+	// changed nothing, so nothing carried the request to the journal.
+	c.reqJournaled, c.replay = !res.Replay, res.Replay
 	c.rbsAnswer(poResult(res.Order, res.Challenge, termURL))
 }
 

@@ -202,10 +202,47 @@ func (c *call) write(status int, body []byte, journaled func(ctx context.Context
 		err = c.s.svc.JournalAPIEntries(ctx, es...)
 	}
 	if err != nil {
-		c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("api: answer not journaled")
-		status, body = c.systemError()
+		// An answer that is not on disk is never sent: the merchant hears
+		// that the request did nothing and may be repeated.
+		c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("answer not journaled")
+		status, body = c.unavailable()
 	}
 	c.send(status, body)
+}
+
+// unavailable is the answer when the switch cannot make work durable (the
+// journal cannot write) or is not ready for it yet: retryable, in the
+// endpoint's dialect, with Retry-After for clients that read it.
+func (c *call) unavailable() (int, []byte) {
+	c.w.Header().Set("Retry-After", "5")
+	if strings.HasPrefix(c.endpoint, "v1") {
+		c.code = "temporarily_unavailable"
+		b, _ := json.Marshal(errorBody{apiError{Type: "api_error", Code: "temporarily_unavailable",
+			Message: "the service is temporarily unavailable; retry later with the same Idempotency-Key"}})
+		return http.StatusServiceUnavailable, b
+	}
+	c.code = rbsSystemError
+	if c.endpoint == "paymentorder" {
+		b, _ := json.Marshal(map[string]any{"errorCode": 7, "errorMessage": msgUnavailable, "error": msgUnavailable})
+		return http.StatusOK, b
+	}
+	b, _ := json.Marshal(rbsError{rbsSystemError, msgUnavailable})
+	return http.StatusOK, b
+}
+
+// Unavailable answers any merchant request with "temporarily unavailable"
+// in its dialect, journaling nothing (the daemon calls it while the switch
+// starts or while the journal cannot write).
+func (s *Server) Unavailable(w http.ResponseWriter, r *http.Request) {
+	endpoint := "rbs"
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		endpoint = "v1"
+	} else if strings.HasSuffix(r.URL.Path, "/paymentorder.do") {
+		endpoint = "paymentorder"
+	}
+	c := &call{s: s, w: w, r: r, endpoint: endpoint, start: time.Now()}
+	c.send(c.unavailable())
+	c.finish()
 }
 
 // answerWith lets payments commit the answer with the change it reports

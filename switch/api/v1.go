@@ -151,9 +151,14 @@ func (c *call) v1Begin(v *v1req, into any) bool {
 type statusBody struct {
 	status int
 	body   any
+	// transient answers (an operation still in progress) are not stored
+	// under the Idempotency-Key: the same request later gets the outcome.
+	transient bool
 }
 
-func paramErrorBody(status int, e apiError) statusBody { return statusBody{status, errorBody{e}} }
+func paramErrorBody(status int, e apiError) statusBody {
+	return statusBody{status: status, body: errorBody{e}}
+}
 
 // decodeError names the parameter a JSON decoding error is about.
 func decodeError(err error) statusBody {
@@ -246,7 +251,7 @@ func (c *call) v1Answer(v *v1req, sb statusBody) {
 	if e, ok := sb.body.(errorBody); ok {
 		c.code = e.Error.Code
 	}
-	if v.key == "" || sb.status >= 500 {
+	if v.key == "" || sb.status >= 500 || sb.transient {
 		c.write(sb.status, b, nil)
 		return
 	}
@@ -287,6 +292,15 @@ func (c *call) v1Fail(err error) statusBody {
 		return paramErrorBody(http.StatusUnprocessableEntity, apiError{Type: "payment_error", Code: "bank_declined", Message: "the bank declined the operation"})
 	case errors.Is(err, payments.ErrUnavailable):
 		return paramErrorBody(http.StatusServiceUnavailable, apiError{Type: "api_error", Code: "bank_unavailable", Message: "the bank is unavailable; retry later"})
+	case errors.Is(err, payments.ErrStorage):
+		c.w.Header().Set("Retry-After", "5")
+		return paramErrorBody(http.StatusServiceUnavailable, apiError{Type: "api_error", Code: "temporarily_unavailable",
+			Message: "the service is temporarily unavailable; retry later with the same Idempotency-Key"})
+	case errors.Is(err, payments.ErrInProgress):
+		sb := paramErrorBody(http.StatusConflict, apiError{Type: "invalid_request_error", Code: "operation_in_progress",
+			Message: "an operation on this order is in progress; retry later with the same Idempotency-Key"})
+		sb.transient = true
+		return sb
 	}
 	c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("api: payments error")
 	return paramErrorBody(http.StatusInternalServerError, apiError{Type: "api_error", Code: "internal_error", Message: "internal error; retry with the same Idempotency-Key"})
@@ -400,7 +414,7 @@ func (c *call) v1Create() {
 		return
 	}
 	c.orderID, c.reqJournaled = o.ID, true
-	c.v1Answer(&v, statusBody{http.StatusCreated, c.s.orderJSON(o)})
+	c.v1Answer(&v, statusBody{status: http.StatusCreated, body: c.s.orderJSON(o)})
 }
 
 // v1Order loads the caller's order from the path; another merchant's
@@ -429,7 +443,7 @@ func (c *call) v1Get() {
 		c.v1Answer(&v, *sb)
 		return
 	}
-	c.v1Answer(&v, statusBody{http.StatusOK, c.s.orderJSON(o)})
+	c.v1Answer(&v, statusBody{status: http.StatusOK, body: c.s.orderJSON(o)})
 }
 
 type captureRequest struct {
@@ -480,7 +494,7 @@ func (c *call) v1Capture() {
 		if err != nil {
 			return c.v1Fail(err)
 		}
-		return statusBody{http.StatusOK, c.s.orderJSON(n)}
+		return statusBody{status: http.StatusOK, body: c.s.orderJSON(n)}
 	})
 }
 
@@ -498,7 +512,7 @@ func (c *call) v1Cancel() {
 				return c.v1Fail(err)
 			}
 			c.reqJournaled = true
-			return statusBody{http.StatusOK, c.s.orderJSON(n)}
+			return statusBody{status: http.StatusOK, body: c.s.orderJSON(n)}
 		}
 		replay := o.FindIdem(payments.OpReversal, key) != nil
 		n, op, err := c.s.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID, IdemKey: key, Journal: c.requestEntry()})
@@ -512,7 +526,7 @@ func (c *call) v1Cancel() {
 			}
 			return sb
 		}
-		return statusBody{http.StatusOK, c.s.orderJSON(n)}
+		return statusBody{status: http.StatusOK, body: c.s.orderJSON(n)}
 	})
 }
 
@@ -545,7 +559,7 @@ func (c *call) v1Refund() {
 		r := c.s.refundJSON(n, op)
 		switch op.Status {
 		case payments.OpApproved, payments.OpQueued:
-			return statusBody{http.StatusCreated, r}
+			return statusBody{status: http.StatusCreated, body: r}
 		case payments.OpTimeout:
 			return paramErrorBody(http.StatusUnprocessableEntity, apiError{Type: "payment_error", Code: "bank_no_answer",
 				DeclineCode: "issuer_timeout", Message: "the bank did not answer; the refund was reversed and may be asked again"})

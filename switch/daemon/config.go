@@ -65,6 +65,15 @@ type Config struct {
 	// ExpiryInterval is how often unpaid orders past their lifetime are
 	// declined. Default 30s.
 	ExpiryInterval time.Duration `yaml:"expiry_interval"`
+	// StartWait is how long merchant requests wait, after recovery, for a
+	// signed-on link to every bank the routing rules name. Past it the
+	// switch opens with the banks it has (routing fails over the others)
+	// and warns; with none it keeps answering 503. Default 30s.
+	StartWait time.Duration `yaml:"start_wait"`
+	// JournalProbeInterval is how often, while the journal cannot write,
+	// the switch tries a write to learn that it can again, and then settles
+	// the outcomes it had to keep in memory. Default 1s.
+	JournalProbeInterval time.Duration `yaml:"journal_probe_interval"`
 }
 
 // SAFConfig tunes store-and-forward.
@@ -86,6 +95,7 @@ func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", LogLevel: "info", HSM: hsm.DefaultConfig(),
 		Payments: payments.DefaultConfig(), ShutdownTimeout: 15 * time.Second, ExpiryInterval: 30 * time.Second,
+		StartWait: 30 * time.Second, JournalProbeInterval: time.Second,
 	}
 }
 
@@ -127,6 +137,14 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("config: log_level: %q is not debug, info, warn or error", c.LogLevel))
 	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"shutdown_timeout", c.ShutdownTimeout}, {"expiry_interval", c.ExpiryInterval}, {"start_wait", c.StartWait}, {"journal_probe_interval", c.JournalProbeInterval}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("config: %s: must be a positive duration such as 30s", d.key))
+		}
+	}
 	if err := c.HSM.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: hsm: %w", err))
 	}
@@ -162,6 +180,22 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("config: routing: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// routedBanks are the banks the routing rules name: the switch is ready for
+// merchants when it can reach each of them.
+func (c *Config) routedBanks() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range c.Routing.Rules {
+		for _, b := range r.Banks {
+			if !seen[b.Name] {
+				seen[b.Name] = true
+				out = append(out, b.Name)
+			}
+		}
+	}
+	return out
 }
 
 func (c *Config) linkNames() []string {

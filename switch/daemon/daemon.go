@@ -45,6 +45,7 @@ type Daemon struct {
 	admin    *http.Server
 	mux      *http.ServeMux
 	url      string
+	gate     *gate
 
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -62,7 +63,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err 
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	d = &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: stop, mux: http.NewServeMux(),
-		unsol: make(chan journal.Entry, 1024)}
+		unsol: make(chan journal.Entry, 1024), gate: newGate()}
 	defer func() {
 		if err != nil {
 			d.Shutdown(context.Background())
@@ -143,9 +144,12 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err 
 	if err := d.saf.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("daemon: saf: %w", err)
 	}
-	d.wg.Add(2)
+	d.wg.Add(4)
 	go d.journalUnsolicited()
 	go d.expireLoop(runCtx)
+	go d.healthLoop(runCtx)
+	go d.openWhenReady(runCtx)
+	d.reg.MustRegister(healthCollector{d})
 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
@@ -307,21 +311,7 @@ func (d *Daemon) mountHTTP() error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	d.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		var ready []string
-		var lines []string
-		for _, st := range d.links.Statuses() {
-			lines = append(lines, fmt.Sprintf("%s: %s", st.Name, st.State))
-			if st.State == links.StateReady {
-				ready = append(ready, st.Name)
-			}
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if len(ready) == 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		fmt.Fprintln(w, strings.Join(lines, "\n"))
-	})
+	d.mux.HandleFunc("GET /readyz", d.readyz)
 	return nil
 }
 

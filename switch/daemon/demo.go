@@ -157,16 +157,6 @@ func (d *Demo) startBank(_ context.Context, cfg issuersim.Config, log zerolog.Lo
 	return nil
 }
 
-// WaitReady waits until both bank links are signed on.
-func (d *Demo) WaitReady(ctx context.Context) error {
-	for _, name := range []string{DemoBankASCII, DemoBankBinary} {
-		if err := d.Links().Get(name).WaitReady(ctx); err != nil {
-			return fmt.Errorf("demo: link %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
 // Close stops the switch, then the banks and the 3-D Secure simulator.
 func (d *Demo) Close(ctx context.Context) error {
 	var errs []error

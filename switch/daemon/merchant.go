@@ -56,8 +56,8 @@ func (d *Daemon) mountMerchantSide() error {
 	if err != nil {
 		return fmt.Errorf("daemon: api: %w", err)
 	}
-	d.mux.Handle("/payment/rest/", a.Handler())
-	d.mux.Handle("/v1/", a.Handler())
+	d.mux.Handle("/payment/rest/", d.guard(a.Handler(), a.Unavailable))
+	d.mux.Handle("/v1/", d.guard(a.Handler(), a.Unavailable))
 	hcfg := d.cfg.HPP
 	if hcfg.PublicURL == "" {
 		hcfg.PublicURL = d.url
@@ -66,6 +66,6 @@ func (d *Daemon) mountMerchantSide() error {
 	if err != nil {
 		return fmt.Errorf("daemon: hpp: %w", err)
 	}
-	d.mux.Handle("/pay/", h.Handler())
+	d.mux.Handle("/pay/", d.guard(h.Handler(), h.Unavailable))
 	return nil
 }

@@ -110,6 +110,14 @@ func (s *Server) failed(w http.ResponseWriter, lang string) {
 	s.message(w, http.StatusInternalServerError, lang, "error", t(lang, "error"), t(lang, "error_tx"))
 }
 
+// Unavailable is the page while the switch cannot take payments (starting,
+// or its journal cannot write): nothing was done, try again later.
+func (s *Server) Unavailable(w http.ResponseWriter, r *http.Request) {
+	lang := pickLang(r.URL.Query().Get("lang"))
+	w.Header().Set("Retry-After", "5")
+	s.message(w, http.StatusServiceUnavailable, lang, "unavailable", t(lang, "unavailable"), t(lang, "error_tx"))
+}
+
 // order loads the order of the request's path, answering the page itself
 // when there is none.
 func (s *Server) order(w http.ResponseWriter, r *http.Request, lang string) (*payments.Order, bool) {
@@ -266,8 +274,15 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			s.showForm(w, r, http.StatusUnprocessableEntity, o, lang, f)
 			return
 		}
-		if errors.Is(err, payments.ErrTransition) {
-			// Expired or paid meanwhile (another tab): show where it is.
+		if errors.Is(err, payments.ErrStorage) {
+			s.met.submits.WithLabelValues("unavailable").Inc()
+			log.Error().Err(err).Str("pan", masked).Str("outcome", "unavailable").Msg("hpp: payment not recorded")
+			s.Unavailable(w, r)
+			return
+		}
+		if errors.Is(err, payments.ErrTransition) || errors.Is(err, payments.ErrInProgress) {
+			// Expired, paid meanwhile (another tab), or still at the bank:
+			// show where it is.
 			s.met.submits.WithLabelValues("not_payable").Inc()
 			log.Info().Str("pan", masked).Str("outcome", "not_payable").Msg("hpp: order no longer awaiting payment")
 			s.toResult(w, r, o.ID, lang)
@@ -320,8 +335,14 @@ func (s *Server) threeDSReturn(w http.ResponseWriter, r *http.Request) {
 		s.met.returns.WithLabelValues("not_found").Inc()
 		s.notFound(w, lang)
 		return
-	case errors.Is(err, payments.ErrTransition):
-		// A second POST (reload, back button): the order is decided.
+	case errors.Is(err, payments.ErrStorage):
+		s.met.returns.WithLabelValues("unavailable").Inc()
+		log.Error().Err(err).Str("outcome", "unavailable").Msg("hpp: payment not recorded")
+		s.Unavailable(w, r)
+		return
+	case errors.Is(err, payments.ErrTransition), errors.Is(err, payments.ErrInProgress):
+		// A second POST (reload, back button): the order is decided, or
+		// its authorization is still being settled.
 		s.met.returns.WithLabelValues("repeated").Inc()
 		log.Info().Str("outcome", "repeated").Msg("hpp: return from 3-D Secure for a decided order")
 	case err != nil:

@@ -65,6 +65,7 @@ var texts = map[string][3]string{
 	"notfound_tx":  {"Check the link you followed, or return to the merchant.", "Проверьте ссылку или вернитесь в магазин.", "Сілтемені тексеріңіз немесе дүкенге оралыңыз."},
 	"error":        {"The payment could not be processed", "Не удалось выполнить платёж", "Төлемді орындау мүмкін болмады"},
 	"error_tx":     {"Nothing was charged. Please try again in a few minutes.", "Деньги не списаны. Попробуйте ещё раз через несколько минут.", "Ақша алынған жоқ. Бірнеше минуттан кейін қайталап көріңіз."},
+	"unavailable":  {"The payment service is temporarily unavailable", "Платёжный сервис временно недоступен", "Төлем қызметі уақытша қолжетімсіз"},
 	"continue":     {"Continue", "Продолжить", "Жалғастыру"},
 	"language":     {"Language", "Язык", "Тіл"},
 }

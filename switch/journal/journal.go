@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -122,6 +123,9 @@ type Journal struct {
 	lastSeq  uint64
 	lastHash [HashSize]byte
 	arena    []byte
+
+	// lastErr is the error of the last commit, nil after a good one (Healthy).
+	lastErr atomic.Pointer[error]
 
 	closeOnce sync.Once
 	closeErr  error

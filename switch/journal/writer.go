@@ -231,13 +231,15 @@ func (j *Journal) commit(batch []*request) {
 		if err != nil {
 			j.m.failed.Add(float64(len(batch)))
 			j.log.Error().Err(err).Int("requests", len(batch)).Int("entries", entries).Msg("journal commit failed")
-			err = fmt.Errorf("journal: commit: %w", err)
+			err = fmt.Errorf("%w: %w", ErrCommit, err)
+			j.setHealth(err)
 			for _, r := range batch {
 				r.done <- result{err: err}
 			}
 			return
 		}
 		j.lastSeq, j.lastHash = seq, prev
+		j.setHealth(nil)
 		j.m.observe(entries, time.Since(start))
 		for i, r := range batch {
 			r.done <- result{seqs: seqs[i]}

@@ -25,6 +25,11 @@ const (
 	ActionThreeDSFailed   = -2006  // issuer declined 3-D Secure authentication
 	ActionExpired         = -2007  // payment session expired
 	ActionThreeDSError    = 151017 // 3-D Secure error
+	// The bank approved another amount than asked, and the switch reversed
+	// it. RBS publishes no codes for these; like ActionMerchantDeclined
+	// they lie outside the negative codes it does publish.
+	ActionPartialApproval = -2101 // DE39 10, and the merchant takes no partial amounts
+	ActionAmountMismatch  = -2102 // approved with a DE4 other than the amount asked
 )
 
 var actionByDE39 = map[string]int{
@@ -67,6 +72,8 @@ var actionTexts = map[int][3]string{ // en, ru, kk
 	ActionThreeDSFailed:   {"3-D Secure authentication failed", "Неуспешная аутентификация 3-D Secure", "3-D Secure аутентификациясы сәтсіз"},
 	ActionExpired:         {"Payment session expired", "Истёк срок ожидания оплаты", "Төлем уақыты өтті"},
 	ActionThreeDSError:    {"3-D Secure error", "Ошибка 3-D Secure", "3-D Secure қатесі"},
+	ActionPartialApproval: {"The bank approved only part of the amount; the payment is cancelled", "Банк одобрил только часть суммы; платёж отменён", "Банк соманың бір бөлігін ғана мақұлдады; төлем жойылды"},
+	ActionAmountMismatch:  {"The bank approved a different amount; the payment is cancelled", "Банк одобрил другую сумму; платёж отменён", "Банк басқа соманы мақұлдады; төлем жойылды"},
 }
 
 // ActionText returns an action code's text in lang ("en", "ru" or "kk";

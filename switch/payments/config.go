@@ -38,6 +38,11 @@ type Merchant struct {
 	Country string `yaml:"country"`
 	// Terminals maps a bank name to the DE41/DE42 the bank issued.
 	Terminals map[string]Terminal `yaml:"terminals"`
+	// AcceptPartialApproval keeps an authorization the bank approved for
+	// less than asked (DE39 10) at the amount approved. By default such an
+	// approval is reversed and the order declined: the RBS plugins shops
+	// run expect all or nothing.
+	AcceptPartialApproval bool `yaml:"accept_partial_approval"`
 }
 
 // Terminal is a merchant's identity at one bank.

@@ -40,6 +40,7 @@ var ErrUnavailable = errors.New("bank unavailable")
 // store-and-forward, so the merchant's capture stands once accepted; the
 // bank releases whatever of the hold is not captured.
 func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+	ctx = detach(ctx)
 	var amount int64
 	check := func(o *Order) error {
 		if amount = r.Amount; amount == 0 {
@@ -54,8 +55,7 @@ func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Order, *Ope
 
 func (s *Service) complete(ctx context.Context, r FollowUpRequest, o, n *Order, pan string, amount int64) (*Order, *Operation, error) {
 	auth := o.authOp()
-	orig := originalMessage(n, auth, pan)
-	m := iso.CompletionOf(orig, auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now())
+	m := iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now())
 	op := Operation{
 		ID: newOpID(), Type: OpCompletion, Status: OpQueued, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
 		MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, ApprovalCode: auth.ApprovalCode,
@@ -64,26 +64,34 @@ func (s *Service) complete(ctx context.Context, r FollowUpRequest, o, n *Order, 
 	n.Ops = append(n.Ops, op)
 	applyCompletion(n, amount)
 	n.ActionCode = ActionApproved
-	if err := s.commitQueued(ctx, n, o.Version, r.Journal, auth.Bank, op.ID, safCompletion, m); err != nil {
+	if err := s.commitQueued(ctx, n, o.Version, r.Journal, queued{auth.Bank, op.ID, safCompletion, m}); err != nil {
 		return nil, nil, err
 	}
 	return n, n.Op(op.ID), nil
 }
 
-// Cancel reverses a hold with an 0400. When the bank cannot be reached or
-// does not answer, the cancel still stands: an 0420 reversal advice is
-// queued and store-and-forward delivers it.
+// Cancel reverses a hold with an 0400: all of what is held when r.Amount
+// is 0 or all of it, else r.Amount of it, the ISO 8583:1987 way (DE4 the
+// original amount, DE95 what stays held), leaving the rest approved. When
+// the bank cannot be reached or does not answer, the cancel still stands:
+// an 0420 reversal advice is queued and store-and-forward delivers it.
 func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
-	return s.followUp(ctx, r, OpReversal, CheckCancel, func(o, n *Order, pan string) (*Order, *Operation, error) {
+	ctx = detach(ctx)
+	check := func(o *Order) error { return CheckCancel(o, r.Amount) }
+	return s.followUp(ctx, r, OpReversal, check, func(o, n *Order, pan string) (*Order, *Operation, error) {
 		return s.cancel(ctx, r, o, n, pan)
 	})
 }
 
 func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *Order, pan string) (*Order, *Operation, error) {
 	auth := o.authOp()
-	m := iso.ReversalOf(originalMessage(n, auth, pan), false, s.stans[auth.Bank].Next(), s.d.Now(), nil)
+	amount := r.Amount
+	if amount == 0 {
+		amount = o.Approved
+	}
+	m := s.reversalMessage(n, auth, pan, amount, false, s.stans[auth.Bank].Next())
 	op := Operation{
-		ID: newOpID(), Type: OpReversal, Status: OpPending, Amount: auth.Amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
+		ID: newOpID(), Type: OpReversal, Status: OpPending, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
 		MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, TerminalID: auth.TerminalID,
 		MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID,
 	}
@@ -96,30 +104,46 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 	if err != nil {
 		// Not sent or no reply: the reversal must still reach the bank.
 		p.Status, p.ActionCode = OpQueued, ActionApproved
-		applyCancel(n)
+		applyCancel(n, p.Amount)
+		n.ActionCode = ActionApproved
 		advice := *m
 		advice.MTI = iso.MTIReversalAdvice
-		if err := s.commitQueued(ctx, n, prev, nil, auth.Bank, op.ID, safReversal, &advice); err != nil {
+		if err := s.commitQueued(ctx, n, prev, nil, queued{auth.Bank, op.ID, safReversal, &advice}); err != nil {
+			s.keepUnrecorded(n.ID, nil)
 			return nil, nil, err
 		}
 		return n, n.Op(op.ID), nil
 	}
 	p.ResponseCode, p.ActionCode = resp.ResponseCode, ActionForDE39(resp.ResponseCode)
 	entries := []journal.Entry{s.isoEntry(n, auth.Bank, journal.In, resp)}
-	if !iso.LookupResponseCode(resp.ResponseCode).Approved {
-		p.Status = OpDeclined
-		if err := s.commit(ctx, n, prev, entries, nil); err != nil {
-			return nil, nil, err
-		}
-		return n, n.Op(op.ID), fmt.Errorf("%w: reversal answered %s", ErrBankRefused, resp.ResponseCode)
+	approved := iso.LookupResponseCode(resp.ResponseCode).Approved
+	p.Status = OpDeclined
+	if approved {
+		p.Status = OpApproved
+		applyCancel(n, p.Amount)
+		n.ActionCode = ActionApproved
 	}
-	p.Status = OpApproved
-	applyCancel(n)
-	n.ActionCode = ActionApproved
 	if err := s.commit(ctx, n, prev, entries, nil); err != nil {
+		s.keepUnrecorded(n.ID, map[string]*iso.Message{op.ID: resp})
 		return nil, nil, err
 	}
+	if !approved {
+		return n, n.Op(op.ID), fmt.Errorf("%w: reversal answered %s", ErrBankRefused, resp.ResponseCode)
+	}
 	return n, n.Op(op.ID), nil
+}
+
+// reversalMessage is the 0400 (or, advice, the 0420) that reverses amount
+// of what auth holds: DE4 the original amount, and, when part of the hold
+// stays, DE95 with what stays, as ISO 8583:1987 expresses a partial
+// reversal. What stays is counted from the order as it was before this
+// reversal: n.Approved is what the bank holds now.
+func (s *Service) reversalMessage(n *Order, auth *Operation, pan string, amount int64, advice bool, stan string) *iso.Message {
+	var stays *int64
+	if rest := n.Approved - amount; rest > 0 {
+		stays = &rest
+	}
+	return iso.ReversalOf(s.originalMessage(n, auth, pan), advice, stan, s.d.Now(), stays)
 }
 
 // Refund returns captured money with an 0200, processing code 20, naming
@@ -127,6 +151,7 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 // the merchant and reversed through store-and-forward, so it can be asked
 // again without paying twice.
 func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+	ctx = detach(ctx)
 	if err := s.awaitCapture(ctx, r.OrderID); err != nil {
 		return nil, nil, err
 	}
@@ -155,7 +180,7 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 		return nil, nil, err
 	}
 	now := s.d.Now()
-	orig := originalMessage(n, capture, pan)
+	orig := s.originalMessage(n, capture, pan)
 	m := &iso.Message{
 		MTI: iso.MTIFinancial, PAN: pan, ProcessingCode: iso.ProcRefund, STAN: s.stans[bank].Next(),
 		Expiry: n.Card.Expiry, MCC: s.merchants[n.Merchant].MCC, POSEntryMode: iso.POSEntryEcommerce,
@@ -180,23 +205,39 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 	case errors.Is(err, links.ErrNotSent):
 		p.Status, p.ActionCode = OpDeclined, ActionIssuerDown
 		if err := s.commit(ctx, n, prev, nil, nil); err != nil {
+			s.keepUnrecorded(n.ID, nil, op.ID)
 			return nil, nil, err
 		}
 		return n, n.Op(op.ID), fmt.Errorf("%w: %v", ErrUnavailable, err)
 	case err != nil:
+		id := n.ID
 		n, err := s.unknownOutcome(ctx, n, prev, p, m, bank)
 		if err != nil {
+			s.keepUnrecorded(id, nil)
 			return nil, nil, err
 		}
 		return n, n.Op(op.ID), nil
 	}
 	p.ResponseCode, p.ApprovalCode, p.ActionCode = resp.ResponseCode, resp.ApprovalCode, ActionForDE39(resp.ResponseCode)
 	p.Status = OpDeclined
-	if iso.LookupResponseCode(resp.ResponseCode).Approved {
+	var items []queued
+	switch v, amount := judge(r.Amount, resp); v {
+	case verdictApproved:
 		p.Status = OpApproved
 		applyRefund(n, r.Amount)
+	case verdictPartial, verdictMismatch:
+		// A refund of another amount than asked: undo it, and let the
+		// merchant ask again.
+		p.Status, p.Requested, p.Amount = OpApproved, p.Amount, amount
+		s.d.Log.Error().Str("order", n.ID).Str("bank", bank).Str("stan", p.STAN).Str("rc", resp.ResponseCode).
+			Int64("asked", r.Amount).Int64("approved", amount).Msg("refund approved for another amount: reversing it")
+		rev, msg := s.autoReversal(n, p, m, bank)
+		items = append(items, queued{bank, rev.ID, safReversal, msg})
+		p = n.Op(op.ID)
+		p.ActionCode = ActionAmountMismatch
 	}
-	if err := s.commit(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, nil); err != nil {
+	if err := s.commitQueued(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, items...); err != nil {
+		s.keepUnrecorded(n.ID, map[string]*iso.Message{op.ID: resp})
 		return nil, nil, err
 	}
 	return n, n.Op(op.ID), nil
@@ -242,8 +283,14 @@ func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t OpType, che
 	if err != nil {
 		return nil, nil, err
 	}
-	if op := o.FindIdem(t, r.IdemKey); op != nil {
+	if op := o.FindIdem(t, r.IdemKey); op != nil && op.Status != OpPending {
 		return o, op, nil
+	}
+	if atBank(o) {
+		// An earlier exchange's outcome is not recorded yet (the journal
+		// could not write it): nothing new may start from a state that
+		// is about to change.
+		return o, nil, fmt.Errorf("payments: order %s: %w", o.ID, ErrInProgress)
 	}
 	if err := check(o); err != nil {
 		return o, nil, err
@@ -273,24 +320,24 @@ func (s *Service) exchange(ctx context.Context, n *Order, prev uint64, pre []jou
 // the merchant and an 0420 reversal goes into store-and-forward in the
 // same transaction, so it is never reported approved and never forgotten.
 func (s *Service) unknownOutcome(ctx context.Context, n *Order, prev uint64, op *Operation, m *iso.Message, bank string) (*Order, error) {
+	s.d.Log.Warn().Str("order", n.ID).Str("bank", bank).Str("stan", m.STAN).Msg("no reply: declined, reversal queued")
+	item := s.timedOut(n, op, m, bank)
+	if err := s.commitQueued(ctx, n, prev, nil, item); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// timedOut marks op (sent as m) as sent with no reply, declines the order
+// if op was its payment, and returns the reversal to queue.
+func (s *Service) timedOut(n *Order, op *Operation, m *iso.Message, bank string) queued {
 	op.Status, op.ActionCode, op.ResponseCode = OpTimeout, ActionNoIssuer, ""
 	if op.Type == OpAuthorization || op.Type == OpPurchase {
 		applyPayment(n, false, 0, "timeout")
 		n.ActionCode = ActionNoIssuer
 	}
-	rev := iso.ReversalOf(m, true, s.stans[bank].Next(), s.d.Now(), nil)
-	rev.CVV2, rev.ThreeDS = "", nil
-	auto := Operation{
-		ID: newOpID(), Type: OpAutoReversal, Status: OpQueued, Amount: op.Amount, Time: s.d.Now().UTC(), Bank: bank,
-		MTI: rev.MTI, STAN: rev.STAN, RRN: rev.RRN, DE7: rev.TransmissionTime, TerminalID: op.TerminalID,
-		MerchantID: op.MerchantID, Of: op.ID,
-	}
-	n.Ops = append(n.Ops, auto)
-	s.d.Log.Warn().Str("order", n.ID).Str("bank", bank).Str("stan", m.STAN).Msg("no reply: declined, reversal queued")
-	if err := s.commitQueued(ctx, n, prev, nil, bank, auto.ID, safReversal, rev); err != nil {
-		return nil, err
-	}
-	return n, nil
+	rev, msg := s.autoReversal(n, op, m, bank)
+	return queued{bank, rev.ID, safReversal, msg}
 }
 
 // SAF item kinds.
@@ -307,33 +354,58 @@ type safPayload struct {
 	Message *iso.Message `json:"message"`
 }
 
-// commitQueued commits n and enqueues m for store-and-forward in the same
-// transaction.
-func (s *Service) commitQueued(ctx context.Context, n *Order, prev uint64, entries []journal.Entry, bank, opID, kind string, m *iso.Message) error {
-	payload, err := json.Marshal(safPayload{OrderID: n.ID, OpID: opID, Message: Sanitize(m)})
-	if err != nil {
-		return fmt.Errorf("payments: queue %s: %w", kind, err)
+// queued is an advice to enqueue for store-and-forward with an order's
+// change.
+type queued struct {
+	bank, opID, kind string
+	m                *iso.Message
+}
+
+// commitQueued commits n and enqueues items for store-and-forward in the
+// same transaction.
+func (s *Service) commitQueued(ctx context.Context, n *Order, prev uint64, entries []journal.Entry, items ...queued) error {
+	if len(items) == 0 {
+		return s.commit(ctx, n, prev, entries, nil)
 	}
-	item := saf.Item{Bank: bank, OrderID: n.ID, Kind: kind, Payload: payload}
-	err = s.commit(ctx, n, prev, entries, func(tx *bolt.Tx) error {
-		_, err := s.d.SAF.EnqueueTx(tx, item)
-		return err
+	its := make([]saf.Item, len(items))
+	for i, q := range items {
+		payload, err := json.Marshal(safPayload{OrderID: n.ID, OpID: q.opID, Message: Sanitize(q.m)})
+		if err != nil {
+			return fmt.Errorf("payments: queue %s: %w", q.kind, err)
+		}
+		its[i] = saf.Item{Bank: q.bank, OrderID: n.ID, Kind: q.kind, Payload: payload}
+	}
+	err := s.commit(ctx, n, prev, entries, func(tx *bolt.Tx) error {
+		for _, it := range its {
+			if _, err := s.d.SAF.EnqueueTx(tx, it); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.d.SAF.Notify(bank)
+	for _, q := range items {
+		s.d.SAF.Notify(q.bank)
+	}
 	return nil
 }
 
 // originalMessage rebuilds, from what the order stores, the message of op
-// as it was sent: enough for DE90 and the follow-up's echoed fields.
-func originalMessage(o *Order, op *Operation, pan string) *iso.Message {
+// as it was sent: enough for DE90 and the fields a follow-up echoes.
+func (s *Service) originalMessage(o *Order, op *Operation, pan string) *iso.Message {
 	m := &iso.Message{
 		MTI: op.MTI, PAN: pan, ProcessingCode: iso.ProcPurchase, STAN: op.STAN, TransmissionTime: op.DE7,
 		Expiry: o.Card.Expiry, POSEntryMode: iso.POSEntryEcommerce, POSCondition: iso.POSConditionECom,
 		RRN: op.RRN, ApprovalCode: op.ApprovalCode, TerminalID: op.TerminalID, MerchantID: op.MerchantID,
-		Currency: o.Currency,
+		Currency: o.Currency, AcquirerID: s.banks[op.Bank].AcquirerID, MerchantName: s.de43[o.Merchant],
+	}
+	if mc := s.merchants[o.Merchant]; mc != nil {
+		m.MCC = mc.MCC
+	}
+	if op.Type == OpRefund {
+		m.ProcessingCode = iso.ProcRefund
 	}
 	m.SetAmount(op.Amount)
 	return m

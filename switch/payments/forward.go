@@ -42,21 +42,43 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 		// Not sent, or no reply: either way the advice goes again, as a repeat.
 		return saf.Retry, err
 	}
-	rc := iso.LookupResponseCode(resp.ResponseCode)
-	// An advice is information, not a request: the bank acknowledges it. A
-	// reversal of something the bank never applied is answered 25, and that
-	// too settles it. A format error cannot get better by repeating.
-	outcome := saf.Delivered
-	if resp.ResponseCode == iso.RCFormatError {
-		outcome = saf.Rejected
+	outcome, settled := adviceOutcome(it.Kind, resp.ResponseCode)
+	if !settled {
+		// The answer is journaled for the auditors; the order keeps the
+		// advice queued, since the bank has not taken it.
+		if _, err := s.d.Journal.Append(ctx, s.isoEntry(o, it.Bank, journal.In, resp)); err != nil {
+			return saf.Retry, err
+		}
+		return outcome, fmt.Errorf("payments: %s answered %s", m.MTI, resp.ResponseCode)
 	}
-	if err := s.recordAdvice(ctx, p, it.Bank, resp, rc.Approved || resp.ResponseCode == iso.RCOriginalNotFound); err != nil {
+	if err := s.recordAdvice(ctx, p, it.Bank, resp); err != nil {
 		return saf.Retry, err
 	}
 	return outcome, nil
 }
 
-func (s *Service) recordAdvice(ctx context.Context, p safPayload, bank string, resp *iso.Message, ok bool) error {
+// adviceOutcome reads the bank's answer to an advice. An advice is
+// information the bank must take, not a request it may decline: approved
+// codes, and 94 (the bank already has this advice: an earlier attempt's
+// answer was lost), mean it is taken. For a reversal, 25 (nothing of that
+// original to reverse) leaves the books as the advice asks, so it is taken
+// too; for a completion, 25 means nothing was captured, and the advice must
+// go again. A format error cannot get better by repeating: it goes to the
+// dead letters for an operator. Anything else (96, 91, ...) is the bank
+// not taking it now: retried with backoff, then dead letters.
+func adviceOutcome(kind, rc string) (saf.Outcome, bool) {
+	switch {
+	case iso.LookupResponseCode(rc).Approved, rc == iso.RCDuplicate,
+		rc == iso.RCOriginalNotFound && kind == safReversal:
+		return saf.Delivered, true
+	case rc == iso.RCFormatError:
+		return saf.Rejected, false
+	}
+	return saf.Retry, false
+}
+
+// recordAdvice records that the bank took an advice.
+func (s *Service) recordAdvice(ctx context.Context, p safPayload, bank string, resp *iso.Message) error {
 	unlock := s.locks.lock(p.OrderID)
 	defer unlock()
 	o, err := s.store.Get(p.OrderID)
@@ -67,68 +89,6 @@ func (s *Service) recordAdvice(ctx context.Context, p safPayload, bank string, r
 	if op := n.Op(p.OpID); op != nil {
 		op.ResponseCode = resp.ResponseCode
 		op.Status = OpApproved
-		if !ok {
-			op.Status = OpDeclined
-		}
 	}
 	return s.commit(ctx, n, o.Version, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, nil)
-}
-
-// Recover finishes what a crash interrupted: every exchange recorded as
-// pending (written ahead, outcome never recorded) is treated as "sent, no
-// reply": declined for the merchant and reversed through SAF. The daemon
-// calls it once at start, before accepting requests.
-func (s *Service) Recover(ctx context.Context) (int, error) {
-	ids, err := s.store.pendingIDs()
-	if err != nil {
-		return 0, err
-	}
-	for _, id := range ids {
-		if err := s.recoverOrder(ctx, id); err != nil {
-			return 0, fmt.Errorf("payments: recover order %s: %w", id, err)
-		}
-	}
-	return len(ids), nil
-}
-
-func (s *Service) recoverOrder(ctx context.Context, id string) error {
-	unlock := s.locks.lock(id)
-	defer unlock()
-	o, err := s.store.Get(id)
-	if err != nil {
-		return err
-	}
-	n := o.Clone()
-	for i := range n.Ops {
-		op := &n.Ops[i]
-		if op.Status != OpPending || op.Type == OpThreeDS {
-			continue
-		}
-		s.d.Log.Warn().Str("order", id).Str("op", string(op.Type)).Str("bank", op.Bank).Str("stan", op.STAN).
-			Msg("recovering an exchange with unknown outcome: reversing")
-		var pan string
-		if n.Card != nil {
-			if pan, err = s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext); err != nil {
-				return err
-			}
-		}
-		orig := originalMessage(n, op, pan)
-		orig.AcquirerID = s.banks[op.Bank].AcquirerID
-		if op.Type == OpRefund {
-			orig.ProcessingCode = iso.ProcRefund
-		}
-		if op.Type == OpReversal {
-			// The cancel itself was interrupted: queue it as an advice.
-			orig.MTI = iso.MTIAuthorization
-			op.Status = OpQueued
-			applyCancel(n)
-			adv := iso.ReversalOf(orig, true, op.STAN, s.d.Now(), nil)
-			return s.commitQueued(ctx, n, o.Version, nil, op.Bank, op.ID, safReversal, adv)
-		}
-		n, err = s.unknownOutcome(ctx, n, o.Version, op, orig, op.Bank)
-		return err
-	}
-	// A pending 3-D Secure step is the buyer's, not the bank's: it expires
-	// with the order.
-	return nil
 }

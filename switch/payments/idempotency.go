@@ -62,6 +62,7 @@ func CheckDecline(o *Order) error {
 // longer be paid. A lapsed order is expired first (and then refused, as
 // already declined), so the record says which of the two ended it.
 func (s *Service) Decline(ctx context.Context, orderID string, entries []journal.Entry) (*Order, error) {
+	ctx = detach(ctx)
 	unlock := s.locks.lock(orderID)
 	// unlock is reassigned below: defer the variable, not its first value.
 	defer func() { unlock() }()

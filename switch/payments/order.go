@@ -61,10 +61,13 @@ const (
 // Operation is one exchange on an order, with everything the cabinet's
 // operation history and the auditors need.
 type Operation struct {
-	ID           string    `json:"id"`
-	Type         OpType    `json:"type"`
-	Status       OpStatus  `json:"status"`
-	Amount       int64     `json:"amount"`
+	ID     string   `json:"id"`
+	Type   OpType   `json:"type"`
+	Status OpStatus `json:"status"`
+	Amount int64    `json:"amount"`
+	// Requested is the amount asked when the bank approved another one
+	// (Amount is then what it approved); zero otherwise.
+	Requested    int64     `json:"requested,omitempty"`
 	Time         time.Time `json:"time"`
 	Bank         string    `json:"bank,omitempty"`
 	MTI          string    `json:"mti,omitempty"`

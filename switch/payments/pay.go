@@ -47,6 +47,9 @@ type PayRequest struct {
 type PayResult struct {
 	Order     *Order
 	Challenge *threeds.Outcome
+	// Replay is set when the order's payment was already decided: Order is
+	// as recorded, and nothing was sent.
+	Replay bool
 }
 
 // ErrCard is wrapped when card data is not acceptable (Luhn, expiry).
@@ -82,6 +85,7 @@ func ValidateCard(c CardInput, now time.Time) error {
 // state; a decline is a result, not an error. Errors are for requests that
 // could not be considered (unknown order, wrong state, bad card data).
 func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
+	ctx = detach(ctx)
 	now := s.d.Now()
 	if err := ValidateCard(r.Card, now); err != nil {
 		return nil, err
@@ -98,7 +102,16 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 		}
 		return nil, CheckPay(o, now)
 	}
+	if atBank(o) {
+		return nil, fmt.Errorf("payments: order %s: %w", o.ID, ErrInProgress)
+	}
 	if err := CheckPay(o, now); err != nil {
+		if attempted(o) {
+			// The buyer (or the shop, retrying after a lost answer) pays
+			// an order whose payment is decided: the recorded outcome is
+			// the answer, and nothing goes to the bank again.
+			return &PayResult{Order: o, Replay: true}, nil
+		}
 		return nil, err
 	}
 	n := o.Clone()
@@ -154,6 +167,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 // the 3-D Secure server for the result (the browser's word is not enough)
 // and authorizes when authentication allows it.
 func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, error) {
+	ctx = detach(ctx)
 	if s.d.ThreeDS == nil {
 		return nil, errors.New("payments: 3-D Secure is not configured")
 	}
@@ -162,6 +176,9 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, 
 	o, err := s.store.Get(orderID)
 	if err != nil {
 		return nil, err
+	}
+	if atBank(o) {
+		return nil, fmt.Errorf("payments: order %s: %w", o.ID, ErrInProgress)
 	}
 	if o.Status != Status3DS {
 		return nil, &TransitionError{OpThreeDS, o.Status, "the order is not waiting for 3-D Secure"}
@@ -264,6 +281,9 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 		}
 		return n, nil
 	}
+	// notSent are operations written ahead as pending that provably never
+	// left: should a later commit fail, recovery must not reverse them.
+	var notSent []string
 	for _, bank := range dec.Candidates {
 		m, op, err := s.newRequest(n, bank, mti, opType, pan, cvv, tds)
 		if err != nil {
@@ -273,6 +293,7 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 		n.Ops = append(n.Ops, *op)
 		resp, v, err := s.exchange(ctx, n, prev, pre, bank, m)
 		if v == 0 {
+			s.keepUnrecorded(n.ID, nil, notSent...)
 			return nil, err
 		}
 		prev, pre = v, nil
@@ -280,21 +301,22 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 		switch {
 		case errors.Is(err, links.ErrNotSent):
 			op.Status, op.ActionCode = OpDeclined, ActionIssuerDown
+			notSent = append(notSent, op.ID)
 			s.d.Log.Warn().Str("order", n.ID).Str("bank", bank).Err(err).Msg("not sent; trying the next bank")
 			continue
 		case err != nil:
-			return s.unknownOutcome(ctx, n, prev, op, m, bank)
+			id := n.ID
+			done, err := s.unknownOutcome(ctx, n, prev, op, m, bank)
+			if err != nil {
+				s.keepUnrecorded(id, nil, notSent...)
+			}
+			return done, err
 		}
-		approved := iso.LookupResponseCode(resp.ResponseCode).Approved
-		op.ResponseCode, op.ApprovalCode = resp.ResponseCode, resp.ApprovalCode
-		op.ActionCode = ActionForDE39(resp.ResponseCode)
-		op.Status = OpDeclined
-		if approved {
-			op.Status = OpApproved
-		}
-		applyPayment(n, approved, n.Amount, "declined")
-		n.ActionCode = op.ActionCode
-		if err := s.commit(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, nil); err != nil {
+		items := s.settlePayment(n, op, m, resp, bank)
+		if err := s.commitQueued(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, items...); err != nil {
+			// The bank has answered and the journal cannot say so: the
+			// answer is kept until it can (unrecorded.go).
+			s.keepUnrecorded(n.ID, map[string]*iso.Message{op.ID: resp}, notSent...)
 			return nil, err
 		}
 		return n, nil
@@ -303,9 +325,53 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 	applyPayment(n, false, 0, "issuer_unavailable")
 	n.ActionCode = ActionIssuerDown
 	if err := s.commit(ctx, n, prev, pre, nil); err != nil {
+		s.keepUnrecorded(n.ID, nil, notSent...)
 		return nil, err
 	}
 	return n, nil
+}
+
+// settlePayment applies the bank's answer to an authorization or purchase
+// op (sent as m) to n, and returns the reversal to queue with it when the
+// bank approved an amount the order does not take: less than asked, which
+// only a merchant that accepts partial approvals keeps (RBS plugins expect
+// all or nothing), or an amount nobody asked for.
+func (s *Service) settlePayment(n *Order, op *Operation, m, resp *iso.Message, bank string) []queued {
+	op.ResponseCode, op.ApprovalCode = resp.ResponseCode, resp.ApprovalCode
+	op.ActionCode = ActionForDE39(resp.ResponseCode)
+	v, amount := judge(op.Amount, resp)
+	if v == verdictPartial && s.merchants[n.Merchant].AcceptPartialApproval {
+		v = verdictApproved
+	}
+	if v == verdictDeclined {
+		op.Status = OpDeclined
+		applyPayment(n, false, 0, "declined")
+		n.ActionCode = op.ActionCode
+		return nil
+	}
+	op.Status = OpApproved
+	if amount != op.Amount {
+		op.Requested, op.Amount = op.Amount, amount
+	}
+	if v == verdictApproved {
+		applyPayment(n, true, amount, "")
+		n.ActionCode = op.ActionCode
+		return nil
+	}
+	reason, action := "partial_approval", ActionPartialApproval
+	ev := s.d.Log.Warn()
+	if v == verdictMismatch {
+		// Not a decline the bank chose: a host that approves an amount
+		// nobody asked for is broken, and someone must look.
+		reason, action = "amount_mismatch", ActionAmountMismatch
+		ev = s.d.Log.Error()
+	}
+	ev.Str("order", n.ID).Str("bank", bank).Str("stan", op.STAN).Str("rc", resp.ResponseCode).
+		Int64("asked", op.Requested).Int64("approved", amount).Msg("approval for another amount: reversing it")
+	rev, msg := s.autoReversal(n, op, m, bank)
+	applyPayment(n, false, 0, reason)
+	n.ActionCode = action
+	return []queued{{bank: bank, opID: rev.ID, kind: safReversal, m: msg}}
 }
 
 // send bounds one exchange by the configured timeout and logs it, one
@@ -388,6 +454,18 @@ func threeDSField(out threeds.Outcome) *iso.ThreeDS {
 		t.ECI = "07"
 	}
 	return t
+}
+
+// attempted reports whether a payment of o was tried: 3-D Secure or the
+// bank saw it, so its outcome is the order's answer to the next attempt.
+func attempted(o *Order) bool {
+	for _, op := range o.Ops {
+		switch op.Type {
+		case OpAuthorization, OpPurchase, OpThreeDS:
+			return true
+		}
+	}
+	return false
 }
 
 func countOps(o *Order, t OpType) int {

@@ -90,6 +90,10 @@ type Service struct {
 	// order's next committed change.
 	changedMu sync.Mutex
 	changed   map[string]chan struct{}
+	// limbo holds, per order, the outcomes the journal could not record
+	// (unrecorded.go).
+	limboMu sync.Mutex
+	limbo   map[string]*unrecorded
 }
 
 type heldCVV struct {
@@ -115,7 +119,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, d: d, store: store,
 		merchants: map[string]*Merchant{}, de43: map[string]string{}, banks: map[string]BankProfile{}, stans: map[string]*iso.STANs{},
-		cvv2: map[string]heldCVV{}, changed: map[string]chan struct{}{},
+		cvv2: map[string]heldCVV{}, changed: map[string]chan struct{}{}, limbo: map[string]*unrecorded{},
 	}
 	for i := range cfg.Merchants {
 		m := &cfg.Merchants[i]
@@ -206,6 +210,7 @@ func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
 
 // Register creates an order awaiting payment.
 func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Order, error) {
+	ctx = detach(ctx)
 	if _, ok := s.merchants[r.Merchant]; !ok {
 		return nil, &InputError{"merchant", "unknown merchant"}
 	}
@@ -360,6 +365,9 @@ func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []j
 		}
 		return nil
 	})
+	if errors.Is(err, journal.ErrCommit) || errors.Is(err, journal.ErrOutcomeUnknown) || errors.Is(err, journal.ErrClosed) {
+		return fmt.Errorf("payments: commit order %s: %w: %w", o.ID, ErrStorage, err)
+	}
 	if err != nil {
 		return fmt.Errorf("payments: commit order %s: %w", o.ID, err)
 	}

@@ -73,10 +73,14 @@ func CheckComplete(o *Order, amount int64) error {
 	return nil
 }
 
-// CheckCancel says whether a hold can be cancelled (reversed).
-func CheckCancel(o *Order) error {
+// CheckCancel says whether amount of a hold can be cancelled (reversed);
+// 0 means all of it.
+func CheckCancel(o *Order, amount int64) error {
 	if o.Status != StatusApproved {
 		return &TransitionError{OpReversal, o.Status, "only an approved (held) order can be reversed; refund a deposited one"}
+	}
+	if amount < 0 || amount > o.Approved {
+		return &AmountError{OpReversal, amount, o.Approved}
 	}
 	return nil
 }
@@ -118,7 +122,13 @@ func applyCompletion(o *Order, amount int64) {
 	o.Status = StatusDeposited
 }
 
-func applyCancel(o *Order) {
+// applyCancel releases amount of the hold: part of it leaves the rest
+// approved (and completable), all of it reverses the order.
+func applyCancel(o *Order, amount int64) {
+	if amount < o.Approved {
+		o.Approved -= amount
+		return
+	}
 	o.Status = StatusReversed
 }
 

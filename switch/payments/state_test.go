@@ -38,7 +38,7 @@ func TestTransitions(t *testing.T) {
 	ops := []op{
 		{"pay", func(o *Order) error { return CheckPay(o, t0) }, map[Status]bool{StatusRegistered: true, Status3DS: true}},
 		{"complete", func(o *Order) error { return CheckComplete(o, 5000) }, map[Status]bool{StatusApproved: true}},
-		{"cancel", CheckCancel, map[Status]bool{StatusApproved: true}},
+		{"cancel", func(o *Order) error { return CheckCancel(o, 0) }, map[Status]bool{StatusApproved: true}},
 		{"refund", func(o *Order) error { return CheckRefund(o, 1000) }, map[Status]bool{StatusDeposited: true}},
 	}
 	for _, op := range ops {

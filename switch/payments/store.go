@@ -210,6 +210,18 @@ func setIndex(b *bolt.Bucket, id string, on bool, v []byte) error {
 	return b.Delete([]byte(id))
 }
 
+// atBank reports whether an exchange of o with the bank has no recorded
+// outcome: written ahead and not yet answered, or answered when the journal
+// could not take it. A pending 3-D Secure step is the buyer's, not this.
+func atBank(o *Order) bool {
+	for _, op := range o.Ops {
+		if op.Status == OpPending && op.Type != OpThreeDS {
+			return true
+		}
+	}
+	return false
+}
+
 func hasPending(o *Order) bool {
 	for _, op := range o.Ops {
 		if op.Status == OpPending {

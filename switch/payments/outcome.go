@@ -1,0 +1,54 @@
+package payments
+
+import (
+	"github.com/tulpar-switch/tulpar/iso"
+)
+
+// verdict is what a bank's answer to an authorization or purchase means
+// for the order, once its amount is read as well as its code.
+type verdict int
+
+const (
+	verdictDeclined verdict = iota
+	verdictApproved         // approved for the amount asked
+	verdictPartial          // DE39 10: approved for less than asked
+	verdictMismatch         // approved, for an amount nobody asked
+)
+
+// judge reads the answer to a request for asked: the approved amount is
+// DE4 of the answer when the bank sent one, else the amount asked. A host
+// that approves with another DE4 and a code other than 10 breaks ISO
+// 8583:1987; it is reversed, never guessed at.
+func judge(asked int64, resp *iso.Message) (verdict, int64) {
+	if !iso.LookupResponseCode(resp.ResponseCode).Approved {
+		return verdictDeclined, 0
+	}
+	got := asked
+	if resp.HasAmount {
+		got = resp.Amount
+	}
+	switch {
+	case got == asked:
+		return verdictApproved, got
+	case resp.ResponseCode == iso.RCPartialApproval && got > 0 && got < asked:
+		return verdictPartial, got
+	}
+	return verdictMismatch, got
+}
+
+// autoReversal appends to n the automatic reversal of op, whose request
+// was sent as m, and returns the 0420 that undoes what the bank may hold
+// for it: DE4 the amount that may stand (what the bank approved when it
+// said, else what was asked), no DE95, so nothing of it stays.
+func (s *Service) autoReversal(n *Order, op *Operation, m *iso.Message, bank string) (*Operation, *iso.Message) {
+	orig := *m
+	orig.SetAmount(op.Amount)
+	rev := iso.ReversalOf(&orig, true, s.stans[bank].Next(), s.d.Now(), nil)
+	rev.CVV2, rev.ThreeDS = "", nil
+	n.Ops = append(n.Ops, Operation{
+		ID: newOpID(), Type: OpAutoReversal, Status: OpQueued, Amount: op.Amount, Time: s.d.Now().UTC(), Bank: bank,
+		MTI: rev.MTI, STAN: rev.STAN, RRN: rev.RRN, DE7: rev.TransmissionTime, TerminalID: op.TerminalID,
+		MerchantID: op.MerchantID, Of: op.ID,
+	})
+	return &n.Ops[len(n.Ops)-1], rev
+}
