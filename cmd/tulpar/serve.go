@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -43,6 +45,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	if err := daemon.Run(ctx, cfg, log); err != nil {
+		// A damaged data file is for the operator to repair before anything
+		// else: the journal's one line (the file, the problem, the way out),
+		// plain, not inside a log event.
+		if errors.Is(err, journal.ErrDamaged) {
+			fmt.Fprintln(stderr, err)
+			return exitFail
+		}
 		log.Error().Err(err).Msg("tulpar stopped with an error")
 		return exitFail
 	}

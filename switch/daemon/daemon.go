@@ -56,13 +56,17 @@ type Daemon struct {
 
 // Start opens everything the config describes and returns once the HTTP
 // server listens. Bank links come up in the background; /readyz says when
-// one is ready.
-func Start(ctx context.Context, cfg Config, log zerolog.Logger) (d *Daemon, err error) {
+// one is ready. On an error Start undoes what it opened (the data file's
+// lock is released) and returns the failing component's error wrapped with
+// "daemon: ", so a caller can still match it (journal.ErrDamaged).
+func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	d = &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: stop, mux: http.NewServeMux(),
+	// d is a local, not the named result: every error return sets the
+	// result to nil, and the cleanup below must still see what was opened.
+	d := &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: stop, mux: http.NewServeMux(),
 		unsol: make(chan journal.Entry, 1024), gate: newGate()}
 	defer func() {
 		if err != nil {
@@ -224,7 +228,13 @@ func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
 // Shutdown stops in order: no new HTTP requests, in-flight ones finish;
 // then store-and-forward and the bank links (signing off); the journal is
 // flushed and closed last.
+//
+// Shutdown is also Start's cleanup when Start fails half-way, so it checks
+// every part before stopping it: whatever is nil was never opened.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	if d == nil {
+		return nil
+	}
 	d.stopOnce.Do(func() {
 		var errs []error
 		if d.http != nil {
@@ -234,6 +244,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 		if d.admin != nil {
 			errs = append(errs, d.admin.Shutdown(ctx))
+		} else if d.adminLn != nil {
+			d.adminLn.Close()
 		}
 		if d.saf != nil {
 			errs = append(errs, d.saf.Close(ctx))
@@ -241,8 +253,12 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		if d.links != nil {
 			errs = append(errs, d.links.Close(ctx))
 		}
-		d.stop()
-		close(d.unsol)
+		if d.stop != nil {
+			d.stop()
+		}
+		if d.unsol != nil {
+			close(d.unsol)
+		}
 		d.wg.Wait()
 		if d.journal != nil {
 			errs = append(errs, d.journal.Close())

@@ -61,6 +61,41 @@
 // has exactly one encoding. Because each body includes the previous hash,
 // changing any byte of any entry changes every later hash.
 //
+// # Opening a damaged file
+//
+// Open runs the switch on the data file, so it refuses a file it cannot
+// trust rather than quietly start over or crash. A missing file is a fresh
+// install and is created. An existing one is refused with a *DamagedError
+// (errors.Is(err, ErrDamaged)) when:
+//
+//   - it is empty: bbolt would initialise it as a new database, and the
+//     switch would run on an empty journal as if no money had ever moved;
+//   - it is shorter than the two meta pages every bbolt file begins with;
+//   - neither meta page is valid (bbolt's magic number, format version and
+//     checksum): it is not a bbolt file, or not one this build reads;
+//   - it is truncated: the meta page's high-water page id times the page
+//     size lies beyond the end of the file. bbolt maps the file and would
+//     read past its end: a SIGBUS, or, past the mapping, whatever memory
+//     lies there;
+//   - bbolt panics or faults while Open reads it (a damaged page inside):
+//     Open recovers and refuses;
+//   - among the last 1000 entries (tailCheck) one fails to decode, to hash
+//     to its stored hash or to carry its predecessor's hash, or one is
+//     missing; or the head record does not name the last entry and its hash.
+//     Appending after such a tail would bury the damage under valid new
+//     links. Only the tail is checked so that start-up stays fast on a
+//     journal of millions of entries; Verify (tulpar journal verify) checks
+//     the whole chain.
+//
+// The file checks read the two meta pages directly, after bbolt v1.5.0's
+// layout (datafile.go), before bbolt opens the file; the journal checks read
+// through bbolt. Neither writes: a refused file is left as it was. The error
+// is one line naming the file, what is wrong and the way out: restore the
+// file from a snapshot (/admin/journal/snapshot) or a backup, and check that
+// copy with tulpar journal verify before starting on it. New runs the same
+// journal checks but returns their *ChainError; OpenReadOnly runs none of
+// them, since auditors open damaged copies to find out what is wrong.
+//
 // # Reading and auditing
 //
 // Iterate, ByOrder, Get, Last and Count read while appends go on. Verify

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Bucket names. They are part of the on-disk format (see the package doc).
@@ -133,15 +136,49 @@ type Journal struct {
 
 // Open opens or creates the journal file at path and starts its writer. The
 // Journal owns the bbolt DB and closes it on Close.
-func Open(path string, opts Options) (*Journal, error) {
+//
+// A missing file is created: that is a fresh install. An existing file must
+// prove it is the journal it claims to be before the switch appends to it:
+// Open refuses it with a *DamagedError (errors.Is(err, ErrDamaged)) when it
+// is empty, shorter than bbolt's two meta pages, not a bbolt file, cut
+// short, or when the last entries or the head record do not check out (see
+// "Opening a damaged file" in the package doc).
+func Open(path string, opts Options) (j *Journal, err error) {
 	opts = opts.withDefaults()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	var db *bolt.DB
+	// checkFile keeps bbolt inside the file, but a damaged page within it
+	// can still trip one of bbolt's assertions (a panic) or send it through
+	// a garbage offset (a fault). At start-up either must be a refusal that
+	// names the file, not a crash: SetPanicOnFault makes a fault in this
+	// goroutine a panic, and recover makes the panic a DamagedError. A panic
+	// inside bolt.Open leaves its file handle open; the caller is about to
+	// exit.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				_ = db.Close()
+			}
+			j, err = nil, damaged(path, nil, "bbolt failed reading it: %v", r)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
 	if err != nil {
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
+			return nil, damaged(path, err, "bbolt refuses it: %v", err)
+		}
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
 	}
-	j, err := newJournal(db, opts, true)
+	j, err = newJournal(db, opts, true)
 	if err != nil {
 		_ = db.Close()
+		if errors.Is(err, ErrChainBroken) || errors.Is(err, ErrMalformed) {
+			what := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "journal: "+path+": "), "journal: ")
+			return nil, damaged(path, err, "its journal does not check out: %s", what)
+		}
 		return nil, err
 	}
 	return j, nil
@@ -239,32 +276,80 @@ func checkVersion(meta *bolt.Bucket) error {
 	return nil
 }
 
+// tailCheck is how many of the last entries a writer re-checks when it
+// opens the journal. Verify walks the whole chain, in time that grows with
+// the journal; start-up must stay fast on millions of entries, and the tail
+// is where a crash, a torn copy or a hand edit after the fact shows first.
+const tailCheck = 1000
+
 // loadTail returns the last entry's seq and hash so the chain continues after
 // a restart. It refuses to continue a chain whose tail does not check out
-// (edited last entry, head record out of step with the entries): appending
-// after it would bury the damage under valid-looking links.
+// (an edited, missing or reordered entry among the last tailCheck, a head
+// record out of step with the entries): appending after it would bury the
+// damage under valid-looking links.
 func loadTail(tx *bolt.Tx) (uint64, [HashSize]byte, error) {
 	var zero [HashSize]byte
 	headSeq, headHash, ok, err := readHead(tx)
 	if err != nil {
 		return 0, zero, err
 	}
-	k, v := tx.Bucket(entriesBucket).Cursor().Last()
+	k, _ := tx.Bucket(entriesBucket).Cursor().Last()
 	if k == nil {
 		if ok && headSeq != 0 {
 			return 0, zero, &ChainError{Seq: headSeq, Reason: ReasonHead, Detail: "head names an entry but the journal is empty"}
 		}
 		return 0, zero, nil
 	}
+	if len(k) != 8 {
+		return 0, zero, &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("last key %x is not an 8-byte sequence number", k)}
+	}
 	seq := binary.BigEndian.Uint64(k)
-	var e Entry
-	if err := checkStored(k, v, &e, false); err != nil {
+	hash, err := checkTail(tx, seq)
+	if err != nil {
 		return 0, zero, err
 	}
-	if !ok || headSeq != seq || headHash != e.Hash {
-		return 0, zero, &ChainError{Seq: seq, Reason: ReasonHead, Detail: "last entry does not match the head record"}
+	if !ok {
+		return 0, zero, &ChainError{Seq: seq, Reason: ReasonHead, Detail: "no head record, but the journal holds entries"}
 	}
-	return seq, e.Hash, nil
+	if headSeq != seq || headHash != hash {
+		return 0, zero, &ChainError{Seq: seq, Reason: ReasonHead, Detail: fmt.Sprintf(
+			"head record names entry %d with hash %x, the last entry is %d with hash %x", headSeq, headHash[:6], seq, hash[:6])}
+	}
+	return seq, hash, nil
+}
+
+// checkTail checks the last tailCheck entries up to last as Verify does:
+// each key is the seq inside its value, each value decodes and hashes to its
+// stored hash, the seqs run without a gap, and each entry carries its
+// predecessor's hash (entry 1 the zero hash). It returns the last entry's
+// hash.
+func checkTail(tx *bolt.Tx, last uint64) ([HashSize]byte, error) {
+	from := uint64(1)
+	if last > tailCheck {
+		from = last - tailCheck + 1
+	}
+	var prev [HashSize]byte
+	linked := from == 1 // entry 1 links to the zero hash; a later first entry's predecessor is not read
+	next := from
+	var e Entry
+	c := tx.Bucket(entriesBucket).Cursor()
+	for k, v := c.Seek(seqKey(from)); k != nil && next <= last; k, v = c.Next() {
+		if len(k) == 8 && binary.BigEndian.Uint64(k) != next {
+			return prev, &ChainError{Seq: next, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; the next entry is %d", binary.BigEndian.Uint64(k))}
+		}
+		if err := checkStored(k, v, &e, false); err != nil {
+			return prev, err
+		}
+		if linked && e.PrevHash != prev {
+			return prev, &ChainError{Seq: next, Reason: ReasonPrevHash, Detail: fmt.Sprintf("prev hash %x, entry %d hashes to %x", e.PrevHash[:6], next-1, prev[:6])}
+		}
+		prev, linked = e.Hash, true
+		next++
+	}
+	if next <= last {
+		return prev, &ChainError{Seq: next, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; the last entry is %d", last)}
+	}
+	return prev, nil
 }
 
 // readHead returns the head record: the last committed seq and its hash.
