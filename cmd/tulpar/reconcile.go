@@ -23,6 +23,12 @@ transaction missing at the bank (Tulpar approved it or queued it through
 store-and-forward), missing in Tulpar, differing in amount, or applied by the
 bank though Tulpar recorded it declined or unanswered. Exits 1 on any.
 
+An exchange the bank did not answer in time and the 0420 reversal Tulpar
+queued for it are "settled" when together they leave nothing at the bank: its
+file shows both, or neither, or only the reversal with nothing released.
+Settled lines are printed and count as matched; the bank's record of the
+exchange without its reversal is a mismatch.
+
 The settlement file is CSV with a header naming its columns: rrn, stan,
 amount (minor units) and type (authorization, purchase, completion, refund,
 reversal) or mti are required; terminal_id, final_amount, approval_code,

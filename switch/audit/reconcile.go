@@ -10,9 +10,16 @@ import (
 	"time"
 )
 
-// Reconciliation results, one per transaction.
+// Reconciliation results, one per transaction. Matched and Settled agree
+// with the bank; the others are mismatches.
 const (
-	Matched         = "matched"
+	Matched = "matched"
+	// Settled is an exchange Tulpar recorded as unanswered (timeout), or
+	// the automatic reversal it queued for it, when the bank's file shows
+	// that the pair leaves nothing standing: the bank applied both (the
+	// answer was lost on the way back), or neither (the request never
+	// reached its books, and the reversal changed nothing).
+	Settled         = "settled"
 	MissingAtBank   = "missing_at_bank"   // Tulpar recorded it approved; the bank's file lacks it
 	MissingInTulpar = "missing_in_tulpar" // the bank applied it; Tulpar has no such exchange
 	AmountDiffers   = "amount_differs"
@@ -27,7 +34,8 @@ type TulparTx struct {
 	Time                           time.Time
 	MTI, STAN, RRN, TerminalID     string
 	Amount                         int64
-	Final                          int64 // what should stand at the bank at the end of the day
+	Final                          int64  // what should stand at the bank at the end of the day
+	Of                             string // the operation this one follows up (a reversal's original)
 }
 
 // ReconLine is one transaction's outcome.
@@ -38,7 +46,8 @@ type ReconLine struct {
 	Detail string
 }
 
-// ClassSum is the matched count and sums of one transaction class.
+// ClassSum is the count and sums of one transaction class's lines that
+// agree with a row of the bank's file: matched, or settled and in the file.
 type ClassSum struct {
 	Class        string
 	Count        int
@@ -48,20 +57,27 @@ type ClassSum struct {
 
 // ReconResult is a day's reconciliation with one bank.
 type ReconResult struct {
-	Bank      string
-	Date      string
-	Tulpar    int // Tulpar's exchanges with the bank that day
-	BankRows  int // rows in the settlement file
-	Matched   []ClassSum
-	Lines     []ReconLine // every transaction, matched or not
-	Ignorable int         // declined or unanswered on Tulpar's side and absent at the bank, as they should be
+	Bank     string
+	Date     string
+	Tulpar   int // Tulpar's exchanges with the bank that day
+	BankRows int // rows in the settlement file
+	Matched  []ClassSum
+	Lines    []ReconLine // every transaction, matched or not
+	// Ignorable counts Tulpar's declined or unanswered exchanges absent at
+	// the bank, as they should be. An unanswered one whose automatic
+	// reversal Tulpar recorded has a line instead (Settled or not).
+	Ignorable int
 }
 
-// Mismatches counts the lines that are not Matched.
+// Mismatch reports whether the line disagrees with the bank: any result
+// but Matched and Settled.
+func (l ReconLine) Mismatch() bool { return l.Result != Matched && l.Result != Settled }
+
+// Mismatches counts the lines that disagree with the bank.
 func (r *ReconResult) Mismatches() int {
 	n := 0
 	for _, l := range r.Lines {
-		if l.Result != Matched {
+		if l.Mismatch() {
 			n++
 		}
 	}
@@ -81,6 +97,13 @@ func (r *ReconResult) Mismatches() int {
 // authorization's hold left open at the end of the day, a capture or refund
 // net of its reversals) and the bank applied only what Tulpar recorded as
 // approved (or queued to it through store-and-forward).
+//
+// An exchange Tulpar recorded as unanswered and the automatic 0420 it
+// queued are judged together, since the bank may or may not have applied
+// the request before its answer was lost: the pair is Settled when the
+// bank's file shows both, or neither, or only the reversal as a no-op
+// (nothing released). The bank's row of the request with no row of its
+// reversal is a hold or a debit that stands: a mismatch on both lines.
 //
 // Unpaired: Tulpar's approved or queued exchanges are missing at the bank;
 // declined or unanswered ones are not expected there (nor a reversal of an
@@ -108,7 +131,7 @@ func Reconcile(ctx context.Context, d *Data, bank, date string, loc *time.Locati
 			OrderID: x.order.ID, OrderNumber: x.order.Number, Merchant: x.order.Merchant,
 			OpID: x.op.ID, OpType: x.op.Type, Status: x.op.Status, Class: reportType(x.op.Type), Time: x.op.Time,
 			MTI: x.op.MTI, STAN: x.op.STAN, RRN: x.op.RRN, TerminalID: strings.TrimSpace(x.op.TerminalID),
-			Amount: x.op.Amount, Final: expectedFinal(x.order, &x.op, to),
+			Amount: x.op.Amount, Final: expectedFinal(x.order, &x.op, to), Of: x.op.Of,
 		}
 	}
 
@@ -142,30 +165,32 @@ func Reconcile(ctx context.Context, d *Data, bank, date string, loc *time.Locati
 		}
 	}
 
+	rowOf := func(i int) *SettlementRow {
+		if pair[i] < 0 {
+			return nil
+		}
+		return &rows[pair[i]]
+	}
+	judged := map[int]ReconLine{}
+	for i, k := range timedOutPairs(txs) {
+		judged[i], judged[k] = judgeTimedOut(txs[i], txs[k], rowOf(i), rowOf(k))
+	}
+
 	sums := map[string]*ClassSum{}
 	for i, tx := range txs {
-		if pair[i] < 0 {
-			if expectedAtBank(tx, txs) {
-				res.Lines = append(res.Lines, ReconLine{Result: MissingAtBank, Tulpar: tx, Detail: missingDetail(tx)})
-			} else {
-				res.Ignorable++
-			}
-			continue
-		}
-		row := &rows[pair[i]]
-		line := ReconLine{Result: Matched, Tulpar: tx, Bank: row}
+		line, ok := judged[i]
 		switch {
-		case tx.Status != opApproved && tx.Status != opQueued:
-			line.Result = StatusDiffers
-			line.Detail = fmt.Sprintf("Tulpar recorded the %s as %s; the bank applied it", tx.OpType, tx.Status)
-		case row.Amount != tx.Amount:
-			line.Result = AmountDiffers
-			line.Detail = fmt.Sprintf("amount: Tulpar %d, bank %d", tx.Amount, row.Amount)
-		case row.HasFinal && row.Final != tx.Final:
-			line.Result = AmountDiffers
-			line.Detail = fmt.Sprintf("final amount: Tulpar %d, bank %d", tx.Final, row.Final)
+		case ok:
+		case pair[i] < 0:
+			if !expectedAtBank(tx, txs) {
+				res.Ignorable++
+				continue
+			}
+			line = ReconLine{Result: MissingAtBank, Tulpar: tx, Detail: missingDetail(tx)}
+		default:
+			line = judge(tx, rowOf(i))
 		}
-		if line.Result == Matched {
+		if row := line.Bank; row != nil && !line.Mismatch() {
 			s := sums[tx.Class]
 			if s == nil {
 				s = &ClassSum{Class: tx.Class}
@@ -191,6 +216,101 @@ func Reconcile(ctx context.Context, d *Data, bank, date string, loc *time.Locati
 		}
 	}
 	return res, nil
+}
+
+// judge compares an exchange with the bank's row it paired with.
+func judge(tx *TulparTx, row *SettlementRow) ReconLine {
+	line := ReconLine{Result: Matched, Tulpar: tx, Bank: row}
+	if tx.Status != opApproved && tx.Status != opQueued {
+		line.Result = StatusDiffers
+		line.Detail = fmt.Sprintf("Tulpar recorded the %s as %s; the bank applied it", tx.OpType, tx.Status)
+		return line
+	}
+	if d := amountsDiffer(tx, row); d != "" {
+		line.Result, line.Detail = AmountDiffers, d
+	}
+	return line
+}
+
+// amountsDiffer says how the bank's row disagrees with what Tulpar
+// expects of the exchange, or "" when the amounts agree.
+func amountsDiffer(tx *TulparTx, row *SettlementRow) string {
+	switch {
+	case row.Amount != tx.Amount:
+		return fmt.Sprintf("amount: Tulpar %d, bank %d", tx.Amount, row.Amount)
+	case row.HasFinal && row.Final != tx.Final:
+		return fmt.Sprintf("final amount: Tulpar %d, bank %d", tx.Final, row.Final)
+	}
+	return ""
+}
+
+// timedOutPairs pairs each exchange Tulpar recorded as unanswered with the
+// automatic reversal it queued for it (payments: "sent, no reply" declines
+// the operation and queues, in the same commit, an 0420 whose Of names
+// it): index of the original in txs → index of its reversal. A reversal
+// the bank declined pairs with nothing: it reversed nothing.
+func timedOutPairs(txs []*TulparTx) map[int]int {
+	type opKey struct{ order, op string }
+	byOp := make(map[opKey]int, len(txs))
+	for i, tx := range txs {
+		byOp[opKey{tx.OrderID, tx.OpID}] = i
+	}
+	out := map[int]int{}
+	for k, r := range txs {
+		if r.OpType != opAutoReversal || r.Of == "" || (r.Status != opApproved && r.Status != opQueued) {
+			continue
+		}
+		i, ok := byOp[opKey{r.OrderID, r.Of}]
+		if !ok || txs[i].Status != opTimeout || txs[i].Class == TypeReversal {
+			continue
+		}
+		if _, dup := out[i]; !dup {
+			out[i] = k
+		}
+	}
+	return out
+}
+
+// judgeTimedOut judges an unanswered exchange t and its automatic reversal
+// r together, from the bank's rows for each (nil when its file lacks one).
+// Either the bank applied t and lost the answer on the way back, and then
+// its file must show r releasing it, or t never reached its books, and
+// then r changed nothing: banks leave such a reversal out of the file (as
+// issuersim does) or list it with nothing released.
+func judgeTimedOut(t, r *TulparTx, tRow, rRow *SettlementRow) (ReconLine, ReconLine) {
+	tl := ReconLine{Result: Settled, Tulpar: t, Bank: tRow}
+	rl := ReconLine{Result: Settled, Tulpar: r, Bank: rRow}
+	queued := ""
+	if r.Status == opQueued {
+		queued = "; it is still queued in store-and-forward"
+	}
+	switch {
+	case tRow == nil:
+		r.Final = 0 // there was nothing to release
+		tl.Detail = fmt.Sprintf("no answer in time; the bank never applied it, so its automatic reversal (op %s) changed nothing", r.OpID)
+		rl.Detail = fmt.Sprintf("reverses the unanswered %s (op %s), which the bank never applied: nothing to release%s", t.OpType, t.OpID, queued)
+		if rRow != nil {
+			rl.Detail = fmt.Sprintf("reverses the unanswered %s (op %s), which the bank never applied; the bank lists it with nothing released", t.OpType, t.OpID)
+			if d := amountsDiffer(r, rRow); d != "" {
+				rl.Result, rl.Detail = AmountDiffers, d+fmt.Sprintf(" (the bank's file lacks the %s it reverses)", t.OpType)
+			}
+		}
+	case rRow == nil:
+		tl.Result = StatusDiffers
+		tl.Detail = fmt.Sprintf("Tulpar recorded the %s as %s and reversed it automatically (op %s, %s); the bank applied it and its file has no reversal of it",
+			t.OpType, t.Status, r.OpID, r.Status)
+		rl.Result, rl.Detail = MissingAtBank, missingDetail(r)
+	default:
+		tl.Detail = fmt.Sprintf("no answer in time; the bank applied it and its automatic reversal (op %s, settlement line %d): nothing stands", r.OpID, rRow.Line)
+		rl.Detail = fmt.Sprintf("reverses the unanswered %s (op %s, settlement line %d), which the bank applied", t.OpType, t.OpID, tRow.Line)
+		if d := amountsDiffer(t, tRow); d != "" {
+			tl.Result, tl.Detail = AmountDiffers, d
+		}
+		if d := amountsDiffer(r, rRow); d != "" {
+			rl.Result, rl.Detail = AmountDiffers, d
+		}
+	}
+	return tl, rl
 }
 
 // expectedAtBank says whether an unpaired Tulpar exchange is a mismatch.
@@ -252,7 +372,8 @@ func expectedFinal(o *order, op *operation, cutoff time.Time) int64 {
 	return final
 }
 
-// WriteText prints the summary and every line that is not a match.
+// WriteText prints the summary and every line that is not a plain match:
+// the mismatches and the settled lines.
 func (r *ReconResult) WriteText(w io.Writer) {
 	verdict := "OK"
 	if n := r.Mismatches(); n > 0 {
@@ -261,6 +382,15 @@ func (r *ReconResult) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "%s: bank %s, business day %s: %d Tulpar exchanges, %d settlement rows\n", verdict, r.Bank, r.Date, r.Tulpar, r.BankRows)
 	for _, s := range r.Matched {
 		fmt.Fprintf(w, "  matched %s: %d, Tulpar %d, bank %d (minor units)\n", s.Class, s.Count, s.TulparAmount, s.BankAmount)
+	}
+	settled := 0
+	for _, l := range r.Lines {
+		if l.Result == Settled {
+			settled++
+		}
+	}
+	if settled > 0 {
+		fmt.Fprintf(w, "  %d settled: unanswered exchanges and their automatic reversals, nothing standing at the bank\n", settled)
 	}
 	if r.Ignorable > 0 {
 		fmt.Fprintf(w, "  %d declined or unanswered exchanges, absent at the bank as expected\n", r.Ignorable)

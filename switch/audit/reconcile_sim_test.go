@@ -47,12 +47,20 @@ func newSimDay(t *testing.T) *simDay {
 	s.bank = b
 	s.codec, err = iso.LoadCodec("ascii")
 	require.NoError(t, err)
-	s.conn, err = connection.New(b.Addr(), s.codec.Spec(), s.codec.ReadLength, s.codec.WriteLength,
-		connection.SetRequestIDGenerator(iso.MatchKeyGenerator{}), connection.SendTimeout(5*time.Second))
-	require.NoError(t, err)
-	require.NoError(t, s.conn.Connect())
-	t.Cleanup(func() { s.conn.Close() })
+	s.connect()
 	return s
+}
+
+// connect opens a new connection to the bank, as a link reconnects after
+// the bank closed the last one.
+func (s *simDay) connect() {
+	s.t.Helper()
+	c, err := connection.New(s.bank.Addr(), s.codec.Spec(), s.codec.ReadLength, s.codec.WriteLength,
+		connection.SetRequestIDGenerator(iso.MatchKeyGenerator{}), connection.SendTimeout(5*time.Second))
+	require.NoError(s.t, err)
+	require.NoError(s.t, c.Connect())
+	s.t.Cleanup(func() { c.Close() })
+	s.conn = c
 }
 
 func (s *simDay) tick() time.Time {
