@@ -44,6 +44,7 @@
 //	duplicate: same MTI class, DE11, DE41, DE32 and DE37 → the stored answer,
 //	  re-sent, never re-applied; same key, other PAN/DE3/DE4/DE90 → 94
 //	knob rule with response_code                                  → that code, nothing applied
+//	  and nothing remembered: a retransmission is decided afresh
 //	card unknown                                                  → 14
 //	for 0100 and 0200 purchases only:
 //	  card state lost 41, stolen 43, expired 54, not_permitted 57,

@@ -227,6 +227,14 @@ func (l *ledger) process(ctx context.Context, req *iso.Message, forced string, p
 		resp = l.apply(req)
 	}
 	e.resp = resp
+	if forced != "" {
+		// A knob's forced decline is the bank's state of the moment, not a
+		// decision on the books: nothing was applied, so a retransmission
+		// (the SAF's 0221 after a 96) is decided afresh, as a host that
+		// failed to process the first copy would. Requests already waiting
+		// on this one still get its answer.
+		delete(l.seen, key)
+	}
 	l.mu.Unlock()
 	close(e.done)
 	return clone(resp)
