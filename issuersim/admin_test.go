@@ -38,13 +38,16 @@ func TestAdminHandler(t *testing.T) {
 
 	code, body = do("PUT", "/knobs", `{"latency":"250ms","jitter":"10ms","rules":[
 		{"amount_suffix":"51","response_code":"51"},
-		{"pan":"4111111111111111","action":"late","delay":"2s"}]}`)
+		{"pan":"4111111111111111","action":"late","delay":"2s"},
+		{"mti":"0100","response_code":"10","approve_amount":6000}]}`)
 	require.Equal(t, http.StatusOK, code, body)
 	k := b.Knobs()
 	assert.Equal(t, 250*time.Millisecond, k.Latency)
 	assert.Equal(t, 10*time.Millisecond, k.Jitter)
-	require.Len(t, k.Rules, 2)
+	require.Len(t, k.Rules, 3)
 	assert.Equal(t, Rule{PAN: visa, Action: ActionLate, Delay: 2 * time.Second}, k.Rules[1])
+	assert.Equal(t, Rule{MTI: "0100", ResponseCode: "10", ApproveAmount: 6_000}, k.Rules[2])
+	assert.Contains(t, body, `"approve_amount": 6000`, "GET and PUT answer it back")
 	assert.NotContains(t, body, visa, "rule PANs are masked")
 	assert.Contains(t, body, iso.MaskPAN(visa))
 
@@ -53,6 +56,10 @@ func TestAdminHandler(t *testing.T) {
 		{`{"rules":[{"action":"explode"}]}`, "knobs.rules[0].action: unknown action"},
 		{`{"rules":[{},{"response_code":"00"}]}`, "knobs.rules[1].response_code: only declines"},
 		{`{"rules":[{"action":"late"}]}`, "knobs.rules[0].delay: required"},
+		{`{"rules":[{"response_code":"10","approve_amount":-5}]}`, "knobs.rules[0].approve_amount: must be positive"},
+		{`{"rules":[{"response_code":"51","approve_amount":5}]}`, "knobs.rules[0].approve_amount: only with response_code 10"},
+		{`{"rules":[{"response_code":"10"}]}`, "knobs.rules[0].response_code: only declines can be forced (10 and 00 with approve_amount)"},
+		{`{"rules":[{"response_code":"10","approve_amount":"5"}]}`, "approve_amount"},
 		{`{"latancy":"1s"}`, "unknown field"},
 		{`not json`, "knobs:"},
 	} {

@@ -10,12 +10,12 @@ import (
 	"github.com/tulpar-switch/tulpar/iso"
 )
 
-// answer decides the answer to a parsed request. forced is a knob's
-// decline code ("" for none).
-func (b *Bank) answer(ctx context.Context, s *session, req *iso.Message, forced string) *iso.Message {
+// answer decides the answer to a parsed request. o is what a knob rule
+// changes (the zero value: nothing).
+func (b *Bank) answer(ctx context.Context, s *session, req *iso.Message, o override) *iso.Message {
 	switch req.MTI {
 	case iso.MTINetworkManagement:
-		return b.network(ctx, s, req, forced)
+		return b.network(ctx, s, req, o.decline())
 	case iso.MTIAuthorization, iso.MTIFinancial, iso.MTICompletionAdvice, iso.MTICompletionAdviceRepeat,
 		iso.MTIReversal, iso.MTIReversalAdvice, iso.MTIReversalAdviceRepeat:
 	default:
@@ -27,7 +27,7 @@ func (b *Bank) answer(ctx context.Context, s *session, req *iso.Message, forced 
 	if !s.open(b.cfg.RequireSignOn) {
 		return respond(req, iso.RCIssuerDown)
 	}
-	return b.books.process(ctx, req, forced, b.precheck)
+	return b.books.process(ctx, req, o, b.precheck)
 }
 
 // checkFormat returns 30 when a financial request lacks what the bank

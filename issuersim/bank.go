@@ -509,12 +509,12 @@ func (b *Bank) handle(c *connection.Connection, s *session, im *iso8583.Message)
 	b.log.Debug().Str("conn", s.name).Object("msg", req).Msg("received")
 
 	k := b.knobs.Load()
-	action, forced, extra := ActionRespond, "", time.Duration(0)
+	action, o, extra := ActionRespond, override{}, time.Duration(0)
 	if r := k.match(req); r != nil {
 		if r.Action != "" {
 			action = r.Action
 		}
-		forced = r.ResponseCode
+		o = r.override()
 		if action == ActionLate {
 			extra = r.Delay
 		}
@@ -533,7 +533,7 @@ func (b *Bank) handle(c *connection.Connection, s *session, im *iso8583.Message)
 		}
 	}
 	if resp == nil {
-		resp = b.answer(b.ctx, s, req, forced)
+		resp = b.answer(b.ctx, s, req, o)
 	}
 	if action == ActionNoReply {
 		b.met.withheld.WithLabelValues(action).Inc()

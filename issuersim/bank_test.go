@@ -260,6 +260,40 @@ func TestForcedResponseCode(t *testing.T) {
 	})
 }
 
+// TestForcedDeclineOfCompletionAdvice: a knob can fail completion advices
+// (the bank's 96 to an 0220); nothing is applied, and once the rule is
+// gone the SAF's repeat (0221, same STAN) is applied, once.
+func TestForcedDeclineOfCompletionAdvice(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *Bank, c *client) {
+		auth := c.auth(visa, 5_000)
+		ar := c.mustSend(auth)
+		require.Equal(t, iso.RCApproved, ar.ResponseCode)
+		held := MustAccount(t, b, visa)
+
+		b.SetKnobs(Knobs{Rules: []Rule{{MTI: iso.MTICompletionAdvice, ResponseCode: iso.RCMalfunction}}})
+		comp := c.completionOf(auth, ar.ApprovalCode, 5_000)
+		cr := c.mustSend(comp)
+		assert.Equal(t, iso.MTICompletionAdviceResponse, cr.MTI)
+		assert.Equal(t, iso.RCMalfunction, cr.ResponseCode)
+		assert.Equal(t, held, MustAccount(t, b, visa), "nothing applied")
+
+		b.SetKnobs(Knobs{})
+		rep := iso.Repeat(comp)
+		rr := c.mustSend(rep)
+		assert.Equal(t, iso.MTICompletionAdviceResponse, rr.MTI)
+		require.Equal(t, iso.RCApproved, rr.ResponseCode, "the repeat is decided afresh")
+		a := MustAccount(t, b, visa)
+		assert.Zero(t, a.Held)
+		assert.Equal(t, held.Captured+5_000, a.Captured)
+		assert.Equal(t, held.Balance-5_000, a.Balance)
+
+		// Another repeat is a duplicate of the applied one.
+		assert.Equal(t, iso.RCApproved, c.mustSend(rep).ResponseCode)
+		assert.Equal(t, iso.RCApproved, c.mustSend(comp).ResponseCode)
+		assert.Equal(t, a, MustAccount(t, b, visa), "applied once")
+	})
+}
+
 func TestLatency(t *testing.T) {
 	const latency = 150 * time.Millisecond
 	forEachDialect(t, func(t *testing.T, b *Bank, c *client) {

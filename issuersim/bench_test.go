@@ -79,7 +79,7 @@ func BenchmarkAnswer(b *testing.B) {
 				TerminalID: fmt.Sprintf("T%07d", n/999999), Currency: iso.CurrencyKZT, Expiry: "3012", CVV2: "123",
 			}
 			m.SetAmount(1)
-			if rc := bank.answer(bank.ctx, s, m, "").ResponseCode; rc != iso.RCApproved {
+			if rc := bank.answer(bank.ctx, s, m, override{}).ResponseCode; rc != iso.RCApproved {
 				b.Fatalf("answer %s", rc)
 			}
 		}

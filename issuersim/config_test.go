@@ -48,6 +48,9 @@ knobs:
     - pan: "4111111111111111"
       action: late
       delay: 2s
+    - mti: "0200"
+      response_code: "10"
+      approve_amount: 4000
 `)
 	cfg, err := LoadConfig(p)
 	require.NoError(t, err)
@@ -62,15 +65,18 @@ knobs:
 	assert.EqualValues(t, 500000, cfg.Cards[0].Balance)
 	assert.Equal(t, 20*time.Millisecond, cfg.Knobs.Latency)
 	assert.Equal(t, Rule{PAN: visa, Action: ActionLate, Delay: 2 * time.Second}, cfg.Knobs.Rules[1])
+	assert.Equal(t, Rule{MTI: "0200", ResponseCode: "10", ApproveAmount: 4_000}, cfg.Knobs.Rules[2])
 	assert.Equal(t, 256, cfg.MaxConnections, "defaults kept")
 }
 
 func TestLoadConfigJSON(t *testing.T) {
-	p := writeFile(t, "bank.json", `{"name":"json-bank","dial":"127.0.0.1:9000","listen":"","knobs":{"latency":"1s"}}`)
+	p := writeFile(t, "bank.json", `{"name":"json-bank","dial":"127.0.0.1:9000","listen":"","knobs":{"latency":"1s",
+		"rules":[{"response_code":"00","approve_amount":12000}]}}`)
 	cfg, err := LoadConfig(p)
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:9000", cfg.Dial)
 	assert.Equal(t, time.Second, cfg.Knobs.Latency)
+	assert.Equal(t, []Rule{{ResponseCode: "00", ApproveAmount: 12_000}}, cfg.Knobs.Rules)
 	assert.Len(t, cfg.Cards, len(DefaultCards()), "no cards: the default book")
 }
 
@@ -97,6 +103,10 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"rule action", "knobs: {rules: [{action: boom}]}\n", "knobs.rules[0].action: unknown action"},
 		{"rule approval", "knobs: {rules: [{}, {response_code: \"00\"}]}\n", "knobs.rules[1].response_code: only declines"},
 		{"rule mti", "knobs: {rules: [{mti: \"100\"}]}\n", "knobs.rules[0].mti: must be 4 digits"},
+		{"approve amount negative", "knobs: {rules: [{response_code: \"10\", approve_amount: -1}]}\n", "knobs.rules[0].approve_amount: must be positive"},
+		{"approve amount decline", "knobs: {rules: [{}, {response_code: \"05\", approve_amount: 100}]}\n", "knobs.rules[1].approve_amount: only with response_code 10 (partial approval) or 00"},
+		{"partial without amount", "knobs: {rules: [{response_code: \"10\"}]}\n", "knobs.rules[0].response_code: only declines can be forced (10 and 00 with approve_amount)"},
+		{"approve amount not a number", "knobs: {rules: [{response_code: \"10\", approve_amount: lots}]}\n", "cannot unmarshal"},
 		{"unknown key", "lisen: 127.0.0.1:0\n", "field lisen not found"},
 		{"cvv key", "cvv_key: xyz\n", "must be hex"},
 		{"cvv key length", "cvv_key: 00ff\n", "cvv_key: must be 32 bytes"},

@@ -43,7 +43,8 @@
 //	signed off (or RequireSignOn and not signed on)               → 91
 //	duplicate: same MTI class, DE11, DE41, DE32 and DE37 → the stored answer,
 //	  re-sent, never re-applied; same key, other PAN/DE3/DE4/DE90 → 94
-//	knob rule with response_code                                  → that code, nothing applied
+//	knob rule with response_code (a decline)                      → that code, nothing applied
+//	  and nothing remembered: a retransmission is decided afresh
 //	card unknown                                                  → 14
 //	for 0100 and 0200 purchases only:
 //	  card state lost 41, stolen 43, expired 54, not_permitted 57,
@@ -52,19 +53,27 @@
 //	  CVV2 present and wrong                          → N7 (Visa), 82 (others)
 //	  DE49 ≠ card currency                                        → 57
 //	  DE4 > available (0200: DE4 = 0 → 13; 0100 with 0 verifies)  → 51
+//	  knob rule with approve_amount N (checked against available instead of DE4):
+//	    response_code 10 and N < DE4 → 10, N held or captured, DE4 = N,
+//	      DE54 = the amount asked for; N ≥ DE4 → answered as without it
+//	    response_code 00 and N ≠ DE4 → 00, N held or captured, DE4 = N
 //	completion: unknown auth 25; auth reversed or completed 12;
 //	  DE4 = 0 or > open hold 13
 //	refund: unknown capture 25; DE4 = 0 → 13; more than captured minus
 //	  refunded → 78 (nothing applied; a refund is never capped silently)
 //	reversal: unknown original → 25 for 0400, 00 with nothing applied for
 //	  0420/0421 (an advice cannot be refused, and the books already are as
-//	  it asks, so the acquirer's SAF queue drains); DE95 > original DE4 13;
-//	  a completed auth (reverse the completion instead) or a refunded
-//	  capture (reverse the refunds first) 12
+//	  it asks, so the acquirer's SAF queue drains); DE95 > the original's
+//	  amount as approved 13; a completed auth (reverse the completion
+//	  instead) or a refunded capture (reverse the refunds first) 12
 //
 // Reversal is a target state: DE95's actual amount (0 without DE95) is what
 // stays with the cardholder's bank, so a second reversal of the same
 // original changes nothing and is answered 00 again.
+//
+// An original approved for another amount than asked (approve_amount) is,
+// for what follows, the amount approved: a completion above it is 13, a
+// reversal releases or credits it, refunds add up to at most it.
 //
 // Approval codes are six upper-case alphanumerics. Answers echo what
 // iso.Respond echoes; completions and reversals echo the request's DE38.
@@ -73,7 +82,15 @@
 //
 // [Knobs] add latency (fixed plus uniform jitter, so answers come back out
 // of order) and rules matched on PAN, amount suffix and MTI, first match
-// wins: respond (optionally with a forced decline code), no_reply (applied,
-// answer withheld: the switch must time out and reverse), late (applied,
-// answered after a delay), close (connection closed, nothing applied).
+// wins: respond (optionally with a forced decline code, or with an
+// approval of another amount: approve_amount with response_code 10 for a
+// partial approval, 00 for a bank that approves another amount than asked
+// and says nothing of it), no_reply (applied, answer withheld: the switch
+// must time out and reverse), late (applied, answered after a delay),
+// close (connection closed, nothing applied).
+//
+// A partial approval's DE54 is one ISO 8583:1987 additional amount, 20
+// characters: account type "00", amount type "57" (original amount),
+// currency (3 digits), sign "D", the amount asked for (12 digits):
+// "0057398D000001000000" for 10 000.00 KZT.
 package issuersim

@@ -16,6 +16,7 @@ func FuzzParseConfig(f *testing.F) {
 		"", "name: x\n", "{\"name\":\"j\",\"dialect\":\"binary\"}",
 		"cards:\n  - {pan: \"4111111111111111\", expiry: \"3012\", cvv2: \"123\"}\n",
 		"knobs: {latency: 1s, rules: [{amount_suffix: \"51\", response_code: \"51\"}]}\n",
+		"knobs: {rules: [{mti: \"0100\", response_code: \"10\", approve_amount: 5000}]}\n",
 		"cvv_key: 00ff\n", "listen: \"\"\ndial: 1.2.3.4:5\n", "- a\n- b\n", "cards: 5\n",
 	} {
 		f.Add([]byte(s))
@@ -33,7 +34,8 @@ func FuzzParseConfig(f *testing.F) {
 
 // FuzzKnobsJSON: PUT /knobs bodies are outside input.
 func FuzzKnobsJSON(f *testing.F) {
-	for _, s := range []string{`{}`, `{"latency":"1s","rules":[{"action":"late","delay":"2s"}]}`, `{"rules":[{"pan":"4111"}]}`, `[]`} {
+	for _, s := range []string{`{}`, `{"latency":"1s","rules":[{"action":"late","delay":"2s"}]}`, `{"rules":[{"pan":"4111"}]}`, `[]`,
+		`{"rules":[{"response_code":"10","approve_amount":5000},{"response_code":"00","approve_amount":1}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -56,11 +56,38 @@ type Rule struct {
 
 	Action string `yaml:"action" json:"action,omitempty"` // default respond
 	// ResponseCode forces a decline code for "respond": the request is
-	// answered with it and nothing is applied. Only declines can be
-	// forced: an approval always comes from the books.
-	ResponseCode string        `yaml:"response_code" json:"response_code,omitempty"`
-	Delay        time.Duration `yaml:"delay" json:"delay,omitempty"`
+	// answered with it and nothing is applied (nor remembered: a
+	// retransmission is decided afresh). Only declines can be forced: an
+	// approval always comes from the books, unless ApproveAmount makes
+	// the bank approve another amount than asked.
+	ResponseCode string `yaml:"response_code" json:"response_code,omitempty"`
+	// ApproveAmount, in minor units, makes the bank approve another
+	// amount than DE4 asks, with ResponseCode "10" or "00". It applies to
+	// authorizations (0100) and purchases (0200) the books would approve
+	// (every check still runs, and funds are checked against it); other
+	// messages the rule matches are answered from the books as usual.
+	//
+	//   - "10" (approved for partial amount, ISO 8583:1987): when
+	//     ApproveAmount is less than DE4, the bank holds (0100) or captures
+	//     (0200) only ApproveAmount and answers DE39 10 with DE4 =
+	//     ApproveAmount and DE54 carrying the amount asked for ("0057",
+	//     the currency, "D" and 12 digits: see the package documentation).
+	//     Otherwise the request is answered normally.
+	//   - "00": a misbehaving bank that says "approved" with DE4 =
+	//     ApproveAmount whenever that differs from what was asked, and
+	//     books ApproveAmount; no DE54.
+	//
+	// Completions, reversals and refunds that follow work against the
+	// amount approved: it is the record's amount and its hold or capture.
+	ApproveAmount int64         `yaml:"approve_amount" json:"approve_amount,omitempty"`
+	Delay         time.Duration `yaml:"delay" json:"delay,omitempty"`
 }
+
+// rcPartialApproval is DE39 10, "approved for partial amount".
+const rcPartialApproval = "10"
+
+// maxAmount is the largest DE4: 12 digits.
+const maxAmount = 999_999_999_999
 
 // Validate checks the knobs; the error names the key.
 func (k Knobs) Validate() error {
@@ -92,6 +119,12 @@ func (r Rule) validate() error {
 		return errors.New("delay: must not be negative")
 	case r.Action == ActionLate && r.Delay == 0:
 		return errors.New("delay: required for action late")
+	case r.ApproveAmount < 0:
+		return errors.New("approve_amount: must be positive (minor units)")
+	case r.ApproveAmount > maxAmount:
+		return errors.New("approve_amount: must be at most 12 digits (minor units)")
+	case r.ApproveAmount > 0 && r.ResponseCode != rcPartialApproval && r.ResponseCode != iso.RCApproved:
+		return errors.New("approve_amount: only with response_code 10 (partial approval) or 00")
 	}
 	if r.ResponseCode != "" {
 		if r.Action != "" && r.Action != ActionRespond {
@@ -100,8 +133,8 @@ func (r Rule) validate() error {
 		if len(r.ResponseCode) != 2 {
 			return errors.New("response_code: must be 2 characters")
 		}
-		if iso.LookupResponseCode(r.ResponseCode).Approved {
-			return errors.New("response_code: only declines can be forced; leave it empty to answer from the books")
+		if iso.LookupResponseCode(r.ResponseCode).Approved && r.ApproveAmount == 0 {
+			return errors.New("response_code: only declines can be forced (10 and 00 with approve_amount); leave it empty to answer from the books")
 		}
 	}
 	return nil
@@ -114,6 +147,55 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// override is what a matched rule changes in the bank's decision.
+type override struct {
+	code    string // Rule.ResponseCode
+	approve int64  // Rule.ApproveAmount
+}
+
+func (r *Rule) override() override {
+	return override{code: r.ResponseCode, approve: r.ApproveAmount}
+}
+
+// decline is the DE39 the rule forces with nothing applied, "" for none.
+func (o override) decline() string {
+	if o.approve != 0 {
+		return ""
+	}
+	return o.code
+}
+
+// approval returns what the bank books and answers for an authorization
+// or purchase of requested: the amount approved and DE39, and whether the
+// rule changed either (a partial approval of less than requested, or an
+// approval of another amount).
+func (o override) approval(requested int64) (amount int64, rc string, changed bool) {
+	switch {
+	case o.approve <= 0:
+	case o.code == rcPartialApproval && o.approve < requested:
+		return o.approve, rcPartialApproval, true
+	case o.code == iso.RCApproved && o.approve != requested:
+		return o.approve, iso.RCApproved, true
+	}
+	return requested, iso.RCApproved, false
+}
+
+// originalAmountDE54 is DE54 of a partial approval: one additional amount
+// of 20 characters in the ISO 8583:1987 layout, giving the amount the
+// request asked for:
+//
+//	account type  2  "00", not specified
+//	amount type   2  "57", original amount (as card schemes answer it in
+//	                 partial approvals)
+//	currency      3  ISO 4217 numeric: the request's DE49, else the card's
+//	sign          1  "D": the amount debits the cardholder
+//	amount       12  minor units, zero-padded
+//
+// So 10 000.00 KZT asked for is "0057398D000001000000".
+func originalAmountDE54(currency string, requested int64) string {
+	return fmt.Sprintf("0057%3sD%012d", currency, requested)
 }
 
 // match returns the first rule matching m, or nil.
@@ -156,12 +238,13 @@ type jsonKnobs struct {
 }
 
 type jsonRule struct {
-	PAN          string `json:"pan,omitempty"`
-	AmountSuffix string `json:"amount_suffix,omitempty"`
-	MTI          string `json:"mti,omitempty"`
-	Action       string `json:"action,omitempty"`
-	ResponseCode string `json:"response_code,omitempty"`
-	Delay        string `json:"delay,omitempty"`
+	PAN           string `json:"pan,omitempty"`
+	AmountSuffix  string `json:"amount_suffix,omitempty"`
+	MTI           string `json:"mti,omitempty"`
+	Action        string `json:"action,omitempty"`
+	ResponseCode  string `json:"response_code,omitempty"`
+	ApproveAmount int64  `json:"approve_amount,omitempty"`
+	Delay         string `json:"delay,omitempty"`
 }
 
 // MarshalJSON writes durations as strings ("250ms"). Rule PANs are
@@ -169,7 +252,7 @@ type jsonRule struct {
 func (k Knobs) MarshalJSON() ([]byte, error) {
 	out := jsonKnobs{Latency: k.Latency.String(), Jitter: k.Jitter.String(), Rules: []jsonRule{}}
 	for _, r := range k.Rules {
-		jr := jsonRule{PAN: iso.MaskPAN(r.PAN), AmountSuffix: r.AmountSuffix, MTI: r.MTI, Action: r.Action, ResponseCode: r.ResponseCode}
+		jr := jsonRule{PAN: iso.MaskPAN(r.PAN), AmountSuffix: r.AmountSuffix, MTI: r.MTI, Action: r.Action, ResponseCode: r.ResponseCode, ApproveAmount: r.ApproveAmount}
 		if r.Delay != 0 {
 			jr.Delay = r.Delay.String()
 		}
@@ -196,7 +279,7 @@ func (k *Knobs) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("jitter: %w", err)
 	}
 	for i, jr := range in.Rules {
-		r := Rule{PAN: jr.PAN, AmountSuffix: jr.AmountSuffix, MTI: jr.MTI, Action: jr.Action, ResponseCode: jr.ResponseCode}
+		r := Rule{PAN: jr.PAN, AmountSuffix: jr.AmountSuffix, MTI: jr.MTI, Action: jr.Action, ResponseCode: jr.ResponseCode, ApproveAmount: jr.ApproveAmount}
 		if r.Delay, err = parseDuration(jr.Delay); err != nil {
 			return fmt.Errorf("rules[%d].delay: %w", i, err)
 		}

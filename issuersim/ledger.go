@@ -87,7 +87,7 @@ type record struct {
 
 	mti, stan, rrn, tid, mid, de7, currency, approval string
 	acct                                              *account
-	amount                                            int64 // as requested (DE4)
+	amount                                            int64 // as approved: DE4, or a knob's approve_amount
 	orig                                              *record
 
 	hold      int64 // authorization: open hold
@@ -195,8 +195,8 @@ func fingerprint(m *iso.Message) string {
 
 // process decides and applies one financial request exactly once and
 // returns its answer. precheck holds the checks that need no books (card
-// state, expiry, CVV2); forced is a knob's decline code.
-func (l *ledger) process(ctx context.Context, req *iso.Message, forced string, precheck func(context.Context, *iso.Message) string) *iso.Message {
+// state, expiry, CVV2); o is what a knob rule changes.
+func (l *ledger) process(ctx context.Context, req *iso.Message, o override, precheck func(context.Context, *iso.Message) string) *iso.Message {
 	key, fp := dupKey(req), fingerprint(req)
 	l.mu.Lock()
 	if e, ok := l.seen[key]; ok {
@@ -215,6 +215,7 @@ func (l *ledger) process(ctx context.Context, req *iso.Message, forced string, p
 	l.seen[key] = e
 	l.mu.Unlock()
 
+	forced := o.decline()
 	rc := forced
 	if rc == "" {
 		rc = precheck(ctx, req)
@@ -224,19 +225,28 @@ func (l *ledger) process(ctx context.Context, req *iso.Message, forced string, p
 	if rc != "" {
 		resp = respond(req, rc)
 	} else {
-		resp = l.apply(req)
+		resp = l.apply(req, o)
 	}
 	e.resp = resp
+	if forced != "" {
+		// A knob's forced decline is the bank's state of the moment, not a
+		// decision on the books: nothing was applied, so a retransmission
+		// (the SAF's 0221 after a 96) is decided afresh, as a host that
+		// failed to process the first copy would. Requests already waiting
+		// on this one still get its answer.
+		delete(l.seen, key)
+	}
 	l.mu.Unlock()
 	close(e.done)
 	return clone(resp)
 }
 
-// apply runs under l.mu.
-func (l *ledger) apply(req *iso.Message) *iso.Message {
+// apply runs under l.mu. o's approved amount applies to authorizations
+// and purchases only.
+func (l *ledger) apply(req *iso.Message, o override) *iso.Message {
 	switch req.MTI {
 	case iso.MTIAuthorization:
-		return l.authorize(req)
+		return l.authorize(req, o)
 	case iso.MTIFinancial:
 		switch {
 		case iso.IsRefund(req.ProcessingCode):
@@ -245,7 +255,7 @@ func (l *ledger) apply(req *iso.Message) *iso.Message {
 			// A completion sent as an 0200, as some banks want it.
 			return l.complete(req)
 		}
-		return l.purchase(req)
+		return l.purchase(req, o)
 	case iso.MTICompletionAdvice, iso.MTICompletionAdviceRepeat:
 		return l.complete(req)
 	case iso.MTIReversal, iso.MTIReversalAdvice, iso.MTIReversalAdviceRepeat:
@@ -274,38 +284,56 @@ func (l *ledger) add(req *iso.Message, k kind, acct *account, orig *record) *rec
 	return r
 }
 
-func (l *ledger) authorize(req *iso.Message) *iso.Message {
+// authorize puts a hold for the amount approved: DE4, or a knob's
+// approve_amount.
+func (l *ledger) authorize(req *iso.Message, o override) *iso.Message {
 	a := l.accounts[req.PAN]
-	if req.Amount > a.balance-a.held {
+	amount, rc, changed := o.approval(req.Amount)
+	if amount > a.balance-a.held {
 		return respond(req, iso.RCInsufficientFunds)
 	}
 	r := l.add(req, kindAuth, a, nil)
-	r.hold = req.Amount
+	r.amount = amount
+	r.hold = amount
 	if r.hold > 0 {
 		a.held += r.hold
 		a.holds++
 	}
 	r.approval = l.approvalCode(r.seq)
-	resp := respond(req, iso.RCApproved)
-	resp.ApprovalCode = r.approval
-	return resp
+	return approve(req, r, rc, changed)
 }
 
-func (l *ledger) purchase(req *iso.Message) *iso.Message {
+// purchase captures the amount approved: DE4, or a knob's approve_amount.
+func (l *ledger) purchase(req *iso.Message, o override) *iso.Message {
 	a := l.accounts[req.PAN]
 	if req.Amount <= 0 {
 		return respond(req, iso.RCInvalidAmount)
 	}
-	if req.Amount > a.balance-a.held {
+	amount, rc, changed := o.approval(req.Amount)
+	if amount > a.balance-a.held {
 		return respond(req, iso.RCInsufficientFunds)
 	}
 	r := l.add(req, kindPurchase, a, nil)
-	r.captured = req.Amount
-	a.balance -= req.Amount
-	a.captured += req.Amount
+	r.amount = amount
+	r.captured = amount
+	a.balance -= amount
+	a.captured += amount
 	r.approval = l.approvalCode(r.seq)
-	resp := respond(req, iso.RCApproved)
+	return approve(req, r, rc, changed)
+}
+
+// approve answers an authorization or purchase the books applied as r.
+// When a knob changed the amount, DE4 is the amount approved, and a
+// partial approval (10) carries the amount asked for in DE54.
+func approve(req *iso.Message, r *record, rc string, changed bool) *iso.Message {
+	resp := respond(req, rc)
 	resp.ApprovalCode = r.approval
+	if changed {
+		resp.SetAmount(r.amount)
+		if rc == rcPartialApproval {
+			resp.AdditionalAmounts = originalAmountDE54(r.currency, req.Amount)
+		}
+	}
 	return resp
 }
 

@@ -24,7 +24,8 @@ var settlementHeader = []string{
 // duplicates and reversals that changed nothing are not in it: the file is
 // what the bank considers final.
 //
-// amount is DE4 as requested; final_amount is what stands when the file is
+// amount is DE4 as approved (as requested, unless a knob's approve_amount
+// approved another amount); final_amount is what stands when the file is
 // written: an authorization's open hold (0 once completed or reversed), a
 // capture net of reversals, a refund net of reversals, a reversal's amount
 // released or credited. PANs are masked.

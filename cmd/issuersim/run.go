@@ -45,6 +45,16 @@ const usageTail = `
 Admin API (no authentication: keep it on loopback):
   GET /knobs    PUT /knobs    GET /accounts    GET /settlement?date=YYYY-MM-DD    GET /metrics
   curl -X PUT localhost:8584/knobs -d '{"latency":"200ms","rules":[{"amount_suffix":"51","response_code":"51"}]}'
+
+Knob rules (first match wins; see package issuersim's Rule):
+  match      pan, amount_suffix, mti
+  action     respond (default), no_reply, late (with delay), close
+  respond    response_code: a forced decline, nothing applied; or, on 0100
+             and 0200 purchases the books approve, approve_amount N (minor
+             units) with response_code 10: a partial approval of N < DE4
+             (N held or captured, DE4 = N, DE54 = the amount asked), or with
+             response_code 00: approved for N ≠ DE4, N booked
+  curl -X PUT localhost:8584/knobs -d '{"rules":[{"mti":"0100","response_code":"10","approve_amount":500000}]}'
 `
 
 // options are the command's flags.

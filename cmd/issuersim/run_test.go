@@ -71,6 +71,9 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		assert.NotEmpty(t, f.Usage, f.Name)
 	})
 	assert.Contains(t, stdout.String(), "PUT /knobs")
+	for _, key := range []string{"amount_suffix", "no_reply", "response_code", "approve_amount"} {
+		assert.Contains(t, stdout.String(), key, "the knob rules are listed")
+	}
 }
 
 func TestBadFlagsAndConfig(t *testing.T) {
