@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 )
@@ -306,4 +308,42 @@ func (m *Soft) ExportKey(_ context.Context, zmkID, keyID string) ([]byte, string
 		return nil, "", fmt.Errorf("export key %s under %s: %w", keyID, zmkID, err)
 	}
 	return wrapped, k.info.KCV, nil
+}
+
+// InitKeyFiles gives cfg's files a fresh master key and a key store with
+// the switch's default keys (PANKey, TokenKey, CVVKey), unless the key
+// store exists already. The demo and tests that restart a switch on its
+// data use it; a production switch gets its keys through `tulpar keys`.
+func InitKeyFiles(cfg Config) error {
+	if cfg.MasterKeyFile == "" || cfg.KeyStore == "" {
+		return errors.New("hsm: init key files: master_key_file and key_store are required")
+	}
+	if _, err := os.Stat(cfg.KeyStore); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("hsm: init key files: %w", err)
+	}
+	mk, err := GenerateMasterKey()
+	if err != nil {
+		return fmt.Errorf("hsm: init key files: %w", err)
+	}
+	if err := WriteMasterKeyFile(cfg.MasterKeyFile, mk); err != nil {
+		return fmt.Errorf("hsm: init key files: %w", err)
+	}
+	store, err := CreateKeyStore(cfg.KeyStore, mk)
+	if err != nil {
+		return fmt.Errorf("hsm: init key files: %w", err)
+	}
+	for _, k := range []struct {
+		id string
+		t  KeyType
+	}{{cfg.PANKey, KeyDEK}, {cfg.TokenKey, KeyToken}, {cfg.CVVKey, KeyCVK}} {
+		if k.id == "" {
+			continue
+		}
+		if _, err := store.Create(k.id, k.t, ""); err != nil {
+			return fmt.Errorf("hsm: init key files: key %s: %w", k.id, err)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,9 @@
 package issuersim
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
 
 // metrics counts what the bank received and answered, per MTI and DE39.
 type metrics struct {
@@ -38,4 +41,14 @@ func newMetrics(bank string, reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// Received counts the requests of type mti the bank has received so far
+// (answered or not): how a test knows that a message reached the bank.
+func (b *Bank) Received(mti string) int {
+	var m dto.Metric
+	if err := b.met.received.WithLabelValues(mti).Write(&m); err != nil {
+		return 0
+	}
+	return int(m.GetCounter().GetValue())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -175,30 +174,10 @@ func (d *Demo) Close(ctx context.Context) error {
 // ensureDemoKeys creates the demo's master key and key store on first run,
 // so that card data the demo protects survives its restarts.
 func ensureDemoKeys(dir string) error {
-	mkPath, storePath := filepath.Join(dir, "master.key"), filepath.Join(dir, "keys.json")
-	if _, err := os.Stat(storePath); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	cfg := hsm.DefaultConfig()
+	cfg.MasterKeyFile, cfg.KeyStore = filepath.Join(dir, "master.key"), filepath.Join(dir, "keys.json")
+	if err := hsm.InitKeyFiles(cfg); err != nil {
 		return fmt.Errorf("demo: keys: %w", err)
-	}
-	mk, err := hsm.GenerateMasterKey()
-	if err != nil {
-		return fmt.Errorf("demo: keys: %w", err)
-	}
-	if err := hsm.WriteMasterKeyFile(mkPath, mk); err != nil {
-		return fmt.Errorf("demo: keys: %w", err)
-	}
-	store, err := hsm.CreateKeyStore(storePath, mk)
-	if err != nil {
-		return fmt.Errorf("demo: keys: %w", err)
-	}
-	for _, k := range []struct {
-		id string
-		t  hsm.KeyType
-	}{{"dek", hsm.KeyDEK}, {"token", hsm.KeyToken}, {"cvk", hsm.KeyCVK}} {
-		if _, err := store.Create(k.id, k.t, ""); err != nil {
-			return fmt.Errorf("demo: key %s: %w", k.id, err)
-		}
 	}
 	return nil
 }
