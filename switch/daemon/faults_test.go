@@ -366,3 +366,103 @@ func readAll(t *testing.T, resp *http.Response) string {
 }
 
 func nopLog() zerolog.Logger { return zerolog.Nop() }
+
+// TestFaultChild is the switch process the crash tests kill; alone it does
+// nothing.
+func TestFaultChild(t *testing.T) {
+	if switchtest.ChildMain() {
+		return
+	}
+}
+
+// kill -9 while a follow-up is at the bank: after the restart, recovery
+// settles that operation on its own, never the whole order, and the books
+// agree with the bank's.
+func TestKillDuringFollowUps(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		twoStage bool
+		mti      string
+		rule     issuersim.Rule // default: the bank applies mti and never answers
+		endpoint string
+		form     func(id string) url.Values
+		check    func(t *testing.T, o *payments.Order)
+	}{
+		{
+			name: "deposit", twoStage: true, mti: "0220", endpoint: "deposit",
+			form: func(id string) url.Values { return url.Values{"orderId": {id}, "amount": {"30000"}} },
+			check: func(t *testing.T, o *payments.Order) {
+				require.Equal(t, payments.StatusDeposited, o.Status)
+				require.Equal(t, int64(30000), o.Deposited)
+			},
+		},
+		{
+			name: "refund", mti: "0200", endpoint: "refund",
+			rule: issuersim.Rule{MTI: "0200", AmountSuffix: "777", Action: issuersim.ActionNoReply},
+			form: func(id string) url.Values {
+				return url.Values{"orderId": {id}, "amount": {"777"}, "externalRefundId": {"kill-1"}}
+			},
+			check: func(t *testing.T, o *payments.Order) {
+				require.Equal(t, payments.StatusDeposited, o.Status, "the order keeps its capture")
+				require.Zero(t, o.Refunded, "the refund of unknown outcome is reversed")
+			},
+		},
+		{
+			name: "reverse", twoStage: true, mti: "0400", endpoint: "reverse",
+			form: func(id string) url.Values { return url.Values{"orderId": {id}} },
+			check: func(t *testing.T, o *payments.Order) {
+				require.Equal(t, payments.StatusReversed, o.Status, "the merchant's cancel stands")
+			},
+		},
+		{
+			name: "partial reverse", twoStage: true, mti: "0400", endpoint: "reverse",
+			form: func(id string) url.Values { return url.Values{"orderId": {id}, "amount": {"10000"}} },
+			check: func(t *testing.T, o *payments.Order) {
+				require.Equal(t, payments.StatusApproved, o.Status)
+				require.Equal(t, int64(40000), o.Approved, "the rest of the hold stays")
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bank := switchtest.StartBank(t, "ascii")
+			before, _ := bank.Account(visa)
+			opts := switchtest.Options{DataDir: t.TempDir(), Bank: bank}
+			cfg, sec := switchtest.Config(t, opts, bank.Addr())
+			child := switchtest.StartChild(t, "TestFaultChild", cfg)
+			ans, err := switchtest.RBS(child.URL, sec, map[bool]string{true: "registerPreAuth", false: "register"}[tc.twoStage],
+				url.Values{"orderNumber": {"kill-" + tc.mti}, "amount": {"50000"}, "returnUrl": {"https://shop.example.kz/ok"}}, 0)
+			require.NoError(t, err)
+			id := ans["orderId"].(string)
+			ans, err = switchtest.RBS(child.URL, sec, "paymentorder", switchtest.PayForm(id, visa), 0)
+			require.NoError(t, err)
+			require.Equal(t, "0", errorCode(ans), "%v", ans)
+
+			rule := tc.rule
+			if rule.MTI == "" {
+				rule = issuersim.Rule{MTI: tc.mti, Action: issuersim.ActionNoReply}
+			}
+			bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{rule}})
+			sent := bank.Received(tc.mti)
+			go switchtest.RBS(child.URL, sec, tc.endpoint, tc.form(id), 0) // cut short by the kill
+			require.Eventually(t, func() bool { return bank.Received(tc.mti) > sent }, 20*time.Second, 5*time.Millisecond,
+				"the %s reached the bank", tc.mti)
+			child.Kill()
+			bank.SetKnobs(issuersim.Knobs{})
+
+			s := switchtest.Run(t, opts) // the restart, on the killed process's data
+			s.SAFDrained()
+			o := s.Order(id)
+			tc.check(t, o)
+			s.Books(visa, before)
+			if tc.endpoint == "refund" {
+				// The shop's retry with the same externalRefundId answers
+				// the recorded outcome and sends no second refund.
+				refunds := bank.Received("0200")
+				ans, err := s.RBS("refund", tc.form(id), 0)
+				require.NoError(t, err)
+				require.Equal(t, "7", errorCode(ans), "%v", ans)
+				require.Equal(t, refunds, bank.Received("0200"))
+			}
+		})
+	}
+}

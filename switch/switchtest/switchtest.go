@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,6 +118,7 @@ func Config(t testing.TB, opts Options, bankAddr string) (daemon.Config, api.Dem
 	cfg.DataDir, cfg.Listen = opts.DataDir, "127.0.0.1:0"
 	cfg.HSM.MasterKeyFile = filepath.Join(opts.DataDir, "master.key")
 	cfg.HSM.KeyStore = filepath.Join(opts.DataDir, "keys.json")
+	require.NoError(t, os.MkdirAll(opts.DataDir, 0o700))
 	require.NoError(t, hsm.InitKeyFiles(cfg.HSM))
 	l := links.DefaultConfig(BankName, dialect, bankAddr)
 	l.AcquirerID, l.RequestTimeout = "400123", 5*time.Second

@@ -1,0 +1,139 @@
+package daemon_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
+)
+
+// smallDisk mounts a tmpfs of size for the test (CI runs as root) and
+// unmounts it at cleanup.
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root; CI runs as root")
+	}
+	dir := t.TempDir()
+	require.NoError(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size), "mount tmpfs")
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	return dir
+}
+
+// fillDisk fills the file system of dir with a ballast file, then takes
+// every page the data file still has free, so the switch's next commit
+// that needs space fails as on a full disk. It returns how to give the
+// space back: remove the ballast.
+func fillDisk(t *testing.T, dir string, db *bolt.DB) (free func()) {
+	t.Helper()
+	ballast := filepath.Join(dir, "ballast")
+	f, err := os.Create(ballast)
+	require.NoError(t, err)
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			break
+		}
+	}
+	require.NoError(t, f.Close())
+	// bbolt reuses the pages its earlier transactions freed without asking
+	// the disk for space: take them, largest runs first, until no value of
+	// any size fits.
+	n := 0
+	for _, size := range []int{256 << 10, 32 << 10, 4 << 10, 512, 64} {
+		for {
+			err := db.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists([]byte("test.ballast"))
+				if err != nil {
+					return err
+				}
+				n++
+				return b.Put([]byte(fmt.Sprintf("%08d", n)), make([]byte, size))
+			})
+			if err != nil {
+				require.True(t, errors.Is(err, syscall.ENOSPC), "filling the data file: %v", err)
+				break
+			}
+		}
+	}
+	return func() { require.NoError(t, os.Remove(ballast)) }
+}
+
+// The disk fills while a payment is at the bank: the bank's approval
+// cannot be recorded, so the shop hears "temporarily unavailable", /readyz
+// says 503 and new work is refused; once the disk has room the switch
+// records the bank's answer and reverses the approval the shop never heard.
+func TestDiskFullWhileAtTheBank(t *testing.T) {
+	dir := smallDisk(t, "24m")
+	s := switchtest.Run(t, switchtest.Options{DataDir: filepath.Join(dir, "data")})
+	before := s.Account(visa)
+	id := s.Register("disk-full", 45000, true)
+
+	s.Knobs(late("0100"))
+	type result struct {
+		ans map[string]any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ans, err := s.RBS("paymentorder", switchtest.PayForm(id, visa), 0)
+		done <- result{ans, err}
+	}()
+	s.WaitReceived("0100", 1)
+	free := fillDisk(t, dir, s.D.Journal().DB())
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, "7", errorCode(r.ans), "%v", r.ans)
+	require.Contains(t, r.ans["errorMessage"], "temporarily unavailable")
+	require.Equal(t, 1, s.D.Payments().Unrecorded(), "the bank's answer is kept in memory")
+	require.Equal(t, int64(45000), s.Account(visa).Held-before.Held, "the bank holds the money meanwhile")
+
+	resp, err := http.Get(s.URL() + "/readyz")
+	require.NoError(t, err)
+	body := readAll(t, resp)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Contains(t, body, "journal: cannot write")
+	ans, err := s.RBS("register", url.Values{"orderNumber": {"while-full"}, "amount": {"100"},
+		"returnUrl": {"https://shop.example.kz/ok"}}, 0)
+	require.NoError(t, err)
+	require.Contains(t, ans["errorMessage"], "temporarily unavailable", "new work is refused")
+	ans, err = s.RBS("paymentorder", switchtest.PayForm(id, visa), 0)
+	require.NoError(t, err)
+	require.Equal(t, "7", errorCode(ans), "a retry sends nothing: %v", ans)
+	require.Equal(t, 1, s.Bank.Received("0100"))
+
+	s.Knobs()
+	free()
+	s.Eventually(func() bool { return s.D.Payments().Unrecorded() == 0 }, "the kept answer is recorded once the disk has room")
+	o := s.Order(id)
+	require.Equal(t, payments.StatusDeclined, o.Status, "the shop heard 'unavailable': the approval does not stand")
+	require.Equal(t, "not_recorded", o.DeclineReason)
+	require.Equal(t, payments.OpApproved, o.Ops[0].Status, "the history says what the bank did")
+	require.Equal(t, payments.OpAutoReversal, o.Ops[1].Type)
+	s.Books(visa, before)
+	require.Zero(t, s.Account(visa).Held-before.Held, "the hold is released")
+	s.Eventually(func() bool {
+		resp, err := http.Get(s.URL() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "ready again")
+	// The same shop request now answers the recorded outcome.
+	ans = s.Pay(id, visa)
+	require.Equal(t, "0", errorCode(ans))
+	require.Equal(t, payments.ActionText(payments.ActionSystemError, "ru"), ans["error"], "declined: %v", ans)
+	require.Equal(t, 1, s.Bank.Received("0100"))
+}
