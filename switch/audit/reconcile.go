@@ -131,7 +131,7 @@ func Reconcile(ctx context.Context, d *Data, bank, date string, loc *time.Locati
 			OrderID: x.order.ID, OrderNumber: x.order.Number, Merchant: x.order.Merchant,
 			OpID: x.op.ID, OpType: x.op.Type, Status: x.op.Status, Class: reportType(x.op.Type), Time: x.op.Time,
 			MTI: x.op.MTI, STAN: x.op.STAN, RRN: x.op.RRN, TerminalID: strings.TrimSpace(x.op.TerminalID),
-			Amount: x.op.Amount, Final: expectedFinal(x.order, &x.op, to), Of: x.op.Of,
+			Amount: wireAmount(x.order, &x.op), Final: expectedFinal(x.order, &x.op, to), Of: x.op.Of,
 		}
 	}
 
@@ -341,6 +341,21 @@ func missingDetail(tx *TulparTx) string {
 		return "queued in store-and-forward, not yet applied by the bank"
 	}
 	return fmt.Sprintf("Tulpar recorded an approved %s; the bank's file lacks it", tx.OpType)
+}
+
+// wireAmount is DE4 of op's message, which is the bank's amount column: a
+// merchant's reversal carries its original's amount (ISO 8583:1987; a
+// partial one says in DE95 what stays, and what it released is its final
+// amount), every other operation its own.
+func wireAmount(o *order, op *operation) int64 {
+	if op.Type == opReversal {
+		for i := range o.Ops {
+			if o.Ops[i].ID == op.Of {
+				return o.Ops[i].Amount
+			}
+		}
+	}
+	return op.Amount
 }
 
 // expectedFinal is what should stand at the bank for op at cutoff, by the

@@ -31,6 +31,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
+	"github.com/tulpar-switch/tulpar/switch/audit"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -311,8 +312,8 @@ func (s *Switch) SAFDrained() {
 
 // Books checks, once store-and-forward is quiet, that the switch's orders
 // paid with pan account for exactly what the bank's book shows moving on
-// its account since before: holds, captures and refunds, and that no
-// exchange of any order is left pending.
+// its account since before: holds, captures and refunds; that no exchange
+// of any order is left pending; and that the day reconciles.
 func (s *Switch) Books(pan string, before issuersim.AccountView) {
 	s.t.Helper()
 	s.SAFDrained()
@@ -338,4 +339,33 @@ func (s *Switch) Books(pan string, before issuersim.AccountView) {
 	require.Equal(s.t, held, after.Held-before.Held, "holds at the bank = approved orders")
 	require.Equal(s.t, captured, after.Captured-before.Captured, "captures at the bank = deposited orders")
 	require.Equal(s.t, refunded, after.Refunded-before.Refunded, "refunds at the bank = refunded amounts")
+	s.Reconciled()
+}
+
+// Reconciled checks, as an auditor would at the end of the day, that the
+// bank's settlement file and the switch's journal agree: `tulpar
+// reconcile`'s engine over a snapshot of the data file finds no mismatch.
+func (s *Switch) Reconciled() {
+	s.t.Helper()
+	s.SAFDrained()
+	dir := s.t.TempDir()
+	copyPath := filepath.Join(dir, "copy.db")
+	require.NoError(s.t, s.D.Journal().CopyTo(copyPath))
+	now := time.Now().UTC()
+	var file strings.Builder
+	require.NoError(s.t, s.Bank.WriteSettlement(&file, now))
+	rows, err := audit.ParseSettlement(strings.NewReader(file.String()))
+	require.NoError(s.t, err)
+	data, err := audit.Open(copyPath, time.Second)
+	require.NoError(s.t, err)
+	defer data.Close()
+	res, err := audit.Reconcile(context.Background(), data, BankName, now.Format(time.DateOnly), time.UTC, rows, nil)
+	require.NoError(s.t, err)
+	var bad []string
+	for _, l := range res.Lines {
+		if l.Mismatch() {
+			bad = append(bad, fmt.Sprintf("%s: %s", l.Result, l.Detail))
+		}
+	}
+	require.Empty(s.t, bad, "reconciliation with the bank's file")
 }
