@@ -11,8 +11,19 @@
 //     bbolt transaction) before the message leaves, and its outcome before
 //     the merchant hears it, so a crash at any point leaves a record that
 //     recovery can finish;
+//   - once written ahead, an exchange runs to its outcome on the switch's
+//     own context (flows detach from the caller's cancellation): a merchant
+//     hanging up never cuts it short between the bank's answer and its
+//     record;
+//   - an outcome the journal cannot record (disk full) is answered
+//     ErrStorage, kept in memory and settled when the journal writes again
+//     (ResolveUnrecorded): what the merchant never heard as done is
+//     reversed; while it waits, the order answers ErrInProgress;
 //   - the same operation asked twice answers the first answer and sends
 //     nothing new;
+//   - an approval is read with its amount: less than asked is kept only for
+//     a merchant that accepts partial approvals, another amount is
+//     reversed; no capture or refund exceeds what the bank approved;
 //   - follow-ups (completion, reversal, refund) go to the bank that
 //     authorized, whatever routing says now;
 //   - a full PAN exists only in memory and, encrypted through hsm, at rest;
