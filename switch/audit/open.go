@@ -39,6 +39,11 @@ func Open(path string, lockTimeout time.Duration) (*Data, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
+	// A truncated copy would make bbolt read past the end of the file: a
+	// SIGBUS in the very tool the switch's refusal sends operators to.
+	if err := journal.CheckFile(path); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s: stop the switch, or audit a consistent copy (GET /admin/journal/snapshot on its admin listener) with --copy", ErrLocked, path)

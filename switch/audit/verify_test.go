@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -81,4 +83,22 @@ func TestOpenRefusesALiveFile(t *testing.T) {
 	_, err := Open(f.path, 50*time.Millisecond)
 	require.ErrorIs(t, err, ErrLocked)
 	require.Contains(t, err.Error(), "--copy")
+}
+
+// A truncated copy is refused with the journal's one line, never read past
+// its end (a SIGBUS in the tool operators are sent to).
+func TestOpenRefusesTruncatedCopy(t *testing.T) {
+	f := newFixture(t)
+	for i := range 200 {
+		f.commit(f.newOrder("m", fmt.Sprintf("n%d", i), 100, false))
+	}
+	f.close()
+	fi, err := os.Stat(f.path)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(f.path, fi.Size()/2))
+	_, err = Open(f.path, 0)
+	require.ErrorIs(t, err, journal.ErrDamaged)
+	require.Contains(t, err.Error(), f.path)
+	_, err = journal.OpenReadOnly(f.path, journal.Options{})
+	require.ErrorIs(t, err, journal.ErrDamaged)
 }

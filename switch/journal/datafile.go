@@ -107,12 +107,12 @@ func parseMeta(b []byte) boltMeta {
 	return m
 }
 
-// checkFile refuses, before bbolt opens it, an existing data file that
+// CheckFile refuses, before bbolt opens it, an existing data file that
 // bbolt would quietly reinitialise (empty) or read past its end (truncated:
 // a page beyond the end of the mapped file is a SIGBUS, and one beyond the
 // mapping is whatever memory lies there, garbage that need not fault). A
 // missing file is a fresh install: Open creates it.
-func checkFile(path string) error {
+func CheckFile(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

@@ -224,5 +224,5 @@ func TestMetaMatchesBbolt(t *testing.T) {
 	require.EqualValues(t, pageSize, m.pageSize)
 	require.EqualValues(t, txid, m.txid)
 	require.EqualValues(t, size, int64(m.pgid)*int64(m.pageSize), "tx.Size is the high-water mark times the page size")
-	require.NoError(t, checkFile(path))
+	require.NoError(t, CheckFile(path))
 }

@@ -145,7 +145,7 @@ type Journal struct {
 // "Opening a damaged file" in the package doc).
 func Open(path string, opts Options) (j *Journal, err error) {
 	opts = opts.withDefaults()
-	if err := checkFile(path); err != nil {
+	if err := CheckFile(path); err != nil {
 		return nil, err
 	}
 	var db *bolt.DB
@@ -192,6 +192,9 @@ func Open(path string, opts Options) (j *Journal, err error) {
 // the switch runs.
 func OpenReadOnly(path string, opts Options) (*Journal, error) {
 	opts = opts.withDefaults()
+	if err := CheckFile(path); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s read-only: %w", path, err)
