@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -78,7 +79,7 @@ func TestAuditorsCommands(t *testing.T) {
 
 	// One byte of one entry changed behind the journal's back: verify fails
 	// and names the entry.
-	path := filepath.Join(dir, daemon.DataFile)
+	path := filepath.Join(dir, journal.DataFile)
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {

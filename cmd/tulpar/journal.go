@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tulpar-switch/tulpar/switch/audit"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 // The auditors' commands: tulpar journal verify|replay|export, tulpar report
@@ -28,7 +29,7 @@ var journalCommands = []subcommand{
 func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runGroup(ctx, "journal", `
 The journal is the switch's append-only, hash-chained record of every message
-and order change, kept with the order store in `+audit.DataFile+` in the data
+and order change, kept with the order store in `+journal.DataFile+` in the data
 directory. These commands open it read-only and refuse a file a running switch
 holds: stop the switch, or give --copy a consistent copy the switch wrote
 (GET /admin/journal/snapshot on the admin listener). Exit codes: 0 ok, 1 failure or mismatch, 2 usage.
@@ -63,7 +64,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.dir, "data", "", "the switch's data directory (reads "+audit.DataFile+" in it, read-only)")
+	fs.StringVar(&d.dir, "data", "", "the switch's data directory (reads "+journal.DataFile+" in it, read-only)")
 	fs.StringVar(&d.copy, "copy", "", "a copy of the data file to read instead of --data (the way to audit while the switch runs)")
 	fs.DurationVar(&d.lock, "lock-timeout", audit.DefaultLockTimeout, "how long to wait for the file lock before deciding a switch holds the file")
 	fs.BoolVar(&d.quiet, "quiet", false, "no progress bar (there is none anyway when stderr is not a terminal)")

@@ -15,6 +15,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -47,15 +48,15 @@ func TestReconcileTimedOutAuthorization(t *testing.T) {
 	res, err := svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: card, Expiry: "3012"},
 		NotificationURL: d.URL() + "/pay/" + o.ID + "/3ds"})
 	require.NoError(t, err)
-	require.Equal(t, payments.StatusDeclined, res.Order.Status)
+	require.Equal(t, order.StatusDeclined, res.Order.Status)
 	auth := res.Order.Ops[len(res.Order.Ops)-2]
-	require.Equal(t, payments.OpTimeout, auth.Status)
-	require.Equal(t, payments.OpAutoReversal, res.Order.Ops[len(res.Order.Ops)-1].Type)
+	require.Equal(t, order.OpTimeout, auth.Status)
+	require.Equal(t, order.OpAutoReversal, res.Order.Ops[len(res.Order.Ops)-1].Type)
 
 	require.Eventually(t, func() bool {
 		o, err := svc.Get(ctx, o.ID)
 		require.NoError(t, err)
-		return o.Ops[len(o.Ops)-1].Status == payments.OpApproved
+		return o.Ops[len(o.Ops)-1].Status == order.OpApproved
 	}, 20*time.Second, 10*time.Millisecond, "the 0420 delivered")
 	after, _ := bank.Account(card)
 	require.Equal(t, before.Held, after.Held, "the bank released the hold it applied")

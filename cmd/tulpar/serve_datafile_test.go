@@ -56,7 +56,7 @@ func TestServeRefusesADamagedDataFile(t *testing.T) {
 			require.NoError(t, err)
 			config := filepath.Join(t.TempDir(), "tulpar.yaml")
 			require.NoError(t, os.WriteFile(config, data, 0o600))
-			dataFile := filepath.Join(dir, daemon.DataFile)
+			dataFile := filepath.Join(dir, journal.DataFile)
 			tt.damage(t, dataFile)
 
 			// Should serve start after all, the deadline stops it and the

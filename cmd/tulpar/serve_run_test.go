@@ -19,6 +19,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 func freeAddr(t *testing.T) string {
@@ -85,5 +86,5 @@ func TestServeRunsFromAConfigFile(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	require.FileExists(t, filepath.Join(dir, daemon.DataFile))
+	require.FileExists(t, filepath.Join(dir, journal.DataFile))
 }

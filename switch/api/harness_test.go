@@ -27,6 +27,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
@@ -242,7 +243,7 @@ func (h *harness) v1(method, path, key, idem string, body any) v1Resp {
 }
 
 // pay pays an order with a card as the hosted payment page would.
-func (h *harness) pay(orderID, pan string) *payments.Order {
+func (h *harness) pay(orderID, pan string) *order.Order {
 	h.t.Helper()
 	res, err := h.svc.Pay(context.Background(), payments.PayRequest{
 		OrderID: orderID, Card: payments.CardInput{PAN: pan, Expiry: cardExpiry, CVV2: cardCVV, Holder: "TEST CARDHOLDER"}, IP: "10.0.0.7",
@@ -255,7 +256,7 @@ func (h *harness) pay(orderID, pan string) *payments.Order {
 func (h *harness) snapshot() string {
 	h.t.Helper()
 	var b strings.Builder
-	require.NoError(h.t, h.svc.Store().All(func(o *payments.Order) error {
+	require.NoError(h.t, h.svc.Store().All(func(o *order.Order) error {
 		fmt.Fprintf(&b, "%s v%d s%d a%d d%d r%d ops%d\n", o.ID, o.Version, o.Status, o.Approved, o.Deposited, o.Refunded, len(o.Ops))
 		return nil
 	}))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
@@ -172,7 +173,7 @@ func journalForm(endpoint string, form url.Values) []byte {
 
 // rbsOrder returns the caller's order by orderId; another merchant's order
 // is "not registered", exactly as one that does not exist.
-func (c *call) rbsOrder(ctx context.Context, id string) (*payments.Order, *rbsError) {
+func (c *call) rbsOrder(ctx context.Context, id string) (*order.Order, *rbsError) {
 	if id == "" {
 		return nil, rbsErr(rbsMissing, "Order ID can not be empty")
 	}
@@ -180,9 +181,9 @@ func (c *call) rbsOrder(ctx context.Context, id string) (*payments.Order, *rbsEr
 	return c.own(o, err)
 }
 
-func (c *call) own(o *payments.Order, err error) (*payments.Order, *rbsError) {
+func (c *call) own(o *order.Order, err error) (*order.Order, *rbsError) {
 	switch {
-	case errors.Is(err, payments.ErrNotFound):
+	case errors.Is(err, order.ErrNotFound):
 		return nil, rbsErr(rbsUnknownOrd, msgNoOrder)
 	case err != nil:
 		c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("api: read order")
@@ -196,13 +197,13 @@ func (c *call) own(o *payments.Order, err error) (*payments.Order, *rbsError) {
 
 // rbsFail maps a payments error to the RBS answer.
 func (c *call) rbsFail(err error, amountErr *rbsError) *rbsError {
-	var in *payments.InputError
+	var in *order.InputError
 	switch {
-	case errors.Is(err, payments.ErrNotFound):
+	case errors.Is(err, order.ErrNotFound):
 		return rbsErr(rbsUnknownOrd, msgNoOrder)
-	case errors.Is(err, payments.ErrAmount):
+	case errors.Is(err, order.ErrAmount):
 		return amountErr
-	case errors.Is(err, payments.ErrTransition):
+	case errors.Is(err, order.ErrTransition):
 		return rbsErr(rbsSystemError, msgState)
 	case errors.As(err, &in):
 		return rbsErr(rbsWrong, "Invalid "+in.Field+": "+in.Reason)
@@ -310,7 +311,7 @@ func (c *call) rbsRegister(twoStage bool) {
 			lifetime = life
 		}
 	}
-	ctx, sent := c.answerWith(ctx, func(o *payments.Order, _ *threeds.Outcome) any {
+	ctx, sent := c.answerWith(ctx, func(o *order.Order, _ *threeds.Outcome) any {
 		return map[string]string{"orderId": o.ID, "formUrl": c.s.formURL(o.ID)}
 	})
 	o, err := c.s.svc.Register(ctx, payments.RegisterRequest{
@@ -319,12 +320,12 @@ func (c *call) rbsRegister(twoStage bool) {
 		ReturnURL: returnURL, FailURL: failURL, Params: params, TwoStage: twoStage, Lifetime: lifetime,
 		Journal: c.requestEntry(),
 	})
-	if errors.Is(err, payments.ErrDuplicateNumber) {
+	if errors.Is(err, order.ErrDuplicateNumber) {
 		// The same registration again (a retry after a lost answer) gets
 		// the first answer while the order still waits for payment; any
 		// other reuse of the number is the gateway's duplicate error.
 		prev, perr := c.s.svc.ByNumber(ctx, c.merchant.Merchant, number)
-		if perr == nil && prev.Status == payments.StatusRegistered && prev.Amount == amount &&
+		if perr == nil && prev.Status == order.StatusRegistered && prev.Amount == amount &&
 			prev.Currency == currency && prev.ReturnURL == returnURL && prev.TwoStage == twoStage {
 			c.orderID, c.replay = prev.ID, true
 			c.rbsAnswer(map[string]string{"orderId": prev.ID, "formUrl": c.s.formURL(prev.ID)})
@@ -362,7 +363,7 @@ func (s *Server) formURL(id string) string { return s.cfg.PaymentPageURL + "/" +
 // followUp runs one of deposit, reverse, refund and decline under the
 // order's lock: load and check ownership, answer a repeat from the order
 // itself, otherwise call payments.
-func (c *call) followUp(form url.Values, run func(ctx context.Context, o *payments.Order) *rbsError) {
+func (c *call) followUp(form url.Values, run func(ctx context.Context, o *order.Order) *rbsError) {
 	ctx := c.r.Context()
 	id := form.Get("orderId")
 	if id == "" {
@@ -412,18 +413,18 @@ func (c *call) rbsDeposit() {
 	if !ok {
 		return
 	}
-	c.followUp(form, func(ctx context.Context, o *payments.Order) *rbsError {
+	c.followUp(form, func(ctx context.Context, o *order.Order) *rbsError {
 		// A deposit is made once; the same deposit asked again (0 meaning
 		// the whole hold) answers success rather than "wrong state".
-		if o.Status == payments.StatusDeposited || o.Status == payments.StatusRefunded {
+		if o.Status == order.StatusDeposited || o.Status == order.StatusRefunded {
 			for _, op := range o.Ops {
-				if op.Type == payments.OpCompletion && (op.Amount == amount || amount == 0 && op.Amount == o.Approved) {
+				if op.Type == order.OpCompletion && (op.Amount == amount || amount == 0 && op.Amount == o.Approved) {
 					c.replay = true
 					return nil
 				}
 			}
 		}
-		actx, sent := c.answerWith(ctx, func(*payments.Order, *threeds.Outcome) any { return rbsSuccess })
+		actx, sent := c.answerWith(ctx, func(*order.Order, *threeds.Outcome) any { return rbsSuccess })
 		_, op, err := c.s.svc.Complete(actx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, Journal: c.requestEntry()})
 		c.reqJournaled = op != nil
 		if err != nil {
@@ -445,18 +446,18 @@ func (c *call) rbsReverse() {
 	if !ok {
 		return
 	}
-	c.followUp(form, func(ctx context.Context, o *payments.Order) *rbsError {
+	c.followUp(form, func(ctx context.Context, o *order.Order) *rbsError {
 		// reverse.do has no idempotency key, so a repeat is recognised by
 		// its effect: an order reversed already, or a partial reversal of
 		// the same amount as the latest one. A shop that means to release
 		// the same part twice must say so another way (the JSON API's
 		// Idempotency-Key), so a retry after a lost answer never releases
 		// twice.
-		if o.Status == payments.StatusReversed {
+		if o.Status == order.StatusReversed {
 			c.replay = true
 			return nil
 		}
-		if last := lastReversal(o); amount != 0 && last != nil && last.Amount == amount && last.Status != payments.OpDeclined {
+		if last := lastReversal(o); amount != 0 && last != nil && last.Amount == amount && last.Status != order.OpDeclined {
 			c.replay = true
 			return nil
 		}
@@ -470,9 +471,9 @@ func (c *call) rbsReverse() {
 }
 
 // lastReversal is the order's latest merchant reversal, or nil.
-func lastReversal(o *payments.Order) *payments.Operation {
+func lastReversal(o *order.Order) *order.Operation {
 	for i := len(o.Ops) - 1; i >= 0; i-- {
-		if o.Ops[i].Type == payments.OpReversal {
+		if o.Ops[i].Type == order.OpReversal {
 			return &o.Ops[i]
 		}
 	}
@@ -506,8 +507,8 @@ func (c *call) rbsRefund() {
 	if ext != "" {
 		key = "rbs-refund:" + ext
 	}
-	c.followUp(form, func(ctx context.Context, o *payments.Order) *rbsError {
-		if prev := o.FindIdem(payments.OpRefund, key); prev != nil && prev.Status != payments.OpPending {
+	c.followUp(form, func(ctx context.Context, o *order.Order) *rbsError {
+		if prev := o.FindIdem(order.OpRefund, key); prev != nil && prev.Status != order.OpPending {
 			if prev.Amount != amount && prev.Requested != amount {
 				return rbsErr(rbsWrong, "externalRefundId is already used for a refund of another amount")
 			}
@@ -518,7 +519,7 @@ func (c *call) rbsRefund() {
 			OrderID: o.ID, Amount: amount, IdemKey: key, ExpectedDeposited: expected, Journal: c.requestEntry(),
 		})
 		c.reqJournaled = op != nil
-		var in *payments.InputError
+		var in *order.InputError
 		switch {
 		case errors.As(err, &in) && in.Field == "expectedDepositedAmount":
 			return rbsErr(rbsSystemError, "Deposited amount does not match expectedDepositedAmount")
@@ -529,11 +530,11 @@ func (c *call) rbsRefund() {
 	})
 }
 
-func refundOutcome(op *payments.Operation) *rbsError {
+func refundOutcome(op *order.Operation) *rbsError {
 	switch op.Status {
-	case payments.OpApproved, payments.OpQueued:
+	case order.OpApproved, order.OpQueued:
 		return nil
-	case payments.OpTimeout:
+	case order.OpTimeout:
 		return rbsErr(rbsSystemError, "Bank did not answer; the refund is cancelled, try again")
 	}
 	return rbsErr(rbsSystemError, "Refund declined by the bank")
@@ -558,8 +559,8 @@ func (c *call) rbsDecline() {
 		}
 		form.Set("orderId", o.ID)
 	}
-	c.followUp(form, func(ctx context.Context, o *payments.Order) *rbsError {
-		if o.Status == payments.StatusDeclined && o.DeclineReason == "merchant_declined" {
+	c.followUp(form, func(ctx context.Context, o *order.Order) *rbsError {
+		if o.Status == order.StatusDeclined && o.DeclineReason == "merchant_declined" {
 			c.replay = true
 			return nil
 		}

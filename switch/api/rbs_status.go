@@ -6,12 +6,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 // rbsPAN is the gateway's masked PAN: first six, "**", last four.
-func rbsPAN(c *payments.Card) string {
+func rbsPAN(c *order.Card) string {
 	if c == nil || len(c.Masked) < 10 {
 		return ""
 	}
@@ -19,24 +20,24 @@ func rbsPAN(c *payments.Card) string {
 }
 
 // rbsExpiry turns YYMM into the gateway's YYYYMM.
-func rbsExpiry(c *payments.Card) string {
+func rbsExpiry(c *order.Card) string {
 	if c == nil || len(c.Expiry) != 4 {
 		return ""
 	}
 	return "20" + c.Expiry
 }
 
-var paymentStates = map[payments.Status]string{
-	payments.StatusRegistered: "CREATED", payments.StatusApproved: "APPROVED", payments.StatusDeposited: "DEPOSITED",
-	payments.StatusReversed: "REVERSED", payments.StatusRefunded: "REFUNDED", payments.Status3DS: "STARTED",
-	payments.StatusDeclined: "DECLINED",
+var paymentStates = map[order.Status]string{
+	order.StatusRegistered: "CREATED", order.StatusApproved: "APPROVED", order.StatusDeposited: "DEPOSITED",
+	order.StatusReversed: "REVERSED", order.StatusRefunded: "REFUNDED", order.Status3DS: "STARTED",
+	order.StatusDeclined: "DECLINED",
 }
 
 // authOp is the approved authorization or purchase, if any.
-func authOp(o *payments.Order) *payments.Operation {
+func authOp(o *order.Order) *order.Operation {
 	for i := range o.Ops {
 		op := &o.Ops[i]
-		if (op.Type == payments.OpAuthorization || op.Type == payments.OpPurchase) && op.Status == payments.OpApproved {
+		if (op.Type == order.OpAuthorization || op.Type == order.OpPurchase) && op.Status == order.OpApproved {
 			return op
 		}
 	}
@@ -44,9 +45,9 @@ func authOp(o *payments.Order) *payments.Operation {
 }
 
 // paymentOp is the last authorization or purchase, approved or not.
-func paymentOp(o *payments.Order) *payments.Operation {
+func paymentOp(o *order.Order) *order.Operation {
 	for i := len(o.Ops) - 1; i >= 0; i-- {
-		if t := o.Ops[i].Type; t == payments.OpAuthorization || t == payments.OpPurchase {
+		if t := o.Ops[i].Type; t == order.OpAuthorization || t == order.OpPurchase {
 			return &o.Ops[i]
 		}
 	}
@@ -55,7 +56,7 @@ func paymentOp(o *payments.Order) *payments.Operation {
 
 const rbsTimeLayout = "2006-01-02T15:04:05"
 
-func (c *call) statusOrder(form url.Values) (*payments.Order, *rbsError) {
+func (c *call) statusOrder(form url.Values) (*order.Order, *rbsError) {
 	ctx := c.r.Context()
 	if id := form.Get("orderId"); id != "" {
 		return c.rbsOrder(ctx, id)
@@ -103,7 +104,7 @@ func (c *call) rbsStatusExtended() {
 	ans := map[string]any{
 		"errorCode": rbsOK, "errorMessage": msgSuccess,
 		"orderNumber": o.Number, "orderStatus": int(o.Status),
-		"actionCode": o.ActionCode, "actionCodeDescription": payments.ActionText(o.ActionCode, lang),
+		"actionCode": o.ActionCode, "actionCodeDescription": order.ActionText(o.ActionCode, lang),
 		"amount": o.Amount, "currency": o.Currency, "date": o.CreatedAt.UnixMilli(),
 		"orderDescription": o.Description, "ip": o.IP,
 		"merchantOrderParams": params,
@@ -113,7 +114,7 @@ func (c *call) rbsStatusExtended() {
 			"depositedAmount": o.Deposited, "refundedAmount": o.Refunded,
 		},
 	}
-	if o.Status == payments.StatusRegistered {
+	if o.Status == order.StatusRegistered {
 		ans["actionCodeDescription"] = ""
 	}
 	if o.Card != nil {
@@ -146,7 +147,7 @@ func (c *call) rbsStatusExtended() {
 	}
 	refunds := []refund{}
 	for _, op := range o.Ops {
-		if op.Type != payments.OpRefund || op.Status != payments.OpApproved {
+		if op.Type != order.OpRefund || op.Status != order.OpApproved {
 			continue
 		}
 		refunds = append(refunds, refund{
@@ -252,8 +253,8 @@ func (c *call) rbsPaymentOrder() {
 		c.poFail(e)
 		return
 	}
-	if o.Status == payments.StatusDeclined && o.ActionCode == payments.ActionExpired {
-		c.poAnswer(7, "Order has expired", map[string]any{"actionCode": payments.ActionExpired})
+	if o.Status == order.StatusDeclined && o.ActionCode == order.ActionExpired {
+		c.poAnswer(7, "Order has expired", map[string]any{"actionCode": order.ActionExpired})
 		return
 	}
 	ip := form.Get("ip")
@@ -261,7 +262,7 @@ func (c *call) rbsPaymentOrder() {
 		ip = clientIP(c.r)
 	}
 	termURL := c.s.formURL(o.ID) + "/3ds"
-	ctx, sent := c.answerWith(ctx, func(n *payments.Order, ch *threeds.Outcome) any { return poResult(n, ch, termURL) })
+	ctx, sent := c.answerWith(ctx, func(n *order.Order, ch *threeds.Outcome) any { return poResult(n, ch, termURL) })
 	res, err := c.s.svc.Pay(ctx, payments.PayRequest{
 		OrderID: o.ID,
 		Card:    payments.CardInput{PAN: form.Get("$PAN"), Expiry: yyyy[2:] + mm, CVV2: form.Get("$CVC"), Holder: form.Get("TEXT")},
@@ -288,7 +289,7 @@ func (c *call) rbsPaymentOrder() {
 // poResult is paymentorder.do's answer to a payment that went through:
 // where to send the buyer (the ACS for a challenge, else the merchant's
 // return or fail URL).
-func poResult(n *payments.Order, ch *threeds.Outcome, termURL string) map[string]any {
+func poResult(n *order.Order, ch *threeds.Outcome, termURL string) map[string]any {
 	const info = "Your order is proceeded, redirecting..."
 	ans := map[string]any{"errorCode": 0}
 	if ch != nil {
@@ -302,11 +303,11 @@ func poResult(n *payments.Order, ch *threeds.Outcome, termURL string) map[string
 	}
 	target := n.ReturnURL
 	ans["info"] = info
-	if n.Status == payments.StatusDeclined {
+	if n.Status == order.StatusDeclined {
 		if n.FailURL != "" {
 			target = n.FailURL
 		}
-		ans["error"] = payments.ActionText(n.ActionCode, n.Language)
+		ans["error"] = order.ActionText(n.ActionCode, n.Language)
 	}
 	ans["redirect"] = withOrderID(target, n.ID)
 	return ans

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 func register(t *testing.T, h *harness, method, number string, amount string) string {
@@ -106,9 +106,9 @@ func TestRBSTwoStagePartialDepositTwoRefunds(t *testing.T) {
 	var completions, refundOps int
 	for _, op := range o.Ops {
 		switch op.Type {
-		case payments.OpCompletion:
+		case order.OpCompletion:
 			completions++
-		case payments.OpRefund:
+		case order.OpRefund:
 			refundOps++
 		}
 	}
@@ -158,7 +158,7 @@ func TestRBSOneStageReverseDecline(t *testing.T) {
 	require.Equal(t, "https://shop-a.example.kz/fail?orderId="+id4, out["redirect"])
 	st := status(t, h, id4)
 	require.EqualValues(t, 6, st["orderStatus"])
-	require.EqualValues(t, payments.ActionFunds, st["actionCode"])
+	require.EqualValues(t, order.ActionFunds, st["actionCode"])
 	require.Equal(t, "Қаражат жеткіліксіз", st["actionCodeDescription"])
 	require.Equal(t, "Insufficient funds", h.rbs("getOrderStatusExtended", credsA("orderId", id4, "language", "en"))["actionCodeDescription"])
 }
@@ -293,7 +293,7 @@ func TestRBSJournal(t *testing.T) {
 		require.NotContains(t, p, cardOK)
 		require.NotContains(t, p, passA)
 		require.NotContains(t, p, `"$CVC"`)
-		if e.Channel == payments.ChannelAPI {
+		if e.Channel == order.ChannelAPI {
 			if e.Direction == journal.In {
 				in++
 			} else {

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
@@ -170,7 +171,7 @@ func (c *call) finish() {
 // requestEntry is the journal entry of the request, for payments to
 // commit with the operation it causes.
 func (c *call) requestEntry() []journal.Entry {
-	return []journal.Entry{{Direction: journal.In, Channel: payments.ChannelAPI, OrderID: c.orderID, Payload: c.reqPayload}}
+	return []journal.Entry{{Direction: journal.In, Channel: order.ChannelAPI, OrderID: c.orderID, Payload: c.reqPayload}}
 }
 
 // answerEntries are the entries to make durable before answering: the
@@ -178,14 +179,14 @@ func (c *call) requestEntry() []journal.Entry {
 func (c *call) answerEntries(status int, body []byte) []journal.Entry {
 	var es []journal.Entry
 	if !c.reqJournaled {
-		es = append(es, journal.Entry{Direction: journal.In, Channel: payments.ChannelAPI, OrderID: c.orderID, Payload: c.reqPayload})
+		es = append(es, journal.Entry{Direction: journal.In, Channel: order.ChannelAPI, OrderID: c.orderID, Payload: c.reqPayload})
 	}
 	ans, _ := json.Marshal(struct {
 		Endpoint string          `json:"endpoint"`
 		Status   int             `json:"status"`
 		Body     json.RawMessage `json:"body"`
 	}{c.endpoint, status, body})
-	return append(es, journal.Entry{Direction: journal.Out, Channel: payments.ChannelAPI, OrderID: c.orderID, Payload: ans})
+	return append(es, journal.Entry{Direction: journal.Out, Channel: order.ChannelAPI, OrderID: c.orderID, Payload: ans})
 }
 
 // write journals the answer and then sends it. When the journal cannot
@@ -250,9 +251,9 @@ func (s *Server) Unavailable(w http.ResponseWriter, r *http.Request) {
 // back. body builds the answer from the order as committed. sent sends that
 // answer and reports true when payments committed it; otherwise the caller
 // answers as usual, journaling its answer itself.
-func (c *call) answerWith(ctx context.Context, body func(o *payments.Order, ch *threeds.Outcome) any) (context.Context, func() (sent bool)) {
+func (c *call) answerWith(ctx context.Context, body func(o *order.Order, ch *threeds.Outcome) any) (context.Context, func() (sent bool)) {
 	var b []byte
-	ctx, answered := payments.WithAnswer(ctx, func(o *payments.Order, ch *threeds.Outcome) []journal.Entry {
+	ctx, answered := payments.WithAnswer(ctx, func(o *order.Order, ch *threeds.Outcome) []journal.Entry {
 		c.orderID, c.reqJournaled = o.ID, true
 		b, _ = json.Marshal(body(o, ch))
 		return c.answerEntries(http.StatusOK, b)

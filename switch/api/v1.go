@@ -13,6 +13,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
@@ -270,11 +271,11 @@ func (c *call) v1Error(status int, e apiError) {
 
 // v1Fail maps a payments error.
 func (c *call) v1Fail(err error) statusBody {
-	var te *payments.TransitionError
-	var ae *payments.AmountError
-	var in *payments.InputError
+	var te *order.TransitionError
+	var ae *order.AmountError
+	var in *order.InputError
 	switch {
-	case errors.Is(err, payments.ErrNotFound):
+	case errors.Is(err, order.ErrNotFound):
 		return paramErrorBody(paramError(http.StatusNotFound, "order_not_found", "id", "no such order"))
 	case errors.As(err, &te):
 		return paramErrorBody(http.StatusConflict, apiError{Type: "invalid_request_error", Code: "transition_not_allowed", Message: te.Error()})
@@ -386,7 +387,7 @@ func (c *call) v1Create() {
 		// The new order, its answer and the key's record commit together:
 		// a retry after a crash finds the record, never a duplicate number.
 		ctx, answered = c.s.svc.WithIdempotentAnswer(ctx, c.merchant.Merchant, v.key,
-			func(o *payments.Order, _ *threeds.Outcome) (payments.IdemRecord, []journal.Entry) {
+			func(o *order.Order, _ *threeds.Outcome) (payments.IdemRecord, []journal.Entry) {
 				c.orderID, c.reqJournaled = o.ID, true
 				body, _ = json.Marshal(c.s.orderJSON(o))
 				return payments.IdemRecord{RequestHash: v.hash, Status: http.StatusCreated, Body: body, OrderID: o.ID},
@@ -400,7 +401,7 @@ func (c *call) v1Create() {
 		Journal: c.requestEntry(),
 	})
 	switch {
-	case errors.Is(err, payments.ErrDuplicateNumber):
+	case errors.Is(err, order.ErrDuplicateNumber):
 		c.v1Answer(&v, paramErrorBody(paramError(http.StatusConflict, "order_number_duplicate", "order_number",
 			"an order with this number exists; send the same Idempotency-Key to repeat a request")))
 		return
@@ -419,11 +420,11 @@ func (c *call) v1Create() {
 
 // v1Order loads the caller's order from the path; another merchant's
 // order does not exist for the caller.
-func (c *call) v1Order(ctx context.Context) (*payments.Order, *statusBody) {
+func (c *call) v1Order(ctx context.Context) (*order.Order, *statusBody) {
 	id := c.r.PathValue("id")
 	o, err := c.s.svc.Get(ctx, id)
 	if err == nil && o.Merchant != c.merchant.Merchant {
-		err = payments.ErrNotFound
+		err = order.ErrNotFound
 	}
 	if err != nil {
 		sb := c.v1Fail(err)
@@ -457,7 +458,7 @@ type refundRequest struct {
 
 // v1FollowUp runs fn under the order's lock after loading the caller's
 // order; fn gets the payments idempotency key derived from the header.
-func (c *call) v1FollowUp(v *v1req, fn func(ctx context.Context, o *payments.Order, key string) statusBody) {
+func (c *call) v1FollowUp(v *v1req, fn func(ctx context.Context, o *order.Order, key string) statusBody) {
 	ctx := c.r.Context()
 	unlock := c.s.orders.lock(c.r.PathValue("id"))
 	defer unlock()
@@ -483,8 +484,8 @@ func (c *call) v1Capture() {
 		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "amount", errAmount.Error())))
 		return
 	}
-	c.v1FollowUp(&v, func(ctx context.Context, o *payments.Order, key string) statusBody {
-		replay := o.FindIdem(payments.OpCompletion, key) != nil
+	c.v1FollowUp(&v, func(ctx context.Context, o *order.Order, key string) statusBody {
+		replay := o.FindIdem(order.OpCompletion, key) != nil
 		amount := int64(0)
 		if q.Amount != nil {
 			amount = *q.Amount
@@ -504,9 +505,9 @@ func (c *call) v1Cancel() {
 	if !c.v1Begin(&v, &q) {
 		return
 	}
-	c.v1FollowUp(&v, func(ctx context.Context, o *payments.Order, key string) statusBody {
+	c.v1FollowUp(&v, func(ctx context.Context, o *order.Order, key string) statusBody {
 		switch o.Status {
-		case payments.StatusRegistered, payments.Status3DS:
+		case order.StatusRegistered, order.Status3DS:
 			n, err := c.s.svc.Decline(ctx, o.ID, c.requestEntry())
 			if err != nil {
 				return c.v1Fail(err)
@@ -514,7 +515,7 @@ func (c *call) v1Cancel() {
 			c.reqJournaled = true
 			return statusBody{status: http.StatusOK, body: c.s.orderJSON(n)}
 		}
-		replay := o.FindIdem(payments.OpReversal, key) != nil
+		replay := o.FindIdem(order.OpReversal, key) != nil
 		n, op, err := c.s.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID, IdemKey: key, Journal: c.requestEntry()})
 		c.reqJournaled = op != nil && !replay
 		if err != nil {
@@ -547,8 +548,8 @@ func (c *call) v1Refund() {
 		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "expected_refundable_amount", errAmount.Error())))
 		return
 	}
-	c.v1FollowUp(&v, func(ctx context.Context, o *payments.Order, key string) statusBody {
-		replay := o.FindIdem(payments.OpRefund, key) != nil
+	c.v1FollowUp(&v, func(ctx context.Context, o *order.Order, key string) statusBody {
+		replay := o.FindIdem(order.OpRefund, key) != nil
 		n, op, err := c.s.svc.Refund(ctx, payments.FollowUpRequest{
 			OrderID: o.ID, Amount: *q.Amount, IdemKey: key, ExpectedDeposited: q.ExpectedRefundable, Journal: c.requestEntry(),
 		})
@@ -558,9 +559,9 @@ func (c *call) v1Refund() {
 		}
 		r := c.s.refundJSON(n, op)
 		switch op.Status {
-		case payments.OpApproved, payments.OpQueued:
+		case order.OpApproved, order.OpQueued:
 			return statusBody{status: http.StatusCreated, body: r}
-		case payments.OpTimeout:
+		case order.OpTimeout:
 			return paramErrorBody(http.StatusUnprocessableEntity, apiError{Type: "payment_error", Code: "bank_no_answer",
 				DeclineCode: "issuer_timeout", Message: "the bank did not answer; the refund was reversed and may be asked again"})
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/issuersim"
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 func createOrder(t *testing.T, h *harness, number string, amount int64, capture string) map[string]any {
@@ -128,7 +128,7 @@ func TestV1Idempotency(t *testing.T) {
 		o, err := h.svc.Get(context.Background(), id)
 		require.NoError(t, err)
 		for _, op := range o.Ops {
-			if op.Type == payments.OpRefund && op.Status == payments.OpPending {
+			if op.Type == order.OpRefund && op.Status == order.OpPending {
 				return true
 			}
 		}

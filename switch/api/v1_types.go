@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/tulpar-switch/tulpar/iso"
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // orderObject is the JSON API's order. Field names are the API's contract
@@ -65,13 +65,13 @@ type operationObject struct {
 	MerchantID   string    `json:"merchant_id,omitempty"`
 }
 
-func (s *Server) orderJSON(o *payments.Order) orderObject {
+func (s *Server) orderJSON(o *order.Order) orderObject {
 	v := orderObject{
 		Object: "order", ID: o.ID, OrderNumber: o.Number, Status: o.Status.String(), StatusCode: int(o.Status),
 		Capture: "automatic", Amount: o.Amount, ApprovedAmount: o.Approved, CapturedAmount: o.Deposited,
 		RefundedAmount: o.Refunded, Currency: o.Currency, Description: o.Description, PaymentURL: s.formURL(o.ID),
 		ReturnURL: o.ReturnURL, FailURL: o.FailURL, Email: o.Email, Language: o.Language, Metadata: o.Params,
-		ActionCode: o.ActionCode, ActionText: payments.ActionText(o.ActionCode, "en"),
+		ActionCode: o.ActionCode, ActionText: order.ActionText(o.ActionCode, "en"),
 		Operations: []operationObject{}, CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt,
 	}
 	if v.Metadata == nil {
@@ -80,7 +80,7 @@ func (s *Server) orderJSON(o *payments.Order) orderObject {
 	if o.TwoStage {
 		v.Capture = "manual"
 	}
-	if o.Status == payments.StatusRegistered {
+	if o.Status == order.StatusRegistered {
 		v.ActionText = ""
 	}
 	if o.Card != nil {
@@ -89,7 +89,7 @@ func (s *Server) orderJSON(o *payments.Order) orderObject {
 	if o.ThreeDS != nil {
 		v.ThreeDSecure = &threeDSObject{Status: o.ThreeDS.Status, ECI: o.ThreeDS.ECI, Version: o.ThreeDS.Version}
 	}
-	if o.Status == payments.StatusDeclined {
+	if o.Status == order.StatusDeclined {
 		v.DeclineCode = o.DeclineReason
 		if op := paymentOp(o); op != nil && op.ResponseCode != "" {
 			v.DeclineCode = iso.LookupResponseCode(op.ResponseCode).Reason
@@ -101,7 +101,7 @@ func (s *Server) orderJSON(o *payments.Order) orderObject {
 	return v
 }
 
-func operationJSON(op *payments.Operation) operationObject {
+func operationJSON(op *order.Operation) operationObject {
 	v := operationObject{
 		ID: op.ID, Type: string(op.Type), Status: string(op.Status), Amount: op.Amount, CreatedAt: op.Time,
 		RRN: op.RRN, ApprovalCode: op.ApprovalCode, ActionCode: op.ActionCode, TerminalID: op.TerminalID, MerchantID: op.MerchantID,
@@ -119,6 +119,6 @@ type refundObject struct {
 	Order   orderObject `json:"order"`
 }
 
-func (s *Server) refundJSON(o *payments.Order, op *payments.Operation) refundObject {
+func (s *Server) refundJSON(o *order.Order, op *order.Operation) refundObject {
 	return refundObject{Object: "refund", operationObject: operationJSON(op), OrderID: o.ID, Order: s.orderJSON(o)}
 }

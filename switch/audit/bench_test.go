@@ -16,7 +16,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // bench1M is the generated million-entry data file, shared by the
@@ -49,7 +49,7 @@ func BenchmarkVerifyReplay1M(b *testing.B) {
 				bench1M.err = err
 				return
 			}
-			bench1M.path = filepath.Join(dir, DataFile)
+			bench1M.path = filepath.Join(dir, journal.DataFile)
 		}
 		start := time.Now()
 		bench1M.err = generate(bench1M.path, 200_000)
@@ -128,7 +128,7 @@ func generate(path string, orders int) error {
 	}
 	defer db.Close()
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketOrders)
+		_, err := tx.CreateBucketIfNotExists(order.BucketOrders)
 		return err
 	}); err != nil {
 		return err
@@ -151,11 +151,11 @@ func generate(path string, orders int) error {
 			now := t0.Add(time.Duration(n) * 400 * time.Millisecond)
 			stan := fmt.Sprintf("%06d", n%1_000_000)
 			rrn := fmt.Sprintf("6069%08d", n)
-			o := &payments.Order{
+			o := &order.Order{
 				ID: fmt.Sprintf("%08x-bench-order", n), Merchant: fmt.Sprintf("shop-%d", n%50), Number: fmt.Sprint(n),
 				Amount: int64(1000 + n%90000), Currency: "398", CreatedAt: now, UpdatedAt: now, TwoStage: true, Bank: "halyk",
-				Card:   &payments.Card{Masked: "440043******0019", Token: "tok", Ciphertext: make([]byte, 48), Expiry: "2812"},
-				Status: payments.StatusRegistered, Version: 1,
+				Card:   &order.Card{Masked: "440043******0019", Token: "tok", Ciphertext: make([]byte, 48), Expiry: "2812"},
+				Status: order.StatusRegistered, Version: 1,
 			}
 			state1, _ := json.Marshal(o)
 			req := &iso.Message{MTI: "0100", ProcessingCode: "000000", STAN: stan, RRN: rrn, TerminalID: "TRM00001",
@@ -163,28 +163,28 @@ func generate(path string, orders int) error {
 			req.SetAmount(o.Amount)
 			resp := iso.Respond(req, "00")
 			resp.ApprovalCode = "A12345"
-			o.Status, o.Approved, o.Version = payments.StatusApproved, o.Amount, 2
-			o.Ops = []payments.Operation{{ID: "op1", Type: payments.OpAuthorization, Status: payments.OpApproved, Amount: o.Amount,
+			o.Status, o.Approved, o.Version = order.StatusApproved, o.Amount, 2
+			o.Ops = []order.Operation{{ID: "op1", Type: order.OpAuthorization, Status: order.OpApproved, Amount: o.Amount,
 				Time: now, Bank: "halyk", MTI: "0100", STAN: stan, RRN: rrn, ApprovalCode: "A12345", ResponseCode: "00",
 				TerminalID: "TRM00001", MerchantID: "MERCHANT0000001"}}
 			state2, _ := json.Marshal(o)
 			isoPayload := func(m *iso.Message) []byte {
 				wire, _ := codec.Pack(m)
-				p, _ := json.Marshal(payments.ISORecord{Bank: "halyk", Dialect: "ascii", PAN: make([]byte, 48), Wire: wire})
+				p, _ := json.Marshal(order.ISORecord{Bank: "halyk", Dialect: "ascii", PAN: make([]byte, 48), Wire: wire})
 				return p
 			}
 			entries = append(entries,
-				journal.Entry{Time: now, Direction: journal.In, Channel: ChannelAPI, OrderID: o.ID,
+				journal.Entry{Time: now, Direction: journal.In, Channel: order.ChannelAPI, OrderID: o.ID,
 					Payload: []byte(fmt.Sprintf(`{"op":"register","orderNumber":"%d","amount":%d}`, n, o.Amount))},
-				journal.Entry{Time: now, Direction: journal.Internal, Channel: ChannelState, OrderID: o.ID, Payload: state1},
+				journal.Entry{Time: now, Direction: journal.Internal, Channel: order.ChannelState, OrderID: o.ID, Payload: state1},
 				journal.Entry{Time: now, Direction: journal.Out, Channel: "halyk", OrderID: o.ID, MTI: "0100", STAN: stan, RRN: rrn, Payload: isoPayload(req)},
 				journal.Entry{Time: now, Direction: journal.In, Channel: "halyk", OrderID: o.ID, MTI: "0110", STAN: stan, RRN: rrn, Payload: isoPayload(resp)},
-				journal.Entry{Time: now, Direction: journal.Internal, Channel: ChannelState, OrderID: o.ID, Payload: state2},
+				journal.Entry{Time: now, Direction: journal.Internal, Channel: order.ChannelState, OrderID: o.ID, Payload: state2},
 			)
 			stored[o.ID] = state2
 		}
 		_, err := j.AppendTx(context.Background(), entries, func(tx *bolt.Tx, _ []uint64) error {
-			b := tx.Bucket(bucketOrders)
+			b := tx.Bucket(order.BucketOrders)
 			for id, v := range stored {
 				if err := b.Put([]byte(id), v); err != nil {
 					return err

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // dayOp is one operation as the journal last recorded it, with its order.
 type dayOp struct {
-	order *order // the order's last recorded state
-	op    operation
+	order *order.Order // the order's last recorded state
+	op    order.Operation
 	index int // position in order.Ops, for a stable sort
 }
 
@@ -22,12 +23,12 @@ type dayOp struct {
 // evening and acknowledged at night shows as acknowledged). Entries older
 // than from are skipped undecoded: an operation is journaled after it
 // happens, so they cannot hold it.
-func collectDay(ctx context.Context, d *Data, from, to time.Time, keep func(*order, *operation) bool, progress Progress) ([]*dayOp, error) {
+func collectDay(ctx context.Context, d *Data, from, to time.Time, keep func(*order.Order, *order.Operation) bool, progress Progress) ([]*dayOp, error) {
 	total, err := d.Journal.Count()
 	if err != nil {
 		return nil, err
 	}
-	latest := map[string]*order{} // only orders with an operation of the day
+	latest := map[string]*order.Order{} // only orders with an operation of the day
 	var seen uint64
 	err = d.Journal.Iterate(1, func(e journal.Entry) error {
 		seen++
@@ -39,10 +40,10 @@ func collectDay(ctx context.Context, d *Data, from, to time.Time, keep func(*ord
 				return err
 			}
 		}
-		if e.Channel != ChannelState || e.Time.Before(from) {
+		if e.Channel != order.ChannelState || e.Time.Before(from) {
 			return nil
 		}
-		o, err := decodeOrder(e.Payload)
+		o, err := order.Decode(e.Payload)
 		if err != nil {
 			return fmt.Errorf("entry %d: order %s: %w", e.Seq, e.OrderID, err)
 		}

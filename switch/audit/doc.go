@@ -36,8 +36,3 @@
 // rather than the payments types, so an auditor's build depends only on the
 // recorded format.
 package audit
-
-// DataFile is the name of the switch's data file (journal, order store and
-// store-and-forward queue in one bbolt file) inside its data directory. The
-// daemon and the auditors' tools must agree on it.
-const DataFile = "tulpar.db"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // Export formats.
@@ -158,7 +159,7 @@ func Export(ctx context.Context, d *Data, f ExportFilter, format string, w io.Wr
 func merchantOrders(ctx context.Context, d *Data, merchant string) (map[string]bool, error) {
 	ids := map[string]bool{}
 	err := d.Journal.Iterate(1, func(e journal.Entry) error {
-		if e.Channel != ChannelState || ids[e.OrderID] {
+		if e.Channel != order.ChannelState || ids[e.OrderID] {
 			return nil
 		}
 		if !bytes.Contains(e.Payload, []byte(merchant)) {
@@ -191,7 +192,7 @@ func newExporter() *exporter {
 // state entries.
 func ofMerchant(entries []journal.Entry, merchant string) bool {
 	for _, e := range entries {
-		if e.Channel != ChannelState {
+		if e.Channel != order.ChannelState {
 			continue
 		}
 		var o struct {
@@ -211,7 +212,7 @@ func (x *exporter) entry(e journal.Entry) *ExportedEntry {
 		Hash: hex.EncodeToString(e.Hash[:]), PrevHash: hex.EncodeToString(e.PrevHash[:]),
 	}
 	if e.MTI != "" {
-		var rec isoRecord
+		var rec order.ISORecord
 		if json.Unmarshal(e.Payload, &rec) == nil && (rec.Wire != nil || rec.Dialect != "" || rec.Error != "") {
 			out.ISO = x.iso(rec)
 			return out
@@ -232,7 +233,7 @@ func (x *exporter) entry(e journal.Entry) *ExportedEntry {
 	return out
 }
 
-func (x *exporter) iso(rec isoRecord) *ISOView {
+func (x *exporter) iso(rec order.ISORecord) *ISOView {
 	v := &ISOView{Bank: rec.Bank, Dialect: rec.Dialect, Error: rec.Error}
 	if len(rec.PAN) > 0 {
 		v.PAN = "encrypted"

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // fixture is a data file written the way switch/payments writes it: every
@@ -32,11 +32,11 @@ type fixture struct {
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	path := filepath.Join(tb.TempDir(), DataFile)
+	path := filepath.Join(tb.TempDir(), journal.DataFile)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true})
 	require.NoError(tb, err)
 	require.NoError(tb, db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketOrders)
+		_, err := tx.CreateBucketIfNotExists(order.BucketOrders)
 		return err
 	}))
 	j, err := journal.New(db, journal.Options{MaxBatchEntries: 1 << 16})
@@ -78,7 +78,7 @@ func (f *fixture) tick() time.Time {
 
 // commit journals entries and the order's new state, and stores the order,
 // in one transaction, as payments.Service.commit does.
-func (f *fixture) commit(o *payments.Order, entries ...journal.Entry) {
+func (f *fixture) commit(o *order.Order, entries ...journal.Entry) {
 	f.tb.Helper()
 	o.Version++
 	o.UpdatedAt = f.now
@@ -90,9 +90,9 @@ func (f *fixture) commit(o *payments.Order, entries ...journal.Entry) {
 			entries[i].Time = f.now
 		}
 	}
-	entries = append(entries, journal.Entry{Time: f.now, Direction: journal.Internal, Channel: ChannelState, OrderID: o.ID, Payload: data})
+	entries = append(entries, journal.Entry{Time: f.now, Direction: journal.Internal, Channel: order.ChannelState, OrderID: o.ID, Payload: data})
 	_, err = f.j.AppendTx(context.Background(), entries, func(tx *bolt.Tx, _ []uint64) error {
-		return tx.Bucket(bucketOrders).Put([]byte(o.ID), data)
+		return tx.Bucket(order.BucketOrders).Put([]byte(o.ID), data)
 	})
 	require.NoError(f.tb, err)
 }
@@ -100,8 +100,8 @@ func (f *fixture) commit(o *payments.Order, entries ...journal.Entry) {
 // isoEntry journals m as payments does: packed without card data.
 func (f *fixture) isoEntry(bank string, dir journal.Direction, m *iso.Message) journal.Entry {
 	f.tb.Helper()
-	rec := payments.ISORecord{Bank: bank, Dialect: "ascii", PAN: []byte("ciphertext")}
-	wire, err := f.codec.Pack(payments.Sanitize(m))
+	rec := order.ISORecord{Bank: bank, Dialect: "ascii", PAN: []byte("ciphertext")}
+	wire, err := f.codec.Pack(order.Sanitize(m))
 	require.NoError(f.tb, err)
 	rec.Wire = wire
 	payload, err := json.Marshal(rec)
@@ -110,48 +110,48 @@ func (f *fixture) isoEntry(bank string, dir journal.Direction, m *iso.Message) j
 }
 
 // newOrder registers an order.
-func (f *fixture) newOrder(merchant, number string, amount int64, twoStage bool) *payments.Order {
+func (f *fixture) newOrder(merchant, number string, amount int64, twoStage bool) *order.Order {
 	f.tick()
-	o := &payments.Order{
+	o := &order.Order{
 		ID: fmt.Sprintf("%s-%s", merchant, number), Merchant: merchant, Number: number, Amount: amount,
 		Currency: "398", CreatedAt: f.now, TwoStage: twoStage, Bank: "halyk",
-		Card: &payments.Card{Masked: "440043******0019", Token: "tok", Ciphertext: []byte("ciphertext"), Expiry: "2812"},
+		Card: &order.Card{Masked: "440043******0019", Token: "tok", Ciphertext: []byte("ciphertext"), Expiry: "2812"},
 	}
-	f.commit(o, journal.Entry{Direction: journal.In, Channel: ChannelAPI,
+	f.commit(o, journal.Entry{Direction: journal.In, Channel: order.ChannelAPI,
 		Payload: []byte(fmt.Sprintf(`{"op":"register","orderNumber":%q,"amount":%d,"pan":"4400430000000019","cvv2":"123"}`, number, amount))})
 	return o
 }
 
 // exchange runs one operation with the bank: request out, response in,
 // the order's new state. rc "" means no answer (timeout).
-func (f *fixture) exchange(o *payments.Order, typ payments.OpType, mti, proc string, amount int64, rc, of string) *payments.Operation {
+func (f *fixture) exchange(o *order.Order, typ order.OpType, mti, proc string, amount int64, rc, of string) *order.Operation {
 	f.tb.Helper()
 	f.tick()
 	f.stan++
 	stan := fmt.Sprintf("%06d", f.stan)
 	rrn := fmt.Sprintf("6069%08d", f.stan)
-	if of != "" && typ != payments.OpRefund {
+	if of != "" && typ != order.OpRefund {
 		rrn = o.Op(of).RRN // follow-ups carry the original's RRN
 	}
 	req := &iso.Message{MTI: mti, PAN: "4400430000000019", ProcessingCode: proc, STAN: stan, RRN: rrn,
 		TerminalID: "TRM00001", MerchantID: "MERCHANT0000001", Currency: "398", CVV2: "123", Expiry: "2812",
 		TransmissionTime: f.now.Format("0102150405")}
 	req.SetAmount(amount)
-	op := payments.Operation{ID: fmt.Sprintf("op%d", len(o.Ops)+1), Type: typ, Status: payments.OpPending, Amount: amount,
+	op := order.Operation{ID: fmt.Sprintf("op%d", len(o.Ops)+1), Type: typ, Status: order.OpPending, Amount: amount,
 		Time: f.now, Bank: "halyk", MTI: mti, STAN: stan, RRN: rrn, TerminalID: "TRM00001", MerchantID: "MERCHANT0000001", Of: of}
 	o.Ops = append(o.Ops, op)
 	f.commit(o, f.isoEntry("halyk", journal.Out, req))
 	p := &o.Ops[len(o.Ops)-1]
 	switch rc {
 	case "":
-		p.Status = payments.OpTimeout
+		p.Status = order.OpTimeout
 		f.commit(o)
 		return p
 	case "00":
-		p.Status = payments.OpApproved
+		p.Status = order.OpApproved
 		p.ApprovalCode = fmt.Sprintf("A%05d", f.stan)
 	default:
-		p.Status = payments.OpDeclined
+		p.Status = order.OpDeclined
 	}
 	p.ResponseCode = rc
 	resp := iso.Respond(req, rc)
@@ -165,36 +165,36 @@ func (f *fixture) day() {
 	f.tb.Helper()
 	// Two-stage, completed: A then F.
 	o := f.newOrder("shop-1", "1001", 500000, true)
-	a := f.exchange(o, payments.OpAuthorization, "0100", "000000", 500000, "00", "")
-	o.Status, o.Approved = payments.StatusApproved, 500000
-	f.exchange(o, payments.OpCompletion, "0220", "000000", 500000, "00", a.ID)
-	o.Status, o.Deposited = payments.StatusDeposited, 500000
+	a := f.exchange(o, order.OpAuthorization, "0100", "000000", 500000, "00", "")
+	o.Status, o.Approved = order.StatusApproved, 500000
+	f.exchange(o, order.OpCompletion, "0220", "000000", 500000, "00", a.ID)
+	o.Status, o.Deposited = order.StatusDeposited, 500000
 	f.commit(o)
 	// Two-stage, cancelled: A then R.
 	o = f.newOrder("shop-1", "1002", 750000, true)
-	a = f.exchange(o, payments.OpAuthorization, "0100", "000000", 750000, "00", "")
-	f.exchange(o, payments.OpReversal, "0400", "000000", 750000, "00", a.ID)
-	o.Status = payments.StatusReversed
+	a = f.exchange(o, order.OpAuthorization, "0100", "000000", 750000, "00", "")
+	f.exchange(o, order.OpReversal, "0400", "000000", 750000, "00", a.ID)
+	o.Status = order.StatusReversed
 	f.commit(o)
 	// Held and left open.
 	o = f.newOrder("shop-1", "1003", 930000, true)
-	f.exchange(o, payments.OpAuthorization, "0100", "000000", 930000, "00", "")
-	o.Status, o.Approved = payments.StatusApproved, 930000
+	f.exchange(o, order.OpAuthorization, "0100", "000000", 930000, "00", "")
+	o.Status, o.Approved = order.StatusApproved, 930000
 	f.commit(o)
 	// Declined.
 	o = f.newOrder("shop-1", "1004", 1580000, true)
-	f.exchange(o, payments.OpAuthorization, "0100", "000000", 1580000, "51", "")
-	o.Status = payments.StatusDeclined
+	f.exchange(o, order.OpAuthorization, "0100", "000000", 1580000, "51", "")
+	o.Status = order.StatusDeclined
 	f.commit(o)
 	// One-stage, partly refunded: F then C.
 	o = f.newOrder("shop-1", "1005", 200000, false)
-	p := f.exchange(o, payments.OpPurchase, "0200", "000000", 200000, "00", "")
-	f.exchange(o, payments.OpRefund, "0200", "200000", 50000, "00", p.ID)
-	o.Status, o.Deposited, o.Refunded = payments.StatusDeposited, 200000, 50000
+	p := f.exchange(o, order.OpPurchase, "0200", "000000", 200000, "00", "")
+	f.exchange(o, order.OpRefund, "0200", "200000", 50000, "00", p.ID)
+	o.Status, o.Deposited, o.Refunded = order.StatusDeposited, 200000, 50000
 	f.commit(o)
 	// Another merchant.
 	o = f.newOrder("shop-2", "77", 100000, false)
-	f.exchange(o, payments.OpPurchase, "0200", "000000", 100000, "00", "")
-	o.Status, o.Deposited = payments.StatusDeposited, 100000
+	f.exchange(o, order.OpPurchase, "0200", "000000", 100000, "00", "")
+	o.Status, o.Deposited = order.StatusDeposited, 100000
 	f.commit(o)
 }

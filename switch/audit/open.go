@@ -68,7 +68,7 @@ func PathFor(dir, copyFile string) (string, error) {
 	case copyFile != "":
 		return copyFile, nil
 	case dir != "":
-		return filepath.Join(dir, DataFile), nil
+		return filepath.Join(dir, journal.DataFile), nil
 	}
 	return "", errors.New("audit: no data: give --data DIR or --copy FILE")
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // Reconciliation results, one per transaction. Matched and Settled agree
@@ -29,7 +31,9 @@ const (
 // TulparTx is Tulpar's side of one bank exchange.
 type TulparTx struct {
 	OrderID, OrderNumber, Merchant string
-	OpID, OpType, Status           string
+	OpID                           string
+	OpType                         order.OpType
+	Status                         order.OpStatus
 	Class                          string // A, F, R, C
 	Time                           time.Time
 	MTI, STAN, RRN, TerminalID     string
@@ -114,7 +118,7 @@ func Reconcile(ctx context.Context, d *Data, bank, date string, loc *time.Locati
 	if err != nil {
 		return nil, err
 	}
-	ops, err := collectDay(ctx, d, from, to, func(o *order, op *operation) bool {
+	ops, err := collectDay(ctx, d, from, to, func(o *order.Order, op *order.Operation) bool {
 		b := op.Bank
 		if b == "" {
 			b = o.Bank
@@ -221,7 +225,7 @@ func Reconcile(ctx context.Context, d *Data, bank, date string, loc *time.Locati
 // judge compares an exchange with the bank's row it paired with.
 func judge(tx *TulparTx, row *SettlementRow) ReconLine {
 	line := ReconLine{Result: Matched, Tulpar: tx, Bank: row}
-	if tx.Status != opApproved && tx.Status != opQueued {
+	if tx.Status != order.OpApproved && tx.Status != order.OpQueued {
 		line.Result = StatusDiffers
 		line.Detail = fmt.Sprintf("Tulpar recorded the %s as %s; the bank applied it", tx.OpType, tx.Status)
 		return line
@@ -257,11 +261,11 @@ func timedOutPairs(txs []*TulparTx) map[int]int {
 	}
 	out := map[int]int{}
 	for k, r := range txs {
-		if r.OpType != opAutoReversal || r.Of == "" || (r.Status != opApproved && r.Status != opQueued) {
+		if r.OpType != order.OpAutoReversal || r.Of == "" || (r.Status != order.OpApproved && r.Status != order.OpQueued) {
 			continue
 		}
 		i, ok := byOp[opKey{r.OrderID, r.Of}]
-		if !ok || txs[i].Status != opTimeout || txs[i].Class == TypeReversal {
+		if !ok || txs[i].Status != order.OpTimeout || txs[i].Class == TypeReversal {
 			continue
 		}
 		if _, dup := out[i]; !dup {
@@ -281,7 +285,7 @@ func judgeTimedOut(t, r *TulparTx, tRow, rRow *SettlementRow) (ReconLine, ReconL
 	tl := ReconLine{Result: Settled, Tulpar: t, Bank: tRow}
 	rl := ReconLine{Result: Settled, Tulpar: r, Bank: rRow}
 	queued := ""
-	if r.Status == opQueued {
+	if r.Status == order.OpQueued {
 		queued = "; it is still queued in store-and-forward"
 	}
 	switch {
@@ -316,7 +320,7 @@ func judgeTimedOut(t, r *TulparTx, tRow, rRow *SettlementRow) (ReconLine, ReconL
 // expectedAtBank says whether an unpaired Tulpar exchange is a mismatch.
 func expectedAtBank(tx *TulparTx, all []*TulparTx) bool {
 	switch tx.Status {
-	case opApproved, opQueued:
+	case order.OpApproved, order.OpQueued:
 	default:
 		return false // declined or unanswered: the bank applied nothing
 	}
@@ -324,7 +328,7 @@ func expectedAtBank(tx *TulparTx, all []*TulparTx) bool {
 		// A reversal of an exchange the bank never applied changes nothing
 		// at the bank, and banks leave such reversals out of the file.
 		for _, o := range all {
-			if o.OrderID == tx.OrderID && o.Class != TypeReversal && o.Status != opApproved && o.Status != opQueued && sameOriginal(tx, o) {
+			if o.OrderID == tx.OrderID && o.Class != TypeReversal && o.Status != order.OpApproved && o.Status != order.OpQueued && sameOriginal(tx, o) {
 				return false
 			}
 		}
@@ -337,7 +341,7 @@ func expectedAtBank(tx *TulparTx, all []*TulparTx) bool {
 func sameOriginal(rev, o *TulparTx) bool { return rev.RRN != "" && rev.RRN == o.RRN }
 
 func missingDetail(tx *TulparTx) string {
-	if tx.Status == opQueued {
+	if tx.Status == order.OpQueued {
 		return "queued in store-and-forward, not yet applied by the bank"
 	}
 	return fmt.Sprintf("Tulpar recorded an approved %s; the bank's file lacks it", tx.OpType)
@@ -347,8 +351,8 @@ func missingDetail(tx *TulparTx) string {
 // merchant's reversal carries its original's amount (ISO 8583:1987; a
 // partial one says in DE95 what stays, and what it released is its final
 // amount), every other operation its own.
-func wireAmount(o *order, op *operation) int64 {
-	if op.Type == opReversal {
+func wireAmount(o *order.Order, op *order.Operation) int64 {
+	if op.Type == order.OpReversal {
 		for i := range o.Ops {
 			if o.Ops[i].ID == op.Of {
 				return o.Ops[i].Amount
@@ -362,22 +366,22 @@ func wireAmount(o *order, op *operation) int64 {
 // settlement file's rule: an authorization's hold is gone once completed and
 // shrinks by its reversals; a capture or refund shrinks by its reversals; a
 // reversal stands at its amount.
-func expectedFinal(o *order, op *operation, cutoff time.Time) int64 {
-	if op.Type == opReversal || op.Type == opAutoReversal {
+func expectedFinal(o *order.Order, op *order.Operation, cutoff time.Time) int64 {
+	if op.Type == order.OpReversal || op.Type == order.OpAutoReversal {
 		return op.Amount
 	}
 	final := op.Amount
 	for i := range o.Ops {
 		f := &o.Ops[i]
-		if f.Of != op.ID || !f.Time.Before(cutoff) || (f.Status != opApproved && f.Status != opQueued) {
+		if f.Of != op.ID || !f.Time.Before(cutoff) || (f.Status != order.OpApproved && f.Status != order.OpQueued) {
 			continue
 		}
 		switch f.Type {
-		case opCompletion:
-			if op.Type == opAuthorization {
+		case order.OpCompletion:
+			if op.Type == order.OpAuthorization {
 				return 0
 			}
-		case opReversal, opAutoReversal:
+		case order.OpReversal, order.OpAutoReversal:
 			final -= f.Amount
 		}
 	}
@@ -446,7 +450,7 @@ func (r *ReconResult) WriteCSV(w io.Writer) error {
 		row[0] = l.Result
 		if t := l.Tulpar; t != nil {
 			row[1], row[2], row[3], row[4] = t.Class, t.RRN, t.STAN, t.TerminalID
-			row[5], row[6], row[7], row[8], row[9], row[10] = t.OrderID, t.OrderNumber, t.Merchant, t.OpID, t.OpType, t.Status
+			row[5], row[6], row[7], row[8], row[9], row[10] = t.OrderID, t.OrderNumber, t.Merchant, t.OpID, string(t.OpType), string(t.Status)
 			row[11], row[12] = strconv.FormatInt(t.Amount, 10), strconv.FormatInt(t.Final, 10)
 		}
 		if b := l.Bank; b != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/journal"
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // simDay is a business day run against a real issuer simulator over TCP:
@@ -88,10 +88,10 @@ func (s *simDay) request(mti, proc, pan string, amount int64) *iso.Message {
 
 // do sends req, journals it and its answer, and records the operation on
 // the order as payments does. It returns the operation.
-func (s *simDay) do(o *payments.Order, typ payments.OpType, req *iso.Message, of string) *payments.Operation {
+func (s *simDay) do(o *order.Order, typ order.OpType, req *iso.Message, of string) *order.Operation {
 	s.t.Helper()
 	s.tick()
-	op := payments.Operation{ID: fmt.Sprintf("op%d", len(o.Ops)+1), Type: typ, Status: payments.OpPending,
+	op := order.Operation{ID: fmt.Sprintf("op%d", len(o.Ops)+1), Type: typ, Status: order.OpPending,
 		Amount: req.Amount, Time: s.f.now, Bank: simBank, MTI: req.MTI, STAN: req.STAN, RRN: req.RRN,
 		TerminalID: req.TerminalID, MerchantID: req.MerchantID, Of: of}
 	o.Ops = append(o.Ops, op)
@@ -106,15 +106,15 @@ func (s *simDay) do(o *payments.Order, typ payments.OpType, req *iso.Message, of
 
 	p := &o.Ops[len(o.Ops)-1]
 	p.ResponseCode, p.ApprovalCode = resp.ResponseCode, resp.ApprovalCode
-	p.Status = payments.OpDeclined
+	p.Status = order.OpDeclined
 	if iso.LookupResponseCode(resp.ResponseCode).Approved {
-		p.Status = payments.OpApproved
+		p.Status = order.OpApproved
 	}
 	s.f.commit(o, s.f.isoEntry(simBank, journal.In, resp))
 	return p
 }
 
-func (s *simDay) order(number string, amount int64) *payments.Order {
+func (s *simDay) order(number string, amount int64) *order.Order {
 	o := s.f.newOrder("shop-1", number, amount, true)
 	o.Bank = simBank
 	return o
@@ -129,41 +129,41 @@ func (s *simDay) run() []byte {
 	// Held, then completed for less.
 	o := s.order("2001", 10_000)
 	auth := s.request(iso.MTIAuthorization, iso.ProcPurchase, visa, 10_000)
-	a := s.do(o, payments.OpAuthorization, auth, "")
-	require.Equal(t, payments.OpApproved, a.Status)
-	s.do(o, payments.OpCompletion, iso.CompletionOf(auth, a.ApprovalCode, 8_000, fmt.Sprintf("%06d", s.seq+1), s.f.now), a.ID)
+	a := s.do(o, order.OpAuthorization, auth, "")
+	require.Equal(t, order.OpApproved, a.Status)
+	s.do(o, order.OpCompletion, iso.CompletionOf(auth, a.ApprovalCode, 8_000, fmt.Sprintf("%06d", s.seq+1), s.f.now), a.ID)
 	s.seq++
 
 	// Purchase, partly refunded.
 	o = s.order("2002", 5_000)
 	pur := s.request(iso.MTIFinancial, iso.ProcPurchase, visa, 5_000)
-	p := s.do(o, payments.OpPurchase, pur, "")
+	p := s.do(o, order.OpPurchase, pur, "")
 	ref := s.request(iso.MTIFinancial, iso.ProcRefund, visa, 2_000)
 	ref.CVV2, ref.Original = "", iso.OriginalOf(pur)
-	s.do(o, payments.OpRefund, ref, p.ID)
+	s.do(o, order.OpRefund, ref, p.ID)
 
 	// Held, then cancelled.
 	o = s.order("2003", 3_000)
 	auth = s.request(iso.MTIAuthorization, iso.ProcPurchase, visa, 3_000)
-	a = s.do(o, payments.OpAuthorization, auth, "")
+	a = s.do(o, order.OpAuthorization, auth, "")
 	s.seq++
-	s.do(o, payments.OpReversal, iso.ReversalOf(auth, false, fmt.Sprintf("%06d", s.seq), s.f.now, nil), a.ID)
+	s.do(o, order.OpReversal, iso.ReversalOf(auth, false, fmt.Sprintf("%06d", s.seq), s.f.now, nil), a.ID)
 
 	// Purchase reversed automatically by store-and-forward.
 	o = s.order("2004", 4_000)
 	pur = s.request(iso.MTIFinancial, iso.ProcPurchase, visa, 4_000)
-	p = s.do(o, payments.OpPurchase, pur, "")
+	p = s.do(o, order.OpPurchase, pur, "")
 	s.seq++
-	s.do(o, payments.OpAutoReversal, iso.ReversalOf(pur, true, fmt.Sprintf("%06d", s.seq), s.f.now, nil), p.ID)
+	s.do(o, order.OpAutoReversal, iso.ReversalOf(pur, true, fmt.Sprintf("%06d", s.seq), s.f.now, nil), p.ID)
 
 	// Declined: the bank applies nothing.
 	o = s.order("2005", 1_000_000)
-	d := s.do(o, payments.OpAuthorization, s.request(iso.MTIAuthorization, iso.ProcPurchase, lowBalance, 1_000_000), "")
-	require.Equal(t, payments.OpDeclined, d.Status)
+	d := s.do(o, order.OpAuthorization, s.request(iso.MTIAuthorization, iso.ProcPurchase, lowBalance, 1_000_000), "")
+	require.Equal(t, order.OpDeclined, d.Status)
 
 	// Held and left open at the end of the day.
 	o = s.order("2006", 7_000)
-	s.do(o, payments.OpAuthorization, s.request(iso.MTIAuthorization, iso.ProcPurchase, visa, 7_000), "")
+	s.do(o, order.OpAuthorization, s.request(iso.MTIAuthorization, iso.ProcPurchase, visa, 7_000), "")
 
 	var buf bytes.Buffer
 	require.NoError(t, s.bank.WriteSettlement(&buf, day0))
@@ -227,7 +227,7 @@ func TestReconcileSimulatorMismatches(t *testing.T) {
 		if l.Result != Matched {
 			key := l.Result
 			if l.Tulpar != nil {
-				key += " " + l.Tulpar.OpType + " " + l.Tulpar.OrderNumber
+				key += " " + string(l.Tulpar.OpType) + " " + l.Tulpar.OrderNumber
 			} else {
 				key += " " + l.Bank.RRN
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/journal"
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // unanswered sends req to a bank that does action with it (issuersim's
@@ -23,7 +23,7 @@ import (
 // (payments.Service.unknownOutcome): the operation timed out, and an 0420
 // reversing it is queued for store-and-forward in the same commit. It
 // returns the queued reversal's operation id and message.
-func (s *simDay) unanswered(o *payments.Order, typ payments.OpType, req *iso.Message, action string) (string, *iso.Message) {
+func (s *simDay) unanswered(o *order.Order, typ order.OpType, req *iso.Message, action string) (string, *iso.Message) {
 	s.t.Helper()
 	s.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{PAN: req.PAN, MTI: req.MTI, Action: action}}})
 	defer s.bank.SetKnobs(issuersim.Knobs{})
@@ -31,7 +31,7 @@ func (s *simDay) unanswered(o *payments.Order, typ payments.OpType, req *iso.Mes
 	require.True(s.t, ok)
 
 	s.tick()
-	o.Ops = append(o.Ops, payments.Operation{ID: fmt.Sprintf("op%d", len(o.Ops)+1), Type: typ, Status: payments.OpPending,
+	o.Ops = append(o.Ops, order.Operation{ID: fmt.Sprintf("op%d", len(o.Ops)+1), Type: typ, Status: order.OpPending,
 		Amount: req.Amount, Time: s.f.now, Bank: simBank, MTI: req.MTI, STAN: req.STAN, RRN: req.RRN,
 		TerminalID: req.TerminalID, MerchantID: req.MerchantID})
 	s.f.commit(o, s.f.isoEntry(simBank, journal.Out, req))
@@ -60,11 +60,11 @@ func (s *simDay) unanswered(o *payments.Order, typ payments.OpType, req *iso.Mes
 	}
 
 	p := &o.Ops[len(o.Ops)-1]
-	p.Status = payments.OpTimeout
+	p.Status = order.OpTimeout
 	s.seq++
 	rev := iso.ReversalOf(req, true, fmt.Sprintf("%06d", s.seq), s.f.now, nil)
 	rev.CVV2 = ""
-	auto := payments.Operation{ID: fmt.Sprintf("op%d", len(o.Ops)+1), Type: payments.OpAutoReversal, Status: payments.OpQueued,
+	auto := order.Operation{ID: fmt.Sprintf("op%d", len(o.Ops)+1), Type: order.OpAutoReversal, Status: order.OpQueued,
 		Amount: p.Amount, Time: s.f.now, Bank: simBank, MTI: rev.MTI, STAN: rev.STAN, RRN: rev.RRN,
 		TerminalID: p.TerminalID, MerchantID: p.MerchantID, Of: p.ID}
 	o.Ops = append(o.Ops, auto)
@@ -76,7 +76,7 @@ func (s *simDay) unanswered(o *payments.Order, typ payments.OpType, req *iso.Mes
 // bank's answer on the operation (payments.Service.Deliver): 00, or 25 for
 // a reversal of nothing, settles it. When the bank closes the connection
 // instead, the advice stays queued and deliver reports false.
-func (s *simDay) deliver(o *payments.Order, opID string, m *iso.Message) bool {
+func (s *simDay) deliver(o *order.Order, opID string, m *iso.Message) bool {
 	s.t.Helper()
 	s.tick()
 	out := s.f.isoEntry(simBank, journal.Out, m)
@@ -94,9 +94,9 @@ func (s *simDay) deliver(o *payments.Order, opID string, m *iso.Message) bool {
 	require.NoError(s.t, err)
 	op := o.Op(opID)
 	op.ResponseCode = resp.ResponseCode
-	op.Status = payments.OpDeclined
+	op.Status = order.OpDeclined
 	if iso.LookupResponseCode(resp.ResponseCode).Approved || resp.ResponseCode == iso.RCOriginalNotFound {
-		op.Status = payments.OpApproved
+		op.Status = order.OpApproved
 	}
 	s.f.commit(o, s.f.isoEntry(simBank, journal.In, resp))
 	return true
@@ -181,9 +181,9 @@ func TestReconcileSimulatorTimedOut(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSimDay(t)
 			o := s.order("3001", 10_000)
-			typ := payments.OpAuthorization
+			typ := order.OpAuthorization
 			if tc.mti == iso.MTIFinancial {
-				typ = payments.OpPurchase
+				typ = order.OpPurchase
 			}
 			revID, rev := s.unanswered(o, typ, s.request(tc.mti, iso.ProcPurchase, visa, 10_000), tc.action)
 			if tc.lost {
@@ -220,7 +220,7 @@ func TestReconcileSimulatorTimedOut(t *testing.T) {
 			require.Zero(t, res.Ignorable, "a timed-out exchange and its reversal are reported, not ignored")
 			if tc.mismatches == 0 {
 				require.True(t, strings.HasPrefix(out.String(), "OK: "), out.String())
-				require.Contains(t, out.String(), fmt.Sprintf("settled: %s %s 10000", reportType(string(typ)), typ), out.String())
+				require.Contains(t, out.String(), fmt.Sprintf("settled: %s %s 10000", reportType(typ), typ), out.String())
 			} else {
 				require.Contains(t, out.String(), fmt.Sprintf("MISMATCH (%d)", tc.mismatches))
 			}

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // Difference kinds.
@@ -80,7 +81,7 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 				return err
 			}
 		}
-		if e.Channel != ChannelState || e.OrderID == "" {
+		if e.Channel != order.ChannelState || e.OrderID == "" {
 			return nil
 		}
 		r.StateEntries++
@@ -96,7 +97,7 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 	r.Orders = len(last)
 
 	err = d.DB.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOrders)
+		b := tx.Bucket(order.BucketOrders)
 		if b == nil {
 			return nil
 		}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 func TestReplayMatchesStore(t *testing.T) {
@@ -30,7 +32,7 @@ func TestReplayFindsAlteredOrder(t *testing.T) {
 	db, err := bolt.Open(f.path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOrders)
+		b := tx.Bucket(order.BucketOrders)
 		var o map[string]any
 		require.NoError(t, json.Unmarshal(b.Get([]byte("shop-1-1003")), &o))
 		o["status"] = 2 // deposited, though never completed
@@ -66,7 +68,7 @@ func TestReplayFindsMissingOrders(t *testing.T) {
 	db, err := bolt.Open(f.path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOrders)
+		b := tx.Bucket(order.BucketOrders)
 		if err := b.Delete([]byte("shop-1-1002")); err != nil {
 			return err
 		}

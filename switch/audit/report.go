@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // Report types, as in the Processing.kz daily report merchants know
@@ -24,15 +26,15 @@ const (
 
 // reportType maps an operation to its report letter; "" leaves it out
 // (3-D Secure steps and expiries move no money).
-func reportType(opType string) string {
+func reportType(opType order.OpType) string {
 	switch opType {
-	case opAuthorization:
+	case order.OpAuthorization:
 		return TypeAuthorization
-	case opPurchase, opCompletion:
+	case order.OpPurchase, order.OpCompletion:
 		return TypeFinancial
-	case opReversal, opAutoReversal:
+	case order.OpReversal, order.OpAutoReversal:
 		return TypeReversal
-	case opRefund:
+	case order.OpRefund:
 		return TypeCredit
 	}
 	return ""
@@ -46,13 +48,13 @@ const (
 	RespQueued  = "Queued"  // in store-and-forward, not yet acknowledged by the bank
 )
 
-func reportResponse(status string) string {
+func reportResponse(status order.OpStatus) string {
 	switch status {
-	case opApproved:
+	case order.OpApproved:
 		return RespOK
-	case opDeclined, opTimeout:
+	case order.OpDeclined, order.OpTimeout:
 		return RespDecline
-	case opQueued:
+	case order.OpQueued:
 		return RespQueued
 	}
 	return RespPending
@@ -98,7 +100,7 @@ func DailyReports(ctx context.Context, d *Data, date string, loc *time.Location,
 	if err != nil {
 		return nil, err
 	}
-	ops, err := collectDay(ctx, d, from, to, func(o *order, op *operation) bool {
+	ops, err := collectDay(ctx, d, from, to, func(o *order.Order, op *order.Operation) bool {
 		return reportType(op.Type) != "" && (merchant == "" || o.Merchant == merchant)
 	}, progress)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // VerifyResult is what an intact journal holds.
@@ -81,7 +82,7 @@ func Verify(ctx context.Context, d *Data, byChannel bool, progress Progress) (*V
 		}
 	}
 	err = d.DB.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketOrders); b != nil {
+		if b := tx.Bucket(order.BucketOrders); b != nil {
 			r.Orders = b.Stats().KeyN
 		}
 		return nil

@@ -3,7 +3,7 @@ package callbacks
 import (
 	"strconv"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // Event is the RBS operation name a callback carries in its operation
@@ -49,55 +49,55 @@ type event struct {
 // last operation, which is not always the one that changed (an advice's
 // acknowledgement updates an earlier one), so classify only says what the
 // operation means; Notifier.InTx keeps it from being sent twice.
-func classify(o *payments.Order, op *payments.Operation) (event, bool) {
+func classify(o *order.Order, op *order.Operation) (event, bool) {
 	money := func(name Event) (event, bool) {
 		return event{name: name, success: true, amount: op.Amount, hasAmount: true, subject: op.ID}, true
 	}
-	declined := o.Status == payments.StatusDeclined
+	declined := o.Status == order.StatusDeclined
 	switch op.Type {
-	case payments.OpAuthorization:
+	case order.OpAuthorization:
 		switch {
-		case op.Status == payments.OpApproved:
+		case op.Status == order.OpApproved:
 			return money(EventApproved)
-		case declined && (op.Status == payments.OpDeclined || op.Status == payments.OpTimeout):
+		case declined && (op.Status == order.OpDeclined || op.Status == order.OpTimeout):
 			return event{name: EventDeclined}, true
 		}
-	case payments.OpPurchase:
+	case order.OpPurchase:
 		switch {
-		case op.Status == payments.OpApproved:
+		case op.Status == order.OpApproved:
 			return money(EventDeposited)
-		case declined && (op.Status == payments.OpDeclined || op.Status == payments.OpTimeout):
+		case declined && (op.Status == order.OpDeclined || op.Status == order.OpTimeout):
 			return event{name: EventDeclined}, true
 		}
-	case payments.OpCompletion:
+	case order.OpCompletion:
 		// The capture stands once it is queued for the bank (the advice
 		// cannot be refused), so the merchant hears of it then, not when
 		// the bank gets round to acknowledging.
-		if op.Status == payments.OpQueued || op.Status == payments.OpApproved {
+		if op.Status == order.OpQueued || op.Status == order.OpApproved {
 			return money(EventDeposited)
 		}
-	case payments.OpReversal:
+	case order.OpReversal:
 		// Queued: the bank was unreachable, the cancel stands and its
 		// advice goes through store-and-forward.
-		if op.Status == payments.OpQueued || op.Status == payments.OpApproved {
+		if op.Status == order.OpQueued || op.Status == order.OpApproved {
 			return money(EventReversed)
 		}
-	case payments.OpRefund:
-		if op.Status == payments.OpApproved {
+	case order.OpRefund:
+		if op.Status == order.OpApproved {
 			return money(EventRefunded)
 		}
-	case payments.OpAutoReversal:
+	case order.OpAutoReversal:
 		// "Sent, no reply" on a payment: the flows append the reversal
 		// after the timed-out operation, so this is how a timeout shows.
 		// A timed-out refund leaves the order deposited and says nothing.
-		if of := o.Op(op.Of); declined && of != nil && (of.Type == payments.OpAuthorization || of.Type == payments.OpPurchase) {
+		if of := o.Op(op.Of); declined && of != nil && (of.Type == order.OpAuthorization || of.Type == order.OpPurchase) {
 			return event{name: EventDeclined}, true
 		}
-	case payments.OpThreeDS:
-		if declined && op.Status == payments.OpDeclined {
+	case order.OpThreeDS:
+		if declined && op.Status == order.OpDeclined {
 			return event{name: EventDeclined}, true
 		}
-	case payments.OpExpire:
+	case order.OpExpire:
 		return event{name: EventDeclinedByTimeout}, true
 	}
 	return event{}, false
@@ -106,7 +106,7 @@ func classify(o *payments.Order, op *payments.Operation) (event, bool) {
 // params are the callback's parameters without the checksum, which is
 // computed when the callback is sent, with the secret configured then.
 // Nothing of the card is ever among them.
-func (e event) params(o *payments.Order) map[string]string {
+func (e event) params(o *order.Order) map[string]string {
 	p := map[string]string{
 		ParamMdOrder:     o.ID,
 		ParamOrderNumber: o.Number,

@@ -5,43 +5,43 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // classify is the whole event table; this test is its negative half (the
 // positive half goes end to end in TestEventsReachMerchant).
 func TestClassifyNoEvent(t *testing.T) {
-	refund := op(payments.OpRefund, payments.OpTimeout, 10)
-	refundRev := op(payments.OpAutoReversal, payments.OpQueued, 10)
+	refund := op(order.OpRefund, order.OpTimeout, 10)
+	refundRev := op(order.OpAutoReversal, order.OpQueued, 10)
 	refundRev.Of = refund.ID
-	orphanRev := op(payments.OpAutoReversal, payments.OpQueued, 10)
+	orphanRev := op(order.OpAutoReversal, order.OpQueued, 10)
 	orphanRev.Of = "no-such-op"
 	tests := []struct {
 		name string
-		st   payments.Status
-		ops  []payments.Operation
+		st   order.Status
+		ops  []order.Operation
 	}{
-		{"authorization pending", payments.StatusRegistered, ops(op(payments.OpAuthorization, payments.OpPending, 1))},
-		{"purchase pending", payments.StatusRegistered, ops(op(payments.OpPurchase, payments.OpPending, 1))},
+		{"authorization pending", order.StatusRegistered, ops(op(order.OpAuthorization, order.OpPending, 1))},
+		{"purchase pending", order.StatusRegistered, ops(op(order.OpPurchase, order.OpPending, 1))},
 		// Declined by one bank, failing over to the next: not the order's outcome.
-		{"purchase declined, order not declined", payments.StatusRegistered, ops(op(payments.OpPurchase, payments.OpDeclined, 1))},
-		{"completion declined by the bank", payments.StatusDeposited, ops(op(payments.OpCompletion, payments.OpDeclined, 1))},
-		{"reversal pending", payments.StatusApproved, ops(op(payments.OpReversal, payments.OpPending, 1))},
-		{"reversal declined", payments.StatusApproved, ops(op(payments.OpReversal, payments.OpDeclined, 1))},
-		{"refund pending", payments.StatusDeposited, ops(op(payments.OpRefund, payments.OpPending, 1))},
-		{"refund declined", payments.StatusDeposited, ops(op(payments.OpRefund, payments.OpDeclined, 1))},
-		{"refund timed out", payments.StatusDeposited, ops(refund, refundRev)},
-		{"auto reversal of nothing known", payments.StatusDeclined, ops(orphanRev)},
-		{"3-D Secure challenge", payments.Status3DS, ops(op(payments.OpThreeDS, payments.OpPending, 1))},
-		{"3-D Secure passed", payments.Status3DS, ops(op(payments.OpThreeDS, payments.OpApproved, 1))},
+		{"purchase declined, order not declined", order.StatusRegistered, ops(op(order.OpPurchase, order.OpDeclined, 1))},
+		{"completion declined by the bank", order.StatusDeposited, ops(op(order.OpCompletion, order.OpDeclined, 1))},
+		{"reversal pending", order.StatusApproved, ops(op(order.OpReversal, order.OpPending, 1))},
+		{"reversal declined", order.StatusApproved, ops(op(order.OpReversal, order.OpDeclined, 1))},
+		{"refund pending", order.StatusDeposited, ops(op(order.OpRefund, order.OpPending, 1))},
+		{"refund declined", order.StatusDeposited, ops(op(order.OpRefund, order.OpDeclined, 1))},
+		{"refund timed out", order.StatusDeposited, ops(refund, refundRev)},
+		{"auto reversal of nothing known", order.StatusDeclined, ops(orphanRev)},
+		{"3-D Secure challenge", order.Status3DS, ops(op(order.OpThreeDS, order.OpPending, 1))},
+		{"3-D Secure passed", order.Status3DS, ops(op(order.OpThreeDS, order.OpApproved, 1))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := order("m1", orderID(1), false, tt.st, tt.ops...)
+			o := mkOrder("m1", orderID(1), false, tt.st, tt.ops...)
 			ev, ok := classify(o, &o.Ops[len(o.Ops)-1])
 			require.False(t, ok, "got %+v", ev)
 		})
 	}
 }
 
-func ops(o ...payments.Operation) []payments.Operation { return o }
+func ops(o ...order.Operation) []order.Operation { return o }

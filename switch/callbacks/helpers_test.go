@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
 
@@ -165,7 +165,7 @@ func (h *harness) stop(tb testing.TB) {
 }
 
 // commit runs InTx in a write transaction, as payments' commit does.
-func (h *harness) commit(tb testing.TB, o *payments.Order) {
+func (h *harness) commit(tb testing.TB, o *order.Order) {
 	tb.Helper()
 	require.NoError(tb, h.db.Update(func(tx *bolt.Tx) error {
 		return h.n.InTx(tx, o, &o.Ops[len(o.Ops)-1])
@@ -240,19 +240,19 @@ func (m *memQueue) Notify(key string) {
 // order builds an order of merchant in status st whose operations are ops,
 // the last one being the change under test. It carries a card, so that a
 // test can check none of it leaks into a callback.
-func order(merchant, id string, twoStage bool, st payments.Status, ops ...payments.Operation) *payments.Order {
-	return &payments.Order{
+func mkOrder(merchant, id string, twoStage bool, st order.Status, ops ...order.Operation) *order.Order {
+	return &order.Order{
 		ID: id, Merchant: merchant, Number: "N-" + id[len(id)-4:], TwoStage: twoStage,
 		Amount: 150000, Currency: "398", Status: st,
-		Card: &payments.Card{Masked: "440043******0005", Token: "tok_4400430000000005", Expiry: "3012"},
+		Card: &order.Card{Masked: "440043******0005", Token: "tok_4400430000000005", Expiry: "3012"},
 		Ops:  ops,
 	}
 }
 
 var opSeq atomic.Int64
 
-func op(t payments.OpType, st payments.OpStatus, amount int64) payments.Operation {
-	return payments.Operation{ID: fmt.Sprintf("op-%04d", opSeq.Add(1)), Type: t, Status: st, Amount: amount, Time: time.Now().UTC()}
+func op(t order.OpType, st order.OpStatus, amount int64) order.Operation {
+	return order.Operation{ID: fmt.Sprintf("op-%04d", opSeq.Add(1)), Type: t, Status: st, Amount: amount, Time: time.Now().UTC()}
 }
 
 func orderID(n int) string { return fmt.Sprintf("0190f3a2-7b1c-7d2e-9f00-%012d", n) }

@@ -17,13 +17,9 @@ import (
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
-
-// Kind is the saf.Item.Kind of a callback. The daemon routes SAF items of
-// this kind to Notifier.Deliver.
-const Kind = "callback"
 
 // Enqueuer is what the Notifier needs of the store-and-forward queue;
 // saf.Queue satisfies it.
@@ -57,7 +53,7 @@ type payload struct {
 
 // Notifier turns order changes into merchant callbacks: InTx queues them in
 // the order's own transaction, and Deliver, as the SAF queue's deliverer
-// for Kind, sends them until the merchant answers 200.
+// for order.KindCallback, sends them until the merchant answers 200.
 //
 // A callback is delivered at least once: a merchant that answered 200 but
 // whose answer the switch did not record (a crash, a timeout after the
@@ -125,7 +121,7 @@ func (n *Notifier) Bind(q Enqueuer) { n.queue.Store(&bound{q}) }
 // commit, so a worker never looks for an item that is not there yet.
 //
 // It only touches tx and never blocks: it runs in the journal's writer.
-func (n *Notifier) InTx(tx *bolt.Tx, o *payments.Order, op *payments.Operation) error {
+func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error {
 	if o == nil || op == nil {
 		return nil
 	}
@@ -153,7 +149,7 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *payments.Order, op *payments.Operation) 
 		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
 	}
 	qkey := QueueKey(o.Merchant)
-	id, err := b.q.EnqueueTx(tx, saf.Item{Bank: qkey, OrderID: o.ID, Kind: Kind, Payload: data})
+	id, err := b.q.EnqueueTx(tx, saf.Item{Bank: qkey, OrderID: o.ID, Kind: order.KindCallback, Payload: data})
 	if err != nil {
 		return fmt.Errorf("callbacks: order %s: queue %s: %w", o.ID, ev.name, err)
 	}
@@ -185,8 +181,8 @@ const maxDrain = 64 << 10
 // decode, is Rejected into the dead letters.
 func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
 	var p payload
-	if it.Kind != Kind {
-		return saf.Rejected, fmt.Errorf("callbacks: item %d: kind %q is not %q", it.ID, it.Kind, Kind)
+	if it.Kind != order.KindCallback {
+		return saf.Rejected, fmt.Errorf("callbacks: item %d: kind %q is not %q", it.ID, it.Kind, order.KindCallback)
 	}
 	if err := json.Unmarshal(it.Payload, &p); err != nil || p.Merchant == "" {
 		return saf.Rejected, fmt.Errorf("callbacks: item %d: undecodable payload", it.ID)

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
 
@@ -23,36 +23,36 @@ func TestEventsReachMerchant(t *testing.T) {
 	m := newFakeMerchant(t, alwaysOK)
 	h := newHarness(t, Config{Merchants: map[string]Target{"m1": m.target()}})
 
-	auth := op(payments.OpAuthorization, payments.OpApproved, 150000)
-	purchase := op(payments.OpPurchase, payments.OpApproved, 150000)
-	timedOut := op(payments.OpPurchase, payments.OpTimeout, 150000)
-	autoRev := op(payments.OpAutoReversal, payments.OpQueued, 150000)
+	auth := op(order.OpAuthorization, order.OpApproved, 150000)
+	purchase := op(order.OpPurchase, order.OpApproved, 150000)
+	timedOut := op(order.OpPurchase, order.OpTimeout, 150000)
+	autoRev := op(order.OpAutoReversal, order.OpQueued, 150000)
 	autoRev.Of = timedOut.ID
 
 	tests := []struct {
 		name  string
-		order *payments.Order
+		order *order.Order
 		want  map[string]string // without mdOrder and orderNumber, which are the order's
 	}{
-		{"hold approved", order("m1", orderID(1), true, payments.StatusApproved, auth),
+		{"hold approved", mkOrder("m1", orderID(1), true, order.StatusApproved, auth),
 			map[string]string{"operation": "approved", "status": "1", "amount": "150000"}},
-		{"purchase approved", order("m1", orderID(2), false, payments.StatusDeposited, purchase),
+		{"purchase approved", mkOrder("m1", orderID(2), false, order.StatusDeposited, purchase),
 			map[string]string{"operation": "deposited", "status": "1", "amount": "150000"}},
-		{"completion queued", order("m1", orderID(3), true, payments.StatusDeposited, auth, op(payments.OpCompletion, payments.OpQueued, 120000)),
+		{"completion queued", mkOrder("m1", orderID(3), true, order.StatusDeposited, auth, op(order.OpCompletion, order.OpQueued, 120000)),
 			map[string]string{"operation": "deposited", "status": "1", "amount": "120000"}},
-		{"reversal approved", order("m1", orderID(4), true, payments.StatusReversed, auth, op(payments.OpReversal, payments.OpApproved, 150000)),
+		{"reversal approved", mkOrder("m1", orderID(4), true, order.StatusReversed, auth, op(order.OpReversal, order.OpApproved, 150000)),
 			map[string]string{"operation": "reversed", "status": "1", "amount": "150000"}},
-		{"reversal queued", order("m1", orderID(5), true, payments.StatusReversed, auth, op(payments.OpReversal, payments.OpQueued, 150000)),
+		{"reversal queued", mkOrder("m1", orderID(5), true, order.StatusReversed, auth, op(order.OpReversal, order.OpQueued, 150000)),
 			map[string]string{"operation": "reversed", "status": "1", "amount": "150000"}},
-		{"partial refund", order("m1", orderID(6), false, payments.StatusDeposited, purchase, op(payments.OpRefund, payments.OpApproved, 50000)),
+		{"partial refund", mkOrder("m1", orderID(6), false, order.StatusDeposited, purchase, op(order.OpRefund, order.OpApproved, 50000)),
 			map[string]string{"operation": "refunded", "status": "1", "amount": "50000"}},
-		{"hold declined", order("m1", orderID(7), true, payments.StatusDeclined, op(payments.OpAuthorization, payments.OpDeclined, 150000)),
+		{"hold declined", mkOrder("m1", orderID(7), true, order.StatusDeclined, op(order.OpAuthorization, order.OpDeclined, 150000)),
 			map[string]string{"operation": "declined", "status": "0"}},
-		{"purchase timed out", order("m1", orderID(8), false, payments.StatusDeclined, timedOut, autoRev),
+		{"purchase timed out", mkOrder("m1", orderID(8), false, order.StatusDeclined, timedOut, autoRev),
 			map[string]string{"operation": "declined", "status": "0"}},
-		{"3-D Secure declined", order("m1", orderID(9), false, payments.StatusDeclined, op(payments.OpThreeDS, payments.OpDeclined, 150000)),
+		{"3-D Secure declined", mkOrder("m1", orderID(9), false, order.StatusDeclined, op(order.OpThreeDS, order.OpDeclined, 150000)),
 			map[string]string{"operation": "declined", "status": "0"}},
-		{"expired", order("m1", orderID(10), false, payments.StatusDeclined, op(payments.OpExpire, payments.OpDeclined, 0)),
+		{"expired", mkOrder("m1", orderID(10), false, order.StatusDeclined, op(order.OpExpire, order.OpDeclined, 0)),
 			map[string]string{"operation": "declinedByTimeout", "status": "0"}},
 	}
 	for _, tt := range tests {
@@ -83,47 +83,47 @@ func TestEachEventOnce(t *testing.T) {
 
 	// One-stage: pending, approved, the same state again, a declined refund,
 	// then an approved one.
-	x := order("m1", orderID(1), false, payments.StatusRegistered, op(payments.OpPurchase, payments.OpPending, 150000))
+	x := mkOrder("m1", orderID(1), false, order.StatusRegistered, op(order.OpPurchase, order.OpPending, 150000))
 	h.commit(t, x)
-	x.Ops[0].Status, x.Status = payments.OpApproved, payments.StatusDeposited
+	x.Ops[0].Status, x.Status = order.OpApproved, order.StatusDeposited
 	h.commit(t, x)
 	h.commit(t, x)
-	x.Ops = append(x.Ops, op(payments.OpRefund, payments.OpPending, 10000))
+	x.Ops = append(x.Ops, op(order.OpRefund, order.OpPending, 10000))
 	h.commit(t, x)
-	x.Ops[1].Status = payments.OpDeclined
+	x.Ops[1].Status = order.OpDeclined
 	h.commit(t, x)
-	x.Ops = append(x.Ops, op(payments.OpRefund, payments.OpApproved, 20000))
+	x.Ops = append(x.Ops, op(order.OpRefund, order.OpApproved, 20000))
 	h.commit(t, x)
 
 	// Two-stage: the completion is committed queued, a refund follows, and
 	// then the bank's acknowledgement of the completion advice commits with
 	// the refund still the latest operation.
-	y := order("m1", orderID(2), true, payments.StatusApproved, op(payments.OpAuthorization, payments.OpApproved, 150000))
+	y := mkOrder("m1", orderID(2), true, order.StatusApproved, op(order.OpAuthorization, order.OpApproved, 150000))
 	h.commit(t, y)
-	y.Ops = append(y.Ops, op(payments.OpCompletion, payments.OpQueued, 150000))
-	y.Status = payments.StatusDeposited
+	y.Ops = append(y.Ops, op(order.OpCompletion, order.OpQueued, 150000))
+	y.Status = order.StatusDeposited
 	h.commit(t, y)
-	y.Ops = append(y.Ops, op(payments.OpRefund, payments.OpApproved, 150000))
-	y.Status = payments.StatusRefunded
+	y.Ops = append(y.Ops, op(order.OpRefund, order.OpApproved, 150000))
+	y.Status = order.StatusRefunded
 	h.commit(t, y)
-	y.Ops[1].Status = payments.OpApproved
+	y.Ops[1].Status = order.OpApproved
 	h.commit(t, y)
 	// A reversal the bank refused, on another hold: nothing.
-	w := order("m1", orderID(3), true, payments.StatusApproved, op(payments.OpAuthorization, payments.OpApproved, 150000))
+	w := mkOrder("m1", orderID(3), true, order.StatusApproved, op(order.OpAuthorization, order.OpApproved, 150000))
 	h.commit(t, w)
-	w.Ops = append(w.Ops, op(payments.OpReversal, payments.OpDeclined, 150000))
+	w.Ops = append(w.Ops, op(order.OpReversal, order.OpDeclined, 150000))
 	h.commit(t, w)
 	// A refund that timed out leaves the order deposited: nothing.
-	x.Ops = append(x.Ops, op(payments.OpRefund, payments.OpTimeout, 5000))
-	rev := op(payments.OpAutoReversal, payments.OpQueued, 5000)
+	x.Ops = append(x.Ops, op(order.OpRefund, order.OpTimeout, 5000))
+	rev := op(order.OpAutoReversal, order.OpQueued, 5000)
 	rev.Of = x.Ops[len(x.Ops)-1].ID
 	x.Ops = append(x.Ops, rev)
 	h.commit(t, x)
 	// A merchant without callbacks configured: nothing, no error.
-	other := order("nobody", orderID(4), false, payments.StatusDeposited, op(payments.OpPurchase, payments.OpApproved, 1))
+	other := mkOrder("nobody", orderID(4), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 1))
 	h.commit(t, other)
 
-	sentinel := order("m1", orderID(9), false, payments.StatusDeclined, op(payments.OpExpire, payments.OpDeclined, 0))
+	sentinel := mkOrder("m1", orderID(9), false, order.StatusDeclined, op(order.OpExpire, order.OpDeclined, 0))
 	h.commit(t, sentinel)
 
 	want := []struct{ order, operation, amount string }{
@@ -156,7 +156,7 @@ func TestRetriesUntil200(t *testing.T) {
 		return http.StatusOK
 	})
 	h := newHarness(t, Config{Merchants: map[string]Target{"m1": m.target()}})
-	o := order("m1", orderID(1), false, payments.StatusDeposited, op(payments.OpPurchase, payments.OpApproved, 150000))
+	o := mkOrder("m1", orderID(1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 150000))
 	h.commit(t, o)
 
 	var raws []string
@@ -220,7 +220,7 @@ func TestDeliveredAfterRestart(t *testing.T) {
 
 	path := t.TempDir() + "/tulpar.db"
 	h := startHarness(t, path, cfg)
-	o := order("m1", orderID(1), true, payments.StatusApproved, op(payments.OpAuthorization, payments.OpApproved, 150000))
+	o := mkOrder("m1", orderID(1), true, order.StatusApproved, op(order.OpAuthorization, order.OpApproved, 150000))
 	h.commit(t, o)
 	first := h.nextOutcome(t)
 	require.Equal(t, saf.Retry, first.out)
@@ -250,7 +250,7 @@ func TestRolledBackChangeSendsNothing(t *testing.T) {
 	m := newFakeMerchant(t, alwaysOK)
 	h := newHarness(t, Config{Merchants: map[string]Target{"m1": m.target()}})
 
-	r := order("m1", orderID(1), false, payments.StatusDeclined, op(payments.OpPurchase, payments.OpDeclined, 150000))
+	r := mkOrder("m1", orderID(1), false, order.StatusDeclined, op(order.OpPurchase, order.OpDeclined, 150000))
 	boom := errors.New("journal write failed")
 	err := h.db.Update(func(tx *bolt.Tx) error {
 		require.NoError(t, h.n.InTx(tx, r, &r.Ops[0]))
@@ -261,7 +261,7 @@ func TestRolledBackChangeSendsNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, pending)
 
-	s := order("m1", orderID(2), false, payments.StatusDeposited, op(payments.OpPurchase, payments.OpApproved, 150000))
+	s := mkOrder("m1", orderID(2), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 150000))
 	h.commit(t, s)
 	require.Equal(t, s.ID, m.next(t).params.Get("mdOrder"), "the rolled-back callback went first")
 
@@ -285,11 +285,11 @@ func TestSlowMerchantDoesNotBlockOthers(t *testing.T) {
 	fast := newFakeMerchant(t, alwaysOK)
 	h := newHarness(t, Config{Merchants: map[string]Target{"slow": slow.target(), "fast": fast.target()}})
 
-	h.commit(t, order("slow", orderID(1), false, payments.StatusDeposited, op(payments.OpPurchase, payments.OpApproved, 1)))
+	h.commit(t, mkOrder("slow", orderID(1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 1)))
 	require.Equal(t, orderID(1), slow.next(t).params.Get("mdOrder")) // the slow merchant now holds the request
 
 	for i := 2; i <= 4; i++ {
-		h.commit(t, order("fast", orderID(i), false, payments.StatusDeposited, op(payments.OpPurchase, payments.OpApproved, 1)))
+		h.commit(t, mkOrder("fast", orderID(i), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 1)))
 		require.Equal(t, orderID(i), fast.next(t).params.Get("mdOrder"))
 		require.Equal(t, saf.Delivered, h.nextOutcomeFor(t, QueueKey("fast")).out)
 	}
@@ -305,7 +305,7 @@ func TestInTxNotifiesAfterCommit(t *testing.T) {
 	defer db.Close()
 	n, err := New(Config{Merchants: map[string]Target{"m1": {URL: "https://shop/cb", Secret: "s"}}}, zerolog.Nop(), nil, nil)
 	require.NoError(t, err)
-	o := order("m1", orderID(1), false, payments.StatusDeposited, op(payments.OpPurchase, payments.OpApproved, 1))
+	o := mkOrder("m1", orderID(1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 1))
 
 	require.ErrorIs(t, db.Update(func(tx *bolt.Tx) error { return n.InTx(tx, o, &o.Ops[0]) }), ErrNotBound)
 
@@ -318,7 +318,7 @@ func TestInTxNotifiesAfterCommit(t *testing.T) {
 	}))
 	require.Equal(t, []string{"callback:m1"}, q.notified)
 	require.Len(t, q.items, 1)
-	require.Equal(t, Kind, q.items[0].Kind)
+	require.Equal(t, order.KindCallback, q.items[0].Kind)
 	require.Equal(t, o.ID, q.items[0].OrderID)
 	require.NotContains(t, string(q.items[0].Payload), "checksum", "no signature (nor secret) on disk")
 }
@@ -349,7 +349,7 @@ func TestDeliverOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	item := func(merchant string) saf.Item {
-		o := order(merchant, orderID(len(q.items)+1), false, payments.StatusDeposited, op(payments.OpPurchase, payments.OpApproved, 700))
+		o := mkOrder(merchant, orderID(len(q.items)+1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 700))
 		require.NoError(t, db.Update(func(tx *bolt.Tx) error { return n.InTx(tx, o, &o.Ops[0]) }))
 		return q.items[len(q.items)-1]
 	}
@@ -407,12 +407,12 @@ func TestDeliverOutcomes(t *testing.T) {
 	})
 	t.Run("another kind", func(t *testing.T) {
 		it := item("post")
-		it.Kind = saf.KindReversalAdvice
+		it.Kind = order.KindReversalAdvice
 		out, _ := n.Deliver(ctx, it, false)
 		require.Equal(t, saf.Rejected, out)
 	})
 	t.Run("undecodable", func(t *testing.T) {
-		out, _ := n.Deliver(ctx, saf.Item{Kind: Kind, Payload: []byte("{")}, false)
+		out, _ := n.Deliver(ctx, saf.Item{Kind: order.KindCallback, Payload: []byte("{")}, false)
 		require.Equal(t, saf.Rejected, out)
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -74,7 +75,7 @@ func TestCallbacksReachTheMerchant(t *testing.T) {
 		require.NoError(t, err)
 		var out, ok200 int
 		for _, e := range entries {
-			if e.Channel != ChannelCallback {
+			if e.Channel != order.ChannelCallback {
 				continue
 			}
 			if e.Direction == journal.Out {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // buyer is a browser without JavaScript: it keeps cookies and submits the
@@ -195,11 +195,11 @@ func TestSecondSubmitDuringChallenge(t *testing.T) {
 
 	o, err := d.Payments().Get(context.Background(), reg.OrderID)
 	require.NoError(t, err)
-	require.Equal(t, payments.StatusDeposited, o.Status, "%+v", o.Ops)
+	require.Equal(t, order.StatusDeposited, o.Status, "%+v", o.Ops)
 	require.Equal(t, reg.OrderID+"-a2", o.ThreeDS.TransID)
 	paid := 0
 	for _, op := range o.Ops {
-		if op.Type == payments.OpPurchase && op.Status == payments.OpApproved {
+		if op.Type == order.OpPurchase && op.Status == order.OpApproved {
 			paid++
 		}
 	}

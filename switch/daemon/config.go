@@ -16,21 +16,15 @@ import (
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
-	"github.com/tulpar-switch/tulpar/switch/audit"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
-// DataFile is the bbolt file in the data directory: journal, orders and
-// store-and-forward queues together, so that they commit together. The
-// auditors' tools open the same name.
-const DataFile = audit.DataFile
-
 // Config is the daemon's config file.
 type Config struct {
-	// DataDir holds DataFile. Required.
+	// DataDir holds the data file (journal.DataFile). Required.
 	DataDir string `yaml:"data_dir"`
 	// Listen is the HTTP address of the merchant web service, the hosted
 	// payment page, /metrics, /healthz and /readyz.

@@ -19,6 +19,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -82,7 +83,7 @@ func TestCrashChild(t *testing.T) {
 					continue
 				}
 				res, err := d.Payments().Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: crashPAN, Expiry: crashExpiry}})
-				if err == nil && two && i%4 == 1 && res.Order.Status == payments.StatusApproved {
+				if err == nil && two && i%4 == 1 && res.Order.Status == order.StatusApproved {
 					d.Payments().Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 500})
 				}
 				out.Lock()
@@ -167,17 +168,17 @@ func TestCrashRecovery(t *testing.T) {
 
 	var held, captured int64
 	orders := 0
-	require.NoError(t, d.Payments().Store().All(func(o *payments.Order) error {
+	require.NoError(t, d.Payments().Store().All(func(o *order.Order) error {
 		orders++
 		for _, op := range o.Ops {
-			require.NotEqual(t, payments.OpPending, op.Status, "order %s op %s left pending", o.ID, op.Type)
+			require.NotEqual(t, order.OpPending, op.Status, "order %s op %s left pending", o.ID, op.Type)
 		}
 		switch o.Status {
-		case payments.StatusApproved:
+		case order.StatusApproved:
 			held += o.Approved
-		case payments.StatusDeposited:
+		case order.StatusDeposited:
 			captured += o.Deposited
-		case payments.StatusRegistered, payments.StatusDeclined:
+		case order.StatusRegistered, order.StatusDeclined:
 		default:
 			t.Errorf("order %s in unexpected status %s", o.ID, o.Status)
 		}

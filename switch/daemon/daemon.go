@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -36,7 +36,7 @@ type Daemon struct {
 	hsm      hsm.Module
 	journal  *journal.Journal
 	links    *links.Set
-	banks    *bankLinks
+	banks    bankLinks
 	saf      *saf.Queue
 	payments *payments.Service
 	ln       net.Listener
@@ -81,7 +81,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("daemon: data_dir: %w", err)
 	}
-	d.journal, err = journal.Open(filepath.Join(cfg.DataDir, DataFile), journal.Options{
+	d.journal, err = journal.Open(filepath.Join(cfg.DataDir, journal.DataFile), journal.Options{
 		Logger: log.With().Str("component", "journal").Logger(), Registerer: d.reg,
 	})
 	if err != nil {
@@ -94,9 +94,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err != nil {
 		return nil, fmt.Errorf("daemon: links: %w", err)
 	}
-	if d.banks, err = newBankLinks(d.links, cfg.Links); err != nil {
-		return nil, fmt.Errorf("daemon: %w", err)
-	}
+	d.banks = bankLinks{d.links}
 	router, err := routing.New(cfg.Routing, cfg.linkNames())
 	if err != nil {
 		return nil, fmt.Errorf("daemon: routing: %w", err)
@@ -133,8 +131,8 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.mountMerchantSide(); err != nil {
 		return nil, err
 	}
-	kinds[saf.KindReversalAdvice] = d.payments
-	kinds[saf.KindCompletionAdvice] = d.payments
+	kinds[order.KindReversalAdvice] = d.payments
+	kinds[order.KindCompletionAdvice] = d.payments
 
 	// Finish what a crash left before anything new starts.
 	if n, err := d.payments.Recover(ctx); err != nil {
@@ -180,7 +178,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 			}
 		}()
 	}
-	log.Info().Str("url", d.url).Str("data", filepath.Join(cfg.DataDir, DataFile)).Msg("tulpar started")
+	log.Info().Str("url", d.url).Str("data", filepath.Join(cfg.DataDir, journal.DataFile)).Msg("tulpar started")
 	return d, nil
 }
 
@@ -272,20 +270,16 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 // unmatched responses). The link's reader must not wait for a disk, so the
 // entry goes through a bounded queue; an overflow is logged, never silent.
 func (d *Daemon) unsolicited(link string, m *iso.Message, late bool) {
-	rec := payments.ISORecord{Bank: link}
-	if c, ok := d.banks.Codec(link); ok {
-		rec.Dialect = c.Dialect().Name
-		if wire, err := c.Pack(payments.Sanitize(m)); err == nil {
-			rec.Wire = wire
-		}
-	}
-	payload, _ := json.Marshal(rec)
-	kind := "unmatched"
+	codec, _ := d.banks.Codec(link)
+	kind, channel := "unmatched", order.ChannelUnmatched(link)
 	if late {
-		kind = "late"
+		kind, channel = "late", order.ChannelLate(link)
 	}
 	d.log.Warn().Str("link", link).Str("kind", kind).Object("msg", m).Msg("unsolicited message from bank")
-	e := journal.Entry{Direction: journal.In, Channel: link + ":" + kind, MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, Payload: payload}
+	// The PAN is not kept: which order the message belongs to is not known
+	// here, so neither is the ciphertext the order holds.
+	e := journal.Entry{Direction: journal.In, Channel: channel, MTI: m.MTI, STAN: m.STAN, RRN: m.RRN,
+		Payload: order.NewISORecord(link, codec, m, nil).Payload()}
 	select {
 	case d.unsol <- e:
 	default:

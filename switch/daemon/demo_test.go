@@ -16,6 +16,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -45,7 +46,7 @@ func TestDemoPaysThroughBothBanks(t *testing.T) {
 		res, err := svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: pan, Expiry: "3012", CVV2: "123", Holder: "TEST"}, NotificationURL: d.URL() + "/pay/" + o.ID + "/3ds"})
 		require.NoError(t, err)
 		require.Nil(t, res.Challenge)
-		require.Equal(t, payments.StatusDeposited, res.Order.Status, "order %d: %+v", i, res.Order.Ops)
+		require.Equal(t, order.StatusDeposited, res.Order.Status, "order %d: %+v", i, res.Order.Ops)
 	}
 	resp, err := http.Get(d.URL() + "/readyz")
 	require.NoError(t, err)
@@ -128,7 +129,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		got, err := d.Payments().Store().Get(o.ID)
 		require.NoError(t, err)
 		for _, op := range got.Ops {
-			if op.Status == payments.OpPending && op.Type == payments.OpPurchase {
+			if op.Status == order.OpPending && op.Type == order.OpPurchase {
 				return true
 			}
 		}
@@ -139,7 +140,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	require.Equal(t, float64(0), ans["errorCode"], "%v", ans)
 	require.Contains(t, ans["redirect"], "shop.example.kz/ok", "the payment in flight was approved and answered")
 
-	j, err := journal.OpenReadOnly(filepath.Join(dir, DataFile), journal.Options{})
+	j, err := journal.OpenReadOnly(filepath.Join(dir, journal.DataFile), journal.Options{})
 	require.NoError(t, err)
 	defer j.Close()
 	require.NoError(t, j.Verify(ctx))
@@ -152,5 +153,5 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"0200", "0210"}, mtis, "the bank's answer is journaled")
-	require.Equal(t, payments.ChannelAPI, entries[len(entries)-1].Channel, "and the merchant's answer last")
+	require.Equal(t, order.ChannelAPI, entries[len(entries)-1].Channel, "and the merchant's answer last")
 }

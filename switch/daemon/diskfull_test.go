@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
@@ -117,10 +117,10 @@ func TestDiskFullWhileAtTheBank(t *testing.T) {
 	free()
 	s.Eventually(func() bool { return s.D.Payments().Unrecorded() == 0 }, "the kept answer is recorded once the disk has room")
 	o := s.Order(id)
-	require.Equal(t, payments.StatusDeclined, o.Status, "the shop heard 'unavailable': the approval does not stand")
+	require.Equal(t, order.StatusDeclined, o.Status, "the shop heard 'unavailable': the approval does not stand")
 	require.Equal(t, "not_recorded", o.DeclineReason)
-	require.Equal(t, payments.OpApproved, o.Ops[0].Status, "the history says what the bank did")
-	require.Equal(t, payments.OpAutoReversal, o.Ops[1].Type)
+	require.Equal(t, order.OpApproved, o.Ops[0].Status, "the history says what the bank did")
+	require.Equal(t, order.OpAutoReversal, o.Ops[1].Type)
 	s.Books(visa, before)
 	require.Zero(t, s.Account(visa).Held-before.Held, "the hold is released")
 	s.Eventually(func() bool {
@@ -134,6 +134,6 @@ func TestDiskFullWhileAtTheBank(t *testing.T) {
 	// The same shop request now answers the recorded outcome.
 	ans = s.Pay(id, visa)
 	require.Equal(t, "0", errorCode(ans))
-	require.Equal(t, payments.ActionText(payments.ActionSystemError, "ru"), ans["error"], "declined: %v", ans)
+	require.Equal(t, order.ActionText(order.ActionSystemError, "ru"), ans["error"], "declined: %v", ans)
 	require.Equal(t, 1, s.Bank.Received("0100"))
 }

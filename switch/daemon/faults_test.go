@@ -24,7 +24,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
@@ -50,10 +50,10 @@ func TestShopHangsUpDuringPayment(t *testing.T) {
 		name     string
 		twoStage bool
 		mti      string
-		status   payments.Status
+		status   order.Status
 	}{
-		{"0100 hold", true, "0100", payments.StatusApproved},
-		{"0200 purchase", false, "0200", payments.StatusDeposited},
+		{"0100 hold", true, "0100", order.StatusApproved},
+		{"0200 purchase", false, "0200", order.StatusDeposited},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := switchtest.Run(t, switchtest.Options{})
@@ -114,7 +114,7 @@ func TestBuyerDoubleClick(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, []int{http.StatusSeeOther, http.StatusSeeOther}, codes, "both clicks end on the result page")
 	require.Equal(t, 1, s.Bank.Received("0100"))
-	require.Equal(t, payments.StatusApproved, s.Order(id).Status)
+	require.Equal(t, order.StatusApproved, s.Order(id).Status)
 	s.Books(visa, before)
 }
 
@@ -151,7 +151,7 @@ func TestShopHangsUpDuringFollowUps(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "0", errorCode(ans), "%v", ans)
 		require.Equal(t, 1, s.Bank.Received("0400"))
-		require.Equal(t, payments.StatusReversed, s.Order(id).Status)
+		require.Equal(t, order.StatusReversed, s.Order(id).Status)
 		s.Knobs()
 	})
 	t.Run("deposit.do", func(t *testing.T) {
@@ -166,7 +166,7 @@ func TestShopHangsUpDuringFollowUps(t *testing.T) {
 		}
 		s.SAFDrained()
 		require.Equal(t, 1, s.Bank.Received("0220"), "one completion advice")
-		require.Equal(t, payments.StatusDeposited, s.Order(id).Status)
+		require.Equal(t, order.StatusDeposited, s.Order(id).Status)
 		s.Knobs()
 	})
 	s.Books(visa, before)
@@ -185,13 +185,13 @@ func TestPartialAndMismatchedApprovals(t *testing.T) {
 		ans := s.Pay(id, visa)
 		require.Contains(t, ans["redirect"], "orderId="+id)
 		o := s.Order(id)
-		require.Equal(t, payments.StatusDeclined, o.Status)
-		require.Equal(t, payments.ActionPartialApproval, o.ActionCode)
+		require.Equal(t, order.StatusDeclined, o.Status)
+		require.Equal(t, order.ActionPartialApproval, o.ActionCode)
 		require.Equal(t, "partial_approval", o.DeclineReason)
 		auth := o.Ops[0]
 		require.Equal(t, int64(30000), auth.Amount, "the operation records what the bank approved")
 		require.Equal(t, int64(50000), auth.Requested)
-		require.Equal(t, payments.OpAutoReversal, o.Ops[1].Type)
+		require.Equal(t, order.OpAutoReversal, o.Ops[1].Type)
 		ans, err := s.RBS("deposit", url.Values{"orderId": {id}, "amount": {"0"}}, 0)
 		require.NoError(t, err)
 		require.NotEqual(t, "0", errorCode(ans), "nothing to capture")
@@ -207,7 +207,7 @@ func TestPartialAndMismatchedApprovals(t *testing.T) {
 		s.Knobs(issuersim.Rule{MTI: "0100", ResponseCode: "10", ApproveAmount: 30000})
 		s.Pay(id, visa)
 		o := s.Order(id)
-		require.Equal(t, payments.StatusApproved, o.Status)
+		require.Equal(t, order.StatusApproved, o.Status)
 		require.Equal(t, int64(30000), o.Approved)
 		s.Knobs()
 		ans, err := s.RBS("deposit", url.Values{"orderId": {id}, "amount": {"50000"}}, 0)
@@ -226,8 +226,8 @@ func TestPartialAndMismatchedApprovals(t *testing.T) {
 		s.Knobs(issuersim.Rule{MTI: "0200", ResponseCode: "00", ApproveAmount: 70000})
 		s.Pay(id, visa)
 		o := s.Order(id)
-		require.Equal(t, payments.StatusDeclined, o.Status)
-		require.Equal(t, payments.ActionAmountMismatch, o.ActionCode)
+		require.Equal(t, order.StatusDeclined, o.Status)
+		require.Equal(t, order.ActionAmountMismatch, o.ActionCode)
 		s.Books(visa, before)
 		require.Zero(t, s.Account(visa).Captured-before.Captured, "the capture nobody asked for was reversed")
 	})
@@ -245,7 +245,7 @@ func TestPartialReversal(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "0", errorCode(ans), "%v", ans)
 	o := s.Order(id)
-	require.Equal(t, payments.StatusApproved, o.Status)
+	require.Equal(t, order.StatusApproved, o.Status)
 	require.Equal(t, int64(40000), o.Approved)
 	require.Equal(t, int64(40000), s.Account(visa).Held-before.Held, "the bank released 20000 of the hold")
 	// The same request again (a retry after a lost answer) releases nothing more.
@@ -263,11 +263,11 @@ func TestPartialReversal(t *testing.T) {
 	s.Books(visa, before)
 	o = s.Order(id)
 	require.Equal(t, int64(40000), o.Deposited)
-	var kinds []payments.OpType
+	var kinds []order.OpType
 	for _, op := range o.Ops {
 		kinds = append(kinds, op.Type)
 	}
-	require.Equal(t, []payments.OpType{payments.OpAuthorization, payments.OpReversal, payments.OpCompletion}, kinds, "the history shows both steps")
+	require.Equal(t, []order.OpType{order.OpAuthorization, order.OpReversal, order.OpCompletion}, kinds, "the history shows both steps")
 }
 
 // A completion advice answered with a code that does not take it (96)
@@ -287,10 +287,10 @@ func TestAdviceRefusedStaysQueued(t *testing.T) {
 	st, err := s.D.SAF().Stats()
 	require.NoError(t, err)
 	require.Equal(t, 1, st[0].Depth, "the advice stays queued")
-	require.Equal(t, payments.OpQueued, s.Order(id).Ops[1].Status)
+	require.Equal(t, order.OpQueued, s.Order(id).Ops[1].Status)
 	s.Knobs()
 	s.Books(visa, before)
-	require.Equal(t, payments.OpApproved, s.Order(id).Ops[1].Status)
+	require.Equal(t, order.OpApproved, s.Order(id).Ops[1].Status)
 }
 
 func TestAdviceNeverTakenGoesToDeadLetters(t *testing.T) {
@@ -312,7 +312,7 @@ func TestAdviceNeverTakenGoesToDeadLetters(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.D.SAF().Retry(context.Background(), dead[0].ID))
 	s.SAFDrained()
-	require.Equal(t, payments.OpApproved, s.Order(id).Ops[1].Status)
+	require.Equal(t, order.OpApproved, s.Order(id).Ops[1].Status)
 }
 
 // The merchant side answers 503 until recovery is done and the routed
@@ -386,13 +386,13 @@ func TestKillDuringFollowUps(t *testing.T) {
 		rule     issuersim.Rule // default: the bank applies mti and never answers
 		endpoint string
 		form     func(id string) url.Values
-		check    func(t *testing.T, o *payments.Order)
+		check    func(t *testing.T, o *order.Order)
 	}{
 		{
 			name: "deposit", twoStage: true, mti: "0220", endpoint: "deposit",
 			form: func(id string) url.Values { return url.Values{"orderId": {id}, "amount": {"30000"}} },
-			check: func(t *testing.T, o *payments.Order) {
-				require.Equal(t, payments.StatusDeposited, o.Status)
+			check: func(t *testing.T, o *order.Order) {
+				require.Equal(t, order.StatusDeposited, o.Status)
 				require.Equal(t, int64(30000), o.Deposited)
 			},
 		},
@@ -402,23 +402,23 @@ func TestKillDuringFollowUps(t *testing.T) {
 			form: func(id string) url.Values {
 				return url.Values{"orderId": {id}, "amount": {"777"}, "externalRefundId": {"kill-1"}}
 			},
-			check: func(t *testing.T, o *payments.Order) {
-				require.Equal(t, payments.StatusDeposited, o.Status, "the order keeps its capture")
+			check: func(t *testing.T, o *order.Order) {
+				require.Equal(t, order.StatusDeposited, o.Status, "the order keeps its capture")
 				require.Zero(t, o.Refunded, "the refund of unknown outcome is reversed")
 			},
 		},
 		{
 			name: "reverse", twoStage: true, mti: "0400", endpoint: "reverse",
 			form: func(id string) url.Values { return url.Values{"orderId": {id}} },
-			check: func(t *testing.T, o *payments.Order) {
-				require.Equal(t, payments.StatusReversed, o.Status, "the merchant's cancel stands")
+			check: func(t *testing.T, o *order.Order) {
+				require.Equal(t, order.StatusReversed, o.Status, "the merchant's cancel stands")
 			},
 		},
 		{
 			name: "partial reverse", twoStage: true, mti: "0400", endpoint: "reverse",
 			form: func(id string) url.Values { return url.Values{"orderId": {id}, "amount": {"10000"}} },
-			check: func(t *testing.T, o *payments.Order) {
-				require.Equal(t, payments.StatusApproved, o.Status)
+			check: func(t *testing.T, o *order.Order) {
+				require.Equal(t, order.StatusApproved, o.Status)
 				require.Equal(t, int64(40000), o.Approved, "the rest of the hold stays")
 			},
 		},

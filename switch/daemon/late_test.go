@@ -10,6 +10,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -39,7 +40,7 @@ func TestLateReplyIsJournaled(t *testing.T) {
 	require.NoError(t, err)
 	res, err := d.Payments().Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: crashPAN, Expiry: crashExpiry}})
 	require.NoError(t, err)
-	require.Equal(t, payments.StatusDeclined, res.Order.Status)
+	require.Equal(t, order.StatusDeclined, res.Order.Status)
 	require.Equal(t, "timeout", res.Order.DeclineReason)
 
 	require.Eventually(t, func() bool {
@@ -54,5 +55,5 @@ func TestLateReplyIsJournaled(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "the late 0210 is in the journal")
 	got, err := d.Payments().Get(ctx, o.ID)
 	require.NoError(t, err)
-	require.Equal(t, payments.StatusDeclined, got.Status, "a late approval never turns a declined payment into an approved one")
+	require.Equal(t, order.StatusDeclined, got.Status, "a late approval never turns a declined payment into an approved one")
 }

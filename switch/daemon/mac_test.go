@@ -13,6 +13,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -78,7 +79,7 @@ func macSwitch(t *testing.T, bank *issuersim.Bank, key []byte) *Daemon {
 	return d
 }
 
-func payOnce(t *testing.T, d *Daemon, number string) *payments.Order {
+func payOnce(t *testing.T, d *Daemon, number string) *order.Order {
 	t.Helper()
 	ctx := context.Background()
 	o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: crashMerchant, Number: number, Amount: 4200, ReturnURL: "https://x.kz/"})
@@ -98,7 +99,7 @@ func TestMACOnTheLink(t *testing.T) {
 		bank := macBank(t, key)
 		d := macSwitch(t, bank, key)
 		o := payOnce(t, d, "mac-ok")
-		require.Equal(t, payments.StatusDeposited, o.Status, "%+v", o.Ops)
+		require.Equal(t, order.StatusDeposited, o.Status, "%+v", o.Ops)
 	})
 	t.Run("different key", func(t *testing.T) {
 		other := append([]byte(nil), key...)
@@ -106,10 +107,10 @@ func TestMACOnTheLink(t *testing.T) {
 		bank := macBank(t, other)
 		d := macSwitch(t, bank, key)
 		o := payOnce(t, d, "mac-bad")
-		require.Equal(t, payments.StatusDeclined, o.Status)
+		require.Equal(t, order.StatusDeclined, o.Status)
 		// An answer whose MAC fails cannot be trusted: the outcome is
 		// unknown, so the payment is declined and reversed.
 		require.Equal(t, "timeout", o.DeclineReason)
-		require.Equal(t, payments.OpAutoReversal, o.Ops[len(o.Ops)-1].Type)
+		require.Equal(t, order.OpAutoReversal, o.Ops[len(o.Ops)-1].Type)
 	})
 }

@@ -8,11 +8,9 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
-
-// ChannelCallback is the journal channel of merchant callbacks.
-const ChannelCallback = "callback"
 
 // wireCallbacks connects merchant callbacks: queued inside each order
 // change's transaction, delivered by store-and-forward.
@@ -38,11 +36,11 @@ func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 		if sent {
 			dir = journal.Out
 		}
-		_, err := d.journal.Append(ctx, journal.Entry{Direction: dir, Channel: ChannelCallback, OrderID: orderID, Payload: payload})
+		_, err := d.journal.Append(ctx, journal.Entry{Direction: dir, Channel: order.ChannelCallback, OrderID: orderID, Payload: payload})
 		return err
 	})
 	deps.InTx = n.InTx
-	kinds[callbacks.Kind] = n
+	kinds[order.KindCallback] = n
 	return nil
 }
 

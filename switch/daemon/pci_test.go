@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/hsm/hsmtest"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 // TestNoCardDataOnDisk runs the whole demo (journal, order store, SAF,
@@ -64,7 +65,7 @@ func TestNoCardDataOnDisk(t *testing.T) {
 	needles := append(hsmtest.Needles(), hsmtest.CVV2("123")...)
 	files := hsmtest.ScanForSecrets(t, dir, needles...)
 	require.GreaterOrEqual(t, files, 4, "the scan read the data file, the key store and the log")
-	info, err := os.Stat(filepath.Join(dir, "data", DataFile))
+	info, err := os.Stat(filepath.Join(dir, "data", journal.DataFile))
 	require.NoError(t, err)
 	require.Positive(t, info.Size())
 	logInfo, err := logFile.Stat()

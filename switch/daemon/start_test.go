@@ -38,7 +38,7 @@ func TestStartFailureReleasesTheDataFile(t *testing.T) {
 	require.Nil(t, d)
 	require.ErrorContains(t, err, "daemon: listen")
 
-	j, err := journal.Open(filepath.Join(dir, DataFile), journal.Options{LockTimeout: 100 * time.Millisecond})
+	j, err := journal.Open(filepath.Join(dir, journal.DataFile), journal.Options{LockTimeout: 100 * time.Millisecond})
 	require.NoError(t, err, "the failed Start must have closed the data file")
 	require.NoError(t, j.Verify(context.Background()))
 	require.NoError(t, j.Close())

@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // TestBrowserPaysWithChallenge is a buyer in real headless Chromium on a
@@ -33,7 +33,7 @@ func TestBrowserPaysWithChallenge(t *testing.T) {
 	ctx := newChrome(t, exe)
 
 	t.Run("challenge card, two-stage", func(t *testing.T) {
-		o := s.register(order{lang: "ru", twoStage: true, returnURL: shop.URL + "/return?cart=7", failURL: shop.URL + "/fail"})
+		o := s.register(orderSpec{lang: "ru", twoStage: true, returnURL: shop.URL + "/return?cart=7", failURL: shop.URL + "/fail"})
 		openForm(t, ctx, s, o)
 
 		// Luhn as typed: a wrong last digit is flagged before submitting.
@@ -59,14 +59,14 @@ func TestBrowserPaysWithChallenge(t *testing.T) {
 		require.Equal(t, shop.URL+"/return?cart=7&orderId="+o.ID, run(t, ctx, chromedp.Location()))
 
 		paid := s.get(o.ID)
-		require.Equal(t, payments.StatusApproved, paid.Status, "action code %d", paid.ActionCode)
+		require.Equal(t, order.StatusApproved, paid.Status, "action code %d", paid.ActionCode)
 		require.Equal(t, "02", paid.ThreeDS.ECI)
 		require.Equal(t, "555555******5599", paid.Card.Masked)
 		require.Equal(t, "MASTERCARD TEST", paid.Card.Holder)
 	})
 
 	t.Run("frictionless card, one-stage", func(t *testing.T) {
-		o := s.register(order{lang: "en", returnURL: shop.URL + "/return", failURL: shop.URL + "/fail"})
+		o := s.register(orderSpec{lang: "en", returnURL: shop.URL + "/return", failURL: shop.URL + "/fail"})
 		openForm(t, ctx, s, o)
 		typeCard(t, ctx, frictionless, "VISA", "VISA TEST")
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("pay"))))
@@ -74,7 +74,7 @@ func TestBrowserPaysWithChallenge(t *testing.T) {
 		got := shop.wait(t, s, o.ID, "/return")
 		require.Equal(t, o.ID, got.Get("orderId"))
 		paid := s.get(o.ID)
-		require.Equal(t, payments.StatusDeposited, paid.Status, "action code %d", paid.ActionCode)
+		require.Equal(t, order.StatusDeposited, paid.Status, "action code %d", paid.ActionCode)
 		require.Equal(t, "05", paid.ThreeDS.ECI)
 	})
 
@@ -84,7 +84,7 @@ func TestBrowserPaysWithChallenge(t *testing.T) {
 
 // openForm opens the order's page on a phone-sized screen and checks what
 // the buyer sees before typing.
-func openForm(t *testing.T, ctx context.Context, s *stack, o *payments.Order) {
+func openForm(t *testing.T, ctx context.Context, s *stack, o *order.Order) {
 	t.Helper()
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.EmulateViewport(360, 740, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch),

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
@@ -42,7 +43,7 @@ func (s *Server) newView(lang, heading string) view {
 }
 
 // withOrder fills the summary every page about an order shows.
-func (s *Server) withOrder(v *view, o *payments.Order) {
+func (s *Server) withOrder(v *view, o *order.Order) {
 	v.Merchant = o.Merchant
 	if m, ok := s.svc.Merchant(o.Merchant); ok && m.Name != "" {
 		v.Merchant = m.Name
@@ -120,7 +121,7 @@ func (s *Server) Unavailable(w http.ResponseWriter, r *http.Request) {
 
 // order loads the order of the request's path, answering the page itself
 // when there is none.
-func (s *Server) order(w http.ResponseWriter, r *http.Request, lang string) (*payments.Order, bool) {
+func (s *Server) order(w http.ResponseWriter, r *http.Request, lang string) (*order.Order, bool) {
 	id := r.PathValue("orderId")
 	if !validID(id) {
 		s.notFound(w, pickLang(lang))
@@ -128,7 +129,7 @@ func (s *Server) order(w http.ResponseWriter, r *http.Request, lang string) (*pa
 	}
 	o, err := s.svc.Get(r.Context(), id)
 	switch {
-	case errors.Is(err, payments.ErrNotFound):
+	case errors.Is(err, order.ErrNotFound):
 		s.notFound(w, pickLang(lang))
 		return nil, false
 	case err != nil:
@@ -139,12 +140,12 @@ func (s *Server) order(w http.ResponseWriter, r *http.Request, lang string) (*pa
 	return o, true
 }
 
-func payable(o *payments.Order) bool {
-	return o.Status == payments.StatusRegistered || o.Status == payments.Status3DS
+func payable(o *order.Order) bool {
+	return o.Status == order.StatusRegistered || o.Status == order.Status3DS
 }
 
-func isExpired(o *payments.Order) bool {
-	return o.Status == payments.StatusDeclined && o.ActionCode == payments.ActionExpired
+func isExpired(o *order.Order) bool {
+	return o.Status == order.StatusDeclined && o.ActionCode == order.ActionExpired
 }
 
 // page is GET /pay/{orderId}: the card form, or where the order now is.
@@ -166,7 +167,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o *payments.Order, lang string, f cardForm) {
+func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o *order.Order, lang string, f cardForm) {
 	v := s.newView(lang, t(lang, "title"))
 	s.withOrder(&v, o)
 	v.Switcher = switcher("/pay/"+o.ID, lang)
@@ -185,7 +186,7 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o 
 	s.write(w, status, "form", v)
 }
 
-func (s *Server) expired(w http.ResponseWriter, status int, o *payments.Order, lang string) {
+func (s *Server) expired(w http.ResponseWriter, status int, o *order.Order, lang string) {
 	v := s.newView(lang, t(lang, "expired"))
 	s.withOrder(&v, o)
 	v.Kind, v.Lines = "expired", []string{t(lang, "expired_text")}
@@ -196,7 +197,7 @@ func (s *Server) expired(w http.ResponseWriter, status int, o *payments.Order, l
 // setBack points the page's button and meta refresh at the order's return
 // URL (ok) or fail URL; a fail URL defaults to the return URL, as the RBS
 // gateway's failUrl does, and both to the merchant's site.
-func (s *Server) setBack(v *view, o *payments.Order, ok bool) {
+func (s *Server) setBack(v *view, o *order.Order, ok bool) {
 	raw := o.ReturnURL
 	if !ok && o.FailURL != "" {
 		raw = o.FailURL
@@ -280,7 +281,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			s.Unavailable(w, r)
 			return
 		}
-		if errors.Is(err, payments.ErrTransition) || errors.Is(err, payments.ErrInProgress) {
+		if errors.Is(err, order.ErrTransition) || errors.Is(err, payments.ErrInProgress) {
 			// Expired, paid meanwhile (another tab), or still at the bank:
 			// show where it is.
 			s.met.submits.WithLabelValues("not_payable").Inc()
@@ -331,7 +332,7 @@ func (s *Server) threeDSReturn(w http.ResponseWriter, r *http.Request) {
 	o, err := s.svc.ThreeDSComplete(ctx, id)
 	log := s.log.With().Str("order", id).Str("claimed", string(n.ClaimedStatus)).Logger()
 	switch {
-	case errors.Is(err, payments.ErrNotFound):
+	case errors.Is(err, order.ErrNotFound):
 		s.met.returns.WithLabelValues("not_found").Inc()
 		s.notFound(w, lang)
 		return
@@ -340,7 +341,7 @@ func (s *Server) threeDSReturn(w http.ResponseWriter, r *http.Request) {
 		log.Error().Err(err).Str("outcome", "unavailable").Msg("hpp: payment not recorded")
 		s.Unavailable(w, r)
 		return
-	case errors.Is(err, payments.ErrTransition), errors.Is(err, payments.ErrInProgress):
+	case errors.Is(err, order.ErrTransition), errors.Is(err, payments.ErrInProgress):
 		// A second POST (reload, back button): the order is decided, or
 		// its authorization is still being settled.
 		s.met.returns.WithLabelValues("repeated").Inc()
@@ -371,10 +372,10 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	self := "/pay/" + o.ID + "/result"
 	var v view
 	switch o.Status {
-	case payments.StatusRegistered:
+	case order.StatusRegistered:
 		http.Redirect(w, r, "/pay/"+o.ID+"?lang="+lang, http.StatusSeeOther)
 		return
-	case payments.Status3DS:
+	case order.Status3DS:
 		v = s.newView(lang, t(lang, "wait_title"))
 		v.Kind, v.Lines = "wait", []string{t(lang, "wait_text")}
 		v.MetaURL, v.MetaAfter = self+"?lang="+lang, 3
@@ -384,12 +385,12 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		v.Switcher = switcher(self, lang)
 		s.write(w, http.StatusOK, "wait", v)
 		return
-	case payments.StatusApproved, payments.StatusDeposited:
+	case order.StatusApproved, order.StatusDeposited:
 		v = s.newView(lang, t(lang, "ok_title"))
 		v.Kind = "ok"
-		v.Lines = []string{payments.ActionText(payments.ActionApproved, lang)}
+		v.Lines = []string{order.ActionText(order.ActionApproved, lang)}
 		s.setBack(&v, o, true)
-	case payments.StatusReversed, payments.StatusRefunded:
+	case order.StatusReversed, order.StatusRefunded:
 		v = s.newView(lang, t(lang, "cancel_title"))
 		v.Kind = "cancel"
 		s.setBack(&v, o, false)
@@ -400,7 +401,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		}
 		v = s.newView(lang, t(lang, "fail_title"))
 		v.Kind = "fail"
-		v.Lines = []string{payments.ActionText(o.ActionCode, lang)}
+		v.Lines = []string{order.ActionText(o.ActionCode, lang)}
 		s.setBack(&v, o, false)
 	}
 	s.withOrder(&v, o)
@@ -408,11 +409,11 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	s.write(w, http.StatusOK, "result", v)
 }
 
-func outcomeOf(o *payments.Order) string {
+func outcomeOf(o *order.Order) string {
 	switch o.Status {
-	case payments.StatusApproved, payments.StatusDeposited:
+	case order.StatusApproved, order.StatusDeposited:
 		return "approved"
-	case payments.Status3DS:
+	case order.Status3DS:
 		return "pending"
 	}
 	return "declined"

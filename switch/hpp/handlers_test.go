@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 const amountKZT = "15\u00a0000,00\u00a0₸"
@@ -34,7 +34,7 @@ func TestPageInEachLanguage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := s.register(order{lang: tc.orderLang})
+			o := s.register(orderSpec{lang: tc.orderLang})
 			r := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID + tc.query)
 			require.Equal(t, http.StatusOK, r.status, r.body)
 			require.Contains(t, r.body, `<html lang="`+tc.wantLang+`">`)
@@ -57,7 +57,7 @@ func TestPageInEachLanguage(t *testing.T) {
 
 func TestFormFieldsForPhonesAndAutofill(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	o := s.register(order{lang: "ru"})
+	o := s.register(orderSpec{lang: "ru"})
 	r := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID)
 	require.Equal(t, http.StatusOK, r.status)
 	for _, want := range []string{
@@ -104,11 +104,11 @@ func TestAssets(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	b := newBrowser(t)
-	paid := s.register(order{lang: "en"})
+	paid := s.register(orderSpec{lang: "en"})
 	form := b.get(s.srv.URL + "/pay/" + paid.ID)
 	r := b.post(s.srv.URL+"/pay/"+paid.ID, card(csrfToken(t, form.body), frictionless))
 	result := b.get(r.follow(t))
-	ch := s.register(order{lang: "en"})
+	ch := s.register(orderSpec{lang: "en"})
 	chForm := b.get(s.srv.URL + "/pay/" + ch.ID)
 	chPage := b.post(s.srv.URL+"/pay/"+ch.ID, card(csrfToken(t, chForm.body), challenge))
 	forbidden := b.post(s.srv.URL+"/pay/"+ch.ID, url.Values{"csrf": {"nope"}})
@@ -153,22 +153,22 @@ func TestCSRF(t *testing.T) {
 	tests := []struct {
 		name string
 		// prepare returns the browser that posts and the token it sends.
-		prepare func(t *testing.T, o *payments.Order) (*browser, string)
+		prepare func(t *testing.T, o *order.Order) (*browser, string)
 	}{
-		{"no cookie, no token", func(t *testing.T, o *payments.Order) (*browser, string) {
+		{"no cookie, no token", func(t *testing.T, o *order.Order) (*browser, string) {
 			return newBrowser(t), ""
 		}},
-		{"cookie, no token", func(t *testing.T, o *payments.Order) (*browser, string) {
+		{"cookie, no token", func(t *testing.T, o *order.Order) (*browser, string) {
 			b := newBrowser(t)
 			b.get(s.srv.URL + "/pay/" + o.ID)
 			return b, ""
 		}},
-		{"cookie, wrong token", func(t *testing.T, o *payments.Order) (*browser, string) {
+		{"cookie, wrong token", func(t *testing.T, o *order.Order) (*browser, string) {
 			b := newBrowser(t)
 			tok := csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body)
 			return b, tok[:len(tok)-2] + "AA"
 		}},
-		{"token without its cookie", func(t *testing.T, o *payments.Order) (*browser, string) {
+		{"token without its cookie", func(t *testing.T, o *order.Order) (*browser, string) {
 			// An attacker who opened the page himself has a token, but the
 			// victim's browser does not carry his cookie.
 			tok := csrfToken(t, newBrowser(t).get(s.srv.URL+"/pay/"+o.ID).body)
@@ -176,16 +176,16 @@ func TestCSRF(t *testing.T) {
 			victim.get(s.srv.URL + "/pay/" + o.ID)
 			return victim, tok
 		}},
-		{"token of another order", func(t *testing.T, o *payments.Order) (*browser, string) {
+		{"token of another order", func(t *testing.T, o *order.Order) (*browser, string) {
 			b := newBrowser(t)
-			other := s.register(order{})
+			other := s.register(orderSpec{})
 			b.get(s.srv.URL + "/pay/" + o.ID)
 			return b, csrfToken(t, b.get(s.srv.URL+"/pay/"+other.ID).body)
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := s.register(order{lang: "kk"})
+			o := s.register(orderSpec{lang: "kk"})
 			before := s.counter("tulpar_hpp_submits_total", "outcome", "csrf")
 			b, tok := tc.prepare(t, o)
 			r := b.post(s.srv.URL+"/pay/"+o.ID, card(tok, frictionless))
@@ -193,7 +193,7 @@ func TestCSRF(t *testing.T) {
 			require.Contains(t, r.body, "Бет ескірген")
 			require.NotContains(t, r.body, frictionless)
 			got := s.get(o.ID)
-			require.Equal(t, payments.StatusRegistered, got.Status)
+			require.Equal(t, order.StatusRegistered, got.Status)
 			require.Nil(t, got.Card, "nothing may reach payments")
 			require.Equal(t, o.Version, got.Version)
 			require.Equal(t, before+1, s.counter("tulpar_hpp_submits_total", "outcome", "csrf"))
@@ -222,7 +222,7 @@ func TestBadCardRerendersForm(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := s.register(order{lang: tc.lang})
+			o := s.register(orderSpec{lang: tc.lang})
 			b := newBrowser(t)
 			v := card(csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body), frictionless)
 			for k, vs := range tc.change {
@@ -250,11 +250,11 @@ func TestBadCardRerendersForm(t *testing.T) {
 			}
 			// The form still works: a fresh token and the same cookie.
 			got := s.get(o.ID)
-			require.Equal(t, payments.StatusRegistered, got.Status)
+			require.Equal(t, order.StatusRegistered, got.Status)
 			require.Nil(t, got.Card)
 			r = b.post(s.srv.URL+"/pay/"+o.ID, card(csrfToken(t, r.body), frictionless))
 			require.Equal(t, http.StatusSeeOther, r.status, r.body)
-			require.Equal(t, payments.StatusDeposited, s.get(o.ID).Status)
+			require.Equal(t, order.StatusDeposited, s.get(o.ID).Status)
 		})
 	}
 }
@@ -270,7 +270,7 @@ func digits(s string) string {
 
 func TestExpiredOrder(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	o := s.register(order{lang: "en", failURL: shopURL + "/fail"})
+	o := s.register(orderSpec{lang: "en", failURL: shopURL + "/fail"})
 	b := newBrowser(t)
 	tok := csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body)
 	s.clock.Advance(time.Hour)
@@ -286,8 +286,8 @@ func TestExpiredOrder(t *testing.T) {
 	require.Equal(t, http.StatusGone, r.status)
 	require.Contains(t, r.body, "Payment session expired")
 	got := s.get(o.ID)
-	require.Equal(t, payments.StatusDeclined, got.Status)
-	require.Equal(t, payments.ActionExpired, got.ActionCode)
+	require.Equal(t, order.StatusDeclined, got.Status)
+	require.Equal(t, order.ActionExpired, got.ActionCode)
 	require.Nil(t, got.Card)
 
 	r = b.get(s.srv.URL + "/pay/" + o.ID + "?lang=ru")
@@ -301,22 +301,22 @@ func TestResultRedirectsToTheOrdersURL(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	tests := []struct {
 		name       string
-		order      order
+		order      orderSpec
 		pan        string
-		status     payments.Status
+		status     order.Status
 		heading    string
 		text       string
 		redirectTo string
 	}{
-		{"one-stage approved", order{lang: "en", failURL: shopURL + "/fail"}, frictionless, payments.StatusDeposited,
+		{"one-stage approved", orderSpec{lang: "en", failURL: shopURL + "/fail"}, frictionless, order.StatusDeposited,
 			"Payment successful", "Request processed successfully", shopURL + "/ok?cart=7&orderId="},
-		{"two-stage approved", order{lang: "kk", twoStage: true}, frictionless, payments.StatusApproved,
+		{"two-stage approved", orderSpec{lang: "kk", twoStage: true}, frictionless, order.StatusApproved,
 			"Төлем сәтті өтті", "Сұраныс сәтті өңделді", shopURL + "/ok?cart=7&orderId="},
-		{"declined to the fail URL", order{lang: "ru", failURL: shopURL + "/fail"}, notEnrolled, payments.StatusDeclined,
+		{"declined to the fail URL", orderSpec{lang: "ru", failURL: shopURL + "/fail"}, notEnrolled, order.StatusDeclined,
 			"Оплата не прошла", "Недостаточно средств", shopURL + "/fail?orderId="},
-		{"declined without a fail URL goes to the return URL", order{lang: "en"}, notEnrolled, payments.StatusDeclined,
+		{"declined without a fail URL goes to the return URL", orderSpec{lang: "en"}, notEnrolled, order.StatusDeclined,
 			"Payment failed", "Insufficient funds", shopURL + "/ok?cart=7&orderId="},
-		{"a bad return URL falls back to the merchant's site", order{lang: "en", returnURL: "javascript:alert(1)"}, frictionless, payments.StatusDeposited,
+		{"a bad return URL falls back to the merchant's site", orderSpec{lang: "en", returnURL: "javascript:alert(1)"}, frictionless, order.StatusDeposited,
 			"Payment successful", "Request processed successfully", shopURL + "?orderId="},
 	}
 	for _, tc := range tests {
@@ -360,12 +360,12 @@ func htmlUnescape(s string) string { return strings.ReplaceAll(s, "&amp;", "&") 
 // JavaScript would: follow the auto-submitting forms by hand.
 func TestChallengeOverHTTP(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	o := s.register(order{lang: "ru", failURL: shopURL + "/fail"})
+	o := s.register(orderSpec{lang: "ru", failURL: shopURL + "/fail"})
 	b := newBrowser(t)
 	r := b.post(s.srv.URL+"/pay/"+o.ID, card(csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body), challenge))
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	require.NotContains(t, r.body, challenge)
-	require.Equal(t, payments.Status3DS, s.get(o.ID).Status)
+	require.Equal(t, order.Status3DS, s.get(o.ID).Status)
 	require.Equal(t, 1.0, s.counter("tulpar_hpp_submits_total", "outcome", "challenge"))
 
 	// While the buyer is at the ACS the result page waits.
@@ -391,7 +391,7 @@ func TestChallengeOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	require.Equal(t, s.srv.URL+"/pay/"+o.ID+"/result?lang=ru", r.follow(t))
 	got := s.get(o.ID)
-	require.Equal(t, payments.StatusDeposited, got.Status)
+	require.Equal(t, order.StatusDeposited, got.Status)
 	require.Equal(t, "02", got.ThreeDS.ECI)
 
 	// A replay finds the order decided and changes nothing.
@@ -408,33 +408,33 @@ func TestThreeDSReturnIsNotTrusted(t *testing.T) {
 	s := newStack(t, stackOptions{})
 
 	t.Run("claimed success for an order never at the ACS", func(t *testing.T) {
-		o := s.register(order{lang: "en"})
+		o := s.register(orderSpec{lang: "en"})
 		r := newBrowser(t).post(s.srv.URL+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {o.ID}, "transStatus": {"Y"}})
 		require.Equal(t, http.StatusSeeOther, r.status, r.body)
 		got := s.get(o.ID)
-		require.Equal(t, payments.StatusRegistered, got.Status)
+		require.Equal(t, order.StatusRegistered, got.Status)
 		require.Equal(t, o.Version, got.Version)
 	})
 	t.Run("claimed success while the challenge is open", func(t *testing.T) {
-		o := s.register(order{lang: "en"})
+		o := s.register(orderSpec{lang: "en"})
 		b := newBrowser(t)
 		r := b.post(s.srv.URL+"/pay/"+o.ID, card(csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body), challenge))
 		require.Equal(t, http.StatusOK, r.status)
 		r = newBrowser(t).post(s.srv.URL+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {o.ID}, "transStatus": {"Y"}})
 		require.Equal(t, http.StatusSeeOther, r.status, r.body)
 		got := s.get(o.ID)
-		require.Equal(t, payments.Status3DS, got.Status, "the buyer's challenge is still open: nothing is decided")
+		require.Equal(t, order.Status3DS, got.Status, "the buyer's challenge is still open: nothing is decided")
 	})
 	t.Run("another order's id", func(t *testing.T) {
-		o := s.register(order{lang: "en"})
-		other := s.register(order{lang: "en"})
+		o := s.register(orderSpec{lang: "en"})
+		other := s.register(orderSpec{lang: "en"})
 		r := newBrowser(t).post(s.srv.URL+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {other.ID}, "transStatus": {"Y"}})
 		require.Equal(t, http.StatusBadRequest, r.status)
 		require.Equal(t, o.Version, s.get(o.ID).Version)
 		require.Equal(t, other.Version, s.get(other.ID).Version)
 	})
 	t.Run("no transaction id", func(t *testing.T) {
-		o := s.register(order{lang: "en"})
+		o := s.register(orderSpec{lang: "en"})
 		r := newBrowser(t).post(s.srv.URL+"/pay/"+o.ID+"/3ds", url.Values{"transStatus": {"Y"}})
 		require.Equal(t, http.StatusBadRequest, r.status)
 	})
@@ -460,11 +460,11 @@ func TestUnknownOrder(t *testing.T) {
 func TestLogsOrderAndMaskedCardOnly(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	b := newBrowser(t)
-	bad := s.register(order{lang: "en"})
+	bad := s.register(orderSpec{lang: "en"})
 	v := card(csrfToken(t, b.get(s.srv.URL+"/pay/"+bad.ID).body), frictionless)
 	v.Set("expiry", "13/30")
 	require.Equal(t, http.StatusUnprocessableEntity, b.post(s.srv.URL+"/pay/"+bad.ID, v).status)
-	good := s.register(order{lang: "en"})
+	good := s.register(orderSpec{lang: "en"})
 	require.Equal(t, http.StatusSeeOther, b.post(s.srv.URL+"/pay/"+good.ID, card(csrfToken(t, b.get(s.srv.URL+"/pay/"+good.ID).body), frictionless)).status)
 
 	logged, err := os.ReadFile(filepath.Join(s.logDir, "tulpar.log"))

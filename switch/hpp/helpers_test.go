@@ -29,6 +29,7 @@ import (
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -152,14 +153,14 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 	return s
 }
 
-type order struct {
+type orderSpec struct {
 	lang, returnURL, failURL string
 	twoStage                 bool
 	lifetime                 time.Duration
 }
 
 // register creates an order of 15 000,00 ₸.
-func (s *stack) register(o order) *payments.Order {
+func (s *stack) register(o orderSpec) *order.Order {
 	s.t.Helper()
 	if o.returnURL == "" {
 		o.returnURL = shopURL + "/ok?cart=7"
@@ -173,7 +174,7 @@ func (s *stack) register(o order) *payments.Order {
 	return got
 }
 
-func (s *stack) get(id string) *payments.Order {
+func (s *stack) get(id string) *order.Order {
 	s.t.Helper()
 	o, err := s.svc.Get(context.Background(), id)
 	require.NoError(s.t, err)

@@ -10,6 +10,12 @@ import (
 	"strings"
 )
 
+// DataFile is the name of the switch's one data file in its data
+// directory: this journal, the order store and the store-and-forward queues
+// share it so that they commit together (the package doc lists its
+// buckets). The auditors' tools open the same name.
+const DataFile = "tulpar.db"
+
 // ErrDamaged matches every *DamagedError with errors.Is.
 var ErrDamaged = errors.New("journal: data file damaged")
 

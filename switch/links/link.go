@@ -244,6 +244,10 @@ func (l *Link) Ready() bool {
 	return r != nil && len(*r) > 0
 }
 
+// Codec is the link's dialect: how its messages look on the wire (the
+// journal records them in it).
+func (l *Link) Codec() *iso.Codec { return l.codec }
+
 // WaitReady blocks until the link is ready, ctx ends, or the link closes.
 func (l *Link) WaitReady(ctx context.Context) error {
 	return l.waitState(ctx, func(s State) bool { return s == StateReady })

@@ -3,6 +3,8 @@ package payments
 import (
 	"context"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
@@ -12,7 +14,7 @@ import (
 // AnswerFunc builds the journal entries of a caller's answer to the
 // operation that ends in order o (challenge is the 3-D Secure challenge the
 // buyer must pass, when that is how a payment ended).
-type AnswerFunc func(o *Order, challenge *threeds.Outcome) []journal.Entry
+type AnswerFunc func(o *order.Order, challenge *threeds.Outcome) []journal.Entry
 
 type answerKey struct{}
 

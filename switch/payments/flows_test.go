@@ -16,6 +16,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
@@ -72,7 +73,7 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, bank: bank, d: d, svc: d.Payments()}
 }
 
-func (h *harness) register(amount int64, twoStage bool) *payments.Order {
+func (h *harness) register(amount int64, twoStage bool) *order.Order {
 	h.t.Helper()
 	o, err := h.svc.Register(context.Background(), payments.RegisterRequest{
 		Merchant: merchant, Number: fmt.Sprintf("n-%d", h.n.Add(1)), Amount: amount, TwoStage: twoStage,
@@ -82,7 +83,7 @@ func (h *harness) register(amount int64, twoStage bool) *payments.Order {
 	return o
 }
 
-func (h *harness) pay(o *payments.Order, pan, exp string) *payments.Order {
+func (h *harness) pay(o *order.Order, pan, exp string) *order.Order {
 	h.t.Helper()
 	res, err := h.svc.Pay(context.Background(), payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: pan, Expiry: exp, CVV2: "123"}})
 	require.NoError(h.t, err)
@@ -103,10 +104,10 @@ func (h *harness) eventually(cond func() bool, what string) {
 	require.Eventually(h.t, cond, 10*time.Second, 5*time.Millisecond, what)
 }
 
-func (h *harness) opStatus(id string, t payments.OpType) payments.OpStatus {
+func (h *harness) opStatus(id string, t order.OpType) order.OpStatus {
 	o, err := h.svc.Get(context.Background(), id)
 	require.NoError(h.t, err)
-	var st payments.OpStatus
+	var st order.OpStatus
 	for _, op := range o.Ops {
 		if op.Type == t {
 			st = op.Status
@@ -119,7 +120,7 @@ func TestOneStagePayment(t *testing.T) {
 	h := newHarness(t)
 	before := h.account(visa)
 	o := h.pay(h.register(150000, false), visa, visaExp)
-	require.Equal(t, payments.StatusDeposited, o.Status)
+	require.Equal(t, order.StatusDeposited, o.Status)
 	require.Equal(t, int64(150000), o.Deposited)
 	op := o.Ops[len(o.Ops)-1]
 	require.Equal(t, "00", op.ResponseCode)
@@ -135,14 +136,14 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	ctx := context.Background()
 	before := h.account(visa)
 	o := h.pay(h.register(150000, true), visa, visaExp)
-	require.Equal(t, payments.StatusApproved, o.Status)
+	require.Equal(t, order.StatusApproved, o.Status)
 	require.Equal(t, before.Held+150000, h.account(visa).Held, "0100 placed a hold")
 
 	o, op, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 100000, IdemKey: "cap-1"})
 	require.NoError(t, err)
-	require.Equal(t, payments.StatusDeposited, o.Status)
-	require.Equal(t, payments.OpQueued, op.Status, "completion goes as an advice through SAF")
-	h.eventually(func() bool { return h.opStatus(o.ID, payments.OpCompletion) == payments.OpApproved }, "0220 delivered")
+	require.Equal(t, order.StatusDeposited, o.Status)
+	require.Equal(t, order.OpQueued, op.Status, "completion goes as an advice through SAF")
+	h.eventually(func() bool { return h.opStatus(o.ID, order.OpCompletion) == order.OpApproved }, "0220 delivered")
 	acc := h.account(visa)
 	require.Equal(t, before.Held, acc.Held, "the rest of the hold is released")
 	require.Equal(t, before.Captured+100000, acc.Captured)
@@ -155,14 +156,14 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	for i, amount := range []int64{30000, 50000} {
 		_, r, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, IdemKey: fmt.Sprintf("r-%d", i)})
 		require.NoError(t, err)
-		require.Equal(t, payments.OpApproved, r.Status, "refund %d", i)
+		require.Equal(t, order.OpApproved, r.Status, "refund %d", i)
 	}
 	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20001, IdemKey: "r-3"})
-	require.ErrorIs(t, err, payments.ErrAmount, "a third refund beyond the capture is refused")
+	require.ErrorIs(t, err, order.ErrAmount, "a third refund beyond the capture is refused")
 	o, err = h.svc.Get(ctx, o.ID)
 	require.NoError(t, err)
 	require.Equal(t, int64(80000), o.Refunded)
-	require.Equal(t, payments.StatusDeposited, o.Status)
+	require.Equal(t, order.StatusDeposited, o.Status)
 	require.Equal(t, before.Refunded+80000, h.account(visa).Refunded)
 
 	// A retried refund with the same key is answered, not sent again.
@@ -174,7 +175,7 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000, IdemKey: "r-4"})
 	require.NoError(t, err)
 	o, _ = h.svc.Get(ctx, o.ID)
-	require.Equal(t, payments.StatusRefunded, o.Status, "refunded in full")
+	require.Equal(t, order.StatusRefunded, o.Status, "refunded in full")
 }
 
 func TestCancelReleasesHold(t *testing.T) {
@@ -184,14 +185,14 @@ func TestCancelReleasesHold(t *testing.T) {
 	o := h.pay(h.register(70000, true), visa, visaExp)
 	o, op, err := h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
 	require.NoError(t, err)
-	require.Equal(t, payments.StatusReversed, o.Status)
-	require.Equal(t, payments.OpApproved, op.Status)
+	require.Equal(t, order.StatusReversed, o.Status)
+	require.Equal(t, order.OpApproved, op.Status)
 	require.Equal(t, "0400", op.MTI)
 	require.Equal(t, before.Held, h.account(visa).Held)
 	_, _, err = h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
-	require.ErrorIs(t, err, payments.ErrTransition, "reversed once")
+	require.ErrorIs(t, err, order.ErrTransition, "reversed once")
 	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 1})
-	require.ErrorIs(t, err, payments.ErrTransition)
+	require.ErrorIs(t, err, order.ErrTransition)
 }
 
 func TestForbiddenTransitionsSendNothing(t *testing.T) {
@@ -199,13 +200,13 @@ func TestForbiddenTransitionsSendNothing(t *testing.T) {
 	ctx := context.Background()
 	held := h.pay(h.register(50000, true), visa, visaExp)
 	_, _, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: held.ID, Amount: 100})
-	require.ErrorIs(t, err, payments.ErrTransition, "refund of a held order")
+	require.ErrorIs(t, err, order.ErrTransition, "refund of a held order")
 	_, _, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: held.ID, Amount: 50001})
-	require.ErrorIs(t, err, payments.ErrAmount)
+	require.ErrorIs(t, err, order.ErrAmount)
 	again, err := h.svc.Pay(ctx, payments.PayRequest{OrderID: held.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
 	require.NoError(t, err, "paid twice: the recorded outcome is the answer")
 	require.True(t, again.Replay)
-	require.Equal(t, payments.StatusApproved, again.Order.Status)
+	require.Equal(t, order.StatusApproved, again.Order.Status)
 	o, err := h.svc.Get(ctx, held.ID)
 	require.NoError(t, err)
 	require.Len(t, o.Ops, 1, "nothing was sent")
@@ -215,10 +216,10 @@ func TestDeclineInsufficientFunds(t *testing.T) {
 	h := newHarness(t)
 	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{AmountSuffix: "51", ResponseCode: "51"}}})
 	o := h.pay(h.register(10051, false), visa, visaExp)
-	require.Equal(t, payments.StatusDeclined, o.Status)
-	require.Equal(t, payments.ActionFunds, o.ActionCode)
+	require.Equal(t, order.StatusDeclined, o.Status)
+	require.Equal(t, order.ActionFunds, o.ActionCode)
 	require.Equal(t, "51", o.Ops[len(o.Ops)-1].ResponseCode)
-	require.Equal(t, "Insufficient funds", payments.ActionText(o.ActionCode, "en"))
+	require.Equal(t, "Insufficient funds", order.ActionText(o.ActionCode, "en"))
 }
 
 // A bank that never replies: the payment is declined, never approved; an
@@ -229,12 +230,12 @@ func TestNoReplyDeclinesAndReverses(t *testing.T) {
 	before := h.account(visa)
 	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{Action: "no_reply"}}})
 	o := h.pay(h.register(40000, true), visa, visaExp)
-	require.Equal(t, payments.StatusDeclined, o.Status)
+	require.Equal(t, order.StatusDeclined, o.Status)
 	require.Equal(t, "timeout", o.DeclineReason)
-	require.Equal(t, payments.ActionNoIssuer, o.ActionCode)
-	var auto *payments.Operation
+	require.Equal(t, order.ActionNoIssuer, o.ActionCode)
+	var auto *order.Operation
 	for i := range o.Ops {
-		if o.Ops[i].Type == payments.OpAutoReversal {
+		if o.Ops[i].Type == order.OpAutoReversal {
 			auto = &o.Ops[i]
 		}
 	}
@@ -243,7 +244,7 @@ func TestNoReplyDeclinesAndReverses(t *testing.T) {
 	require.Equal(t, before.Held+40000, h.account(visa).Held, "the bank applied the hold it never answered")
 
 	h.bank.SetKnobs(issuersim.Knobs{})
-	h.eventually(func() bool { return h.opStatus(o.ID, payments.OpAutoReversal) == payments.OpApproved }, "0420/0421 delivered")
+	h.eventually(func() bool { return h.opStatus(o.ID, order.OpAutoReversal) == order.OpApproved }, "0420/0421 delivered")
 	require.Equal(t, before.Held, h.account(visa).Held, "hold reversed")
 	require.Equal(t, before.Captured, h.account(visa).Captured)
 }
@@ -255,7 +256,7 @@ func TestRebuildMatchesStore(t *testing.T) {
 	_, _, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID})
 	require.NoError(t, err)
 	h.pay(h.register(30000, false), visa, visaExp)
-	h.eventually(func() bool { return h.opStatus(o.ID, payments.OpCompletion) == payments.OpApproved }, "0220 delivered")
+	h.eventually(func() bool { return h.opStatus(o.ID, order.OpCompletion) == order.OpApproved }, "0220 delivered")
 	rebuilt, err := payments.Rebuild(h.d.Journal())
 	require.NoError(t, err)
 	require.Len(t, rebuilt, 2)
@@ -267,9 +268,9 @@ func TestRebuildMatchesStore(t *testing.T) {
 func TestUnknownOrder(t *testing.T) {
 	h := newHarness(t)
 	_, err := h.svc.Get(context.Background(), "no-such-order")
-	require.True(t, errors.Is(err, payments.ErrNotFound))
+	require.True(t, errors.Is(err, order.ErrNotFound))
 	_, err = h.svc.Register(context.Background(), payments.RegisterRequest{Merchant: merchant, Number: "n-1", Amount: 0})
-	var ie *payments.InputError
+	var ie *order.InputError
 	require.ErrorAs(t, err, &ie)
 	require.Equal(t, "amount", ie.Field)
 }
@@ -283,15 +284,15 @@ func TestPayExpiredOrder(t *testing.T) {
 		ReturnURL: "https://shop.example.kz/ok", Lifetime: time.Nanosecond})
 	require.NoError(t, err)
 	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
-	require.ErrorIs(t, err, payments.ErrTransition)
+	require.ErrorIs(t, err, order.ErrTransition)
 	o, err = h.svc.Get(ctx, o.ID)
 	require.NoError(t, err)
-	require.Equal(t, payments.StatusDeclined, o.Status)
-	require.Equal(t, payments.ActionExpired, o.ActionCode)
+	require.Equal(t, order.StatusDeclined, o.Status)
+	require.Equal(t, order.ActionExpired, o.ActionCode)
 	require.Nil(t, o.Card, "no card data kept for an order that was never paid")
 	// The order is not locked forever: it can be read and declined again.
 	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
-	require.ErrorIs(t, err, payments.ErrTransition)
+	require.ErrorIs(t, err, order.ErrTransition)
 }
 
 // An answer given with WithAnswer commits with the final change only: not
@@ -299,8 +300,8 @@ func TestPayExpiredOrder(t *testing.T) {
 func TestAnswerCommitsWithTheFinalChange(t *testing.T) {
 	h := newHarness(t)
 	answer := func(tag string) payments.AnswerFunc {
-		return func(o *payments.Order, _ *threeds.Outcome) []journal.Entry {
-			return []journal.Entry{{Direction: journal.Out, Channel: payments.ChannelAPI, Payload: []byte(tag + ":" + o.Status.String())}}
+		return func(o *order.Order, _ *threeds.Outcome) []journal.Entry {
+			return []journal.Entry{{Direction: journal.Out, Channel: order.ChannelAPI, Payload: []byte(tag + ":" + o.Status.String())}}
 		}
 	}
 	ctx, answered := payments.WithAnswer(context.Background(), answer("register"))
@@ -316,14 +317,14 @@ func TestAnswerCommitsWithTheFinalChange(t *testing.T) {
 	require.NoError(t, err)
 	var api []string
 	for _, e := range entries {
-		if e.Channel == payments.ChannelAPI {
+		if e.Channel == order.ChannelAPI {
 			api = append(api, string(e.Payload))
 		}
 	}
 	require.Equal(t, []string{"register:registered", "pay:" + res.Order.Status.String()}, api,
 		"each answer once, built from the order as finally committed")
 	last := entries[len(entries)-1]
-	require.Equal(t, payments.ChannelAPI, last.Channel, "the answer is the last entry, after the bank's response")
+	require.Equal(t, order.ChannelAPI, last.Channel, "the answer is the last entry, after the bank's response")
 
 	// A repeated payment commits nothing: the caller answers the recorded
 	// outcome itself.
@@ -347,7 +348,7 @@ func TestRefundRightAfterCompletion(t *testing.T) {
 	require.NoError(t, err)
 	_, r, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000})
 	require.NoError(t, err)
-	require.Equal(t, payments.OpApproved, r.Status, "the bank had the capture when the refund came")
+	require.Equal(t, order.OpApproved, r.Status, "the bank had the capture when the refund came")
 	acc := h.account(visa)
 	require.Equal(t, before.Captured+50000, acc.Captured)
 	require.Equal(t, before.Refunded+20000, acc.Refunded)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/iso"
@@ -39,32 +41,32 @@ var ErrUnavailable = errors.New("bank unavailable")
 // Complete captures a hold: a 0220 completion advice, queued durably in
 // store-and-forward, so the merchant's capture stands once accepted; the
 // bank releases whatever of the hold is not captured.
-func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*order.Order, *order.Operation, error) {
 	ctx = detach(ctx)
 	var amount int64
-	check := func(o *Order) error {
+	check := func(o *order.Order) error {
 		if amount = r.Amount; amount == 0 {
 			amount = o.Approved
 		}
-		return CheckComplete(o, amount)
+		return order.CheckComplete(o, amount)
 	}
-	return s.followUp(ctx, r, OpCompletion, check, func(o, n *Order, pan string) (*Order, *Operation, error) {
+	return s.followUp(ctx, r, order.OpCompletion, check, func(o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
 		return s.complete(ctx, r, o, n, pan, amount)
 	})
 }
 
-func (s *Service) complete(ctx context.Context, r FollowUpRequest, o, n *Order, pan string, amount int64) (*Order, *Operation, error) {
-	auth := o.authOp()
+func (s *Service) complete(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, amount int64) (*order.Order, *order.Operation, error) {
+	auth := o.AuthOp()
 	m := iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now())
-	op := Operation{
-		ID: newOpID(), Type: OpCompletion, Status: OpQueued, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
+	op := order.Operation{
+		ID: newOpID(), Type: order.OpCompletion, Status: order.OpQueued, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
 		MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, ApprovalCode: auth.ApprovalCode,
-		TerminalID: auth.TerminalID, MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID, ActionCode: ActionApproved,
+		TerminalID: auth.TerminalID, MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID, ActionCode: order.ActionApproved,
 	}
 	n.Ops = append(n.Ops, op)
-	applyCompletion(n, amount)
-	n.ActionCode = ActionApproved
-	if err := s.commitQueued(ctx, n, o.Version, r.Journal, queued{auth.Bank, op.ID, safCompletion, m}); err != nil {
+	order.ApplyCompletion(n, amount)
+	n.ActionCode = order.ActionApproved
+	if err := s.commitQueued(ctx, n, o.Version, r.Journal, queued{auth.Bank, op.ID, order.KindCompletionAdvice, m}); err != nil {
 		return nil, nil, err
 	}
 	return n, n.Op(op.ID), nil
@@ -75,23 +77,23 @@ func (s *Service) complete(ctx context.Context, r FollowUpRequest, o, n *Order, 
 // original amount, DE95 what stays held), leaving the rest approved. When
 // the bank cannot be reached or does not answer, the cancel still stands:
 // an 0420 reversal advice is queued and store-and-forward delivers it.
-func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*order.Order, *order.Operation, error) {
 	ctx = detach(ctx)
-	check := func(o *Order) error { return CheckCancel(o, r.Amount) }
-	return s.followUp(ctx, r, OpReversal, check, func(o, n *Order, pan string) (*Order, *Operation, error) {
+	check := func(o *order.Order) error { return order.CheckCancel(o, r.Amount) }
+	return s.followUp(ctx, r, order.OpReversal, check, func(o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
 		return s.cancel(ctx, r, o, n, pan)
 	})
 }
 
-func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *Order, pan string) (*Order, *Operation, error) {
-	auth := o.authOp()
+func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
+	auth := o.AuthOp()
 	amount := r.Amount
 	if amount == 0 {
 		amount = o.Approved
 	}
 	m := s.reversalMessage(n, auth, pan, amount, false, s.stans[auth.Bank].Next())
-	op := Operation{
-		ID: newOpID(), Type: OpReversal, Status: OpPending, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
+	op := order.Operation{
+		ID: newOpID(), Type: order.OpReversal, Status: order.OpPending, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
 		MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, TerminalID: auth.TerminalID,
 		MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID,
 	}
@@ -103,25 +105,25 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 	p := n.Op(op.ID)
 	if err != nil {
 		// Not sent or no reply: the reversal must still reach the bank.
-		p.Status, p.ActionCode = OpQueued, ActionApproved
-		applyCancel(n, p.Amount)
-		n.ActionCode = ActionApproved
+		p.Status, p.ActionCode = order.OpQueued, order.ActionApproved
+		order.ApplyCancel(n, p.Amount)
+		n.ActionCode = order.ActionApproved
 		advice := *m
 		advice.MTI = iso.MTIReversalAdvice
-		if err := s.commitQueued(ctx, n, prev, nil, queued{auth.Bank, op.ID, safReversal, &advice}); err != nil {
+		if err := s.commitQueued(ctx, n, prev, nil, queued{auth.Bank, op.ID, order.KindReversalAdvice, &advice}); err != nil {
 			s.keepUnrecorded(n.ID, nil)
 			return nil, nil, err
 		}
 		return n, n.Op(op.ID), nil
 	}
-	p.ResponseCode, p.ActionCode = resp.ResponseCode, ActionForDE39(resp.ResponseCode)
+	p.ResponseCode, p.ActionCode = resp.ResponseCode, order.ActionForDE39(resp.ResponseCode)
 	entries := []journal.Entry{s.isoEntry(n, auth.Bank, journal.In, resp)}
 	approved := iso.LookupResponseCode(resp.ResponseCode).Approved
-	p.Status = OpDeclined
+	p.Status = order.OpDeclined
 	if approved {
-		p.Status = OpApproved
-		applyCancel(n, p.Amount)
-		n.ActionCode = ActionApproved
+		p.Status = order.OpApproved
+		order.ApplyCancel(n, p.Amount)
+		n.ActionCode = order.ActionApproved
 	}
 	if err := s.commit(ctx, n, prev, entries, nil); err != nil {
 		s.keepUnrecorded(n.ID, map[string]*iso.Message{op.ID: resp})
@@ -138,7 +140,7 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 // stays, DE95 with what stays, as ISO 8583:1987 expresses a partial
 // reversal. What stays is counted from the order as it was before this
 // reversal: n.Approved is what the bank holds now.
-func (s *Service) reversalMessage(n *Order, auth *Operation, pan string, amount int64, advice bool, stan string) *iso.Message {
+func (s *Service) reversalMessage(n *order.Order, auth *order.Operation, pan string, amount int64, advice bool, stan string) *iso.Message {
 	var stays *int64
 	if rest := n.Approved - amount; rest > 0 {
 		stays = &rest
@@ -150,30 +152,30 @@ func (s *Service) reversalMessage(n *Order, auth *Operation, pan string, amount 
 // the capture in DE90. A refund whose outcome is unknown is declined for
 // the merchant and reversed through store-and-forward, so it can be asked
 // again without paying twice.
-func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Order, *Operation, error) {
+func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*order.Order, *order.Operation, error) {
 	ctx = detach(ctx)
 	if err := s.awaitCapture(ctx, r.OrderID); err != nil {
 		return nil, nil, err
 	}
-	check := func(o *Order) error {
+	check := func(o *order.Order) error {
 		if r.ExpectedDeposited != nil && *r.ExpectedDeposited != o.Deposited-o.Refunded {
-			return &InputError{"expectedDepositedAmount", fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
+			return &order.InputError{Field: "expectedDepositedAmount", Reason: fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
 		}
-		if err := CheckRefund(o, r.Amount); err != nil {
+		if err := order.CheckRefund(o, r.Amount); err != nil {
 			return err
 		}
-		if bank := captureOp(o).Bank; !s.d.Banks.Ready(bank) {
+		if bank := o.CaptureOp().Bank; !s.d.Banks.Ready(bank) {
 			return fmt.Errorf("%w: %s is not connected; refund later", ErrUnavailable, bank)
 		}
 		return nil
 	}
-	return s.followUp(ctx, r, OpRefund, check, func(o, n *Order, pan string) (*Order, *Operation, error) {
+	return s.followUp(ctx, r, order.OpRefund, check, func(o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
 		return s.refund(ctx, r, o, n, pan)
 	})
 }
 
-func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pan string) (*Order, *Operation, error) {
-	capture := captureOp(o)
+func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
+	capture := o.CaptureOp()
 	bank := capture.Bank
 	rrn, err := s.rrns.Next()
 	if err != nil {
@@ -190,8 +192,8 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 	}
 	m.SetAmount(r.Amount)
 	m.Stamp(now, nil)
-	op := Operation{
-		ID: newOpID(), Type: OpRefund, Status: OpPending, Amount: r.Amount, Time: now.UTC(), Bank: bank,
+	op := order.Operation{
+		ID: newOpID(), Type: order.OpRefund, Status: order.OpPending, Amount: r.Amount, Time: now.UTC(), Bank: bank,
 		MTI: m.MTI, STAN: m.STAN, RRN: rrn, DE7: m.TransmissionTime, TerminalID: capture.TerminalID,
 		MerchantID: capture.MerchantID, IdemKey: r.IdemKey, Of: capture.ID,
 	}
@@ -203,7 +205,7 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 	p := n.Op(op.ID)
 	switch {
 	case errors.Is(err, links.ErrNotSent):
-		p.Status, p.ActionCode = OpDeclined, ActionIssuerDown
+		p.Status, p.ActionCode = order.OpDeclined, order.ActionIssuerDown
 		if err := s.commit(ctx, n, prev, nil, nil); err != nil {
 			s.keepUnrecorded(n.ID, nil, op.ID)
 			return nil, nil, err
@@ -218,23 +220,23 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *Order, pa
 		}
 		return n, n.Op(op.ID), nil
 	}
-	p.ResponseCode, p.ApprovalCode, p.ActionCode = resp.ResponseCode, resp.ApprovalCode, ActionForDE39(resp.ResponseCode)
-	p.Status = OpDeclined
+	p.ResponseCode, p.ApprovalCode, p.ActionCode = resp.ResponseCode, resp.ApprovalCode, order.ActionForDE39(resp.ResponseCode)
+	p.Status = order.OpDeclined
 	var items []queued
 	switch v, amount := judge(r.Amount, resp); v {
 	case verdictApproved:
-		p.Status = OpApproved
-		applyRefund(n, r.Amount)
+		p.Status = order.OpApproved
+		order.ApplyRefund(n, r.Amount)
 	case verdictPartial, verdictMismatch:
 		// A refund of another amount than asked: undo it, and let the
 		// merchant ask again.
-		p.Status, p.Requested, p.Amount = OpApproved, p.Amount, amount
+		p.Status, p.Requested, p.Amount = order.OpApproved, p.Amount, amount
 		s.d.Log.Error().Str("order", n.ID).Str("bank", bank).Str("stan", p.STAN).Str("rc", resp.ResponseCode).
 			Int64("asked", r.Amount).Int64("approved", amount).Msg("refund approved for another amount: reversing it")
 		rev, msg := s.autoReversal(n, p, m, bank)
-		items = append(items, queued{bank, rev.ID, safReversal, msg})
+		items = append(items, queued{bank, rev.ID, order.KindReversalAdvice, msg})
 		p = n.Op(op.ID)
-		p.ActionCode = ActionAmountMismatch
+		p.ActionCode = order.ActionAmountMismatch
 	}
 	if err := s.commitQueued(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, items...); err != nil {
 		s.keepUnrecorded(n.ID, map[string]*iso.Message{op.ID: resp})
@@ -258,8 +260,8 @@ func (s *Service) awaitCapture(ctx context.Context, orderID string) error {
 		if err != nil {
 			return err
 		}
-		c := captureOp(o)
-		if c == nil || c.Type != OpCompletion || c.Status != OpQueued {
+		c := o.CaptureOp()
+		if c == nil || c.Type != order.OpCompletion || c.Status != order.OpQueued {
 			return nil
 		}
 		s.d.SAF.Kick(c.Bank)
@@ -275,18 +277,18 @@ func (s *Service) awaitCapture(ctx context.Context, orderID string) error {
 // idempotency key already ran answers that operation again; check says
 // whether the state machine allows it now; run builds and sends it from a
 // copy of the order and the card's PAN.
-func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t OpType, check func(*Order) error,
-	run func(o, n *Order, pan string) (*Order, *Operation, error)) (*Order, *Operation, error) {
+func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t order.OpType, check func(*order.Order) error,
+	run func(o, n *order.Order, pan string) (*order.Order, *order.Operation, error)) (*order.Order, *order.Operation, error) {
 	unlock := s.locks.lock(r.OrderID)
 	defer unlock()
 	o, err := s.store.Get(r.OrderID)
 	if err != nil {
 		return nil, nil, err
 	}
-	if op := o.FindIdem(t, r.IdemKey); op != nil && op.Status != OpPending {
+	if op := o.FindIdem(t, r.IdemKey); op != nil && op.Status != order.OpPending {
 		return o, op, nil
 	}
-	if atBank(o) {
+	if o.AtBank() {
 		// An earlier exchange's outcome is not recorded yet (the journal
 		// could not write it): nothing new may start from a state that
 		// is about to change.
@@ -306,7 +308,7 @@ func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t OpType, che
 // exchange writes n (with its new pending operation) and m ahead, then
 // sends m. It returns the version the write produced, 0 when the write
 // itself failed (err says why and nothing was sent).
-func (s *Service) exchange(ctx context.Context, n *Order, prev uint64, pre []journal.Entry, bank string, m *iso.Message) (*iso.Message, uint64, error) {
+func (s *Service) exchange(ctx context.Context, n *order.Order, prev uint64, pre []journal.Entry, bank string, m *iso.Message) (*iso.Message, uint64, error) {
 	// Write-ahead: the exchange is on disk before the message leaves, so
 	// recovery can reverse it if the process dies mid-flight.
 	if err := s.commit(notFinal(ctx), n, prev, append(pre, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
@@ -319,7 +321,7 @@ func (s *Service) exchange(ctx context.Context, n *Order, prev uint64, pre []jou
 // unknownOutcome handles "sent, no reply": the operation is declined for
 // the merchant and an 0420 reversal goes into store-and-forward in the
 // same transaction, so it is never reported approved and never forgotten.
-func (s *Service) unknownOutcome(ctx context.Context, n *Order, prev uint64, op *Operation, m *iso.Message, bank string) (*Order, error) {
+func (s *Service) unknownOutcome(ctx context.Context, n *order.Order, prev uint64, op *order.Operation, m *iso.Message, bank string) (*order.Order, error) {
 	s.d.Log.Warn().Str("order", n.ID).Str("bank", bank).Str("stan", m.STAN).Msg("no reply: declined, reversal queued")
 	item := s.timedOut(n, op, m, bank)
 	if err := s.commitQueued(ctx, n, prev, nil, item); err != nil {
@@ -330,28 +332,14 @@ func (s *Service) unknownOutcome(ctx context.Context, n *Order, prev uint64, op 
 
 // timedOut marks op (sent as m) as sent with no reply, declines the order
 // if op was its payment, and returns the reversal to queue.
-func (s *Service) timedOut(n *Order, op *Operation, m *iso.Message, bank string) queued {
-	op.Status, op.ActionCode, op.ResponseCode = OpTimeout, ActionNoIssuer, ""
-	if op.Type == OpAuthorization || op.Type == OpPurchase {
-		applyPayment(n, false, 0, "timeout")
-		n.ActionCode = ActionNoIssuer
+func (s *Service) timedOut(n *order.Order, op *order.Operation, m *iso.Message, bank string) queued {
+	op.Status, op.ActionCode, op.ResponseCode = order.OpTimeout, order.ActionNoIssuer, ""
+	if op.Type == order.OpAuthorization || op.Type == order.OpPurchase {
+		order.ApplyPayment(n, false, 0, "timeout")
+		n.ActionCode = order.ActionNoIssuer
 	}
 	rev, msg := s.autoReversal(n, op, m, bank)
-	return queued{bank, rev.ID, safReversal, msg}
-}
-
-// SAF item kinds.
-const (
-	safReversal   = "reversal_advice"
-	safCompletion = "completion_advice"
-)
-
-// safPayload is a queued advice: the message without its PAN, which stays
-// encrypted in the order.
-type safPayload struct {
-	OrderID string       `json:"order"`
-	OpID    string       `json:"op"`
-	Message *iso.Message `json:"message"`
+	return queued{bank, rev.ID, order.KindReversalAdvice, msg}
 }
 
 // queued is an advice to enqueue for store-and-forward with an order's
@@ -363,13 +351,13 @@ type queued struct {
 
 // commitQueued commits n and enqueues items for store-and-forward in the
 // same transaction.
-func (s *Service) commitQueued(ctx context.Context, n *Order, prev uint64, entries []journal.Entry, items ...queued) error {
+func (s *Service) commitQueued(ctx context.Context, n *order.Order, prev uint64, entries []journal.Entry, items ...queued) error {
 	if len(items) == 0 {
 		return s.commit(ctx, n, prev, entries, nil)
 	}
 	its := make([]saf.Item, len(items))
 	for i, q := range items {
-		payload, err := json.Marshal(safPayload{OrderID: n.ID, OpID: q.opID, Message: Sanitize(q.m)})
+		payload, err := json.Marshal(order.Advice{OrderID: n.ID, OpID: q.opID, Message: order.Sanitize(q.m)})
 		if err != nil {
 			return fmt.Errorf("payments: queue %s: %w", q.kind, err)
 		}
@@ -394,7 +382,7 @@ func (s *Service) commitQueued(ctx context.Context, n *Order, prev uint64, entri
 
 // originalMessage rebuilds, from what the order stores, the message of op
 // as it was sent: enough for DE90 and the fields a follow-up echoes.
-func (s *Service) originalMessage(o *Order, op *Operation, pan string) *iso.Message {
+func (s *Service) originalMessage(o *order.Order, op *order.Operation, pan string) *iso.Message {
 	m := &iso.Message{
 		MTI: op.MTI, PAN: pan, ProcessingCode: iso.ProcPurchase, STAN: op.STAN, TransmissionTime: op.DE7,
 		Expiry: o.Card.Expiry, POSEntryMode: iso.POSEntryEcommerce, POSCondition: iso.POSConditionECom,
@@ -404,21 +392,9 @@ func (s *Service) originalMessage(o *Order, op *Operation, pan string) *iso.Mess
 	if mc := s.merchants[o.Merchant]; mc != nil {
 		m.MCC = mc.MCC
 	}
-	if op.Type == OpRefund {
+	if op.Type == order.OpRefund {
 		m.ProcessingCode = iso.ProcRefund
 	}
 	m.SetAmount(op.Amount)
 	return m
-}
-
-// captureOp is the operation a refund refers to: the completion of a
-// two-stage order, or the one-stage purchase.
-func captureOp(o *Order) *Operation {
-	for i := len(o.Ops) - 1; i >= 0; i-- {
-		op := &o.Ops[i]
-		if op.Type == OpCompletion && (op.Status == OpQueued || op.Status == OpApproved) {
-			return op
-		}
-	}
-	return o.authOp()
 }

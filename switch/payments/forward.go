@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/saf"
@@ -15,7 +17,7 @@ import (
 // the first attempt), journals both messages and records the bank's
 // answer on the order.
 func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
-	var p safPayload
+	var p order.Advice
 	if err := json.Unmarshal(it.Payload, &p); err != nil || p.Message == nil {
 		return saf.Rejected, fmt.Errorf("payments: SAF item %d: undecodable payload", it.ID)
 	}
@@ -69,7 +71,7 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 func adviceOutcome(kind, rc string) (saf.Outcome, bool) {
 	switch {
 	case iso.LookupResponseCode(rc).Approved, rc == iso.RCDuplicate,
-		rc == iso.RCOriginalNotFound && kind == safReversal:
+		rc == iso.RCOriginalNotFound && kind == order.KindReversalAdvice:
 		return saf.Delivered, true
 	case rc == iso.RCFormatError:
 		return saf.Rejected, false
@@ -78,7 +80,7 @@ func adviceOutcome(kind, rc string) (saf.Outcome, bool) {
 }
 
 // recordAdvice records that the bank took an advice.
-func (s *Service) recordAdvice(ctx context.Context, p safPayload, bank string, resp *iso.Message) error {
+func (s *Service) recordAdvice(ctx context.Context, p order.Advice, bank string, resp *iso.Message) error {
 	unlock := s.locks.lock(p.OrderID)
 	defer unlock()
 	o, err := s.store.Get(p.OrderID)
@@ -88,7 +90,7 @@ func (s *Service) recordAdvice(ctx context.Context, p safPayload, bank string, r
 	n := o.Clone()
 	if op := n.Op(p.OpID); op != nil {
 		op.ResponseCode = resp.ResponseCode
-		op.Status = OpApproved
+		op.Status = order.OpApproved
 	}
 	return s.commit(ctx, n, o.Version, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, nil)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
@@ -21,7 +23,7 @@ import (
 // it writes the HTTP answer, so a merchant hears only what is on disk.
 // payload must already be free of card data and credentials.
 func (s *Service) JournalAPI(ctx context.Context, orderID string, dir journal.Direction, payload []byte) error {
-	return s.JournalAPIEntries(ctx, journal.Entry{Direction: dir, Channel: ChannelAPI, OrderID: orderID, Payload: payload})
+	return s.JournalAPIEntries(ctx, journal.Entry{Direction: dir, Channel: order.ChannelAPI, OrderID: orderID, Payload: payload})
 }
 
 // JournalAPIEntries journals several API entries in one commit (a status
@@ -33,35 +35,10 @@ func (s *Service) JournalAPIEntries(ctx context.Context, entries ...journal.Entr
 	return nil
 }
 
-// OpDecline is the merchant's decline of an order nobody has paid yet
-// (RBS decline.do, the JSON API's cancel of a registered order).
-const OpDecline OpType = "decline"
-
-// ActionMerchantDeclined is the action code of an order the merchant
-// declined before payment. RBS publishes no code for it; -2100 lies outside
-// the negative codes it does publish, so no plugin mistakes it for one.
-const ActionMerchantDeclined = -2100
-
-func init() {
-	actionTexts[ActionMerchantDeclined] = [3]string{
-		"Order declined by the merchant", "Заказ отклонён магазином", "Тапсырысты дүкен қабылдамады",
-	}
-}
-
-// CheckDecline says whether the merchant may decline the order: only while
-// no money is held, that is before payment or during 3-D Secure.
-func CheckDecline(o *Order) error {
-	switch o.Status {
-	case StatusRegistered, Status3DS:
-		return nil
-	}
-	return &TransitionError{OpDecline, o.Status, "only an order awaiting payment can be declined; reverse or refund a paid one"}
-}
-
 // Decline closes an unpaid order at the merchant's request: it can no
 // longer be paid. A lapsed order is expired first (and then refused, as
 // already declined), so the record says which of the two ended it.
-func (s *Service) Decline(ctx context.Context, orderID string, entries []journal.Entry) (*Order, error) {
+func (s *Service) Decline(ctx context.Context, orderID string, entries []journal.Entry) (*order.Order, error) {
 	ctx = detach(ctx)
 	unlock := s.locks.lock(orderID)
 	// unlock is reassigned below: defer the variable, not its first value.
@@ -71,7 +48,7 @@ func (s *Service) Decline(ctx context.Context, orderID string, entries []journal
 		return nil, err
 	}
 	now := s.d.Now()
-	if CheckExpire(o, now) {
+	if order.Expired(o, now) {
 		unlock()
 		o, err = s.expire(ctx, orderID)
 		unlock = s.locks.lock(orderID)
@@ -79,15 +56,15 @@ func (s *Service) Decline(ctx context.Context, orderID string, entries []journal
 			return nil, err
 		}
 	}
-	if err := CheckDecline(o); err != nil {
+	if err := order.CheckDecline(o); err != nil {
 		return o, err
 	}
 	n := o.Clone()
-	n.Status, n.DeclineReason, n.ActionCode = StatusDeclined, "merchant_declined", ActionMerchantDeclined
-	if op := lastOp(n, OpThreeDS); op != nil && op.Status == OpPending {
-		op.Status = OpDeclined
+	n.Status, n.DeclineReason, n.ActionCode = order.StatusDeclined, "merchant_declined", order.ActionMerchantDeclined
+	if op := n.LastOp(order.OpThreeDS); op != nil && op.Status == order.OpPending {
+		op.Status = order.OpDeclined
 	}
-	n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpDecline, Status: OpApproved, Amount: n.Amount, Time: now.UTC(), ActionCode: ActionMerchantDeclined})
+	n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpDecline, Status: order.OpApproved, Amount: n.Amount, Time: now.UTC(), ActionCode: order.ActionMerchantDeclined})
 	s.forgetCVV(orderID)
 	if err := s.commit(ctx, n, o.Version, entries, nil); err != nil {
 		return nil, err
@@ -164,9 +141,9 @@ func (s *Service) IdempotencyFinish(ctx context.Context, merchant, key string, r
 // it reports: a merchant whose request created an order can always have
 // the same answer again, even if the process died right after the commit.
 func (s *Service) WithIdempotentAnswer(ctx context.Context, merchant, key string,
-	build func(o *Order, challenge *threeds.Outcome) (IdemRecord, []journal.Entry)) (context.Context, func() (answered bool)) {
+	build func(o *order.Order, challenge *threeds.Outcome) (IdemRecord, []journal.Entry)) (context.Context, func() (answered bool)) {
 	var slot *answerSlot
-	ctx, answered := WithAnswer(ctx, func(o *Order, ch *threeds.Outcome) []journal.Entry {
+	ctx, answered := WithAnswer(ctx, func(o *order.Order, ch *threeds.Outcome) []journal.Entry {
 		rec, entries := build(o, ch)
 		if rec.Created.IsZero() {
 			rec.Created = s.d.Now().UTC()

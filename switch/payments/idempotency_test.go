@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,23 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
-
-func TestCheckDecline(t *testing.T) {
-	for st, allowed := range map[Status]bool{
-		StatusRegistered: true, Status3DS: true, StatusApproved: false, StatusDeposited: false,
-		StatusReversed: false, StatusRefunded: false, StatusDeclined: false,
-	} {
-		err := CheckDecline(&Order{Status: st})
-		if allowed {
-			require.NoError(t, err, st.String())
-			continue
-		}
-		require.True(t, errors.Is(err, ErrTransition), st.String())
-	}
-	require.Equal(t, "Order declined by the merchant", ActionText(ActionMerchantDeclined, "en"))
-}
 
 // minimalService is a Service with only a store and a journal: enough for
 // what idempotency.go does that needs no bank.
@@ -50,7 +35,7 @@ func TestIdempotencyRecords(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, rec)
 
-	answer := journal.Entry{Direction: journal.Out, Channel: ChannelAPI, Payload: []byte(`{"status":201}`)}
+	answer := journal.Entry{Direction: journal.Out, Channel: order.ChannelAPI, Payload: []byte(`{"status":201}`)}
 	require.NoError(t, s.IdempotencyFinish(ctx, "m", "k1", IdemRecord{RequestHash: []byte{1, 2}, Status: 201, Body: []byte(`{"id":"x"}`), OrderID: "x"}, answer))
 	rec, err = s.IdempotencyLookup("m", "k1")
 	require.NoError(t, err)
@@ -77,19 +62,19 @@ func TestDecline(t *testing.T) {
 	require.NoError(t, err)
 	d, err := s.Decline(ctx, o.ID, nil)
 	require.NoError(t, err)
-	require.Equal(t, StatusDeclined, d.Status)
-	require.Equal(t, ActionMerchantDeclined, d.ActionCode)
-	require.Equal(t, OpDecline, d.Ops[len(d.Ops)-1].Type)
+	require.Equal(t, order.StatusDeclined, d.Status)
+	require.Equal(t, order.ActionMerchantDeclined, d.ActionCode)
+	require.Equal(t, order.OpDecline, d.Ops[len(d.Ops)-1].Type)
 	_, err = s.Decline(ctx, o.ID, nil)
-	require.ErrorIs(t, err, ErrTransition)
+	require.ErrorIs(t, err, order.ErrTransition)
 
 	// A lapsed order is expired first: the record says it expired.
 	o2, err := s.Register(ctx, RegisterRequest{Merchant: "m", Number: "n2", Amount: 100, ReturnURL: "https://m.kz/"})
 	require.NoError(t, err)
 	s.d.Now = func() time.Time { return o2.ExpiresAt.Add(time.Second) }
 	got, err := s.Decline(ctx, o2.ID, nil)
-	require.ErrorIs(t, err, ErrTransition)
-	require.Equal(t, ActionExpired, got.ActionCode)
+	require.ErrorIs(t, err, order.ErrTransition)
+	require.Equal(t, order.ActionExpired, got.ActionCode)
 }
 
 // The idempotency record of a registration commits with the order: once
@@ -98,9 +83,9 @@ func TestDecline(t *testing.T) {
 func TestIdempotentAnswerCommitsWithTheOrder(t *testing.T) {
 	s := minimalService(t)
 	ctx, answered := s.WithIdempotentAnswer(context.Background(), "m", "key-1",
-		func(o *Order, _ *threeds.Outcome) (IdemRecord, []journal.Entry) {
+		func(o *order.Order, _ *threeds.Outcome) (IdemRecord, []journal.Entry) {
 			return IdemRecord{RequestHash: []byte("h"), Status: 201, Body: []byte(o.ID), OrderID: o.ID},
-				[]journal.Entry{{Direction: journal.Out, Channel: ChannelAPI, Payload: []byte("answer")}}
+				[]journal.Entry{{Direction: journal.Out, Channel: order.ChannelAPI, Payload: []byte("answer")}}
 		})
 	o, err := s.Register(ctx, RegisterRequest{Merchant: "m", Number: "idem-1", Amount: 100, ReturnURL: "https://m.kz/"})
 	require.NoError(t, err)
@@ -113,9 +98,11 @@ func TestIdempotentAnswerCommitsWithTheOrder(t *testing.T) {
 
 	// A refused registration stores no record.
 	ctx, answered = s.WithIdempotentAnswer(context.Background(), "m", "key-2",
-		func(o *Order, _ *threeds.Outcome) (IdemRecord, []journal.Entry) { return IdemRecord{Status: 201}, nil })
+		func(o *order.Order, _ *threeds.Outcome) (IdemRecord, []journal.Entry) {
+			return IdemRecord{Status: 201}, nil
+		})
 	_, err = s.Register(ctx, RegisterRequest{Merchant: "m", Number: "idem-1", Amount: 100, ReturnURL: "https://m.kz/"})
-	require.ErrorIs(t, err, ErrDuplicateNumber)
+	require.ErrorIs(t, err, order.ErrDuplicateNumber)
 	require.False(t, answered())
 	rec, err = s.IdempotencyLookup("m", "key-2")
 	require.NoError(t, err)

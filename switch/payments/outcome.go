@@ -2,6 +2,7 @@ package payments
 
 import (
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
 // verdict is what a bank's answer to an authorization or purchase means
@@ -40,13 +41,13 @@ func judge(asked int64, resp *iso.Message) (verdict, int64) {
 // was sent as m, and returns the 0420 that undoes what the bank may hold
 // for it: DE4 the amount that may stand (what the bank approved when it
 // said, else what was asked), no DE95, so nothing of it stays.
-func (s *Service) autoReversal(n *Order, op *Operation, m *iso.Message, bank string) (*Operation, *iso.Message) {
+func (s *Service) autoReversal(n *order.Order, op *order.Operation, m *iso.Message, bank string) (*order.Operation, *iso.Message) {
 	orig := *m
 	orig.SetAmount(op.Amount)
 	rev := iso.ReversalOf(&orig, true, s.stans[bank].Next(), s.d.Now(), nil)
 	rev.CVV2, rev.ThreeDS = "", nil
-	n.Ops = append(n.Ops, Operation{
-		ID: newOpID(), Type: OpAutoReversal, Status: OpQueued, Amount: op.Amount, Time: s.d.Now().UTC(), Bank: bank,
+	n.Ops = append(n.Ops, order.Operation{
+		ID: newOpID(), Type: order.OpAutoReversal, Status: order.OpQueued, Amount: op.Amount, Time: s.d.Now().UTC(), Bank: bank,
 		MTI: rev.MTI, STAN: rev.STAN, RRN: rev.RRN, DE7: rev.TransmissionTime, TerminalID: op.TerminalID,
 		MerchantID: op.MerchantID, Of: op.ID,
 	})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/journal"
@@ -45,7 +47,7 @@ type PayRequest struct {
 // PayResult is the outcome of a payment attempt: the order as it now is,
 // and, when 3-D Secure needs the buyer, the challenge to show.
 type PayResult struct {
-	Order     *Order
+	Order     *order.Order
 	Challenge *threeds.Outcome
 	// Replay is set when the order's payment was already decided: Order is
 	// as recorded, and nothing was sent.
@@ -96,16 +98,16 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if CheckExpire(o, now) {
+	if order.Expired(o, now) {
 		if o, err = s.expireLocked(ctx, o); err != nil {
 			return nil, err
 		}
-		return nil, CheckPay(o, now)
+		return nil, order.CheckPay(o, now)
 	}
-	if atBank(o) {
+	if o.AtBank() {
 		return nil, fmt.Errorf("payments: order %s: %w", o.ID, ErrInProgress)
 	}
-	if err := CheckPay(o, now); err != nil {
+	if err := order.CheckPay(o, now); err != nil {
 		if attempted(o) {
 			// The buyer (or the shop, retrying after a lost answer) pays
 			// an order whose payment is decided: the recorded outcome is
@@ -122,13 +124,13 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 	if s.d.ThreeDS != nil {
 		merchant := s.merchants[n.Merchant]
 		transID := n.ID
-		if k := countOps(n, OpThreeDS); k > 0 {
+		if k := countOps(n, order.OpThreeDS); k > 0 {
 			// The buyer submits again while an earlier challenge is open (a
 			// reloaded page): a 3-D Secure transaction id names one request,
 			// so this attempt gets its own, and the earlier one is over.
 			transID = fmt.Sprintf("%s-a%d", n.ID, k+1)
-			if op := lastOp(n, OpThreeDS); op.Status == OpPending {
-				op.Status = OpDeclined
+			if op := n.LastOp(order.OpThreeDS); op.Status == order.OpPending {
+				op.Status = order.OpDeclined
 			}
 		}
 		out, err := s.d.ThreeDS.Begin(ctx, threeds.Request{
@@ -138,11 +140,11 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 		entry := s.threeDSEntry(n.ID, "begin", out, err)
 		switch {
 		case err != nil:
-			return s.declineBefore(ctx, n, o.Version, "3ds_error", ActionThreeDSError, entry, r.Journal)
+			return s.declineBefore(ctx, n, o.Version, "3ds_error", order.ActionThreeDSError, entry, r.Journal)
 		case out.Status == threeds.ChallengeRequired:
-			n.Status = Status3DS
-			n.ThreeDS = &ThreeDSInfo{TransID: transID, Status: string(out.Status), Version: out.Version, DSTransID: out.DSTransID}
-			n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpThreeDS, Status: OpPending, Amount: n.Amount, Time: now.UTC()})
+			n.Status = order.Status3DS
+			n.ThreeDS = &order.ThreeDSInfo{TransID: transID, Status: string(out.Status), Version: out.Version, DSTransID: out.DSTransID}
+			n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpThreeDS, Status: order.OpPending, Amount: n.Amount, Time: now.UTC()})
 			s.holdCVV(n.ID, r.Card.CVV2, n.ExpiresAt)
 			answerChallenge(ctx, &out)
 			if err := s.commit(ctx, n, o.Version, append(r.Journal, entry), nil); err != nil {
@@ -150,9 +152,9 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 			}
 			return &PayResult{Order: n, Challenge: &out}, nil
 		case !out.Proceed():
-			return s.declineBefore(ctx, n, o.Version, "3ds_failed", ActionThreeDSFailed, entry, r.Journal)
+			return s.declineBefore(ctx, n, o.Version, "3ds_failed", order.ActionThreeDSFailed, entry, r.Journal)
 		}
-		n.ThreeDS = &ThreeDSInfo{TransID: transID, Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
+		n.ThreeDS = &order.ThreeDSInfo{TransID: transID, Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
 		tds = threeDSField(out)
 		r.Journal = append(r.Journal, entry)
 	}
@@ -166,7 +168,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 // ThreeDSComplete continues a payment after the buyer's challenge: it asks
 // the 3-D Secure server for the result (the browser's word is not enough)
 // and authorizes when authentication allows it.
-func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, error) {
+func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*order.Order, error) {
 	ctx = detach(ctx)
 	if s.d.ThreeDS == nil {
 		return nil, errors.New("payments: 3-D Secure is not configured")
@@ -177,11 +179,11 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, 
 	if err != nil {
 		return nil, err
 	}
-	if atBank(o) {
+	if o.AtBank() {
 		return nil, fmt.Errorf("payments: order %s: %w", o.ID, ErrInProgress)
 	}
-	if o.Status != Status3DS {
-		return nil, &TransitionError{OpThreeDS, o.Status, "the order is not waiting for 3-D Secure"}
+	if o.Status != order.Status3DS {
+		return nil, &order.TransitionError{Op: order.OpThreeDS, From: o.Status, Reason: "the order is not waiting for 3-D Secure"}
 	}
 	n := o.Clone()
 	transID := orderID
@@ -195,20 +197,20 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, 
 		return o, fmt.Errorf("payments: order %s: %w", orderID, err)
 	}
 	entry := s.threeDSEntry(n.ID, "result", out, err)
-	if op := lastOp(n, OpThreeDS); op != nil {
-		op.Status = OpApproved
+	if op := n.LastOp(order.OpThreeDS); op != nil {
+		op.Status = order.OpApproved
 		if err != nil || !out.Proceed() {
-			op.Status = OpDeclined
+			op.Status = order.OpDeclined
 		}
 	}
 	if err != nil {
 		s.forgetCVV(orderID)
-		return s.declineAfter3DS(ctx, n, o.Version, "3ds_error", ActionThreeDSError, entry)
+		return s.declineAfter3DS(ctx, n, o.Version, "3ds_error", order.ActionThreeDSError, entry)
 	}
-	n.ThreeDS = &ThreeDSInfo{TransID: transID, Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
+	n.ThreeDS = &order.ThreeDSInfo{TransID: transID, Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
 	if !out.Proceed() {
 		s.forgetCVV(orderID)
-		return s.declineAfter3DS(ctx, n, o.Version, "3ds_failed", ActionThreeDSFailed, entry)
+		return s.declineAfter3DS(ctx, n, o.Version, "3ds_failed", order.ActionThreeDSFailed, entry)
 	}
 	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
 	if err != nil {
@@ -220,8 +222,8 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*Order, 
 	return s.authorize(ctx, n, o.Version, pan, cvv, threeDSField(out), []journal.Entry{entry})
 }
 
-func (s *Service) declineAfter3DS(ctx context.Context, n *Order, prev uint64, reason string, action int, entry journal.Entry) (*Order, error) {
-	applyPayment(n, false, 0, reason)
+func (s *Service) declineAfter3DS(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry) (*order.Order, error) {
+	order.ApplyPayment(n, false, 0, reason)
 	n.ActionCode = action
 	if err := s.commit(ctx, n, prev, []journal.Entry{entry}, nil); err != nil {
 		return nil, err
@@ -229,7 +231,7 @@ func (s *Service) declineAfter3DS(ctx context.Context, n *Order, prev uint64, re
 	return n, nil
 }
 
-func (s *Service) attachCard(ctx context.Context, n *Order, r PayRequest) error {
+func (s *Service) attachCard(ctx context.Context, n *order.Order, r PayRequest) error {
 	ct, err := s.d.Vault.EncryptPAN(ctx, r.Card.PAN)
 	if err != nil {
 		return fmt.Errorf("payments: order %s: protect card: %w", n.ID, err)
@@ -238,7 +240,7 @@ func (s *Service) attachCard(ctx context.Context, n *Order, r PayRequest) error 
 	if err != nil {
 		return fmt.Errorf("payments: order %s: tokenize card: %w", n.ID, err)
 	}
-	n.Card = &Card{
+	n.Card = &order.Card{
 		Masked: iso.MaskPAN(r.Card.PAN), Token: tok, Ciphertext: ct, Expiry: r.Card.Expiry,
 		Holder: strings.TrimSpace(r.Card.Holder), Brand: routing.BrandOf(r.Card.PAN),
 	}
@@ -250,10 +252,10 @@ func (s *Service) attachCard(ctx context.Context, n *Order, r PayRequest) error 
 }
 
 // declineBefore declines an order before any bank saw it.
-func (s *Service) declineBefore(ctx context.Context, n *Order, prev uint64, reason string, action int, entry journal.Entry, req []journal.Entry) (*PayResult, error) {
-	applyPayment(n, false, 0, reason)
+func (s *Service) declineBefore(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry, req []journal.Entry) (*PayResult, error) {
+	order.ApplyPayment(n, false, 0, reason)
 	n.ActionCode = action
-	n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpThreeDS, Status: OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: action})
+	n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpThreeDS, Status: order.OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: action})
 	if err := s.commit(ctx, n, prev, append(req, entry), nil); err != nil {
 		return nil, err
 	}
@@ -262,10 +264,10 @@ func (s *Service) declineBefore(ctx context.Context, n *Order, prev uint64, reas
 
 // authorize routes and sends the authorization or purchase, failing over
 // to the next ready bank only while the message was provably not sent.
-func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv string, tds *iso.ThreeDS, pre []journal.Entry) (*Order, error) {
-	opType, mti := OpPurchase, iso.MTIFinancial
+func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pan, cvv string, tds *iso.ThreeDS, pre []journal.Entry) (*order.Order, error) {
+	opType, mti := order.OpPurchase, iso.MTIFinancial
 	if n.TwoStage {
-		opType, mti = OpAuthorization, iso.MTIAuthorization
+		opType, mti = order.OpAuthorization, iso.MTIAuthorization
 	}
 	if tds == nil {
 		tds = &iso.ThreeDS{ECI: "07"} // non-authenticated e-commerce
@@ -273,9 +275,9 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 	dec, err := s.d.Router.Route(routing.Payment{Merchant: n.Merchant, PAN: pan, Currency: n.Currency, Amount: n.Amount}, s.d.Banks.Ready)
 	if err != nil {
 		s.d.Log.Warn().Str("order", n.ID).Err(err).Msg("no route")
-		applyPayment(n, false, 0, "no_route")
-		n.ActionCode = ActionIssuerDown
-		n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: opType, Status: OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: ActionIssuerDown})
+		order.ApplyPayment(n, false, 0, "no_route")
+		n.ActionCode = order.ActionIssuerDown
+		n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: opType, Status: order.OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: order.ActionIssuerDown})
 		if err := s.commit(ctx, n, prev, pre, nil); err != nil {
 			return nil, err
 		}
@@ -300,7 +302,7 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 		op = n.Op(op.ID)
 		switch {
 		case errors.Is(err, links.ErrNotSent):
-			op.Status, op.ActionCode = OpDeclined, ActionIssuerDown
+			op.Status, op.ActionCode = order.OpDeclined, order.ActionIssuerDown
 			notSent = append(notSent, op.ID)
 			s.d.Log.Warn().Str("order", n.ID).Str("bank", bank).Err(err).Msg("not sent; trying the next bank")
 			continue
@@ -322,8 +324,8 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 		return n, nil
 	}
 	// Every candidate refused the message before it left.
-	applyPayment(n, false, 0, "issuer_unavailable")
-	n.ActionCode = ActionIssuerDown
+	order.ApplyPayment(n, false, 0, "issuer_unavailable")
+	n.ActionCode = order.ActionIssuerDown
 	if err := s.commit(ctx, n, prev, pre, nil); err != nil {
 		s.keepUnrecorded(n.ID, nil, notSent...)
 		return nil, err
@@ -336,42 +338,42 @@ func (s *Service) authorize(ctx context.Context, n *Order, prev uint64, pan, cvv
 // bank approved an amount the order does not take: less than asked, which
 // only a merchant that accepts partial approvals keeps (RBS plugins expect
 // all or nothing), or an amount nobody asked for.
-func (s *Service) settlePayment(n *Order, op *Operation, m, resp *iso.Message, bank string) []queued {
+func (s *Service) settlePayment(n *order.Order, op *order.Operation, m, resp *iso.Message, bank string) []queued {
 	op.ResponseCode, op.ApprovalCode = resp.ResponseCode, resp.ApprovalCode
-	op.ActionCode = ActionForDE39(resp.ResponseCode)
+	op.ActionCode = order.ActionForDE39(resp.ResponseCode)
 	v, amount := judge(op.Amount, resp)
 	if v == verdictPartial && s.merchants[n.Merchant].AcceptPartialApproval {
 		v = verdictApproved
 	}
 	if v == verdictDeclined {
-		op.Status = OpDeclined
-		applyPayment(n, false, 0, "declined")
+		op.Status = order.OpDeclined
+		order.ApplyPayment(n, false, 0, "declined")
 		n.ActionCode = op.ActionCode
 		return nil
 	}
-	op.Status = OpApproved
+	op.Status = order.OpApproved
 	if amount != op.Amount {
 		op.Requested, op.Amount = op.Amount, amount
 	}
 	if v == verdictApproved {
-		applyPayment(n, true, amount, "")
+		order.ApplyPayment(n, true, amount, "")
 		n.ActionCode = op.ActionCode
 		return nil
 	}
-	reason, action := "partial_approval", ActionPartialApproval
+	reason, action := "partial_approval", order.ActionPartialApproval
 	ev := s.d.Log.Warn()
 	if v == verdictMismatch {
 		// Not a decline the bank chose: a host that approves an amount
 		// nobody asked for is broken, and someone must look.
-		reason, action = "amount_mismatch", ActionAmountMismatch
+		reason, action = "amount_mismatch", order.ActionAmountMismatch
 		ev = s.d.Log.Error()
 	}
 	ev.Str("order", n.ID).Str("bank", bank).Str("stan", op.STAN).Str("rc", resp.ResponseCode).
 		Int64("asked", op.Requested).Int64("approved", amount).Msg("approval for another amount: reversing it")
 	rev, msg := s.autoReversal(n, op, m, bank)
-	applyPayment(n, false, 0, reason)
+	order.ApplyPayment(n, false, 0, reason)
 	n.ActionCode = action
-	return []queued{{bank: bank, opID: rev.ID, kind: safReversal, m: msg}}
+	return []queued{{bank: bank, opID: rev.ID, kind: order.KindReversalAdvice, m: msg}}
 }
 
 // send bounds one exchange by the configured timeout and logs it, one
@@ -392,7 +394,7 @@ func (s *Service) send(ctx context.Context, orderID, bank string, m *iso.Message
 }
 
 // newRequest builds the ISO request of a new operation for bank.
-func (s *Service) newRequest(n *Order, bank, mti string, t OpType, pan, cvv string, tds *iso.ThreeDS) (*iso.Message, *Operation, error) {
+func (s *Service) newRequest(n *order.Order, bank, mti string, t order.OpType, pan, cvv string, tds *iso.ThreeDS) (*iso.Message, *order.Operation, error) {
 	merchant := s.merchants[n.Merchant]
 	term, ok := merchant.Terminals[bank]
 	if !ok {
@@ -412,8 +414,8 @@ func (s *Service) newRequest(n *Order, bank, mti string, t OpType, pan, cvv stri
 	}
 	m.SetAmount(n.Amount)
 	m.Stamp(now, nil)
-	op := &Operation{
-		ID: newOpID(), Type: t, Status: OpPending, Amount: n.Amount, Time: now.UTC(), Bank: bank,
+	op := &order.Operation{
+		ID: newOpID(), Type: t, Status: order.OpPending, Amount: n.Amount, Time: now.UTC(), Bank: bank,
 		MTI: mti, STAN: m.STAN, RRN: rrn, DE7: m.TransmissionTime, TerminalID: term.TerminalID, MerchantID: term.MerchantID,
 	}
 	return m, op, nil
@@ -437,15 +439,6 @@ func merchantName(m *Merchant) string {
 	return pad(m.Name, 25) + pad(m.City, 13) + pad(country, 2)
 }
 
-func lastOp(o *Order, t OpType) *Operation {
-	for i := len(o.Ops) - 1; i >= 0; i-- {
-		if o.Ops[i].Type == t {
-			return &o.Ops[i]
-		}
-	}
-	return nil
-}
-
 // threeDSField is the authorization's 3-D Secure data; without an ECI
 // from the server the payment goes as non-authenticated e-commerce (07).
 func threeDSField(out threeds.Outcome) *iso.ThreeDS {
@@ -458,17 +451,17 @@ func threeDSField(out threeds.Outcome) *iso.ThreeDS {
 
 // attempted reports whether a payment of o was tried: 3-D Secure or the
 // bank saw it, so its outcome is the order's answer to the next attempt.
-func attempted(o *Order) bool {
+func attempted(o *order.Order) bool {
 	for _, op := range o.Ops {
 		switch op.Type {
-		case OpAuthorization, OpPurchase, OpThreeDS:
+		case order.OpAuthorization, order.OpPurchase, order.OpThreeDS:
 			return true
 		}
 	}
 	return false
 }
 
-func countOps(o *Order, t OpType) int {
+func countOps(o *order.Order, t order.OpType) int {
 	n := 0
 	for _, op := range o.Ops {
 		if op.Type == t {

@@ -5,19 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 // Rebuild reads the journal alone and returns every order's last state.
 // Each state change is journaled as a whole order, so the last state entry
 // of an order is the order.
-func Rebuild(j *journal.Journal) (map[string]*Order, error) {
-	out := map[string]*Order{}
+func Rebuild(j *journal.Journal) (map[string]*order.Order, error) {
+	out := map[string]*order.Order{}
 	err := j.Iterate(1, func(e journal.Entry) error {
-		if e.Channel != ChannelState {
+		if e.Channel != order.ChannelState {
 			return nil
 		}
-		var o Order
+		var o order.Order
 		if err := json.Unmarshal(e.Payload, &o); err != nil {
 			return fmt.Errorf("payments: rebuild: entry %d: %w", e.Seq, err)
 		}
@@ -29,10 +31,10 @@ func Rebuild(j *journal.Journal) (map[string]*Order, error) {
 
 // Diff compares rebuilt orders with the store and describes each order
 // that differs or exists on one side only.
-func Diff(rebuilt map[string]*Order, store *Store) ([]string, error) {
+func Diff(rebuilt map[string]*order.Order, store *Store) ([]string, error) {
 	var diffs []string
 	seen := map[string]bool{}
-	err := store.All(func(o *Order) error {
+	err := store.All(func(o *order.Order) error {
 		seen[o.ID] = true
 		r, ok := rebuilt[o.ID]
 		if !ok {

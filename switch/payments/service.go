@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
@@ -51,7 +53,7 @@ type Queue interface {
 
 // Listener hears about every committed change of an order (callbacks to
 // the merchant subscribe). It must not block.
-type Listener func(o *Order, op *Operation)
+type Listener func(o *order.Order, op *order.Operation)
 
 // Deps are the Service's collaborators.
 type Deps struct {
@@ -68,7 +70,7 @@ type Deps struct {
 	// InTx, when set, runs inside the transaction of every change (the
 	// merchant-callback queue enqueues there, so a committed change
 	// cannot lose its callback). It must only touch tx and not block.
-	InTx func(tx *bolt.Tx, o *Order, op *Operation) error
+	InTx func(tx *bolt.Tx, o *order.Order, op *order.Operation) error
 }
 
 // Service runs the payment flows.
@@ -186,7 +188,7 @@ type RegisterRequest struct {
 	Amount      int64
 	Currency    string // ISO 4217 numeric; default 398
 	Description string
-	Cart        []CartItem
+	Cart        []order.CartItem
 	Email       string
 	Customer    string
 	Language    string
@@ -200,38 +202,30 @@ type RegisterRequest struct {
 	Journal []journal.Entry
 }
 
-// InputError is a request the merchant got wrong; Field names the field.
-type InputError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
-
 // Register creates an order awaiting payment.
-func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Order, error) {
+func (s *Service) Register(ctx context.Context, r RegisterRequest) (*order.Order, error) {
 	ctx = detach(ctx)
 	if _, ok := s.merchants[r.Merchant]; !ok {
-		return nil, &InputError{"merchant", "unknown merchant"}
+		return nil, &order.InputError{Field: "merchant", Reason: "unknown merchant"}
 	}
 	if r.Number == "" || len(r.Number) > 36 {
-		return nil, &InputError{"orderNumber", "must be 1 to 36 characters"}
+		return nil, &order.InputError{Field: "orderNumber", Reason: "must be 1 to 36 characters"}
 	}
 	if r.Amount <= 0 {
-		return nil, &InputError{"amount", "must be a positive number of minor units"}
+		return nil, &order.InputError{Field: "amount", Reason: "must be a positive number of minor units"}
 	}
 	if r.Currency == "" {
 		r.Currency = iso.CurrencyKZT
 	}
 	if len(r.Currency) != 3 || !isDigits(r.Currency) {
-		return nil, &InputError{"currency", "must be an ISO 4217 numeric code such as 398"}
+		return nil, &order.InputError{Field: "currency", Reason: "must be an ISO 4217 numeric code such as 398"}
 	}
 	switch r.Language {
 	case "":
 		r.Language = "ru"
 	case "ru", "kk", "en":
 	default:
-		return nil, &InputError{"language", "must be ru, kk or en"}
+		return nil, &order.InputError{Field: "language", Reason: "must be ru, kk or en"}
 	}
 	now := s.d.Now().UTC()
 	life := s.cfg.OrderLifetime
@@ -242,12 +236,12 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Order, erro
 	if err != nil {
 		return nil, fmt.Errorf("payments: order id: %w", err)
 	}
-	o := &Order{
+	o := &order.Order{
 		ID: id.String(), Merchant: r.Merchant, Number: r.Number, Description: r.Description,
 		Cart: r.Cart, Email: r.Email, Customer: r.Customer, Language: r.Language,
 		ReturnURL: r.ReturnURL, FailURL: r.FailURL, Params: r.Params, TwoStage: r.TwoStage,
 		Amount: r.Amount, Currency: r.Currency, CreatedAt: now, ExpiresAt: now.Add(life),
-		Status: StatusRegistered, Ops: []Operation{},
+		Status: order.StatusRegistered, Ops: []order.Operation{},
 	}
 	if err := s.commit(ctx, o, 0, r.Journal, nil); err != nil {
 		return nil, err
@@ -256,19 +250,19 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Order, erro
 }
 
 // Get returns an order, expiring it first if its lifetime has ended.
-func (s *Service) Get(ctx context.Context, id string) (*Order, error) {
+func (s *Service) Get(ctx context.Context, id string) (*order.Order, error) {
 	o, err := s.store.Get(id)
 	if err != nil {
 		return nil, err
 	}
-	if CheckExpire(o, s.d.Now()) {
+	if order.Expired(o, s.d.Now()) {
 		return s.expire(ctx, id)
 	}
 	return o, nil
 }
 
 // ByNumber returns an order by merchant order number, expiring it if due.
-func (s *Service) ByNumber(ctx context.Context, merchant, number string) (*Order, error) {
+func (s *Service) ByNumber(ctx context.Context, merchant, number string) (*order.Order, error) {
 	o, err := s.store.ByNumber(merchant, number)
 	if err != nil {
 		return nil, err
@@ -276,7 +270,7 @@ func (s *Service) ByNumber(ctx context.Context, merchant, number string) (*Order
 	return s.Get(ctx, o.ID)
 }
 
-func (s *Service) expire(ctx context.Context, id string) (*Order, error) {
+func (s *Service) expire(ctx context.Context, id string) (*order.Order, error) {
 	unlock := s.locks.lock(id)
 	defer unlock()
 	o, err := s.store.Get(id)
@@ -288,14 +282,14 @@ func (s *Service) expire(ctx context.Context, id string) (*Order, error) {
 
 // expireLocked declines o if its lifetime has ended; the caller holds the
 // order's lock.
-func (s *Service) expireLocked(ctx context.Context, o *Order) (*Order, error) {
+func (s *Service) expireLocked(ctx context.Context, o *order.Order) (*order.Order, error) {
 	now := s.d.Now()
-	if !CheckExpire(o, now) {
+	if !order.Expired(o, now) {
 		return o, nil
 	}
 	n := o.Clone()
-	applyExpire(n)
-	n.Ops = append(n.Ops, Operation{ID: newOpID(), Type: OpExpire, Status: OpDeclined, Time: now.UTC(), ActionCode: ActionExpired})
+	order.ApplyExpire(n)
+	n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpExpire, Status: order.OpDeclined, Time: now.UTC(), ActionCode: order.ActionExpired})
 	s.forgetCVV(o.ID)
 	if err := s.commit(notFinal(ctx), n, o.Version, nil, nil); err != nil {
 		return nil, err
@@ -322,7 +316,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 // with entries and whatever extra writes in the same transaction. The
 // order's new state is itself a journal entry, which is what makes the
 // journal alone enough to rebuild every order.
-func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []journal.Entry, extra func(tx *bolt.Tx) error) error {
+func (s *Service) commit(ctx context.Context, o *order.Order, prev uint64, entries []journal.Entry, extra func(tx *bolt.Tx) error) error {
 	o.Version = prev + 1
 	o.UpdatedAt = s.d.Now().UTC()
 	data, err := json.Marshal(o)
@@ -336,7 +330,7 @@ func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []j
 		}
 		all = append(all, e)
 	}
-	all = append(all, journal.Entry{Direction: journal.Internal, Channel: ChannelState, OrderID: o.ID, Payload: data})
+	all = append(all, journal.Entry{Direction: journal.Internal, Channel: order.ChannelState, OrderID: o.ID, Payload: data})
 	answer := pendingAnswer(ctx)
 	if answer != nil {
 		for _, e := range answer.build(o, answer.challenge) {
@@ -385,13 +379,6 @@ func (s *Service) commit(ctx context.Context, o *Order, prev uint64, entries []j
 	}
 	return nil
 }
-
-// Journal channels the payments core writes.
-const (
-	ChannelState = "state"
-	ChannelAPI   = "api"
-	Channel3DS   = "3ds"
-)
 
 func newOpID() string {
 	id, err := uuid.NewV7()

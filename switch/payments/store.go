@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -17,19 +19,13 @@ import (
 // no crash can separate them, and group commit amortises that fsync over
 // every concurrent payment.
 var (
-	bucketOrders   = []byte("orders")           // id → order JSON
+	bucketOrders   = order.BucketOrders         // id → order JSON
 	bucketByNumber = []byte("orders_by_number") // merchant \x00 number → id
 	bucketByTime   = []byte("orders_by_time")   // merchant \x00 created (8 bytes) \x00 id → nil
 	bucketPending  = []byte("orders_pending")   // id → nil, while an exchange's outcome is unknown
 	bucketOpen     = []byte("orders_open")      // id → expiry (8 bytes), while awaiting payment
 	bucketMeta     = []byte("payments_meta")    // small durable counters (RRN reservations)
 )
-
-// ErrNotFound is returned for an order that does not exist.
-var ErrNotFound = errors.New("order not found")
-
-// ErrDuplicateNumber is returned when a merchant registers an order number twice.
-var ErrDuplicateNumber = errors.New("order number already registered")
 
 // ErrConflict is returned when an order changed under a write.
 var ErrConflict = errors.New("order changed concurrently")
@@ -57,8 +53,8 @@ func NewStore(db *bolt.DB) (*Store, error) {
 }
 
 // Get returns the order with id.
-func (s *Store) Get(id string) (*Order, error) {
-	var o *Order
+func (s *Store) Get(id string) (*order.Order, error) {
+	var o *order.Order
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		o, err = getOrder(tx, id)
@@ -68,12 +64,12 @@ func (s *Store) Get(id string) (*Order, error) {
 }
 
 // ByNumber returns a merchant's order by the merchant's order number.
-func (s *Store) ByNumber(merchant, number string) (*Order, error) {
-	var o *Order
+func (s *Store) ByNumber(merchant, number string) (*order.Order, error) {
+	var o *order.Order
 	err := s.db.View(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketByNumber).Get(numberKey(merchant, number))
 		if id == nil {
-			return fmt.Errorf("merchant %q order number %q: %w", merchant, number, ErrNotFound)
+			return fmt.Errorf("merchant %q order number %q: %w", merchant, number, order.ErrNotFound)
 		}
 		var err error
 		o, err = getOrder(tx, string(id))
@@ -84,7 +80,7 @@ func (s *Store) ByNumber(merchant, number string) (*Order, error) {
 
 // List calls fn for a merchant's orders created in [from, to), newest
 // first, until fn returns false. A zero to means no upper bound.
-func (s *Store) List(merchant string, from, to time.Time, fn func(*Order) bool) error {
+func (s *Store) List(merchant string, from, to time.Time, fn func(*order.Order) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketByTime).Cursor()
 		prefix := append([]byte(merchant), 0)
@@ -115,10 +111,10 @@ func (s *Store) List(merchant string, from, to time.Time, fn func(*Order) bool) 
 
 // All calls fn for every order in id order (for Rebuild comparisons and
 // the auditors' replay).
-func (s *Store) All(fn func(*Order) error) error {
+func (s *Store) All(fn func(*order.Order) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOrders).ForEach(func(_, v []byte) error {
-			var o Order
+			var o order.Order
 			if err := json.Unmarshal(v, &o); err != nil {
 				return fmt.Errorf("payments: decode order: %w", err)
 			}
@@ -153,12 +149,12 @@ func (s *Store) expiredIDs(now time.Time) ([]string, error) {
 	return ids, err
 }
 
-func getOrder(tx *bolt.Tx, id string) (*Order, error) {
+func getOrder(tx *bolt.Tx, id string) (*order.Order, error) {
 	v := tx.Bucket(bucketOrders).Get([]byte(id))
 	if v == nil {
-		return nil, fmt.Errorf("order %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("order %q: %w", id, order.ErrNotFound)
 	}
-	var o Order
+	var o order.Order
 	if err := json.Unmarshal(v, &o); err != nil {
 		return nil, fmt.Errorf("payments: decode order %q: %w", id, err)
 	}
@@ -167,7 +163,7 @@ func getOrder(tx *bolt.Tx, id string) (*Order, error) {
 
 // putOrder writes o (already encoded as data) and its indexes. prev is the
 // version the caller read; a different stored version means a lost update.
-func putOrder(tx *bolt.Tx, o *Order, data []byte, prev uint64) error {
+func putOrder(tx *bolt.Tx, o *order.Order, data []byte, prev uint64) error {
 	orders := tx.Bucket(bucketOrders)
 	if old := orders.Get([]byte(o.ID)); old != nil {
 		var cur struct {
@@ -183,7 +179,7 @@ func putOrder(tx *bolt.Tx, o *Order, data []byte, prev uint64) error {
 		nk := numberKey(o.Merchant, o.Number)
 		byNumber := tx.Bucket(bucketByNumber)
 		if byNumber.Get(nk) != nil {
-			return fmt.Errorf("merchant %q order number %q: %w", o.Merchant, o.Number, ErrDuplicateNumber)
+			return fmt.Errorf("merchant %q order number %q: %w", o.Merchant, o.Number, order.ErrDuplicateNumber)
 		}
 		if err := byNumber.Put(nk, []byte(o.ID)); err != nil {
 			return err
@@ -199,7 +195,7 @@ func putOrder(tx *bolt.Tx, o *Order, data []byte, prev uint64) error {
 		return err
 	}
 	exp := binary.BigEndian.AppendUint64(nil, uint64(o.ExpiresAt.UnixNano()))
-	open := (o.Status == StatusRegistered || o.Status == Status3DS) && !o.ExpiresAt.IsZero()
+	open := (o.Status == order.StatusRegistered || o.Status == order.Status3DS) && !o.ExpiresAt.IsZero()
 	return setIndex(tx.Bucket(bucketOpen), o.ID, open, exp)
 }
 
@@ -210,21 +206,9 @@ func setIndex(b *bolt.Bucket, id string, on bool, v []byte) error {
 	return b.Delete([]byte(id))
 }
 
-// atBank reports whether an exchange of o with the bank has no recorded
-// outcome: written ahead and not yet answered, or answered when the journal
-// could not take it. A pending 3-D Secure step is the buyer's, not this.
-func atBank(o *Order) bool {
+func hasPending(o *order.Order) bool {
 	for _, op := range o.Ops {
-		if op.Status == OpPending && op.Type != OpThreeDS {
-			return true
-		}
-	}
-	return false
-}
-
-func hasPending(o *Order) bool {
-	for _, op := range o.Ops {
-		if op.Status == OpPending {
+		if op.Status == order.OpPending {
 			return true
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
+
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 )
@@ -143,7 +145,7 @@ func (s *Service) resolveOrder(ctx context.Context, id string, u *unrecorded) er
 	n := o.Clone()
 	var pending []string
 	for _, op := range n.Ops {
-		if op.Status == OpPending && op.Type != OpThreeDS {
+		if op.Status == order.OpPending && op.Type != order.OpThreeDS {
 			pending = append(pending, op.ID)
 		}
 	}
@@ -166,7 +168,7 @@ func (s *Service) resolveOrder(ctx context.Context, id string, u *unrecorded) er
 		if u != nil {
 			resp = u.answers[opID]
 			if u.notSent[opID] {
-				op.Status, op.ActionCode = OpDeclined, ActionIssuerDown
+				op.Status, op.ActionCode = order.OpDeclined, order.ActionIssuerDown
 				continue
 			}
 		}
@@ -184,35 +186,35 @@ func (s *Service) resolveOrder(ctx context.Context, id string, u *unrecorded) er
 
 // settleUnrecorded applies to n the outcome of one pending operation whose
 // answer, if any, is resp; it returns the advice to queue, if one is due.
-func (s *Service) settleUnrecorded(n *Order, op *Operation, pan string, resp *iso.Message) (queued, bool) {
+func (s *Service) settleUnrecorded(n *order.Order, op *order.Operation, pan string, resp *iso.Message) (queued, bool) {
 	var approved bool
 	if resp != nil {
 		op.ResponseCode, op.ApprovalCode = resp.ResponseCode, resp.ApprovalCode
-		op.ActionCode = ActionForDE39(resp.ResponseCode)
+		op.ActionCode = order.ActionForDE39(resp.ResponseCode)
 		approved = iso.LookupResponseCode(resp.ResponseCode).Approved
 	}
 	switch op.Type {
-	case OpReversal:
+	case order.OpReversal:
 		auth := n.Op(op.Of)
 		switch {
 		case resp != nil && !approved:
-			op.Status = OpDeclined
+			op.Status = order.OpDeclined
 			return queued{}, false
 		case resp != nil:
-			op.Status = OpApproved
-			applyCancel(n, op.Amount)
+			op.Status = order.OpApproved
+			order.ApplyCancel(n, op.Amount)
 			return queued{}, false
 		}
 		// Unanswered: the cancel stands, as an advice the bank cannot refuse.
-		op.Status, op.ActionCode = OpQueued, ActionApproved
+		op.Status, op.ActionCode = order.OpQueued, order.ActionApproved
 		adv := s.reversalMessage(n, auth, pan, op.Amount, true, op.STAN)
-		applyCancel(n, op.Amount)
-		return queued{op.Bank, op.ID, safReversal, adv}, true
-	case OpCompletion:
+		order.ApplyCancel(n, op.Amount)
+		return queued{op.Bank, op.ID, order.KindReversalAdvice, adv}, true
+	case order.OpCompletion:
 		auth := n.Op(op.Of)
-		op.Status = OpQueued
+		op.Status = order.OpQueued
 		m := iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, op.Amount, op.STAN, s.d.Now())
-		return queued{op.Bank, op.ID, safCompletion, m}, true
+		return queued{op.Bank, op.ID, order.KindCompletionAdvice, m}, true
 	}
 	// An authorization, purchase or refund.
 	m := s.originalMessage(n, op, pan)
@@ -220,21 +222,21 @@ func (s *Service) settleUnrecorded(n *Order, op *Operation, pan string, resp *is
 		return s.timedOut(n, op, m, op.Bank), true
 	}
 	if !approved {
-		op.Status = OpDeclined
-		if op.Type != OpRefund {
-			applyPayment(n, false, 0, "declined")
+		op.Status = order.OpDeclined
+		if op.Type != order.OpRefund {
+			order.ApplyPayment(n, false, 0, "declined")
 			n.ActionCode = op.ActionCode
 		}
 		return queued{}, false
 	}
-	op.Status = OpApproved
+	op.Status = order.OpApproved
 	if _, got := judge(op.Amount, resp); got != op.Amount {
 		op.Requested, op.Amount = op.Amount, got
 	}
 	rev, msg := s.autoReversal(n, op, m, op.Bank)
-	if op.Type != OpRefund {
-		applyPayment(n, false, 0, "not_recorded")
-		n.ActionCode = ActionSystemError
+	if op.Type != order.OpRefund {
+		order.ApplyPayment(n, false, 0, "not_recorded")
+		n.ActionCode = order.ActionSystemError
 	}
-	return queued{op.Bank, rev.ID, safReversal, msg}, true
+	return queued{op.Bank, rev.ID, order.KindReversalAdvice, msg}, true
 }

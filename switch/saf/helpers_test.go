@@ -90,7 +90,7 @@ func testItem(bank, order string) Item {
 	return Item{
 		Bank:    bank,
 		OrderID: order,
-		Kind:    KindReversalAdvice,
+		Kind:    testKind,
 		Payload: []byte(`{"mti":"0420","pan":"enc:AAAA","order":"` + order + `"}`),
 	}
 }
@@ -233,3 +233,9 @@ func testLogger(testing.TB) zerolog.Logger {
 	}
 	return zerolog.Nop()
 }
+
+// The queue does not interpret kinds; tests use two of their own.
+const (
+	testKind  = "test_advice"
+	testKind2 = "test_other"
+)

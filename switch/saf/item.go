@@ -19,13 +19,6 @@ const (
 	MaxLastErrorLen = 1024
 )
 
-// Kinds the payments core queues. The queue does not interpret Kind; any
-// non-empty string up to MaxKindLen is accepted.
-const (
-	KindReversalAdvice   = "reversal_advice"   // 0420, repeated as 0421
-	KindCompletionAdvice = "completion_advice" // 0220, repeated as 0221
-)
-
 // Item is one queued message. The queue never looks inside Payload: the
 // caller stores bytes it can turn back into the ISO message and that are
 // already protected (the PAN encrypted or tokenised, never clear card data),

@@ -14,7 +14,7 @@ func sampleItems() map[string]Item {
 	return map[string]Item{
 		"minimal": {ID: 1, Bank: "b", Kind: "k"},
 		"reversal": {
-			ID: 42, Bank: "halyk", OrderID: "9f1c0c2e-order", Kind: KindReversalAdvice,
+			ID: 42, Bank: "halyk", OrderID: "9f1c0c2e-order", Kind: testKind,
 			Payload: []byte{0x04, 0x20, 0x00, 0xff}, Attempts: 3, EnqueuedAt: t0,
 			NextAttemptAt: t0.Add(8 * time.Second), LastError: "link halyk: no reply",
 		},

@@ -34,6 +34,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/audit"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -204,7 +205,7 @@ func (s *Switch) Eventually(cond func() bool, what string) {
 }
 
 // Order reads an order from the store.
-func (s *Switch) Order(id string) *payments.Order {
+func (s *Switch) Order(id string) *order.Order {
 	s.t.Helper()
 	o, err := s.D.Payments().Store().Get(id)
 	require.NoError(s.t, err)
@@ -319,17 +320,17 @@ func (s *Switch) Books(pan string, before issuersim.AccountView) {
 	s.SAFDrained()
 	masked := pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
 	var held, captured, refunded int64
-	require.NoError(s.t, s.D.Payments().Store().All(func(o *payments.Order) error {
+	require.NoError(s.t, s.D.Payments().Store().All(func(o *order.Order) error {
 		for _, op := range o.Ops {
-			require.NotEqual(s.t, payments.OpPending, op.Status, "order %s: %s left pending", o.ID, op.Type)
+			require.NotEqual(s.t, order.OpPending, op.Status, "order %s: %s left pending", o.ID, op.Type)
 		}
 		if o.Card == nil || o.Card.Masked != masked {
 			return nil
 		}
 		switch o.Status {
-		case payments.StatusApproved:
+		case order.StatusApproved:
 			held += o.Approved
-		case payments.StatusDeposited, payments.StatusRefunded:
+		case order.StatusDeposited, order.StatusRefunded:
 			captured += o.Deposited
 			refunded += o.Refunded
 		}

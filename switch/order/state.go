@@ -1,4 +1,4 @@
-package payments
+package order
 
 import (
 	"errors"
@@ -96,14 +96,14 @@ func CheckRefund(o *Order, amount int64) error {
 	return nil
 }
 
-// CheckExpire says whether an unpaid order's lifetime has ended.
-func CheckExpire(o *Order, now time.Time) bool {
+// Expired says whether an unpaid order's lifetime has ended.
+func Expired(o *Order, now time.Time) bool {
 	return (o.Status == StatusRegistered || o.Status == Status3DS) &&
 		!o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt)
 }
 
-// applyPayment records the outcome of the authorization or purchase.
-func applyPayment(o *Order, approved bool, amount int64, reason string) {
+// ApplyPayment records the outcome of the authorization or purchase.
+func ApplyPayment(o *Order, approved bool, amount int64, reason string) {
 	if !approved {
 		o.Status, o.DeclineReason = StatusDeclined, reason
 		return
@@ -117,14 +117,15 @@ func applyPayment(o *Order, approved bool, amount int64, reason string) {
 	o.Status = StatusDeposited
 }
 
-func applyCompletion(o *Order, amount int64) {
+// ApplyCompletion records the capture of amount of a hold.
+func ApplyCompletion(o *Order, amount int64) {
 	o.Deposited = amount
 	o.Status = StatusDeposited
 }
 
-// applyCancel releases amount of the hold: part of it leaves the rest
+// ApplyCancel releases amount of the hold: part of it leaves the rest
 // approved (and completable), all of it reverses the order.
-func applyCancel(o *Order, amount int64) {
+func ApplyCancel(o *Order, amount int64) {
 	if amount < o.Approved {
 		o.Approved -= amount
 		return
@@ -132,13 +133,46 @@ func applyCancel(o *Order, amount int64) {
 	o.Status = StatusReversed
 }
 
-func applyRefund(o *Order, amount int64) {
+// ApplyRefund records amount refunded; all of the capture refunded ends
+// the order as refunded.
+func ApplyRefund(o *Order, amount int64) {
 	o.Refunded += amount
 	if o.Refunded == o.Deposited {
 		o.Status = StatusRefunded
 	}
 }
 
-func applyExpire(o *Order) {
+// ApplyExpire declines an order whose lifetime ended unpaid.
+func ApplyExpire(o *Order) {
 	o.Status, o.DeclineReason, o.ActionCode = StatusDeclined, "expired", ActionExpired
+}
+
+// ErrNotFound is returned for an order that does not exist (or, to a
+// merchant, one that is another merchant's).
+var ErrNotFound = errors.New("order not found")
+
+// ErrDuplicateNumber is returned when a merchant registers an order number
+// twice.
+var ErrDuplicateNumber = errors.New("order number already registered")
+
+// InputError is a request the merchant got wrong; Field names the field.
+type InputError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
+
+// OpDecline is the merchant's decline of an order nobody has paid yet (RBS
+// decline.do, the JSON API's cancel of a registered order).
+const OpDecline OpType = "decline"
+
+// CheckDecline says whether the merchant may decline the order: only while
+// no money is held, that is before payment or during 3-D Secure.
+func CheckDecline(o *Order) error {
+	switch o.Status {
+	case StatusRegistered, Status3DS:
+		return nil
+	}
+	return &TransitionError{OpDecline, o.Status, "only an order awaiting payment can be declined; reverse or refund a paid one"}
 }

@@ -1,4 +1,4 @@
-package payments
+package order
 
 import (
 	"time"
@@ -179,9 +179,9 @@ func (o *Order) FindIdem(t OpType, key string) *Operation {
 	return nil
 }
 
-// authOp returns the approved operation that put money on hold or
+// AuthOp returns the approved operation that put money on hold or
 // captured it: the original every follow-up refers to.
-func (o *Order) authOp() *Operation {
+func (o *Order) AuthOp() *Operation {
 	for i := range o.Ops {
 		op := &o.Ops[i]
 		if (op.Type == OpAuthorization || op.Type == OpPurchase) && op.Status == OpApproved {
@@ -189,6 +189,40 @@ func (o *Order) authOp() *Operation {
 		}
 	}
 	return nil
+}
+
+// CaptureOp is the operation a refund refers to: the completion of a
+// two-stage order, or the one-stage purchase.
+func (o *Order) CaptureOp() *Operation {
+	for i := len(o.Ops) - 1; i >= 0; i-- {
+		op := &o.Ops[i]
+		if op.Type == OpCompletion && (op.Status == OpQueued || op.Status == OpApproved) {
+			return op
+		}
+	}
+	return o.AuthOp()
+}
+
+// LastOp is the latest operation of type t, or nil.
+func (o *Order) LastOp(t OpType) *Operation {
+	for i := len(o.Ops) - 1; i >= 0; i-- {
+		if o.Ops[i].Type == t {
+			return &o.Ops[i]
+		}
+	}
+	return nil
+}
+
+// AtBank reports whether an exchange of o with the bank has no recorded
+// outcome: written ahead and not yet answered, or answered when the journal
+// could not take it. A pending 3-D Secure step is the buyer's, not this.
+func (o *Order) AtBank() bool {
+	for _, op := range o.Ops {
+		if op.Status == OpPending && op.Type != OpThreeDS {
+			return true
+		}
+	}
+	return false
 }
 
 // Clone returns a deep copy, so flows can prepare a change without

@@ -1,0 +1,137 @@
+package order
+
+import (
+	"encoding/json"
+
+	"github.com/tulpar-switch/tulpar/iso"
+)
+
+// The recorded format: what the journal and the store-and-forward queue
+// keep of orders and their messages. The payments core writes it, the
+// auditors' tools read it; both use these names and types, so a change here
+// is a change of the on-disk format.
+
+// Journal channels. An entry's channel says what its payload is.
+const (
+	// ChannelState entries hold an order, whole, as JSON (Order): every
+	// committed change writes one, so the journal alone rebuilds the store.
+	ChannelState = "state"
+	// ChannelAPI entries hold a merchant request or answer as the API
+	// journals it (no card data, no credentials).
+	ChannelAPI = "api"
+	// Channel3DS entries hold one 3-D Secure step (ThreeDSStep).
+	Channel3DS = "3ds"
+	// ChannelCallback entries hold a merchant callback sent, or the
+	// merchant's answer to it.
+	ChannelCallback = "callback"
+)
+
+// An ISO 8583 message's entry is on the channel named after its bank's link
+// (an ISORecord). A message the link could not hand to an exchange is on
+// ChannelLate or ChannelUnmatched of that link.
+
+// ChannelLate is the channel of an answer that came after its exchange gave
+// up waiting.
+func ChannelLate(link string) string { return link + ":late" }
+
+// ChannelUnmatched is the channel of a message no exchange was waiting for.
+func ChannelUnmatched(link string) string { return link + ":unmatched" }
+
+// ISORecord is the journal payload of one ISO 8583 message: the message as
+// packed in the bank's dialect with DE2, CVV2 and CAVV taken out, and the
+// PAN encrypted through hsm beside it. Auditors unpack Wire with the
+// dialect to see every other field as it crossed the wire.
+type ISORecord struct {
+	Bank    string `json:"bank"`
+	Dialect string `json:"dialect"`
+	PAN     []byte `json:"pan,omitempty"` // hsm ciphertext
+	Wire    []byte `json:"wire,omitempty"`
+	// Error is set when the message could not be packed for the journal.
+	Error string `json:"error,omitempty"`
+}
+
+// NewISORecord is the record of m, exchanged with bank in codec's dialect
+// (nil when unknown); pan is the PAN's ciphertext, kept when m carries one.
+func NewISORecord(bank string, codec *iso.Codec, m *iso.Message, pan []byte) ISORecord {
+	rec := ISORecord{Bank: bank}
+	if m.PAN != "" {
+		rec.PAN = pan
+	}
+	if codec != nil {
+		rec.Dialect = codec.Dialect().Name
+		if wire, err := codec.Pack(Sanitize(m)); err == nil {
+			rec.Wire = wire
+		} else {
+			rec.Error = err.Error()
+		}
+	}
+	return rec
+}
+
+// Payload is the record as a journal entry's payload.
+func (r ISORecord) Payload() []byte {
+	b, _ := json.Marshal(r)
+	return b
+}
+
+// Sanitize returns a copy of m without card data that must not be stored.
+func Sanitize(m *iso.Message) *iso.Message {
+	c := *m
+	c.PAN, c.CVV2 = "", ""
+	if m.ThreeDS != nil {
+		t := *m.ThreeDS
+		t.CAVV = ""
+		c.ThreeDS = &t
+	}
+	if c.ThreeDS != nil && *c.ThreeDS == (iso.ThreeDS{}) {
+		c.ThreeDS = nil
+	}
+	c.KeyUnderZMK = ""
+	return &c
+}
+
+// ThreeDSStep is the journal payload of a 3-D Secure step: never the CAVV,
+// only whether one came.
+type ThreeDSStep struct {
+	Step      string `json:"step"` // begin, result
+	Status    string `json:"status"`
+	ECI       string `json:"eci"`
+	Version   string `json:"version"`
+	DSTransID string `json:"ds_trans_id"`
+	CAVV      string `json:"cavv,omitempty"` // "present" or empty
+	Error     string `json:"error,omitempty"`
+}
+
+// Store-and-forward item kinds: what the payload of a queued item is.
+const (
+	// KindReversalAdvice items are an Advice holding an 0420, repeated as 0421.
+	KindReversalAdvice = "reversal_advice"
+	// KindCompletionAdvice items are an Advice holding an 0220, repeated as 0221.
+	KindCompletionAdvice = "completion_advice"
+	// KindCallback items are a merchant callback (switch/callbacks).
+	KindCallback = "callback"
+)
+
+// Advice is a queued advice's payload: the message without its PAN, which
+// stays encrypted in the order, and the operation it carries out.
+//
+// Message is iso.Message encoded by encoding/json with its Go field names:
+// renaming a field of iso.Message changes this format.
+type Advice struct {
+	OrderID string       `json:"order"`
+	OpID    string       `json:"op"`
+	Message *iso.Message `json:"message"`
+}
+
+// BucketOrders is the order store's bucket in the data file: order id →
+// the order's JSON (Order), as its last ChannelState entry holds it.
+var BucketOrders = []byte("orders")
+
+// Decode reads an order's JSON, from the store or a ChannelState entry.
+func Decode(b []byte) (*Order, error) {
+	var o Order
+	if err := json.Unmarshal(b, &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
