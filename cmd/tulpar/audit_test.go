@@ -29,14 +29,15 @@ func TestAuditorsCommands(t *testing.T) {
 	require.NoError(t, d.WaitReady(ctx))
 	svc := d.Payments()
 	for i, two := range []bool{false, true, false, true} {
-		o, err := svc.Register(ctx, payments.RegisterRequest{Merchant: daemon.DemoMerchant, Number: "audit-" + string(rune('a'+i)),
+		reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: daemon.DemoMerchant, Number: "audit-" + string(rune('a'+i)),
 			Amount: int64(10000 * (i + 1)), TwoStage: two, ReturnURL: "https://shop.example.kz/ok"})
 		require.NoError(t, err)
+		o := reg.Order
 		res, err := svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: "4444555511113333", Expiry: "3012"},
 			NotificationURL: d.URL() + "/pay/" + o.ID + "/3ds"})
 		require.NoError(t, err)
 		if two {
-			_, _, err = svc.Complete(ctx, payments.FollowUpRequest{OrderID: res.Order.ID, Amount: 5000})
+			_, err = svc.Complete(ctx, payments.FollowUpRequest{OrderID: res.Order.ID, Amount: 5000})
 			require.NoError(t, err)
 		}
 	}

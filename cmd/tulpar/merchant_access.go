@@ -28,7 +28,7 @@ func printMerchantAccess(ctx context.Context, w io.Writer, d *daemon.Demo) {
 	o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: s.Merchant, Number: fmt.Sprintf("welcome-%d", time.Now().Unix()),
 		Amount: 15000, Description: "Demo order", Language: "en", ReturnURL: "https://shop.example.kz/ok", Lifetime: 24 * time.Hour})
 	if err == nil {
-		fmt.Fprintf(w, "\nOr pay an order registered for you (150.00 KZT, valid 24 h):\n\n  %s/pay/%s\n", d.URL(), o.ID)
+		fmt.Fprintf(w, "\nOr pay an order registered for you (150.00 KZT, valid 24 h):\n\n  %s/pay/%s\n", d.URL(), o.Order.ID)
 	}
 	fmt.Fprintf(w, "\nTest cards (expiry 12/30, CVV2 123): 4111 1111 1111 1111 frictionless 3-D Secure;\n")
 	fmt.Fprintf(w, "  5555 5555 5555 5599 challenge (the code is shown on the ACS page); 4444 5555 1111 3333 not enrolled;\n")

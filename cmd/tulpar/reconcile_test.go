@@ -42,9 +42,10 @@ func TestReconcileTimedOutAuthorization(t *testing.T) {
 	bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{PAN: card, MTI: iso.MTIAuthorization, Action: issuersim.ActionNoReply}}})
 
 	svc := d.Payments()
-	o, err := svc.Register(ctx, payments.RegisterRequest{Merchant: daemon.DemoMerchant, Number: "lost-answer", Amount: 25000,
+	reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: daemon.DemoMerchant, Number: "lost-answer", Amount: 25000,
 		TwoStage: true, ReturnURL: "https://shop.example.kz/ok"})
 	require.NoError(t, err)
+	o := reg.Order
 	res, err := svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: card, Expiry: "3012"},
 		NotificationURL: d.URL() + "/pay/" + o.ID + "/3ds"})
 	require.NoError(t, err)

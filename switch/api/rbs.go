@@ -186,7 +186,7 @@ func (c *call) own(o *order.Order, err error) (*order.Order, *rbsError) {
 	case errors.Is(err, order.ErrNotFound):
 		return nil, rbsErr(rbsUnknownOrd, msgNoOrder)
 	case err != nil:
-		c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("api: read order")
+		c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("read order")
 		return nil, rbsErr(rbsSystemError, "System error")
 	case o.Merchant != c.merchant.Merchant:
 		return nil, rbsErr(rbsUnknownOrd, msgNoOrder)
@@ -198,7 +198,10 @@ func (c *call) own(o *order.Order, err error) (*order.Order, *rbsError) {
 // rbsFail maps a payments error to the RBS answer.
 func (c *call) rbsFail(err error, amountErr *rbsError) *rbsError {
 	var in *order.InputError
+	var re *rbsError
 	switch {
+	case errors.As(err, &re):
+		return re
 	case errors.Is(err, order.ErrNotFound):
 		return rbsErr(rbsUnknownOrd, msgNoOrder)
 	case errors.Is(err, order.ErrAmount):
@@ -215,10 +218,12 @@ func (c *call) rbsFail(err error, amountErr *rbsError) *rbsError {
 		return rbsErr(rbsSystemError, msgUnavailable)
 	case errors.Is(err, payments.ErrInProgress):
 		return rbsErr(rbsSystemError, msgInProgress)
+	case errors.Is(err, payments.ErrKeyReused):
+		return rbsErr(rbsWrong, "externalRefundId is already used for a refund of another amount")
 	case errors.Is(err, payments.ErrCard):
 		return rbsErr(rbsWrong, "Invalid card data")
 	}
-	c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("api: payments error")
+	c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("payments error")
 	return rbsErr(rbsSystemError, "System error")
 }
 
@@ -231,118 +236,106 @@ func (c *call) rbsRegister(twoStage bool) {
 	if !ok {
 		return
 	}
-	ctx := c.r.Context()
-	number := form.Get("orderNumber")
+	r, e := parseRegister(form, twoStage, time.Now())
+	if e != nil {
+		c.rbsAnswer(e)
+		return
+	}
+	r.Merchant = c.merchant.Merchant
+	r.SameAgain = true // plugins retry register.do after a lost answer
+	r.Reply = c.reply(func(o *order.Order, _ *threeds.Outcome) (int, []byte) {
+		return http.StatusOK, c.s.registered(o)
+	})
+	res, err := c.s.svc.Register(c.r.Context(), r)
 	switch {
-	case number == "":
-		c.rbsAnswer(rbsErr(rbsDuplicate, "Order number can not be empty"))
-		return
-	case !validOrderNumber(number):
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid orderNumber: 1 to 36 printable characters"))
-		return
+	case errors.Is(err, order.ErrDuplicateNumber):
+		c.rbsAnswer(rbsErr(rbsDuplicate, msgDuplicate))
+	case err != nil:
+		c.rbsAnswer(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
+	case !c.took(res):
+		c.write(http.StatusOK, c.s.registered(res.Order), nil)
 	}
-	amount, ok := c.rbsAmount(form, false, false)
-	if !ok {
-		return
+}
+
+// registered is register.do's answer.
+func (s *Server) registered(o *order.Order) []byte {
+	b, _ := json.Marshal(map[string]string{"orderId": o.ID, "formUrl": s.formURL(o.ID)})
+	return b
+}
+
+// parseRegister reads register.do's parameters into a registration, one
+// rule at a time in the order RBS checks them; the first broken rule is
+// the answer. What payments checks the same way (number length, language)
+// it checks; what RBS answers with its own code is checked here.
+func parseRegister(form url.Values, twoStage bool, now time.Time) (payments.RegisterRequest, *rbsError) {
+	r := payments.RegisterRequest{
+		Number: form.Get("orderNumber"), Currency: form.Get("currency"), Description: form.Get("description"),
+		Email: form.Get("email"), Customer: form.Get("clientId"), Language: form.Get("language"),
+		ReturnURL: form.Get("returnUrl"), FailURL: form.Get("failUrl"), TwoStage: twoStage,
 	}
-	currency := form.Get("currency")
-	if currency == "" {
-		currency = iso.CurrencyKZT
+	if r.Currency == "" {
+		r.Currency = iso.CurrencyKZT
 	}
-	if !knownCurrency(currency) {
-		c.rbsAnswer(rbsErr(rbsCurrency, msgCurrency))
-		return
+	phone := form.Get("phone")
+	rules := []struct {
+		bad bool
+		err *rbsError
+	}{
+		{r.Number == "", rbsErr(rbsDuplicate, "Order number can not be empty")},
+		{!validOrderNumber(r.Number), rbsErr(rbsWrong, "Invalid orderNumber: 1 to 36 printable characters")},
+		{form.Get("amount") == "", rbsErr(rbsMissing, msgAmountEmpty)},
+		{!knownCurrency(r.Currency), rbsErr(rbsCurrency, msgCurrency)},
+		{r.ReturnURL == "", rbsErr(rbsMissing, "Return URL can not be empty")},
+		{checkURL(r.ReturnURL) != nil, rbsErr(rbsWrong, "Invalid returnUrl: must be an absolute http(s) URL")},
+		{r.FailURL != "" && checkURL(r.FailURL) != nil, rbsErr(rbsWrong, "Invalid failUrl: must be an absolute http(s) URL")},
+		{!validText(r.Description, maxDescription), rbsErr(rbsWrong, "Invalid description: at most 512 characters")},
+		{!validLanguage(r.Language), rbsErr(rbsWrong, "Invalid language: ru, kk or en")},
+		{r.Email != "" && !validEmail(r.Email), rbsErr(rbsWrong, "Invalid email")},
+		{phone != "" && !validPhone(phone), rbsErr(rbsWrong, "Invalid phone")},
+		{!validText(r.Customer, 255) || !validText(form.Get("pageView"), 20), rbsErr(rbsWrong, "Invalid clientId or pageView")},
 	}
-	returnURL, failURL := form.Get("returnUrl"), form.Get("failUrl")
-	if returnURL == "" {
-		c.rbsAnswer(rbsErr(rbsMissing, "Return URL can not be empty"))
-		return
-	}
-	if checkURL(returnURL) != nil {
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid returnUrl: must be an absolute http(s) URL"))
-		return
-	}
-	if failURL != "" && checkURL(failURL) != nil {
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid failUrl: must be an absolute http(s) URL"))
-		return
-	}
-	lang, email, phone := form.Get("language"), form.Get("email"), form.Get("phone")
-	var params map[string]string
-	var lifetime time.Duration
-	switch {
-	case !validText(form.Get("description"), maxDescription):
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid description: at most 512 characters"))
-		return
-	case !validLanguage(lang):
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid language: ru, kk or en"))
-		return
-	case email != "" && !validEmail(email):
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid email"))
-		return
-	case phone != "" && !validPhone(phone):
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid phone"))
-		return
-	case !validText(form.Get("clientId"), 255) || !validText(form.Get("pageView"), 20):
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid clientId or pageView"))
-		return
-	}
-	if jp := form.Get("jsonParams"); jp != "" {
-		if err := json.Unmarshal([]byte(jp), &params); err != nil || !validParams(params) {
-			c.rbsAnswer(rbsErr(rbsWrong, "Invalid jsonParams: a JSON object of up to 50 string values"))
-			return
+	for _, rule := range rules {
+		if rule.bad {
+			return r, rule.err
 		}
 	}
+	var err error
+	if r.Amount, err = parseAmount(form.Get("amount"), false); err != nil {
+		return r, rbsErr(rbsWrong, msgAmountBad)
+	}
+	if jp := form.Get("jsonParams"); jp != "" {
+		if err := json.Unmarshal([]byte(jp), &r.Params); err != nil || !validParams(r.Params) {
+			return r, rbsErr(rbsWrong, "Invalid jsonParams: a JSON object of up to 50 string values")
+		}
+	}
+	if r.Lifetime, err = registerLifetime(form, now); err != nil {
+		return r, rbsErr(rbsWrong, err.Error())
+	}
+	return r, nil
+}
+
+// registerLifetime is the order's lifetime from sessionTimeoutSecs and
+// expirationDate (the sooner of the two), 0 for the configured default.
+func registerLifetime(form url.Values, now time.Time) (time.Duration, error) {
+	var lifetime time.Duration
 	if v := form.Get("sessionTimeoutSecs"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 || n > maxLifetimeSecs {
-			c.rbsAnswer(rbsErr(rbsWrong, "Invalid sessionTimeoutSecs"))
-			return
+			return 0, errors.New("Invalid sessionTimeoutSecs")
 		}
 		lifetime = time.Duration(n) * time.Second
 	}
 	if v := form.Get("expirationDate"); v != "" {
 		t, err := time.ParseInLocation("2006-01-02T15:04:05", v, almaty)
-		life := time.Until(t)
+		life := t.Sub(now)
 		if err != nil || life <= 0 || life > maxLifetimeSecs*time.Second {
-			c.rbsAnswer(rbsErr(rbsWrong, "Invalid expirationDate"))
-			return
+			return 0, errors.New("Invalid expirationDate")
 		}
 		if lifetime == 0 || life < lifetime {
 			lifetime = life
 		}
 	}
-	ctx, sent := c.answerWith(ctx, func(o *order.Order, _ *threeds.Outcome) any {
-		return map[string]string{"orderId": o.ID, "formUrl": c.s.formURL(o.ID)}
-	})
-	o, err := c.s.svc.Register(ctx, payments.RegisterRequest{
-		Merchant: c.merchant.Merchant, Number: number, Amount: amount, Currency: currency,
-		Description: form.Get("description"), Email: email, Customer: form.Get("clientId"), Language: lang,
-		ReturnURL: returnURL, FailURL: failURL, Params: params, TwoStage: twoStage, Lifetime: lifetime,
-		Journal: c.requestEntry(),
-	})
-	if errors.Is(err, order.ErrDuplicateNumber) {
-		// The same registration again (a retry after a lost answer) gets
-		// the first answer while the order still waits for payment; any
-		// other reuse of the number is the gateway's duplicate error.
-		prev, perr := c.s.svc.ByNumber(ctx, c.merchant.Merchant, number)
-		if perr == nil && prev.Status == order.StatusRegistered && prev.Amount == amount &&
-			prev.Currency == currency && prev.ReturnURL == returnURL && prev.TwoStage == twoStage {
-			c.orderID, c.replay = prev.ID, true
-			c.rbsAnswer(map[string]string{"orderId": prev.ID, "formUrl": c.s.formURL(prev.ID)})
-			return
-		}
-		c.rbsAnswer(rbsErr(rbsDuplicate, msgDuplicate))
-		return
-	}
-	if err != nil {
-		c.rbsAnswer(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
-		return
-	}
-	if sent() {
-		return
-	}
-	c.orderID, c.reqJournaled = o.ID, true
-	c.rbsAnswer(map[string]string{"orderId": o.ID, "formUrl": c.s.formURL(o.ID)})
+	return lifetime, nil
 }
 
 func validPhone(s string) bool {
@@ -360,31 +353,30 @@ func validPhone(s string) bool {
 
 func (s *Server) formURL(id string) string { return s.cfg.PaymentPageURL + "/" + id }
 
-// followUp runs one of deposit, reverse, refund and decline under the
-// order's lock: load and check ownership, answer a repeat from the order
-// itself, otherwise call payments.
-func (c *call) followUp(form url.Values, run func(ctx context.Context, o *order.Order) *rbsError) {
-	ctx := c.r.Context()
+// followUp runs one of deposit, reverse, refund and decline: the order is
+// named by orderId, and payments checks under its own lock that it is the
+// caller's and what a repeated request answers.
+func (c *call) followUp(form url.Values, run func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error), amountErr *rbsError) {
 	id := form.Get("orderId")
 	if id == "" {
 		c.rbsAnswer(rbsErr(rbsMissing, "Order ID can not be empty"))
 		return
 	}
-	unlock := c.s.orders.lock(id)
-	defer unlock()
-	o, e := c.rbsOrder(ctx, id)
-	if e != nil {
-		c.rbsAnswer(e)
+	c.orderID = id
+	res, err := run(c.r.Context(), payments.FollowUpRequest{OrderID: id, Merchant: c.merchant.Merchant,
+		Reply: c.reply(func(*order.Order, *threeds.Outcome) (int, []byte) { return http.StatusOK, successBody })})
+	c.took(res)
+	if c.sent {
 		return
 	}
-	if e := run(ctx, o); e != nil {
-		c.rbsAnswer(e)
+	if err != nil {
+		c.rbsAnswer(c.rbsFail(err, amountErr))
 		return
 	}
-	if !c.sent {
-		c.rbsAnswer(rbsSuccess)
-	}
+	c.rbsAnswer(rbsSuccess)
 }
+
+var successBody, _ = json.Marshal(rbsSuccess)
 
 // rbsAmount reads the amount parameter (zero allowed when zeroOK, as
 // deposit.do's "the whole hold"; absence too when optional); a missing or
@@ -413,26 +405,10 @@ func (c *call) rbsDeposit() {
 	if !ok {
 		return
 	}
-	c.followUp(form, func(ctx context.Context, o *order.Order) *rbsError {
-		// A deposit is made once; the same deposit asked again (0 meaning
-		// the whole hold) answers success rather than "wrong state".
-		if o.Status == order.StatusDeposited || o.Status == order.StatusRefunded {
-			for _, op := range o.Ops {
-				if op.Type == order.OpCompletion && (op.Amount == amount || amount == 0 && op.Amount == o.Approved) {
-					c.replay = true
-					return nil
-				}
-			}
-		}
-		actx, sent := c.answerWith(ctx, func(*order.Order, *threeds.Outcome) any { return rbsSuccess })
-		_, op, err := c.s.svc.Complete(actx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, Journal: c.requestEntry()})
-		c.reqJournaled = op != nil
-		if err != nil {
-			return c.rbsFail(err, rbsErr(rbsWrong, msgDepositMax))
-		}
-		sent()
-		return nil
-	})
+	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
+		r.Amount = amount
+		return c.s.svc.Complete(ctx, r)
+	}, rbsErr(rbsWrong, msgDepositMax))
 }
 
 func (c *call) rbsReverse() {
@@ -446,38 +422,10 @@ func (c *call) rbsReverse() {
 	if !ok {
 		return
 	}
-	c.followUp(form, func(ctx context.Context, o *order.Order) *rbsError {
-		// reverse.do has no idempotency key, so a repeat is recognised by
-		// its effect: an order reversed already, or a partial reversal of
-		// the same amount as the latest one. A shop that means to release
-		// the same part twice must say so another way (the JSON API's
-		// Idempotency-Key), so a retry after a lost answer never releases
-		// twice.
-		if o.Status == order.StatusReversed {
-			c.replay = true
-			return nil
-		}
-		if last := lastReversal(o); amount != 0 && last != nil && last.Amount == amount && last.Status != order.OpDeclined {
-			c.replay = true
-			return nil
-		}
-		_, op, err := c.s.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, Journal: c.requestEntry()})
-		c.reqJournaled = op != nil
-		if err != nil {
-			return c.rbsFail(err, rbsErr(rbsWrong, "Reversal amount exceeds the approved amount"))
-		}
-		return nil
-	})
-}
-
-// lastReversal is the order's latest merchant reversal, or nil.
-func lastReversal(o *order.Order) *order.Operation {
-	for i := len(o.Ops) - 1; i >= 0; i-- {
-		if o.Ops[i].Type == order.OpReversal {
-			return &o.Ops[i]
-		}
-	}
-	return nil
+	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
+		r.Amount, r.Reply.Answer = amount, nil
+		return c.s.svc.Cancel(ctx, r)
+	}, rbsErr(rbsWrong, "Reversal amount exceeds the approved amount"))
 }
 
 func (c *call) rbsRefund() {
@@ -507,28 +455,28 @@ func (c *call) rbsRefund() {
 	if ext != "" {
 		key = "rbs-refund:" + ext
 	}
-	c.followUp(form, func(ctx context.Context, o *order.Order) *rbsError {
-		if prev := o.FindIdem(order.OpRefund, key); prev != nil && prev.Status != order.OpPending {
-			if prev.Amount != amount && prev.Requested != amount {
-				return rbsErr(rbsWrong, "externalRefundId is already used for a refund of another amount")
-			}
-			c.replay = true
-			return refundOutcome(prev)
-		}
-		_, op, err := c.s.svc.Refund(ctx, payments.FollowUpRequest{
-			OrderID: o.ID, Amount: amount, IdemKey: key, ExpectedDeposited: expected, Journal: c.requestEntry(),
-		})
-		c.reqJournaled = op != nil
+	var op *order.Operation
+	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
+		r.Amount, r.IdemKey, r.ExpectedDeposited, r.Reply.Answer = amount, key, expected, nil
+		res, err := c.s.svc.Refund(ctx, r)
 		var in *order.InputError
 		switch {
 		case errors.As(err, &in) && in.Field == "expectedDepositedAmount":
-			return rbsErr(rbsSystemError, "Deposited amount does not match expectedDepositedAmount")
+			return res, errExpectedDeposited
 		case err != nil:
-			return c.rbsFail(err, rbsErr(rbsSystemError, msgRefundMax))
+			return res, err
 		}
-		return refundOutcome(op)
-	})
+		op = res.Op
+		if e := refundOutcome(op); e != nil {
+			return res, e
+		}
+		return res, nil
+	}, rbsErr(rbsSystemError, msgRefundMax))
 }
+
+// errExpectedDeposited is refund.do's answer when expectedDepositedAmount
+// does not hold.
+var errExpectedDeposited = rbsErr(rbsSystemError, "Deposited amount does not match expectedDepositedAmount")
 
 func refundOutcome(op *order.Operation) *rbsError {
 	switch op.Status {
@@ -559,16 +507,8 @@ func (c *call) rbsDecline() {
 		}
 		form.Set("orderId", o.ID)
 	}
-	c.followUp(form, func(ctx context.Context, o *order.Order) *rbsError {
-		if o.Status == order.StatusDeclined && o.DeclineReason == "merchant_declined" {
-			c.replay = true
-			return nil
-		}
-		n, err := c.s.svc.Decline(ctx, o.ID, c.requestEntry())
-		c.reqJournaled = err == nil && n != nil
-		if err != nil {
-			return c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad))
-		}
-		return nil
-	})
+	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
+		r.Reply.Answer = nil
+		return c.s.svc.Decline(ctx, r)
+	}, rbsErr(rbsWrong, msgAmountBad))
 }

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -246,44 +248,40 @@ func (c *call) rbsPaymentOrder() {
 	}
 	ctx := c.r.Context()
 	id := form.Get("MDORDER")
-	unlock := c.s.orders.lock(id)
-	defer unlock()
-	o, e := c.rbsOrder(ctx, id)
-	if e != nil {
-		c.poFail(e)
-		return
-	}
-	if o.Status == order.StatusDeclined && o.ActionCode == order.ActionExpired {
-		c.poAnswer(7, "Order has expired", map[string]any{"actionCode": order.ActionExpired})
-		return
-	}
+	c.orderID = id
 	ip := form.Get("ip")
 	if ip == "" {
 		ip = clientIP(c.r)
 	}
-	termURL := c.s.formURL(o.ID) + "/3ds"
-	ctx, sent := c.answerWith(ctx, func(n *order.Order, ch *threeds.Outcome) any { return poResult(n, ch, termURL) })
-	res, err := c.s.svc.Pay(ctx, payments.PayRequest{
-		OrderID: o.ID,
-		Card:    payments.CardInput{PAN: form.Get("$PAN"), Expiry: yyyy[2:] + mm, CVV2: form.Get("$CVC"), Holder: form.Get("TEXT")},
-		Email:   form.Get("email"), IP: ip, NotificationURL: termURL, Journal: c.requestEntry(),
+	termURL := c.s.formURL(id) + "/3ds"
+	reply := c.reply(func(n *order.Order, ch *threeds.Outcome) (int, []byte) {
+		b, _ := json.Marshal(poResult(n, ch, termURL))
+		return http.StatusOK, b
 	})
-	if err != nil {
-		if errors.Is(err, payments.ErrCard) {
-			// ValidateCard's reasons never quote card data.
-			c.poFail(rbsErr(rbsWrong, "Invalid card data: "+strings.TrimPrefix(err.Error(), payments.ErrCard.Error()+": ")))
+	res, err := c.s.svc.Pay(ctx, payments.PayRequest{
+		OrderID: id, Merchant: c.merchant.Merchant,
+		Card:  payments.CardInput{PAN: form.Get("$PAN"), Expiry: yyyy[2:] + mm, CVV2: form.Get("$CVC"), Holder: form.Get("TEXT")},
+		Email: form.Get("email"), IP: ip, NotificationURL: termURL, Reply: reply,
+	})
+	if c.took(res) {
+		return
+	}
+	switch {
+	case errors.Is(err, payments.ErrCard):
+		// ValidateCard's reasons never quote card data.
+		c.poFail(rbsErr(rbsWrong, "Invalid card data: "+strings.TrimPrefix(err.Error(), payments.ErrCard.Error()+": ")))
+	case errors.Is(err, order.ErrTransition):
+		if o, gerr := c.s.svc.Get(ctx, id); gerr == nil && o.Status == order.StatusDeclined && o.ActionCode == order.ActionExpired {
+			c.poAnswer(7, "Order has expired", map[string]any{"actionCode": order.ActionExpired})
 			return
 		}
 		c.poFail(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
-		return
+	case err != nil:
+		c.poFail(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
+	default:
+		// A replay: the order's payment was decided by an earlier request.
+		c.rbsAnswer(poResult(res.Order, res.Challenge, termURL))
 	}
-	if sent() {
-		return
-	}
-	// A replay (the order's payment was decided by an earlier request)
-	// changed nothing, so nothing carried the request to the journal.
-	c.reqJournaled, c.replay = !res.Replay, res.Replay
-	c.rbsAnswer(poResult(res.Order, res.Challenge, termURL))
 }
 
 // poResult is paymentorder.do's answer to a payment that went through:

@@ -1,12 +1,12 @@
 package api
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -39,10 +38,6 @@ type Server struct {
 	routes []Route
 	now    func() time.Time
 
-	// orders serialises this package's follow-ups per order, so that what
-	// it reads before calling payments (ownership, an earlier operation
-	// with the same idempotency key) is still true when payments acts.
-	orders keyedLock
 	// inflight holds the JSON API's idempotency keys being processed.
 	inflightMu sync.Mutex
 	inflight   map[string]bool
@@ -123,6 +118,11 @@ type call struct {
 	// carried it.
 	reqPayload   []byte
 	reqJournaled bool
+	// built is the answer a flow's Reply built, to send once committed.
+	built struct {
+		status int
+		body   []byte
+	}
 	// sent is true once the answer has been written.
 	sent bool
 }
@@ -168,43 +168,67 @@ func (c *call) finish() {
 	ev.Msg("api call")
 }
 
-// requestEntry is the journal entry of the request, for payments to
-// commit with the operation it causes.
-func (c *call) requestEntry() []journal.Entry {
-	return []journal.Entry{{Direction: journal.In, Channel: order.ChannelAPI, OrderID: c.orderID, Payload: c.reqPayload}}
+// answerPayload is an answer as the journal keeps it: the endpoint, the
+// HTTP status and the body (a receipt replays the last two).
+func (c *call) answerPayload(status int, body []byte) []byte {
+	b, _ := json.Marshal(answerRecord{c.endpoint, status, body})
+	return b
 }
 
-// answerEntries are the entries to make durable before answering: the
-// answer, and the request too when no order change carried it.
-func (c *call) answerEntries(status int, body []byte) []journal.Entry {
-	var es []journal.Entry
-	if !c.reqJournaled {
-		es = append(es, journal.Entry{Direction: journal.In, Channel: order.ChannelAPI, OrderID: c.orderID, Payload: c.reqPayload})
+type answerRecord struct {
+	Endpoint string          `json:"endpoint"`
+	Status   int             `json:"status"`
+	Body     json.RawMessage `json:"body"`
+}
+
+// reply lets a payments flow journal the request with its first change
+// and the answer, built by build from the order as committed, with its
+// last: a merchant hears only what is on disk, one fsync sooner.
+func (c *call) reply(build func(o *order.Order, ch *threeds.Outcome) (int, []byte)) payments.Reply {
+	return payments.Reply{Request: c.reqPayload, Answer: func(o *order.Order, ch *threeds.Outcome) []byte {
+		c.orderID = o.ID
+		c.built.status, c.built.body = build(o, ch)
+		return c.answerPayload(c.built.status, c.built.body)
+	}}
+}
+
+// took notes what a flow journaled for the call; when the flow committed
+// the answer too, it sends it and reports true.
+func (c *call) took(res *payments.Result) bool {
+	if res == nil {
+		return false
 	}
-	ans, _ := json.Marshal(struct {
-		Endpoint string          `json:"endpoint"`
-		Status   int             `json:"status"`
-		Body     json.RawMessage `json:"body"`
-	}{c.endpoint, status, body})
-	return append(es, journal.Entry{Direction: journal.Out, Channel: order.ChannelAPI, OrderID: c.orderID, Payload: ans})
+	if res.Order != nil {
+		c.orderID = res.Order.ID
+	}
+	c.reqJournaled = res.RequestJournaled
+	c.replay = c.replay || res.Replay
+	if !res.Answered {
+		return false
+	}
+	c.code = ""
+	c.send(c.built.status, c.built.body)
+	return true
 }
 
-// write journals the answer and then sends it. When the journal cannot
-// take it, the merchant gets a system error instead: an answer that is not
-// on disk is never sent.
-func (c *call) write(status int, body []byte, journaled func(ctx context.Context, es []journal.Entry) error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), 10*time.Second)
-	defer cancel()
-	es := c.answerEntries(status, body)
+// write journals the answer (and the request, unless a flow did) and then
+// sends it; with key, the answer is kept as its idempotency receipt in the
+// same commit. When the journal cannot take it, the merchant hears that
+// the request did nothing and may be repeated: an answer that is not on
+// disk is never sent.
+func (c *call) write(status int, body []byte, key *payments.ReceiptKey) {
+	req := c.reqPayload
+	if c.reqJournaled {
+		req = nil
+	}
+	ans := c.answerPayload(status, body)
 	var err error
-	if journaled != nil {
-		err = journaled(ctx, es)
+	if key != nil {
+		err = c.s.svc.RecordReceipt(c.r.Context(), *key, c.orderID, req, ans)
 	} else {
-		err = c.s.svc.JournalAPIEntries(ctx, es...)
+		err = c.s.svc.RecordAPI(c.r.Context(), c.orderID, req, ans)
 	}
 	if err != nil {
-		// An answer that is not on disk is never sent: the merchant hears
-		// that the request did nothing and may be repeated.
 		c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("answer not journaled")
 		status, body = c.unavailable()
 	}
@@ -246,35 +270,14 @@ func (s *Server) Unavailable(w http.ResponseWriter, r *http.Request) {
 	c.finish()
 }
 
-// answerWith lets payments commit the answer with the change it reports
-// (payments.WithAnswer): one durable commit fewer before the merchant hears
-// back. body builds the answer from the order as committed. sent sends that
-// answer and reports true when payments committed it; otherwise the caller
-// answers as usual, journaling its answer itself.
-func (c *call) answerWith(ctx context.Context, body func(o *order.Order, ch *threeds.Outcome) any) (context.Context, func() (sent bool)) {
-	var b []byte
-	ctx, answered := payments.WithAnswer(ctx, func(o *order.Order, ch *threeds.Outcome) []journal.Entry {
-		c.orderID, c.reqJournaled = o.ID, true
-		b, _ = json.Marshal(body(o, ch))
-		return c.answerEntries(http.StatusOK, b)
-	})
-	return ctx, func() bool {
-		if !answered() {
-			return false
-		}
-		c.code = ""
-		c.send(http.StatusOK, b)
-		return true
-	}
-}
-
 func (c *call) send(status int, body []byte) {
 	c.sent = true
 	c.status = status
 	c.w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	c.w.Header().Set("Cache-Control", "no-store")
 	c.w.WriteHeader(status)
-	c.w.Write(append(body, '\n'))
+	// body may be shared (a constant answer): never append to it.
+	c.w.Write(slices.Concat(body, []byte{'\n'}))
 }
 
 // systemError is the answer when nothing more precise can be said.
@@ -299,40 +302,6 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// keyedLock serialises work per key.
-type keyedLock struct {
-	mu sync.Mutex
-	m  map[string]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedLock) lock(key string) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyedEntry{}
-	}
-	e := k.m[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[key] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		if e.refs--; e.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 type metrics struct {

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
-	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -205,14 +204,14 @@ func (c *call) claim(key string, hash []byte) bool {
 			Message: "a request with this Idempotency-Key is still in progress; retry later"})
 		return false
 	}
-	rec, err := c.s.svc.IdempotencyLookup(c.merchant.Merchant, key)
+	rec, err := c.s.svc.Receipt(c.merchant.Merchant, key)
 	if err == nil && rec == nil {
 		c.s.inflight[mk] = true
 	}
 	c.s.inflightMu.Unlock()
 	switch {
 	case err != nil:
-		c.s.log.Error().Err(err).Msg("api: idempotency lookup")
+		c.s.log.Error().Err(err).Msg("idempotency lookup")
 		st, b := c.systemError()
 		c.write(st, b, nil)
 		return false
@@ -223,14 +222,21 @@ func (c *call) claim(key string, hash []byte) bool {
 			Message: "this Idempotency-Key was used with a different request"})
 		return false
 	}
+	var ans answerRecord
+	if err := json.Unmarshal(rec.Answer, &ans); err != nil {
+		c.s.log.Error().Err(err).Msg("idempotency receipt")
+		st, b := c.systemError()
+		c.write(st, b, nil)
+		return false
+	}
 	c.replay, c.orderID = true, rec.OrderID
 	c.w.Header().Set("Idempotent-Replayed", "true")
-	if rec.Status >= 400 {
+	if ans.Status >= 400 {
 		var e errorBody
-		json.Unmarshal(rec.Body, &e)
+		json.Unmarshal(ans.Body, &e)
 		c.code = e.Error.Code
 	}
-	c.write(rec.Status, rec.Body, nil)
+	c.write(ans.Status, ans.Body, nil)
 	return false
 }
 
@@ -256,10 +262,15 @@ func (c *call) v1Answer(v *v1req, sb statusBody) {
 		c.write(sb.status, b, nil)
 		return
 	}
-	rec := payments.IdemRecord{RequestHash: v.hash, Status: sb.status, Body: b, OrderID: c.orderID}
-	c.write(sb.status, b, func(ctx context.Context, es []journal.Entry) error {
-		return c.s.svc.IdempotencyFinish(ctx, c.merchant.Merchant, v.key, rec, es...)
-	})
+	c.write(sb.status, b, v.receipt(c.merchant.Merchant))
+}
+
+// receipt names the idempotency receipt of the call, nil without a key.
+func (v *v1req) receipt(merchant string) *payments.ReceiptKey {
+	if v.key == "" {
+		return nil
+	}
+	return &payments.ReceiptKey{Merchant: merchant, Key: v.key, RequestHash: v.hash}
 }
 
 // v1Error answers an error that happened before idempotency was settled.
@@ -380,25 +391,19 @@ func (c *call) v1Create() {
 	if currency == "" {
 		currency = iso.CurrencyKZT
 	}
-	ctx := c.r.Context()
-	var body []byte
-	answered := func() bool { return false }
-	if v.key != "" {
-		// The new order, its answer and the key's record commit together:
-		// a retry after a crash finds the record, never a duplicate number.
-		ctx, answered = c.s.svc.WithIdempotentAnswer(ctx, c.merchant.Merchant, v.key,
-			func(o *order.Order, _ *threeds.Outcome) (payments.IdemRecord, []journal.Entry) {
-				c.orderID, c.reqJournaled = o.ID, true
-				body, _ = json.Marshal(c.s.orderJSON(o))
-				return payments.IdemRecord{RequestHash: v.hash, Status: http.StatusCreated, Body: body, OrderID: o.ID},
-					c.answerEntries(http.StatusCreated, body)
-			})
-	}
-	o, err := c.s.svc.Register(ctx, payments.RegisterRequest{
+	reply := c.reply(func(o *order.Order, _ *threeds.Outcome) (int, []byte) {
+		b, _ := json.Marshal(c.s.orderJSON(o))
+		return http.StatusCreated, b
+	})
+	// With a key, the new order, its answer and the key's receipt commit
+	// together: a retry after a crash finds the receipt, never a duplicate
+	// number.
+	reply.Receipt = v.receipt(c.merchant.Merchant)
+	res, err := c.s.svc.Register(c.r.Context(), payments.RegisterRequest{
 		Merchant: c.merchant.Merchant, Number: *q.OrderNumber, Amount: *q.Amount, Currency: currency,
 		Description: str(q.Description), Email: str(q.Email), Language: str(q.Language),
 		ReturnURL: *q.ReturnURL, FailURL: str(q.FailURL), Params: q.Metadata, TwoStage: str(q.Capture) == "manual",
-		Journal: c.requestEntry(),
+		Reply: reply,
 	})
 	switch {
 	case errors.Is(err, order.ErrDuplicateNumber):
@@ -409,13 +414,11 @@ func (c *call) v1Create() {
 		c.v1Answer(&v, c.v1Fail(err))
 		return
 	}
-	if answered() {
-		defer c.release(&v)
-		c.send(http.StatusCreated, body)
+	if c.took(res) {
+		c.release(&v)
 		return
 	}
-	c.orderID, c.reqJournaled = o.ID, true
-	c.v1Answer(&v, statusBody{status: http.StatusCreated, body: c.s.orderJSON(o)})
+	c.v1Answer(&v, statusBody{status: http.StatusCreated, body: c.s.orderJSON(res.Order)})
 }
 
 // v1Order loads the caller's order from the path; another merchant's
@@ -451,27 +454,35 @@ type captureRequest struct {
 	Amount *int64 `json:"amount"`
 }
 
+// cancelRequest: without an amount, all of the hold is released.
+type cancelRequest struct {
+	Amount *int64 `json:"amount"`
+}
+
 type refundRequest struct {
 	Amount             *int64 `json:"amount"`
 	ExpectedRefundable *int64 `json:"expected_refundable_amount"`
 }
 
-// v1FollowUp runs fn under the order's lock after loading the caller's
-// order; fn gets the payments idempotency key derived from the header.
-func (c *call) v1FollowUp(v *v1req, fn func(ctx context.Context, o *order.Order, key string) statusBody) {
-	ctx := c.r.Context()
-	unlock := c.s.orders.lock(c.r.PathValue("id"))
-	defer unlock()
-	o, sb := c.v1Order(ctx)
-	if sb != nil {
-		c.v1Answer(v, *sb)
-		return
-	}
-	key := ""
+// v1FollowUp runs a follow-up on the order of the path: payments checks,
+// under its own lock, that it is the caller's; the payments idempotency
+// key is derived from the header.
+func (c *call) v1FollowUp(v *v1req, run func(ctx context.Context, r payments.FollowUpRequest) statusBody) {
+	r := payments.FollowUpRequest{OrderID: c.r.PathValue("id"), Merchant: c.merchant.Merchant, Reply: payments.Reply{Request: c.reqPayload}}
 	if v.key != "" {
-		key = "v1:" + v.key
+		r.IdemKey = "v1:" + v.key
 	}
-	c.v1Answer(v, fn(ctx, o, key))
+	c.orderID = r.OrderID
+	c.v1Answer(v, run(c.r.Context(), r))
+}
+
+// v1Result is the answer of a follow-up that ended with res: the order.
+func (c *call) v1Result(res *payments.Result, err error, status int) statusBody {
+	c.took(res)
+	if err != nil {
+		return c.v1Fail(err)
+	}
+	return statusBody{status: status, body: c.s.orderJSON(res.Order)}
 }
 
 func (c *call) v1Capture() {
@@ -484,50 +495,42 @@ func (c *call) v1Capture() {
 		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "amount", errAmount.Error())))
 		return
 	}
-	c.v1FollowUp(&v, func(ctx context.Context, o *order.Order, key string) statusBody {
-		replay := o.FindIdem(order.OpCompletion, key) != nil
-		amount := int64(0)
+	c.v1FollowUp(&v, func(ctx context.Context, r payments.FollowUpRequest) statusBody {
 		if q.Amount != nil {
-			amount = *q.Amount
+			r.Amount = *q.Amount
 		}
-		n, op, err := c.s.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, IdemKey: key, Journal: c.requestEntry()})
-		c.reqJournaled = op != nil && !replay
-		if err != nil {
-			return c.v1Fail(err)
-		}
-		return statusBody{status: http.StatusOK, body: c.s.orderJSON(n)}
+		res, err := c.s.svc.Complete(ctx, r)
+		return c.v1Result(res, err, http.StatusOK)
 	})
 }
 
 func (c *call) v1Cancel() {
 	var v v1req
-	var q struct{}
+	var q cancelRequest
 	if !c.v1Begin(&v, &q) {
 		return
 	}
-	c.v1FollowUp(&v, func(ctx context.Context, o *order.Order, key string) statusBody {
-		switch o.Status {
-		case order.StatusRegistered, order.Status3DS:
-			n, err := c.s.svc.Decline(ctx, o.ID, c.requestEntry())
-			if err != nil {
-				return c.v1Fail(err)
-			}
-			c.reqJournaled = true
-			return statusBody{status: http.StatusOK, body: c.s.orderJSON(n)}
+	if q.Amount != nil && (*q.Amount <= 0 || *q.Amount > maxAmount) {
+		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "amount", errAmount.Error())))
+		return
+	}
+	c.v1FollowUp(&v, func(ctx context.Context, r payments.FollowUpRequest) statusBody {
+		// An order nobody has paid is declined; a held one is reversed.
+		res, err := c.s.svc.Decline(ctx, r)
+		if !errors.Is(err, order.ErrTransition) {
+			return c.v1Result(res, err, http.StatusOK)
 		}
-		replay := o.FindIdem(order.OpReversal, key) != nil
-		n, op, err := c.s.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID, IdemKey: key, Journal: c.requestEntry()})
-		c.reqJournaled = op != nil && !replay
-		if err != nil {
-			sb := c.v1Fail(err)
-			if errors.Is(err, payments.ErrBankRefused) && op != nil {
-				e := sb.body.(errorBody)
-				e.Error.DeclineCode = iso.LookupResponseCode(op.ResponseCode).Reason
-				sb.body = e
-			}
-			return sb
+		if q.Amount != nil {
+			r.Amount = *q.Amount
 		}
-		return statusBody{status: http.StatusOK, body: c.s.orderJSON(n)}
+		res, err = c.s.svc.Cancel(ctx, r)
+		sb := c.v1Result(res, err, http.StatusOK)
+		if errors.Is(err, payments.ErrBankRefused) && res != nil && res.Op != nil {
+			e := sb.body.(errorBody)
+			e.Error.DeclineCode = iso.LookupResponseCode(res.Op.ResponseCode).Reason
+			sb.body = e
+		}
+		return sb
 	})
 }
 
@@ -548,19 +551,17 @@ func (c *call) v1Refund() {
 		c.v1Answer(&v, paramErrorBody(paramError(http.StatusBadRequest, "parameter_invalid", "expected_refundable_amount", errAmount.Error())))
 		return
 	}
-	c.v1FollowUp(&v, func(ctx context.Context, o *order.Order, key string) statusBody {
-		replay := o.FindIdem(order.OpRefund, key) != nil
-		n, op, err := c.s.svc.Refund(ctx, payments.FollowUpRequest{
-			OrderID: o.ID, Amount: *q.Amount, IdemKey: key, ExpectedDeposited: q.ExpectedRefundable, Journal: c.requestEntry(),
-		})
-		c.reqJournaled = op != nil && !replay
+	c.v1FollowUp(&v, func(ctx context.Context, r payments.FollowUpRequest) statusBody {
+		r.Amount, r.ExpectedDeposited = *q.Amount, q.ExpectedRefundable
+		res, err := c.s.svc.Refund(ctx, r)
+		c.took(res)
 		if err != nil {
 			return c.v1Fail(err)
 		}
-		r := c.s.refundJSON(n, op)
+		op := res.Op
 		switch op.Status {
 		case order.OpApproved, order.OpQueued:
-			return statusBody{status: http.StatusCreated, body: r}
+			return statusBody{status: http.StatusCreated, body: c.s.refundJSON(res.Order, op)}
 		case order.OpTimeout:
 			return paramErrorBody(http.StatusUnprocessableEntity, apiError{Type: "payment_error", Code: "bank_no_answer",
 				DeclineCode: "issuer_timeout", Message: "the bank did not answer; the refund was reversed and may be asked again"})

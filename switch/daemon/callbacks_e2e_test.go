@@ -46,8 +46,9 @@ func TestCallbacksReachTheMerchant(t *testing.T) {
 	t.Cleanup(func() { d.Close(context.Background()) })
 	require.NoError(t, d.WaitReady(ctx))
 
-	o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "cb-1", Amount: 5000, ReturnURL: "https://shop.example.kz/ok"})
+	reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "cb-1", Amount: 5000, ReturnURL: "https://shop.example.kz/ok"})
 	require.NoError(t, err)
+	o := reg.Order
 	_, err = d.Payments().Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: "4444555511113333", Expiry: "3012"},
 		NotificationURL: d.URL() + "/pay/" + o.ID + "/3ds"})
 	require.NoError(t, err)

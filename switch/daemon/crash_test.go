@@ -77,11 +77,12 @@ func TestCrashChild(t *testing.T) {
 		go func(w int) {
 			for i := 0; ; i++ {
 				two := i%2 == 1
-				o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: crashMerchant,
+				reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: crashMerchant,
 					Number: fmt.Sprintf("w%d-%d", w, i), Amount: int64(1000 + i), TwoStage: two, ReturnURL: "https://x.kz/"})
 				if err != nil {
 					continue
 				}
+				o := reg.Order
 				res, err := d.Payments().Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: crashPAN, Expiry: crashExpiry}})
 				if err == nil && two && i%4 == 1 && res.Order.Status == order.StatusApproved {
 					d.Payments().Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 500})

@@ -41,8 +41,9 @@ func TestDemoPaysThroughBothBanks(t *testing.T) {
 	ctx := context.Background()
 	svc := d.Payments()
 	for i, pan := range []string{"4111111111111111", "4111111111111111", "4111111111111111", "4111111111111111"} {
-		o, err := svc.Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "demo-" + string(rune('a'+i)), Amount: 150000, ReturnURL: "https://shop.example.kz/ok"})
+		reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "demo-" + string(rune('a'+i)), Amount: 150000, ReturnURL: "https://shop.example.kz/ok"})
 		require.NoError(t, err)
+		o := reg.Order
 		res, err := svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: pan, Expiry: "3012", CVV2: "123", Holder: "TEST"}, NotificationURL: d.URL() + "/pay/" + o.ID + "/3ds"})
 		require.NoError(t, err)
 		require.Nil(t, res.Challenge)
@@ -106,8 +107,9 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	for _, b := range d.Banks {
 		b.SetKnobs(issuersim.Knobs{Latency: 300 * time.Millisecond})
 	}
-	o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "slow", Amount: 777, ReturnURL: "https://shop.example.kz/ok"})
+	reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "slow", Amount: 777, ReturnURL: "https://shop.example.kz/ok"})
 	require.NoError(t, err)
+	o := reg.Order
 	// Through the merchant API, as in production: the HTTP server's
 	// shutdown is what waits for handlers in flight.
 	done := make(chan map[string]any, 1)

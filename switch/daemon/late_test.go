@@ -36,8 +36,9 @@ func TestLateReplyIsJournaled(t *testing.T) {
 	require.NoError(t, d.Links().Get(crashBank).WaitReady(ctx))
 
 	bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{MTI: "0200", Action: "late", Delay: 600 * time.Millisecond}}})
-	o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: crashMerchant, Number: "late-1", Amount: 3100, ReturnURL: "https://x.kz/"})
+	reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: crashMerchant, Number: "late-1", Amount: 3100, ReturnURL: "https://x.kz/"})
 	require.NoError(t, err)
+	o := reg.Order
 	res, err := d.Payments().Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: crashPAN, Expiry: crashExpiry}})
 	require.NoError(t, err)
 	require.Equal(t, order.StatusDeclined, res.Order.Status)

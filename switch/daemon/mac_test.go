@@ -82,8 +82,9 @@ func macSwitch(t *testing.T, bank *issuersim.Bank, key []byte) *Daemon {
 func payOnce(t *testing.T, d *Daemon, number string) *order.Order {
 	t.Helper()
 	ctx := context.Background()
-	o, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: crashMerchant, Number: number, Amount: 4200, ReturnURL: "https://x.kz/"})
+	reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: crashMerchant, Number: number, Amount: 4200, ReturnURL: "https://x.kz/"})
 	require.NoError(t, err)
+	o := reg.Order
 	res, err := d.Payments().Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: "4111111111111111", Expiry: "3012"}})
 	require.NoError(t, err)
 	return res.Order

@@ -171,7 +171,7 @@ func (s *stack) register(o orderSpec) *order.Order {
 		Language: o.lang, ReturnURL: o.returnURL, FailURL: o.failURL, TwoStage: o.twoStage, Lifetime: o.lifetime,
 	})
 	require.NoError(s.t, err)
-	return got
+	return got.Order
 }
 
 func (s *stack) get(id string) *order.Order {

@@ -14,7 +14,6 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
-	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -80,7 +79,7 @@ func (h *harness) register(amount int64, twoStage bool) *order.Order {
 		ReturnURL: "https://shop.example.kz/ok",
 	})
 	require.NoError(h.t, err)
-	return o
+	return o.Order
 }
 
 func (h *harness) pay(o *order.Order, pan, exp string) *order.Order {
@@ -139,8 +138,10 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	require.Equal(t, order.StatusApproved, o.Status)
 	require.Equal(t, before.Held+150000, h.account(visa).Held, "0100 placed a hold")
 
-	o, op, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 100000, IdemKey: "cap-1"})
+	fu, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 100000, IdemKey: "cap-1"})
 	require.NoError(t, err)
+	o = fu.Order
+	op := fu.Op
 	require.Equal(t, order.StatusDeposited, o.Status)
 	require.Equal(t, order.OpQueued, op.Status, "completion goes as an advice through SAF")
 	h.eventually(func() bool { return h.opStatus(o.ID, order.OpCompletion) == order.OpApproved }, "0220 delivered")
@@ -149,16 +150,18 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	require.Equal(t, before.Captured+100000, acc.Captured)
 
 	// The same completion asked again answers the first answer.
-	_, again, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 100000, IdemKey: "cap-1"})
+	fu, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 100000, IdemKey: "cap-1"})
 	require.NoError(t, err)
+	again := fu.Op
 	require.Equal(t, op.ID, again.ID)
 
 	for i, amount := range []int64{30000, 50000} {
-		_, r, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, IdemKey: fmt.Sprintf("r-%d", i)})
+		fu, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: amount, IdemKey: fmt.Sprintf("r-%d", i)})
 		require.NoError(t, err)
+		r := fu.Op
 		require.Equal(t, order.OpApproved, r.Status, "refund %d", i)
 	}
-	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20001, IdemKey: "r-3"})
+	_, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20001, IdemKey: "r-3"})
 	require.ErrorIs(t, err, order.ErrAmount, "a third refund beyond the capture is refused")
 	o, err = h.svc.Get(ctx, o.ID)
 	require.NoError(t, err)
@@ -167,12 +170,13 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	require.Equal(t, before.Refunded+80000, h.account(visa).Refunded)
 
 	// A retried refund with the same key is answered, not sent again.
-	_, dup, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 30000, IdemKey: "r-0"})
+	fu, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 30000, IdemKey: "r-0"})
 	require.NoError(t, err)
+	dup := fu.Op
 	require.Equal(t, int64(30000), dup.Amount)
 	require.Equal(t, before.Refunded+80000, h.account(visa).Refunded, "the duplicate refund reached no bank")
 
-	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000, IdemKey: "r-4"})
+	_, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000, IdemKey: "r-4"})
 	require.NoError(t, err)
 	o, _ = h.svc.Get(ctx, o.ID)
 	require.Equal(t, order.StatusRefunded, o.Status, "refunded in full")
@@ -183,15 +187,19 @@ func TestCancelReleasesHold(t *testing.T) {
 	ctx := context.Background()
 	before := h.account(visa)
 	o := h.pay(h.register(70000, true), visa, visaExp)
-	o, op, err := h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	fu, err := h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
 	require.NoError(t, err)
+	o = fu.Order
+	op := fu.Op
 	require.Equal(t, order.StatusReversed, o.Status)
 	require.Equal(t, order.OpApproved, op.Status)
 	require.Equal(t, "0400", op.MTI)
 	require.Equal(t, before.Held, h.account(visa).Held)
-	_, _, err = h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
-	require.ErrorIs(t, err, order.ErrTransition, "reversed once")
-	_, _, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 1})
+	again, err := h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	require.NoError(t, err)
+	require.True(t, again.Replay, "reversed once: the same cancel again is its answer")
+	require.Equal(t, op.ID, again.Op.ID)
+	_, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 1})
 	require.ErrorIs(t, err, order.ErrTransition)
 }
 
@@ -199,9 +207,9 @@ func TestForbiddenTransitionsSendNothing(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	held := h.pay(h.register(50000, true), visa, visaExp)
-	_, _, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: held.ID, Amount: 100})
+	_, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: held.ID, Amount: 100})
 	require.ErrorIs(t, err, order.ErrTransition, "refund of a held order")
-	_, _, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: held.ID, Amount: 50001})
+	_, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: held.ID, Amount: 50001})
 	require.ErrorIs(t, err, order.ErrAmount)
 	again, err := h.svc.Pay(ctx, payments.PayRequest{OrderID: held.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
 	require.NoError(t, err, "paid twice: the recorded outcome is the answer")
@@ -253,7 +261,7 @@ func TestRebuildMatchesStore(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	o := h.pay(h.register(20000, true), visa, visaExp)
-	_, _, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	_, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID})
 	require.NoError(t, err)
 	h.pay(h.register(30000, false), visa, visaExp)
 	h.eventually(func() bool { return h.opStatus(o.ID, order.OpCompletion) == order.OpApproved }, "0220 delivered")
@@ -280,9 +288,10 @@ func TestUnknownOrder(t *testing.T) {
 func TestPayExpiredOrder(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	o, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "late", Amount: 100,
+	reg, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "late", Amount: 100,
 		ReturnURL: "https://shop.example.kz/ok", Lifetime: time.Nanosecond})
 	require.NoError(t, err)
+	o := reg.Order
 	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
 	require.ErrorIs(t, err, order.ErrTransition)
 	o, err = h.svc.Get(ctx, o.ID)
@@ -295,24 +304,26 @@ func TestPayExpiredOrder(t *testing.T) {
 	require.ErrorIs(t, err, order.ErrTransition)
 }
 
-// An answer given with WithAnswer commits with the final change only: not
-// with the write-ahead of an exchange, and not when the flow refuses.
+// A caller's answer commits with the flow's final change only: not with
+// the write-ahead of an exchange, and not on a replay; the request commits
+// with the first change.
 func TestAnswerCommitsWithTheFinalChange(t *testing.T) {
 	h := newHarness(t)
-	answer := func(tag string) payments.AnswerFunc {
-		return func(o *order.Order, _ *threeds.Outcome) []journal.Entry {
-			return []journal.Entry{{Direction: journal.Out, Channel: order.ChannelAPI, Payload: []byte(tag + ":" + o.Status.String())}}
-		}
+	reply := func(tag string) payments.Reply {
+		return payments.Reply{Request: []byte(tag + "-request"), Answer: func(o *order.Order, _ *threeds.Outcome) []byte {
+			return []byte(tag + ":" + o.Status.String())
+		}}
 	}
-	ctx, answered := payments.WithAnswer(context.Background(), answer("register"))
-	o, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "ans-1", Amount: 100, ReturnURL: "https://x.kz/"})
+	reg, err := h.svc.Register(context.Background(), payments.RegisterRequest{Merchant: merchant, Number: "ans-1", Amount: 100,
+		ReturnURL: "https://x.kz/", Reply: reply("register")})
 	require.NoError(t, err)
-	require.True(t, answered())
+	require.True(t, reg.Answered)
+	o := reg.Order
 
-	ctx, answered = payments.WithAnswer(context.Background(), answer("pay"))
-	res, err := h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
+	res, err := h.svc.Pay(context.Background(), payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp},
+		Reply: reply("pay")})
 	require.NoError(t, err)
-	require.True(t, answered())
+	require.True(t, res.Answered)
 	entries, err := h.d.Journal().ByOrder(o.ID)
 	require.NoError(t, err)
 	var api []string
@@ -321,18 +332,19 @@ func TestAnswerCommitsWithTheFinalChange(t *testing.T) {
 			api = append(api, string(e.Payload))
 		}
 	}
-	require.Equal(t, []string{"register:registered", "pay:" + res.Order.Status.String()}, api,
-		"each answer once, built from the order as finally committed")
+	require.Equal(t, []string{"register-request", "register:registered", "pay-request", "pay:" + res.Order.Status.String()}, api,
+		"each request and answer once, the answer built from the order as finally committed")
 	last := entries[len(entries)-1]
 	require.Equal(t, order.ChannelAPI, last.Channel, "the answer is the last entry, after the bank's response")
 
 	// A repeated payment commits nothing: the caller answers the recorded
 	// outcome itself.
-	ctx, answered = payments.WithAnswer(context.Background(), answer("again"))
-	again, err := h.svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp}})
+	again, err := h.svc.Pay(context.Background(), payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: visa, Expiry: visaExp},
+		Reply: reply("again")})
 	require.NoError(t, err)
 	require.True(t, again.Replay)
-	require.False(t, answered())
+	require.False(t, again.Answered)
+	require.False(t, again.RequestJournaled)
 }
 
 // A refund asked right after a completion waits for the bank to
@@ -344,10 +356,11 @@ func TestRefundRightAfterCompletion(t *testing.T) {
 	before := h.account(visa)
 	o := h.pay(h.register(60000, true), visa, visaExp)
 	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{MTI: "0220", Action: "late", Delay: 200 * time.Millisecond}}})
-	_, _, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 50000})
+	_, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 50000})
 	require.NoError(t, err)
-	_, r, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000})
+	fu, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000})
 	require.NoError(t, err)
+	r := fu.Op
 	require.Equal(t, order.OpApproved, r.Status, "the bank had the capture when the refund came")
 	acc := h.account(visa)
 	require.Equal(t, before.Captured+50000, acc.Captured)

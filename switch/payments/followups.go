@@ -6,21 +6,21 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tulpar-switch/tulpar/switch/order"
-
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
 
 // FollowUpRequest is a merchant's completion, cancel or refund.
 type FollowUpRequest struct {
 	OrderID string
+	// Merchant, when set, must own the order: another merchant's order is
+	// order.ErrNotFound, exactly as one that does not exist.
+	Merchant string
 	// Amount in minor units; 0 means "all that is available" for a
-	// completion. Ignored for a cancel.
+	// completion or a cancel.
 	Amount int64
 	// IdemKey makes the request idempotent (externalRefundId, the JSON
 	// API's Idempotency-Key): the same key answers the first answer.
@@ -28,7 +28,7 @@ type FollowUpRequest struct {
 	// ExpectedDeposited, when set, must equal the order's captured amount
 	// minus refunds, or the refund is refused (guards parallel refunds).
 	ExpectedDeposited *int64
-	Journal           []journal.Entry
+	Reply             Reply
 }
 
 // ErrBankRefused is wrapped when the bank declined a follow-up.
@@ -38,38 +38,52 @@ var ErrBankRefused = errors.New("bank declined the operation")
 // the operation cannot be queued.
 var ErrUnavailable = errors.New("bank unavailable")
 
+// ErrKeyReused is wrapped when an idempotency key that made one operation
+// comes with another amount.
+var ErrKeyReused = errors.New("idempotency key already used for another amount")
+
 // Complete captures a hold: a 0220 completion advice, queued durably in
 // store-and-forward, so the merchant's capture stands once accepted; the
-// bank releases whatever of the hold is not captured.
-func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*order.Order, *order.Operation, error) {
+// bank releases whatever of the hold is not captured. The same completion
+// asked again (the same amount, 0 meaning the whole hold) is a replay.
+func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Result, error) {
 	ctx = detach(ctx)
-	var amount int64
-	check := func(o *order.Order) error {
-		if amount = r.Amount; amount == 0 {
+	return s.followUp(ctx, r, order.OpCompletion, func(o, n *order.Order, rp *reply) (*Result, error) {
+		amount := r.Amount
+		if amount == 0 {
 			amount = o.Approved
 		}
-		return order.CheckComplete(o, amount)
-	}
-	return s.followUp(ctx, r, order.OpCompletion, check, func(o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
-		return s.complete(ctx, r, o, n, pan, amount)
+		if o.Status == order.StatusDeposited || o.Status == order.StatusRefunded {
+			for i := range o.Ops {
+				if op := &o.Ops[i]; op.Type == order.OpCompletion && op.Amount == amount {
+					return rp.replay(o, op), nil
+				}
+			}
+		}
+		if err := order.CheckComplete(o, amount); err != nil {
+			return nil, err
+		}
+		pan, err := s.pan(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		auth := o.AuthOp()
+		m := iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now())
+		op := order.Operation{
+			ID: newOpID(), Type: order.OpCompletion, Status: order.OpQueued, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
+			MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, ApprovalCode: auth.ApprovalCode,
+			TerminalID: auth.TerminalID, MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID, ActionCode: order.ActionApproved,
+		}
+		n.Ops = append(n.Ops, op)
+		order.ApplyCompletion(n, amount)
+		n.ActionCode = order.ActionApproved
+		err = s.commit(ctx, change{o: n, prev: o.Version, reply: rp, final: true,
+			items: []queued{{auth.Bank, op.ID, order.KindCompletionAdvice, m}}})
+		if err != nil {
+			return nil, err
+		}
+		return rp.result(n, n.Op(op.ID)), nil
 	})
-}
-
-func (s *Service) complete(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, amount int64) (*order.Order, *order.Operation, error) {
-	auth := o.AuthOp()
-	m := iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now())
-	op := order.Operation{
-		ID: newOpID(), Type: order.OpCompletion, Status: order.OpQueued, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
-		MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, ApprovalCode: auth.ApprovalCode,
-		TerminalID: auth.TerminalID, MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID, ActionCode: order.ActionApproved,
-	}
-	n.Ops = append(n.Ops, op)
-	order.ApplyCompletion(n, amount)
-	n.ActionCode = order.ActionApproved
-	if err := s.commitQueued(ctx, n, o.Version, r.Journal, queued{auth.Bank, op.ID, order.KindCompletionAdvice, m}); err != nil {
-		return nil, nil, err
-	}
-	return n, n.Op(op.ID), nil
 }
 
 // Cancel reverses a hold with an 0400: all of what is held when r.Amount
@@ -77,15 +91,32 @@ func (s *Service) complete(ctx context.Context, r FollowUpRequest, o, n *order.O
 // original amount, DE95 what stays held), leaving the rest approved. When
 // the bank cannot be reached or does not answer, the cancel still stands:
 // an 0420 reversal advice is queued and store-and-forward delivers it.
-func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*order.Order, *order.Operation, error) {
+//
+// An order reversed already, or a partial cancel of the same amount as the
+// order's latest one, is a replay: the RBS reverse.do has no idempotency
+// key, and a retry after a lost answer must not release twice.
+func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Result, error) {
 	ctx = detach(ctx)
-	check := func(o *order.Order) error { return order.CheckCancel(o, r.Amount) }
-	return s.followUp(ctx, r, order.OpReversal, check, func(o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
-		return s.cancel(ctx, r, o, n, pan)
+	return s.followUp(ctx, r, order.OpReversal, func(o, n *order.Order, rp *reply) (*Result, error) {
+		last := o.LastOp(order.OpReversal)
+		switch {
+		case o.Status == order.StatusReversed && last != nil:
+			return rp.replay(o, last), nil
+		case r.Amount != 0 && last != nil && last.Amount == r.Amount && last.Status != order.OpDeclined && r.IdemKey == "":
+			return rp.replay(o, last), nil
+		}
+		if err := order.CheckCancel(o, r.Amount); err != nil {
+			return nil, err
+		}
+		pan, err := s.pan(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		return s.cancel(ctx, r, o, n, pan, rp)
 	})
 }
 
-func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
+func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply) (*Result, error) {
 	auth := o.AuthOp()
 	amount := r.Amount
 	if amount == 0 {
@@ -98,9 +129,9 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID,
 	}
 	n.Ops = append(n.Ops, op)
-	resp, prev, err := s.exchange(ctx, n, o.Version, r.Journal, auth.Bank, m)
+	resp, prev, err := s.exchange(ctx, n, o.Version, rp, auth.Bank, m)
 	if prev == 0 {
-		return nil, nil, err
+		return nil, err
 	}
 	p := n.Op(op.ID)
 	if err != nil {
@@ -110,14 +141,15 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		n.ActionCode = order.ActionApproved
 		advice := *m
 		advice.MTI = iso.MTIReversalAdvice
-		if err := s.commitQueued(ctx, n, prev, nil, queued{auth.Bank, op.ID, order.KindReversalAdvice, &advice}); err != nil {
+		err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true,
+			items: []queued{{auth.Bank, op.ID, order.KindReversalAdvice, &advice}}})
+		if err != nil {
 			s.keepUnrecorded(n.ID, nil)
-			return nil, nil, err
+			return nil, err
 		}
-		return n, n.Op(op.ID), nil
+		return rp.result(n, n.Op(op.ID)), nil
 	}
 	p.ResponseCode, p.ActionCode = resp.ResponseCode, order.ActionForDE39(resp.ResponseCode)
-	entries := []journal.Entry{s.isoEntry(n, auth.Bank, journal.In, resp)}
 	approved := iso.LookupResponseCode(resp.ResponseCode).Approved
 	p.Status = order.OpDeclined
 	if approved {
@@ -125,14 +157,17 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		order.ApplyCancel(n, p.Amount)
 		n.ActionCode = order.ActionApproved
 	}
-	if err := s.commit(ctx, n, prev, entries, nil); err != nil {
+	err = s.commit(ctx, change{o: n, prev: prev, reply: rp, final: approved,
+		entries: []journal.Entry{s.isoEntry(n, auth.Bank, journal.In, resp)}})
+	if err != nil {
 		s.keepUnrecorded(n.ID, map[string]*iso.Message{op.ID: resp})
-		return nil, nil, err
+		return nil, err
 	}
+	res := rp.result(n, n.Op(op.ID))
 	if !approved {
-		return n, n.Op(op.ID), fmt.Errorf("%w: reversal answered %s", ErrBankRefused, resp.ResponseCode)
+		return res, fmt.Errorf("%w: reversal answered %s", ErrBankRefused, resp.ResponseCode)
 	}
-	return n, n.Op(op.ID), nil
+	return res, nil
 }
 
 // reversalMessage is the 0400 (or, advice, the 0420) that reverses amount
@@ -152,34 +187,35 @@ func (s *Service) reversalMessage(n *order.Order, auth *order.Operation, pan str
 // the capture in DE90. A refund whose outcome is unknown is declined for
 // the merchant and reversed through store-and-forward, so it can be asked
 // again without paying twice.
-func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*order.Order, *order.Operation, error) {
+func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Result, error) {
 	ctx = detach(ctx)
 	if err := s.awaitCapture(ctx, r.OrderID); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	check := func(o *order.Order) error {
+	return s.followUp(ctx, r, order.OpRefund, func(o, n *order.Order, rp *reply) (*Result, error) {
 		if r.ExpectedDeposited != nil && *r.ExpectedDeposited != o.Deposited-o.Refunded {
-			return &order.InputError{Field: "expectedDepositedAmount", Reason: fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
+			return nil, &order.InputError{Field: "expectedDepositedAmount", Reason: fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
 		}
 		if err := order.CheckRefund(o, r.Amount); err != nil {
-			return err
+			return nil, err
 		}
 		if bank := o.CaptureOp().Bank; !s.d.Banks.Ready(bank) {
-			return fmt.Errorf("%w: %s is not connected; refund later", ErrUnavailable, bank)
+			return nil, fmt.Errorf("%w: %s is not connected; refund later", ErrUnavailable, bank)
 		}
-		return nil
-	}
-	return s.followUp(ctx, r, order.OpRefund, check, func(o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
-		return s.refund(ctx, r, o, n, pan)
+		pan, err := s.pan(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		return s.refund(ctx, r, o, n, pan, rp)
 	})
 }
 
-func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string) (*order.Order, *order.Operation, error) {
+func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply) (*Result, error) {
 	capture := o.CaptureOp()
 	bank := capture.Bank
 	rrn, err := s.rrns.Next()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	now := s.d.Now()
 	orig := s.originalMessage(n, capture, pan)
@@ -198,27 +234,27 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		MerchantID: capture.MerchantID, IdemKey: r.IdemKey, Of: capture.ID,
 	}
 	n.Ops = append(n.Ops, op)
-	resp, prev, err := s.exchange(ctx, n, o.Version, r.Journal, bank, m)
+	resp, prev, err := s.exchange(ctx, n, o.Version, rp, bank, m)
 	if prev == 0 {
-		return nil, nil, err
+		return nil, err
 	}
 	p := n.Op(op.ID)
 	switch {
 	case errors.Is(err, links.ErrNotSent):
 		p.Status, p.ActionCode = order.OpDeclined, order.ActionIssuerDown
-		if err := s.commit(ctx, n, prev, nil, nil); err != nil {
+		if err := s.commit(ctx, change{o: n, prev: prev, reply: rp}); err != nil {
 			s.keepUnrecorded(n.ID, nil, op.ID)
-			return nil, nil, err
+			return nil, err
 		}
-		return n, n.Op(op.ID), fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return rp.result(n, n.Op(op.ID)), fmt.Errorf("%w: %v", ErrUnavailable, err)
 	case err != nil:
 		id := n.ID
-		n, err := s.unknownOutcome(ctx, n, prev, p, m, bank)
+		n, err := s.unknownOutcome(ctx, n, prev, p, m, bank, rp)
 		if err != nil {
 			s.keepUnrecorded(id, nil)
-			return nil, nil, err
+			return nil, err
 		}
-		return n, n.Op(op.ID), nil
+		return rp.result(n, n.Op(op.ID)), nil
 	}
 	p.ResponseCode, p.ApprovalCode, p.ActionCode = resp.ResponseCode, resp.ApprovalCode, order.ActionForDE39(resp.ResponseCode)
 	p.Status = order.OpDeclined
@@ -238,19 +274,21 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		p = n.Op(op.ID)
 		p.ActionCode = order.ActionAmountMismatch
 	}
-	if err := s.commitQueued(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, items...); err != nil {
+	err = s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, items: items,
+		entries: []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}})
+	if err != nil {
 		s.keepUnrecorded(n.ID, map[string]*iso.Message{op.ID: resp})
-		return nil, nil, err
+		return nil, err
 	}
-	return n, n.Op(op.ID), nil
+	return rp.result(n, n.Op(op.ID)), nil
 }
 
 // awaitCapture waits until the bank has acknowledged the completion a
 // refund refers to. A completion goes as an advice through store-and-
 // forward; a refund sent before the advice arrives would find nothing
 // captured at the bank and be declined. So the refund waits for the
-// advice (nudging the queue), as long as the request's deadline and the
-// exchange timeout allow, and otherwise asks the merchant to retry.
+// advice (nudging the queue), as long as the exchange timeout allows, and
+// otherwise asks the merchant to retry.
 func (s *Service) awaitCapture(ctx context.Context, orderID string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExchangeTimeout)
 	defer cancel()
@@ -273,45 +311,59 @@ func (s *Service) awaitCapture(ctx context.Context, orderID string) error {
 	}
 }
 
-// followUp runs a follow-up on an order under its lock: a request whose
-// idempotency key already ran answers that operation again; check says
-// whether the state machine allows it now; run builds and sends it from a
-// copy of the order and the card's PAN.
-func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t order.OpType, check func(*order.Order) error,
-	run func(o, n *order.Order, pan string) (*order.Order, *order.Operation, error)) (*order.Order, *order.Operation, error) {
+// followUp runs a follow-up on an order under its lock: another merchant's
+// order does not exist; a request whose idempotency key already ran
+// answers that operation again; an order with an exchange of unknown
+// outcome answers ErrInProgress; run checks the state machine, builds and
+// sends it from a copy of the order.
+func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t order.OpType, run func(o, n *order.Order, rp *reply) (*Result, error)) (*Result, error) {
 	unlock := s.locks.lock(r.OrderID)
 	defer unlock()
 	o, err := s.store.Get(r.OrderID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	if r.Merchant != "" && o.Merchant != r.Merchant {
+		return nil, fmt.Errorf("order %q: %w", r.OrderID, order.ErrNotFound)
+	}
+	rp := newReply(r.Reply)
 	if op := o.FindIdem(t, r.IdemKey); op != nil && op.Status != order.OpPending {
-		return o, op, nil
+		if r.Amount != 0 && op.Amount != r.Amount && op.Requested != r.Amount {
+			return nil, fmt.Errorf("payments: order %s: %w", o.ID, ErrKeyReused)
+		}
+		return rp.replay(o, op), nil
 	}
 	if o.AtBank() {
 		// An earlier exchange's outcome is not recorded yet (the journal
 		// could not write it): nothing new may start from a state that
 		// is about to change.
-		return o, nil, fmt.Errorf("payments: order %s: %w", o.ID, ErrInProgress)
+		return nil, fmt.Errorf("payments: order %s: %w", o.ID, ErrInProgress)
 	}
-	if err := check(o); err != nil {
-		return o, nil, err
-	}
-	n := o.Clone()
-	pan, err := s.d.Vault.DecryptPAN(ctx, n.Card.Ciphertext)
+	return run(o, o.Clone(), rp)
+}
+
+// pan is the order's card number, decrypted for the message to the bank.
+func (s *Service) pan(ctx context.Context, o *order.Order) (string, error) {
+	pan, err := s.d.Vault.DecryptPAN(ctx, o.Card.Ciphertext)
 	if err != nil {
-		return nil, nil, fmt.Errorf("payments: order %s: card: %w", n.ID, err)
+		return "", fmt.Errorf("payments: order %s: card: %w", o.ID, err)
 	}
-	return run(o, n, pan)
+	return pan, nil
 }
 
 // exchange writes n (with its new pending operation) and m ahead, then
 // sends m. It returns the version the write produced, 0 when the write
 // itself failed (err says why and nothing was sent).
-func (s *Service) exchange(ctx context.Context, n *order.Order, prev uint64, pre []journal.Entry, bank string, m *iso.Message) (*iso.Message, uint64, error) {
+func (s *Service) exchange(ctx context.Context, n *order.Order, prev uint64, rp *reply, bank string, m *iso.Message) (*iso.Message, uint64, error) {
+	return s.exchangeWith(ctx, n, prev, rp, bank, m, nil)
+}
+
+// exchangeWith is exchange with entries journaled ahead of the message (a
+// 3-D Secure step that led to it).
+func (s *Service) exchangeWith(ctx context.Context, n *order.Order, prev uint64, rp *reply, bank string, m *iso.Message, pre []journal.Entry) (*iso.Message, uint64, error) {
 	// Write-ahead: the exchange is on disk before the message leaves, so
 	// recovery can reverse it if the process dies mid-flight.
-	if err := s.commit(notFinal(ctx), n, prev, append(pre, s.isoEntry(n, bank, journal.Out, m)), nil); err != nil {
+	if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, entries: append(pre, s.isoEntry(n, bank, journal.Out, m))}); err != nil {
 		return nil, 0, err
 	}
 	resp, err := s.send(ctx, n.ID, bank, m)
@@ -321,10 +373,10 @@ func (s *Service) exchange(ctx context.Context, n *order.Order, prev uint64, pre
 // unknownOutcome handles "sent, no reply": the operation is declined for
 // the merchant and an 0420 reversal goes into store-and-forward in the
 // same transaction, so it is never reported approved and never forgotten.
-func (s *Service) unknownOutcome(ctx context.Context, n *order.Order, prev uint64, op *order.Operation, m *iso.Message, bank string) (*order.Order, error) {
+func (s *Service) unknownOutcome(ctx context.Context, n *order.Order, prev uint64, op *order.Operation, m *iso.Message, bank string, rp *reply) (*order.Order, error) {
 	s.d.Log.Warn().Str("order", n.ID).Str("bank", bank).Str("stan", m.STAN).Msg("no reply: declined, reversal queued")
 	item := s.timedOut(n, op, m, bank)
-	if err := s.commitQueued(ctx, n, prev, nil, item); err != nil {
+	if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, items: []queued{item}}); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -349,35 +401,17 @@ type queued struct {
 	m                *iso.Message
 }
 
-// commitQueued commits n and enqueues items for store-and-forward in the
-// same transaction.
-func (s *Service) commitQueued(ctx context.Context, n *order.Order, prev uint64, entries []journal.Entry, items ...queued) error {
-	if len(items) == 0 {
-		return s.commit(ctx, n, prev, entries, nil)
-	}
+// safItems are the store-and-forward items of o's queued advices.
+func (s *Service) safItems(o *order.Order, items []queued) ([]saf.Item, error) {
 	its := make([]saf.Item, len(items))
 	for i, q := range items {
-		payload, err := json.Marshal(order.Advice{OrderID: n.ID, OpID: q.opID, Message: order.Sanitize(q.m)})
+		payload, err := json.Marshal(order.Advice{OrderID: o.ID, OpID: q.opID, Message: order.Sanitize(q.m)})
 		if err != nil {
-			return fmt.Errorf("payments: queue %s: %w", q.kind, err)
+			return nil, fmt.Errorf("payments: queue %s: %w", q.kind, err)
 		}
-		its[i] = saf.Item{Bank: q.bank, OrderID: n.ID, Kind: q.kind, Payload: payload}
+		its[i] = saf.Item{Bank: q.bank, OrderID: o.ID, Kind: q.kind, Payload: payload}
 	}
-	err := s.commit(ctx, n, prev, entries, func(tx *bolt.Tx) error {
-		for _, it := range its {
-			if _, err := s.d.SAF.EnqueueTx(tx, it); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, q := range items {
-		s.d.SAF.Notify(q.bank)
-	}
-	return nil
+	return its, nil
 }
 
 // originalMessage rebuilds, from what the order stores, the message of op

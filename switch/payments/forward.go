@@ -92,5 +92,5 @@ func (s *Service) recordAdvice(ctx context.Context, p order.Advice, bank string,
 		op.ResponseCode = resp.ResponseCode
 		op.Status = order.OpApproved
 	}
-	return s.commit(ctx, n, o.Version, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, nil)
+	return s.commit(ctx, change{o: n, prev: o.Version, entries: []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}})
 }

@@ -41,17 +41,9 @@ type PayRequest struct {
 	// NotificationURL is where the ACS sends the buyer's browser back after
 	// a challenge (the hosted page's 3-D Secure return).
 	NotificationURL string
-	Journal         []journal.Entry
-}
-
-// PayResult is the outcome of a payment attempt: the order as it now is,
-// and, when 3-D Secure needs the buyer, the challenge to show.
-type PayResult struct {
-	Order     *order.Order
-	Challenge *threeds.Outcome
-	// Replay is set when the order's payment was already decided: Order is
-	// as recorded, and nothing was sent.
-	Replay bool
+	// Merchant, when set, must own the order (see FollowUpRequest).
+	Merchant string
+	Reply    Reply
 }
 
 // ErrCard is wrapped when card data is not acceptable (Luhn, expiry).
@@ -86,7 +78,7 @@ func ValidateCard(c CardInput, now time.Time) error {
 // for two-stage orders) or purchase (0200). It returns the order in its new
 // state; a decline is a result, not an error. Errors are for requests that
 // could not be considered (unknown order, wrong state, bad card data).
-func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
+func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 	ctx = detach(ctx)
 	now := s.d.Now()
 	if err := ValidateCard(r.Card, now); err != nil {
@@ -98,6 +90,10 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Merchant != "" && o.Merchant != r.Merchant {
+		return nil, fmt.Errorf("order %q: %w", r.OrderID, order.ErrNotFound)
+	}
+	rp := newReply(r.Reply)
 	if order.Expired(o, now) {
 		if o, err = s.expireLocked(ctx, o); err != nil {
 			return nil, err
@@ -112,7 +108,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 			// The buyer (or the shop, retrying after a lost answer) pays
 			// an order whose payment is decided: the recorded outcome is
 			// the answer, and nothing goes to the bank again.
-			return &PayResult{Order: o, Replay: true}, nil
+			return rp.replay(o, lastPayment(o)), nil
 		}
 		return nil, err
 	}
@@ -121,6 +117,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 		return nil, err
 	}
 	var tds *iso.ThreeDS
+	var pre []journal.Entry
 	if s.d.ThreeDS != nil {
 		merchant := s.merchants[n.Merchant]
 		transID := n.ID
@@ -140,29 +137,40 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*PayResult, error) {
 		entry := s.threeDSEntry(n.ID, "begin", out, err)
 		switch {
 		case err != nil:
-			return s.declineBefore(ctx, n, o.Version, "3ds_error", order.ActionThreeDSError, entry, r.Journal)
+			return s.declineBefore(ctx, n, o.Version, "3ds_error", order.ActionThreeDSError, entry, rp)
 		case out.Status == threeds.ChallengeRequired:
 			n.Status = order.Status3DS
 			n.ThreeDS = &order.ThreeDSInfo{TransID: transID, Status: string(out.Status), Version: out.Version, DSTransID: out.DSTransID}
 			n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpThreeDS, Status: order.OpPending, Amount: n.Amount, Time: now.UTC()})
 			s.holdCVV(n.ID, r.Card.CVV2, n.ExpiresAt)
-			answerChallenge(ctx, &out)
-			if err := s.commit(ctx, n, o.Version, append(r.Journal, entry), nil); err != nil {
+			rp.challenge = &out
+			err := s.commit(ctx, change{o: n, prev: o.Version, reply: rp, final: true, entries: []journal.Entry{entry}})
+			if err != nil {
 				return nil, err
 			}
-			return &PayResult{Order: n, Challenge: &out}, nil
+			return rp.result(n, n.LastOp(order.OpThreeDS)), nil
 		case !out.Proceed():
-			return s.declineBefore(ctx, n, o.Version, "3ds_failed", order.ActionThreeDSFailed, entry, r.Journal)
+			return s.declineBefore(ctx, n, o.Version, "3ds_failed", order.ActionThreeDSFailed, entry, rp)
 		}
 		n.ThreeDS = &order.ThreeDSInfo{TransID: transID, Status: string(out.Status), ECI: out.ECI, Version: out.Version, DSTransID: out.DSTransID}
 		tds = threeDSField(out)
-		r.Journal = append(r.Journal, entry)
+		pre = append(pre, entry)
 	}
-	n, err = s.authorize(ctx, n, o.Version, r.Card.PAN, r.Card.CVV2, tds, r.Journal)
+	n, err = s.authorize(ctx, n, o.Version, r.Card.PAN, r.Card.CVV2, tds, pre, rp)
 	if err != nil {
 		return nil, err
 	}
-	return &PayResult{Order: n}, nil
+	return rp.result(n, lastPayment(n)), nil
+}
+
+// lastPayment is the order's latest authorization or purchase, or nil.
+func lastPayment(o *order.Order) *order.Operation {
+	for i := len(o.Ops) - 1; i >= 0; i-- {
+		if t := o.Ops[i].Type; t == order.OpAuthorization || t == order.OpPurchase {
+			return &o.Ops[i]
+		}
+	}
+	return nil
 }
 
 // ThreeDSComplete continues a payment after the buyer's challenge: it asks
@@ -219,13 +227,13 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*order.O
 	// After a restart the CVV2 is gone (it was never on disk): the
 	// authorization goes without it, authenticated by 3-D Secure.
 	cvv := s.takeCVV(orderID)
-	return s.authorize(ctx, n, o.Version, pan, cvv, threeDSField(out), []journal.Entry{entry})
+	return s.authorize(ctx, n, o.Version, pan, cvv, threeDSField(out), []journal.Entry{entry}, nil)
 }
 
 func (s *Service) declineAfter3DS(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry) (*order.Order, error) {
 	order.ApplyPayment(n, false, 0, reason)
 	n.ActionCode = action
-	if err := s.commit(ctx, n, prev, []journal.Entry{entry}, nil); err != nil {
+	if err := s.commit(ctx, change{o: n, prev: prev, final: true, entries: []journal.Entry{entry}}); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -252,19 +260,19 @@ func (s *Service) attachCard(ctx context.Context, n *order.Order, r PayRequest) 
 }
 
 // declineBefore declines an order before any bank saw it.
-func (s *Service) declineBefore(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry, req []journal.Entry) (*PayResult, error) {
+func (s *Service) declineBefore(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry, rp *reply) (*Result, error) {
 	order.ApplyPayment(n, false, 0, reason)
 	n.ActionCode = action
 	n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpThreeDS, Status: order.OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: action})
-	if err := s.commit(ctx, n, prev, append(req, entry), nil); err != nil {
+	if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: []journal.Entry{entry}}); err != nil {
 		return nil, err
 	}
-	return &PayResult{Order: n}, nil
+	return rp.result(n, &n.Ops[len(n.Ops)-1]), nil
 }
 
 // authorize routes and sends the authorization or purchase, failing over
 // to the next ready bank only while the message was provably not sent.
-func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pan, cvv string, tds *iso.ThreeDS, pre []journal.Entry) (*order.Order, error) {
+func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pan, cvv string, tds *iso.ThreeDS, pre []journal.Entry, rp *reply) (*order.Order, error) {
 	opType, mti := order.OpPurchase, iso.MTIFinancial
 	if n.TwoStage {
 		opType, mti = order.OpAuthorization, iso.MTIAuthorization
@@ -278,7 +286,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 		order.ApplyPayment(n, false, 0, "no_route")
 		n.ActionCode = order.ActionIssuerDown
 		n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: opType, Status: order.OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: order.ActionIssuerDown})
-		if err := s.commit(ctx, n, prev, pre, nil); err != nil {
+		if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: pre}); err != nil {
 			return nil, err
 		}
 		return n, nil
@@ -293,7 +301,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 		}
 		n.Bank, n.Rule = bank, dec.Rule
 		n.Ops = append(n.Ops, *op)
-		resp, v, err := s.exchange(ctx, n, prev, pre, bank, m)
+		resp, v, err := s.exchangeWith(ctx, n, prev, rp, bank, m, pre)
 		if v == 0 {
 			s.keepUnrecorded(n.ID, nil, notSent...)
 			return nil, err
@@ -308,14 +316,16 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 			continue
 		case err != nil:
 			id := n.ID
-			done, err := s.unknownOutcome(ctx, n, prev, op, m, bank)
+			done, err := s.unknownOutcome(ctx, n, prev, op, m, bank, rp)
 			if err != nil {
 				s.keepUnrecorded(id, nil, notSent...)
 			}
 			return done, err
 		}
 		items := s.settlePayment(n, op, m, resp, bank)
-		if err := s.commitQueued(ctx, n, prev, []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}, items...); err != nil {
+		err = s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, items: items,
+			entries: []journal.Entry{s.isoEntry(n, bank, journal.In, resp)}})
+		if err != nil {
 			// The bank has answered and the journal cannot say so: the
 			// answer is kept until it can (unrecorded.go).
 			s.keepUnrecorded(n.ID, map[string]*iso.Message{op.ID: resp}, notSent...)
@@ -326,7 +336,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 	// Every candidate refused the message before it left.
 	order.ApplyPayment(n, false, 0, "issuer_unavailable")
 	n.ActionCode = order.ActionIssuerDown
-	if err := s.commit(ctx, n, prev, pre, nil); err != nil {
+	if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: pre}); err != nil {
 		s.keepUnrecorded(n.ID, nil, notSent...)
 		return nil, err
 	}

@@ -198,12 +198,16 @@ type RegisterRequest struct {
 	TwoStage    bool
 	// Lifetime overrides the configured order lifetime when positive.
 	Lifetime time.Duration
-	// Journal is the API request as the API layer journals it (protected).
-	Journal []journal.Entry
+	// SameAgain answers a registration identical to an order still
+	// waiting for payment (number, amount, currency, return URL, stages)
+	// with that order, as a replay: RBS plugins retry register.do after a
+	// lost answer. Without it the number is a duplicate.
+	SameAgain bool
+	Reply     Reply
 }
 
 // Register creates an order awaiting payment.
-func (s *Service) Register(ctx context.Context, r RegisterRequest) (*order.Order, error) {
+func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, error) {
 	ctx = detach(ctx)
 	if _, ok := s.merchants[r.Merchant]; !ok {
 		return nil, &order.InputError{Field: "merchant", Reason: "unknown merchant"}
@@ -243,10 +247,19 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*order.Order
 		Amount: r.Amount, Currency: r.Currency, CreatedAt: now, ExpiresAt: now.Add(life),
 		Status: order.StatusRegistered, Ops: []order.Operation{},
 	}
-	if err := s.commit(ctx, o, 0, r.Journal, nil); err != nil {
+	rp := newReply(r.Reply)
+	err = s.commit(ctx, change{o: o, reply: rp, final: true})
+	if errors.Is(err, order.ErrDuplicateNumber) && r.SameAgain {
+		prev, perr := s.store.ByNumber(r.Merchant, r.Number)
+		if perr == nil && prev.Status == order.StatusRegistered && prev.Amount == r.Amount &&
+			prev.Currency == r.Currency && prev.ReturnURL == r.ReturnURL && prev.TwoStage == r.TwoStage {
+			return rp.replay(prev, nil), nil
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
-	return o, nil
+	return rp.result(o, nil), nil
 }
 
 // Get returns an order, expiring it first if its lifetime has ended.
@@ -291,7 +304,7 @@ func (s *Service) expireLocked(ctx context.Context, o *order.Order) (*order.Orde
 	order.ApplyExpire(n)
 	n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpExpire, Status: order.OpDeclined, Time: now.UTC(), ActionCode: order.ActionExpired})
 	s.forgetCVV(o.ID)
-	if err := s.commit(notFinal(ctx), n, o.Version, nil, nil); err != nil {
+	if err := s.commit(ctx, change{o: n, prev: o.Version}); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -312,45 +325,61 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	return len(ids), nil
 }
 
-// commit durably records o as the successor of version prev, together
-// with entries and whatever extra writes in the same transaction. The
-// order's new state is itself a journal entry, which is what makes the
-// journal alone enough to rebuild every order.
-func (s *Service) commit(ctx context.Context, o *order.Order, prev uint64, entries []journal.Entry, extra func(tx *bolt.Tx) error) error {
-	o.Version = prev + 1
+// change is one durable step of a flow: the order's new state, successor
+// of version prev; the journal entries that explain it; the advices to
+// queue with it; and, through reply, the caller's request (with the flow's
+// first change) and answer (with its final one).
+type change struct {
+	o       *order.Order
+	prev    uint64
+	entries []journal.Entry
+	items   []queued
+	reply   *reply
+	final   bool
+}
+
+// commit makes c durable: the order, its journal entries, the queued
+// advices, the caller's request and answer and the merchant-callback queue
+// in one bbolt transaction and one fsync. The order's new state is itself
+// a journal entry, which is what makes the journal alone enough to rebuild
+// every order.
+func (s *Service) commit(ctx context.Context, c change) error {
+	o := c.o
+	o.Version = c.prev + 1
 	o.UpdatedAt = s.d.Now().UTC()
 	data, err := json.Marshal(o)
 	if err != nil {
 		return fmt.Errorf("payments: encode order %s: %w", o.ID, err)
 	}
-	all := make([]journal.Entry, 0, len(entries)+1)
-	for _, e := range entries {
+	its, err := s.safItems(o, c.items)
+	if err != nil {
+		return err
+	}
+	all := make([]journal.Entry, 0, len(c.entries)+3)
+	all = append(all, c.reply.requestEntry(o)...)
+	for _, e := range c.entries {
 		if e.OrderID == "" {
 			e.OrderID = o.ID
 		}
 		all = append(all, e)
 	}
 	all = append(all, journal.Entry{Direction: journal.Internal, Channel: order.ChannelState, OrderID: o.ID, Payload: data})
-	answer := pendingAnswer(ctx)
-	if answer != nil {
-		for _, e := range answer.build(o, answer.challenge) {
-			if e.OrderID == "" {
-				e.OrderID = o.ID
-			}
-			all = append(all, e)
-		}
+	if c.final {
+		// The answer reports the state: it follows it in the journal.
+		all = append(all, c.reply.answerEntry(o)...)
 	}
+	now := s.d.Now()
 	_, err = s.d.Journal.AppendTx(ctx, all, func(tx *bolt.Tx, _ []uint64) error {
-		if err := putOrder(tx, o, data, prev); err != nil {
+		if err := putOrder(tx, o, data, c.prev); err != nil {
 			return err
 		}
-		if extra != nil {
-			if err := extra(tx); err != nil {
+		for _, it := range its {
+			if _, err := s.d.SAF.EnqueueTx(tx, it); err != nil {
 				return err
 			}
 		}
-		if answer != nil && answer.store != nil {
-			if err := answer.store(tx); err != nil {
+		if c.final {
+			if err := c.reply.store(tx, o, now); err != nil {
 				return err
 			}
 		}
@@ -359,14 +388,12 @@ func (s *Service) commit(ctx context.Context, o *order.Order, prev uint64, entri
 		}
 		return nil
 	})
-	if errors.Is(err, journal.ErrCommit) || errors.Is(err, journal.ErrOutcomeUnknown) || errors.Is(err, journal.ErrClosed) {
-		return fmt.Errorf("payments: commit order %s: %w: %w", o.ID, ErrStorage, err)
-	}
 	if err != nil {
-		return fmt.Errorf("payments: commit order %s: %w", o.ID, err)
+		return fmt.Errorf("payments: commit order %s: %w", o.ID, storageErr(err))
 	}
-	if answer != nil {
-		answer.done = true
+	c.reply.committed(c.final)
+	for _, q := range c.items {
+		s.d.SAF.Notify(q.bank)
 	}
 	s.changedMu.Lock()
 	if ch, ok := s.changed[o.ID]; ok {
@@ -378,6 +405,15 @@ func (s *Service) commit(ctx context.Context, o *order.Order, prev uint64, entri
 		s.d.OnChange(o, &o.Ops[len(o.Ops)-1])
 	}
 	return nil
+}
+
+// storageErr marks the journal's disk failures with ErrStorage: nothing of
+// what was being written is on disk, and the merchant may retry.
+func storageErr(err error) error {
+	if errors.Is(err, journal.ErrCommit) || errors.Is(err, journal.ErrOutcomeUnknown) || errors.Is(err, journal.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return err
 }
 
 func newOpID() string {

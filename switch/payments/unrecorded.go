@@ -181,7 +181,7 @@ func (s *Service) resolveOrder(ctx context.Context, id string, u *unrecorded) er
 			items = append(items, q)
 		}
 	}
-	return s.commitQueued(ctx, n, o.Version, entries, items...)
+	return s.commit(ctx, change{o: n, prev: o.Version, entries: entries, items: items})
 }
 
 // settleUnrecorded applies to n the outcome of one pending operation whose
