@@ -137,14 +137,17 @@ func brandID(brand string) int {
 	return 0
 }
 
-// brandRanges maps IIN ranges to brand ids. A range is on the first `digits`
-// digits of the PAN; brandOf returns the brand of the shortest matching
-// prefix, so UnionPay's 62 wins over Discover's co-branded 622126-622925.
-var brandRanges = [...]struct {
+// brandRange is one row of the brand table.
+type brandRange struct {
 	digits int
 	lo, hi uint32
 	id     int
-}{
+}
+
+// brandRanges maps IIN ranges to brand ids. A range is on the first `digits`
+// digits of the PAN; brandOf returns the brand of the shortest matching
+// prefix, so UnionPay's 62 wins over Discover's co-branded 622126-622925.
+var brandRanges = [...]brandRange{
 	{1, 4, 4, idVisa},
 	{2, 34, 34, idAmex},
 	{2, 36, 36, idDiners},
