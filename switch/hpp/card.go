@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -43,9 +44,12 @@ func parseCardForm(get func(string) string, now time.Time) cardForm {
 	f.card.Holder = strings.Join(strings.Fields(get(fieldHolder)), " ")
 	f.email = strings.TrimSpace(get(fieldEmail))
 
-	if n := len(f.card.PAN); n < 13 || n > 19 || !iso.Luhn(f.card.PAN) {
+	// The page takes the brands routing knows: routing.BrandOf is the
+	// module's one BIN table.
+	brand := routing.BrandOf(f.card.PAN)
+	if iso.ValidPAN(f.card.PAN) != nil {
 		f.errors[fieldPAN] = "err_pan"
-	} else if brandOf(f.card.PAN) == "" {
+	} else if brand == "" {
 		f.errors[fieldPAN] = "err_brand"
 	}
 	exp, ok := parseExpiry(get(fieldExpiry))
@@ -57,7 +61,7 @@ func parseCardForm(get func(string) string, now time.Time) cardForm {
 	}
 	f.card.Expiry = exp
 	want := 3
-	if brandOf(f.card.PAN) == "amex" {
+	if brand == routing.BrandAmex {
 		want = 4
 	}
 	if len(f.card.CVV2) != want || !isDigits(f.card.CVV2) {
@@ -135,31 +139,6 @@ func validHolder(s string) bool {
 		}
 	}
 	return letters >= 2
-}
-
-// brandOf names the card's payment system as the page's script does:
-// Visa 4, Mastercard 51–55 and 2221–2720, Mir 2200–2204, American Express
-// 34 and 37, UnionPay 62. Others are not accepted.
-func brandOf(pan string) string {
-	p := func(n int) string {
-		if len(pan) < n {
-			return ""
-		}
-		return pan[:n]
-	}
-	switch {
-	case p(1) == "4":
-		return "visa"
-	case p(2) >= "51" && p(2) <= "55", p(4) >= "2221" && p(4) <= "2720":
-		return "mastercard"
-	case p(4) >= "2200" && p(4) <= "2204":
-		return "mir"
-	case p(2) == "34" || p(2) == "37":
-		return "amex"
-	case p(2) == "62":
-		return "unionpay"
-	}
-	return ""
 }
 
 func digitsOnly(s string) string {

@@ -212,7 +212,7 @@ func TestBadCardRerendersForm(t *testing.T) {
 	}{
 		{"Luhn", "ru", url.Values{"pan": {"4111 1111 1111 1112"}}, "pan", "Проверьте номер карты."},
 		{"too short", "en", url.Values{"pan": {"4111 1111"}}, "pan", "Check the card number."},
-		{"brand not accepted", "en", url.Values{"pan": {"6011 1111 1111 1117"}}, "pan", "Cards of this payment system are not accepted."},
+		{"brand not accepted", "en", url.Values{"pan": {"9000 0000 0000 0001"}}, "pan", "Cards of this payment system are not accepted."},
 		{"expiry month", "kk", url.Values{"expiry": {"13/30"}}, "expiry", "Мерзімді АА/ЖЖ түрінде енгізіңіз."},
 		{"card expired", "ru", url.Values{"expiry": {"01/20"}}, "expiry", "Срок действия карты истёк."},
 		{"cvv2 short", "en", url.Values{"cvv2": {"91"}}, "cvv2", "Enter the 3 or 4 digits of CVV2/CVC2."},
