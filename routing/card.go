@@ -178,6 +178,28 @@ func BrandOf(pan string) string {
 	return brandNames[id-1]
 }
 
+// BrandRange is one row of BrandOf's table: a card number whose first Digits
+// digits, read as a decimal number, lie in [Lo, Hi] is of Brand.
+type BrandRange struct {
+	Digits int
+	Lo, Hi int
+	Brand  string
+}
+
+// BrandTable returns the table BrandOf reads, for code that must recognise a
+// brand where Go does not run: the hosted page's script draws its badge from
+// it. Rows come shortest prefix first, and BrandOf is exactly this reading of
+// them: for n from 1 up to the number of leading digits known (at most the
+// largest Digits), the first row with Digits n whose range holds the first n
+// digits names the brand; no such row, no brand. The slice is the caller's.
+func BrandTable() []BrandRange {
+	out := make([]BrandRange, len(brandRanges))
+	for i, r := range brandRanges {
+		out[i] = BrandRange{Digits: r.digits, Lo: int(r.lo), Hi: int(r.hi), Brand: brandNames[r.id-1]}
+	}
+	return out
+}
+
 func brandOf(pan string) int {
 	var v uint32
 	for i := 0; i < len(pan) && i < 4; i++ {

@@ -1,7 +1,9 @@
 package routing
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -85,5 +87,38 @@ func TestEveryBrandHasRanges(t *testing.T) {
 		if !slices.ContainsFunc(brandRanges[:], func(r brandRange) bool { return brandNames[r.id-1] == b }) {
 			t.Errorf("brand %q has no range in BrandOf's table", b)
 		}
+	}
+}
+
+// BrandTable read as its doc says gives BrandOf's answer for every prefix
+// of one to five digits, leading zeros included: the hosted page's script,
+// which reads it that way, and the server cannot disagree on a brand.
+func TestBrandTableIsBrandOf(t *testing.T) {
+	table := BrandTable()
+	if !slices.IsSortedFunc(table, func(a, b BrandRange) int { return a.Digits - b.Digits }) {
+		t.Fatal("BrandTable: rows not shortest prefix first")
+	}
+	read := func(digits string) string {
+		for n := 1; n <= len(digits); n++ {
+			v, _ := strconv.Atoi(digits[:n])
+			for _, r := range table {
+				if r.Digits == n && r.Lo <= v && v <= r.Hi {
+					return r.Brand
+				}
+			}
+		}
+		return ""
+	}
+	for n := 1; n <= 5; n++ {
+		for v := range int(pow10[n]) {
+			s := fmt.Sprintf("%0*d", n, v)
+			if got, want := read(s), BrandOf(s); got != want {
+				t.Fatalf("prefix %s: the table says %q, BrandOf %q", s, got, want)
+			}
+		}
+	}
+	table[0].Brand = "changed"
+	if BrandTable()[0].Brand == "changed" {
+		t.Error("BrandTable shares its rows with the caller")
 	}
 }
