@@ -1,6 +1,7 @@
 package hpp
 
 import (
+	"encoding/json"
 	"errors"
 	"net/mail"
 	"strings"
@@ -45,7 +46,7 @@ func parseCardForm(get func(string) string, now time.Time) cardForm {
 	f.email = strings.TrimSpace(get(fieldEmail))
 
 	// The page takes the brands routing knows: routing.BrandOf is the
-	// module's one BIN table.
+	// module's one BIN table, and the script's badge reads it too.
 	brand := routing.BrandOf(f.card.PAN)
 	if iso.ValidPAN(f.card.PAN) != nil {
 		f.errors[fieldPAN] = "err_pan"
@@ -140,6 +141,19 @@ func validHolder(s string) bool {
 	}
 	return letters >= 2
 }
+
+// brandTable is routing's brand table as the page's script reads it from
+// the form's data-brands attribute: [[digits, lo, hi, brand], …], shortest
+// prefix first (routing.BrandTable). The script keeps no table of its own,
+// so the badge a buyer sees and the server's check cannot disagree.
+var brandTable = func() string {
+	var rows [][4]any
+	for _, r := range routing.BrandTable() {
+		rows = append(rows, [4]any{r.Digits, r.Lo, r.Hi, r.Brand})
+	}
+	b, _ := json.Marshal(rows) // ints and strings: it cannot fail
+	return string(b)
+}()
 
 func digitsOnly(s string) string {
 	var b strings.Builder

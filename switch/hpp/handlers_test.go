@@ -1,17 +1,21 @@
 package hpp_test
 
 import (
+	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -77,6 +81,24 @@ func TestFormFieldsForPhonesAndAutofill(t *testing.T) {
 	require.NotRegexp(t, `(src|href)="(https?:)?//`, r.body)
 	// The buyer's e-mail from the order is offered.
 	require.NotContains(t, r.body, "<script>")
+}
+
+// The form hands its script routing's brand table, the one the server
+// checks with; the script has none of its own.
+func TestFormCarriesRoutingsBrandTable(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	o := s.register(order{lang: "en"})
+	r := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID)
+	require.Equal(t, http.StatusOK, r.status)
+	m := regexp.MustCompile(`<form id="payform" [^>]*data-brands="([^"]*)"`).FindStringSubmatch(r.body)
+	require.NotNil(t, m, "no data-brands on the form")
+	var rows [][4]any
+	require.NoError(t, json.Unmarshal([]byte(html.UnescapeString(m[1])), &rows))
+	table := routing.BrandTable()
+	require.Len(t, rows, len(table))
+	for i, row := range table {
+		require.Equal(t, [4]any{float64(row.Digits), float64(row.Lo), float64(row.Hi), row.Brand}, rows[i])
+	}
 }
 
 func TestAssets(t *testing.T) {
