@@ -15,6 +15,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/hsm/hsmtest"
+	"github.com/tulpar-switch/tulpar/iso"
 )
 
 // payment is what a later journal or order store would keep about a card:
@@ -91,8 +92,8 @@ func TestNoCardDataOnDisk(t *testing.T) {
 		mac, err := m.GenerateMAC(ctx, "mac-bank-a", isoLike)
 		require.NoError(t, err)
 
-		p := payment{PANCiphertext: ct, Token: tok, Masked: hsm.MaskPAN(pan), Expiry: "2812", MAC: hex.EncodeToString(mac)}
-		card := cardBookEntry{PANCiphertext: ct, Masked: hsm.MaskPAN(pan), Expiry: "2812", CVVHash: cvvHash}
+		p := payment{PANCiphertext: ct, Token: tok, Masked: iso.MaskPAN(pan), Expiry: "2812", MAC: hex.EncodeToString(mac)}
+		card := cardBookEntry{PANCiphertext: ct, Masked: iso.MaskPAN(pan), Expiry: "2812", CVVHash: cvvHash}
 		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 			for name, v := range map[string]any{"payments": p, "cards": card} {
 				b, err := tx.CreateBucketIfNotExists([]byte(name))
@@ -114,7 +115,7 @@ func TestNoCardDataOnDisk(t *testing.T) {
 			return raw.Put([]byte(tok), ct) // the binary form too
 		}))
 
-		log.Info().Str("pan", hsm.MaskPAN(pan)).Str("token", tok).Hex("mac", mac).Bytes("pan_ct", ct).Msg("authorization")
+		log.Info().Str("pan", iso.MaskPAN(pan)).Str("token", tok).Hex("mac", mac).Bytes("pan_ct", ct).Msg("authorization")
 
 		// Errors from the card data paths go to the log as they are.
 		_, err = m.EncryptPAN(ctx, pan+"0000")
@@ -124,7 +125,7 @@ func TestNoCardDataOnDisk(t *testing.T) {
 		_, err = m.DecryptPAN(ctx, bad)
 		log.Warn().Err(err).Msg("decrypt rejected")
 		err = m.VerifyCVV(ctx, pan, "2812", "000", cvvHash)
-		log.Warn().Err(err).Str("pan", hsm.MaskPAN(pan)).Msg("cvv2 check failed")
+		log.Warn().Err(err).Str("pan", iso.MaskPAN(pan)).Msg("cvv2 check failed")
 
 		// Follow-up messages decrypt: the clear PAN exists only in memory.
 		back, err := m.DecryptPAN(ctx, ct)

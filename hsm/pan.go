@@ -264,14 +264,3 @@ func (m *Soft) checkCVVInput(pan, expiry, cvv string) error {
 	}
 	return nil
 }
-
-// MaskPAN shows at most the first six and last four digits of a PAN, the most
-// PCI DSS (requirement 3.4.1) allows to display: 411111******1111. Anything
-// that is not 12 to 19 digits comes back as stars of the same length, so a
-// malformed PAN never leaks through the masking either.
-func MaskPAN(pan string) string {
-	if !validPAN(pan) {
-		return strings.Repeat("*", len(pan))
-	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
-}

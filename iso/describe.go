@@ -7,16 +7,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// MaskPAN keeps the first six and last four digits (PCI DSS 3.4.1) and
-// replaces the rest with '*'. Anything that is not 12 to 19 digits is
-// fully hidden, so a malformed PAN cannot leak through the masking.
-func MaskPAN(pan string) string {
-	if len(pan) < 12 || len(pan) > 19 || !isDigits(pan) {
-		return strings.Repeat("*", len(pan))
-	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
-}
-
 // Describe returns a one-line, log-safe description of m: the PAN masked;
 // CVV2, CAVV, keys and the MAC left out (only their presence is shown).
 // This and MarshalZerologObject are the only ways a message reaches a log.

@@ -137,14 +137,17 @@ func brandID(brand string) int {
 	return 0
 }
 
-// brandRanges maps IIN ranges to brand ids. A range is on the first `digits`
-// digits of the PAN; brandOf returns the brand of the shortest matching
-// prefix, so UnionPay's 62 wins over Discover's co-branded 622126-622925.
-var brandRanges = [...]struct {
+// brandRange is one row of the brand table.
+type brandRange struct {
 	digits int
 	lo, hi uint32
 	id     int
-}{
+}
+
+// brandRanges maps IIN ranges to brand ids. A range is on the first `digits`
+// digits of the PAN; brandOf returns the brand of the shortest matching
+// prefix, so UnionPay's 62 wins over Discover's co-branded 622126-622925.
+var brandRanges = [...]brandRange{
 	{1, 4, 4, idVisa},
 	{2, 34, 34, idAmex},
 	{2, 36, 36, idDiners},
@@ -173,6 +176,28 @@ func BrandOf(pan string) string {
 		return ""
 	}
 	return brandNames[id-1]
+}
+
+// BrandRange is one row of BrandOf's table: a card number whose first Digits
+// digits, read as a decimal number, lie in [Lo, Hi] is of Brand.
+type BrandRange struct {
+	Digits int
+	Lo, Hi int
+	Brand  string
+}
+
+// BrandTable returns the table BrandOf reads, for code that must recognise a
+// brand where Go does not run: the hosted page's script draws its badge from
+// it. Rows come shortest prefix first, and BrandOf is exactly this reading of
+// them: for n from 1 up to the number of leading digits known (at most the
+// largest Digits), the first row with Digits n whose range holds the first n
+// digits names the brand; no such row, no brand. The slice is the caller's.
+func BrandTable() []BrandRange {
+	out := make([]BrandRange, len(brandRanges))
+	for i, r := range brandRanges {
+		out[i] = BrandRange{Digits: r.digits, Lo: int(r.lo), Hi: int(r.hi), Brand: brandNames[r.id-1]}
+	}
+	return out
 }
 
 func brandOf(pan string) int {

@@ -37,6 +37,13 @@
 // ranges, so a 6-digit BIN never matches a rule whose 8-digit ranges cover
 // only part of it.
 //
+// # Card brands
+//
+// BrandOf is the module's only table from issuer identification numbers to
+// card brands (Visa, Mastercard, Mir, Amex, UnionPay, JCB, Discover, Diners).
+// Rules match on it, and the hosted payment page uses it to decide which
+// cards it accepts; nothing else keeps a copy.
+//
 // # Follow-ups
 //
 // Completions, reversals and refunds go to the bank that authorized the

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
@@ -80,6 +82,45 @@ func TestBrowserPaysWithChallenge(t *testing.T) {
 
 	// Both buyers saw the result page on their way back.
 	require.GreaterOrEqual(t, s.counter("tulpar_hpp_page_views_total", "page", "result"), 2.0)
+}
+
+// TestBrowserBrandBadges types a card of every brand routing knows into the
+// page in real Chromium: the script names each as routing.BrandOf does, from
+// the table the server put in the form, and refuses, as the server does, a
+// card number no brand claims.
+func TestBrowserBrandBadges(t *testing.T) {
+	exe := ensureChromium(t)
+	s := newStack(t, stackOptions{})
+	ctx := newChrome(t, exe)
+	openForm(t, ctx, s, s.register(orderSpec{lang: "en"}))
+
+	cards := []struct{ brand, pan, badge string }{
+		{routing.BrandVisa, "4111111111111111", "VISA"},
+		{routing.BrandMastercard, "2221000000000009", "Mastercard"},
+		{routing.BrandMir, "2200000000000004", "МИР"},
+		{routing.BrandAmex, "378282246310005", "AMEX"},
+		{routing.BrandUnionPay, "6200000000000000000", "UnionPay"},
+		{routing.BrandJCB, "3530111333300000", "JCB"},
+		{routing.BrandDiscover, "6440000000000005", "Discover"},
+		{routing.BrandDiners, "36000000000008", "Diners Club"},
+	}
+	for _, b := range routing.Brands() {
+		require.True(t, slices.ContainsFunc(cards, func(c struct{ brand, pan, badge string }) bool { return c.brand == b }),
+			"routing knows %s: give the page a badge for it and this test a card", b)
+	}
+	for _, c := range cards {
+		t.Run(c.brand, func(t *testing.T) {
+			require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("pan"), ""), chromedp.SendKeys(chromedp.ID("pan"), c.pan)))
+			require.Equal(t, c.badge, run(t, ctx, chromedp.Text(chromedp.ID("brand"))))
+			require.Equal(t, "brand "+c.brand, run(t, ctx, chromedp.Evaluate[string](`document.getElementById('brand').className`)))
+			require.Empty(t, run(t, ctx, chromedp.Text(chromedp.ID("pan-err"))))
+		})
+	}
+	t.Run("no brand", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("pan"), ""), chromedp.SendKeys(chromedp.ID("pan"), "9000000000000001")))
+		require.Empty(t, run(t, ctx, chromedp.Text(chromedp.ID("brand"))))
+		require.Equal(t, "Cards of this payment system are not accepted.", run(t, ctx, chromedp.Text(chromedp.ID("pan-err"))))
+	})
 }
 
 // openForm opens the order's page on a phone-sized screen and checks what

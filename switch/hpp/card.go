@@ -1,6 +1,7 @@
 package hpp
 
 import (
+	"encoding/json"
 	"errors"
 	"net/mail"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -43,9 +45,12 @@ func parseCardForm(get func(string) string, now time.Time) cardForm {
 	f.card.Holder = strings.Join(strings.Fields(get(fieldHolder)), " ")
 	f.email = strings.TrimSpace(get(fieldEmail))
 
-	if n := len(f.card.PAN); n < 13 || n > 19 || !iso.Luhn(f.card.PAN) {
+	// The page takes the brands routing knows: routing.BrandOf is the
+	// module's one BIN table, and the script's badge reads it too.
+	brand := routing.BrandOf(f.card.PAN)
+	if iso.ValidPAN(f.card.PAN) != nil {
 		f.errors[fieldPAN] = "err_pan"
-	} else if brandOf(f.card.PAN) == "" {
+	} else if brand == "" {
 		f.errors[fieldPAN] = "err_brand"
 	}
 	exp, ok := parseExpiry(get(fieldExpiry))
@@ -57,7 +62,7 @@ func parseCardForm(get func(string) string, now time.Time) cardForm {
 	}
 	f.card.Expiry = exp
 	want := 3
-	if brandOf(f.card.PAN) == "amex" {
+	if brand == routing.BrandAmex {
 		want = 4
 	}
 	if len(f.card.CVV2) != want || !isDigits(f.card.CVV2) {
@@ -137,30 +142,18 @@ func validHolder(s string) bool {
 	return letters >= 2
 }
 
-// brandOf names the card's payment system as the page's script does:
-// Visa 4, Mastercard 51–55 and 2221–2720, Mir 2200–2204, American Express
-// 34 and 37, UnionPay 62. Others are not accepted.
-func brandOf(pan string) string {
-	p := func(n int) string {
-		if len(pan) < n {
-			return ""
-		}
-		return pan[:n]
+// brandTable is routing's brand table as the page's script reads it from
+// the form's data-brands attribute: [[digits, lo, hi, brand], …], shortest
+// prefix first (routing.BrandTable). The script keeps no table of its own,
+// so the badge a buyer sees and the server's check cannot disagree.
+var brandTable = func() string {
+	var rows [][4]any
+	for _, r := range routing.BrandTable() {
+		rows = append(rows, [4]any{r.Digits, r.Lo, r.Hi, r.Brand})
 	}
-	switch {
-	case p(1) == "4":
-		return "visa"
-	case p(2) >= "51" && p(2) <= "55", p(4) >= "2221" && p(4) <= "2720":
-		return "mastercard"
-	case p(4) >= "2200" && p(4) <= "2204":
-		return "mir"
-	case p(2) == "34" || p(2) == "37":
-		return "amex"
-	case p(2) == "62":
-		return "unionpay"
-	}
-	return ""
-}
+	b, _ := json.Marshal(rows) // ints and strings: it cannot fail
+	return string(b)
+}()
 
 func digitsOnly(s string) string {
 	var b strings.Builder

@@ -20,7 +20,11 @@
 //     which order to look at; the result is fetched server to server by
 //     payments.Service.ThreeDSComplete;
 //   - touch bank links, store-and-forward or bbolt: it speaks only to
-//     payments (DESIGN.md's layer 4).
+//     payments (DESIGN.md's layer 4);
+//   - keep its own card rules: a card number is checked with iso.ValidPAN
+//     and its brand read with routing.BrandOf, the module's one BIN table;
+//     the script's brand badge reads the same table (routing.BrandTable),
+//     which the form carries in its data-brands attribute.
 //
 // CSRF. The GET of the form sets a random nonce in a cookie scoped to
 // /pay/{orderId} (HttpOnly, SameSite=Strict, Secure under https) and puts

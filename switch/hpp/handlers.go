@@ -27,6 +27,7 @@ type view struct {
 
 	Action, CSRF, Holder, Email, PayLabel string
 	Errors                                map[string]string // field → text key
+	Brands                                string            // brandTable, for the script
 
 	Kind        string // ok, fail, cancel, wait, expired, forbidden, notfound, error
 	Lines       []string
@@ -174,6 +175,7 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o 
 	v.Action = "/pay/" + o.ID
 	v.CSRF = s.csrf.issue(w, r, o.ID)
 	v.PayLabel = payLabel(lang, v.Amount)
+	v.Brands = brandTable
 	v.Errors = f.errors
 	if len(v.Errors) == 0 {
 		v.Errors = nil

@@ -1,17 +1,21 @@
 package hpp_test
 
 import (
+	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
@@ -77,6 +81,24 @@ func TestFormFieldsForPhonesAndAutofill(t *testing.T) {
 	require.NotRegexp(t, `(src|href)="(https?:)?//`, r.body)
 	// The buyer's e-mail from the order is offered.
 	require.NotContains(t, r.body, "<script>")
+}
+
+// The form hands its script routing's brand table, the one the server
+// checks with; the script has none of its own.
+func TestFormCarriesRoutingsBrandTable(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	o := s.register(orderSpec{lang: "en"})
+	r := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID)
+	require.Equal(t, http.StatusOK, r.status)
+	m := regexp.MustCompile(`<form id="payform" [^>]*data-brands="([^"]*)"`).FindStringSubmatch(r.body)
+	require.NotNil(t, m, "no data-brands on the form")
+	var rows [][4]any
+	require.NoError(t, json.Unmarshal([]byte(html.UnescapeString(m[1])), &rows))
+	table := routing.BrandTable()
+	require.Len(t, rows, len(table))
+	for i, row := range table {
+		require.Equal(t, [4]any{float64(row.Digits), float64(row.Lo), float64(row.Hi), row.Brand}, rows[i])
+	}
 }
 
 func TestAssets(t *testing.T) {
@@ -212,7 +234,7 @@ func TestBadCardRerendersForm(t *testing.T) {
 	}{
 		{"Luhn", "ru", url.Values{"pan": {"4111 1111 1111 1112"}}, "pan", "Проверьте номер карты."},
 		{"too short", "en", url.Values{"pan": {"4111 1111"}}, "pan", "Check the card number."},
-		{"brand not accepted", "en", url.Values{"pan": {"6011 1111 1111 1117"}}, "pan", "Cards of this payment system are not accepted."},
+		{"brand not accepted", "en", url.Values{"pan": {"9000 0000 0000 0001"}}, "pan", "Cards of this payment system are not accepted."},
 		{"expiry month", "kk", url.Values{"expiry": {"13/30"}}, "expiry", "Мерзімді АА/ЖЖ түрінде енгізіңіз."},
 		{"card expired", "ru", url.Values{"expiry": {"01/20"}}, "expiry", "Срок действия карты истёк."},
 		{"cvv2 short", "en", url.Values{"cvv2": {"91"}}, "cvv2", "Enter the 3 or 4 digits of CVV2/CVC2."},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
@@ -90,16 +91,48 @@ func TestParseExpiry(t *testing.T) {
 	require.False(t, expired("3012", now))
 }
 
-func TestBrandOf(t *testing.T) {
-	tests := map[string]string{
-		"4111111111111111": "visa", "5555555555555599": "mastercard", "5105105105105100": "mastercard",
-		"2221000000000009": "mastercard", "2720990000000007": "mastercard", "2200000000000004": "mir",
-		"2204999999999999": "mir", "378282246310005": "amex", "340000000000009": "amex",
-		"6200000000000005": "unionpay", "6011111111111117": "", "3530111333300000": "", "2205000000000000": "",
-		"2721000000000000": "", "5000000000000000": "", "5600000000000000": "",
+// TestCardFormBrands: the page takes a card of every brand routing knows,
+// asks Amex for a 4-digit CVV2 and the others for 3, and refuses a valid card
+// number that no brand claims.
+func TestCardFormBrands(t *testing.T) {
+	tests := []struct {
+		name, pan, cvv string
+		brand          string // "" for a card the page refuses as err_brand
+	}{
+		{"visa", "4111 1111 1111 1111", "917", routing.BrandVisa},
+		{"mastercard 51-55", "5555 5555 5555 5599", "917", routing.BrandMastercard},
+		{"mastercard 2221-2720", "2221 0000 0000 0009", "917", routing.BrandMastercard},
+		{"mir", "2200 0000 0000 0004", "917", routing.BrandMir},
+		{"amex", "3782 822463 10005", "5273", routing.BrandAmex},
+		{"unionpay 19 digits", "6200 0000 0000 0000 000", "917", routing.BrandUnionPay},
+		{"jcb", "3530 1113 3330 0000", "917", routing.BrandJCB},
+		{"discover 6011", "6011 1111 1111 1117", "917", routing.BrandDiscover},
+		{"discover 65", "6500 0000 0000 0002", "917", routing.BrandDiscover},
+		{"diners 36", "3600 000000 0008", "917", routing.BrandDiners},
+		{"diners 300-305", "3000 000000 0004", "917", routing.BrandDiners},
+		{"no brand claims 9", "9000 0000 0000 0001", "917", ""},
+		{"no brand claims 1", "1000 0000 0000 0008", "917", ""},
 	}
-	for pan, want := range tests {
-		require.Equal(t, want, brandOf(pan), pan)
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := url.Values{fieldPAN: {tt.pan}, fieldExpiry: {"12/30"}, fieldCVV: {tt.cvv}, fieldHolder: {"AIGERIM N"}}
+			f := parseCardForm(v.Get, now)
+			require.Equal(t, tt.brand, routing.BrandOf(f.card.PAN))
+			if tt.brand == "" {
+				require.Equal(t, map[string]string{fieldPAN: "err_brand"}, f.errors)
+				return
+			}
+			require.Empty(t, f.errors)
+			require.NoError(t, payments.ValidateCard(f.card, now))
+
+			wrong := "1234"
+			if tt.brand == routing.BrandAmex {
+				wrong = "123"
+			}
+			v.Set(fieldCVV, wrong)
+			require.Equal(t, map[string]string{fieldCVV: "err_cvv"}, parseCardForm(v.Get, now).errors, "wrong CVV2 length for %s", tt.brand)
+		})
 	}
 }
 
@@ -165,6 +198,6 @@ func FuzzCardForm(f *testing.F) {
 			return
 		}
 		require.NoError(t, payments.ValidateCard(form.card, now))
-		require.NotEmpty(t, brandOf(form.card.PAN))
+		require.NotEmpty(t, routing.BrandOf(form.card.PAN))
 	})
 }

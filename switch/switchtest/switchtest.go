@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/hsm"
+	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
@@ -318,7 +319,7 @@ func (s *Switch) SAFDrained() {
 func (s *Switch) Books(pan string, before issuersim.AccountView) {
 	s.t.Helper()
 	s.SAFDrained()
-	masked := pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
+	masked := iso.MaskPAN(pan)
 	var held, captured, refunded int64
 	require.NoError(s.t, s.D.Payments().Store().All(func(o *order.Order) error {
 		for _, op := range o.Ops {

@@ -7,19 +7,28 @@
   var pan = form.elements.pan, exp = form.elements.expiry, cvv = form.elements.cvv2,
       holder = form.elements.holder, email = form.elements.email,
       badge = document.getElementById('brand'), pay = document.getElementById('pay');
-  var names = { visa: 'VISA', mastercard: 'Mastercard', mir: 'МИР', amex: 'AMEX', unionpay: 'UnionPay' };
+  var names = { visa: 'VISA', mastercard: 'Mastercard', mir: 'МИР', amex: 'AMEX', unionpay: 'UnionPay',
+                jcb: 'JCB', discover: 'Discover', diners: 'Diners Club' };
+
+  // brands is the server's brand table (routing.BrandOf's), put in the form:
+  // [[digits, lo, hi, brand], ...], shortest prefix first. This script keeps
+  // no table of its own. Without one it judges no brand: the server does.
+  var brands = [], longest = 0;
+  try { brands = JSON.parse(form.getAttribute('data-brands') || '[]'); } catch (e) { brands = []; }
+  brands.forEach(function (r) { longest = Math.max(longest, r[0]); });
 
   function digits(s) { return s.replace(/\D/g, ''); }
 
-  // brand follows the server's list: Visa 4, Mastercard 51-55 and
-  // 2221-2720, Mir 2200-2204, American Express 34 and 37, UnionPay 62.
+  // brand reads the table as routing.BrandOf does: for the shortest prefix
+  // length n that has one, the row of length n whose range holds the first
+  // n digits.
   function brand(d) {
-    var p2 = d.length >= 2 ? +d.slice(0, 2) : -1, p4 = d.length >= 4 ? +d.slice(0, 4) : -1;
-    if (d.charAt(0) === '4') { return 'visa'; }
-    if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) { return 'mastercard'; }
-    if (p4 >= 2200 && p4 <= 2204) { return 'mir'; }
-    if (p2 === 34 || p2 === 37) { return 'amex'; }
-    if (p2 === 62) { return 'unionpay'; }
+    for (var n = 1; n <= d.length && n <= longest; n++) {
+      var v = +d.slice(0, n);
+      for (var i = 0; i < brands.length; i++) {
+        if (brands[i][0] === n && brands[i][1] <= v && v <= brands[i][2]) { return brands[i][3]; }
+      }
+    }
     return '';
   }
 
@@ -77,7 +86,7 @@
     cvv.placeholder = b === 'amex' ? '••••' : '•••';
     var complete = d.length >= panLength(b) || (final && d.length >= 13);
     if (!complete) { show(pan, final ? 'data-msg' : null); return false; }
-    if (d.length >= 2 && !b) { show(pan, 'data-msg-brand'); return false; }
+    if (d.length >= 2 && !b && brands.length) { show(pan, 'data-msg-brand'); return false; }
     if (d.length < 13 || !luhn(d)) { show(pan, 'data-msg'); return false; }
     show(pan, null);
     return true;
