@@ -20,7 +20,8 @@
 //  3. The core calls Result. What the browser brought is never trusted:
 //     only Result's answer, fetched server to server, decides.
 //
-// This package imports nothing of Tulpar's and never issuersim (the two
+// Of Tulpar's packages it imports only emv3ds, the messages and field checks
+// it shares with the simulated DS and ACS, and never issuersim (the two
 // sides of 3-D Secure meet only over HTTP). It never puts a PAN in an error,
 // never stores a CAVV, and an Outcome prints and logs without its CAVV.
 // Mapping an Outcome to the ISO 8583 private field (iso.ThreeDS: ECI, CAVV,

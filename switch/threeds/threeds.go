@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/rs/zerolog"
+
+	"github.com/tulpar-switch/tulpar/emv3ds"
 )
 
 // Authenticator is what the payments core needs from 3-D Secure; a real 3DS
@@ -54,13 +56,13 @@ type Status string
 
 // The statuses.
 const (
-	Authenticated     Status = "Y" // the cardholder was authenticated
-	Attempted         Status = "A" // attempt: the issuer's stand-in, no cardholder check
-	Failed            Status = "N" // not authenticated: wrong code, cancelled, issuer refused
-	NotEnrolled       Status = "U" // could not be performed: here, the card is not enrolled
-	ChallengeRequired Status = "C" // the browser must go to the ACS
-	Rejected          Status = "R" // the issuer rejects the transaction: do not authorize
-	Errored           Status = ""  // no answer from 3-D Secure (see the error)
+	Authenticated     Status = emv3ds.TransStatusAuthenticated // the cardholder was authenticated
+	Attempted         Status = emv3ds.TransStatusAttempted     // attempt: the issuer's stand-in, no cardholder check
+	Failed            Status = emv3ds.TransStatusFailed        // not authenticated: wrong code, cancelled, issuer refused
+	NotEnrolled       Status = emv3ds.TransStatusUnavailable   // could not be performed: here, the card is not enrolled
+	ChallengeRequired Status = emv3ds.TransStatusChallenge     // the browser must go to the ACS
+	Rejected          Status = emv3ds.TransStatusRejected      // the issuer rejects the transaction: do not authorize
+	Errored           Status = ""                              // no answer from 3-D Secure (see the error)
 )
 
 // String names the status for people.
@@ -194,5 +196,5 @@ func (e *DSError) Error() string {
 // Is makes errors.Is(err, ErrUnknownTransaction) true for errorCode 301.
 // A bare HTTP 404 is not enough: a wrong DS URL gives one too.
 func (e *DSError) Is(target error) bool {
-	return target == ErrUnknownTransaction && e.Code == "301"
+	return target == ErrUnknownTransaction && e.Code == emv3ds.ErrorCodeUnknownTransaction
 }
