@@ -19,15 +19,13 @@ import (
 // maxResponse bounds what the client reads from the Directory Server.
 const maxResponse = 64 << 10
 
-// Client is an Authenticator over the Directory Server HTTP API of
+// Client is the requestor over the Directory Server HTTP API of
 // issuersim/acs. It keeps no state between calls and is safe for
 // concurrent use.
 type Client struct {
 	base string
 	hc   *http.Client
 }
-
-var _ Authenticator = (*Client)(nil)
 
 // NewClient returns a client of the Directory Server at dsURL (the root the
 // acs handler is mounted at, e.g. "http://127.0.0.1:8443"). httpClient nil
@@ -44,9 +42,12 @@ func NewClient(dsURL string, httpClient *http.Client) *Client {
 	return &Client{base: strings.TrimRight(dsURL, "/"), hc: httpClient}
 }
 
-// Begin sends the AReq. A challenge comes back as ChallengeRequired with
-// the form to auto-POST to the ACS (creq and threeDSSessionData for 2.x,
-// PaReq and MD for 1.0.2). A Request that makes an AReq the DS would refuse
+// Begin sends the AReq: it asks the Directory Server to authenticate the
+// buyer. The Outcome is final (Y, A, N, U, R) or ChallengeRequired, with
+// the form to auto-POST to the ACS in ChallengeURL and ChallengeForm (creq
+// and threeDSSessionData for 2.x, PaReq and MD for 1.0.2); Result then
+// gives the answer once the browser comes back. On error the Outcome's
+// Status is Errored. A Request that makes an AReq the DS would refuse
 // (emv3ds.AReq.Check) fails with ErrInvalidRequest before anything is sent.
 func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
 	if !emv3ds.ValidTransID(req.TransID) {
@@ -100,9 +101,11 @@ func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
 	return o, nil
 }
 
-// Result asks for the final result (the RRes). It returns
-// ErrChallengePending while the challenge is open and ErrUnknownTransaction
-// for an id the Directory Server does not know or has expired.
+// Result asks for the final result (the RRes) of the authentication Begin
+// started for transID, server to server, after the browser came back from
+// the challenge. It returns ErrChallengePending while the challenge is open
+// and ErrUnknownTransaction for an id the Directory Server does not know or
+// has expired. On error the Outcome's Status is Errored.
 func (c *Client) Result(ctx context.Context, transID string) (Outcome, error) {
 	if !emv3ds.ValidTransID(transID) {
 		return Outcome{}, fmt.Errorf("threeds: result: trans id: %w: want 1 to 64 of [A-Za-z0-9._-]", ErrInvalidRequest)

@@ -4,11 +4,11 @@
 // the issuer's ACS when a challenge is needed, and returns the ECI and
 // CAVV/AAV the authorization carries to the bank.
 //
-// The payments core depends on the Authenticator interface, so a real 3-D
-// Secure server can replace Client, which talks to Tulpar's simulated DS and
-// ACS (issuersim/acs) over HTTP. The client is stateless: between Begin and
-// Result the order is in status 5, "3-D Secure in progress", in the payments
-// core's store.
+// The payments core declares the interface it needs (payments.Authenticator:
+// Begin and Result), so a real 3-D Secure server can replace Client, which
+// talks to Tulpar's simulated DS and ACS (issuersim/acs) over HTTP. The
+// client is stateless: between Begin and Result the order is in status 5,
+// "3-D Secure in progress", in the payments core's store.
 //
 // A challenge runs through the buyer's browser:
 //

@@ -1,7 +1,6 @@
 package threeds
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -9,20 +8,6 @@ import (
 
 	"github.com/tulpar-switch/tulpar/emv3ds"
 )
-
-// Authenticator is what the payments core needs from 3-D Secure; a real 3DS
-// Server can implement it.
-type Authenticator interface {
-	// Begin asks the Directory Server to authenticate the buyer. The
-	// Outcome is final (Y, A, N, U, R) or ChallengeRequired, in which case
-	// the browser must go to Outcome.ChallengeURL and Result gives the
-	// answer once it comes back. On error the Outcome's Status is Errored.
-	Begin(ctx context.Context, req Request) (Outcome, error)
-	// Result fetches the final result of the authentication req.TransID
-	// started, server to server, after the browser came back from the
-	// challenge. Before the challenge ends it returns ErrChallengePending.
-	Result(ctx context.Context, transID string) (Outcome, error)
-}
 
 // Request is one authentication.
 type Request struct {
