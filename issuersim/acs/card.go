@@ -1,18 +1,5 @@
 package acs
 
-// digits reports whether s is min to max ASCII digits.
-func digits(s string, min, max int) bool {
-	if len(s) < min || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // mastercard reports whether pan is in Mastercard's ranges (51–55 and
 // 2221–2720), whose ECIs differ from every other brand's.
 func mastercard(pan string) bool {

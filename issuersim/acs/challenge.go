@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tulpar-switch/tulpar/emv3ds"
 )
 
 // challengeView is what a challenge page shows; built under s.mu, rendered
@@ -51,7 +53,7 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 		if v == "" {
 			v = r.Form.Get("PaReq")
 		}
-		cr, err := decodeChallengeRequest(v)
+		cr, err := emv3ds.ParseCReq(v)
 		if err != nil {
 			s.log.Warn().Str("event", "creq_invalid").Err(err).Msg("challenge request rejected")
 			s.message(w, http.StatusBadRequest, "Bad challenge request / Неверный запрос аутентификации")
@@ -136,17 +138,17 @@ func (s *Server) check(t *txn, got string) bool {
 
 // notification builds the auto-POST back to the switch. Callers hold s.mu.
 func (s *Server) notification(t *txn, nonce string) notifyView {
-	cres := ChallengeResponse{
+	cres := emv3ds.CRes{
 		ThreeDSServerTransID: t.id, ACSTransID: t.acsTransID, MessageVersion: t.version,
 		TransStatus: t.status, ChallengeCompletionInd: "Y",
 	}
 	fields := []field{{"threeDSServerTransID", t.id}, {"transStatus", t.status}}
-	if t.version == Version1 {
-		cres.MessageType = "PaRes"
-		fields = append(fields, field{"PaRes", encodeJSON64(base64.StdEncoding, cres)}, field{"MD", t.id})
+	if t.version == emv3ds.Version102 {
+		cres.MessageType = emv3ds.MessageTypePaRes
+		fields = append(fields, field{"PaRes", cres.FormValue()}, field{"MD", t.id})
 	} else {
-		cres.MessageType = "CRes"
-		fields = append(fields, field{"cres", encodeJSON64(base64.RawURLEncoding, cres)})
+		cres.MessageType = emv3ds.MessageTypeCRes
+		fields = append(fields, field{"cres", cres.FormValue()})
 	}
 	return notifyView{URL: t.notificationURL, Fields: fields, Nonce: nonce}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/emv3ds"
 	"github.com/tulpar-switch/tulpar/iso"
 )
 
@@ -126,7 +127,7 @@ func (c Config) withDefaults() Config {
 // are valid (they mean the defaults).
 func (c Config) Validate() error {
 	for pan, b := range c.Cards {
-		if !digits(pan, 12, 19) {
+		if !emv3ds.ValidAcctNumber(pan) {
 			// The key may be a PAN: show it masked only.
 			return fmt.Errorf("acs: cards[%s]: want 12 to 19 digits", iso.MaskPAN(pan))
 		}

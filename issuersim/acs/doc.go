@@ -9,10 +9,14 @@
 // (see CAVV and VerifyCAVV: the simulated bank may check what reaches it).
 //
 // It speaks to the switch only over HTTP, as a real DS and ACS would, and so
-// must never import anything under switch/. It never logs or shows a full
-// PAN (first six and last four digits only), never logs a CAVV or a one-time
-// code, and never stores a PAN: a transaction keeps a keyed digest of it, from
-// which the CAVV is recomputed whenever the result is asked for.
+// must never import anything under switch/. The messages and the checks of
+// their elements are emv3ds's, the wire it shares with the switch's
+// requestor; this package decides only what the DS and the ACS answer.
+//
+// It never logs or shows a full PAN (first six and last four digits only),
+// never logs a CAVV or a one-time code, and never stores a PAN: a
+// transaction keeps a keyed digest of it, from which the CAVV is recomputed
+// whenever the result is asked for.
 //
 // # HTTP API (JSON field names follow EMV 3-D Secure 2.2 where one exists)
 //

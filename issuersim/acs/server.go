@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/tulpar-switch/tulpar/emv3ds"
 	"github.com/tulpar-switch/tulpar/iso"
 )
 
@@ -100,18 +101,18 @@ func (s *Server) VerifyCAVV(in CAVVInput, cavv string) bool { return VerifyCAVV(
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	if err != nil {
-		s.erro(w, http.StatusRequestEntityTooLarge, Erro{ErrorCode: "203", ErrorDescription: "AReq too large or unreadable"})
+		s.erro(w, http.StatusRequestEntityTooLarge, emv3ds.Erro{ErrorCode: emv3ds.ErrorCodeInvalid, ErrorDescription: "AReq too large or unreadable"})
 		return
 	}
 	req, err := parseAReq(body)
 	if err != nil {
-		var fe *fieldError
+		var fe *emv3ds.FieldError
 		errors.As(err, &fe)
-		e := Erro{ErrorCode: fe.code, ErrorDescription: fe.why, ErrorDetail: fe.field}
-		if transIDOK(req.ThreeDSServerTransID) {
+		e := emv3ds.Erro{ErrorCode: fe.Code, ErrorDescription: fe.Reason, ErrorDetail: fe.Element}
+		if emv3ds.ValidTransID(req.ThreeDSServerTransID) {
 			e.ThreeDSServerTransID = req.ThreeDSServerTransID
 		}
-		s.log.Warn().Str("event", "areq_invalid").Str("element", fe.field).Str("why", fe.why).Msg("AReq rejected")
+		s.log.Warn().Str("event", "areq_invalid").Str("element", fe.Element).Str("why", fe.Reason).Msg("AReq rejected")
 		s.erro(w, http.StatusBadRequest, e)
 		return
 	}
@@ -134,13 +135,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) {
 		// retried after a timeout) gets the same answer; another AReq under
 		// a used id is refused, never allowed to overwrite a transaction.
 		same := hmac.Equal(t.fingerprint[:], fp[:])
-		var res Result
+		var res emv3ds.Result
 		if same {
-			res = s.resultOf(t, "ARes")
+			res = s.resultOf(t, emv3ds.MessageTypeARes)
 		}
 		s.mu.Unlock()
 		if !same {
-			s.erro(w, http.StatusConflict, Erro{ErrorCode: "203", ErrorDetail: "threeDSServerTransID",
+			s.erro(w, http.StatusConflict, emv3ds.Erro{ErrorCode: emv3ds.ErrorCodeInvalid, ErrorDetail: "threeDSServerTransID",
 				ErrorDescription: "threeDSServerTransID already used by another AReq", ThreeDSServerTransID: req.ThreeDSServerTransID})
 			return
 		}
@@ -151,12 +152,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) {
 	if !s.room(now) {
 		s.mu.Unlock()
 		s.log.Warn().Str("event", "areq_full").Int("max", s.cfg.MaxTransactions).Msg("too many transactions held")
-		s.erro(w, http.StatusServiceUnavailable, Erro{ErrorCode: "403", ErrorDescription: "transient system failure: too many transactions", ThreeDSServerTransID: req.ThreeDSServerTransID})
+		s.erro(w, http.StatusServiceUnavailable, emv3ds.Erro{ErrorCode: emv3ds.ErrorCodeTransient, ErrorDescription: "transient system failure: too many transactions", ThreeDSServerTransID: req.ThreeDSServerTransID})
 		return
 	}
 	t = s.newTxn(req, behaviour, fp, now, s.baseURL(r)+"/acs/challenge")
 	s.txns[t.id] = t
-	res := s.resultOf(t, "ARes")
+	res := s.resultOf(t, emv3ds.MessageTypeARes)
 	s.mu.Unlock()
 
 	s.log.Info().Str("event", "areq").Str("trans_id", t.id).Str("ds_trans_id", t.dsTransID).
@@ -175,7 +176,7 @@ func (s *Server) newTxn(req areq, b Behaviour, fp [sha256.Size]byte, now time.Ti
 		id:              req.ThreeDSServerTransID,
 		acsTransID:      uuid.NewString(),
 		dsTransID:       uuid.NewString(),
-		version:         Version2,
+		version:         emv3ds.Version220,
 		behaviour:       b,
 		mc:              mastercard(req.AcctNumber),
 		masked:          iso.MaskPAN(req.AcctNumber),
@@ -204,7 +205,7 @@ func (s *Server) newTxn(req areq, b Behaviour, fp [sha256.Size]byte, now time.Ti
 	case Password:
 		// 3-D Secure 1 names the transaction by a 20-byte XID, which is
 		// what goes to the bank where 2.x sends the dsTransID.
-		t.status, t.acsURL, t.version, t.dsTransID = "C", acsURL, Version1, newXID()
+		t.status, t.acsURL, t.version, t.dsTransID = "C", acsURL, emv3ds.Version102, newXID()
 	default:
 		t.status, t.reason = "N", "06" // invalid card number
 	}
@@ -212,8 +213,8 @@ func (s *Server) newTxn(req areq, b Behaviour, fp [sha256.Size]byte, now time.Ti
 }
 
 // resultOf is what the DS says about t now. Callers hold s.mu.
-func (s *Server) resultOf(t *txn, messageType string) Result {
-	r := Result{
+func (s *Server) resultOf(t *txn, messageType string) emv3ds.Result {
+	r := emv3ds.Result{
 		MessageType:          messageType,
 		MessageVersion:       t.version,
 		ThreeDSServerTransID: t.id,
@@ -238,14 +239,14 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.mu.Lock()
 	t := s.lookup(id, s.cfg.Now())
-	var res Result
+	var res emv3ds.Result
 	if t != nil {
-		res = s.resultOf(t, "RRes")
+		res = s.resultOf(t, emv3ds.MessageTypeRRes)
 	}
 	s.mu.Unlock()
 	if t == nil {
-		e := Erro{ErrorCode: "301", ErrorDescription: "transaction ID not recognized or expired"}
-		if transIDOK(id) {
+		e := emv3ds.Erro{ErrorCode: emv3ds.ErrorCodeUnknownTransaction, ErrorDescription: "transaction ID not recognized or expired"}
+		if emv3ds.ValidTransID(id) {
 			e.ThreeDSServerTransID = id
 		}
 		s.log.Warn().Str("event", "result_unknown").Str("trans_id", e.ThreeDSServerTransID).Msg("result asked for an unknown or expired transaction")
@@ -318,10 +319,10 @@ func trimSlash(s string) string {
 	return s
 }
 
-func (s *Server) erro(w http.ResponseWriter, status int, e Erro) {
-	e.MessageType = "Erro"
+func (s *Server) erro(w http.ResponseWriter, status int, e emv3ds.Erro) {
+	e.MessageType = emv3ds.MessageTypeErro
 	if e.ErrorComponent == "" {
-		e.ErrorComponent = "D"
+		e.ErrorComponent = emv3ds.ErrorComponentDS
 	}
 	writeJSON(w, status, e)
 }

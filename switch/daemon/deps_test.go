@@ -24,6 +24,7 @@ func TestLayers(t *testing.T) {
 		direct[f[0]] = f[1:]
 	}
 	require.Contains(t, direct, module+"iso")
+	require.Contains(t, direct, module+"emv3ds")
 	// deps is the transitive closure over our own packages, plus the
 	// outside packages any of them import directly.
 	var deps func(pkg string, seen map[string]bool)
@@ -58,7 +59,9 @@ func TestLayers(t *testing.T) {
 		{"nothing imports cmd/", func(string) bool { return true }, is("cmd"), false},
 		{"only cmd/ and the test harness import the daemon", func(p string) bool { return !is("cmd", "switch/daemon", "switch/switchtest")(p) }, is("switch/daemon"), false},
 		{"the simulators and the bench never use the switch", is("issuersim", "bench"), is("switch", "cmd"), false},
-		{"the 3-D Secure requestor speaks HTTP only", is("switch/threeds"), func(i string) bool { return strings.HasPrefix(i, module) }, false},
+		{"the 3-D Secure requestor speaks HTTP and the wire only", is("switch/threeds"), func(i string) bool {
+			return strings.HasPrefix(i, module) && !is("emv3ds")(i)
+		}, false},
 		{"web packages never touch links, SAF, the journal or bbolt", is("switch/api", "switch/hpp"),
 			func(i string) bool {
 				return is("switch/links", "switch/saf", "switch/journal")(i) || strings.HasPrefix(i, "go.etcd.io/bbolt")
@@ -75,6 +78,9 @@ func TestLayers(t *testing.T) {
 		{"the foundation and the journal use nothing of the switch", is("specs", "iso", "hsm", "routing", "switch/journal"),
 			func(i string) bool { return strings.HasPrefix(i, module) && !is("specs")(i) }, false},
 		{"routing is pure logic: the standard library only", is("routing"), func(i string) bool { return !std(i) }, false},
+		// Both sides of 3-D Secure import the wire, and issuersim may not
+		// import switch/..., so the wire must stand on nothing of ours.
+		{"the 3-D Secure wire is the standard library only", is("emv3ds"), func(i string) bool { return !std(i) }, false},
 	}
 	pkgs := make([]string, 0, len(direct))
 	for p := range direct {

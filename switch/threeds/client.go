@@ -12,24 +12,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/tulpar-switch/tulpar/emv3ds"
 )
 
 // maxResponse bounds what the client reads from the Directory Server.
 const maxResponse = 64 << 10
 
-// requestedVersion is the EMV 3-D Secure version the client asks for.
-const requestedVersion = "2.2.0"
-
-// Client is an Authenticator over the Directory Server HTTP API of
+// Client is the requestor over the Directory Server HTTP API of
 // issuersim/acs. It keeps no state between calls and is safe for
 // concurrent use.
 type Client struct {
 	base string
 	hc   *http.Client
 }
-
-var _ Authenticator = (*Client)(nil)
 
 // NewClient returns a client of the Directory Server at dsURL (the root the
 // acs handler is mounted at, e.g. "http://127.0.0.1:8443"). httpClient nil
@@ -46,22 +42,23 @@ func NewClient(dsURL string, httpClient *http.Client) *Client {
 	return &Client{base: strings.TrimRight(dsURL, "/"), hc: httpClient}
 }
 
-// Begin sends the AReq. A challenge comes back as ChallengeRequired with
-// the form to auto-POST to the ACS (creq and threeDSSessionData for 2.x,
-// PaReq and MD for 1.0.2).
+// Begin sends the AReq: it asks the Directory Server to authenticate the
+// buyer. The Outcome is final (Y, A, N, U, R) or ChallengeRequired, with
+// the form to auto-POST to the ACS in ChallengeURL and ChallengeForm (creq
+// and threeDSSessionData for 2.x, PaReq and MD for 1.0.2); Result then
+// gives the answer once the browser comes back. On error the Outcome's
+// Status is Errored. A Request that makes an AReq the DS would refuse
+// (emv3ds.AReq.Check) fails with ErrInvalidRequest before anything is sent.
 func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
-	if !idOK(req.TransID) {
+	if !emv3ds.ValidTransID(req.TransID) {
 		return Outcome{}, fmt.Errorf("threeds: begin: trans id: %w: want 1 to 64 of [A-Za-z0-9._-]", ErrInvalidRequest)
 	}
 	fail := func(err error) (Outcome, error) {
 		return Outcome{TransID: req.TransID}, fmt.Errorf("threeds: begin %s: %w", req.TransID, err)
 	}
-	if err := req.check(); err != nil {
-		return fail(err)
-	}
-	body, err := json.Marshal(aReq{
-		MessageType:          "AReq",
-		MessageVersion:       requestedVersion,
+	areq := emv3ds.AReq{
+		MessageType:          emv3ds.MessageTypeAReq,
+		MessageVersion:       emv3ds.Version220,
 		ThreeDSServerTransID: req.TransID,
 		AcctNumber:           req.PAN,
 		CardExpiryDate:       req.Expiry,
@@ -76,7 +73,13 @@ func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
 		BrowserUserAgent:     req.Browser.UserAgent,
 		BrowserLanguage:      req.Browser.Language,
 		BrowserIP:            req.Browser.IP,
-	})
+	}
+	// The DS checks an AReq with the same function: what passes here is
+	// what it accepts. The error names the element, never its value.
+	if err := areq.Check(); err != nil {
+		return fail(fmt.Errorf("AReq: %w: %v", ErrInvalidRequest, err))
+	}
+	body, err := json.Marshal(areq)
 	if err != nil {
 		return fail(fmt.Errorf("AReq: %w", err))
 	}
@@ -85,7 +88,7 @@ func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", step, err))
 	}
-	r, o, err := c.decode(resp, "ARes", req.TransID)
+	r, o, err := c.decode(resp, emv3ds.MessageTypeARes, req.TransID)
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", step, err))
 	}
@@ -98,11 +101,13 @@ func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
 	return o, nil
 }
 
-// Result asks for the final result (the RRes). It returns
-// ErrChallengePending while the challenge is open and ErrUnknownTransaction
-// for an id the Directory Server does not know or has expired.
+// Result asks for the final result (the RRes) of the authentication Begin
+// started for transID, server to server, after the browser came back from
+// the challenge. It returns ErrChallengePending while the challenge is open
+// and ErrUnknownTransaction for an id the Directory Server does not know or
+// has expired. On error the Outcome's Status is Errored.
 func (c *Client) Result(ctx context.Context, transID string) (Outcome, error) {
-	if !idOK(transID) {
+	if !emv3ds.ValidTransID(transID) {
 		return Outcome{}, fmt.Errorf("threeds: result: trans id: %w: want 1 to 64 of [A-Za-z0-9._-]", ErrInvalidRequest)
 	}
 	fail := func(o Outcome, err error) (Outcome, error) {
@@ -114,7 +119,7 @@ func (c *Client) Result(ctx context.Context, transID string) (Outcome, error) {
 	if err != nil {
 		return fail(Outcome{}, fmt.Errorf("%s: %w", step, err))
 	}
-	_, o, err := c.decode(resp, "RRes", transID)
+	_, o, err := c.decode(resp, emv3ds.MessageTypeRRes, transID)
 	if err != nil {
 		return fail(Outcome{}, fmt.Errorf("%s: %w", step, err))
 	}
@@ -159,9 +164,9 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (resp
 	return response{resp.StatusCode, b}, nil
 }
 
-func (c *Client) decode(resp response, want, transID string) (dsResult, Outcome, error) {
+func (c *Client) decode(resp response, want, transID string) (emv3ds.Result, Outcome, error) {
 	if resp.status != http.StatusOK {
-		return dsResult{}, Outcome{}, decodeErro(resp.body, resp.status)
+		return emv3ds.Result{}, Outcome{}, decodeErro(resp.body, resp.status)
 	}
 	r, o, err := decodeResult(resp.body, want)
 	if err != nil {
@@ -177,22 +182,20 @@ func (c *Client) decode(resp response, want, transID string) (dsResult, Outcome,
 // (base64url JSON) with threeDSSessionData, or for a 1.0.2 card the PaReq
 // and MD of 3-D Secure 1 (in the simulator a base64 JSON PaReq, not XML).
 // The session data and MD carry only the transaction id, never card data.
-func challengeForm(r dsResult) map[string]string {
-	cr := challengeRequest{
+func challengeForm(r emv3ds.Result) map[string]string {
+	cr := emv3ds.CReq{
 		ThreeDSServerTransID: r.ThreeDSServerTransID,
 		ACSTransID:           r.ACSTransID,
 		MessageVersion:       r.MessageVersion,
 	}
 	if strings.HasPrefix(r.MessageVersion, "1.") {
-		cr.MessageType = "PaReq"
-		b, _ := json.Marshal(cr)
-		return map[string]string{"PaReq": base64.StdEncoding.EncodeToString(b), "MD": r.ThreeDSServerTransID}
+		cr.MessageType = emv3ds.MessageTypePaReq
+		return map[string]string{"PaReq": cr.FormValue(), "MD": r.ThreeDSServerTransID}
 	}
-	cr.MessageType = "CReq"
+	cr.MessageType = emv3ds.MessageTypeCReq
 	cr.ChallengeWindowSize = "05" // full screen: the hosted page redirects, no iframe
-	b, _ := json.Marshal(cr)
 	return map[string]string{
-		"creq":               base64.RawURLEncoding.EncodeToString(b),
+		"creq":               cr.FormValue(),
 		"threeDSSessionData": base64.RawURLEncoding.EncodeToString([]byte(r.ThreeDSServerTransID)),
 	}
 }
@@ -204,24 +207,4 @@ func noAuthECI(pan string) string {
 		return "00"
 	}
 	return "07"
-}
-
-// check validates a Request; its errors name the field, never its value.
-func (r Request) check() error {
-	bad := func(field, why string) error { return fmt.Errorf("%s: %w: %s", field, ErrInvalidRequest, why) }
-	switch {
-	case len(r.PAN) < 12 || len(r.PAN) > 19 || !allDigits(r.PAN, len(r.PAN)):
-		return bad("PAN", "want 12 to 19 digits")
-	case !allDigits(r.Expiry, 4) || r.Expiry[2:] < "01" || r.Expiry[2:] > "12":
-		return bad("expiry", "want YYMM")
-	case r.Amount < 0 || r.Amount > 999_999_999_999:
-		return bad("amount", "want 0 to 999999999999 minor units")
-	case !allDigits(r.Currency, 3):
-		return bad("currency", "want ISO 4217 numeric, 3 digits")
-	case !utf8.ValidString(r.MerchantName) || utf8.RuneCountInString(r.MerchantName) > 100:
-		return bad("merchant name", "want at most 100 characters of UTF-8")
-	case !httpURL(r.NotificationURL):
-		return bad("notification URL", "want an absolute http or https URL")
-	}
-	return nil
 }

@@ -4,11 +4,11 @@
 // the issuer's ACS when a challenge is needed, and returns the ECI and
 // CAVV/AAV the authorization carries to the bank.
 //
-// The payments core depends on the Authenticator interface, so a real 3-D
-// Secure server can replace Client, which talks to Tulpar's simulated DS and
-// ACS (issuersim/acs) over HTTP. The client is stateless: between Begin and
-// Result the order is in status 5, "3-D Secure in progress", in the payments
-// core's store.
+// The payments core declares the interface it needs (payments.Authenticator:
+// Begin and Result), so a real 3-D Secure server can replace Client, which
+// talks to Tulpar's simulated DS and ACS (issuersim/acs) over HTTP. The
+// client is stateless: between Begin and Result the order is in status 5,
+// "3-D Secure in progress", in the payments core's store.
 //
 // A challenge runs through the buyer's browser:
 //
@@ -20,7 +20,8 @@
 //  3. The core calls Result. What the browser brought is never trusted:
 //     only Result's answer, fetched server to server, decides.
 //
-// This package imports nothing of Tulpar's and never issuersim (the two
+// Of Tulpar's packages it imports only emv3ds, the messages and field checks
+// it shares with the simulated DS and ACS, and never issuersim (the two
 // sides of 3-D Secure meet only over HTTP). It never puts a PAN in an error,
 // never stores a CAVV, and an Outcome prints and logs without its CAVV.
 // Mapping an Outcome to the ISO 8583 private field (iso.ThreeDS: ECI, CAVV,

@@ -9,6 +9,8 @@ import (
 	"html/template"
 	"net/http"
 	"sort"
+
+	"github.com/tulpar-switch/tulpar/emv3ds"
 )
 
 // maxNotification bounds the notification POST the ACS sends through the
@@ -37,7 +39,7 @@ func ChallengePage(w http.ResponseWriter, o Outcome) error {
 	if o.Status != ChallengeRequired {
 		return fmt.Errorf("threeds: challenge page: status is %s, not challenge-required", o.Status)
 	}
-	if !httpURL(o.ChallengeURL) {
+	if !emv3ds.ValidURL(o.ChallengeURL) {
 		return errors.New("threeds: challenge page: challenge URL is not an absolute http(s) URL")
 	}
 	names := make([]string, 0, len(o.ChallengeForm))
@@ -100,8 +102,8 @@ func parseNotificationForm(field, cres, md, status string) (Notification, error)
 		ids = append(ids, field)
 	}
 	if cres != "" {
-		var cr challengeResponse
-		if err := decodeJSON64(cres, &cr); err != nil {
+		cr, err := emv3ds.ParseCRes(cres)
+		if err != nil {
 			return n, fmt.Errorf("threeds: notification: cres: %w", err)
 		}
 		ids = append(ids, cr.ThreeDSServerTransID)
@@ -116,7 +118,7 @@ func parseNotificationForm(field, cres, md, status string) (Notification, error)
 		return n, errors.New("threeds: notification: no threeDSServerTransID, cres or MD")
 	}
 	for _, id := range ids {
-		if !idOK(id) {
+		if !emv3ds.ValidTransID(id) {
 			return n, errors.New("threeds: notification: transaction id malformed")
 		}
 		if id != ids[0] {

@@ -1,26 +1,13 @@
 package threeds
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/rs/zerolog"
-)
 
-// Authenticator is what the payments core needs from 3-D Secure; a real 3DS
-// Server can implement it.
-type Authenticator interface {
-	// Begin asks the Directory Server to authenticate the buyer. The
-	// Outcome is final (Y, A, N, U, R) or ChallengeRequired, in which case
-	// the browser must go to Outcome.ChallengeURL and Result gives the
-	// answer once it comes back. On error the Outcome's Status is Errored.
-	Begin(ctx context.Context, req Request) (Outcome, error)
-	// Result fetches the final result of the authentication req.TransID
-	// started, server to server, after the browser came back from the
-	// challenge. Before the challenge ends it returns ErrChallengePending.
-	Result(ctx context.Context, transID string) (Outcome, error)
-}
+	"github.com/tulpar-switch/tulpar/emv3ds"
+)
 
 // Request is one authentication.
 type Request struct {
@@ -54,13 +41,13 @@ type Status string
 
 // The statuses.
 const (
-	Authenticated     Status = "Y" // the cardholder was authenticated
-	Attempted         Status = "A" // attempt: the issuer's stand-in, no cardholder check
-	Failed            Status = "N" // not authenticated: wrong code, cancelled, issuer refused
-	NotEnrolled       Status = "U" // could not be performed: here, the card is not enrolled
-	ChallengeRequired Status = "C" // the browser must go to the ACS
-	Rejected          Status = "R" // the issuer rejects the transaction: do not authorize
-	Errored           Status = ""  // no answer from 3-D Secure (see the error)
+	Authenticated     Status = emv3ds.TransStatusAuthenticated // the cardholder was authenticated
+	Attempted         Status = emv3ds.TransStatusAttempted     // attempt: the issuer's stand-in, no cardholder check
+	Failed            Status = emv3ds.TransStatusFailed        // not authenticated: wrong code, cancelled, issuer refused
+	NotEnrolled       Status = emv3ds.TransStatusUnavailable   // could not be performed: here, the card is not enrolled
+	ChallengeRequired Status = emv3ds.TransStatusChallenge     // the browser must go to the ACS
+	Rejected          Status = emv3ds.TransStatusRejected      // the issuer rejects the transaction: do not authorize
+	Errored           Status = ""                              // no answer from 3-D Secure (see the error)
 )
 
 // String names the status for people.
@@ -194,5 +181,5 @@ func (e *DSError) Error() string {
 // Is makes errors.Is(err, ErrUnknownTransaction) true for errorCode 301.
 // A bare HTTP 404 is not enough: a wrong DS URL gives one too.
 func (e *DSError) Is(target error) bool {
-	return target == ErrUnknownTransaction && e.Code == "301"
+	return target == ErrUnknownTransaction && e.Code == emv3ds.ErrorCodeUnknownTransaction
 }

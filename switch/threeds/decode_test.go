@@ -14,6 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/emv3ds"
 )
 
 const testCAVV = "AAABBEg0VhI0VniQEjRWAAAAAAA="
@@ -44,9 +46,9 @@ func TestDecodeResult(t *testing.T) {
 		{"hex CAVV", func(m map[string]any) { m["authenticationValue"] = strings.Repeat("ab", 20) }, Authenticated, ""},
 		{"Y without CAVV", func(m map[string]any) { delete(m, "authenticationValue") }, "", "authenticationValue"},
 		{"Y with short CAVV", func(m map[string]any) { m["authenticationValue"] = "AAAA" }, "", "authenticationValue"},
-		{"Y without ECI", func(m map[string]any) { delete(m, "eci") }, "", "without eci"},
+		{"Y without ECI", func(m map[string]any) { delete(m, "eci") }, "", "eci: required"},
 		{"A with CAVV", func(m map[string]any) { m["transStatus"] = "A"; m["eci"] = "06" }, Attempted, ""},
-		{"U claiming authentication", func(m map[string]any) { m["transStatus"] = "U"; m["eci"] = "05" }, "", "authenticated eci"},
+		{"U claiming authentication", func(m map[string]any) { m["transStatus"] = "U"; m["eci"] = "05" }, "", "claims authentication"},
 		{"N drops a CAVV", func(m map[string]any) { m["transStatus"] = "N"; m["eci"] = "07" }, Failed, ""},
 		{"challenge", func(m map[string]any) { m["transStatus"] = "C"; m["acsURL"] = "https://acs.example/c" }, ChallengeRequired, ""},
 		{"challenge to javascript", func(m map[string]any) { m["transStatus"] = "C"; m["acsURL"] = "javascript:alert(1)" }, "", "acsURL"},
@@ -55,7 +57,7 @@ func TestDecodeResult(t *testing.T) {
 			m["acsURL"] = "https://acs.example/c"
 			delete(m, "acsTransID")
 		}, "", "acsTransID"},
-		{"unknown status", func(m map[string]any) { m["transStatus"] = "Q" }, "", "transStatus unknown"},
+		{"unknown status", func(m map[string]any) { m["transStatus"] = "Q" }, "", "transStatus: want"},
 		{"wrong message type", func(m map[string]any) { m["messageType"] = "RRes" }, "", "messageType"},
 		{"bad version", func(m map[string]any) { m["messageVersion"] = "2.2" }, "", "messageVersion"},
 		{"bad ECI", func(m map[string]any) { m["eci"] = "5" }, "", "eci"},
@@ -193,20 +195,25 @@ func FuzzDecodeResult(f *testing.F) {
 			return
 		}
 		require.Equal(t, want, r.MessageType)
-		require.True(t, idOK(o.TransID))
-		require.True(t, versionOK(o.Version))
-		require.True(t, printable(o.DSTransID, 1, 64))
+		require.True(t, emv3ds.ValidTransID(o.TransID))
+		require.True(t, emv3ds.ValidVersion(o.Version))
+		require.True(t, emv3ds.ValidDSTransID(o.DSTransID))
 		switch o.Status {
 		case Authenticated, Attempted:
-			require.True(t, cavvOK(o.CAVV))
-			require.True(t, allDigits(o.ECI, 2))
+			require.True(t, emv3ds.ValidCAVV(o.CAVV))
+			require.True(t, emv3ds.ValidECI(o.ECI))
 			require.True(t, o.Proceed())
 		case ChallengeRequired:
-			require.True(t, httpURL(o.ChallengeURL))
+			require.True(t, emv3ds.ValidURL(o.ChallengeURL))
 			require.Empty(t, o.CAVV)
 			require.False(t, o.Proceed())
+			// What the browser carries to the ACS, the ACS can read.
 			form := challengeForm(r)
-			require.NotEmpty(t, form)
+			value := form["creq"] + form["PaReq"]
+			require.NotEmpty(t, value)
+			cr, err := emv3ds.ParseCReq(value)
+			require.NoError(t, err)
+			require.Equal(t, o.TransID, cr.ThreeDSServerTransID)
 		case Failed, NotEnrolled, Rejected:
 			require.Empty(t, o.CAVV)
 		default:
@@ -223,7 +230,7 @@ func FuzzParseNotification(f *testing.F) {
 	f.Fuzz(func(t *testing.T, field, cres, md, status string) {
 		n, err := parseNotificationForm(field, cres, md, status)
 		if err == nil {
-			require.True(t, idOK(n.TransID))
+			require.True(t, emv3ds.ValidTransID(n.TransID))
 		}
 	})
 }
