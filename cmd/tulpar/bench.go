@@ -20,6 +20,7 @@ import (
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 )
 
 // benchFlags are `tulpar bench`'s flags; the engine is package bench, and
@@ -178,7 +179,7 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 		rep = bench.NewReport("e2e", what+"; RBS facade with card data (paymentorder.do), mix "+mix.String())
 	case "iso":
 		if self != nil {
-			link := self.d.Links().Get(daemon.DemoBankASCII)
+			link := self.d.Links().Get(demo.BankASCII)
 			nums := bench.NewNumbers()
 			target = func(ctx context.Context, _ int) (string, error) {
 				m := bench.Authorization(f.acquirer, f.amount, time.Now())
@@ -192,7 +193,7 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 				}
 				return "authorization", nil
 			}
-			rep = bench.NewReport("iso", "self: 0100s through Tulpar's link "+daemon.DemoBankASCII+" (links.Link.Send) to the simulated bank, ascii")
+			rep = bench.NewReport("iso", "self: 0100s through Tulpar's link "+demo.BankASCII+" (links.Link.Send) to the simulated bank, ascii")
 			break
 		}
 		if f.isoAddr == "" {
@@ -215,7 +216,7 @@ func (f *benchFlags) run(ctx context.Context, opts bench.Options, mix bench.Mix,
 			return fail(err)
 		}
 		target, closeFn = c.Authorizations(f.amount), func() { c.Close() }
-		rep = bench.NewReport("sim", fmt.Sprintf("self: raw ISO client (%d conns) straight at the simulated bank %s, ascii", f.conns, daemon.DemoBankASCII))
+		rep = bench.NewReport("sim", fmt.Sprintf("self: raw ISO client (%d conns) straight at the simulated bank %s, ascii", f.conns, demo.BankASCII))
 	case "reference":
 		ref, err := f.runReference(ctx, opts, stderr)
 		if err != nil {
@@ -380,7 +381,7 @@ func readJournalMetrics(g prometheus.Gatherer) journalMetrics {
 // simulators, not on the switch.
 type selfSwitch struct {
 	d         *daemon.Daemon
-	sims      *simulators      // in this process
+	sims      *demo.Simulators // in this process
 	child     *childSimulators // or in their own (--separate)
 	asciiAddr string
 	secrets   struct{ Token string }
@@ -416,12 +417,12 @@ func startSelf(ctx context.Context, dir string, separate bool, log zerolog.Logge
 		}
 		acsURL, s.asciiAddr, startBinary = s.child.addrs.ACS, s.child.addrs.ASCII, s.child.startBinary
 	} else {
-		if s.sims, err = startSimulators(log); err != nil {
+		if s.sims, err = demo.StartSimulators(log); err != nil {
 			return s, err
 		}
-		acsURL, s.asciiAddr, startBinary = s.sims.acsURL, s.sims.asciiAddr(), s.sims.startBinary
+		acsURL, s.asciiAddr, startBinary = s.sims.ACSURL(), s.sims.ASCIIAddr(), s.sims.StartBinary
 	}
-	cfg, secrets, err := daemon.DemoConfig(s.dir, "127.0.0.1:0", acsURL, s.asciiAddr)
+	cfg, secrets, err := demo.SwitchConfig(s.dir, "127.0.0.1:0", acsURL, s.asciiAddr)
 	if err != nil {
 		return s, err
 	}
@@ -429,12 +430,12 @@ func startSelf(ctx context.Context, dir string, separate bool, log zerolog.Logge
 	if s.d, err = daemon.Start(ctx, cfg, log); err != nil {
 		return s, err
 	}
-	if err := startBinary(s.d.Links().Get(daemon.DemoBankBinary).Addr()); err != nil {
+	if err := startBinary(s.d.Links().Get(demo.BankBinary).Addr()); err != nil {
 		return s, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for _, name := range []string{daemon.DemoBankASCII, daemon.DemoBankBinary} {
+	for _, name := range []string{demo.BankASCII, demo.BankBinary} {
 		if err := s.d.Links().Get(name).WaitReady(wctx); err != nil {
 			return s, fmt.Errorf("link %s: %w", name, err)
 		}
@@ -453,7 +454,7 @@ func (s *selfSwitch) close() {
 		s.d.Shutdown(ctx)
 	}
 	if s.sims != nil {
-		s.sims.close()
+		s.sims.Close()
 	}
 	if s.child != nil {
 		s.child.close()

@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -32,7 +32,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if *printConfig {
-		cfg, _, err := daemon.DemoConfig("/var/lib/tulpar", *listen, "http://127.0.0.1:8443", "127.0.0.1:8583")
+		cfg, _, err := demo.SwitchConfig("/var/lib/tulpar", *listen, "http://127.0.0.1:8443", "127.0.0.1:8583")
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitFail
@@ -55,7 +55,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		dir = tmp
 	}
 	log := newLogger(stderr, *logLevel)
-	demo, err := daemon.StartDemo(ctx, daemon.DemoOptions{DataDir: dir, Listen: *listen, Log: log})
+	demo, err := demo.Start(ctx, demo.Options{DataDir: dir, Listen: *listen, Log: log})
 	if err != nil {
 		fmt.Fprintln(stderr, "tulpar demo:", err)
 		return exitFail
@@ -77,14 +77,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func printDemo(ctx context.Context, w io.Writer, d *daemon.Demo, dir string) {
+func printDemo(ctx context.Context, w io.Writer, d *demo.Demo, dir string) {
 	fmt.Fprintf(w, "Tulpar demo is running.\n\n")
 	fmt.Fprintf(w, "  switch           %s\n", d.URL())
 	fmt.Fprintf(w, "  metrics          %s/metrics   health %s/healthz   ready %s/readyz\n", d.URL(), d.URL(), d.URL())
 	fmt.Fprintf(w, "  admin            %s/admin/links  /admin/saf  /admin/journal/snapshot (operators only)\n", d.AdminURL())
 	fmt.Fprintf(w, "  data             %s\n", dir)
 	fmt.Fprintf(w, "  3-D Secure sim   %s\n", d.ACSURL)
-	for _, name := range []string{daemon.DemoBankASCII, daemon.DemoBankBinary} {
+	for _, name := range []string{demo.BankASCII, demo.BankBinary} {
 		st := d.Links().Get(name).Status()
 		fmt.Fprintf(w, "  bank %-12s %s dialect, %s side, link %s\n", name, st.Dialect, st.Side, st.State)
 	}

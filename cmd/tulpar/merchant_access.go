@@ -6,13 +6,13 @@ import (
 	"io"
 	"time"
 
-	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
 // printMerchantAccess prints the demo merchant's credentials and a curl
 // that registers an order, and says where to pay it.
-func printMerchantAccess(ctx context.Context, w io.Writer, d *daemon.Demo) {
+func printMerchantAccess(ctx context.Context, w io.Writer, d *demo.Demo) {
 	s := d.Secrets
 	fmt.Fprintf(w, "\nDemo merchant %q\n", s.Merchant)
 	fmt.Fprintf(w, "  RBS API          %s/payment/rest/   userName=%s password=%s (or token=%s)\n", d.URL(), s.UserName, s.Password, s.Token)

@@ -1,4 +1,4 @@
-package daemon
+package demo_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/hsm/hsmtest"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 )
 
 // TestNoCardDataOnDisk runs the whole demo (journal, order store, SAF,
@@ -29,7 +31,7 @@ func TestNoCardDataOnDisk(t *testing.T) {
 	log := zerolog.New(logFile).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := StartDemo(ctx, DemoOptions{DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", Log: log})
+	d, err := demo.Start(ctx, demo.Options{DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", Log: log})
 	require.NoError(t, err)
 	require.NoError(t, d.WaitReady(ctx))
 
@@ -64,7 +66,7 @@ func TestNoCardDataOnDisk(t *testing.T) {
 	needles := append(hsmtest.Needles(), hsmtest.CVV2("123")...)
 	files := hsmtest.ScanForSecrets(t, dir, needles...)
 	require.GreaterOrEqual(t, files, 4, "the scan read the data file, the key store and the log")
-	info, err := os.Stat(filepath.Join(dir, "data", DataFile))
+	info, err := os.Stat(filepath.Join(dir, "data", daemon.DataFile))
 	require.NoError(t, err)
 	require.Positive(t, info.Size())
 	logInfo, err := logFile.Stat()
