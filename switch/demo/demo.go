@@ -101,38 +101,40 @@ func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.
 // Start starts the 3-D Secure simulator, the ascii bank, the switch, and
 // then the binary bank, which dials the switch. It returns once all are
 // started, not once the links are up: WaitReady waits for those.
-func Start(ctx context.Context, o Options) (demo *Demo, err error) {
+func Start(ctx context.Context, o Options) (*Demo, error) {
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:8080"
 	}
 	if err := ensureKeys(o.DataDir); err != nil {
 		return nil, err
 	}
-	demo = &Demo{}
-	defer func() {
-		if err != nil {
-			demo.Close(context.Background())
-		}
-	}()
-	if demo.sims, err = startSimulators(o.Log, forPeople); err != nil {
+	d := &Demo{}
+	if err := d.start(ctx, o); err != nil {
+		// Whatever did start stops again: the banks and the ACS are not
+		// tied to ctx.
+		d.Close(context.Background())
 		return nil, err
 	}
-	demo.Banks, demo.ACSURL = demo.sims.banks, demo.sims.ACSURL()
-	cfg, secrets, err := SwitchConfig(o.DataDir, o.Listen, demo.ACSURL, demo.sims.ASCIIAddr())
+	return d, nil
+}
+
+func (d *Demo) start(ctx context.Context, o Options) (err error) {
+	if d.sims, err = startSimulators(o.Log, forPeople); err != nil {
+		return err
+	}
+	d.Banks, d.ACSURL = d.sims.banks, d.sims.ACSURL()
+	cfg, secrets, err := SwitchConfig(o.DataDir, o.Listen, d.ACSURL, d.sims.ASCIIAddr())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	demo.Secrets = secrets
+	d.Secrets = secrets
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
-	if demo.Daemon, err = daemon.Start(ctx, cfg, o.Log); err != nil {
-		return nil, err
+	if d.Daemon, err = daemon.Start(ctx, cfg, o.Log); err != nil {
+		return err
 	}
-	if err := demo.sims.StartBinary(demo.Links().Get(BankBinary).Addr()); err != nil {
-		return nil, err
-	}
-	return demo, nil
+	return d.sims.StartBinary(d.Links().Get(BankBinary).Addr())
 }
 
 // Close stops the switch, then the banks and the 3-D Secure simulator.
