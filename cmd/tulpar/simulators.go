@@ -99,13 +99,20 @@ func startChildSimulators(logLevel string, stderr io.Writer) (*childSimulators, 
 	}
 	c.out = bufio.NewScanner(out)
 	if !c.out.Scan() || json.Unmarshal(c.out.Bytes(), &c.addrs) != nil {
-		c.close()
+		c.Close()
 		return nil, errors.New("simulators: the child process did not say where it listens")
 	}
 	return c, nil
 }
 
-func (c *childSimulators) startBinary(switchAddr string) error {
+// ACSURL is the child's 3-D Secure server.
+func (c *childSimulators) ACSURL() string { return c.addrs.ACS }
+
+// ASCIIAddr is the child's ascii bank.
+func (c *childSimulators) ASCIIAddr() string { return c.addrs.ASCII }
+
+// StartBinary has the child start the binary bank, dialing switchAddr.
+func (c *childSimulators) StartBinary(switchAddr string) error {
 	if _, err := fmt.Fprintf(c.stdin, "binary %s\n", switchAddr); err != nil {
 		return err
 	}
@@ -115,7 +122,9 @@ func (c *childSimulators) startBinary(switchAddr string) error {
 	return nil
 }
 
-func (c *childSimulators) close() {
+// Close closes the child's standard input, which stops it, and waits for
+// it (killing it after 10 s).
+func (c *childSimulators) Close() error {
 	c.stdin.Close()
 	done := make(chan struct{})
 	go func() { c.cmd.Wait(); close(done) }()
@@ -125,4 +134,5 @@ func (c *childSimulators) close() {
 		c.cmd.Process.Kill()
 		<-done
 	}
+	return nil
 }
