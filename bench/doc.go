@@ -7,8 +7,14 @@
 // was; the package ships the targets that need nothing of the switch: an
 // ISO 8583 client over moov-io/iso8583-connection ([ISOClient]), the bare
 // echo server that gives the reference limit ([EchoServer]), and the
-// merchant-API mix over HTTP ([RBSMix]). `tulpar bench` (cmd/tulpar) wires
-// the targets that need a running switch in its own process.
+// merchant-API mix over HTTP ([RBSMix]).
+//
+// [Execute] runs one [Config], `tulpar bench`'s flags: the reference first
+// when asked, then the system under test, then the scenario, measured and
+// reported. A system under test started in this process (`--self`) reaches
+// the bench only as a [System], plain fields and functions that
+// switch/demo fills in for the switch: so the switch's own link, journal
+// and merchant API are measured without this package importing them.
 //
 // # Load models
 //

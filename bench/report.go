@@ -72,6 +72,12 @@ func (r *Report) SetReference(ref *Result) {
 	}
 }
 
+// Failed is whether any measured operation failed, of the scenario or of
+// the reference: `tulpar bench` then exits 1.
+func (r *Report) Failed() bool {
+	return (r.Result != nil && r.Result.Errors > 0) || (r.Reference != nil && r.Reference.Errors > 0)
+}
+
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)

@@ -169,8 +169,9 @@ func setOddParity(key []byte) {
 
 // ComponentKCV returns the check value of clear key material of the given
 // algorithm: what each custodian compares when a key is entered from
-// components (`tulpar keys import-zmk`). It is the only exported function
-// that takes a clear key, and it returns nothing but the check value.
+// components (`tulpar keys import-zmk`), one component at a time, before
+// [KeyStore.ImportComponents] combines them. It returns nothing but the
+// check value.
 func ComponentKCV(alg Algorithm, key []byte) (string, error) {
 	n, ok := keyLen[alg]
 	if !ok {

@@ -240,7 +240,7 @@ func (m *Soft) ImportKey(_ context.Context, req ImportRequest) (KeyInfo, error) 
 	if req.Type == KeyZMK {
 		return fail(errors.New("a ZMK is not imported under another ZMK; enter it from components"))
 	}
-	if len(req.KCV) < 4 {
+	if len(req.KCV) < minKCVDigits {
 		return fail(errors.New("the bank's key check value is required"))
 	}
 	alg := req.Algorithm
@@ -271,12 +271,8 @@ func (m *Soft) ImportKey(_ context.Context, req ImportRequest) (KeyInfo, error) 
 	if err != nil {
 		return fail(err)
 	}
-	// Banks send from 4 hex digits of the check value to the whole encrypted
-	// zero block: compare the digits both sides have.
-	sent := strings.ToUpper(req.KCV)
-	n := min(len(sent), len(kcv))
-	if sent[:n] != kcv[:n] {
-		return fail(fmt.Errorf("%w: key unwraps to KCV %s, bank sent %s", ErrKCVMismatch, kcv, sent))
+	if !kcvMatches(kcv, req.KCV) {
+		return fail(fmt.Errorf("%w: key unwraps to KCV %s, bank sent %s", ErrKCVMismatch, kcv, strings.ToUpper(req.KCV)))
 	}
 	if cur, err := m.store.Key(req.KeyID); err == nil && cur.KCV == kcv {
 		return cur, nil

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -24,12 +24,12 @@ func TestAuditorsCommands(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := daemon.StartDemo(ctx, daemon.DemoOptions{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
+	d, err := demo.Start(ctx, demo.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
 	require.NoError(t, err)
 	require.NoError(t, d.WaitReady(ctx))
 	svc := d.Payments()
 	for i, two := range []bool{false, true, false, true} {
-		reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: daemon.DemoMerchant, Number: "audit-" + string(rune('a'+i)),
+		reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: demo.Merchant, Number: "audit-" + string(rune('a'+i)),
 			Amount: int64(10000 * (i + 1)), TwoStage: two, ReturnURL: "https://shop.example.kz/ok"})
 		require.NoError(t, err)
 		o := reg.Order
@@ -55,7 +55,7 @@ func TestAuditorsCommands(t *testing.T) {
 	settlement := filepath.Join(t.TempDir(), "settlement.csv")
 	f, err := os.Create(settlement)
 	require.NoError(t, err)
-	require.NoError(t, d.Banks[daemon.DemoBankASCII].WriteSettlement(f, time.Now().UTC()))
+	require.NoError(t, d.Banks[demo.BankASCII].WriteSettlement(f, time.Now().UTC()))
 	require.NoError(t, f.Close())
 	require.NoError(t, d.Close(ctx))
 
@@ -76,7 +76,7 @@ func TestAuditorsCommands(t *testing.T) {
 	files, err := os.ReadDir(reports)
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "one report per merchant")
-	tulpar(exitOK, "reconcile", "--data", dir, "--bank", daemon.DemoBankASCII, "--settlement", settlement, "--date", day, "--quiet")
+	tulpar(exitOK, "reconcile", "--data", dir, "--bank", demo.BankASCII, "--settlement", settlement, "--date", day, "--quiet")
 
 	// One byte of one entry changed behind the journal's back: verify fails
 	// and names the entry.

@@ -98,3 +98,32 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 	page.Body.Close()
 	require.Equal(t, http.StatusOK, page.StatusCode)
 }
+
+// TestDemoLeavesItsDataToTheAuditors: after Ctrl-C, `tulpar demo` prints
+// where its data stays and the auditors' commands for it, and they run.
+func TestDemoLeavesItsDataToTheAuditors(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // the demo's temporary directory goes with the test's
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--log-level", "error"}, pw, io.Discard)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "Ctrl-C stops the demo") {
+	}
+	cancel()
+	rest, err := io.ReadAll(pr)
+	require.NoError(t, err)
+	require.Equal(t, exitOK, <-done)
+
+	cmds := regexp.MustCompile(`(?m)^  tulpar (.*)$`).FindAllStringSubmatch(string(rest), -1)
+	require.Len(t, cmds, 3, "verify, replay and a daily report:\n%s", rest)
+	for _, c := range cmds {
+		var out, errOut strings.Builder
+		code := run(context.Background(), strings.Fields(c[1]), &out, &errOut)
+		require.Equal(t, exitOK, code, "tulpar %s\nstdout:\n%s\nstderr:\n%s", c[1], out.String(), errOut.String())
+	}
+}

@@ -311,56 +311,54 @@ agreed with the bank. The components are never echoed.`, stderr)
 		fmt.Fprintln(stderr, "tulpar keys import-zmk: --id and --kcv are required")
 		return exitUsage
 	}
-	if *n < 2 {
-		fmt.Fprintln(stderr, "tulpar keys import-zmk: --components must be at least 2 (dual control)")
+	if *n < hsm.MinComponents {
+		fmt.Fprintf(stderr, "tulpar keys import-zmk: --components must be at least %d (dual control)\n", hsm.MinComponents)
 		return exitUsage
 	}
 	ks, err := sf.open(true, stderr)
 	if err != nil {
 		return fail(stderr, "import-zmk", err)
 	}
-	var combined []byte
-	defer func() { clear(combined) }()
-	sc := bufio.NewScanner(keysStdin)
-	for i := 1; i <= *n; i++ {
-		fmt.Fprintf(stderr, "component %d of %d (hex): ", i, *n)
-		if !sc.Scan() {
-			return fail(stderr, "import-zmk", fmt.Errorf("component %d: end of input", i))
+	components, err := readComponents(keysStdin, *n, hsm.Algorithm(*alg), stderr)
+	defer func() {
+		for _, c := range components {
+			clear(c)
 		}
-		c, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(sc.Text()), " ", ""))
-		if err != nil {
-			return fail(stderr, "import-zmk", fmt.Errorf("component %d is not hex", i))
-		}
-		ckcv, err := hsm.ComponentKCV(hsm.Algorithm(*alg), c)
-		if err != nil {
-			return fail(stderr, "import-zmk", fmt.Errorf("component %d: %w", i, err))
-		}
-		fmt.Fprintf(stderr, "component %d KCV %s\n", i, ckcv)
-		if combined == nil {
-			combined = make([]byte, len(c))
-		}
-		if len(c) != len(combined) {
-			return fail(stderr, "import-zmk", fmt.Errorf("component %d has %d bytes, component 1 had %d", i, len(c), len(combined)))
-		}
-		for j := range c {
-			combined[j] ^= c[j]
-		}
-		clear(c)
-	}
-	got, err := hsm.ComponentKCV(hsm.Algorithm(*alg), combined)
+	}()
 	if err != nil {
 		return fail(stderr, "import-zmk", err)
 	}
-	want := strings.ToUpper(*kcv)
-	if l := min(len(want), len(got)); l < 4 || want[:l] != got[:l] {
-		return fail(stderr, "import-zmk", fmt.Errorf("%w: components combine to KCV %s, expected %s; nothing stored", hsm.ErrKCVMismatch, got, want))
-	}
-	info, err := ks.ImportClear(*id, hsm.KeyZMK, hsm.Algorithm(*alg), combined)
+	info, err := ks.ImportComponents(*id, hsm.KeyZMK, hsm.Algorithm(*alg), components, *kcv)
 	if err != nil {
 		return fail(stderr, "import-zmk", err)
 	}
 	printKey(stdout, "imported", info)
 	return exitOK
+}
+
+// readComponents reads n components in hex, one a line, prompting each
+// custodian on stderr and printing their component's check value to
+// compare; it never echoes a component.
+func readComponents(in io.Reader, n int, alg hsm.Algorithm, stderr io.Writer) ([][]byte, error) {
+	var components [][]byte
+	sc := bufio.NewScanner(in)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(stderr, "component %d of %d (hex): ", i, n)
+		if !sc.Scan() {
+			return components, fmt.Errorf("component %d: end of input", i)
+		}
+		c, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(sc.Text()), " ", ""))
+		if err != nil {
+			return components, fmt.Errorf("component %d is not hex", i)
+		}
+		components = append(components, c)
+		kcv, err := hsm.ComponentKCV(alg, c)
+		if err != nil {
+			return components, fmt.Errorf("component %d: %w", i, err)
+		}
+		fmt.Fprintf(stderr, "component %d KCV %s\n", i, kcv)
+	}
+	return components, nil
 }
 
 func algHelp(about string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -29,20 +30,20 @@ func TestReconcileTimedOutAuthorization(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := daemon.StartDemo(ctx, daemon.DemoOptions{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop(),
+	d, err := demo.Start(ctx, demo.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop(),
 		Configure: func(cfg *daemon.Config) {
 			cfg.Payments.ExchangeTimeout = 2 * time.Second
-			cfg.Routing = routing.Config{Rules: []routing.RuleConfig{{Name: "all-to-alatau", Banks: []routing.BankConfig{{Name: daemon.DemoBankASCII}}}}}
+			cfg.Routing = routing.Config{Rules: []routing.RuleConfig{{Name: "all-to-alatau", Banks: []routing.BankConfig{{Name: demo.BankASCII}}}}}
 		}})
 	require.NoError(t, err)
 	t.Cleanup(func() { d.Close(context.Background()) })
 	require.NoError(t, d.WaitReady(ctx))
-	bank := d.Banks[daemon.DemoBankASCII]
+	bank := d.Banks[demo.BankASCII]
 	before, _ := bank.Account(card)
 	bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{PAN: card, MTI: iso.MTIAuthorization, Action: issuersim.ActionNoReply}}})
 
 	svc := d.Payments()
-	reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: daemon.DemoMerchant, Number: "lost-answer", Amount: 25000,
+	reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: demo.Merchant, Number: "lost-answer", Amount: 25000,
 		TwoStage: true, ReturnURL: "https://shop.example.kz/ok"})
 	require.NoError(t, err)
 	o := reg.Order
@@ -71,10 +72,10 @@ func TestReconcileTimedOutAuthorization(t *testing.T) {
 	require.NoError(t, d.Close(ctx))
 
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"reconcile", "--data", dir, "--bank", daemon.DemoBankASCII,
+	code := run(context.Background(), []string{"reconcile", "--data", dir, "--bank", demo.BankASCII,
 		"--settlement", settlement, "--date", day, "--quiet"}, &out, &errOut)
 	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-	require.Contains(t, out.String(), "OK: bank "+daemon.DemoBankASCII)
+	require.Contains(t, out.String(), "OK: bank "+demo.BankASCII)
 	require.Contains(t, out.String(), "2 settlement rows")
 	require.Contains(t, out.String(), "settled: A authorization 25000")
 	require.Contains(t, out.String(), "settled: R auto_reversal 25000")

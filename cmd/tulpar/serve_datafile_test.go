@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
@@ -48,7 +48,7 @@ func TestServeRefusesADamagedDataFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			cfg, _, err := daemon.DemoConfig(dir, "127.0.0.1:0", "", "127.0.0.1:1")
+			cfg, _, err := demo.SwitchConfig(dir, "127.0.0.1:0", "", "127.0.0.1:1")
 			require.NoError(t, err)
 			cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys: nothing to set up
 			cfg.AdminListen = ""

@@ -18,7 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tulpar-switch/tulpar/issuersim"
-	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
@@ -36,7 +36,7 @@ func freeAddr(t *testing.T) string {
 // the merchant API, and stops it the way SIGTERM does (its context ends).
 func TestServeRunsFromAConfigFile(t *testing.T) {
 	bcfg := issuersim.DefaultConfig()
-	bcfg.Name, bcfg.Listen, bcfg.AcquirerID = daemon.DemoBankASCII, "127.0.0.1:0", "400001"
+	bcfg.Name, bcfg.Listen, bcfg.AcquirerID = demo.BankASCII, "127.0.0.1:0", "400001"
 	bank, err := issuersim.New(bcfg, zerolog.Nop(), nil)
 	require.NoError(t, err)
 	require.NoError(t, bank.Start(context.Background()))
@@ -44,7 +44,7 @@ func TestServeRunsFromAConfigFile(t *testing.T) {
 
 	dir := t.TempDir()
 	listen := freeAddr(t)
-	cfg, secrets, err := daemon.DemoConfig(dir, listen, "", bank.Addr())
+	cfg, secrets, err := demo.SwitchConfig(dir, listen, "", bank.Addr())
 	require.NoError(t, err)
 	cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys: nothing to set up
 	cfg.AdminListen = ""

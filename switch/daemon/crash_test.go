@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/links"
@@ -36,6 +37,15 @@ const (
 
 // crashConfig is the switch the child runs and the parent restarts: the
 // same data directory, the same keys, one bank living in the parent.
+// mustKeyFiles creates a master key and key store in dir, where
+// crashConfig names them, as `tulpar keys` would before a first start.
+func mustKeyFiles(t *testing.T, dir string) {
+	t.Helper()
+	cfg := hsm.DefaultConfig()
+	cfg.MasterKeyFile, cfg.KeyStore = dir+"/master.key", dir+"/keys.json"
+	require.NoError(t, hsm.InitKeyFiles(cfg))
+}
+
 func crashConfig(dir, bankAddr string) Config {
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.Listen = dir, "127.0.0.1:0"
@@ -104,7 +114,7 @@ func TestCrashRecovery(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	require.NoError(t, ensureDemoKeys(dir))
+	mustKeyFiles(t, dir)
 	bcfg := issuersim.DefaultConfig()
 	bcfg.Name, bcfg.Dialect, bcfg.Listen, bcfg.AcquirerID = crashBank, "binary", "127.0.0.1:0", "400777"
 	// Answers come back after a random wait, so the kill finds exchanges

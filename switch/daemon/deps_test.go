@@ -57,7 +57,9 @@ func TestLayers(t *testing.T) {
 		direct    bool
 	}{
 		{"nothing imports cmd/", func(string) bool { return true }, is("cmd"), false},
-		{"only cmd/ and the test harness import the daemon", func(p string) bool { return !is("cmd", "switch/daemon", "switch/switchtest")(p) }, is("switch/daemon"), false},
+		{"only cmd/, switch/demo and switch/switchtest import the daemon", func(p string) bool { return !is("cmd", "switch/daemon", "switch/demo", "switch/switchtest")(p) }, is("switch/daemon"), false},
+		{"only cmd/ imports the demo world", func(p string) bool { return !is("cmd", "switch/demo")(p) }, is("switch/demo"), false},
+		{"switch/daemon never imports the simulators (issuersim, issuersim/acs)", is("switch/daemon"), is("issuersim"), false},
 		{"the simulators and the bench never use the switch", is("issuersim", "bench"), is("switch", "cmd"), false},
 		{"the 3-D Secure requestor speaks HTTP and the wire only", is("switch/threeds"), func(i string) bool {
 			return strings.HasPrefix(i, module) && !is("emv3ds")(i)

@@ -25,7 +25,7 @@ func TestLateReplyIsJournaled(t *testing.T) {
 	require.NoError(t, bank.Start(context.Background()))
 	t.Cleanup(func() { bank.Close() })
 	dir := t.TempDir()
-	require.NoError(t, ensureDemoKeys(dir))
+	mustKeyFiles(t, dir)
 	cfg := crashConfig(dir, bank.Addr())
 	cfg.Payments.ExchangeTimeout = 200 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -51,7 +51,7 @@ func macBank(t *testing.T, key []byte) *issuersim.Bank {
 func macSwitch(t *testing.T, bank *issuersim.Bank, key []byte) *Daemon {
 	t.Helper()
 	dir := t.TempDir()
-	require.NoError(t, ensureDemoKeys(dir))
+	mustKeyFiles(t, dir)
 	mk, err := hsm.LoadMasterKeyFile(filepath.Join(dir, "master.key"))
 	require.NoError(t, err)
 	store, err := hsm.OpenKeyStore(filepath.Join(dir, "keys.json"), mk)

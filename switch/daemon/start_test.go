@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"context"
@@ -10,14 +10,16 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
 // TestShutdownOfAPartlyStartedDaemon: Shutdown is Start's cleanup after a
 // failure half-way, so it must stop whatever exists and skip what does not.
 func TestShutdownOfAPartlyStartedDaemon(t *testing.T) {
-	require.NoError(t, (*Daemon)(nil).Shutdown(context.Background()))
-	require.NoError(t, (&Daemon{}).Shutdown(context.Background()))
+	require.NoError(t, (*daemon.Daemon)(nil).Shutdown(context.Background()))
+	require.NoError(t, (&daemon.Daemon{}).Shutdown(context.Background()))
 }
 
 // TestStartFailureReleasesTheDataFile fails Start after the journal, links
@@ -30,11 +32,12 @@ func TestStartFailureReleasesTheDataFile(t *testing.T) {
 	t.Cleanup(func() { taken.Close() })
 
 	dir := t.TempDir()
-	cfg, _, err := DemoConfig(dir, taken.Addr().String(), "", "127.0.0.1:1")
-	require.NoError(t, err)
-	cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys
+	cfg, _ := switchtest.Config(t, switchtest.Options{DataDir: dir, Configure: func(c *daemon.Config) {
+		c.Listen = taken.Addr().String()
+		c.HSM.MasterKeyFile, c.HSM.KeyStore = "", "" // ephemeral keys
+	}}, "127.0.0.1:1")
 
-	d, err := Start(context.Background(), cfg, zerolog.New(zerolog.NewTestWriter(t)))
+	d, err := daemon.Start(context.Background(), cfg, zerolog.New(zerolog.NewTestWriter(t)))
 	require.Nil(t, d)
 	require.ErrorContains(t, err, "daemon: listen")
 

@@ -1,4 +1,4 @@
-package daemon
+package demo_test
 
 import (
 	"context"
@@ -15,17 +15,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
 // startDemo runs the whole demo on loopback ports in t.TempDir().
-func startDemo(t *testing.T) *Demo {
+func startDemo(t *testing.T) *demo.Demo {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := StartDemo(ctx, DemoOptions{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	d, err := demo.Start(ctx, demo.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -41,7 +42,7 @@ func TestDemoPaysThroughBothBanks(t *testing.T) {
 	ctx := context.Background()
 	svc := d.Payments()
 	for i, pan := range []string{"4111111111111111", "4111111111111111", "4111111111111111", "4111111111111111"} {
-		reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "demo-" + string(rune('a'+i)), Amount: 150000, ReturnURL: "https://shop.example.kz/ok"})
+		reg, err := svc.Register(ctx, payments.RegisterRequest{Merchant: demo.Merchant, Number: "demo-" + string(rune('a'+i)), Amount: 150000, ReturnURL: "https://shop.example.kz/ok"})
 		require.NoError(t, err)
 		o := reg.Order
 		res, err := svc.Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: pan, Expiry: "3012", CVV2: "123", Holder: "TEST"}, NotificationURL: d.URL() + "/pay/" + o.ID + "/3ds"})
@@ -70,7 +71,7 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	code, body := get("/admin/links")
 	require.Equal(t, http.StatusOK, code)
-	require.Contains(t, string(body), DemoBankASCII)
+	require.Contains(t, string(body), demo.BankASCII)
 	code, body = get("/admin/saf")
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.Contains(t, string(body), "dead_letters")
@@ -101,13 +102,13 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	d, err := StartDemo(ctx, DemoOptions{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
+	d, err := demo.Start(ctx, demo.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
 	require.NoError(t, err)
 	require.NoError(t, d.WaitReady(ctx))
 	for _, b := range d.Banks {
 		b.SetKnobs(issuersim.Knobs{Latency: 300 * time.Millisecond})
 	}
-	reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "slow", Amount: 777, ReturnURL: "https://shop.example.kz/ok"})
+	reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: demo.Merchant, Number: "slow", Amount: 777, ReturnURL: "https://shop.example.kz/ok"})
 	require.NoError(t, err)
 	o := reg.Order
 	// Through the merchant API, as in production: the HTTP server's

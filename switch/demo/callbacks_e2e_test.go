@@ -1,4 +1,4 @@
-package daemon
+package demo_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -37,8 +39,8 @@ func TestCallbacksReachTheMerchant(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := StartDemo(ctx, DemoOptions{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Log: zerolog.Nop(),
-		Configure: func(c *Config) {
+	d, err := demo.Start(ctx, demo.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Log: zerolog.Nop(),
+		Configure: func(c *daemon.Config) {
 			c.API.Merchants[0].CallbackURL, c.API.Merchants[0].CallbackSecret = shop.URL+"/cb", secret
 			c.SAF.RetryMin, c.SAF.RetryMax = 10*time.Millisecond, 50*time.Millisecond
 		}})
@@ -46,7 +48,7 @@ func TestCallbacksReachTheMerchant(t *testing.T) {
 	t.Cleanup(func() { d.Close(context.Background()) })
 	require.NoError(t, d.WaitReady(ctx))
 
-	reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: DemoMerchant, Number: "cb-1", Amount: 5000, ReturnURL: "https://shop.example.kz/ok"})
+	reg, err := d.Payments().Register(ctx, payments.RegisterRequest{Merchant: demo.Merchant, Number: "cb-1", Amount: 5000, ReturnURL: "https://shop.example.kz/ok"})
 	require.NoError(t, err)
 	o := reg.Order
 	_, err = d.Payments().Pay(ctx, payments.PayRequest{OrderID: o.ID, Card: payments.CardInput{PAN: "4444555511113333", Expiry: "3012"},

@@ -7,82 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/tulpar-switch/tulpar/issuersim"
-	"github.com/tulpar-switch/tulpar/issuersim/acs"
-	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 )
-
-// simulators are the bench's bank and 3-D Secure simulators, sized for
-// load: cards that cannot run dry, an ACS that forgets after a minute.
-type simulators struct {
-	acs    *http.Server
-	acsURL string
-	banks  map[string]*issuersim.Bank
-	log    zerolog.Logger
-}
-
-// startSimulators starts the 3-D Secure simulator and the ascii bank, which
-// the switch dials; the binary bank dials the switch, so it waits for
-// startBinary.
-func startSimulators(log zerolog.Logger) (*simulators, error) {
-	s := &simulators{banks: map[string]*issuersim.Bank{}, log: log}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("acs: %w", err)
-	}
-	s.acs = &http.Server{ReadHeaderTimeout: 10 * time.Second,
-		Handler: acs.New(acs.Config{TTL: time.Minute, MaxTransactions: 10_000_000}, log.With().Str("component", "acs-sim").Logger()).Handler()}
-	go s.acs.Serve(ln)
-	s.acsURL = "http://" + ln.Addr().String()
-	if err := s.bank(daemon.DemoBankASCII, "ascii", "400001", func(c *issuersim.Config) { c.Listen = "127.0.0.1:0" }); err != nil {
-		s.close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *simulators) bank(name, dialect, acq string, set func(*issuersim.Config)) error {
-	cards := issuersim.DefaultCards()
-	for i := range cards {
-		cards[i].Balance = 1 << 50 // minor units: no run drains it
-	}
-	cfg := issuersim.DefaultConfig()
-	cfg.Name, cfg.Dialect, cfg.AcquirerID, cfg.Cards = name, dialect, acq, cards
-	set(&cfg)
-	b, err := issuersim.New(cfg, s.log.With().Str("component", "bank-sim").Str("bank", name).Logger(), nil)
-	if err == nil {
-		err = b.Start(context.Background())
-	}
-	if err != nil {
-		return fmt.Errorf("bank %s: %w", name, err)
-	}
-	s.banks[name] = b
-	return nil
-}
-
-func (s *simulators) asciiAddr() string { return s.banks[daemon.DemoBankASCII].Addr() }
-
-func (s *simulators) startBinary(switchAddr string) error {
-	return s.bank(daemon.DemoBankBinary, "binary", "400002", func(c *issuersim.Config) { c.Listen, c.Dial = "", switchAddr })
-}
-
-func (s *simulators) close() {
-	for _, b := range s.banks {
-		b.Close()
-	}
-	if s.acs != nil {
-		s.acs.Close()
-	}
-}
 
 // runSimulators is `tulpar simulators`: the bench's simulators in a process
 // of their own, so that `tulpar bench --self --separate` measures the
@@ -99,13 +30,13 @@ the 3-D Secure server's URL and the ascii bank's address, reads a line
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	s, err := startSimulators(newLogger(stderr, *logLevel))
+	s, err := demo.StartSimulators(newLogger(stderr, *logLevel))
 	if err != nil {
 		fmt.Fprintln(stderr, "tulpar simulators:", err)
 		return exitFail
 	}
-	defer s.close()
-	json.NewEncoder(stdout).Encode(simAddrs{ACS: s.acsURL, ASCII: s.asciiAddr()})
+	defer s.Close()
+	json.NewEncoder(stdout).Encode(simAddrs{ACS: s.ACSURL(), ASCII: s.ASCIIAddr()})
 	in := bufio.NewScanner(os.Stdin)
 	lines := make(chan string)
 	go func() {
@@ -127,7 +58,7 @@ the 3-D Secure server's URL and the ascii bank's address, reads a line
 				fmt.Fprintf(stderr, "tulpar simulators: unexpected line %q\n", line)
 				return exitUsage
 			}
-			if err := s.startBinary(addr); err != nil {
+			if err := s.StartBinary(addr); err != nil {
 				fmt.Fprintln(stderr, "tulpar simulators:", err)
 				return exitFail
 			}
@@ -168,13 +99,20 @@ func startChildSimulators(logLevel string, stderr io.Writer) (*childSimulators, 
 	}
 	c.out = bufio.NewScanner(out)
 	if !c.out.Scan() || json.Unmarshal(c.out.Bytes(), &c.addrs) != nil {
-		c.close()
+		c.Close()
 		return nil, errors.New("simulators: the child process did not say where it listens")
 	}
 	return c, nil
 }
 
-func (c *childSimulators) startBinary(switchAddr string) error {
+// ACSURL is the child's 3-D Secure server.
+func (c *childSimulators) ACSURL() string { return c.addrs.ACS }
+
+// ASCIIAddr is the child's ascii bank.
+func (c *childSimulators) ASCIIAddr() string { return c.addrs.ASCII }
+
+// StartBinary has the child start the binary bank, dialing switchAddr.
+func (c *childSimulators) StartBinary(switchAddr string) error {
 	if _, err := fmt.Fprintf(c.stdin, "binary %s\n", switchAddr); err != nil {
 		return err
 	}
@@ -184,7 +122,9 @@ func (c *childSimulators) startBinary(switchAddr string) error {
 	return nil
 }
 
-func (c *childSimulators) close() {
+// Close closes the child's standard input, which stops it, and waits for
+// it (killing it after 10 s).
+func (c *childSimulators) Close() error {
 	c.stdin.Close()
 	done := make(chan struct{})
 	go func() { c.cmd.Wait(); close(done) }()
@@ -194,4 +134,5 @@ func (c *childSimulators) close() {
 		c.cmd.Process.Kill()
 		<-done
 	}
+	return nil
 }

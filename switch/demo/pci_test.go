@@ -1,4 +1,4 @@
-package daemon
+package demo_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/hsm/hsmtest"
+	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
@@ -30,7 +31,7 @@ func TestNoCardDataOnDisk(t *testing.T) {
 	log := zerolog.New(logFile).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := StartDemo(ctx, DemoOptions{DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", Log: log})
+	d, err := demo.Start(ctx, demo.Options{DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", Log: log})
 	require.NoError(t, err)
 	require.NoError(t, d.WaitReady(ctx))
 

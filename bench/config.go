@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/tulpar-switch/tulpar/iso"
+)
+
+// The scenarios: what one operation is.
+const (
+	// ScenarioE2E: the merchant API with card data, in the Mix.
+	ScenarioE2E = "e2e"
+	// ScenarioISO: an 0100 at a bank: through the switch's own link with a
+	// System, else a raw client at ISOAddr.
+	ScenarioISO = "iso"
+	// ScenarioSim: a raw client straight at a System's simulated bank, the
+	// simulator's own capacity.
+	ScenarioSim = "sim"
+	// ScenarioReference: the bare moov-io/iso8583-connection round trip to
+	// a minimal echo server on loopback.
+	ScenarioReference = "reference"
+)
+
+// Config is one benchmark run as `tulpar bench` gives it: the scenario, the
+// load, what to compare it with and what to write down. Its fields are the
+// command's flags, and Validate's errors name the flag.
+type Config struct {
+	// Scenario is one of the Scenario constants.
+	Scenario string
+	// Load is the load model, the run's length and the warm-up. Its
+	// Progress is Execute's (see Progress).
+	Load Options
+	// Reference also measures the reference round trip, before the
+	// scenario and with its concurrency, and reports the ratio to it.
+	Reference bool
+
+	// URL and Token (or UserName and Password) are a running switch's
+	// merchant API, for e2e without a System.
+	URL, Token, UserName, Password string
+	// Mix, Card and DeclineCard shape e2e's operations.
+	Mix               Mix
+	Card, DeclineCard string
+	// Amount of each payment in minor units (e2e and iso).
+	Amount int64
+
+	// ISOAddr is the ISO 8583 host of iso without a System. Dialect,
+	// AcquirerID (DE32), SignOn and Conns shape the raw ISO client of iso,
+	// sim and reference.
+	ISOAddr, Dialect, AcquirerID string
+	SignOn                       bool
+	Conns                        int
+
+	// CPUProfile, when set, is the file for a CPU profile of the measured
+	// run, warm-up included; MemProfile for a heap profile at its end.
+	CPUProfile, MemProfile string
+	// Progress, when set (a terminal), gets a progress line once a second,
+	// rewritten in place.
+	Progress io.Writer
+
+	// Start, when set, starts the system under test in this process
+	// (`--self`), after the reference: the reference runs alone, since
+	// after the system has run the heap would still hold what its
+	// simulators collected. Execute stops the system at the end.
+	Start func(ctx context.Context) (*System, error)
+}
+
+// System is a system under test running in this process. The scenarios
+// reach it only through these fields, so the bench still imports nothing of
+// the switch; switch/demo's self-bench world fills them in.
+type System struct {
+	// Describe says what runs, for the report ("in-process switch at …").
+	Describe string
+	// URL and Token are its merchant API and an RBS token (e2e).
+	URL, Token string
+	// Send sends a request through the switch's own link Link to a bank
+	// speaking LinkDialect; the link numbers DE11 itself (iso).
+	Link, LinkDialect string
+	Send              func(ctx context.Context, m *iso.Message) (*iso.Message, error)
+	// Bank is a simulated bank at BankAddr speaking BankDialect, which a
+	// raw client can dial straight (sim).
+	Bank, BankAddr, BankDialect string
+	// Journal, when set, samples the switch's journal before and after the
+	// measured run.
+	Journal func() (JournalSample, error)
+	// Notes go into the report.
+	Notes []string
+	// Close stops it.
+	Close func()
+}
+
+// JournalSample is a system's journal at one moment: the entries it holds,
+// and the writer's group commits so far and the seconds spent in them.
+type JournalSample struct {
+	Entries       uint64
+	Commits       float64
+	CommitSeconds float64
+}
+
+// Validate checks the run before anything starts; an error is the
+// command's usage error.
+func (c Config) Validate() error {
+	if err := c.Load.Validate(); err != nil {
+		return err
+	}
+	switch c.Scenario {
+	case ScenarioE2E:
+		return c.Mix.Validate()
+	case ScenarioISO:
+		if c.ISOAddr == "" && c.Start == nil {
+			return errors.New("iso: --iso-addr or --self required")
+		}
+	case ScenarioSim:
+		if c.Start == nil {
+			return errors.New("sim: needs --self (for a running simulator use --scenario iso --iso-addr)")
+		}
+	case ScenarioReference:
+	default:
+		return fmt.Errorf("scenario: %q is not e2e, iso, sim or reference", c.Scenario)
+	}
+	return nil
+}
+
+// concurrency is the load's concurrency: the clients of a closed loop, the
+// workers of an open one. The e2e client keeps as many connections, and
+// the reference runs with as many clients.
+func concurrency(m Model) int {
+	switch m := m.(type) {
+	case Closed:
+		return m.Clients
+	case Open:
+		if m.Workers > 0 {
+			return m.Workers
+		}
+		return DefaultOpenWorkers
+	}
+	return 1
+}

@@ -1,0 +1,261 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/tulpar-switch/tulpar/iso"
+)
+
+// Execute runs c: the reference first when asked, then the system under
+// test (c.Start), then the scenario, measured; it stops what it started.
+// The report's Result has the scenario's errors: a run with failed
+// operations is a report, not an error (see Report.Failed).
+func Execute(ctx context.Context, c Config) (*Report, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.Scenario == ScenarioReference {
+		ref, err := c.runReference(ctx)
+		c.endProgressLine()
+		if err != nil {
+			return nil, err
+		}
+		rep := NewReport(ScenarioReference, "bare moov-io/iso8583-connection round trip on loopback: client → minimal echo server → client, "+c.Dialect)
+		rep.Result, rep.AuthorizationsPerSecond = ref, ref.Throughput
+		return rep, nil
+	}
+	var ref *Result
+	if c.Reference {
+		var err error
+		ref, err = c.runReference(ctx)
+		c.endProgressLine() // the scenario's progress line follows
+		if err != nil {
+			return nil, err
+		}
+		runtime.GC()
+	}
+	var sys *System
+	if c.Start != nil {
+		var err error
+		if sys, err = c.Start(ctx); err != nil {
+			return nil, err
+		}
+		if sys == nil {
+			return nil, errors.New("the system under test did not start")
+		}
+		if sys.Close != nil {
+			defer sys.Close()
+		}
+	}
+	sc, err := c.scenario(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := c.measure(ctx, sc, sys)
+	if err != nil {
+		return nil, err
+	}
+	rep.SetReference(ref)
+	return rep, nil
+}
+
+// runReference measures the bare round trip with the scenario's
+// concurrency: Load's clients in a closed loop (an open loop's rate says
+// nothing about a limit).
+func (c Config) runReference(ctx context.Context) (*Result, error) {
+	echo, err := StartEcho(c.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	defer echo.Close()
+	client, err := DialISO(ctx, echo.Addr(), ISOOptions{Dialect: c.Dialect, Conns: c.Conns, AcquirerID: c.AcquirerID})
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	opts := c.load()
+	opts.Model = Closed{Clients: concurrency(c.Load.Model)}
+	return Run(ctx, opts, client.Authorizations(c.Amount))
+}
+
+// scenario is a target ready to run, and the report it fills.
+type scenario struct {
+	target Target
+	close  func()
+	report *Report
+}
+
+// scenario connects the scenario's target: to sys when there is one, else
+// to the addresses in c.
+func (c Config) scenario(ctx context.Context, sys *System) (*scenario, error) {
+	switch {
+	case c.Scenario == ScenarioE2E:
+		return c.e2e(sys)
+	case c.Scenario == ScenarioISO && sys != nil:
+		return &scenario{target: linkAuthorizations(sys.Send, c.AcquirerID, c.Amount), close: func() {},
+			report: NewReport(ScenarioISO, fmt.Sprintf("self: 0100s through Tulpar's link %s (links.Link.Send) to the simulated bank, %s", sys.Link, sys.LinkDialect))}, nil
+	case c.Scenario == ScenarioISO:
+		client, err := DialISO(ctx, c.ISOAddr, ISOOptions{Dialect: c.Dialect, Conns: c.Conns, SignOn: c.SignOn, AcquirerID: c.AcquirerID})
+		if err != nil {
+			return nil, err
+		}
+		return &scenario{target: client.Authorizations(c.Amount), close: func() { client.Close() },
+			report: NewReport(ScenarioISO, fmt.Sprintf("raw ISO client (moov-io/iso8583-connection, %d conns) at %s, %s", c.Conns, c.ISOAddr, c.Dialect))}, nil
+	default: // sim, which Validate lets through only with a System
+		client, err := DialISO(ctx, sys.BankAddr, ISOOptions{Dialect: sys.BankDialect, Conns: c.Conns, AcquirerID: c.AcquirerID})
+		if err != nil {
+			return nil, err
+		}
+		return &scenario{target: client.Authorizations(c.Amount), close: func() { client.Close() },
+			report: NewReport(ScenarioSim, fmt.Sprintf("self: raw ISO client (%d conns) straight at the simulated bank %s, %s", c.Conns, sys.Bank, sys.BankDialect))}, nil
+	}
+}
+
+func (c Config) e2e(sys *System) (*scenario, error) {
+	o := RBSOptions{URL: c.URL, Token: c.Token, UserName: c.UserName, Password: c.Password, Card: c.Card,
+		DeclineCard: c.DeclineCard, Amount: c.Amount, Mix: c.Mix, Conns: concurrency(c.Load.Model)}
+	what := c.URL
+	if sys != nil {
+		o.URL, o.Token, o.UserName, o.Password = sys.URL, sys.Token, "", ""
+		what = "self: " + sys.Describe
+	}
+	m, err := NewRBSMix(o)
+	if err != nil {
+		return nil, err
+	}
+	return &scenario{target: m.Target(), close: m.Close,
+		report: NewReport(ScenarioE2E, what+"; RBS facade with card data (paymentorder.do), mix "+c.Mix.String())}, nil
+}
+
+// linkAuthorizations is the iso scenario's target through a switch's link:
+// one 0100 of amount per call, like ISOClient.Authorizations, except that
+// the link numbers DE11 itself.
+func linkAuthorizations(send func(context.Context, *iso.Message) (*iso.Message, error), acquirerID string, amount int64) Target {
+	nums := NewNumbers()
+	return func(ctx context.Context, _ int) (string, error) {
+		m := Authorization(acquirerID, amount, time.Now())
+		_, m.RRN = nums.Next()
+		resp, err := send(ctx, m)
+		if err != nil {
+			return "authorization", err
+		}
+		if resp.ResponseCode != iso.RCApproved {
+			return "authorization", Failf("rc_"+resp.ResponseCode, "answered %s", resp.ResponseCode)
+		}
+		return "authorization", nil
+	}
+}
+
+// measure runs the scenario under the load, with the profiles, the memory
+// sampler and the journal's counts around it, and closes its target.
+func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report, error) {
+	var ops atomic.Int64
+	counted := func(ctx context.Context, w int) (string, error) {
+		ops.Add(1)
+		return sc.target(ctx, w)
+	}
+	var before JournalSample
+	if sys != nil && sys.Journal != nil {
+		before, _ = sys.Journal() // a failed count counts from zero
+	}
+	t0 := time.Now()
+	stopCPU, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		sc.close()
+		return nil, err
+	}
+	mem := SampleMemory(time.Second, c.Load.Warmup)
+	res, err := Run(ctx, c.load(), counted)
+	rep := sc.report
+	rep.Memory = mem.Stop()
+	stopCPU()
+	sc.close()
+	c.endProgressLine()
+	if err != nil {
+		return nil, err
+	}
+	rep.Result, rep.AuthorizationsPerSecond = res, res.Throughput
+	if c.Scenario == ScenarioE2E {
+		rep.AuthorizationsPerSecond = Authorizations(res)
+	}
+	if sys != nil {
+		if sys.Journal != nil {
+			if after, err := sys.Journal(); err == nil {
+				rep.Journal = journalStats(before, after, ops.Load(), time.Since(t0))
+			}
+		}
+		rep.Notes = append(rep.Notes, sys.Notes...)
+	}
+	if c.MemProfile != "" {
+		if err := writeHeapProfile(c.MemProfile); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// journalStats are what the journal wrote between two samples, over ops
+// operations (warm-up included) and wall time.
+func journalStats(before, after JournalSample, ops int64, wall time.Duration) *JournalStats {
+	js := &JournalStats{Before: before.Entries, After: after.Entries, Written: after.Entries - before.Entries}
+	if ops > 0 {
+		js.PerOperation = float64(js.Written) / float64(ops)
+	}
+	if commits := after.Commits - before.Commits; commits > 0 {
+		busy := after.CommitSeconds - before.CommitSeconds
+		js.Commits = uint64(commits)
+		js.EntriesPerCommit = float64(js.Written) / commits
+		js.MeanCommit = time.Duration(busy / commits * float64(time.Second))
+		js.WriterBusy = busy / wall.Seconds()
+	}
+	return js
+}
+
+// load is c.Load with the progress line on c.Progress.
+func (c Config) load() Options {
+	o := c.Load
+	if c.Progress != nil {
+		o.Progress = func(p Progress) { fmt.Fprintf(c.Progress, "\r%s\x1b[K", ProgressLine(p)) }
+	}
+	return o
+}
+
+// endProgressLine ends the line the progress was rewriting, so that what
+// follows starts on its own.
+func (c Config) endProgressLine() {
+	if c.Progress != nil {
+		fmt.Fprintln(c.Progress)
+	}
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); out.Close() }, nil
+}
+
+func writeHeapProfile(path string) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	runtime.GC()
+	return pprof.WriteHeapProfile(out)
+}

@@ -1,0 +1,132 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/iso"
+)
+
+func TestConfigValidate(t *testing.T) {
+	start := func(context.Context) (*System, error) { return nil, errors.New("not started in this test") }
+	load := Options{Model: Closed{Clients: 1}, Requests: 1}
+	tests := []struct {
+		name string
+		c    Config
+		err  string // "" valid
+	}{
+		{"e2e", Config{Scenario: ScenarioE2E, Load: load, Mix: DefaultMix}, ""},
+		{"e2e with a mix that does not add up", Config{Scenario: ScenarioE2E, Load: load, Mix: Mix{Purchase: 50}}, "add up to 100"},
+		{"iso at an address", Config{Scenario: ScenarioISO, Load: load, ISOAddr: "127.0.0.1:1"}, ""},
+		{"iso through a system", Config{Scenario: ScenarioISO, Load: load, Start: start}, ""},
+		{"iso at nothing", Config{Scenario: ScenarioISO, Load: load}, "iso: --iso-addr or --self required"},
+		{"sim needs a system", Config{Scenario: ScenarioSim, Load: load, ISOAddr: "127.0.0.1:1"}, "sim: needs --self"},
+		{"sim", Config{Scenario: ScenarioSim, Load: load, Start: start}, ""},
+		{"reference", Config{Scenario: ScenarioReference, Load: load}, ""},
+		{"unknown scenario", Config{Scenario: "nope", Load: load}, `scenario: "nope" is not e2e, iso, sim or reference`},
+		{"bad load", Config{Scenario: ScenarioReference, Load: Options{Model: Closed{}, Requests: 1}}, "clients: must be at least 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.c.Validate()
+			if tc.err == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.err)
+		})
+	}
+}
+
+func TestJournalStats(t *testing.T) {
+	js := journalStats(JournalSample{Entries: 100, Commits: 10, CommitSeconds: 1},
+		JournalSample{Entries: 700, Commits: 110, CommitSeconds: 3}, 200, 4*time.Second)
+	require.Equal(t, &JournalStats{Before: 100, After: 700, Written: 600, PerOperation: 3, Commits: 100,
+		EntriesPerCommit: 6, MeanCommit: 20 * time.Millisecond, WriterBusy: 0.5}, js)
+	// No commit counters: entries only.
+	js = journalStats(JournalSample{Entries: 5}, JournalSample{Entries: 9}, 0, time.Second)
+	require.Equal(t, &JournalStats{Before: 5, After: 9, Written: 4}, js)
+}
+
+// fakeSystem is a system under test in memory: a link that approves every
+// 0100 and writes two journal entries for it.
+type fakeSystem struct {
+	mu              sync.Mutex
+	entries         uint64
+	started, closed int
+	rrns            map[string]bool
+}
+
+func (f *fakeSystem) start(context.Context) (*System, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started++
+	return &System{
+		Link: "bank-a", LinkDialect: "ascii",
+		Send: func(_ context.Context, m *iso.Message) (*iso.Message, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.entries += 2
+			f.rrns[m.RRN] = true
+			return &iso.Message{ResponseCode: iso.RCApproved}, nil
+		},
+		Journal: func() (JournalSample, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return JournalSample{Entries: f.entries}, nil
+		},
+		Notes: []string{"all in memory"},
+		Close: func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.closed++
+		},
+	}, nil
+}
+
+// TestExecuteISOThroughASystem: the iso scenario goes through the
+// system's link, the journal entries it wrote are counted, its notes
+// reported, the reference measured first, and the system stopped once.
+func TestExecuteISOThroughASystem(t *testing.T) {
+	sys := &fakeSystem{rrns: map[string]bool{}}
+	var progress bytes.Buffer
+	c := Config{
+		Scenario: ScenarioISO, Load: Options{Model: Closed{Clients: 2}, Requests: 50},
+		Reference: true, Dialect: "ascii", AcquirerID: "400001", Conns: 1, Amount: 100,
+		Progress:   &progress,
+		MemProfile: filepath.Join(t.TempDir(), "heap.pprof"),
+		Start:      sys.start,
+	}
+	rep, err := Execute(context.Background(), c)
+	require.NoError(t, err)
+	require.Equal(t, ScenarioISO, rep.Scenario)
+	require.Contains(t, rep.Target, "Tulpar's link bank-a (links.Link.Send)")
+	require.Equal(t, int64(50), rep.Result.OK)
+	require.False(t, rep.Failed())
+	require.NotNil(t, rep.Reference, "the reference was measured")
+	require.Positive(t, rep.Ratio)
+	require.NotNil(t, rep.Journal)
+	require.Equal(t, float64(2), rep.Journal.PerOperation, "two entries per operation")
+	require.Equal(t, []string{"all in memory"}, rep.Notes)
+	require.Equal(t, 1, sys.started)
+	require.Equal(t, 1, sys.closed)
+	require.Len(t, sys.rrns, 50, "each 0100 has its own RRN")
+	require.FileExists(t, c.MemProfile)
+	require.Equal(t, 2, strings.Count(progress.String(), "\n"), "the reference's and the scenario's progress lines are ended")
+}
+
+// TestExecuteStopsAtAFailedStart: a system that fails to start fails the
+// run, after the reference and before any load.
+func TestExecuteStopsAtAFailedStart(t *testing.T) {
+	_, err := Execute(context.Background(), Config{Scenario: ScenarioSim, Load: Options{Model: Closed{Clients: 1}, Requests: 1},
+		Start: func(context.Context) (*System, error) { return nil, errors.New("no bank today") }})
+	require.ErrorContains(t, err, "no bank today")
+}

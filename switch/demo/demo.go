@@ -1,0 +1,168 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tulpar-switch/tulpar/hsm"
+	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/api"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/payments"
+)
+
+// The demo's names, shown in its output and used by tests.
+const (
+	Merchant = "demo-shop"
+	// BankASCII is dialed by the switch and speaks the ascii dialect.
+	BankASCII = "alatau-sim"
+	// BankBinary dials the switch and speaks the binary dialect.
+	BankBinary = "saryarka-sim"
+)
+
+// The acquirer ids (DE32) the switch sends each demo bank, and each bank
+// expects.
+const (
+	acquirerASCII  = "400001"
+	acquirerBinary = "400002"
+)
+
+// Demo is the switch with two simulated banks and a simulated 3-D Secure
+// directory server and ACS, all in one process.
+type Demo struct {
+	*daemon.Daemon
+	// Banks are the simulated banks by name (BankASCII, BankBinary).
+	Banks  map[string]*issuersim.Bank
+	ACSURL string
+	// Secrets are the demo merchant's credentials, to print.
+	Secrets api.DemoSecrets
+	sims    *Simulators
+}
+
+// Options configure Start.
+type Options struct {
+	// DataDir holds the data file and the demo's keys; created if needed.
+	// Required by Start; Run makes a temporary one when it is empty.
+	DataDir string
+	// Listen is the switch's HTTP address. Default 127.0.0.1:8080.
+	Listen string
+	Log    zerolog.Logger
+	// Configure, when set, adjusts the demo's config before the switch
+	// starts (tests use it).
+	Configure func(*daemon.Config)
+}
+
+// SwitchConfig is the config the demo runs: ready to copy into a file.
+// dsURL is the 3-D Secure directory server; bankASCII the address of the
+// ascii bank, which the switch dials.
+func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.DemoSecrets, error) {
+	cfg := daemon.DefaultConfig()
+	cfg.DataDir, cfg.Listen, cfg.AdminListen = dataDir, listen, "127.0.0.1:0"
+	cfg.HSM.MasterKeyFile = filepath.Join(dataDir, "master.key")
+	cfg.HSM.KeyStore = filepath.Join(dataDir, "keys.json")
+	cfg.ThreeDS.DirectoryURL = dsURL
+	cfg.ExpiryInterval = 10 * time.Second
+	a := links.DefaultConfig(BankASCII, "ascii", bankASCII)
+	a.AcquirerID, a.EchoInterval = acquirerASCII, 10*time.Second
+	b := links.DefaultConfig(BankBinary, "binary")
+	b.Side, b.Listen, b.AcquirerID, b.EchoInterval = links.SideListen, "127.0.0.1:0", acquirerBinary, 10*time.Second
+	cfg.Links = []links.Config{a, b}
+	cfg.Routing = routing.Config{Rules: []routing.RuleConfig{
+		{Name: "mastercard-and-mir-to-saryarka", Brands: []string{"mastercard", "mir"},
+			Banks: []routing.BankConfig{{Name: BankBinary}, {Name: BankASCII}}},
+		{Name: "everything-else-split", Banks: []routing.BankConfig{{Name: BankASCII, Weight: 50}, {Name: BankBinary, Weight: 50}}},
+	}}
+	cfg.Payments.Merchants = []payments.Merchant{{
+		ID: Merchant, Name: "Demo Shop", URL: "https://shop.example.kz", MCC: "5411", City: "Almaty", Country: "KZ",
+		Terminals: map[string]payments.Terminal{
+			BankASCII:  {TerminalID: "TLPA0001", MerchantID: "000000000000101"},
+			BankBinary: {TerminalID: "TLPB0001", MerchantID: "000000000000201"},
+		},
+	}}
+	cfg.SAF.RetryMin, cfg.SAF.RetryMax = 500*time.Millisecond, 10*time.Second
+	// The payment page URL follows the address the switch listens on.
+	apiCfg, secrets, err := api.DemoCredentials(Merchant, "http://"+listen+"/pay")
+	if err != nil {
+		return daemon.Config{}, api.DemoSecrets{}, fmt.Errorf("demo: credentials: %w", err)
+	}
+	apiCfg.PaymentPageURL = ""
+	cfg.API = apiCfg
+	return cfg, secrets, nil
+}
+
+// Start starts the 3-D Secure simulator, the ascii bank, the switch, and
+// then the binary bank, which dials the switch. It returns once all are
+// started, not once the links are up: WaitReady waits for those.
+func Start(ctx context.Context, o Options) (*Demo, error) {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8080"
+	}
+	if err := ensureKeys(o.DataDir); err != nil {
+		return nil, err
+	}
+	d := &Demo{}
+	if err := d.start(ctx, o); err != nil {
+		// Whatever did start stops again: the banks and the ACS are not
+		// tied to ctx.
+		d.Close(context.Background())
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Demo) start(ctx context.Context, o Options) (err error) {
+	if d.sims, err = startSimulators(o.Log, forPeople); err != nil {
+		return err
+	}
+	d.Banks, d.ACSURL = d.sims.banks, d.sims.ACSURL()
+	cfg, secrets, err := SwitchConfig(o.DataDir, o.Listen, d.ACSURL, d.sims.ASCIIAddr())
+	if err != nil {
+		return err
+	}
+	d.Secrets = secrets
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	if d.Daemon, err = daemon.Start(ctx, cfg, o.Log); err != nil {
+		return err
+	}
+	return d.sims.StartBinary(d.Links().Get(BankBinary).Addr())
+}
+
+// Close stops the switch, then the banks and the 3-D Secure simulator.
+func (d *Demo) Close(ctx context.Context) error {
+	var errs []error
+	if d.Daemon != nil {
+		errs = append(errs, d.Daemon.Shutdown(ctx))
+	}
+	if d.sims != nil {
+		errs = append(errs, d.sims.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ensureKeys creates the demo's data directory, master key and key store
+// on first run, so that card data the demo protects survives its restarts.
+// The key files are where SwitchConfig names them.
+func ensureKeys(dir string) error {
+	if dir == "" {
+		return errors.New("demo: no data directory")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	cfg := hsm.DefaultConfig()
+	cfg.MasterKeyFile, cfg.KeyStore = filepath.Join(dir, "master.key"), filepath.Join(dir, "keys.json")
+	if err := hsm.InitKeyFiles(cfg); err != nil {
+		return fmt.Errorf("demo: keys: %w", err)
+	}
+	return nil
+}
