@@ -121,7 +121,7 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Bank, erro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bank{
-		cfg: cfg, log: log.With().Str("bank", cfg.Name).Logger(), codec: codec,
+		cfg: cfg, log: log, codec: codec,
 		books: newLedger(cfg.Name, now), cvv: cvv, met: met, stans: iso.NewSTANs(0),
 		loc: loc, now: now, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		conns: map[*connection.Connection]*session{},

@@ -247,7 +247,8 @@ func startBank(ctx context.Context, cfg issuersim.Config, fallback bool, log zer
 			ln.Close()
 		}
 	}
-	bank, err := issuersim.New(cfg, log, reg)
+	// The wirer names the component; the bank does not name itself.
+	bank, err := issuersim.New(cfg, log.With().Str("bank", cfg.Name).Logger(), reg)
 	if err != nil {
 		return nil, err
 	}

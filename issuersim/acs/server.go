@@ -79,7 +79,7 @@ func New(cfg Config, log zerolog.Logger) *Server {
 	s := &Server{
 		cfg:  cfg,
 		key:  key,
-		log:  log.With().Str("component", "acs").Logger(),
+		log:  log,
 		txns: make(map[string]*txn),
 		mux:  http.NewServeMux(),
 	}

@@ -132,7 +132,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, 
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error().Str("endpoint", endpoint).Interface("panic", p).Msg("api: handler panic")
+			s.log.Error().Str("endpoint", endpoint).Interface("panic", p).Msg("handler panic")
 			if c.status == 0 {
 				c.status = http.StatusInternalServerError
 				c.code = "panic"

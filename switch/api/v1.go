@@ -314,7 +314,7 @@ func (c *call) v1Fail(err error) statusBody {
 		sb.transient = true
 		return sb
 	}
-	c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("api: payments error")
+	c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("payments error")
 	return paramErrorBody(http.StatusInternalServerError, apiError{Type: "api_error", Code: "internal_error", Message: "internal error; retry with the same Idempotency-Key"})
 }
 

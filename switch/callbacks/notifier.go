@@ -93,7 +93,7 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, client *http
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	n := &Notifier{
 		cfg:    cfg.withDefaults(),
-		log:    log.With().Str("component", "callbacks").Logger(),
+		log:    log,
 		client: &c,
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tulpar", Name: "callbacks_sent_total",

@@ -50,7 +50,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, readyWait)
 	if err := d.WaitReady(wctx); err != nil {
-		o.Log.Warn().Err(err).Msg("demo: not ready yet; the printout shows each link's state")
+		o.Log.Warn().Err(err).Msg("not ready yet; the printout shows each link's state")
 	}
 	cancel()
 	d.writeWelcome(ctx, out, o.DataDir)

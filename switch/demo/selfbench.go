@@ -187,6 +187,6 @@ func (w *benchWorld) close() {
 	if err := errors.Join(errs...); err != nil {
 		// The run is measured by now: say why the stop was untidy, but do
 		// not fail the run for it.
-		w.log.Warn().Err(err).Msg("demo: self-bench: stop")
+		w.log.Warn().Err(err).Msg("self-bench: stop")
 	}
 }

@@ -84,7 +84,7 @@ func (s *Server) write(w http.ResponseWriter, status int, page string, v view) {
 		tmpl, name = s.form, "form.html"
 	}
 	if err := tmpl.ExecuteTemplate(&b, name, v); err != nil {
-		s.log.Error().Err(err).Str("template", name).Msg("hpp: render failed")
+		s.log.Error().Err(err).Str("template", name).Msg("render failed")
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -134,7 +134,7 @@ func (s *Server) order(w http.ResponseWriter, r *http.Request, lang string) (*or
 		s.notFound(w, pickLang(lang))
 		return nil, false
 	case err != nil:
-		s.log.Error().Err(err).Str("order", id).Msg("hpp: load order")
+		s.log.Error().Err(err).Str("order", id).Msg("load order")
 		s.failed(w, pickLang(lang))
 		return nil, false
 	}
@@ -238,7 +238,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With().Str("order", o.ID).Logger()
 	if !s.csrf.check(r, o.ID) {
 		s.met.submits.WithLabelValues("csrf").Inc()
-		log.Warn().Str("outcome", "csrf").Msg("hpp: card form without a valid token refused")
+		log.Warn().Str("outcome", "csrf").Msg("card form without a valid token refused")
 		v := s.newView(lang, t(lang, "forbidden"))
 		v.Kind, v.Lines, v.Again = "forbidden", []string{t(lang, "forbidden_tx")}, "/pay/"+o.ID+"?lang="+lang
 		s.write(w, http.StatusForbidden, "forbidden", v)
@@ -246,7 +246,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	if !payable(o) {
 		s.met.submits.WithLabelValues("not_payable").Inc()
-		log.Info().Str("outcome", "not_payable").Int("status", int(o.Status)).Msg("hpp: card form for an order not awaiting payment")
+		log.Info().Str("outcome", "not_payable").Int("status", int(o.Status)).Msg("card form for an order not awaiting payment")
 		if isExpired(o) {
 			s.expired(w, http.StatusGone, o, lang)
 			return
@@ -258,7 +258,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	masked := iso.MaskPAN(f.card.PAN)
 	if len(f.errors) > 0 {
 		s.met.submits.WithLabelValues("invalid_card").Inc()
-		log.Info().Str("pan", masked).Str("outcome", "invalid_card").Strs("fields", fields(f.errors)).Msg("hpp: card form refused")
+		log.Info().Str("pan", masked).Str("outcome", "invalid_card").Strs("fields", fields(f.errors)).Msg("card form refused")
 		s.showForm(w, r, http.StatusUnprocessableEntity, o, lang, f)
 		return
 	}
@@ -272,14 +272,14 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if field, key, isCard := payError(err); isCard {
 			s.met.submits.WithLabelValues("invalid_card").Inc()
-			log.Info().Str("pan", masked).Str("outcome", "invalid_card").Str("field", field).Msg("hpp: card refused by payments")
+			log.Info().Str("pan", masked).Str("outcome", "invalid_card").Str("field", field).Msg("card refused by payments")
 			f.errors[field] = key
 			s.showForm(w, r, http.StatusUnprocessableEntity, o, lang, f)
 			return
 		}
 		if errors.Is(err, payments.ErrStorage) {
 			s.met.submits.WithLabelValues("unavailable").Inc()
-			log.Error().Err(err).Str("pan", masked).Str("outcome", "unavailable").Msg("hpp: payment not recorded")
+			log.Error().Err(err).Str("pan", masked).Str("outcome", "unavailable").Msg("payment not recorded")
 			s.Unavailable(w, r)
 			return
 		}
@@ -287,29 +287,29 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			// Expired, paid meanwhile (another tab), or still at the bank:
 			// show where it is.
 			s.met.submits.WithLabelValues("not_payable").Inc()
-			log.Info().Str("pan", masked).Str("outcome", "not_payable").Msg("hpp: order no longer awaiting payment")
+			log.Info().Str("pan", masked).Str("outcome", "not_payable").Msg("order no longer awaiting payment")
 			s.toResult(w, r, o.ID, lang)
 			return
 		}
 		s.met.submits.WithLabelValues("error").Inc()
 		// payments never puts card data in an error.
-		log.Error().Err(err).Str("pan", masked).Str("outcome", "error").Msg("hpp: payment failed")
+		log.Error().Err(err).Str("pan", masked).Str("outcome", "error").Msg("payment failed")
 		s.failed(w, lang)
 		return
 	}
 	if res.Challenge != nil {
 		s.met.submits.WithLabelValues("challenge").Inc()
-		log.Info().Str("pan", masked).Str("outcome", "challenge").Msg("hpp: card submitted, 3-D Secure challenge")
+		log.Info().Str("pan", masked).Str("outcome", "challenge").Msg("card submitted, 3-D Secure challenge")
 		cw := &challengeWriter{ResponseWriter: w, formAction: origin(res.Challenge.ChallengeURL)}
 		if err := threeds.ChallengePage(cw, *res.Challenge); err != nil {
-			log.Error().Err(err).Msg("hpp: challenge page")
+			log.Error().Err(err).Msg("challenge page")
 			s.failed(w, lang)
 		}
 		return
 	}
 	outcome := outcomeOf(res.Order)
 	s.met.submits.WithLabelValues(outcome).Inc()
-	log.Info().Str("pan", masked).Str("outcome", outcome).Int("action_code", res.Order.ActionCode).Msg("hpp: card submitted")
+	log.Info().Str("pan", masked).Str("outcome", outcome).Int("action_code", res.Order.ActionCode).Msg("card submitted")
 	s.toResult(w, r, o.ID, lang)
 }
 
@@ -325,7 +325,7 @@ func (s *Server) threeDSReturn(w http.ResponseWriter, r *http.Request) {
 	// order's current attempt whatever is posted here).
 	if err != nil || !validID(id) || (n.TransID != id && !strings.HasPrefix(n.TransID, id+"-a")) {
 		s.met.returns.WithLabelValues("bad_request").Inc()
-		s.log.Warn().Str("order", id).Str("outcome", "bad_request").Msg("hpp: malformed return from 3-D Secure")
+		s.log.Warn().Str("order", id).Str("outcome", "bad_request").Msg("malformed return from 3-D Secure")
 		s.message(w, http.StatusBadRequest, lang, "error", t(lang, "error"), t(lang, "error_tx"))
 		return
 	}
@@ -340,17 +340,17 @@ func (s *Server) threeDSReturn(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, payments.ErrStorage):
 		s.met.returns.WithLabelValues("unavailable").Inc()
-		log.Error().Err(err).Str("outcome", "unavailable").Msg("hpp: payment not recorded")
+		log.Error().Err(err).Str("outcome", "unavailable").Msg("payment not recorded")
 		s.Unavailable(w, r)
 		return
 	case errors.Is(err, order.ErrTransition), errors.Is(err, payments.ErrInProgress):
 		// A second POST (reload, back button): the order is decided, or
 		// its authorization is still being settled.
 		s.met.returns.WithLabelValues("repeated").Inc()
-		log.Info().Str("outcome", "repeated").Msg("hpp: return from 3-D Secure for a decided order")
+		log.Info().Str("outcome", "repeated").Msg("return from 3-D Secure for a decided order")
 	case err != nil:
 		s.met.returns.WithLabelValues("error").Inc()
-		log.Error().Err(err).Str("outcome", "error").Msg("hpp: completing 3-D Secure")
+		log.Error().Err(err).Str("outcome", "error").Msg("completing 3-D Secure")
 	default:
 		outcome := outcomeOf(o)
 		s.met.returns.WithLabelValues(outcome).Inc()
@@ -358,7 +358,7 @@ func (s *Server) threeDSReturn(w http.ResponseWriter, r *http.Request) {
 		if o.Card != nil {
 			pan = o.Card.Masked
 		}
-		log.Info().Str("pan", pan).Str("outcome", outcome).Int("action_code", o.ActionCode).Msg("hpp: 3-D Secure completed")
+		log.Info().Str("pan", pan).Str("outcome", outcome).Int("action_code", o.ActionCode).Msg("3-D Secure completed")
 	}
 	s.toResult(w, r, id, lang)
 }

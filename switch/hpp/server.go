@@ -75,7 +75,7 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 		if _, err := rand.Read(key); err != nil {
 			return nil, fmt.Errorf("hpp: secret: %w", err)
 		}
-		log.Warn().Msg("hpp: no secret configured: using a random CSRF key, forms opened before a restart will be refused")
+		log.Warn().Msg("no secret configured: using a random CSRF key, forms opened before a restart will be refused")
 	}
 	u, _ := url.Parse(cfg.PublicURL)
 	met, err := newMetrics(reg)

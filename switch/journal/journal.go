@@ -221,7 +221,7 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 		ownsDB:   owns,
 		readOnly: db.IsReadOnly(),
 		opts:     opts,
-		log:      opts.Logger.With().Str("component", "journal").Logger(),
+		log:      opts.Logger,
 	}
 	if j.readOnly {
 		if err := db.View(func(tx *bolt.Tx) error {

@@ -218,7 +218,7 @@ func New(db *bolt.DB, cfg Config, deliver Deliverer, log zerolog.Logger, reg pro
 		db:      db,
 		cfg:     cfg,
 		deliver: deliver,
-		log:     log.With().Str("component", "saf").Logger(),
+		log:     log,
 		workers: make(map[string]*worker),
 		stop:    make(chan struct{}),
 	}
