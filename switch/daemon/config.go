@@ -51,6 +51,8 @@ type Config struct {
 	API api.Config `yaml:"api"`
 	// HPP is the hosted payment page.
 	HPP hpp.Config `yaml:"hpp"`
+	// HTTP bounds the HTTP server of Listen.
+	HTTP HTTPConfig `yaml:"http"`
 	// Callbacks says where each merchant's callbacks go when more than the
 	// api entry's callback_url is needed.
 	Callbacks callbacks.Config `yaml:"callbacks"`
@@ -81,6 +83,22 @@ type SAFConfig struct {
 // ThreeDSConfig points at the 3-D Secure directory server.
 type ThreeDSConfig struct {
 	DirectoryURL string `yaml:"directory_url"`
+	// Timeout bounds one call to the directory server. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// HTTPConfig bounds the merchant and buyer HTTP server's connections.
+type HTTPConfig struct {
+	// ReadHeaderTimeout and ReadTimeout bound reading a request (a slow
+	// client cannot hold a connection). Defaults 10s and 30s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds a request from its headers to its answer: it
+	// must leave time for a payment's 3-D Secure call and bank exchange
+	// (checked at start). Default 60s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections left idle. Default 2m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // DefaultConfig returns a config with every default filled in; DataDir,
@@ -90,6 +108,8 @@ func DefaultConfig() Config {
 		Listen: "127.0.0.1:8080", LogLevel: "info", HSM: hsm.DefaultConfig(),
 		Payments: payments.DefaultConfig(), ShutdownTimeout: 15 * time.Second, ExpiryInterval: 30 * time.Second,
 		StartWait: 30 * time.Second, JournalProbeInterval: time.Second,
+		ThreeDS: ThreeDSConfig{Timeout: 30 * time.Second},
+		HTTP:    HTTPConfig{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute},
 	}
 }
 
@@ -134,10 +154,24 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"shutdown_timeout", c.ShutdownTimeout}, {"expiry_interval", c.ExpiryInterval}, {"start_wait", c.StartWait}, {"journal_probe_interval", c.JournalProbeInterval}} {
+	}{
+		{"shutdown_timeout", c.ShutdownTimeout}, {"expiry_interval", c.ExpiryInterval}, {"start_wait", c.StartWait},
+		{"journal_probe_interval", c.JournalProbeInterval}, {"threeds.timeout", c.ThreeDS.Timeout},
+		{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.read_timeout", c.HTTP.ReadTimeout},
+		{"http.write_timeout", c.HTTP.WriteTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout},
+	} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("config: %s: must be a positive duration such as 30s", d.key))
 		}
+	}
+	// A payment's answer is written within http.write_timeout of its
+	// request: the 3-D Secure call and the bank exchange must fit in it,
+	// or the buyer and the shop never hear an outcome the switch recorded.
+	if need := c.ThreeDS.Timeout + c.Payments.ExchangeTimeout; c.HTTP.WriteTimeout > 0 && c.HTTP.WriteTimeout <= need {
+		errs = append(errs, fmt.Errorf("config: http.write_timeout: %s must exceed threeds.timeout + payments.exchange_timeout (%s)", c.HTTP.WriteTimeout, need))
+	}
+	if c.HTTP.ReadTimeout > 0 && c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout {
+		errs = append(errs, fmt.Errorf("config: http.read_header_timeout: %s is longer than http.read_timeout (%s)", c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout))
 	}
 	if err := c.HSM.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: hsm: %w", err))

@@ -111,7 +111,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		Log: log.With().Str("component", "payments").Logger(),
 	}
 	if cfg.ThreeDS.DirectoryURL != "" {
-		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, nil)
+		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, threeds.HTTPClient(cfg.ThreeDS.Timeout))
 	}
 	// Listen before wiring the web side: its URLs need the real address
 	// when the config asks for port 0.
@@ -156,8 +156,8 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
 	}
-	d.http = &http.Server{Handler: d.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	d.http = &http.Server{Handler: d.mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -169,7 +169,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		if d.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			return nil, fmt.Errorf("daemon: admin_listen: %w", err)
 		}
-		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()

@@ -2,7 +2,6 @@ package hpp
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -262,9 +261,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.showForm(w, r, http.StatusUnprocessableEntity, o, lang, f)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), payTimeout)
-	defer cancel()
-	res, err := s.svc.Pay(ctx, payments.PayRequest{
+	// A buyer who closes the tab does not cut the payment short: payments
+	// runs it on the switch's own deadlines.
+	res, err := s.svc.Pay(r.Context(), payments.PayRequest{
 		OrderID: o.ID, Card: f.card, Email: f.email, IP: clientIP(r),
 		NotificationURL: s.cfg.base() + "/pay/" + o.ID + "/3ds?lang=" + lang,
 	})
@@ -329,9 +328,7 @@ func (s *Server) threeDSReturn(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusBadRequest, lang, "error", t(lang, "error"), t(lang, "error_tx"))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), payTimeout)
-	defer cancel()
-	o, err := s.svc.ThreeDSComplete(ctx, id)
+	o, err := s.svc.ThreeDSComplete(r.Context(), id)
 	log := s.log.With().Str("order", id).Str("claimed", string(n.ClaimedStatus)).Logger()
 	switch {
 	case errors.Is(err, order.ErrNotFound):

@@ -35,10 +35,6 @@ const assetsPath = "/pay"
 // Limits on what a browser may send.
 const (
 	maxForm = 8 << 10
-	// payTimeout bounds a card payment, detached from the browser: a buyer
-	// who closes the tab must not cut a bank exchange short (that would
-	// turn an answer into an unknown outcome and a reversal).
-	payTimeout = 90 * time.Second
 )
 
 // Server serves the hosted payment page. It is safe for concurrent use.

@@ -29,17 +29,26 @@ type Client struct {
 
 // NewClient returns a client of the Directory Server at dsURL (the root the
 // acs handler is mounted at, e.g. "http://127.0.0.1:8443"). httpClient nil
-// means a client with a 30-second overall timeout that does not follow
-// redirects (an AReq carries a PAN: it must not be re-sent wherever a
-// redirect points). Every call is also bounded by its context.
+// means HTTPClient(DefaultTimeout). Every call is also bounded by its
+// context.
 func NewClient(dsURL string, httpClient *http.Client) *Client {
 	if httpClient == nil {
-		httpClient = &http.Client{
-			Timeout:       30 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		httpClient = HTTPClient(DefaultTimeout)
 	}
 	return &Client{base: strings.TrimRight(dsURL, "/"), hc: httpClient}
+}
+
+// DefaultTimeout bounds one call to the directory server by default.
+const DefaultTimeout = 30 * time.Second
+
+// HTTPClient is the HTTP client a Client needs: an overall timeout, and no
+// redirects followed (an AReq carries a PAN: it must not be re-sent
+// wherever a redirect points).
+func HTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // Begin sends the AReq: it asks the Directory Server to authenticate the
