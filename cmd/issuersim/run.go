@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
@@ -199,7 +200,7 @@ func serve(ctx context.Context, cfg issuersim.Config, fb fallbacks, log zerolog.
 	adminAddr := cfg.Admin
 	cfg.Admin = ""
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	bank, err := startBank(ctx, cfg, fb.listen, log, reg)
 	if err != nil {

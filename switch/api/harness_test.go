@@ -268,11 +268,6 @@ func errObj(r v1Resp) map[string]any {
 	return e
 }
 
-func num(v any) int64 {
-	f, _ := v.(float64)
-	return int64(f)
-}
-
 // srvMetric returns the request counter of one label set.
 func (h *harness) srvMetric(endpoint, status, code string) float64 {
 	h.t.Helper()

@@ -308,20 +308,21 @@ func parseRegister(form url.Values, twoStage bool, now time.Time) (payments.Regi
 			return r, rbsErr(rbsWrong, "Invalid jsonParams: a JSON object of up to 50 string values")
 		}
 	}
-	if r.Lifetime, err = registerLifetime(form, now); err != nil {
-		return r, rbsErr(rbsWrong, err.Error())
+	var e *rbsError
+	if r.Lifetime, e = registerLifetime(form, now); e != nil {
+		return r, e
 	}
 	return r, nil
 }
 
 // registerLifetime is the order's lifetime from sessionTimeoutSecs and
 // expirationDate (the sooner of the two), 0 for the configured default.
-func registerLifetime(form url.Values, now time.Time) (time.Duration, error) {
+func registerLifetime(form url.Values, now time.Time) (time.Duration, *rbsError) {
 	var lifetime time.Duration
 	if v := form.Get("sessionTimeoutSecs"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 || n > maxLifetimeSecs {
-			return 0, errors.New("Invalid sessionTimeoutSecs")
+			return 0, rbsErr(rbsWrong, "Invalid sessionTimeoutSecs")
 		}
 		lifetime = time.Duration(n) * time.Second
 	}
@@ -329,7 +330,7 @@ func registerLifetime(form url.Values, now time.Time) (time.Duration, error) {
 		t, err := time.ParseInLocation("2006-01-02T15:04:05", v, almaty)
 		life := t.Sub(now)
 		if err != nil || life <= 0 || life > maxLifetimeSecs*time.Second {
-			return 0, errors.New("Invalid expirationDate")
+			return 0, rbsErr(rbsWrong, "Invalid expirationDate")
 		}
 		if lifetime == 0 || life < lifetime {
 			lifetime = life

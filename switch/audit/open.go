@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
 )
@@ -45,7 +46,7 @@ func Open(path string, lockTimeout time.Duration) (*Data, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s: stop the switch, or audit a consistent copy (GET /admin/journal/snapshot on its admin listener) with --copy", ErrLocked, path)
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 func TestAppendIterateByOrder(t *testing.T) {
@@ -403,7 +404,7 @@ func TestReadOnlyAudit(t *testing.T) {
 	// The running writer holds bbolt's exclusive flock: a read-only open of
 	// the live file cannot get its shared lock.
 	_, err := OpenReadOnly(path, Options{LockTimeout: 50 * time.Millisecond})
-	require.ErrorIs(t, err, bolt.ErrTimeout)
+	require.ErrorIs(t, err, berrors.ErrTimeout)
 
 	// Auditors verify a consistent copy instead, taken while appends go on.
 	copyPath := filepath.Join(t.TempDir(), "audit.db")

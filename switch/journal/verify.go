@@ -179,7 +179,7 @@ func (j *Journal) VerifyProgress(ctx context.Context, progress func(done, total 
 		if head2 < headSeq {
 			return &ChainError{Seq: head2, Reason: ReasonHead, Detail: fmt.Sprintf("head moved back from %d", headSeq)}
 		}
-		if k, _ := tx.Bucket(entriesBucket).Cursor().Last(); k != nil && len(k) == 8 {
+		if k, _ := tx.Bucket(entriesBucket).Cursor().Last(); len(k) == 8 {
 			if last := binary.BigEndian.Uint64(k); last > head2 {
 				return &ChainError{Seq: head2 + 1, Reason: ReasonHead, Detail: fmt.Sprintf("entries up to %d lie beyond the head", last)}
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // waitLimit bounds every wait in these tests; reaching it is a failure, never
@@ -39,7 +40,7 @@ func mustReopenDB(tb testing.TB, path string) *bolt.DB {
 				return err
 			}
 			return nil
-		}); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		}); err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			tb.Errorf("bbolt check: %v", err)
 		}
 		require.NoError(tb, db.Close())
