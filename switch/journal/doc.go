@@ -96,6 +96,35 @@
 // journal checks but returns their *ChainError; OpenReadOnly runs none of
 // them, since auditors open damaged copies to find out what is wrong.
 //
+// # The data file and its buckets
+//
+// The switch keeps one bbolt file, DataFile in its data directory, so that
+// an order's change, the journal entries that explain it, the advices it
+// queues and its merchant callback commit in one transaction and one fsync:
+// no crash can separate them. Several packages keep buckets in it; only the
+// journal opens it and runs its transactions. Writes to any bucket happen
+// inside a TxFunc of AppendTx (the journal's transaction hooks: payments'
+// commit, store-and-forward's EnqueueTx, callbacks' InTx) or, for the
+// queue's own bookkeeping, in bbolt transactions of the package that owns
+// the bucket; no package writes another's bucket.
+//
+//	bucket            owner (writer)        holds
+//	journal           switch/journal        seq → entry (the hash chain)
+//	journal.order     switch/journal        order id, seq → nil (ByOrder)
+//	journal.meta      switch/journal        format version; head (last seq, hash)
+//	orders            switch/payments       order id → order JSON (switch/order: BucketOrders; auditors read it)
+//	orders_by_number  switch/payments       merchant, number → order id
+//	orders_by_time    switch/payments       merchant, created, id → nil
+//	orders_pending    switch/payments       order id → nil while an exchange's outcome is unknown
+//	orders_open       switch/payments       order id → expiry while awaiting payment
+//	payments_meta     switch/payments       RRN reservations
+//	api_idempotency   switch/payments       merchant, key → idempotency receipt
+//	saf.pending       switch/saf            per queue: position → queued item
+//	saf.dead          switch/saf            item id → dead letter
+//	saf.meta          switch/saf            format version; item and position sequences
+//	saf.corrupt       switch/saf            undecodable items, moved aside
+//	callbacks.sent    switch/callbacks      callbacks already queued, so none is sent twice
+//
 // # Reading and auditing
 //
 // Iterate, ByOrder, Get, Last and Count read while appends go on. Verify
