@@ -78,8 +78,8 @@ func (c *Config) Validate() error {
 		if id == "" {
 			bad("merchants: empty merchant id")
 		}
-		if len(QueueKey(id)) > saf.MaxBankLen {
-			bad("%s: merchant id longer than %d bytes", where, saf.MaxBankLen-len(queuePrefix))
+		if len(QueueKey(id)) > saf.MaxQueueLen {
+			bad("%s: merchant id longer than %d bytes", where, saf.MaxQueueLen-len(queuePrefix))
 		}
 		u, err := url.Parse(t.URL)
 		switch {

@@ -130,7 +130,7 @@ func startHarness(tb testing.TB, path string, cfg Config) *harness {
 	require.NoError(tb, err)
 	deliver := saf.DelivererFunc(func(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
 		out, err := h.n.Deliver(ctx, it, repeat)
-		h.outcomes <- outcome{it.Bank, out, err}
+		h.outcomes <- outcome{it.Queue, out, err}
 		return out, err
 	})
 	h.q, err = saf.New(db, safConfig(), deliver, log, h.reg)

@@ -149,7 +149,7 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
 	}
 	qkey := QueueKey(o.Merchant)
-	id, err := b.q.EnqueueTx(tx, saf.Item{Bank: qkey, OrderID: o.ID, Kind: order.KindCallback, Payload: data})
+	id, err := b.q.EnqueueTx(tx, saf.Item{Queue: qkey, OrderID: o.ID, Kind: order.KindCallback, Payload: data})
 	if err != nil {
 		return fmt.Errorf("callbacks: order %s: queue %s: %w", o.ID, ev.name, err)
 	}

@@ -65,7 +65,7 @@ func (d *Daemon) adminHandler() http.Handler {
 // encrypted PAN and is of no use to read).
 type safItem struct {
 	ID        uint64    `json:"id"`
-	Bank      string    `json:"bank"`
+	Queue     string    `json:"queue"`
 	OrderID   string    `json:"order_id"`
 	Kind      string    `json:"kind"`
 	Attempts  int       `json:"attempts"`
@@ -76,7 +76,7 @@ type safItem struct {
 func safView(items []saf.Item) []safItem {
 	out := make([]safItem, 0, len(items))
 	for _, it := range items {
-		out = append(out, safItem{it.ID, it.Bank, it.OrderID, it.Kind, it.Attempts, it.EnqueuedAt, it.LastError})
+		out = append(out, safItem{it.ID, it.Queue, it.OrderID, it.Kind, it.Attempts, it.EnqueuedAt, it.LastError})
 	}
 	return out
 }

@@ -409,7 +409,7 @@ func (s *Service) safItems(o *order.Order, items []queued) ([]saf.Item, error) {
 		if err != nil {
 			return nil, fmt.Errorf("payments: queue %s: %w", q.kind, err)
 		}
-		its[i] = saf.Item{Bank: q.bank, OrderID: o.ID, Kind: q.kind, Payload: payload}
+		its[i] = saf.Item{Queue: q.bank, OrderID: o.ID, Kind: q.kind, Payload: payload}
 	}
 	return its, nil
 }

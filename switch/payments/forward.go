@@ -36,10 +36,10 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 	if repeat {
 		m = *iso.Repeat(&m)
 	}
-	if _, err := s.d.Journal.Append(ctx, s.isoEntry(o, it.Bank, journal.Out, &m)); err != nil {
+	if _, err := s.d.Journal.Append(ctx, s.isoEntry(o, it.Queue, journal.Out, &m)); err != nil {
 		return saf.Retry, err
 	}
-	resp, err := s.send(ctx, o.ID, it.Bank, &m)
+	resp, err := s.send(ctx, o.ID, it.Queue, &m)
 	if err != nil {
 		// Not sent, or no reply: either way the advice goes again, as a repeat.
 		return saf.Retry, err
@@ -48,12 +48,12 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 	if !settled {
 		// The answer is journaled for the auditors; the order keeps the
 		// advice queued, since the bank has not taken it.
-		if _, err := s.d.Journal.Append(ctx, s.isoEntry(o, it.Bank, journal.In, resp)); err != nil {
+		if _, err := s.d.Journal.Append(ctx, s.isoEntry(o, it.Queue, journal.In, resp)); err != nil {
 			return saf.Retry, err
 		}
 		return outcome, fmt.Errorf("payments: %s answered %s", m.MTI, resp.ResponseCode)
 	}
-	if err := s.recordAdvice(ctx, p, it.Bank, resp); err != nil {
+	if err := s.recordAdvice(ctx, p, it.Queue, resp); err != nil {
 		return saf.Retry, err
 	}
 	return outcome, nil

@@ -59,7 +59,7 @@
 //
 //	"saf.meta"     "version": 1 byte, 0x01; the bucket's sequence numbers
 //	               both item IDs and queue positions
-//	"saf.pending"  one sub-bucket per bank, named by the bank;
+//	"saf.pending"  one sub-bucket per queue, named by the bank;
 //	               key: position, 8 bytes big-endian (FIFO order)
 //	               value: the item
 //	"saf.dead"     key: item ID, 8 bytes big-endian; value: the item

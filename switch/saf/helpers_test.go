@@ -89,7 +89,7 @@ func mustEnqueue(tb testing.TB, q *Queue, bank, order string) uint64 {
 
 func testItem(bank, order string) Item {
 	return Item{
-		Bank:    bank,
+		Queue:   bank,
 		OrderID: order,
 		Kind:    testKind,
 		Payload: []byte(`{"mti":"0420","pan":"enc:AAAA","order":"` + order + `"}`),

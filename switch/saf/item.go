@@ -11,7 +11,7 @@ import (
 // the decoder refuses stored bytes beyond them, so a damaged file cannot make
 // the queue allocate without bound.
 const (
-	MaxBankLen    = 255
+	MaxQueueLen   = 255
 	MaxOrderIDLen = 255
 	MaxKindLen    = 64
 	MaxPayloadLen = 64 << 10 // an ISO 8583 advice is a few hundred bytes
@@ -28,7 +28,7 @@ const (
 // sets them and ignores what the caller put there.
 type Item struct {
 	ID      uint64 // unique in the file, assigned by EnqueueTx, kept by Retry
-	Bank    string // the bank (link) that must receive the message; one FIFO per bank
+	Queue   string // the bank (link) that must receive the message; one FIFO per queue
 	OrderID string
 	Kind    string
 	Payload []byte
@@ -51,7 +51,7 @@ var errCorrupt = errors.New("saf: corrupt item")
 //
 //	0x01                    format version
 //	uvarint  ID
-//	uvarint  n, n bytes     Bank
+//	uvarint  n, n bytes     Queue
 //	uvarint  n, n bytes     OrderID
 //	uvarint  n, n bytes     Kind
 //	uvarint  Attempts
@@ -62,7 +62,7 @@ var errCorrupt = errors.New("saf: corrupt item")
 func encodeItem(dst []byte, it *Item) []byte {
 	dst = append(dst, itemVersion)
 	dst = binary.AppendUvarint(dst, it.ID)
-	dst = appendBytes(dst, []byte(it.Bank))
+	dst = appendBytes(dst, []byte(it.Queue))
 	dst = appendBytes(dst, []byte(it.OrderID))
 	dst = appendBytes(dst, []byte(it.Kind))
 	dst = binary.AppendUvarint(dst, uint64(it.Attempts))
@@ -82,7 +82,7 @@ func decodeItem(b []byte) (Item, error) {
 	}
 	var it Item
 	it.ID = d.uvarint()
-	it.Bank = string(d.bytes(MaxBankLen, "bank"))
+	it.Queue = string(d.bytes(MaxQueueLen, "queue"))
 	it.OrderID = string(d.bytes(MaxOrderIDLen, "order id"))
 	it.Kind = string(d.bytes(MaxKindLen, "kind"))
 	if n := d.uvarint(); n > 1<<31-1 {
@@ -102,7 +102,7 @@ func decodeItem(b []byte) (Item, error) {
 	if d.err != nil {
 		return Item{}, d.err
 	}
-	if it.Bank == "" {
+	if it.Queue == "" {
 		return Item{}, fmt.Errorf("%w: empty bank", errCorrupt)
 	}
 	return it, nil
@@ -203,10 +203,10 @@ func (d *decoder) bytes(max int, what string) []byte {
 // validate checks what the caller supplies to EnqueueTx.
 func (it *Item) validate() error {
 	switch {
-	case it.Bank == "":
+	case it.Queue == "":
 		return errors.New("saf: item: empty bank")
-	case len(it.Bank) > MaxBankLen:
-		return fmt.Errorf("saf: item: bank name of %d bytes exceeds %d", len(it.Bank), MaxBankLen)
+	case len(it.Queue) > MaxQueueLen:
+		return fmt.Errorf("saf: item: bank name of %d bytes exceeds %d", len(it.Queue), MaxQueueLen)
 	case len(it.OrderID) > MaxOrderIDLen:
 		return fmt.Errorf("saf: item: order id of %d bytes exceeds %d", len(it.OrderID), MaxOrderIDLen)
 	case it.Kind == "":

@@ -12,15 +12,15 @@ import (
 func sampleItems() map[string]Item {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 123, time.UTC)
 	return map[string]Item{
-		"minimal": {ID: 1, Bank: "b", Kind: "k"},
+		"minimal": {ID: 1, Queue: "b", Kind: "k"},
 		"reversal": {
-			ID: 42, Bank: "halyk", OrderID: "9f1c0c2e-order", Kind: testKind,
+			ID: 42, Queue: "halyk", OrderID: "9f1c0c2e-order", Kind: testKind,
 			Payload: []byte{0x04, 0x20, 0x00, 0xff}, Attempts: 3, EnqueuedAt: t0,
 			NextAttemptAt: t0.Add(8 * time.Second), LastError: "link halyk: no reply",
 		},
-		"before epoch": {ID: 1 << 63, Bank: "b", Kind: "k", EnqueuedAt: time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)},
+		"before epoch": {ID: 1 << 63, Queue: "b", Kind: "k", EnqueuedAt: time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)},
 		"limits": {
-			ID: ^uint64(0), Bank: strings.Repeat("b", MaxBankLen), OrderID: strings.Repeat("o", MaxOrderIDLen),
+			ID: ^uint64(0), Queue: strings.Repeat("b", MaxQueueLen), OrderID: strings.Repeat("o", MaxOrderIDLen),
 			Kind: strings.Repeat("k", MaxKindLen), Payload: make([]byte, MaxPayloadLen),
 			Attempts: 1<<31 - 1, LastError: strings.Repeat("e", MaxLastErrorLen),
 		},

@@ -45,7 +45,7 @@ func TestRestartResumesDelivery(t *testing.T) {
 	}
 	rec.mu.Unlock()
 	for _, it := range got {
-		byBank[it.Bank] = append(byBank[it.Bank], it.ID)
+		byBank[it.Queue] = append(byBank[it.Queue], it.ID)
 	}
 	assert.Equal(t, []uint64{a, b}, byBank["halyk"])
 	assert.Equal(t, []uint64{other}, byBank["kaspi"])

@@ -15,23 +15,23 @@ type metrics struct {
 
 var (
 	descDepth = prometheus.NewDesc("tulpar_saf_depth",
-		"Items pending per bank, the head included.", []string{"bank"}, nil)
+		"Items pending per queue, the head included.", []string{"queue"}, nil)
 	descDead = prometheus.NewDesc("tulpar_saf_dead_letters",
-		"Items in the dead letters per bank, waiting for an operator.", []string{"bank"}, nil)
+		"Items in the dead letters per queue, waiting for an operator.", []string{"queue"}, nil)
 	descOldest = prometheus.NewDesc("tulpar_saf_oldest_age_seconds",
-		"Age of the oldest pending item per bank; 0 when none.", []string{"bank"}, nil)
+		"Age of the oldest pending item per queue; 0 when none.", []string{"queue"}, nil)
 )
 
 func newMetrics(q *Queue, reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tulpar_saf_attempts_total",
-			Help: "Delivery attempts whose outcome was recorded, per bank and outcome (delivered, retry, rejected).",
-		}, []string{"bank", "outcome"}),
+			Help: "Delivery attempts whose outcome was recorded, per queue and outcome (delivered, retry, rejected).",
+		}, []string{"queue", "outcome"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tulpar_saf_delivered_total",
 			Help: "Items the bank acknowledged and the queue removed.",
-		}, []string{"bank"}),
+		}, []string{"queue"}),
 	}
 	if reg != nil {
 		all := []prometheus.Collector{m.attempts, m.delivered, (*gauges)(q)}
@@ -65,10 +65,10 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	}
 	seen := make(map[string]bool, len(stats))
 	for _, s := range stats {
-		seen[s.Bank] = true
-		ch <- prometheus.MustNewConstMetric(descDepth, prometheus.GaugeValue, float64(s.Depth), s.Bank)
-		ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(s.DeadLetters), s.Bank)
-		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, s.OldestAge.Seconds(), s.Bank)
+		seen[s.Queue] = true
+		ch <- prometheus.MustNewConstMetric(descDepth, prometheus.GaugeValue, float64(s.Depth), s.Queue)
+		ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(s.DeadLetters), s.Queue)
+		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, s.OldestAge.Seconds(), s.Queue)
 	}
 	// A bank that drained reports zeros rather than vanishing, so alerts on
 	// depth see it recover.

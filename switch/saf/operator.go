@@ -72,7 +72,7 @@ func (q *Queue) Retry(ctx context.Context, id uint64) error {
 		if err != nil {
 			return err
 		}
-		bank, err := tx.Bucket(bucketPending).CreateBucketIfNotExists([]byte(it.Bank))
+		bank, err := tx.Bucket(bucketPending).CreateBucketIfNotExists([]byte(it.Queue))
 		if err != nil {
 			return err
 		}
@@ -88,9 +88,9 @@ func (q *Queue) Retry(ctx context.Context, id uint64) error {
 		if err := dead.Delete(u64(id)); err != nil {
 			return err
 		}
-		name := it.Bank
+		name := it.Queue
 		tx.OnCommit(func() {
-			q.log.Info().Str("bank", name).Uint64("id", id).Msg("saf dead letter requeued")
+			q.log.Info().Str("queue", name).Uint64("id", id).Msg("saf dead letter requeued")
 			q.Notify(name)
 		})
 		return nil
@@ -101,9 +101,9 @@ func (q *Queue) Retry(ctx context.Context, id uint64) error {
 	return nil
 }
 
-// BankStats describes one bank's queue at one instant.
-type BankStats struct {
-	Bank        string
+// QueueStats describes one bank's queue at one instant.
+type QueueStats struct {
+	Queue       string
 	Depth       int           // items pending, the head included
 	DeadLetters int           // items in the dead letters
 	OldestAge   time.Duration // age of the oldest pending item; 0 when none
@@ -115,13 +115,13 @@ type BankStats struct {
 
 // Stats returns every bank that has pending items or dead letters, by name.
 // It reads the whole queue, which is meant to stay small.
-func (q *Queue) Stats() ([]BankStats, error) {
+func (q *Queue) Stats() ([]QueueStats, error) {
 	now := q.cfg.Now()
-	byBank := make(map[string]*BankStats)
-	get := func(bank string) *BankStats {
+	byBank := make(map[string]*QueueStats)
+	get := func(bank string) *QueueStats {
 		s := byBank[bank]
 		if s == nil {
-			s = &BankStats{Bank: bank}
+			s = &QueueStats{Queue: bank}
 			byBank[bank] = s
 		}
 		return s
@@ -135,7 +135,7 @@ func (q *Queue) Stats() ([]BankStats, error) {
 				if err != nil {
 					return fmt.Errorf("bank %q position %x: %w", name, k, err)
 				}
-				s := get(it.Bank)
+				s := get(it.Queue)
 				s.Depth++
 				if first {
 					first = false
@@ -155,17 +155,17 @@ func (q *Queue) Stats() ([]BankStats, error) {
 			if err != nil {
 				return fmt.Errorf("dead letter %x: %w", k, err)
 			}
-			get(it.Bank).DeadLetters++
+			get(it.Queue).DeadLetters++
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("saf: stats: %w", err)
 	}
-	out := make([]BankStats, 0, len(byBank))
+	out := make([]QueueStats, 0, len(byBank))
 	for _, s := range byBank {
 		out = append(out, *s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Bank < out[j].Bank })
+	sort.Slice(out, func(i, j int) bool { return out[i].Queue < out[j].Queue })
 	return out, nil
 }

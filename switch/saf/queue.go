@@ -141,7 +141,7 @@ var (
 
 // Bucket names in the caller's bbolt file.
 var (
-	bucketPending = []byte("saf.pending") // one sub-bucket per bank: position -> item
+	bucketPending = []byte("saf.pending") // one sub-bucket per queue: position -> item
 	bucketDead    = []byte("saf.dead")    // id -> item
 	bucketMeta    = []byte("saf.meta")    // "version"; its sequence numbers ids and positions
 	keyVersion    = []byte("version")
@@ -149,11 +149,11 @@ var (
 
 const storeVersion = 1
 
-// Queue is a persistent store-and-forward queue with one FIFO per bank.
+// Queue is a persistent store-and-forward queue with one FIFO per queue.
 //
 // Items live in buckets of a bbolt file the caller owns, so an item can be
 // queued in the same transaction as the order change that calls for it
-// (EnqueueTx). After Start, one worker per bank delivers its bank's head
+// (EnqueueTx). After Start, one worker per queue delivers its bank's head
 // through the Deliverer and removes it only on Delivered; Retry backs off
 // and tries the same head again; Rejected, or MaxAttempts spent, moves the
 // head to the dead letters and the next item becomes the head.
@@ -250,9 +250,9 @@ func (q *Queue) EnqueueTx(tx *bolt.Tx, it Item) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("saf: enqueue: %w", err)
 	}
-	bank, err := pending.CreateBucketIfNotExists([]byte(it.Bank))
+	bank, err := pending.CreateBucketIfNotExists([]byte(it.Queue))
 	if err != nil {
-		return 0, fmt.Errorf("saf: enqueue bank %q: %w", it.Bank, err)
+		return 0, fmt.Errorf("saf: enqueue bank %q: %w", it.Queue, err)
 	}
 	// One sequence numbers both the ID and the position: positions only
 	// grow, so the bank bucket's key order is arrival order.
@@ -268,9 +268,9 @@ func (q *Queue) EnqueueTx(tx *bolt.Tx, it Item) (uint64, error) {
 		it.EnqueuedAt = q.cfg.Now()
 	}
 	if err := bank.Put(u64(seq), encodeItem(nil, &it)); err != nil {
-		return 0, fmt.Errorf("saf: enqueue bank %q: %w", it.Bank, err)
+		return 0, fmt.Errorf("saf: enqueue bank %q: %w", it.Queue, err)
 	}
-	name := it.Bank
+	name := it.Queue
 	tx.OnCommit(func() { q.Notify(name) })
 	return seq, nil
 }

@@ -42,7 +42,7 @@ func TestBanksIndependent(t *testing.T) {
 
 	mustEnqueue(t, q, "stuck", "s-1")
 	stuck := d.next(t) // held unanswered for the whole test
-	require.Equal(t, "stuck", stuck.it.Bank)
+	require.Equal(t, "stuck", stuck.it.Queue)
 
 	var want []uint64
 	for i := range 3 {
@@ -51,7 +51,7 @@ func TestBanksIndependent(t *testing.T) {
 	var got []uint64
 	for range want {
 		c := d.next(t)
-		require.Equal(t, "fine", c.it.Bank, "only the stuck bank's head is in flight")
+		require.Equal(t, "fine", c.it.Queue, "only the stuck bank's head is in flight")
 		got = append(got, c.it.ID)
 		c.answer(Delivered, nil)
 	}
@@ -141,7 +141,7 @@ func TestMaxAttemptsDeadLetterThenRestFlows(t *testing.T) {
 	stats, err := q.Stats()
 	require.NoError(t, err)
 	require.Len(t, stats, 1)
-	assert.Equal(t, BankStats{Bank: "halyk", DeadLetters: 1}, stats[0])
+	assert.Equal(t, QueueStats{Queue: "halyk", DeadLetters: 1}, stats[0])
 }
 
 func TestRejectedGoesToDeadLetterAtOnce(t *testing.T) {
@@ -278,11 +278,11 @@ func TestEnqueueValidates(t *testing.T) {
 	long := func(n int) string { return string(make([]byte, n)) }
 	for name, it := range map[string]Item{
 		"no bank":       {Kind: "k"},
-		"long bank":     {Bank: long(MaxBankLen + 1), Kind: "k"},
-		"no kind":       {Bank: "b"},
-		"long kind":     {Bank: "b", Kind: long(MaxKindLen + 1)},
-		"long order":    {Bank: "b", Kind: "k", OrderID: long(MaxOrderIDLen + 1)},
-		"large payload": {Bank: "b", Kind: "k", Payload: make([]byte, MaxPayloadLen+1)},
+		"long bank":     {Queue: long(MaxQueueLen + 1), Kind: "k"},
+		"no kind":       {Queue: "b"},
+		"long kind":     {Queue: "b", Kind: long(MaxKindLen + 1)},
+		"long order":    {Queue: "b", Kind: "k", OrderID: long(MaxOrderIDLen + 1)},
+		"large payload": {Queue: "b", Kind: "k", Payload: make([]byte, MaxPayloadLen+1)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := q.Enqueue(context.Background(), it)
@@ -318,12 +318,12 @@ func TestConcurrentEnqueue(t *testing.T) {
 	got := rec.waitDelivered(t, goroutines*each)
 
 	seen := map[uint64]bool{}
-	last := map[string]uint64{} // per bank, IDs are delivered in increasing order
+	last := map[string]uint64{} // per queue, IDs are delivered in increasing order
 	for _, it := range got {
 		require.False(t, seen[it.ID], "id %d delivered twice", it.ID)
 		seen[it.ID] = true
-		require.Greater(t, it.ID, last[it.Bank], "bank %s out of order", it.Bank)
-		last[it.Bank] = it.ID
+		require.Greater(t, it.ID, last[it.Queue], "bank %s out of order", it.Queue)
+		last[it.Queue] = it.ID
 	}
 	for _, b := range banks {
 		waitFor(t, b+" drained", func() bool { return len(mustPending(t, q, b)) == 0 })
@@ -405,8 +405,8 @@ func TestStatsAndMetrics(t *testing.T) {
 	})
 	stats, err := q.Stats()
 	require.NoError(t, err)
-	assert.Equal(t, []BankStats{{
-		Bank: "halyk", Depth: 1, DeadLetters: 1, OldestAge: 0,
+	assert.Equal(t, []QueueStats{{
+		Queue: "halyk", Depth: 1, DeadLetters: 1, OldestAge: 0,
 		HeadAttempts: 1, HeadNextAttemptAt: now.Add(time.Millisecond), HeadLastError: errNoReply.Error(),
 	}}, stats)
 
@@ -420,14 +420,14 @@ func TestStatsAndMetrics(t *testing.T) {
 	assert.Equal(t, 120*time.Second, stats[0].OldestAge, "o-1, back from the dead letters, was queued 120s ago")
 
 	values := gather(t, reg)
-	assert.Equal(t, 2.0, values[`tulpar_saf_depth{bank="halyk"}`])
-	assert.Equal(t, 0.0, values[`tulpar_saf_depth{bank="kaspi"}`], "a drained bank reports zero")
-	assert.Equal(t, 0.0, values[`tulpar_saf_dead_letters{bank="halyk"}`])
-	assert.Equal(t, 120.0, values[`tulpar_saf_oldest_age_seconds{bank="halyk"}`])
-	assert.Equal(t, 1.0, values[`tulpar_saf_delivered_total{bank="kaspi"}`])
-	assert.Equal(t, 1.0, values[`tulpar_saf_attempts_total{bank="halyk",outcome="retry"}`])
-	assert.Equal(t, 1.0, values[`tulpar_saf_attempts_total{bank="halyk",outcome="rejected"}`])
-	assert.Equal(t, 1.0, values[`tulpar_saf_attempts_total{bank="kaspi",outcome="delivered"}`])
+	assert.Equal(t, 2.0, values[`tulpar_saf_depth{queue="halyk"}`])
+	assert.Equal(t, 0.0, values[`tulpar_saf_depth{queue="kaspi"}`], "a drained bank reports zero")
+	assert.Equal(t, 0.0, values[`tulpar_saf_dead_letters{queue="halyk"}`])
+	assert.Equal(t, 120.0, values[`tulpar_saf_oldest_age_seconds{queue="halyk"}`])
+	assert.Equal(t, 1.0, values[`tulpar_saf_delivered_total{queue="kaspi"}`])
+	assert.Equal(t, 1.0, values[`tulpar_saf_attempts_total{outcome="retry",queue="halyk"}`])
+	assert.Equal(t, 1.0, values[`tulpar_saf_attempts_total{outcome="rejected",queue="halyk"}`])
+	assert.Equal(t, 1.0, values[`tulpar_saf_attempts_total{outcome="delivered",queue="kaspi"}`])
 
 	q.Kick("halyk")
 	for _, want := range []string{"o-2", "o-1"} {

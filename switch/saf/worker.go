@@ -42,7 +42,7 @@ type attempt struct {
 
 func (w *worker) run(ctx context.Context) {
 	defer w.q.wg.Done()
-	log := w.q.log.With().Str("bank", w.bank).Logger()
+	log := w.q.log.With().Str("queue", w.bank).Logger()
 	var done *attempt // recorded by the next step, in the same tx as the next claim
 	storeFailures := 0
 	for {
@@ -156,7 +156,7 @@ func (q *Queue) step(bank string, done *attempt, claim, force bool) (*attempt, t
 				}
 				pos := append([]byte(nil), k...)
 				events = append(events, func() {
-					q.log.Error().Err(err).Str("bank", bank).Hex("position", pos).Msg("saf corrupt item moved aside to saf.corrupt")
+					q.log.Error().Err(err).Str("queue", bank).Hex("position", pos).Msg("saf corrupt item moved aside to saf.corrupt")
 				})
 				continue
 			}
@@ -185,12 +185,12 @@ func (q *Queue) step(bank string, done *attempt, claim, force bool) (*attempt, t
 // and count once the transaction has committed.
 func (q *Queue) record(tx *bolt.Tx, b *bolt.Bucket, a *attempt, now time.Time) (func(), error) {
 	it := a.item
-	bank := it.Bank
+	bank := it.Queue
 	if b.Get(a.pos) == nil {
 		// Nothing else removes a pending item; should it happen, the outcome
 		// has nothing left to apply to.
 		return func() {
-			q.log.Error().Str("bank", bank).Uint64("id", it.ID).Msg("saf head vanished before its outcome was recorded")
+			q.log.Error().Str("queue", bank).Uint64("id", it.ID).Msg("saf head vanished before its outcome was recorded")
 		}, nil
 	}
 	if a.err != nil {
@@ -240,7 +240,7 @@ func (q *Queue) record(tx *bolt.Tx, b *bolt.Bucket, a *attempt, now time.Time) (
 		if a.err != nil {
 			ev = ev.Str("error", it.LastError)
 		}
-		ev.Str("bank", bank).Uint64("id", it.ID).Str("order_id", it.OrderID).Str("kind", it.Kind).
+		ev.Str("queue", bank).Uint64("id", it.ID).Str("order_id", it.OrderID).Str("kind", it.Kind).
 			Int("attempts", it.Attempts).Str("outcome", outcome.String()).Msg("saf attempt")
 	}, nil
 }
