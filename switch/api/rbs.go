@@ -265,8 +265,10 @@ func (s *Server) registered(o *order.Order) []byte {
 
 // parseRegister reads register.do's parameters into a registration, one
 // rule at a time in the order RBS checks them; the first broken rule is
-// the answer. What payments checks the same way (number length, language)
-// it checks; what RBS answers with its own code is checked here.
+// the answer. What payments checks itself (the language, the amount's
+// sign) it answers as an InputError naming the field; what RBS answers
+// with a code of its own (an empty number, an unknown currency, a missing
+// return URL) is checked here.
 func parseRegister(form url.Values, twoStage bool, now time.Time) (payments.RegisterRequest, *rbsError) {
 	r := payments.RegisterRequest{
 		Number: form.Get("orderNumber"), Currency: form.Get("currency"), Description: form.Get("description"),
@@ -289,7 +291,6 @@ func parseRegister(form url.Values, twoStage bool, now time.Time) (payments.Regi
 		{checkURL(r.ReturnURL) != nil, rbsErr(rbsWrong, "Invalid returnUrl: must be an absolute http(s) URL")},
 		{r.FailURL != "" && checkURL(r.FailURL) != nil, rbsErr(rbsWrong, "Invalid failUrl: must be an absolute http(s) URL")},
 		{!validText(r.Description, maxDescription), rbsErr(rbsWrong, "Invalid description: at most 512 characters")},
-		{!validLanguage(r.Language), rbsErr(rbsWrong, "Invalid language: ru, kk or en")},
 		{r.Email != "" && !validEmail(r.Email), rbsErr(rbsWrong, "Invalid email")},
 		{phone != "" && !validPhone(phone), rbsErr(rbsWrong, "Invalid phone")},
 		{!validText(r.Customer, 255) || !validText(form.Get("pageView"), 20), rbsErr(rbsWrong, "Invalid clientId or pageView")},

@@ -227,7 +227,7 @@ func TestRBSMalformed(t *testing.T) {
 		{"relative returnUrl", "register", reg("returnUrl", "/ok"), "5", "Invalid returnUrl: must be an absolute http(s) URL"},
 		{"javascript returnUrl", "register", reg("returnUrl", "javascript:alert(1)"), "5", "Invalid returnUrl: must be an absolute http(s) URL"},
 		{"bad failUrl", "register", reg("failUrl", "ftp://x"), "5", "Invalid failUrl: must be an absolute http(s) URL"},
-		{"bad language", "register", reg("language", "de"), "5", "Invalid language: ru, kk or en"},
+		{"bad language", "register", reg("language", "de"), "5", "Invalid language: must be ru, kk or en"},
 		{"bad jsonParams", "register", reg("jsonParams", "[1]"), "5", "Invalid jsonParams: a JSON object of up to 50 string values"},
 		{"bad session timeout", "register", reg("sessionTimeoutSecs", "-1"), "5", "Invalid sessionTimeoutSecs"},
 		{"past expirationDate", "register", reg("expirationDate", "2001-01-01T00:00:00"), "5", "Invalid expirationDate"},
