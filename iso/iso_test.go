@@ -131,9 +131,33 @@ func TestSTANConcurrentUnique(t *testing.T) {
 	require.Len(t, seen, 8000)
 }
 
-func TestRRNFormatAndHourRollover(t *testing.T) {
-	now := time.Date(2026, 11, 23, 14, 59, 59, 0, time.UTC)
+func TestRRNDecimalFormatAndDayRollover(t *testing.T) {
+	now := time.Date(2026, 11, 23, 23, 59, 59, 0, time.UTC)
 	g := NewRRNs(RRNOptions{Now: func() time.Time { return now }})
+	r1, err := g.Next()
+	require.NoError(t, err)
+	require.Equal(t, "632700000001", r1, "y=6 ddd=327 then an eight-digit sequence")
+	for range 9 {
+		_, err = g.Next()
+		require.NoError(t, err)
+	}
+	r11, err := g.Next()
+	require.NoError(t, err)
+	require.Equal(t, "632700000011", r11, "digits only")
+	now = now.Add(time.Second)
+	r, err := g.Next()
+	require.NoError(t, err)
+	require.Equal(t, "632800000001", r, "a new day restarts the sequence")
+	f, err := ParseRRNFormat("base36")
+	require.NoError(t, err)
+	require.Equal(t, RRNBase36, f)
+	_, err = ParseRRNFormat("hex")
+	require.ErrorContains(t, err, "must be decimal or base36")
+}
+
+func TestRRNBase36FormatAndHourRollover(t *testing.T) {
+	now := time.Date(2026, 11, 23, 14, 59, 59, 0, time.UTC)
+	g := NewRRNs(RRNOptions{Now: func() time.Time { return now }, Format: RRNBase36})
 	r1, err := g.Next()
 	require.NoError(t, err)
 	require.Equal(t, "632714000001", r1, "y=6 ddd=327 hh=14 then sequence")
@@ -154,10 +178,10 @@ func TestRRNFormatAndHourRollover(t *testing.T) {
 func TestRRNUniqueAcrossRestart(t *testing.T) {
 	now := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	var durableHour string
+	var durablePeriod string
 	var durableUpto uint64
-	reserve := func(hour string, upto uint64) error {
-		durableHour, durableUpto = hour, upto
+	reserve := func(period string, upto uint64) error {
+		durablePeriod, durableUpto = period, upto
 		return nil
 	}
 	seen := map[string]bool{}
@@ -169,7 +193,7 @@ func TestRRNUniqueAcrossRestart(t *testing.T) {
 	}
 	require.Equal(t, uint64(30), durableUpto, "reserved in blocks ahead of use")
 	// The process dies; the next one resumes from the durable reservation.
-	g2 := NewRRNs(RRNOptions{Now: clock, Reserve: reserve, Block: 10, ResumeHour: durableHour, ResumeUpto: durableUpto})
+	g2 := NewRRNs(RRNOptions{Now: clock, Reserve: reserve, Block: 10, ResumePeriod: durablePeriod, ResumeUpto: durableUpto})
 	for range 25 {
 		r, err := g2.Next()
 		require.NoError(t, err)

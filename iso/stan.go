@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,14 +37,8 @@ func (s *STANs) Next() string {
 	}
 }
 
-// RRNs generates retrieval reference numbers: 12 characters "ydddhhssssss",
-// the last digit of the year, the day of the year, the hour (UTC), then a
-// six-character sequence within the hour.
-//
-// Six decimal digits allow a million RRNs an hour, 277 a second; a switch
-// that must carry thousands of authorizations a second would run out, so the
-// sequence is base 36 (0-9, A-Z): two billion an hour. DE37 is "an 12", so
-// hosts accept it.
+// RRNs generates retrieval reference numbers, unique across restarts, in
+// one of two 12-character forms (RRNFormat).
 //
 // RRNs must stay unique across restarts. The generator reserves sequence
 // numbers in blocks through Reserve, which a caller makes durable (the
@@ -52,65 +47,114 @@ func (s *STANs) Next() string {
 type RRNs struct {
 	mu       sync.Mutex
 	now      func() time.Time
-	reserve  func(hour string, upto uint64) error
+	format   RRNFormat
+	reserve  func(period string, upto uint64) error
 	block    uint64
-	hour     string
+	period   string
 	next     uint64
 	reserved uint64
 }
 
-// RRNOptions configure an RRN generator. Zero values are safe defaults.
-type RRNOptions struct {
-	Now func() time.Time
-	// Reserve durably records that sequence numbers up to upto of hour are
-	// taken. Nil keeps reservations in memory only (tests, simulators).
-	Reserve func(hour string, upto uint64) error
-	// Block is how many numbers one reservation covers (default 1000).
-	Block uint64
-	// ResumeHour and ResumeUpto come from the last durable reservation.
-	ResumeHour string
-	ResumeUpto uint64
+// RRNFormat is how an RRN is spelled.
+type RRNFormat int
+
+const (
+	// RRNDecimal is "ydddnnnnnnnn": the last digit of the year, the day of
+	// the year (UTC), then an eight-digit sequence within the day. Twelve
+	// digits, as banks, their reconciliation files and the merchant
+	// cabinets that show RRNs expect; 99,999,999 a day is above a day at
+	// any rate this switch sustains (about 1,150 a second around the clock,
+	// and a peak may run far above that as long as the day's total fits).
+	RRNDecimal RRNFormat = iota
+	// RRNBase36 is "ydddhhssssss": year digit, day, hour (UTC), then a
+	// six-character base-36 sequence (0-9, A-Z) within the hour: two
+	// billion an hour. DE37 is "an 12", so a bank whose dialect allows
+	// letters may take it.
+	RRNBase36
+)
+
+// ParseRRNFormat reads a config value: "decimal" (or empty) or "base36".
+func ParseRRNFormat(s string) (RRNFormat, error) {
+	switch s {
+	case "", "decimal":
+		return RRNDecimal, nil
+	case "base36":
+		return RRNBase36, nil
+	}
+	return 0, fmt.Errorf("RRN format %q: must be decimal or base36", s)
 }
 
-const rrnSeqMax = 36*36*36*36*36*36 - 1
+func (f RRNFormat) String() string {
+	if f == RRNBase36 {
+		return "base36"
+	}
+	return "decimal"
+}
 
-// ErrRRNExhausted means the hour's sequence space is used up.
-var ErrRRNExhausted = errors.New("iso: RRN sequence exhausted for this hour")
+// RRNOptions configure an RRN generator. Zero values are safe defaults.
+type RRNOptions struct {
+	Now    func() time.Time
+	Format RRNFormat
+	// Reserve durably records that sequence numbers up to upto of period
+	// are taken. Nil keeps reservations in memory only (tests, simulators).
+	Reserve func(period string, upto uint64) error
+	// Block is how many numbers one reservation covers (default 1000).
+	Block uint64
+	// ResumePeriod and ResumeUpto come from the last durable reservation.
+	ResumePeriod string
+	ResumeUpto   uint64
+}
+
+const (
+	rrnBase36Max  = 36*36*36*36*36*36 - 1
+	rrnDecimalMax = 99_999_999
+)
+
+// ErrRRNExhausted means the period's sequence space is used up.
+var ErrRRNExhausted = errors.New("iso: RRN sequence exhausted for this period")
 
 // NewRRNs returns an RRN generator.
 func NewRRNs(o RRNOptions) *RRNs {
-	g := &RRNs{now: o.Now, reserve: o.Reserve, block: o.Block}
+	g := &RRNs{now: o.Now, format: o.Format, reserve: o.Reserve, block: o.Block}
 	if g.now == nil {
 		g.now = time.Now
 	}
 	if g.block == 0 {
 		g.block = 1000
 	}
-	g.hour, g.next, g.reserved = o.ResumeHour, o.ResumeUpto+1, o.ResumeUpto
+	g.period, g.next, g.reserved = o.ResumePeriod, o.ResumeUpto+1, o.ResumeUpto
 	return g
 }
 
-// RRNHour returns the "ydddhh" prefix of RRNs issued at t.
-func RRNHour(t time.Time) string {
+// RRNPeriod returns the prefix of RRNs issued at t in format f: "yddd"
+// (decimal) or "ydddhh" (base 36).
+func RRNPeriod(f RRNFormat, t time.Time) string {
 	t = t.UTC()
-	return fmt.Sprintf("%d%03d%02d", t.Year()%10, t.YearDay(), t.Hour())
+	if f == RRNBase36 {
+		return fmt.Sprintf("%d%03d%02d", t.Year()%10, t.YearDay(), t.Hour())
+	}
+	return fmt.Sprintf("%d%03d", t.Year()%10, t.YearDay())
 }
 
 // Next returns a new RRN.
 func (g *RRNs) Next() (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	hour := RRNHour(g.now())
-	if hour != g.hour {
-		g.hour, g.next, g.reserved = hour, 1, 0
+	period := RRNPeriod(g.format, g.now())
+	if period != g.period {
+		g.period, g.next, g.reserved = period, 1, 0
 	}
-	if g.next > rrnSeqMax {
+	max := uint64(rrnDecimalMax)
+	if g.format == RRNBase36 {
+		max = rrnBase36Max
+	}
+	if g.next > max {
 		return "", ErrRRNExhausted
 	}
 	if g.next > g.reserved {
-		upto := min(g.next+g.block-1, rrnSeqMax)
+		upto := min(g.next+g.block-1, max)
 		if g.reserve != nil {
-			if err := g.reserve(hour, upto); err != nil {
+			if err := g.reserve(period, upto); err != nil {
 				return "", fmt.Errorf("iso: reserve RRN block: %w", err)
 			}
 		}
@@ -118,16 +162,8 @@ func (g *RRNs) Next() (string, error) {
 	}
 	seq := g.next
 	g.next++
-	s := strconv.FormatUint(seq, 36)
-	return hour + fmt.Sprintf("%06s", toUpper(s)), nil
-}
-
-func toUpper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
+	if g.format == RRNBase36 {
+		return period + fmt.Sprintf("%06s", strings.ToUpper(strconv.FormatUint(seq, 36))), nil
 	}
-	return string(b)
+	return period + fmt.Sprintf("%08d", seq), nil
 }

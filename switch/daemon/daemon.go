@@ -278,7 +278,9 @@ func (d *Daemon) unsolicited(link string, m *iso.Message, late bool) {
 	d.log.Warn().Str("link", link).Str("kind", kind).Object("msg", m).Msg("unsolicited message from bank")
 	// The PAN is not kept: which order the message belongs to is not known
 	// here, so neither is the ciphertext the order holds.
-	e := journal.Entry{Direction: journal.In, Channel: channel, MTI: m.MTI, STAN: m.STAN, RRN: m.RRN,
+	// The order it belongs to, when it answers a request sent recently: so
+	// the order's history and replay show it.
+	e := journal.Entry{Direction: journal.In, Channel: channel, OrderID: d.payments.OrderOf(m), MTI: m.MTI, STAN: m.STAN, RRN: m.RRN,
 		Payload: order.NewISORecord(link, codec, m, nil).Payload()}
 	select {
 	case d.unsol <- e:

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/issuersim"
-	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -45,15 +44,16 @@ func TestLateReplyIsJournaled(t *testing.T) {
 	require.Equal(t, "timeout", res.Order.DeclineReason)
 
 	require.Eventually(t, func() bool {
-		found := false
-		require.NoError(t, d.Journal().Iterate(1, func(e journal.Entry) error {
-			if e.Channel == crashBank+":late" && e.MTI == "0210" {
-				found = true
+		// With its order: the order's history and replay show it.
+		entries, err := d.Journal().ByOrder(o.ID)
+		require.NoError(t, err)
+		for _, e := range entries {
+			if e.Channel == order.ChannelLate(crashBank) && e.MTI == "0210" {
+				return true
 			}
-			return nil
-		}))
-		return found
-	}, 10*time.Second, 5*time.Millisecond, "the late 0210 is in the journal")
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "the late 0210 is in the journal, with its order")
 	got, err := d.Payments().Get(ctx, o.ID)
 	require.NoError(t, err)
 	require.Equal(t, order.StatusDeclined, got.Status, "a late approval never turns a declined payment into an approved one")

@@ -1,10 +1,15 @@
 package payments
 
 import (
+	// Merchants name their time zones; the switch must not depend on the
+	// host having a zoneinfo database.
 	"errors"
 	"fmt"
 	"net/url"
 	"time"
+	_ "time/tzdata"
+
+	"github.com/tulpar-switch/tulpar/iso"
 )
 
 // Config is the payments section of the daemon's config file.
@@ -25,6 +30,9 @@ type BankProfile struct {
 	Name string `yaml:"name"`
 	// AcquirerID is DE32 on every message to this bank.
 	AcquirerID string `yaml:"acquirer_id"`
+	// RRNFormat is how DE37 is spelled for this bank: "decimal" (12
+	// digits, the default) or "base36" (for a dialect that takes letters).
+	RRNFormat string `yaml:"rrn_format"`
 }
 
 // Merchant is a merchant of the switch. Credentials for the web service
@@ -38,6 +46,10 @@ type Merchant struct {
 	Country string `yaml:"country"`
 	// Terminals maps a bank name to the DE41/DE42 the bank issued.
 	Terminals map[string]Terminal `yaml:"terminals"`
+	// TimeZone is the merchant's, for DE12/DE13 (local time and date of
+	// the transaction at the card acceptor); DE7 stays GMT. An IANA name;
+	// default Asia/Almaty (Kazakhstan keeps one zone, UTC+5).
+	TimeZone string `yaml:"time_zone"`
 	// AcceptPartialApproval keeps an authorization the bank approved for
 	// less than asked (DE39 10) at the amount approved. By default such an
 	// approval is reversed and the order declined: the RBS plugins shops
@@ -78,6 +90,9 @@ func (c *Config) Validate() error {
 		if b.AcquirerID == "" || len(b.AcquirerID) > 11 || !isDigits(b.AcquirerID) {
 			bad("banks[%d].acquirer_id: must be 1 to 11 digits", i)
 		}
+		if _, err := iso.ParseRRNFormat(b.RRNFormat); err != nil {
+			bad("banks[%d].rrn_format: %v", i, err)
+		}
 	}
 	ids := map[string]bool{}
 	for i, m := range c.Merchants {
@@ -99,6 +114,9 @@ func (c *Config) Validate() error {
 			if u, err := url.Parse(m.URL); err != nil || u.Host == "" {
 				bad("%s.url: not an absolute URL", where)
 			}
+		}
+		if _, err := loadZone(m.TimeZone); err != nil {
+			bad("%s.time_zone: %v", where, err)
 		}
 		if len(m.Terminals) == 0 {
 			bad("%s.terminals: at least one bank's terminal is required", where)
@@ -125,4 +143,14 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// DefaultTimeZone is a merchant's time zone when the config names none.
+const DefaultTimeZone = "Asia/Almaty"
+
+func loadZone(name string) (*time.Location, error) {
+	if name == "" {
+		name = DefaultTimeZone
+	}
+	return time.LoadLocation(name)
 }

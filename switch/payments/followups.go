@@ -68,7 +68,7 @@ func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Result, err
 			return nil, err
 		}
 		auth := o.AuthOp()
-		m := iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now())
+		m := s.stamp(iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, amount, s.stans[auth.Bank].Next(), s.d.Now()), n.Merchant)
 		op := order.Operation{
 			ID: newOpID(), Type: order.OpCompletion, Status: order.OpQueued, Amount: amount, Time: s.d.Now().UTC(), Bank: auth.Bank,
 			MTI: m.MTI, STAN: m.STAN, RRN: m.RRN, DE7: m.TransmissionTime, ApprovalCode: auth.ApprovalCode,
@@ -177,10 +177,13 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 // reversal: n.Approved is what the bank holds now.
 func (s *Service) reversalMessage(n *order.Order, auth *order.Operation, pan string, amount int64, advice bool, stan string) *iso.Message {
 	var stays *int64
+	reason := iso.ReasonCustomerCancel
 	if rest := n.Approved - amount; rest > 0 {
-		stays = &rest
+		stays, reason = &rest, iso.ReasonPartial
 	}
-	return iso.ReversalOf(s.originalMessage(n, auth, pan), advice, stan, s.d.Now(), stays)
+	m := s.stamp(iso.ReversalOf(s.originalMessage(n, auth, pan), advice, stan, s.d.Now(), stays), n.Merchant)
+	m.ResponseCode = reason
+	return m
 }
 
 // Refund returns captured money with an 0200, processing code 20, naming
@@ -213,7 +216,7 @@ func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Result, error
 func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply) (*Result, error) {
 	capture := o.CaptureOp()
 	bank := capture.Bank
-	rrn, err := s.rrns.Next()
+	rrn, err := s.rrn(bank)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +230,7 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		Currency: n.Currency, Original: iso.OriginalOf(orig),
 	}
 	m.SetAmount(r.Amount)
-	m.Stamp(now, nil)
+	m.Stamp(now, s.zones[n.Merchant])
 	op := order.Operation{
 		ID: newOpID(), Type: order.OpRefund, Status: order.OpPending, Amount: r.Amount, Time: now.UTC(), Bank: bank,
 		MTI: m.MTI, STAN: m.STAN, RRN: rrn, DE7: m.TransmissionTime, TerminalID: capture.TerminalID,
@@ -269,7 +272,7 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		p.Status, p.Requested, p.Amount = order.OpApproved, p.Amount, amount
 		s.d.Log.Error().Str("order", n.ID).Str("bank", bank).Str("stan", p.STAN).Str("rc", resp.ResponseCode).
 			Int64("asked", r.Amount).Int64("approved", amount).Msg("refund approved for another amount: reversing it")
-		rev, msg := s.autoReversal(n, p, m, bank)
+		rev, msg := s.autoReversal(n, p, m, bank, iso.ReasonMalfunction)
 		items = append(items, queued{bank, rev.ID, order.KindReversalAdvice, msg})
 		p = n.Op(op.ID)
 		p.ActionCode = order.ActionAmountMismatch
@@ -390,7 +393,7 @@ func (s *Service) timedOut(n *order.Order, op *order.Operation, m *iso.Message, 
 		order.ApplyPayment(n, false, 0, "timeout")
 		n.ActionCode = order.ActionNoIssuer
 	}
-	rev, msg := s.autoReversal(n, op, m, bank)
+	rev, msg := s.autoReversal(n, op, m, bank, iso.ReasonLate)
 	return queued{bank, rev.ID, order.KindReversalAdvice, msg}
 }
 

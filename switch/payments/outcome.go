@@ -40,12 +40,13 @@ func judge(asked int64, resp *iso.Message) (verdict, int64) {
 // autoReversal appends to n the automatic reversal of op, whose request
 // was sent as m, and returns the 0420 that undoes what the bank may hold
 // for it: DE4 the amount that may stand (what the bank approved when it
-// said, else what was asked), no DE95, so nothing of it stays.
-func (s *Service) autoReversal(n *order.Order, op *order.Operation, m *iso.Message, bank string) (*order.Operation, *iso.Message) {
+// said, else what was asked), no DE95, so nothing of it stays; reason is
+// its DE39 (iso.Reason…).
+func (s *Service) autoReversal(n *order.Order, op *order.Operation, m *iso.Message, bank, reason string) (*order.Operation, *iso.Message) {
 	orig := *m
 	orig.SetAmount(op.Amount)
-	rev := iso.ReversalOf(&orig, true, s.stans[bank].Next(), s.d.Now(), nil)
-	rev.CVV2, rev.ThreeDS = "", nil
+	rev := s.stamp(iso.ReversalOf(&orig, true, s.stans[bank].Next(), s.d.Now(), nil), n.Merchant)
+	rev.CVV2, rev.ThreeDS, rev.ResponseCode = "", nil, reason
 	n.Ops = append(n.Ops, order.Operation{
 		ID: newOpID(), Type: order.OpAutoReversal, Status: order.OpQueued, Amount: op.Amount, Time: s.d.Now().UTC(), Bank: bank,
 		MTI: rev.MTI, STAN: rev.STAN, RRN: rev.RRN, DE7: rev.TransmissionTime, TerminalID: op.TerminalID,

@@ -380,7 +380,7 @@ func (s *Service) settlePayment(n *order.Order, op *order.Operation, m, resp *is
 	}
 	ev.Str("order", n.ID).Str("bank", bank).Str("stan", op.STAN).Str("rc", resp.ResponseCode).
 		Int64("asked", op.Requested).Int64("approved", amount).Msg("approval for another amount: reversing it")
-	rev, msg := s.autoReversal(n, op, m, bank)
+	rev, msg := s.autoReversal(n, op, m, bank, iso.ReasonMalfunction)
 	order.ApplyPayment(n, false, 0, reason)
 	n.ActionCode = action
 	return []queued{{bank: bank, opID: rev.ID, kind: order.KindReversalAdvice, m: msg}}
@@ -392,6 +392,7 @@ func (s *Service) send(ctx context.Context, orderID, bank string, m *iso.Message
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExchangeTimeout)
 	defer cancel()
 	start := time.Now()
+	s.recent.add(m, orderID, start)
 	resp, err := s.d.Banks.Send(ctx, bank, m)
 	ev := s.d.Log.Info()
 	if err != nil {
@@ -410,7 +411,7 @@ func (s *Service) newRequest(n *order.Order, bank, mti string, t order.OpType, p
 	if !ok {
 		return nil, nil, fmt.Errorf("payments: merchant %s has no terminal at bank %s", n.Merchant, bank)
 	}
-	rrn, err := s.rrns.Next()
+	rrn, err := s.rrn(bank)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -423,7 +424,7 @@ func (s *Service) newRequest(n *order.Order, bank, mti string, t order.OpType, p
 		Currency: n.Currency, CVV2: cvv, ThreeDS: tds,
 	}
 	m.SetAmount(n.Amount)
-	m.Stamp(now, nil)
+	m.Stamp(now, s.zones[n.Merchant])
 	op := &order.Operation{
 		ID: newOpID(), Type: t, Status: order.OpPending, Amount: n.Amount, Time: now.UTC(), Bank: bank,
 		MTI: mti, STAN: m.STAN, RRN: rrn, DE7: m.TransmissionTime, TerminalID: term.TerminalID, MerchantID: term.MerchantID,

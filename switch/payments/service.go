@@ -79,10 +79,11 @@ type Service struct {
 	d         Deps
 	store     *Store
 	merchants map[string]*Merchant
-	de43      map[string]string // merchant id → DE43, formatted once
+	de43      map[string]string         // merchant id → DE43, formatted once
+	zones     map[string]*time.Location // merchant id → its time zone, for DE12/DE13
 	banks     map[string]BankProfile
 	stans     map[string]*iso.STANs
-	rrns      *iso.RRNs
+	rrns      map[iso.RRNFormat]*iso.RRNs
 	locks     keyedMutex
 	// cvv2 holds CVV2s between card entry and the authorization that
 	// follows a 3-D Secure challenge: in memory only, never on disk.
@@ -92,6 +93,7 @@ type Service struct {
 	// order's next committed change.
 	changedMu sync.Mutex
 	changed   map[string]chan struct{}
+	recent    recentExchanges
 	// limbo holds, per order, the outcomes the journal could not record
 	// (unrecorded.go).
 	limboMu sync.Mutex
@@ -120,13 +122,16 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, d: d, store: store,
-		merchants: map[string]*Merchant{}, de43: map[string]string{}, banks: map[string]BankProfile{}, stans: map[string]*iso.STANs{},
+		merchants: map[string]*Merchant{}, de43: map[string]string{}, zones: map[string]*time.Location{}, banks: map[string]BankProfile{}, stans: map[string]*iso.STANs{},
 		cvv2: map[string]heldCVV{}, changed: map[string]chan struct{}{}, limbo: map[string]*unrecorded{},
 	}
 	for i := range cfg.Merchants {
 		m := &cfg.Merchants[i]
 		s.merchants[m.ID] = m
 		s.de43[m.ID] = merchantName(m)
+		if s.zones[m.ID], err = loadZone(m.TimeZone); err != nil {
+			return nil, fmt.Errorf("payments: merchant %s: time_zone: %w", m.ID, err)
+		}
 	}
 	// STANs restart from the clock so that a restart within the day does
 	// not reuse the last session's numbers; RRNs, which must be unique,
@@ -136,11 +141,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 		s.banks[b.Name] = b
 		s.stans[b.Name] = iso.NewSTANs(seed)
 	}
-	hour, upto, err := s.loadRRNReservation()
-	if err != nil {
+	// Late answers come within a few exchange timeouts, or not at all.
+	s.recent.window = 10 * cfg.ExchangeTimeout
+	if s.rrns, err = s.newRRNs(); err != nil {
 		return nil, err
 	}
-	s.rrns = iso.NewRRNs(iso.RRNOptions{Now: d.Now, Reserve: s.reserveRRNs, ResumeHour: hour, ResumeUpto: upto})
 	return s, nil
 }
 
@@ -151,34 +156,6 @@ func (s *Service) Store() *Store { return s.store }
 func (s *Service) Merchant(id string) (*Merchant, bool) {
 	m, ok := s.merchants[id]
 	return m, ok
-}
-
-var rrnKey = []byte("rrn_reservation")
-
-func (s *Service) loadRRNReservation() (string, uint64, error) {
-	var hour string
-	var upto uint64
-	err := s.store.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketMeta).Get(rrnKey)
-		if v == nil {
-			return nil
-		}
-		var r struct {
-			Hour string `json:"hour"`
-			Upto uint64 `json:"upto"`
-		}
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("payments: RRN reservation: %w", err)
-		}
-		hour, upto = r.Hour, r.Upto
-		return nil
-	})
-	return hour, upto, err
-}
-
-func (s *Service) reserveRRNs(hour string, upto uint64) error {
-	v, _ := json.Marshal(map[string]any{"hour": hour, "upto": upto})
-	return s.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(rrnKey, v) })
 }
 
 // RegisterRequest is a merchant's new order.

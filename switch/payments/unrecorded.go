@@ -213,7 +213,7 @@ func (s *Service) settleUnrecorded(n *order.Order, op *order.Operation, pan stri
 	case order.OpCompletion:
 		auth := n.Op(op.Of)
 		op.Status = order.OpQueued
-		m := iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, op.Amount, op.STAN, s.d.Now())
+		m := s.stamp(iso.CompletionOf(s.originalMessage(n, auth, pan), auth.ApprovalCode, op.Amount, op.STAN, s.d.Now()), n.Merchant)
 		return queued{op.Bank, op.ID, order.KindCompletionAdvice, m}, true
 	}
 	// An authorization, purchase or refund.
@@ -233,7 +233,7 @@ func (s *Service) settleUnrecorded(n *order.Order, op *order.Operation, pan stri
 	if _, got := judge(op.Amount, resp); got != op.Amount {
 		op.Requested, op.Amount = op.Amount, got
 	}
-	rev, msg := s.autoReversal(n, op, m, op.Bank)
+	rev, msg := s.autoReversal(n, op, m, op.Bank, iso.ReasonMalfunction)
 	if op.Type != order.OpRefund {
 		order.ApplyPayment(n, false, 0, "not_recorded")
 		n.ActionCode = order.ActionSystemError
