@@ -482,3 +482,37 @@ func TestFormatErrorAnswered(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, iso.RCFormatError, rc)
 }
+
+// A follow-up must carry what its original carried that the bank finds and
+// settles it by: a completion, reversal or refund whose DE90 acquirer id,
+// DE32, DE42, DE49 or (but for a refund) DE37 differ is a format error and
+// changes nothing.
+func TestFollowUpMustMatchItsOriginal(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *Bank, c *client) {
+		auth := c.auth(visa, 10_000)
+		resp := c.mustSend(auth)
+		require.Equal(t, iso.RCApproved, resp.ResponseCode)
+		before := MustAccount(t, b, visa)
+		for _, tc := range []struct {
+			name string
+			edit func(*iso.Message)
+		}{
+			{"DE90 acquirer", func(m *iso.Message) { o := *m.Original; o.AcquirerID = "999"; m.Original = &o }},
+			{"DE32", func(m *iso.Message) { m.AcquirerID = "999" }},
+			{"DE42", func(m *iso.Message) { m.MerchantID = "OTHERMERCHANT01" }},
+			{"DE49", func(m *iso.Message) { m.Currency = "840" }},
+			{"DE37", func(m *iso.Message) { m.RRN = "000000000001" }},
+		} {
+			// A foreign acquirer or merchant is refused before the books
+			// are read (03); the rest is a format error (30).
+			comp := c.completionOf(auth, resp.ApprovalCode, 5_000)
+			tc.edit(comp)
+			assert.Contains(t, []string{iso.RCFormatError, "03"}, c.mustSend(comp).ResponseCode, "completion with another %s", tc.name)
+			rev := c.reversalOf(auth, false, nil)
+			tc.edit(rev)
+			assert.Contains(t, []string{iso.RCFormatError, "03"}, c.mustSend(rev).ResponseCode, "reversal with another %s", tc.name)
+		}
+		assert.Equal(t, before, MustAccount(t, b, visa), "nothing applied")
+		require.Equal(t, iso.RCApproved, c.mustSend(c.completionOf(auth, resp.ApprovalCode, 5_000)).ResponseCode, "the matching completion is")
+	})
+}

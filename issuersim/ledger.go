@@ -86,6 +86,7 @@ type record struct {
 	at   time.Time
 
 	mti, stan, rrn, tid, mid, de7, currency, approval string
+	acquirer                                          string // DE32
 	acct                                              *account
 	amount                                            int64 // as approved: DE4, or a knob's approve_amount
 	orig                                              *record
@@ -271,6 +272,7 @@ func (l *ledger) add(req *iso.Message, k kind, acct *account, orig *record) *rec
 		seq: l.seq, kind: k, at: l.now(),
 		mti: req.MTI, stan: req.STAN, rrn: req.RRN, tid: trimTID(req.TerminalID), mid: strings.TrimRight(req.MerchantID, " "),
 		de7: req.TransmissionTime, currency: req.Currency, acct: acct, amount: req.Amount, orig: orig,
+		acquirer: req.AcquirerID,
 	}
 	if r.currency == "" {
 		r.currency = acct.currency
@@ -337,6 +339,28 @@ func approve(req *iso.Message, r *record, rc string, changed bool) *iso.Message 
 	return resp
 }
 
+// mismatch says which field of a follow-up does not carry what its
+// original carried, "" when they agree. A bank finds and settles a
+// follow-up by these: DE90's acquirer part and DE32 name the acquirer of
+// the original, DE42 its merchant, DE49 its currency, and a completion or
+// reversal keeps its RRN (a refund is a transaction of its own, with its
+// own). A follow-up that disagrees is a format error, never applied.
+func mismatch(req *iso.Message, orig *record, sameRRN bool) string {
+	switch {
+	case req.Original != nil && strings.TrimLeft(req.Original.AcquirerID, "0") != strings.TrimLeft(orig.acquirer, "0"):
+		return "DE90 acquirer id"
+	case req.AcquirerID != orig.acquirer:
+		return "DE32"
+	case strings.TrimRight(req.MerchantID, " ") != orig.mid:
+		return "DE42"
+	case req.Currency != "" && req.Currency != orig.currency:
+		return "DE49"
+	case sameRRN && req.RRN != "" && req.RRN != orig.rrn:
+		return "DE37"
+	}
+	return ""
+}
+
 // findOriginal finds the record a completion, reversal or refund refers
 // to: by DE90 (original MTI, STAN, DE7) and this message's DE41, or,
 // without DE90, by DE37 and DE41 naming the original's RRN, taking the
@@ -379,6 +403,8 @@ func (l *ledger) complete(req *iso.Message) *iso.Message {
 	switch {
 	case auth == nil:
 		return respond(req, iso.RCOriginalNotFound)
+	case mismatch(req, auth, true) != "":
+		return respond(req, iso.RCFormatError)
 	case auth.completed:
 		// A second completion of one hold. A retransmission (0221 with
 		// the same STAN) never gets here: it is a duplicate.
@@ -414,6 +440,8 @@ func (l *ledger) refund(req *iso.Message) *iso.Message {
 	switch {
 	case capture == nil:
 		return respond(req, iso.RCOriginalNotFound)
+	case mismatch(req, capture, false) != "":
+		return respond(req, iso.RCFormatError)
 	case req.Amount <= 0:
 		return respond(req, iso.RCInvalidAmount)
 	case req.Amount > capture.captured-capture.refunded:
@@ -449,6 +477,9 @@ func (l *ledger) reverse(req *iso.Message) *iso.Message {
 			return respond(req, iso.RCApproved)
 		}
 		return respond(req, iso.RCOriginalNotFound)
+	}
+	if mismatch(req, orig, true) != "" {
+		return respond(req, iso.RCFormatError)
 	}
 	var target int64
 	if req.ActualAmount != nil {
