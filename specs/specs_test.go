@@ -2,11 +2,13 @@ package specs
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/moov-io/iso8583/encoding"
+	"github.com/moov-io/iso8583/field"
 	"github.com/moov-io/iso8583/prefix"
 	"github.com/stretchr/testify/require"
 )
@@ -91,6 +93,23 @@ func TestPackedBCDMatchesMoov(t *testing.T) {
 	require.ErrorContains(t, err, "not enough data")
 	_, _, err = packedBCD{}.Decode([]byte{0x12}, -1)
 	require.Error(t, err)
+}
+
+// TestNoSlowBCDLeft: Parse swaps moov's BCD and LBCD encoders for ours in
+// every embedded dialect's fields and subfields.
+func TestNoSlowBCDLeft(t *testing.T) {
+	var check func(where string, s *field.Spec)
+	check = func(where string, s *field.Spec) {
+		require.False(t, s.Enc == encoding.BCD || s.Enc == encoding.LBCD, "%s: moov's BCD encoder left", where)
+		for tag, sub := range s.Subfields {
+			check(where+"."+tag, sub.Spec())
+		}
+	}
+	for _, name := range Names() {
+		for id, f := range MustLoad(name).Spec.Fields {
+			check(fmt.Sprintf("%s DE%d", name, id), f.Spec())
+		}
+	}
 }
 
 func TestLeftBCDMatchesMoov(t *testing.T) {
