@@ -61,3 +61,17 @@ func TestGoldenWireBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestGoldenFilesAreSamples: a golden file with no sample would be checked
+// by nothing.
+func TestGoldenFilesAreSamples(t *testing.T) {
+	for dname := range codecs(t) {
+		files, err := filepath.Glob(filepath.Join("testdata", "golden", dname, "*.txt"))
+		require.NoError(t, err)
+		var names []string
+		for _, f := range files {
+			names = append(names, strings.TrimSuffix(filepath.Base(f), ".txt"))
+		}
+		require.ElementsMatch(t, sortedKeys(samples()), names, dname)
+	}
+}

@@ -21,6 +21,16 @@ func samples() map[string]*Message {
 		ThreeDS: &ThreeDS{ECI: "05", CAVV: "AAABBEg0VhI0VniQEjRWAAAAAAA=", TransactionID: "f25084f0-5b16-4c0a-ae5d-b24808a95e4b", Version: "2.2.0"},
 		CVV2:    "123",
 	}
+	// Odd counts of digits in the binary dialect's BCD LL fields: jPOS packs
+	// them left-aligned, so the PAN and the acquirer code end in a 0 nibble.
+	amex := &Message{
+		MTI: MTIAuthorization, PAN: "378282246310005", ProcessingCode: ProcPurchase,
+		Amount: 990000, HasAmount: true, TransmissionTime: "1123140509", STAN: "000128",
+		LocalTime: "190509", LocalDate: "1123", Expiry: "2812", MCC: "5411",
+		POSEntryMode: POSEntryEcommerce, POSCondition: POSConditionECom, AcquirerID: "40012345678",
+		RRN: "6327140000AD", TerminalID: "TLP00001", MerchantID: "000000000001234",
+		MerchantName: auth.MerchantName, Currency: CurrencyKZT, CVV2: "1234",
+	}
 	authResp := &Message{
 		MTI: MTIAuthorizationResponse, PAN: auth.PAN, ProcessingCode: ProcPurchase, Amount: 1500000, HasAmount: true,
 		TransmissionTime: auth.TransmissionTime, STAN: auth.STAN, LocalTime: auth.LocalTime, LocalDate: auth.LocalDate,
@@ -81,7 +91,7 @@ func samples() map[string]*Message {
 		KeyUnderZMK: "8A2C1F9E03D4B5A6C7E8F9012345678901ABCDEF23456789", KeyCheckValue: "0F1E2D",
 		MAC: []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF}}
 	return map[string]*Message{
-		"0100": auth, "0110": authResp, "0200": &fin, "0200-refund": refund, "0210": &finResp,
+		"0100": auth, "0100-amex": amex, "0110": authResp, "0200": &fin, "0200-refund": refund, "0210": &finResp,
 		"0220": adv, "0221": &advRep, "0230": advResp, "0400": rev, "0410": revResp,
 		"0420": &revAdv, "0421": &revAdvRep, "0430": revAdvResp, "0800": net, "0810": netResp,
 		"0800-keychange": keyChange,

@@ -2,11 +2,13 @@ package specs
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/moov-io/iso8583/encoding"
+	"github.com/moov-io/iso8583/field"
 	"github.com/moov-io/iso8583/prefix"
 	"github.com/stretchr/testify/require"
 )
@@ -93,6 +95,54 @@ func TestPackedBCDMatchesMoov(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestNoSlowBCDLeft: Parse swaps moov's BCD and LBCD encoders for ours in
+// every embedded dialect's fields and subfields.
+func TestNoSlowBCDLeft(t *testing.T) {
+	var check func(where string, s *field.Spec)
+	check = func(where string, s *field.Spec) {
+		require.False(t, s.Enc == encoding.BCD || s.Enc == encoding.LBCD, "%s: moov's BCD encoder left", where)
+		for tag, sub := range s.Subfields {
+			check(where+"."+tag, sub.Spec())
+		}
+	}
+	for _, name := range Names() {
+		for id, f := range MustLoad(name).Spec.Fields {
+			check(fmt.Sprintf("%s DE%d", name, id), f.Spec())
+		}
+	}
+}
+
+func TestLeftBCDMatchesMoov(t *testing.T) {
+	for _, s := range []string{"", "0", "7", "12", "812", "0100", "4111111111111111", "378282246310005", "40012345678"} {
+		want, err := encoding.LBCD.Encode([]byte(s))
+		require.NoError(t, err)
+		got, err := leftBCD{}.Encode([]byte(s))
+		require.NoError(t, err)
+		require.Equal(t, want, got, s)
+		wd, wn, err := encoding.LBCD.Decode(want, len(s))
+		require.NoError(t, err)
+		gd, gn, err := leftBCD{}.Decode(got, len(s))
+		require.NoError(t, err)
+		require.Equal(t, wn, gn, s)
+		require.True(t, bytes.Equal(wd, gd), "%s: %s vs %s", s, wd, gd)
+	}
+	got, err := leftBCD{}.Encode([]byte("123"))
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x12, 0x30}, got, "an odd count of digits is padded on the right")
+	_, err = leftBCD{}.Encode([]byte("12a4"))
+	require.Error(t, err)
+	_, _, err = leftBCD{}.Decode([]byte{0x1A}, 1)
+	require.Error(t, err, "the pad nibble is checked, as moov does")
+	d, n, err := leftBCD{}.Decode([]byte{0x12, 0x3F}, 3)
+	require.NoError(t, err, "F is a pad nibble too")
+	require.Equal(t, "123", string(d))
+	require.Equal(t, 2, n)
+	_, _, err = leftBCD{}.Decode([]byte{0x12}, 3)
+	require.ErrorContains(t, err, "not enough data")
+	_, _, err = leftBCD{}.Decode([]byte{0x12}, -1)
+	require.Error(t, err)
+}
+
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"ascii.json", "binary.json", "testdata/third-bank.json"} {
 		data, err := os.ReadFile(name)
@@ -117,12 +167,36 @@ func FuzzPackedBCD(f *testing.F) {
 		}
 		want, wn, werr := encoding.BCD.Decode(data, n)
 		got, gn, gerr := packedBCD{}.Decode(data, n)
-		require.Equal(t, werr == nil, gerr == nil, "errors agree")
-		if werr == nil {
-			require.Equal(t, string(want), string(got))
-			require.Equal(t, wn, gn)
-		}
+		agreeWithMoov(t, want, wn, werr, got, gn, gerr)
 	})
+}
+
+func FuzzLeftBCD(f *testing.F) {
+	f.Add([]byte{0x12, 0x30}, 3)
+	f.Fuzz(func(t *testing.T, data []byte, n int) {
+		if n < 0 || n > 64 {
+			return
+		}
+		want, wn, werr := encoding.LBCD.Decode(data, n)
+		got, gn, gerr := leftBCD{}.Decode(data, n)
+		agreeWithMoov(t, want, wn, werr, got, gn, gerr)
+	})
+}
+
+// agreeWithMoov holds a fast decoder to moov's results, with one deliberate
+// difference: moov's BCD decoder takes a 0xF nibble (the usual filler) for a
+// NUL character, so "0\x1f" decodes to "0\x00" there; ours refuses any
+// nibble that is not a decimal digit, since a NUL is no digit either.
+func agreeWithMoov(t *testing.T, want []byte, wn int, werr error, got []byte, gn int, gerr error) {
+	t.Helper()
+	digits := werr == nil && !bytes.ContainsFunc(want, func(r rune) bool { return r < '0' || r > '9' })
+	if !digits {
+		require.Error(t, gerr, "moov decoded %q, not digits", want)
+		return
+	}
+	require.NoError(t, gerr)
+	require.Equal(t, string(want), string(got))
+	require.Equal(t, wn, gn)
 }
 
 func TestBCDLengthMatchesMoov(t *testing.T) {
