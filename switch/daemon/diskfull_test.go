@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
@@ -30,16 +33,31 @@ func smallDisk(t *testing.T, size string) string {
 	return dir
 }
 
-// fillDisk fills the file system of dir with a ballast file, then takes
-// every page the data file still has free, so the switch's next commit
-// that needs space fails as on a full disk. It returns how to give the
-// space back: remove the ballast.
+// preFill takes all but leave bytes of the file system of dir with a
+// ballast file, so that filling the rest later is quick.
+func preFill(t *testing.T, dir string, leave int64) {
+	t.Helper()
+	var st syscall.Statfs_t
+	require.NoError(t, syscall.Statfs(dir, &st))
+	size := int64(st.Bavail)*st.Bsize - leave
+	require.Positive(t, size)
+	f, err := os.Create(filepath.Join(dir, "ballast-1"))
+	require.NoError(t, err)
+	_, err = f.Write(make([]byte, size))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+// fillDisk fills the rest of the file system of dir with a ballast file,
+// then takes every page the data file still has free, so the switch's next
+// commit that needs space fails as on a full disk. It returns how to give
+// the space back: remove the ballast.
 func fillDisk(t *testing.T, dir string, db *bolt.DB) (free func()) {
 	t.Helper()
-	ballast := filepath.Join(dir, "ballast")
+	ballast := filepath.Join(dir, "ballast-2")
 	f, err := os.Create(ballast)
 	require.NoError(t, err)
-	chunk := make([]byte, 64<<10)
+	chunk := make([]byte, 16<<10)
 	for {
 		if _, err := f.Write(chunk); err != nil {
 			require.ErrorIs(t, err, syscall.ENOSPC)
@@ -67,7 +85,10 @@ func fillDisk(t *testing.T, dir string, db *bolt.DB) (free func()) {
 			}
 		}
 	}
-	return func() { require.NoError(t, os.Remove(ballast)) }
+	return func() {
+		require.NoError(t, os.Remove(ballast))
+		require.NoError(t, os.Remove(filepath.Join(dir, "ballast-1")))
+	}
 }
 
 // The disk fills while a payment is at the bank: the bank's approval
@@ -76,11 +97,16 @@ func fillDisk(t *testing.T, dir string, db *bolt.DB) (free func()) {
 // records the bank's answer and reverses the approval the shop never heard.
 func TestDiskFullWhileAtTheBank(t *testing.T) {
 	dir := smallDisk(t, "24m")
-	s := switchtest.Run(t, switchtest.Options{DataDir: filepath.Join(dir, "data")})
+	// The disk must fill while the bank holds its answer: a loaded machine
+	// gets seconds for it, not the suite's usual bank delay.
+	s := switchtest.Run(t, switchtest.Options{DataDir: filepath.Join(dir, "data"), Configure: func(c *daemon.Config) {
+		c.Payments.ExchangeTimeout = 20 * time.Second
+	}})
 	before := s.Account(visa)
 	id := s.Register("disk-full", 45000, true)
+	preFill(t, dir, 1<<20)
 
-	s.Knobs(late("0100"))
+	s.Knobs(issuersim.Rule{MTI: "0100", Action: issuersim.ActionLate, Delay: 4 * time.Second})
 	type result struct {
 		ans map[string]any
 		err error
