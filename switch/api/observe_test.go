@@ -42,7 +42,7 @@ func TestLogsAndMetrics(t *testing.T) {
 	require.Equal(t, 1.0, (h.srvMetric("register", "200", "")))
 	require.Equal(t, 1.0, (h.srvMetric("deposit", "200", "7")))
 	require.Equal(t, 1.0, (h.srvMetric("v1_get_order", "401", "invalid_api_key")))
-	mfs, err := h.reg.Gather()
+	mfs, err := h.D.Registry().Gather()
 	require.NoError(t, err)
 	var hist int
 	for _, mf := range mfs {
