@@ -90,45 +90,37 @@ type Vault struct {
 
 	once sync.Once
 	soft *hsm.Soft
-	err  error
 }
 
-func (v *Vault) real() (*hsm.Soft, error) {
-	v.once.Do(func() { v.soft, v.err = hsm.NewEphemeral() })
-	return v.soft, v.err
+func (v *Vault) real() *hsm.Soft {
+	v.once.Do(func() {
+		var err error
+		if v.soft, err = hsm.NewEphemeral(); err != nil {
+			panic(err) // only when the system's randomness fails
+		}
+	})
+	return v.soft
 }
 
 func (v *Vault) EncryptPAN(ctx context.Context, pan string) ([]byte, error) {
 	if v.EncryptPANFunc != nil {
 		return v.EncryptPANFunc(ctx, pan)
 	}
-	m, err := v.real()
-	if err != nil {
-		return nil, err
-	}
-	return m.EncryptPAN(ctx, pan)
+	return v.real().EncryptPAN(ctx, pan)
 }
 
 func (v *Vault) DecryptPAN(ctx context.Context, ciphertext []byte) (string, error) {
 	if v.DecryptPANFunc != nil {
 		return v.DecryptPANFunc(ctx, ciphertext)
 	}
-	m, err := v.real()
-	if err != nil {
-		return "", err
-	}
-	return m.DecryptPAN(ctx, ciphertext)
+	return v.real().DecryptPAN(ctx, ciphertext)
 }
 
 func (v *Vault) TokenizePAN(ctx context.Context, pan string) (string, error) {
 	if v.TokenizePANFunc != nil {
 		return v.TokenizePANFunc(ctx, pan)
 	}
-	m, err := v.real()
-	if err != nil {
-		return "", err
-	}
-	return m.TokenizePAN(ctx, pan)
+	return v.real().TokenizePAN(ctx, pan)
 }
 
 // Queue is payments.Queue and callbacks' Enqueuer. A nil EnqueueTxFunc
@@ -198,12 +190,16 @@ func (a *Authenticator) Begin(ctx context.Context, req threeds.Request) (threeds
 	if a.BeginFunc != nil {
 		return a.BeginFunc(ctx, req)
 	}
-	return threeds.Outcome{Status: threeds.NotEnrolled, TransID: req.TransID, ECI: "07", Version: "2.2.0"}, nil
+	return notEnrolled(req.TransID), nil
 }
 
 func (a *Authenticator) Result(ctx context.Context, transID string) (threeds.Outcome, error) {
 	if a.ResultFunc != nil {
 		return a.ResultFunc(ctx, transID)
 	}
-	return threeds.Outcome{Status: threeds.NotEnrolled, TransID: transID, ECI: "07", Version: "2.2.0"}, nil
+	return notEnrolled(transID), nil
+}
+
+func notEnrolled(transID string) threeds.Outcome {
+	return threeds.Outcome{Status: threeds.NotEnrolled, TransID: transID, ECI: "07", Version: "2.2.0"}
 }
