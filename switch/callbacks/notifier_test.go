@@ -177,7 +177,7 @@ func TestRetriesUntil200(t *testing.T) {
 	require.Equal(t, int32(3), m.count.Load(), "attempts")
 
 	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(h.logs.String()), "\n") {
+	for _, l := range h.logs.Lines() {
 		if strings.Contains(l, `"message":"callback"`) {
 			lines = append(lines, l)
 		}
