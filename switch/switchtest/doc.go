@@ -10,9 +10,10 @@
 //     Switch drives it as a shop's plugin does (RBS, Register, Pay), moves
 //     the payment flows' clock (Advance), sets the bank's behaviour (Knobs),
 //     and checks the books and the day's reconciliation with the bank.
-//   - StartChild: the same switch in a child process that a test can kill
-//     with SIGKILL, and Restart in-process on its data: how crash tests see
-//     what recovery does.
+//   - StartChild: the same switch (Config) in a child process that a test
+//     can kill with SIGKILL, then Run again on its data; Restart stops and
+//     starts an in-process switch. That is how crash tests see what recovery
+//     does.
 //   - NewService: the payment core alone over a real journal, its
 //     collaborators replaced by the fakes below, for unit tests of the flows
 //     that need no bank.

@@ -215,8 +215,8 @@ func (s *Switch) Restart() {
 	s.start()
 }
 
-// Advance moves the payment flows' clock forward by d: orders expire, held
-// CVV2s are forgotten, as if d had passed.
+// Advance moves the payment flows' clock forward by d, as if d had passed:
+// orders past their lifetime expire.
 func (s *Switch) Advance(d time.Duration) { s.offset.Add(int64(d)) }
 
 // URL is the switch's base URL.
