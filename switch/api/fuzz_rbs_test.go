@@ -32,7 +32,7 @@ func FuzzRBSForms(f *testing.F) {
 		"getOrderStatus", "getOrderStatusExtended", "paymentorder"}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		ep := endpoints[int(which)%len(endpoints)]
-		resp, err := http.Post(h.baseURL+"/payment/rest/"+ep+".do", "application/x-www-form-urlencoded",
+		resp, err := http.Post(h.URL()+"/payment/rest/"+ep+".do", "application/x-www-form-urlencoded",
 			strings.NewReader(base+"&"+body))
 		require.NoError(t, err)
 		defer resp.Body.Close()

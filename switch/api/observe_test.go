@@ -1,9 +1,7 @@
 package api_test
 
 import (
-	"bufio"
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,10 +18,9 @@ func TestLogsAndMetrics(t *testing.T) {
 	h.v1("GET", "/v1/orders/"+id, "sk_wrong", "", nil)
 
 	var lines []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(h.logs.String()))
-	for sc.Scan() {
+	for _, l := range h.logs.Lines() {
 		var m map[string]any
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), sc.Text())
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
 		if m["message"] == "api call" {
 			lines = append(lines, m)
 		}
@@ -42,7 +39,7 @@ func TestLogsAndMetrics(t *testing.T) {
 	require.Equal(t, 1.0, (h.srvMetric("register", "200", "")))
 	require.Equal(t, 1.0, (h.srvMetric("deposit", "200", "7")))
 	require.Equal(t, 1.0, (h.srvMetric("v1_get_order", "401", "invalid_api_key")))
-	mfs, err := h.reg.Gather()
+	mfs, err := h.D.Registry().Gather()
 	require.NoError(t, err)
 	var hist int
 	for _, mf := range mfs {

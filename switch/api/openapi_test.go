@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
@@ -23,8 +25,11 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal(api.OpenAPI(), &doc))
 	require.True(t, strings.HasPrefix(doc.OpenAPI, "3.1"))
 
+	// The routes of a server as the switch's, from the same config.
+	srv, err := api.New(h.svc, h.cfg, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
 	served := map[string]bool{}
-	for _, r := range h.srv.Routes() {
+	for _, r := range srv.Routes() {
 		key := strings.ToLower(r.Method) + " " + r.Path
 		served[key] = true
 		require.Contains(t, doc.Paths, r.Path, "route %s %s is not documented", r.Method, r.Path)
@@ -36,7 +41,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		}
 	}
 
-	resp, err := http.Get(h.baseURL + "/v1/openapi.yaml")
+	resp, err := http.Get(h.URL() + "/v1/openapi.yaml")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)

@@ -166,7 +166,7 @@ func TestRBSOneStageReverseDecline(t *testing.T) {
 func TestRBSExpiredOrder(t *testing.T) {
 	h := newHarness(t)
 	id := register(t, h, "register", "rbs-exp-1", "1000")
-	h.offset.Store(int64(21 * time.Minute))
+	h.Advance(21 * time.Minute)
 	st := status(t, h, id)
 	require.EqualValues(t, 6, st["orderStatus"])
 	require.EqualValues(t, -2007, st["actionCode"])
@@ -272,7 +272,7 @@ func TestRBSMalformed(t *testing.T) {
 	require.Equal(t, before, h.snapshot())
 
 	// GET is refused for card entry: card data never in a URL.
-	resp, err := http.Get(h.baseURL + "/payment/rest/paymentorder.do?MDORDER=" + open)
+	resp, err := http.Get(h.URL() + "/payment/rest/paymentorder.do?MDORDER=" + open)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
@@ -288,7 +288,7 @@ func TestRBSJournal(t *testing.T) {
 	h.rbs("deposit", credsA("orderId", "nope", "amount", "0"))
 
 	var in, out int
-	require.NoError(t, h.j.Iterate(1, func(e journal.Entry) error {
+	require.NoError(t, h.D.Journal().Iterate(1, func(e journal.Entry) error {
 		p := string(e.Payload)
 		require.NotContains(t, p, cardOK)
 		require.NotContains(t, p, passA)

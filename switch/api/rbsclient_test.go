@@ -148,7 +148,7 @@ func (c *rbsClient) reverse(orderID string) error {
 // deposit part, refund, check; and a second order reversed.
 func TestDocumentedRBSClientFlow(t *testing.T) {
 	h := newHarness(t)
-	c := &rbsClient{base: h.baseURL + "/payment/rest/", userName: userA, password: passA}
+	c := &rbsClient{base: h.URL() + "/payment/rest/", userName: userA, password: passA}
 
 	reg, err := c.registerPreAuth("doc-1001", 250000, "https://shop-a.example.kz/return")
 	require.NoError(t, err)

@@ -113,7 +113,7 @@ func TestV1Idempotency(t *testing.T) {
 
 	// Concurrent: while the first refund waits on a slow bank, the same
 	// key is refused with 409; afterwards it replays.
-	h.bank.SetKnobs(issuersim.Knobs{Latency: 400 * time.Millisecond})
+	h.Bank.SetKnobs(issuersim.Knobs{Latency: 400 * time.Millisecond})
 	var wg sync.WaitGroup
 	results := make([]v1Resp, 4)
 	refund := func(i int) {
@@ -139,7 +139,7 @@ func TestV1Idempotency(t *testing.T) {
 		go refund(i)
 	}
 	wg.Wait()
-	h.bank.SetKnobs(issuersim.Knobs{})
+	h.Bank.SetKnobs(issuersim.Knobs{})
 	require.Equal(t, http.StatusCreated, results[0].Status, string(results[0].Raw))
 	for _, r := range results[1:] {
 		require.Equal(t, http.StatusConflict, r.Status, string(r.Raw))
@@ -172,9 +172,9 @@ func TestV1CancelAndDecline(t *testing.T) {
 	require.Equal(t, "insufficient_funds", g.Body["decline_code"])
 	require.EqualValues(t, 116, g.Body["action_code"])
 
-	h.offset.Store(int64(21 * time.Minute))
+	h.Advance(21 * time.Minute)
 	exp := createOrder(t, h, "v1-exp-1", 100, "automatic")["id"].(string)
-	h.offset.Store(int64(42 * time.Minute))
+	h.Advance(21 * time.Minute)
 	e := h.v1("GET", "/v1/orders/"+exp, keyA, "", nil)
 	require.Equal(t, "declined", e.Body["status"])
 	require.EqualValues(t, -2007, e.Body["action_code"])

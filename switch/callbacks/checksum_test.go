@@ -1,4 +1,4 @@
-package callbacks
+package callbacks_test
 
 import (
 	"crypto/hmac"
@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/callbacks"
 )
 
 // goldenParams and goldenChecksum are the package doc's example. The
@@ -30,12 +32,12 @@ var (
 )
 
 func TestChecksumGolden(t *testing.T) {
-	require.Equal(t, goldenChecksum, Checksum(goldenParams, goldenSecret))
+	require.Equal(t, goldenChecksum, callbacks.Checksum(goldenParams, goldenSecret))
 
 	// A checksum already among the parameters is not signed over.
 	withSum := clone(goldenParams)
-	withSum[ParamChecksum] = "anything"
-	require.Equal(t, goldenChecksum, Checksum(withSum, goldenSecret))
+	withSum[callbacks.ParamChecksum] = "anything"
+	require.Equal(t, goldenChecksum, callbacks.Checksum(withSum, goldenSecret))
 
 	// Same bytes signed by the test's own implementation.
 	require.Equal(t, goldenChecksum, merchantChecksum(goldenParams, goldenSecret))
@@ -43,7 +45,7 @@ func TestChecksumGolden(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	signed := clone(goldenParams)
-	signed[ParamChecksum] = goldenChecksum
+	signed[callbacks.ParamChecksum] = goldenChecksum
 	tests := []struct {
 		name   string
 		params map[string]string
@@ -51,19 +53,19 @@ func TestVerify(t *testing.T) {
 		want   bool
 	}{
 		{"as sent", signed, goldenSecret, true},
-		{"lower-case hex", with(signed, ParamChecksum, strings.ToLower(goldenChecksum)), goldenSecret, true},
+		{"lower-case hex", with(signed, callbacks.ParamChecksum, strings.ToLower(goldenChecksum)), goldenSecret, true},
 		{"wrong secret", signed, "other-secret", false},
-		{"amount changed", with(signed, ParamAmount, "150001"), goldenSecret, false},
-		{"operation changed", with(signed, ParamOperation, "refunded"), goldenSecret, false},
+		{"amount changed", with(signed, callbacks.ParamAmount, "150001"), goldenSecret, false},
+		{"operation changed", with(signed, callbacks.ParamOperation, "refunded"), goldenSecret, false},
 		{"parameter added", with(signed, "extra", "x"), goldenSecret, false},
-		{"parameter dropped", without(signed, ParamAmount), goldenSecret, false},
+		{"parameter dropped", without(signed, callbacks.ParamAmount), goldenSecret, false},
 		{"no checksum", goldenParams, goldenSecret, false},
-		{"not hex", with(signed, ParamChecksum, "ZZ"+goldenChecksum[2:]), goldenSecret, false},
-		{"truncated", with(signed, ParamChecksum, goldenChecksum[:62]), goldenSecret, false},
+		{"not hex", with(signed, callbacks.ParamChecksum, "ZZ"+goldenChecksum[2:]), goldenSecret, false},
+		{"truncated", with(signed, callbacks.ParamChecksum, goldenChecksum[:62]), goldenSecret, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, Verify(tt.params, tt.secret))
+			require.Equal(t, tt.want, callbacks.Verify(tt.params, tt.secret))
 		})
 	}
 }
@@ -74,14 +76,14 @@ func FuzzChecksum(f *testing.F) {
 	f.Add("mdOrder", "x", "orderNumber", "1;2", "k")
 	f.Add("", "", "b", "", "")
 	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, secret string) {
-		if n1 == ParamChecksum || n2 == ParamChecksum {
+		if n1 == callbacks.ParamChecksum || n2 == callbacks.ParamChecksum {
 			return
 		}
 		p := map[string]string{n1: v1, n2: v2}
-		sum := Checksum(p, secret)
+		sum := callbacks.Checksum(p, secret)
 		require.Equal(t, merchantChecksum(p, secret), sum)
-		p[ParamChecksum] = sum
-		require.True(t, Verify(p, secret))
+		p[callbacks.ParamChecksum] = sum
+		require.True(t, callbacks.Verify(p, secret))
 	})
 }
 

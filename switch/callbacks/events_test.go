@@ -1,10 +1,11 @@
-package callbacks
+package callbacks_test
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
@@ -38,7 +39,7 @@ func TestClassifyNoEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := mkOrder("m1", orderID(1), false, tt.st, tt.ops...)
-			ev, ok := classify(o, &o.Ops[len(o.Ops)-1])
+			ev, ok := callbacks.Classify(o, &o.Ops[len(o.Ops)-1])
 			require.False(t, ok, "got %+v", ev)
 		})
 	}

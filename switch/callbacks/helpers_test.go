@@ -1,15 +1,12 @@
-package callbacks
+package callbacks_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,10 +15,11 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/saf"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
 // waitLimit bounds every wait; reaching it fails the test.
@@ -85,8 +83,8 @@ func (m *fakeMerchant) next(tb testing.TB) received {
 	}
 }
 
-func (m *fakeMerchant) target() Target {
-	return Target{URL: m.srv.URL + "/callback", Secret: testSecret}
+func (m *fakeMerchant) target() callbacks.Target {
+	return callbacks.Target{URL: m.srv.URL + "/callback", Secret: testSecret}
 }
 
 // outcome is one finished Deliver call.
@@ -101,11 +99,12 @@ type outcome struct {
 type harness struct {
 	db       *bolt.DB
 	path     string
-	n        *Notifier
+	n        *callbacks.Notifier
 	q        *saf.Queue
 	reg      *prometheus.Registry
 	outcomes chan outcome
-	logs     *syncBuffer
+	logs     *switchtest.LogBuffer
+	stopped  bool
 }
 
 func safConfig() saf.Config {
@@ -120,13 +119,13 @@ func safConfig() saf.Config {
 
 // startHarness opens (or reopens) the bbolt file at path and starts a
 // queue and notifier on it. Cleanup closes both, queue first.
-func startHarness(tb testing.TB, path string, cfg Config) *harness {
+func startHarness(tb testing.TB, path string, cfg callbacks.Config) *harness {
 	tb.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	require.NoError(tb, err)
-	h := &harness{db: db, path: path, reg: prometheus.NewRegistry(), outcomes: make(chan outcome, 1000), logs: &syncBuffer{}}
+	h := &harness{db: db, path: path, reg: prometheus.NewRegistry(), outcomes: make(chan outcome, 1000), logs: &switchtest.LogBuffer{}}
 	log := zerolog.New(h.logs)
-	h.n, err = New(cfg, log, h.reg, nil)
+	h.n, err = callbacks.New(cfg, log, h.reg, nil)
 	require.NoError(tb, err)
 	deliver := saf.DelivererFunc(func(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
 		out, err := h.n.Deliver(ctx, it, repeat)
@@ -141,7 +140,7 @@ func startHarness(tb testing.TB, path string, cfg Config) *harness {
 	return h
 }
 
-func newHarness(tb testing.TB, cfg Config) *harness {
+func newHarness(tb testing.TB, cfg callbacks.Config) *harness {
 	tb.Helper()
 	return startHarness(tb, filepath.Join(tb.TempDir(), "tulpar.db"), cfg)
 }
@@ -150,18 +149,14 @@ func newHarness(tb testing.TB, cfg Config) *harness {
 // checks the file's consistency and closes it. It is idempotent.
 func (h *harness) stop(tb testing.TB) {
 	tb.Helper()
+	if h.stopped {
+		return
+	}
+	h.stopped = true
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	require.NoError(tb, h.q.Close(ctx))
-	err := h.db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			return err
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
-		tb.Errorf("bbolt check: %v", err)
-	}
+	switchtest.MustCheckDB(tb, h.db)
 	require.NoError(tb, h.db.Close())
 }
 
@@ -197,45 +192,7 @@ func (h *harness) nextOutcomeFor(tb testing.TB, key string) outcome {
 
 func (h *harness) sentCount(tb testing.TB, merchant, outcome string) float64 {
 	tb.Helper()
-	mfs, err := h.reg.Gather()
-	require.NoError(tb, err)
-	for _, mf := range mfs {
-		if mf.GetName() != "tulpar_callbacks_sent_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["merchant"] == merchant && labels["outcome"] == outcome {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-// memQueue is an Enqueuer that keeps items in memory, for tests of InTx
-// and Deliver without a worker.
-type memQueue struct {
-	mu       sync.Mutex
-	items    []saf.Item
-	notified []string
-}
-
-func (m *memQueue) EnqueueTx(tx *bolt.Tx, it saf.Item) (uint64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.items = append(m.items, it)
-	it.ID = uint64(len(m.items))
-	return it.ID, nil
-}
-
-func (m *memQueue) Notify(key string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.notified = append(m.notified, key)
+	return switchtest.Counter(tb, h.reg, "tulpar_callbacks_sent_total", "merchant", merchant, "outcome", outcome)
 }
 
 // order builds an order of merchant in status st whose operations are ops,
@@ -258,29 +215,11 @@ func op(t order.OpType, st order.OpStatus, amount int64) order.Operation {
 
 func orderID(n int) string { return fmt.Sprintf("0190f3a2-7b1c-7d2e-9f00-%012d", n) }
 
-// syncBuffer is a bytes.Buffer safe for the loggers of several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // flat turns what the merchant received into a map, checksum removed.
 func flat(v url.Values) map[string]string {
 	m := map[string]string{}
 	for k := range v {
-		if k != ParamChecksum {
+		if k != callbacks.ParamChecksum {
 			m[k] = v.Get(k)
 		}
 	}

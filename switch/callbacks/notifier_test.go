@@ -1,4 +1,4 @@
-package callbacks
+package callbacks_test
 
 import (
 	"context"
@@ -13,15 +13,17 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/saf"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
 // Every event reaches the merchant with RBS's parameters and a checksum
 // the merchant's own implementation accepts; nothing of the card goes.
 func TestEventsReachMerchant(t *testing.T) {
 	m := newFakeMerchant(t, alwaysOK)
-	h := newHarness(t, Config{Merchants: map[string]Target{"m1": m.target()}})
+	h := newHarness(t, callbacks.Config{Merchants: map[string]callbacks.Target{"m1": m.target()}})
 
 	auth := op(order.OpAuthorization, order.OpApproved, 150000)
 	purchase := op(order.OpPurchase, order.OpApproved, 150000)
@@ -63,7 +65,7 @@ func TestEventsReachMerchant(t *testing.T) {
 			want := with(with(tt.want, "mdOrder", tt.order.ID), "orderNumber", tt.order.Number)
 			require.Equal(t, want, flat(got.params))
 			require.Equal(t, merchantChecksum(flat(got.params), testSecret), got.params.Get("checksum"))
-			require.True(t, Verify(flatAll(got.params), testSecret))
+			require.True(t, callbacks.Verify(flatAll(got.params), testSecret))
 			// The exact parameters above already leave no room for the card;
 			// this says it plainly.
 			for _, card := range []string{"440043", "tok_"} {
@@ -79,7 +81,7 @@ func TestEventsReachMerchant(t *testing.T) {
 // is a FIFO, so a final sentinel proves nothing else was queued.
 func TestEachEventOnce(t *testing.T) {
 	m := newFakeMerchant(t, alwaysOK)
-	h := newHarness(t, Config{Merchants: map[string]Target{"m1": m.target()}})
+	h := newHarness(t, callbacks.Config{Merchants: map[string]callbacks.Target{"m1": m.target()}})
 
 	// One-stage: pending, approved, the same state again, a declined refund,
 	// then an approved one.
@@ -141,7 +143,7 @@ func TestEachEventOnce(t *testing.T) {
 		require.Equal(t, w.operation, got.params.Get("operation"), "callback %d", i+1)
 		require.Equal(t, w.amount, got.params.Get("amount"), "callback %d", i+1)
 	}
-	pending, err := h.q.Pending(QueueKey("nobody"))
+	pending, err := h.q.Pending(callbacks.QueueKey("nobody"))
 	require.NoError(t, err)
 	require.Empty(t, pending)
 }
@@ -155,14 +157,14 @@ func TestRetriesUntil200(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	h := newHarness(t, Config{Merchants: map[string]Target{"m1": m.target()}})
+	h := newHarness(t, callbacks.Config{Merchants: map[string]callbacks.Target{"m1": m.target()}})
 	o := mkOrder("m1", orderID(1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 150000))
 	h.commit(t, o)
 
 	var raws []string
 	for _, want := range []saf.Outcome{saf.Retry, saf.Retry, saf.Delivered} {
 		got := m.next(t)
-		require.True(t, Verify(flatAll(got.params), testSecret))
+		require.True(t, callbacks.Verify(flatAll(got.params), testSecret))
 		raws = append(raws, got.raw)
 		require.Equal(t, want, h.nextOutcome(t).out)
 	}
@@ -175,7 +177,7 @@ func TestRetriesUntil200(t *testing.T) {
 	require.Equal(t, int32(3), m.count.Load(), "attempts")
 
 	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(h.logs.String()), "\n") {
+	for _, l := range h.logs.Lines() {
 		if strings.Contains(l, `"message":"callback"`) {
 			lines = append(lines, l)
 		}
@@ -197,7 +199,7 @@ func TestRetriesUntil200(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("saf.pending")).Bucket([]byte(QueueKey("m1")))
+		b := tx.Bucket([]byte("saf.pending")).Bucket([]byte(callbacks.QueueKey("m1")))
 		if b != nil {
 			if k, _ := b.Cursor().First(); k != nil {
 				return errors.New("callback still pending after delivery")
@@ -216,7 +218,7 @@ func TestDeliveredAfterRestart(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
-	cfg := Config{Merchants: map[string]Target{"m1": {URL: "http://" + addr + "/callback", Secret: testSecret}}}
+	cfg := callbacks.Config{Merchants: map[string]callbacks.Target{"m1": {URL: "http://" + addr + "/callback", Secret: testSecret}}}
 
 	path := t.TempDir() + "/tulpar.db"
 	h := startHarness(t, path, cfg)
@@ -240,7 +242,7 @@ func TestDeliveredAfterRestart(t *testing.T) {
 	got := m.next(t)
 	require.Equal(t, o.ID, got.params.Get("mdOrder"))
 	require.Equal(t, "approved", got.params.Get("operation"))
-	require.True(t, Verify(flatAll(got.params), testSecret))
+	require.True(t, callbacks.Verify(flatAll(got.params), testSecret))
 	require.Equal(t, saf.Delivered, h2.nextOutcome(t).out)
 }
 
@@ -248,7 +250,7 @@ func TestDeliveredAfterRestart(t *testing.T) {
 // nothing: the same change committed later is sent, once.
 func TestRolledBackChangeSendsNothing(t *testing.T) {
 	m := newFakeMerchant(t, alwaysOK)
-	h := newHarness(t, Config{Merchants: map[string]Target{"m1": m.target()}})
+	h := newHarness(t, callbacks.Config{Merchants: map[string]callbacks.Target{"m1": m.target()}})
 
 	r := mkOrder("m1", orderID(1), false, order.StatusDeclined, op(order.OpPurchase, order.OpDeclined, 150000))
 	boom := errors.New("journal write failed")
@@ -257,7 +259,7 @@ func TestRolledBackChangeSendsNothing(t *testing.T) {
 		return boom
 	})
 	require.ErrorIs(t, err, boom)
-	pending, err := h.q.Pending(QueueKey("m1"))
+	pending, err := h.q.Pending(callbacks.QueueKey("m1"))
 	require.NoError(t, err)
 	require.Empty(t, pending)
 
@@ -283,7 +285,7 @@ func TestSlowMerchantDoesNotBlockOthers(t *testing.T) {
 		}
 	})
 	fast := newFakeMerchant(t, alwaysOK)
-	h := newHarness(t, Config{Merchants: map[string]Target{"slow": slow.target(), "fast": fast.target()}})
+	h := newHarness(t, callbacks.Config{Merchants: map[string]callbacks.Target{"slow": slow.target(), "fast": fast.target()}})
 
 	h.commit(t, mkOrder("slow", orderID(1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 1)))
 	require.Equal(t, orderID(1), slow.next(t).params.Get("mdOrder")) // the slow merchant now holds the request
@@ -291,11 +293,11 @@ func TestSlowMerchantDoesNotBlockOthers(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		h.commit(t, mkOrder("fast", orderID(i), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 1)))
 		require.Equal(t, orderID(i), fast.next(t).params.Get("mdOrder"))
-		require.Equal(t, saf.Delivered, h.nextOutcomeFor(t, QueueKey("fast")).out)
+		require.Equal(t, saf.Delivered, h.nextOutcomeFor(t, callbacks.QueueKey("fast")).out)
 	}
 
 	close(release)
-	require.Equal(t, saf.Delivered, h.nextOutcomeFor(t, QueueKey("slow")).out)
+	require.Equal(t, saf.Delivered, h.nextOutcomeFor(t, callbacks.QueueKey("slow")).out)
 }
 
 // InTx wakes the merchant's queue only once the change has committed.
@@ -303,24 +305,24 @@ func TestInTxNotifiesAfterCommit(t *testing.T) {
 	db, err := bolt.Open(t.TempDir()+"/tulpar.db", 0o600, nil)
 	require.NoError(t, err)
 	defer db.Close()
-	n, err := New(Config{Merchants: map[string]Target{"m1": {URL: "https://shop/cb", Secret: "s"}}}, zerolog.Nop(), nil, nil)
+	n, err := callbacks.New(callbacks.Config{Merchants: map[string]callbacks.Target{"m1": {URL: "https://shop/cb", Secret: "s"}}}, zerolog.Nop(), nil, nil)
 	require.NoError(t, err)
 	o := mkOrder("m1", orderID(1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 1))
 
-	require.ErrorIs(t, db.Update(func(tx *bolt.Tx) error { return n.InTx(tx, o, &o.Ops[0]) }), ErrNotBound)
+	require.ErrorIs(t, db.Update(func(tx *bolt.Tx) error { return n.InTx(tx, o, &o.Ops[0]) }), callbacks.ErrNotBound)
 
-	q := &memQueue{}
+	q := &switchtest.Queue{}
 	n.Bind(q)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 		require.NoError(t, n.InTx(tx, o, &o.Ops[0]))
-		require.Empty(t, q.notified, "notified before commit")
+		require.Empty(t, q.Notified(), "notified before commit")
 		return nil
 	}))
-	require.Equal(t, []string{"callback:m1"}, q.notified)
-	require.Len(t, q.items, 1)
-	require.Equal(t, order.KindCallback, q.items[0].Kind)
-	require.Equal(t, o.ID, q.items[0].OrderID)
-	require.NotContains(t, string(q.items[0].Payload), "checksum", "no signature (nor secret) on disk")
+	require.Equal(t, []string{"callback:m1"}, q.Notified())
+	require.Len(t, q.Items(), 1)
+	require.Equal(t, order.KindCallback, q.Items()[0].Kind)
+	require.Equal(t, o.ID, q.Items()[0].OrderID)
+	require.NotContains(t, string(q.Items()[0].Payload), "checksum", "no signature (nor secret) on disk")
 }
 
 // Deliver's answers to what the merchant or the item says.
@@ -332,7 +334,7 @@ func TestDeliverOutcomes(t *testing.T) {
 	withQuery := newFakeMerchant(t, alwaysOK)
 	unsigned := newFakeMerchant(t, alwaysOK)
 
-	cfg := Config{Merchants: map[string]Target{
+	cfg := callbacks.Config{Merchants: map[string]callbacks.Target{
 		"post":      {URL: post.srv.URL, Secret: testSecret, Method: "POST"},
 		"redirect":  redirect.target(),
 		"nocontent": noContent.target(),
@@ -341,17 +343,18 @@ func TestDeliverOutcomes(t *testing.T) {
 		"unsigned":  {URL: unsigned.srv.URL, Unsigned: true},
 		"gone":      redirect.target(),
 	}}
-	n, err := New(cfg, zerolog.Nop(), nil, nil)
+	n, err := callbacks.New(cfg, zerolog.Nop(), nil, nil)
 	require.NoError(t, err)
-	q := &memQueue{}
+	q := &switchtest.Queue{}
 	n.Bind(q)
 	db, err := bolt.Open(t.TempDir()+"/tulpar.db", 0o600, nil)
 	require.NoError(t, err)
 	defer db.Close()
 	item := func(merchant string) saf.Item {
-		o := mkOrder(merchant, orderID(len(q.items)+1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 700))
+		o := mkOrder(merchant, orderID(len(q.Items())+1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 700))
 		require.NoError(t, db.Update(func(tx *bolt.Tx) error { return n.InTx(tx, o, &o.Ops[0]) }))
-		return q.items[len(q.items)-1]
+		items := q.Items()
+		return items[len(items)-1]
 	}
 	ctx := context.Background()
 
@@ -363,7 +366,7 @@ func TestDeliverOutcomes(t *testing.T) {
 		require.Equal(t, http.MethodPost, got.method)
 		require.Equal(t, "application/x-www-form-urlencoded", got.header.Get("Content-Type"))
 		require.Equal(t, "700", got.params.Get("amount"))
-		require.True(t, Verify(flatAll(got.params), testSecret))
+		require.True(t, callbacks.Verify(flatAll(got.params), testSecret))
 	})
 	t.Run("merchant's own query kept, not signed", func(t *testing.T) {
 		out, _ := n.Deliver(ctx, item("query"), false)
@@ -372,7 +375,7 @@ func TestDeliverOutcomes(t *testing.T) {
 		require.Equal(t, "7", got.params.Get("shop"))
 		p := flatAll(got.params)
 		delete(p, "shop")
-		require.True(t, Verify(p, testSecret))
+		require.True(t, callbacks.Verify(p, testSecret))
 	})
 	t.Run("unsigned", func(t *testing.T) {
 		out, _ := n.Deliver(ctx, item("unsigned"), false)
@@ -399,7 +402,7 @@ func TestDeliverOutcomes(t *testing.T) {
 	t.Run("merchant removed from config", func(t *testing.T) {
 		it := item("gone")
 		delete(cfg.Merchants, "gone")
-		n2, err := New(cfg, zerolog.Nop(), nil, nil)
+		n2, err := callbacks.New(cfg, zerolog.Nop(), nil, nil)
 		require.NoError(t, err)
 		out, err := n2.Deliver(ctx, it, false)
 		require.Equal(t, saf.Rejected, out)

@@ -70,6 +70,9 @@ type Config struct {
 	// the switch tries a write to learn that it can again, and then settles
 	// the outcomes it had to keep in memory. Default 1s.
 	JournalProbeInterval time.Duration `yaml:"journal_probe_interval"`
+	// Clock, when set, is the payment flows' clock in place of time.Now:
+	// tests move it forward to expire orders. No config file sets it.
+	Clock func() time.Time `yaml:"-"`
 }
 
 // SAFConfig tunes store-and-forward.

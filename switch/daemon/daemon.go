@@ -108,7 +108,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	}
 	deps := payments.Deps{
 		Journal: d.journal, Banks: d.banks, Router: router, Vault: d.hsm, SAF: d.saf,
-		Log: log.With().Str("component", "payments").Logger(),
+		Log: log.With().Str("component", "payments").Logger(), Now: cfg.Clock,
 	}
 	if cfg.ThreeDS.DirectoryURL != "" {
 		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, threeds.HTTPClient(cfg.ThreeDS.Timeout))

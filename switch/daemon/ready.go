@@ -43,7 +43,7 @@ func (g *gate) setOpen() {
 // cannot write; otherwise h serves it.
 func (d *Daemon) guard(h http.Handler, unavailable http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !d.gate.isOpen() || d.journal.Healthy() != nil {
+		if !d.gate.isOpen() || d.writable() != nil {
 			unavailable(w, r)
 			return
 		}
@@ -107,6 +107,21 @@ func (d *Daemon) openWhenReady(ctx context.Context) {
 	}
 }
 
+// writable says why the switch cannot make new work durable, or nil. The
+// journal's last commit failing is one reason; outcomes still waiting in
+// memory for the journal is the other: on a full disk a small commit (a
+// probe) may reuse freed pages and succeed while a payment's commit cannot,
+// and the kept outcomes are the proof that writes do not yet go through.
+func (d *Daemon) writable() error {
+	if err := d.journal.Healthy(); err != nil {
+		return err
+	}
+	if n := d.payments.Unrecorded(); n > 0 {
+		return fmt.Errorf("%d orders' bank outcomes wait in memory for the journal", n)
+	}
+	return nil
+}
+
 // healthLoop watches the journal: while it cannot write, it probes with an
 // empty commit at JournalProbeInterval; once it writes, it settles the
 // outcomes payments had to keep in memory.
@@ -147,14 +162,11 @@ func (d *Daemon) readyz(w http.ResponseWriter, _ *http.Request) {
 		ok = false
 		lines = append(lines, "switch: starting (recovery, bank sign-on)")
 	}
-	if err := d.journal.Healthy(); err != nil {
+	if err := d.writable(); err != nil {
 		ok = false
 		lines = append(lines, "journal: cannot write: "+err.Error())
 	} else {
 		lines = append(lines, "journal: ok")
-	}
-	if n := d.payments.Unrecorded(); n > 0 {
-		lines = append(lines, fmt.Sprintf("payments: %d orders with outcomes waiting for the journal", n))
 	}
 	anyReady := false
 	for _, st := range d.links.Statuses() {
@@ -192,7 +204,7 @@ func (c healthCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 	writable, ready := 1.0, 0.0
-	if c.d.journal.Healthy() != nil {
+	if c.d.writable() != nil {
 		writable = 0
 	}
 	if c.d.gate.isOpen() && writable == 1 {

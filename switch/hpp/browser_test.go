@@ -30,7 +30,7 @@ import (
 // ISO 8583 link, so "paid" means the simulated issuer approved.
 func TestBrowserPaysWithChallenge(t *testing.T) {
 	exe := ensureChromium(t)
-	s := newStack(t, stackOptions{banks: issuerBanks})
+	s := newStack(t)
 	shop := newShop(t)
 	ctx := newChrome(t, exe)
 
@@ -90,7 +90,7 @@ func TestBrowserPaysWithChallenge(t *testing.T) {
 // card number no brand claims.
 func TestBrowserBrandBadges(t *testing.T) {
 	exe := ensureChromium(t)
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	ctx := newChrome(t, exe)
 	openForm(t, ctx, s, s.register(orderSpec{lang: "en"}))
 
@@ -129,7 +129,7 @@ func openForm(t *testing.T, ctx context.Context, s *stack, o *order.Order) {
 	t.Helper()
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.EmulateViewport(360, 740, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch),
-		chromedp.Navigate(s.hpp.FormURL(o.ID)),
+		chromedp.Navigate(s.URL()+"/pay/"+o.ID),
 		chromedp.WaitVisible(chromedp.ID("pan")),
 	))
 	require.Equal(t, amountKZT, run(t, ctx, chromedp.Text(chromedp.ID("amount"))))
@@ -149,7 +149,7 @@ func typeCard(t *testing.T, ctx context.Context, pan, brand, holder string) {
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("pan"), pan),
 		chromedp.SendKeys(chromedp.ID("expiry"), "1230"), // the simulated bank's cards expire 12/30
-		chromedp.SendKeys(chromedp.ID("cvv2"), "123"),
+		chromedp.SendKeys(chromedp.ID("cvv2"), testCVV),
 		chromedp.SendKeys(chromedp.ID("holder"), holder),
 		chromedp.SendKeys(chromedp.ID("email"), "buyer@example.kz"),
 	))

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,7 +21,7 @@ import (
 const amountKZT = "15\u00a0000,00\u00a0₸"
 
 func TestPageInEachLanguage(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	tests := []struct {
 		name      string
 		orderLang string
@@ -39,7 +38,7 @@ func TestPageInEachLanguage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := s.register(orderSpec{lang: tc.orderLang})
-			r := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID + tc.query)
+			r := newBrowser(t).get(s.URL() + "/pay/" + o.ID + tc.query)
 			require.Equal(t, http.StatusOK, r.status, r.body)
 			require.Contains(t, r.body, `<html lang="`+tc.wantLang+`">`)
 			require.Contains(t, r.body, `<dd id="amount">`+amountKZT+`</dd>`)
@@ -60,9 +59,9 @@ func TestPageInEachLanguage(t *testing.T) {
 }
 
 func TestFormFieldsForPhonesAndAutofill(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	o := s.register(orderSpec{lang: "ru"})
-	r := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID)
+	r := newBrowser(t).get(s.URL() + "/pay/" + o.ID)
 	require.Equal(t, http.StatusOK, r.status)
 	for _, want := range []string{
 		`name="viewport" content="width=device-width,initial-scale=1"`,
@@ -86,9 +85,9 @@ func TestFormFieldsForPhonesAndAutofill(t *testing.T) {
 // The form hands its script routing's brand table, the one the server
 // checks with; the script has none of its own.
 func TestFormCarriesRoutingsBrandTable(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	o := s.register(orderSpec{lang: "en"})
-	r := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID)
+	r := newBrowser(t).get(s.URL() + "/pay/" + o.ID)
 	require.Equal(t, http.StatusOK, r.status)
 	m := regexp.MustCompile(`<form id="payform" [^>]*data-brands="([^"]*)"`).FindStringSubmatch(r.body)
 	require.NotNil(t, m, "no data-brands on the form")
@@ -102,39 +101,35 @@ func TestFormCarriesRoutingsBrandTable(t *testing.T) {
 }
 
 func TestAssets(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	b := newBrowser(t)
 	for name, ctype := range map[string]string{"hpp.js": "javascript", "hpp.css": "text/css"} {
-		r := b.get(s.srv.URL + "/pay/" + name + "?v=1")
+		r := b.get(s.URL() + "/pay/" + name + "?v=1")
 		require.Equal(t, http.StatusOK, r.status, name)
 		require.Contains(t, r.header.Get("Content-Type"), ctype)
 		require.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"))
 	}
-	require.Contains(t, b.get(s.srv.URL+"/pay/hpp.css").body, "max-width:359px")
-	// Everything lives under /pay/, the one prefix the daemon mounts.
-	mux := http.NewServeMux()
-	mux.Handle("/pay/", s.hpp.Handler())
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/pay/hpp.js", nil))
-	require.Equal(t, http.StatusOK, rec.Code)
-	// Nothing else of the package is served.
+	require.Contains(t, b.get(s.URL()+"/pay/hpp.css").body, "max-width:359px")
+	// Everything lives under /pay/, the one prefix the daemon mounts (the
+	// requests above went through it); nothing else of the package is
+	// served.
 	for _, path := range []string{"/pay/form.html", "/pay/templates/form.html", "/pay/doc.go", "/pay/assets/hpp.js"} {
-		require.Equal(t, http.StatusNotFound, b.get(s.srv.URL+path).status, path)
+		require.Equal(t, http.StatusNotFound, b.get(s.URL()+path).status, path)
 	}
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	b := newBrowser(t)
 	paid := s.register(orderSpec{lang: "en"})
-	form := b.get(s.srv.URL + "/pay/" + paid.ID)
-	r := b.post(s.srv.URL+"/pay/"+paid.ID, card(csrfToken(t, form.body), frictionless))
+	form := b.get(s.URL() + "/pay/" + paid.ID)
+	r := b.post(s.URL()+"/pay/"+paid.ID, card(csrfToken(t, form.body), frictionless))
 	result := b.get(r.follow(t))
 	ch := s.register(orderSpec{lang: "en"})
-	chForm := b.get(s.srv.URL + "/pay/" + ch.ID)
-	chPage := b.post(s.srv.URL+"/pay/"+ch.ID, card(csrfToken(t, chForm.body), challenge))
-	forbidden := b.post(s.srv.URL+"/pay/"+ch.ID, url.Values{"csrf": {"nope"}})
-	missing := b.get(s.srv.URL + "/pay/0190f3c2-0000-7000-8000-000000000000")
+	chForm := b.get(s.URL() + "/pay/" + ch.ID)
+	chPage := b.post(s.URL()+"/pay/"+ch.ID, card(csrfToken(t, chForm.body), challenge))
+	forbidden := b.post(s.URL()+"/pay/"+ch.ID, url.Values{"csrf": {"nope"}})
+	missing := b.get(s.URL() + "/pay/0190f3c2-0000-7000-8000-000000000000")
 
 	pages := map[string]response{"form": form, "result": result, "challenge": chPage, "forbidden": forbidden, "not found": missing}
 	for name, p := range pages {
@@ -148,8 +143,8 @@ func TestSecurityHeaders(t *testing.T) {
 			require.Contains(t, csp, "frame-ancestors 'none'")
 			if name == "challenge" {
 				require.Equal(t, http.StatusOK, p.status, p.body)
-				require.Contains(t, csp, "form-action 'self' "+s.acs.URL)
-				require.Contains(t, p.body, `action="`+s.acs.URL+`/acs/challenge`)
+				require.Contains(t, csp, "form-action 'self' "+s.ACSURL)
+				require.Contains(t, p.body, `action="`+s.ACSURL+`/acs/challenge`)
 				return
 			}
 			require.Contains(t, csp, "default-src 'self'")
@@ -171,7 +166,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	tests := []struct {
 		name string
 		// prepare returns the browser that posts and the token it sends.
@@ -182,27 +177,27 @@ func TestCSRF(t *testing.T) {
 		}},
 		{"cookie, no token", func(t *testing.T, o *order.Order) (*browser, string) {
 			b := newBrowser(t)
-			b.get(s.srv.URL + "/pay/" + o.ID)
+			b.get(s.URL() + "/pay/" + o.ID)
 			return b, ""
 		}},
 		{"cookie, wrong token", func(t *testing.T, o *order.Order) (*browser, string) {
 			b := newBrowser(t)
-			tok := csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body)
+			tok := csrfToken(t, b.get(s.URL()+"/pay/"+o.ID).body)
 			return b, tok[:len(tok)-2] + "AA"
 		}},
 		{"token without its cookie", func(t *testing.T, o *order.Order) (*browser, string) {
 			// An attacker who opened the page himself has a token, but the
 			// victim's browser does not carry his cookie.
-			tok := csrfToken(t, newBrowser(t).get(s.srv.URL+"/pay/"+o.ID).body)
+			tok := csrfToken(t, newBrowser(t).get(s.URL()+"/pay/"+o.ID).body)
 			victim := newBrowser(t)
-			victim.get(s.srv.URL + "/pay/" + o.ID)
+			victim.get(s.URL() + "/pay/" + o.ID)
 			return victim, tok
 		}},
 		{"token of another order", func(t *testing.T, o *order.Order) (*browser, string) {
 			b := newBrowser(t)
 			other := s.register(orderSpec{})
-			b.get(s.srv.URL + "/pay/" + o.ID)
-			return b, csrfToken(t, b.get(s.srv.URL+"/pay/"+other.ID).body)
+			b.get(s.URL() + "/pay/" + o.ID)
+			return b, csrfToken(t, b.get(s.URL()+"/pay/"+other.ID).body)
 		}},
 	}
 	for _, tc := range tests {
@@ -210,7 +205,7 @@ func TestCSRF(t *testing.T) {
 			o := s.register(orderSpec{lang: "kk"})
 			before := s.counter("tulpar_hpp_submits_total", "outcome", "csrf")
 			b, tok := tc.prepare(t, o)
-			r := b.post(s.srv.URL+"/pay/"+o.ID, card(tok, frictionless))
+			r := b.post(s.URL()+"/pay/"+o.ID, card(tok, frictionless))
 			require.Equal(t, http.StatusForbidden, r.status, r.body)
 			require.Contains(t, r.body, "Бет ескірген")
 			require.NotContains(t, r.body, frictionless)
@@ -224,7 +219,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestBadCardRerendersForm(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	tests := []struct {
 		name    string
 		lang    string
@@ -246,11 +241,11 @@ func TestBadCardRerendersForm(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := s.register(orderSpec{lang: tc.lang})
 			b := newBrowser(t)
-			v := card(csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body), frictionless)
+			v := card(csrfToken(t, b.get(s.URL()+"/pay/"+o.ID).body), frictionless)
 			for k, vs := range tc.change {
 				v[k] = vs
 			}
-			r := b.post(s.srv.URL+"/pay/"+o.ID, v)
+			r := b.post(s.URL()+"/pay/"+o.ID, v)
 			require.Equal(t, http.StatusUnprocessableEntity, r.status, r.body)
 			require.Contains(t, r.body, `<p class="err" id="`+tc.field+`-err"`)
 			require.Regexp(t, `id="`+tc.field+`" [^>]*aria-invalid="true"`, r.body)
@@ -274,7 +269,7 @@ func TestBadCardRerendersForm(t *testing.T) {
 			got := s.get(o.ID)
 			require.Equal(t, order.StatusRegistered, got.Status)
 			require.Nil(t, got.Card)
-			r = b.post(s.srv.URL+"/pay/"+o.ID, card(csrfToken(t, r.body), frictionless))
+			r = b.post(s.URL()+"/pay/"+o.ID, card(csrfToken(t, r.body), frictionless))
 			require.Equal(t, http.StatusSeeOther, r.status, r.body)
 			require.Equal(t, order.StatusDeposited, s.get(o.ID).Status)
 		})
@@ -291,20 +286,20 @@ func digits(s string) string {
 }
 
 func TestExpiredOrder(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	o := s.register(orderSpec{lang: "en", failURL: shopURL + "/fail"})
 	b := newBrowser(t)
-	tok := csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body)
-	s.clock.Advance(time.Hour)
+	tok := csrfToken(t, b.get(s.URL()+"/pay/"+o.ID).body)
+	s.Advance(time.Hour)
 
-	r := b.get(s.srv.URL + "/pay/" + o.ID)
+	r := b.get(s.URL() + "/pay/" + o.ID)
 	require.Equal(t, http.StatusGone, r.status)
 	require.Contains(t, r.body, "<h1>Payment session expired</h1>")
 	require.NotContains(t, r.body, `name="pan"`)
 	require.Contains(t, r.body, `id="back" href="`+shopURL+`/fail?orderId=`+o.ID+`"`)
 
 	// A form opened before the end cannot pay after it.
-	r = b.post(s.srv.URL+"/pay/"+o.ID, card(tok, frictionless))
+	r = b.post(s.URL()+"/pay/"+o.ID, card(tok, frictionless))
 	require.Equal(t, http.StatusGone, r.status)
 	require.Contains(t, r.body, "Payment session expired")
 	got := s.get(o.ID)
@@ -312,15 +307,15 @@ func TestExpiredOrder(t *testing.T) {
 	require.Equal(t, order.ActionExpired, got.ActionCode)
 	require.Nil(t, got.Card)
 
-	r = b.get(s.srv.URL + "/pay/" + o.ID + "?lang=ru")
+	r = b.get(s.URL() + "/pay/" + o.ID + "?lang=ru")
 	require.Contains(t, r.body, "Время оплаты истекло")
-	r = b.get(s.srv.URL + "/pay/" + o.ID + "/result?lang=kk")
+	r = b.get(s.URL() + "/pay/" + o.ID + "/result?lang=kk")
 	require.Equal(t, http.StatusOK, r.status)
 	require.Contains(t, r.body, "Төлем уақыты өтті")
 }
 
 func TestResultRedirectsToTheOrdersURL(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	tests := []struct {
 		name       string
 		order      orderSpec
@@ -345,10 +340,10 @@ func TestResultRedirectsToTheOrdersURL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := s.register(tc.order)
 			b := newBrowser(t)
-			r := b.post(s.srv.URL+"/pay/"+o.ID, card(csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body), tc.pan))
+			r := b.post(s.URL()+"/pay/"+o.ID, card(csrfToken(t, b.get(s.URL()+"/pay/"+o.ID).body), tc.pan))
 			require.Equal(t, http.StatusSeeOther, r.status, r.body)
 			next := r.follow(t)
-			require.True(t, strings.HasPrefix(next, s.srv.URL+"/pay/"+o.ID+"/result"), next)
+			require.True(t, strings.HasPrefix(next, s.URL()+"/pay/"+o.ID+"/result"), next)
 
 			// Whatever the request says, the way back is the order's.
 			r = b.get(next + "&returnUrl=https://evil.example/&failUrl=https://evil.example/")
@@ -369,7 +364,7 @@ func TestResultRedirectsToTheOrdersURL(t *testing.T) {
 			require.Equal(t, tc.status, s.get(o.ID).Status)
 
 			// Back to the form after the payment: the result again, no form.
-			r = b.get(s.srv.URL + "/pay/" + o.ID)
+			r = b.get(s.URL() + "/pay/" + o.ID)
 			require.Equal(t, http.StatusSeeOther, r.status)
 			require.Contains(t, r.follow(t), "/pay/"+o.ID+"/result")
 		})
@@ -381,17 +376,17 @@ func htmlUnescape(s string) string { return strings.ReplaceAll(s, "&amp;", "&") 
 // TestChallengeOverHTTP runs the 3-D Secure challenge as a browser without
 // JavaScript would: follow the auto-submitting forms by hand.
 func TestChallengeOverHTTP(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	o := s.register(orderSpec{lang: "ru", failURL: shopURL + "/fail"})
 	b := newBrowser(t)
-	r := b.post(s.srv.URL+"/pay/"+o.ID, card(csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body), challenge))
+	r := b.post(s.URL()+"/pay/"+o.ID, card(csrfToken(t, b.get(s.URL()+"/pay/"+o.ID).body), challenge))
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	require.NotContains(t, r.body, challenge)
 	require.Equal(t, order.Status3DS, s.get(o.ID).Status)
 	require.Equal(t, 1.0, s.counter("tulpar_hpp_submits_total", "outcome", "challenge"))
 
 	// While the buyer is at the ACS the result page waits.
-	wait := newBrowser(t).get(s.srv.URL + "/pay/" + o.ID + "/result")
+	wait := newBrowser(t).get(s.URL() + "/pay/" + o.ID + "/result")
 	require.Contains(t, wait.body, "Банк подтверждает платёж")
 	require.Regexp(t, `content="3;url=/pay/`+o.ID+`/result\?lang=ru"`, wait.body)
 	require.Contains(t, wait.body, `id="again" href="/pay/`+o.ID+`?lang=ru"`)
@@ -405,13 +400,13 @@ func TestChallengeOverHTTP(t *testing.T) {
 	v.Set("code", code[1])
 	back := b.post(action, v)
 	action, v = autoForm(t, back)
-	require.Equal(t, s.srv.URL+"/pay/"+o.ID+"/3ds?lang=ru", action)
+	require.Equal(t, s.URL()+"/pay/"+o.ID+"/3ds?lang=ru", action)
 	require.Equal(t, "Y", v.Get("transStatus"))
 
 	// The POST back comes from another site: no cookie, no token.
 	r = newBrowser(t).post(action, v)
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
-	require.Equal(t, s.srv.URL+"/pay/"+o.ID+"/result?lang=ru", r.follow(t))
+	require.Equal(t, s.URL()+"/pay/"+o.ID+"/result?lang=ru", r.follow(t))
 	got := s.get(o.ID)
 	require.Equal(t, order.StatusDeposited, got.Status)
 	require.Equal(t, "02", got.ThreeDS.ECI)
@@ -420,18 +415,18 @@ func TestChallengeOverHTTP(t *testing.T) {
 	r = newBrowser(t).post(action, v)
 	require.Equal(t, http.StatusSeeOther, r.status)
 	require.Equal(t, got.Version, s.get(o.ID).Version)
-	res := b.get(s.srv.URL + "/pay/" + o.ID + "/result")
+	res := b.get(s.URL() + "/pay/" + o.ID + "/result")
 	require.Contains(t, res.body, "Оплата прошла успешно")
 	require.Contains(t, res.body, "555555******5599")
 }
 
 // TestThreeDSReturnIsNotTrusted: the browser's transStatus decides nothing.
 func TestThreeDSReturnIsNotTrusted(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 
 	t.Run("claimed success for an order never at the ACS", func(t *testing.T) {
 		o := s.register(orderSpec{lang: "en"})
-		r := newBrowser(t).post(s.srv.URL+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {o.ID}, "transStatus": {"Y"}})
+		r := newBrowser(t).post(s.URL()+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {o.ID}, "transStatus": {"Y"}})
 		require.Equal(t, http.StatusSeeOther, r.status, r.body)
 		got := s.get(o.ID)
 		require.Equal(t, order.StatusRegistered, got.Status)
@@ -440,9 +435,9 @@ func TestThreeDSReturnIsNotTrusted(t *testing.T) {
 	t.Run("claimed success while the challenge is open", func(t *testing.T) {
 		o := s.register(orderSpec{lang: "en"})
 		b := newBrowser(t)
-		r := b.post(s.srv.URL+"/pay/"+o.ID, card(csrfToken(t, b.get(s.srv.URL+"/pay/"+o.ID).body), challenge))
+		r := b.post(s.URL()+"/pay/"+o.ID, card(csrfToken(t, b.get(s.URL()+"/pay/"+o.ID).body), challenge))
 		require.Equal(t, http.StatusOK, r.status)
-		r = newBrowser(t).post(s.srv.URL+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {o.ID}, "transStatus": {"Y"}})
+		r = newBrowser(t).post(s.URL()+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {o.ID}, "transStatus": {"Y"}})
 		require.Equal(t, http.StatusSeeOther, r.status, r.body)
 		got := s.get(o.ID)
 		require.Equal(t, order.Status3DS, got.Status, "the buyer's challenge is still open: nothing is decided")
@@ -450,44 +445,44 @@ func TestThreeDSReturnIsNotTrusted(t *testing.T) {
 	t.Run("another order's id", func(t *testing.T) {
 		o := s.register(orderSpec{lang: "en"})
 		other := s.register(orderSpec{lang: "en"})
-		r := newBrowser(t).post(s.srv.URL+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {other.ID}, "transStatus": {"Y"}})
+		r := newBrowser(t).post(s.URL()+"/pay/"+o.ID+"/3ds", url.Values{"threeDSServerTransID": {other.ID}, "transStatus": {"Y"}})
 		require.Equal(t, http.StatusBadRequest, r.status)
 		require.Equal(t, o.Version, s.get(o.ID).Version)
 		require.Equal(t, other.Version, s.get(other.ID).Version)
 	})
 	t.Run("no transaction id", func(t *testing.T) {
 		o := s.register(orderSpec{lang: "en"})
-		r := newBrowser(t).post(s.srv.URL+"/pay/"+o.ID+"/3ds", url.Values{"transStatus": {"Y"}})
+		r := newBrowser(t).post(s.URL()+"/pay/"+o.ID+"/3ds", url.Values{"transStatus": {"Y"}})
 		require.Equal(t, http.StatusBadRequest, r.status)
 	})
 }
 
 func TestUnknownOrder(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	b := newBrowser(t)
 	for _, path := range []string{
 		"/pay/0190f3c2-0000-7000-8000-000000000000", "/pay/0190f3c2-0000-7000-8000-000000000000/result",
 		"/pay/bad;id", "/pay/" + strings.Repeat("a", 65),
 	} {
-		r := b.get(s.srv.URL + path)
+		r := b.get(s.URL() + path)
 		require.Equal(t, http.StatusNotFound, r.status, path)
 		require.Contains(t, r.body, "Заказ не найден", path)
 	}
-	r := b.get(s.srv.URL + "/pay/0190f3c2-0000-7000-8000-000000000000?lang=en")
+	r := b.get(s.URL() + "/pay/0190f3c2-0000-7000-8000-000000000000?lang=en")
 	require.Contains(t, r.body, "Order not found")
 }
 
 // TestLogsOrderAndMaskedCardOnly: the page logs what support needs (order,
 // masked card, outcome) and nothing of the card itself, nor the form.
 func TestLogsOrderAndMaskedCardOnly(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t)
 	b := newBrowser(t)
 	bad := s.register(orderSpec{lang: "en"})
-	v := card(csrfToken(t, b.get(s.srv.URL+"/pay/"+bad.ID).body), frictionless)
+	v := card(csrfToken(t, b.get(s.URL()+"/pay/"+bad.ID).body), frictionless)
 	v.Set("expiry", "13/30")
-	require.Equal(t, http.StatusUnprocessableEntity, b.post(s.srv.URL+"/pay/"+bad.ID, v).status)
+	require.Equal(t, http.StatusUnprocessableEntity, b.post(s.URL()+"/pay/"+bad.ID, v).status)
 	good := s.register(orderSpec{lang: "en"})
-	require.Equal(t, http.StatusSeeOther, b.post(s.srv.URL+"/pay/"+good.ID, card(csrfToken(t, b.get(s.srv.URL+"/pay/"+good.ID).body), frictionless)).status)
+	require.Equal(t, http.StatusSeeOther, b.post(s.URL()+"/pay/"+good.ID, card(csrfToken(t, b.get(s.URL()+"/pay/"+good.ID).body), frictionless)).status)
 
 	logged, err := os.ReadFile(filepath.Join(s.logDir, "tulpar.log"))
 	require.NoError(t, err)

@@ -7,39 +7,30 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/hsm/hsmtest"
-	"github.com/tulpar-switch/tulpar/iso"
-	"github.com/tulpar-switch/tulpar/issuersim/acs"
-	"github.com/tulpar-switch/tulpar/routing"
-	"github.com/tulpar-switch/tulpar/switch/hpp"
-	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
-	"github.com/tulpar-switch/tulpar/switch/saf"
-	"github.com/tulpar-switch/tulpar/switch/threeds"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
 // Test cards (the ACS's and the simulated bank's books agree on them).
 const (
 	frictionless = "4111111111111111" // 3-D Secure Y without a challenge
 	challenge    = "5555555555555599" // 3-D Secure one-time code
-	notEnrolled  = "4444555511113333" // no 3-D Secure; the fake bank declines it 51
+	notEnrolled  = "4444555511113333" // no 3-D Secure; the bank declines it 51 (newStack's card book)
 	testCVV      = "917"              // hsmtest's distinctive CVV2: findable if leaked
 	// merchantName is also DE43, which the ASCII dialect carries in ASCII
 	// only (payments does not transliterate): Latin, with characters HTML
@@ -49,37 +40,25 @@ const (
 	shopURL      = "https://shop.example.kz"
 )
 
-// stack is the payment core as the hosted page sees it, with the page on a
-// loopback HTTP server. Banks are either a fake that answers at once
-// (handler tests) or issuersim over real links (the browser test).
+// stack is the switch (switchtest) as the hosted page's buyers see it: the
+// page, the payment core, the simulated ACS and bank (issuersim) over a
+// real ISO 8583 link. The switch's log goes to a file scanned for card
+// data at the end.
 type stack struct {
+	*switchtest.Switch
 	t      *testing.T
 	svc    *payments.Service
-	hpp    *hpp.Server
-	srv    *httptest.Server // the hosted page
-	acs    *httptest.Server // the simulated DS/ACS
-	reg    *prometheus.Registry
-	clock  *clock
 	logDir string
 	seq    atomic.Int64
 }
 
-type stackOptions struct {
-	// banks builds the payment core's bank side; nil is fakeBanks.
-	banks func(t *testing.T, bank string, log zerolog.Logger) payments.Banks
-}
-
-const bankName = "testbank"
-
-// newStack wires journal, security module, banks, routing, SAF, 3-D
-// Secure and payments as the daemon does, and the hosted page over them.
-// switch/daemon will own this wiring; until it lands the test has its own.
-func newStack(t *testing.T, opt stackOptions) *stack {
+func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{t: t, reg: prometheus.NewRegistry(), clock: &clock{}, logDir: t.TempDir()}
+	s := &stack{t: t, logDir: t.TempDir()}
 	logFile, err := os.Create(filepath.Join(s.logDir, "tulpar.log"))
 	require.NoError(t, err)
-	log := zerolog.New(logFile).With().Timestamp().Logger()
+	// Registered before the switch starts, so it runs once the switch has
+	// stopped.
 	t.Cleanup(func() {
 		require.NoError(t, logFile.Close())
 		// Nothing the page or the core logged may hold a test PAN or CVV2.
@@ -91,65 +70,21 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 			}
 		}
 	})
-
-	j, err := journal.Open(filepath.Join(t.TempDir(), "tulpar.db"), journal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, j.Close()) })
-	module, err := hsm.NewEphemeral()
-	require.NoError(t, err)
-
-	if opt.banks == nil {
-		opt.banks = func(*testing.T, string, zerolog.Logger) payments.Banks { return newFakeBanks() }
+	// Every card takes the distinctive CVV2; notEnrolled cannot pay an
+	// order of 15 000,00 ₸.
+	cards := issuersim.DefaultCards()
+	for i := range cards {
+		cards[i].CVV2 = testCVV
+		if cards[i].PAN == notEnrolled {
+			cards[i].Balance = 100
+		}
 	}
-	banks := opt.banks(t, bankName, log.With().Str("component", "links").Logger())
-	router, err := routing.New(routing.Config{Rules: []routing.RuleConfig{
-		{Name: "all", Banks: []routing.BankConfig{{Name: bankName}}},
-	}}, []string{bankName})
-	require.NoError(t, err)
-
-	var svc *payments.Service
-	queue, err := saf.New(j.DB(), saf.Config{RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond},
-		saf.DelivererFunc(func(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
-			return svc.Deliver(ctx, it, repeat)
-		}), log.With().Str("component", "saf").Logger(), nil)
-	require.NoError(t, err)
-
-	ds := acs.New(acs.Config{}, log.With().Str("component", "acs").Logger())
-	s.acs = httptest.NewServer(ds.Handler())
-	t.Cleanup(s.acs.Close)
-
-	cfg := payments.DefaultConfig()
-	cfg.Banks = []payments.BankProfile{{Name: bankName, AcquirerID: "400123"}}
-	cfg.Merchants = []payments.Merchant{{
-		ID: "shop", Name: merchantName, URL: shopURL, MCC: "5722", City: "Almaty", Country: "KZ",
-		Terminals: map[string]payments.Terminal{bankName: {TerminalID: "TERM0001", MerchantID: "MERCHANT0000001"}},
-	}}
-	svc, err = payments.New(cfg, payments.Deps{
-		Journal: j, Banks: banks, Router: router, Vault: module, SAF: queue,
-		ThreeDS: threeds.NewClient(s.acs.URL, nil), Log: log.With().Str("component", "payments").Logger(),
-		Now: s.clock.Now,
-	})
-	require.NoError(t, err)
-	s.svc = svc
-	ctx, cancel := context.WithCancel(context.Background())
-	require.NoError(t, queue.Start(ctx))
-	t.Cleanup(func() {
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = queue.Close(sctx)
-	})
-
-	// The page needs its public URL before it exists: route through a
-	// handler set once the server is built.
-	var h atomic.Pointer[http.Handler]
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*h.Load()).ServeHTTP(w, r) }))
-	t.Cleanup(s.srv.Close)
-	s.hpp, err = hpp.New(svc, hpp.Config{PublicURL: s.srv.URL, Secret: "0123456789abcdef0123456789abcdef", Title: "Tulpar Test"},
-		log.With().Str("component", "hpp").Logger(), s.reg)
-	require.NoError(t, err)
-	handler := s.hpp.Handler()
-	h.Store(&handler)
+	s.Switch = switchtest.Run(t, switchtest.Options{Log: logFile, Cards: cards, ThreeDS: true, Configure: func(c *daemon.Config) {
+		m := &c.Payments.Merchants[0]
+		m.Name, m.URL, m.MCC, m.Country = merchantName, shopURL, "5722", "KZ"
+		c.HPP.Secret, c.HPP.Title = "0123456789abcdef0123456789abcdef", "Tulpar Test"
+	}})
+	s.svc = s.D.Payments()
 	return s
 }
 
@@ -167,7 +102,7 @@ func (s *stack) register(o orderSpec) *order.Order {
 	}
 	n := s.seq.Add(1)
 	got, err := s.svc.Register(context.Background(), payments.RegisterRequest{
-		Merchant: "shop", Number: fmt.Sprintf("%s-%d", s.t.Name(), n), Amount: 1_500_000, Description: description,
+		Merchant: switchtest.Merchant, Number: fmt.Sprintf("%s-%d", s.t.Name(), n), Amount: 1_500_000, Description: description,
 		Language: o.lang, ReturnURL: o.returnURL, FailURL: o.failURL, TwoStage: o.twoStage, Lifetime: o.lifetime,
 	})
 	require.NoError(s.t, err)
@@ -181,65 +116,11 @@ func (s *stack) get(id string) *order.Order {
 	return o
 }
 
-// counter reads one counter of the page's metrics.
+// counter reads one counter of the switch's metrics.
 func (s *stack) counter(name, label, value string) float64 {
 	s.t.Helper()
-	mfs, err := s.reg.Gather()
-	require.NoError(s.t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return switchtest.Counter(s.t, s.D.Registry(), name, label, value)
 }
-
-// clock is payments' clock: real time plus an offset tests move forward.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
-
-// fakeBanks answers every request at once: approved, except notEnrolled,
-// which is declined for insufficient funds (51).
-type fakeBanks struct {
-	codec *iso.Codec
-	mu    sync.Mutex
-	sent  []*iso.Message
-}
-
-func newFakeBanks() *fakeBanks {
-	c, err := iso.LoadCodec("ascii")
-	if err != nil {
-		panic(err)
-	}
-	return &fakeBanks{codec: c}
-}
-
-func (f *fakeBanks) Send(_ context.Context, _ string, m *iso.Message) (*iso.Message, error) {
-	f.mu.Lock()
-	f.sent = append(f.sent, m)
-	f.mu.Unlock()
-	rc := iso.RCApproved
-	if m.PAN == notEnrolled {
-		rc = iso.RCInsufficientFunds
-	}
-	r := iso.Respond(m, rc)
-	if rc == iso.RCApproved {
-		r.ApprovalCode = "A1B2C3"
-	}
-	return r, nil
-}
-
-func (f *fakeBanks) Ready(string) bool               { return true }
-func (f *fakeBanks) Codec(string) (*iso.Codec, bool) { return f.codec, true }
 
 // browser is a plain HTTP client with cookies that does not follow
 // redirects, so tests see each 303.

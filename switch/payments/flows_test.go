@@ -8,68 +8,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/issuersim"
-	"github.com/tulpar-switch/tulpar/routing"
-	"github.com/tulpar-switch/tulpar/switch/daemon"
-	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 const (
-	bankName = "sim"
-	merchant = "shop"
-	visa     = "4111111111111111"
-	visaExp  = "3012"
+	merchant = switchtest.Merchant
+	visa     = switchtest.Visa
+	visaExp  = switchtest.Expiry
 )
 
 // harness is the switch with one simulated bank over real TCP and a real
 // bbolt file, without 3-D Secure so each flow is only ISO.
 type harness struct {
-	t    *testing.T
-	bank *issuersim.Bank
-	d    *daemon.Daemon
-	svc  *payments.Service
-	n    atomic.Int64
+	*switchtest.Switch
+	t   *testing.T
+	svc *payments.Service
+	n   atomic.Int64
 }
 
 func newHarness(t *testing.T) *harness {
-	t.Helper()
-	bcfg := issuersim.DefaultConfig()
-	bcfg.Name, bcfg.Listen, bcfg.AcquirerID = bankName, "127.0.0.1:0", "400123"
-	bank, err := issuersim.New(bcfg, zerolog.Nop(), nil)
-	require.NoError(t, err)
-	require.NoError(t, bank.Start(context.Background()))
-	t.Cleanup(func() { bank.Close() })
-
-	cfg := daemon.DefaultConfig()
-	cfg.DataDir, cfg.Listen = t.TempDir(), "127.0.0.1:0"
-	cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys
-	l := links.DefaultConfig(bankName, "ascii", bank.Addr())
-	l.AcquirerID, l.RequestTimeout = "400123", 2*time.Second
-	l.Backoff = links.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}
-	cfg.Links = []links.Config{l}
-	cfg.Routing = routing.Config{Rules: []routing.RuleConfig{{Name: "all", Banks: []routing.BankConfig{{Name: bankName}}}}}
-	cfg.Payments.ExchangeTimeout = 2 * time.Second // generous: a loaded CI machine must not turn an answer into a timeout
-	cfg.Payments.Merchants = []payments.Merchant{{ID: merchant, Name: "Shop", MCC: "5411", City: "Almaty",
-		Terminals: map[string]payments.Terminal{bankName: {TerminalID: "TLP00001", MerchantID: "000000000001234"}}}}
-	cfg.SAF.RetryMin, cfg.SAF.RetryMax = 20*time.Millisecond, 100*time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	d, err := daemon.Start(ctx, cfg, zerolog.Nop())
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, d.Journal().Verify(sctx), "journal chain intact")
-		require.NoError(t, d.Shutdown(sctx))
-	})
-	require.NoError(t, d.Links().Get(bankName).WaitReady(ctx))
-	return &harness{t: t, bank: bank, d: d, svc: d.Payments()}
+	s := switchtest.Run(t, switchtest.Options{})
+	return &harness{Switch: s, t: t, svc: s.D.Payments()}
 }
 
 func (h *harness) register(amount int64, twoStage bool) *order.Order {
@@ -89,20 +54,6 @@ func (h *harness) pay(o *order.Order, pan, exp string) *order.Order {
 	return res.Order
 }
 
-func (h *harness) account(pan string) issuersim.AccountView {
-	h.t.Helper()
-	a, ok := h.bank.Account(pan)
-	require.True(h.t, ok)
-	return a
-}
-
-// eventually waits for cond with a deadline, polling: SAF delivery happens
-// on its own goroutine and the test can only observe its result.
-func (h *harness) eventually(cond func() bool, what string) {
-	h.t.Helper()
-	require.Eventually(h.t, cond, 10*time.Second, 5*time.Millisecond, what)
-}
-
 func (h *harness) opStatus(id string, t order.OpType) order.OpStatus {
 	o, err := h.svc.Get(context.Background(), id)
 	require.NoError(h.t, err)
@@ -117,7 +68,7 @@ func (h *harness) opStatus(id string, t order.OpType) order.OpStatus {
 
 func TestOneStagePayment(t *testing.T) {
 	h := newHarness(t)
-	before := h.account(visa)
+	before := h.Account(visa)
 	o := h.pay(h.register(150000, false), visa, visaExp)
 	require.Equal(t, order.StatusDeposited, o.Status)
 	require.Equal(t, int64(150000), o.Deposited)
@@ -127,16 +78,16 @@ func TestOneStagePayment(t *testing.T) {
 	require.Len(t, op.RRN, 12)
 	require.Equal(t, "0200", op.MTI)
 	require.Equal(t, "411111******1111", o.Card.Masked)
-	require.Equal(t, before.Captured+150000, h.account(visa).Captured)
+	require.Equal(t, before.Captured+150000, h.Account(visa).Captured)
 }
 
 func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	before := h.account(visa)
+	before := h.Account(visa)
 	o := h.pay(h.register(150000, true), visa, visaExp)
 	require.Equal(t, order.StatusApproved, o.Status)
-	require.Equal(t, before.Held+150000, h.account(visa).Held, "0100 placed a hold")
+	require.Equal(t, before.Held+150000, h.Account(visa).Held, "0100 placed a hold")
 
 	fu, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 100000, IdemKey: "cap-1"})
 	require.NoError(t, err)
@@ -144,8 +95,8 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	op := fu.Op
 	require.Equal(t, order.StatusDeposited, o.Status)
 	require.Equal(t, order.OpQueued, op.Status, "completion goes as an advice through SAF")
-	h.eventually(func() bool { return h.opStatus(o.ID, order.OpCompletion) == order.OpApproved }, "0220 delivered")
-	acc := h.account(visa)
+	h.Eventually(func() bool { return h.opStatus(o.ID, order.OpCompletion) == order.OpApproved }, "0220 delivered")
+	acc := h.Account(visa)
 	require.Equal(t, before.Held, acc.Held, "the rest of the hold is released")
 	require.Equal(t, before.Captured+100000, acc.Captured)
 
@@ -167,14 +118,14 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(80000), o.Refunded)
 	require.Equal(t, order.StatusDeposited, o.Status)
-	require.Equal(t, before.Refunded+80000, h.account(visa).Refunded)
+	require.Equal(t, before.Refunded+80000, h.Account(visa).Refunded)
 
 	// A retried refund with the same key is answered, not sent again.
 	fu, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 30000, IdemKey: "r-0"})
 	require.NoError(t, err)
 	dup := fu.Op
 	require.Equal(t, int64(30000), dup.Amount)
-	require.Equal(t, before.Refunded+80000, h.account(visa).Refunded, "the duplicate refund reached no bank")
+	require.Equal(t, before.Refunded+80000, h.Account(visa).Refunded, "the duplicate refund reached no bank")
 
 	_, err = h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000, IdemKey: "r-4"})
 	require.NoError(t, err)
@@ -185,7 +136,7 @@ func TestTwoStagePartialCompletionAndRefunds(t *testing.T) {
 func TestCancelReleasesHold(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	before := h.account(visa)
+	before := h.Account(visa)
 	o := h.pay(h.register(70000, true), visa, visaExp)
 	fu, err := h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
 	require.NoError(t, err)
@@ -194,7 +145,7 @@ func TestCancelReleasesHold(t *testing.T) {
 	require.Equal(t, order.StatusReversed, o.Status)
 	require.Equal(t, order.OpApproved, op.Status)
 	require.Equal(t, "0400", op.MTI)
-	require.Equal(t, before.Held, h.account(visa).Held)
+	require.Equal(t, before.Held, h.Account(visa).Held)
 	again, err := h.svc.Cancel(ctx, payments.FollowUpRequest{OrderID: o.ID})
 	require.NoError(t, err)
 	require.True(t, again.Replay, "reversed once: the same cancel again is its answer")
@@ -222,7 +173,7 @@ func TestForbiddenTransitionsSendNothing(t *testing.T) {
 
 func TestDeclineInsufficientFunds(t *testing.T) {
 	h := newHarness(t)
-	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{AmountSuffix: "51", ResponseCode: "51"}}})
+	h.Bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{AmountSuffix: "51", ResponseCode: "51"}}})
 	o := h.pay(h.register(10051, false), visa, visaExp)
 	require.Equal(t, order.StatusDeclined, o.Status)
 	require.Equal(t, order.ActionFunds, o.ActionCode)
@@ -235,8 +186,8 @@ func TestDeclineInsufficientFunds(t *testing.T) {
 // bank's books end with no hold and no debit.
 func TestNoReplyDeclinesAndReverses(t *testing.T) {
 	h := newHarness(t)
-	before := h.account(visa)
-	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{Action: "no_reply"}}})
+	before := h.Account(visa)
+	h.Bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{Action: "no_reply"}}})
 	o := h.pay(h.register(40000, true), visa, visaExp)
 	require.Equal(t, order.StatusDeclined, o.Status)
 	require.Equal(t, "timeout", o.DeclineReason)
@@ -249,12 +200,12 @@ func TestNoReplyDeclinesAndReverses(t *testing.T) {
 	}
 	require.NotNil(t, auto, "a reversal is queued")
 	require.Equal(t, "0420", auto.MTI)
-	require.Equal(t, before.Held+40000, h.account(visa).Held, "the bank applied the hold it never answered")
+	require.Equal(t, before.Held+40000, h.Account(visa).Held, "the bank applied the hold it never answered")
 
-	h.bank.SetKnobs(issuersim.Knobs{})
-	h.eventually(func() bool { return h.opStatus(o.ID, order.OpAutoReversal) == order.OpApproved }, "0420/0421 delivered")
-	require.Equal(t, before.Held, h.account(visa).Held, "hold reversed")
-	require.Equal(t, before.Captured, h.account(visa).Captured)
+	h.Bank.SetKnobs(issuersim.Knobs{})
+	h.Eventually(func() bool { return h.opStatus(o.ID, order.OpAutoReversal) == order.OpApproved }, "0420/0421 delivered")
+	require.Equal(t, before.Held, h.Account(visa).Held, "hold reversed")
+	require.Equal(t, before.Captured, h.Account(visa).Captured)
 }
 
 func TestRebuildMatchesStore(t *testing.T) {
@@ -264,8 +215,8 @@ func TestRebuildMatchesStore(t *testing.T) {
 	_, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID})
 	require.NoError(t, err)
 	h.pay(h.register(30000, false), visa, visaExp)
-	h.eventually(func() bool { return h.opStatus(o.ID, order.OpCompletion) == order.OpApproved }, "0220 delivered")
-	rebuilt, err := payments.Rebuild(h.d.Journal())
+	h.Eventually(func() bool { return h.opStatus(o.ID, order.OpCompletion) == order.OpApproved }, "0220 delivered")
+	rebuilt, err := payments.Rebuild(h.D.Journal())
 	require.NoError(t, err)
 	require.Len(t, rebuilt, 2)
 	diffs, err := payments.Diff(rebuilt, h.svc.Store())
@@ -324,7 +275,7 @@ func TestAnswerCommitsWithTheFinalChange(t *testing.T) {
 		Reply: reply("pay")})
 	require.NoError(t, err)
 	require.True(t, res.Answered)
-	entries, err := h.d.Journal().ByOrder(o.ID)
+	entries, err := h.D.Journal().ByOrder(o.ID)
 	require.NoError(t, err)
 	var api []string
 	for _, e := range entries {
@@ -353,16 +304,16 @@ func TestAnswerCommitsWithTheFinalChange(t *testing.T) {
 func TestRefundRightAfterCompletion(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	before := h.account(visa)
+	before := h.Account(visa)
 	o := h.pay(h.register(60000, true), visa, visaExp)
-	h.bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{MTI: "0220", Action: "late", Delay: 200 * time.Millisecond}}})
+	h.Bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{MTI: "0220", Action: "late", Delay: 200 * time.Millisecond}}})
 	_, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 50000})
 	require.NoError(t, err)
 	fu, err := h.svc.Refund(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 20000})
 	require.NoError(t, err)
 	r := fu.Op
 	require.Equal(t, order.OpApproved, r.Status, "the bank had the capture when the refund came")
-	acc := h.account(visa)
+	acc := h.Account(visa)
 	require.Equal(t, before.Captured+50000, acc.Captured)
 	require.Equal(t, before.Refunded+20000, acc.Refunded)
 }

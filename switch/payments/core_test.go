@@ -1,0 +1,126 @@
+package payments_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
+	"github.com/tulpar-switch/tulpar/switch/threeds"
+)
+
+// The payment core alone, its collaborators faked (switchtest): what a
+// flow does when a collaborator fails, which a live bank cannot be made to
+// do on cue.
+
+// coreBanks are two banks, a then b; a Send to a bank in notSent fails
+// before the message leaves, any other is approved. sent lists the banks
+// tried.
+func coreBanks(sent *[]string, notSent ...string) *switchtest.Banks {
+	return &switchtest.Banks{SendFunc: func(_ context.Context, bank string, m *iso.Message) (*iso.Message, error) {
+		*sent = append(*sent, bank)
+		for _, b := range notSent {
+			if b == bank {
+				return nil, &links.SendError{Link: bank, MTI: m.MTI, STAN: m.STAN, Err: links.ErrNotSent}
+			}
+		}
+		return switchtest.Approve(m), nil
+	}}
+}
+
+var bothBanks = &switchtest.Router{RouteFunc: func(routing.Payment, func(string) bool) (routing.Decision, error) {
+	return routing.Decision{Bank: "a", Rule: "both", Candidates: []string{"a", "b"}}, nil
+}}
+
+func registerCore(t *testing.T, svc *payments.Service, number string) *order.Order {
+	t.Helper()
+	reg, err := svc.Register(context.Background(), payments.RegisterRequest{Merchant: switchtest.Merchant, Number: number,
+		Amount: 150000, ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	return reg.Order
+}
+
+func payCore(svc *payments.Service, o *order.Order) (*payments.Result, error) {
+	return svc.Pay(context.Background(), payments.PayRequest{OrderID: o.ID,
+		Card: payments.CardInput{PAN: switchtest.Visa, Expiry: switchtest.Expiry, CVV2: switchtest.CVV2}})
+}
+
+// A payment the first bank provably never received goes to the next one;
+// when no bank received it, it is declined with nothing to reverse.
+func TestNotSentFailsOver(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		notSent []string
+		status  order.Status
+		action  int
+	}{
+		{"to the next bank", []string{"a"}, order.StatusDeposited, 0},
+		{"declined when every bank refused", []string{"a", "b"}, order.StatusDeclined, order.ActionIssuerDown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sent []string
+			queue := &switchtest.Queue{}
+			svc := switchtest.NewService(t, switchtest.PaymentsConfig("a", "b"), payments.Deps{
+				Banks: coreBanks(&sent, tc.notSent...), Router: bothBanks, SAF: queue})
+			res, err := payCore(svc, registerCore(t, svc, "failover"))
+			require.NoError(t, err)
+			o := res.Order
+			require.Equal(t, []string{"a", "b"}, sent)
+			require.Equal(t, tc.status, o.Status)
+			require.Equal(t, tc.action, o.ActionCode)
+			require.Len(t, o.Ops, 2, "one purchase per bank tried")
+			require.Equal(t, "a", o.Ops[0].Bank)
+			require.Equal(t, order.OpDeclined, o.Ops[0].Status)
+			require.Equal(t, order.ActionIssuerDown, o.Ops[0].ActionCode)
+			require.Equal(t, "b", o.Ops[1].Bank)
+			require.Empty(t, queue.Items(), "nothing reached a bank unanswered: nothing to reverse")
+		})
+	}
+}
+
+// A security module that cannot protect the card stops the payment before
+// anything is recorded or sent: the order can be paid again.
+func TestVaultFailureSendsNothing(t *testing.T) {
+	var sent []string
+	svc := switchtest.NewService(t, switchtest.PaymentsConfig(switchtest.BankName), payments.Deps{
+		Banks: coreBanks(&sent),
+		Vault: &switchtest.Vault{EncryptPANFunc: func(context.Context, string) ([]byte, error) {
+			return nil, errors.New("hsm: not available")
+		}},
+	})
+	o := registerCore(t, svc, "vault-down")
+	_, err := payCore(svc, o)
+	require.ErrorContains(t, err, "protect card: hsm: not available")
+	require.NotContains(t, err.Error(), switchtest.Visa)
+	require.Empty(t, sent)
+	got, err := svc.Get(context.Background(), o.ID)
+	require.NoError(t, err)
+	require.Equal(t, order.StatusRegistered, got.Status)
+	require.Equal(t, o.Version, got.Version)
+	require.Nil(t, got.Card)
+}
+
+// 3-D Secure that does not answer declines the payment before any bank
+// sees it; the 3-D Secure server's word is journaled.
+func TestThreeDSErrorDeclinesBeforeTheBank(t *testing.T) {
+	var sent []string
+	svc := switchtest.NewService(t, switchtest.PaymentsConfig(switchtest.BankName), payments.Deps{
+		Banks: coreBanks(&sent),
+		ThreeDS: &switchtest.Authenticator{BeginFunc: func(context.Context, threeds.Request) (threeds.Outcome, error) {
+			return threeds.Outcome{}, errors.New("directory server: connection refused")
+		}},
+	})
+	res, err := payCore(svc, registerCore(t, svc, "3ds-down"))
+	require.NoError(t, err)
+	require.Equal(t, order.StatusDeclined, res.Order.Status)
+	require.Equal(t, order.ActionThreeDSError, res.Order.ActionCode)
+	require.Equal(t, "3ds_error", res.Order.DeclineReason)
+	require.Empty(t, sent)
+}
