@@ -40,24 +40,17 @@ func Open(path string, lockTimeout time.Duration) (*Data, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	// A truncated copy would make bbolt read past the end of the file: a
-	// SIGBUS in the very tool the switch's refusal sends operators to.
-	if err := journal.CheckFile(path); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	// The journal opens the data file: it refuses a damaged copy (one bbolt
+	// would read past its end is a SIGBUS in the very tool the switch's
+	// refusal sends operators to) and reads nothing it cannot trust.
+	j, err := journal.OpenReadOnly(path, journal.Options{LockTimeout: lockTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s: stop the switch, or audit a consistent copy (GET /admin/journal/snapshot on its admin listener) with --copy", ErrLocked, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+		return nil, fmt.Errorf("audit: %w", err)
 	}
-	j, err := journal.New(db, journal.Options{})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("audit: %s: %w", path, err)
-	}
-	return &Data{Path: path, DB: db, Journal: j}, nil
+	return &Data{Path: path, DB: j.DB(), Journal: j}, nil
 }
 
 // PathFor returns the file to audit: the copy when one is given, else the
@@ -75,13 +68,7 @@ func PathFor(dir, copyFile string) (string, error) {
 }
 
 // Close releases the file.
-func (d *Data) Close() error {
-	jerr := d.Journal.Close()
-	if err := d.DB.Close(); err != nil {
-		return err
-	}
-	return jerr
-}
+func (d *Data) Close() error { return d.Journal.Close() }
 
 // Progress is told how far a long run has come: done of total entries
 // (total is the journal's length; done may pass it when the switch appended

@@ -51,11 +51,8 @@ var ErrCard = errors.New("invalid card data")
 
 // ValidateCard checks card data without revealing it in the error.
 func ValidateCard(c CardInput, now time.Time) error {
-	if len(c.PAN) < 13 || len(c.PAN) > 19 || !isDigits(c.PAN) {
-		return fmt.Errorf("%w: pan: must be 13 to 19 digits", ErrCard)
-	}
-	if !iso.Luhn(c.PAN) {
-		return fmt.Errorf("%w: pan: fails the Luhn check", ErrCard)
+	if err := iso.ValidPAN(c.PAN); err != nil {
+		return fmt.Errorf("%w: pan: %w", ErrCard, err)
 	}
 	if len(c.Expiry) != 4 || !isDigits(c.Expiry) {
 		return fmt.Errorf("%w: expiry: must be YYMM", ErrCard)
