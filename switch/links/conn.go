@@ -197,8 +197,9 @@ func (c *conn) inbound(mc *connection.Connection, im *iso8583.Message) {
 }
 
 func (l *Link) onResponse(c *conn, im *iso8583.Message, m *iso.Message, perr, macErr error) {
-	key, kerr := iso.MoovMatchKey(im)
+	key, kerr := l.match.Key(im)
 	late := false
+	var mismatch error
 	if kerr == nil {
 		var cause error
 		switch {
@@ -209,15 +210,19 @@ func (l *Link) onResponse(c *conn, im *iso8583.Message, m *iso.Message, perr, ma
 			// unknown: the caller gets ErrNoReply and reverses.
 			cause = macErr
 		}
-		if l.deliver(key, result{m: m, cause: cause}) {
+		var ok bool
+		ok, mismatch = l.deliver(key, l.match.Checked(im), result{m: m, cause: cause})
+		if ok {
 			if cause != nil {
 				l.log.Warn().Err(cause).Str("remote", c.remote).Msg("response rejected")
 			}
 			return
 		}
-		l.pendMu.Lock()
-		late = l.late.take(key, time.Now())
-		l.pendMu.Unlock()
+		if mismatch == nil {
+			l.pendMu.Lock()
+			late = l.late.take(key, time.Now())
+			l.pendMu.Unlock()
+		}
 	}
 	if late {
 		l.lateN.Add(1)
@@ -233,6 +238,10 @@ func (l *Link) onResponse(c *conn, im *iso8583.Message, m *iso.Message, perr, ma
 	ev := l.log.Warn().Object("msg", m).Bool("late", late).Str("remote", c.remote)
 	if macErr != nil {
 		ev = ev.AnErr("mac", macErr)
+	}
+	if mismatch != nil {
+		// The request with this key stays waiting for its own answer.
+		ev = ev.AnErr("match", mismatch).Strs("match_key", l.cfg.MatchKey)
 	}
 	ev.Msg("response without a waiting request")
 	if l.deps.OnUnsolicited != nil {
@@ -285,7 +294,7 @@ func (l *Link) onRequest(c *conn, mc *connection.Connection, m *iso.Message, per
 	resp := iso.Respond(m, rc)
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.WriteTimeout)
 	defer cancel()
-	frame, _, err := l.frame(ctx, resp)
+	frame, _, _, err := l.frame(ctx, resp)
 	if err == nil {
 		_, err = mc.Write(frame)
 	}

@@ -14,8 +14,13 @@
 // Send is the one way a request reaches a bank. Its error tells the two
 // outcomes apart that a switch must never confuse: ErrNotSent (the bank
 // never saw the request: route it elsewhere) and ErrNoReply (the bank may
-// have acted on it: reverse). Responses are matched on iso.MatchKey, never
-// on the STAN alone; responses nobody waits for, late or unsolicited, go to
+// have acted on it: reverse). Responses are matched on the link's match
+// key (Config.MatchKey, iso.Matcher), never on the STAN alone: by default
+// MTI class, STAN and terminal, what every host echoes, with DE32 compared
+// only when the answer carries it, since many hosts do not echo it. Two
+// requests with one key are never in flight together on a link (the
+// second is not sent), so what the key leaves out cannot cross answers.
+// Responses nobody waits for, late or unsolicited, go to
 // Deps.OnUnsolicited (the journal) and never to another caller.
 //
 // With MACs enabled, every message out carries a MAC from the MACer (the
