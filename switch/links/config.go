@@ -71,7 +71,10 @@ type Config struct {
 	// 3 × EchoInterval, so idle links survive on echoes alone.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// WriteTimeout bounds one socket write; a bank that stops reading
-	// kills the connection instead of blocking the link. Default 5s.
+	// kills the connection instead of blocking the link. It also bounds
+	// how long the rest of a frame may take to follow its length header:
+	// a host writes a frame whole, so a header that promises more than
+	// comes is a bad frame. Default 5s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// RequestTimeout is a request's deadline when the caller's context has
 	// none earlier. Default 10s.

@@ -87,8 +87,11 @@ type Status struct {
 	NotSent    uint64    // Sends refused before the wire (ErrNotSent)
 	Late       uint64    // responses after their caller gave up
 	Unmatched  uint64    // responses and requests nobody asked for
-	LastEcho   time.Time // last successful echo
-	EchoRTT    time.Duration
+	// FrameErrors counts frames refused (bad length header, truncated or
+	// unparseable frame): each dropped its connection.
+	FrameErrors uint64
+	LastEcho    time.Time // last successful echo
+	EchoRTT     time.Duration
 }
 
 // Link is the switch's connection to one partner bank: one or more TCP
@@ -101,9 +104,11 @@ type Link struct {
 	log   zerolog.Logger
 	codec *iso.Codec
 	match *iso.Matcher
-	stans *iso.STANs
-	met   linkMetrics
-	now   func() time.Time
+	// hdrLen is the dialect's length header size in bytes.
+	hdrLen int
+	stans  *iso.STANs
+	met    linkMetrics
+	now    func() time.Time
 
 	slots chan struct{} // in-flight semaphore (MaxInFlight)
 
@@ -130,9 +135,9 @@ type Link struct {
 	pending map[string]*pending
 	late    *lateKeys
 
-	inFlight                                             atomic.Int64
-	sent, received, timeouts, notSent, lateN, unmatchedN atomic.Uint64
-	lastEcho, echoRTT                                    atomic.Int64
+	inFlight                                                        atomic.Int64
+	sent, received, timeouts, notSent, lateN, unmatchedN, frameErrs atomic.Uint64
+	lastEcho, echoRTT                                               atomic.Int64
 }
 
 type pending struct {
@@ -165,6 +170,10 @@ func New(cfg Config, deps Deps) (*Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("links: bank %q: match_key: %w", cfg.Name, err)
 	}
+	hdrLen, err := headerLen(codec.Dialect().LengthHeader)
+	if err != nil {
+		return nil, fmt.Errorf("links: bank %q: dialect %s: %w", cfg.Name, cfg.Dialect, err)
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -174,6 +183,7 @@ func New(cfg Config, deps Deps) (*Link, error) {
 		log:       deps.Log.With().Str("link", cfg.Name).Logger(),
 		codec:     codec,
 		match:     match,
+		hdrLen:    hdrLen,
 		stans:     iso.NewSTANs(0),
 		met:       metricsFor(deps.Registry, cfg.Name),
 		now:       deps.Now,
@@ -303,6 +313,7 @@ func (l *Link) Status() Status {
 	s.Sent, s.Received = l.sent.Load(), l.received.Load()
 	s.Timeouts, s.NotSent = l.timeouts.Load(), l.notSent.Load()
 	s.Late, s.Unmatched = l.lateN.Load(), l.unmatchedN.Load()
+	s.FrameErrors = l.frameErrs.Load()
 	if ns := l.lastEcho.Load(); ns != 0 {
 		s.LastEcho = time.Unix(0, ns)
 	}
