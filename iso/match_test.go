@@ -131,3 +131,18 @@ func mustMatcher(t *testing.T, fields ...string) *Matcher {
 	require.NoError(t, err)
 	return m
 }
+
+func BenchmarkMatcherKey(b *testing.B) {
+	c := codecs(b)["binary"]
+	im, err := c.Build(samples()["0110"])
+	require.NoError(b, err)
+	m, err := NewMatcher(nil)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Key(im); err != nil {
+			b.Fatal(err)
+		}
+		_ = m.Checked(im)
+	}
+}
