@@ -39,7 +39,7 @@ func TestAdminHandler(t *testing.T) {
 	code, body = do("PUT", "/knobs", `{"latency":"250ms","jitter":"10ms","rules":[
 		{"amount_suffix":"51","response_code":"51"},
 		{"pan":"4111111111111111","action":"late","delay":"2s"},
-		{"mti":"0100","response_code":"10","approve_amount":6000}]}`)
+		{"mti":"0100","response_code":"10","approve_amount":6000}],"omit":[32]}`)
 	require.Equal(t, http.StatusOK, code, body)
 	k := b.Knobs()
 	assert.Equal(t, 250*time.Millisecond, k.Latency)
@@ -47,7 +47,9 @@ func TestAdminHandler(t *testing.T) {
 	require.Len(t, k.Rules, 3)
 	assert.Equal(t, Rule{PAN: visa, Action: ActionLate, Delay: 2 * time.Second}, k.Rules[1])
 	assert.Equal(t, Rule{MTI: "0100", ResponseCode: "10", ApproveAmount: 6_000}, k.Rules[2])
+	assert.Equal(t, []int{32}, k.Omit)
 	assert.Contains(t, body, `"approve_amount": 6000`, "GET and PUT answer it back")
+	assert.Contains(t, body, `"omit": [`)
 	assert.NotContains(t, body, visa, "rule PANs are masked")
 	assert.Contains(t, body, iso.MaskPAN(visa))
 
@@ -60,6 +62,8 @@ func TestAdminHandler(t *testing.T) {
 		{`{"rules":[{"response_code":"51","approve_amount":5}]}`, "knobs.rules[0].approve_amount: only with response_code 10"},
 		{`{"rules":[{"response_code":"10"}]}`, "knobs.rules[0].response_code: only declines can be forced (10 and 00 with approve_amount)"},
 		{`{"rules":[{"response_code":"10","approve_amount":"5"}]}`, "approve_amount"},
+		{`{"omit":[1]}`, "knobs.omit[0]: 1 is not a data element"},
+		{`{"omit":["32"]}`, "omit"},
 		{`{"latancy":"1s"}`, "unknown field"},
 		{`not json`, "knobs:"},
 	} {

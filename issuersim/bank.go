@@ -287,7 +287,7 @@ func (b *Bank) enter() bool {
 func (b *Bank) SetKnobs(k Knobs) {
 	k = k.clone()
 	b.knobs.Store(&k)
-	b.log.Info().Dur("latency", k.Latency).Dur("jitter", k.Jitter).Int("rules", len(k.Rules)).Msg("knobs changed")
+	b.log.Info().Dur("latency", k.Latency).Dur("jitter", k.Jitter).Int("rules", len(k.Rules)).Ints("omit", k.Omit).Msg("knobs changed")
 }
 
 // Knobs returns the current knobs.
@@ -465,7 +465,7 @@ func (b *Bank) connOptions(s *session) []connection.Option {
 func (b *Bank) echo(c *connection.Connection, s *session) {
 	req := iso.NetworkRequest(iso.NetEcho, b.stans.Next(), b.now())
 	req.AcquirerID = b.cfg.AcquirerID
-	im, err := b.build(req)
+	im, err := b.build(req, nil)
 	if err != nil {
 		b.log.Error().Err(err).Msg("echo not built")
 		return
@@ -554,7 +554,7 @@ func (b *Bank) reply(c *connection.Connection, s *session, resp *iso.Message, de
 			return
 		}
 	}
-	im, err := b.build(resp)
+	im, err := b.build(resp, b.knobs.Load().Omit)
 	if err != nil {
 		b.log.Error().Str("conn", s.name).Err(err).Msg("answer not built")
 		return
@@ -568,11 +568,15 @@ func (b *Bank) reply(c *connection.Connection, s *session, resp *iso.Message, de
 	b.log.Debug().Str("conn", s.name).Object("msg", resp).Dur("delay", delay).Msg("answered")
 }
 
-// build packs m into a moov message and signs it when MACs are on.
-func (b *Bank) build(m *iso.Message) (*iso8583.Message, error) {
+// build packs m into a moov message without the data elements in omit
+// (the Omit knob) and signs it when MACs are on.
+func (b *Bank) build(m *iso.Message, omit []int) (*iso8583.Message, error) {
 	im, err := b.codec.Build(m)
 	if err != nil {
 		return nil, err
+	}
+	for _, de := range omit {
+		im.UnsetField(de)
 	}
 	if h := b.cfg.MAC; h != nil && h.Generate != nil {
 		if err := iso.SignMAC(im, h.Generate); err != nil {

@@ -364,6 +364,27 @@ func TestCloseConnection(t *testing.T) {
 	})
 }
 
+// A bank that does not echo DE32 (or DE37): the knob drops them from
+// every answer, network management included, and the switch's client
+// still matches the answers.
+func TestOmitKnob(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *Bank, c *client) {
+		b.SetKnobs(Knobs{Omit: []int{32, 37}})
+		resp := c.mustSend(c.network(iso.NetSignOn))
+		assert.Equal(t, iso.RCApproved, resp.ResponseCode)
+		assert.Empty(t, resp.AcquirerID, "0810 without DE32")
+		auth := c.auth(visa, 100)
+		resp = c.mustSend(auth)
+		assert.Equal(t, iso.RCApproved, resp.ResponseCode)
+		assert.Empty(t, resp.AcquirerID, "0110 without DE32")
+		assert.Empty(t, resp.RRN, "0110 without DE37")
+		assert.Equal(t, auth.TerminalID, resp.TerminalID, "what is not omitted is echoed")
+
+		b.SetKnobs(Knobs{})
+		assert.Equal(t, acquirer, c.mustSend(c.network(iso.NetEcho)).AcquirerID, "echoed again")
+	})
+}
+
 func TestManyInFlight(t *testing.T) {
 	b := MustStartBank(t, "ascii", nil)
 	c := MustDial(t, b)

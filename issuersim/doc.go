@@ -87,7 +87,8 @@
 // partial approval, 00 for a bank that approves another amount than asked
 // and says nothing of it), no_reply (applied, answer withheld: the switch
 // must time out and reverse), late (applied, answered after a delay),
-// close (connection closed, nothing applied).
+// close (connection closed, nothing applied). Omit drops data elements
+// from every answer, as a host that does not echo them ([32]: no DE32).
 //
 // A partial approval's DE54 is one ISO 8583:1987 additional amount, 20
 // characters: account type "00", amount type "57" (original amount),

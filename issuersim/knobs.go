@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,10 @@ type Knobs struct {
 	Jitter  time.Duration `yaml:"jitter" json:"jitter"`
 	// Rules are tried in order; the first that matches decides.
 	Rules []Rule `yaml:"rules" json:"rules"`
+	// Omit lists data elements (2..128) dropped from every answer, as a
+	// host that does not echo them does: [32] is a bank that never echoes
+	// the acquirer. Requests the bank sends (its echoes) keep them.
+	Omit []int `yaml:"omit" json:"omit,omitempty"`
 }
 
 // Rule actions.
@@ -100,6 +105,15 @@ func (k Knobs) Validate() error {
 	for i, r := range k.Rules {
 		if err := r.validate(); err != nil {
 			return fmt.Errorf("rules[%d].%w", i, err)
+		}
+	}
+	for i, de := range k.Omit {
+		switch {
+		case de < 2 || de > 128:
+			// 0 is the MTI, 1 the bitmap: without them there is no answer.
+			return fmt.Errorf("omit[%d]: %d is not a data element (2..128)", i, de)
+		case slices.Contains(k.Omit[:i], de):
+			return fmt.Errorf("omit[%d]: %d given twice", i, de)
 		}
 	}
 	return nil
@@ -227,6 +241,7 @@ func (k *Knobs) delay() time.Duration {
 
 func (k Knobs) clone() Knobs {
 	k.Rules = append([]Rule(nil), k.Rules...)
+	k.Omit = append([]int(nil), k.Omit...)
 	return k
 }
 
@@ -235,6 +250,7 @@ type jsonKnobs struct {
 	Latency string     `json:"latency"`
 	Jitter  string     `json:"jitter"`
 	Rules   []jsonRule `json:"rules"`
+	Omit    []int      `json:"omit,omitempty"`
 }
 
 type jsonRule struct {
@@ -250,7 +266,7 @@ type jsonRule struct {
 // MarshalJSON writes durations as strings ("250ms"). Rule PANs are
 // masked: the admin API never shows a full PAN.
 func (k Knobs) MarshalJSON() ([]byte, error) {
-	out := jsonKnobs{Latency: k.Latency.String(), Jitter: k.Jitter.String(), Rules: []jsonRule{}}
+	out := jsonKnobs{Latency: k.Latency.String(), Jitter: k.Jitter.String(), Rules: []jsonRule{}, Omit: k.Omit}
 	for _, r := range k.Rules {
 		jr := jsonRule{PAN: iso.MaskPAN(r.PAN), AmountSuffix: r.AmountSuffix, MTI: r.MTI, Action: r.Action, ResponseCode: r.ResponseCode, ApproveAmount: r.ApproveAmount}
 		if r.Delay != 0 {
@@ -270,7 +286,7 @@ func (k *Knobs) UnmarshalJSON(b []byte) error {
 	if err := dec.Decode(&in); err != nil {
 		return errors.New(scrub(err.Error()))
 	}
-	var out Knobs
+	out := Knobs{Omit: in.Omit}
 	var err error
 	if out.Latency, err = parseDuration(in.Latency); err != nil {
 		return fmt.Errorf("latency: %w", err)

@@ -180,9 +180,9 @@ func origKey(mti, stan, de7, tid string) string {
 	return normMTI(mti) + "|" + stan + "|" + de7 + "|" + trimTID(tid)
 }
 
-// dupKey is what makes two requests the same request: MTI class, STAN,
-// terminal and acquirer (iso.MatchKey) and the RRN.
-func dupKey(m *iso.Message) string { return iso.MatchKey(m) + "|" + m.RRN }
+// dupKey is what makes two requests the same request: MTI class, STAN and
+// terminal (iso.MatchKey), the acquirer and the RRN.
+func dupKey(m *iso.Message) string { return iso.MatchKey(m) + "|" + m.AcquirerID + "|" + m.RRN }
 
 // fingerprint is what a true retransmission repeats exactly. The same
 // key with another fingerprint is a different request reusing a STAN.

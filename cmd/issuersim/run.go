@@ -56,6 +56,9 @@ Knob rules (first match wins; see package issuersim's Rule):
              (N held or captured, DE4 = N, DE54 = the amount asked), or with
              response_code 00: approved for N ≠ DE4, N booked
   curl -X PUT localhost:8584/knobs -d '{"rules":[{"mti":"0100","response_code":"10","approve_amount":500000}]}'
+
+Knob omit: data elements dropped from every answer, as a host that does
+not echo them: '{"omit":[32]}' answers 0810s and 0110s without DE32.
 `
 
 // options are the command's flags.

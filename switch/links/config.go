@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/specs"
 )
 
@@ -70,7 +71,10 @@ type Config struct {
 	// 3 × EchoInterval, so idle links survive on echoes alone.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// WriteTimeout bounds one socket write; a bank that stops reading
-	// kills the connection instead of blocking the link. Default 5s.
+	// kills the connection instead of blocking the link. It also bounds
+	// how long the rest of a frame may take to follow its length header:
+	// a host writes a frame whole, so a header that promises more than
+	// comes is a bad frame. Default 5s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// RequestTimeout is a request's deadline when the caller's context has
 	// none earlier. Default 10s.
@@ -91,6 +95,14 @@ type Config struct {
 	// remembered, so a response arriving after it is reported as late
 	// rather than unmatched. Default 5m.
 	LateWindow time.Duration `yaml:"late_window"`
+	// MatchKey lists what a response must share with its request to be
+	// its answer (iso.MatchField): mti_class and stan, and any of
+	// terminal (DE41), acquirer (DE32), rrn (DE37), which the bank must
+	// then echo in every answer, and acquirer_if_echoed (DE32 compared
+	// only when the answer carries it). Default [mti_class, stan,
+	// terminal, acquirer_if_echoed]: many hosts do not echo DE32. Drop
+	// acquirer_if_echoed for a host that answers with a DE32 of its own.
+	MatchKey []string `yaml:"match_key"`
 }
 
 // Backoff is the reconnect delay range.
@@ -150,6 +162,11 @@ func (c Config) withDefaults() Config {
 		c.Backoff.Max = c.Backoff.Min
 	}
 	def(&c.LateWindow, DefaultLateWindow)
+	if len(c.MatchKey) == 0 {
+		for _, f := range iso.DefaultMatch {
+			c.MatchKey = append(c.MatchKey, string(f))
+		}
+	}
 	return c
 }
 
@@ -227,6 +244,14 @@ func (c Config) Validate() error {
 	}
 	if c.AcquirerID != "" && (len(c.AcquirerID) > 11 || !digits(c.AcquirerID)) {
 		bad("acquirer_id %q: must be 1..11 digits", c.AcquirerID)
+	}
+	if _, err := iso.NewMatcher(c.MatchKey); err != nil {
+		var fe *iso.MatchFieldError
+		if errors.As(err, &fe) && fe.Index >= 0 {
+			bad("match_key[%d] %q: %s", fe.Index, fe.Field, fe.Reason)
+		} else {
+			bad("match_key: %v", err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -37,6 +37,11 @@ func TestValidate(t *testing.T) {
 		{"mac key", func(c *Config) { c.MAC.Enabled = true }, `mac.key_id: required when mac.enabled`},
 		{"acquirer", func(c *Config) { c.AcquirerID = "12AB" }, `acquirer_id "12AB": must be 1..11 digits`},
 		{"in flight", func(c *Config) { c.MaxInFlight = -1 }, `max_in_flight -1: must not be negative`},
+		{"match key", func(c *Config) { c.MatchKey = []string{"mti_class", "stan"} }, ""},
+		{"match key unknown", func(c *Config) { c.MatchKey = []string{"mti_class", "stan", "de7"} },
+			`links: bank "halyk": match_key[2] "de7": unknown (one of mti_class, stan, terminal, acquirer, acquirer_if_echoed, rrn)`},
+		{"match key twice", func(c *Config) { c.MatchKey = []string{"mti_class", "stan", "stan"} }, `match_key[2] "stan": given twice`},
+		{"match key without stan", func(c *Config) { c.MatchKey = []string{"mti_class", "terminal"} }, `links: bank "halyk": match_key: must include mti_class and stan`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok()
@@ -75,6 +80,7 @@ max_in_flight: 64
 backoff: {min: 1s, max: 1m}
 mac: {enabled: true, key_id: halyk-mac}
 acquirer_id: "400123"
+match_key: [mti_class, stan, terminal, acquirer]
 `), &c))
 	require.NoError(t, c.Validate())
 	assert.False(t, c.SignsOn())
@@ -84,6 +90,7 @@ acquirer_id: "400123"
 	assert.Equal(t, 8*time.Second, d.RequestTimeout)
 	assert.Equal(t, Backoff{Min: time.Second, Max: time.Minute}, d.Backoff)
 	assert.Equal(t, MACConfig{Enabled: true, KeyID: "halyk-mac"}, d.MAC)
+	assert.Equal(t, []string{"mti_class", "stan", "terminal", "acquirer"}, d.MatchKey)
 
 	def := DefaultConfig("b", "ascii", "h:1")
 	assert.True(t, def.SignsOn())
@@ -94,5 +101,6 @@ acquirer_id: "400123"
 	assert.Equal(t, DefaultRequestTimeout, def.RequestTimeout)
 	assert.Equal(t, DefaultMaxInFlight, def.MaxInFlight)
 	assert.Equal(t, DefaultLateWindow, def.LateWindow)
+	assert.Equal(t, []string{"mti_class", "stan", "terminal", "acquirer_if_echoed"}, def.MatchKey)
 	require.NoError(t, def.Validate())
 }

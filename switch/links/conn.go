@@ -4,21 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync/atomic"
 	"time"
 
 	"github.com/moov-io/iso8583"
 	connection "github.com/moov-io/iso8583-connection"
-	moovErrors "github.com/moov-io/iso8583/errors"
 
 	"github.com/tulpar-switch/tulpar/iso"
 )
 
 // Why Tulpar does not use moov's Connection.Send (v0.9.0), although it
-// uses everything else of moov's Connection (framing, the read and write
-// loops, idle pings, read timeouts, failure handling):
+// uses everything else of moov's Connection (the read and write loops,
+// idle pings, read timeouts, failure handling; frames are read by our
+// msgReader, frame.go):
 //
 //   - Send takes no context, and blocks handing the request to the write
 //     loop with no timeout at all.
@@ -45,6 +44,7 @@ var errReadTimeout = errors.New("nothing received within read_timeout")
 type conn struct {
 	l       *Link
 	slot    int
+	nc      net.Conn // the socket, for the frame body's read deadline
 	remote  string
 	mc      *connection.Connection
 	ready   atomic.Bool // signed on (or sign-on not required)
@@ -56,7 +56,7 @@ type conn struct {
 
 // newConn wraps an established TCP connection.
 func (l *Link) newConn(nc net.Conn, slot int) (*conn, error) {
-	c := &conn{l: l, slot: slot, remote: nc.RemoteAddr().String(), resign: make(chan struct{}, 1)}
+	c := &conn{l: l, slot: slot, nc: nc, remote: nc.RemoteAddr().String(), resign: make(chan struct{}, 1)}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
@@ -65,7 +65,7 @@ func (l *Link) newConn(nc net.Conn, slot int) (*conn, error) {
 	mc, err := connection.NewFrom(
 		&deadlineConn{Conn: nc, timeout: l.cfg.WriteTimeout},
 		l.codec.Spec(), l.codec.ReadLength, l.codec.WriteLength,
-		connection.SetMessageReader(msgReader{l}),
+		connection.SetMessageReader(msgReader{c}),
 		connection.SetRequestIDGenerator(anyKey{}),
 		connection.InboundMessageHandler(func(mc *connection.Connection, im *iso8583.Message) { c.inbound(mc, im) }),
 		connection.IdleTime(l.cfg.EchoInterval),
@@ -197,8 +197,9 @@ func (c *conn) inbound(mc *connection.Connection, im *iso8583.Message) {
 }
 
 func (l *Link) onResponse(c *conn, im *iso8583.Message, m *iso.Message, perr, macErr error) {
-	key, kerr := iso.MoovMatchKey(im)
+	key, kerr := l.match.Key(im)
 	late := false
+	var mismatch error
 	if kerr == nil {
 		var cause error
 		switch {
@@ -209,15 +210,19 @@ func (l *Link) onResponse(c *conn, im *iso8583.Message, m *iso.Message, perr, ma
 			// unknown: the caller gets ErrNoReply and reverses.
 			cause = macErr
 		}
-		if l.deliver(key, result{m: m, cause: cause}) {
+		var ok bool
+		ok, mismatch = l.deliver(key, l.match.Checked(im), result{m: m, cause: cause})
+		if ok {
 			if cause != nil {
 				l.log.Warn().Err(cause).Str("remote", c.remote).Msg("response rejected")
 			}
 			return
 		}
-		l.pendMu.Lock()
-		late = l.late.take(key, time.Now())
-		l.pendMu.Unlock()
+		if mismatch == nil {
+			l.pendMu.Lock()
+			late = l.late.take(key, time.Now())
+			l.pendMu.Unlock()
+		}
 	}
 	if late {
 		l.lateN.Add(1)
@@ -233,6 +238,10 @@ func (l *Link) onResponse(c *conn, im *iso8583.Message, m *iso.Message, perr, ma
 	ev := l.log.Warn().Object("msg", m).Bool("late", late).Str("remote", c.remote)
 	if macErr != nil {
 		ev = ev.AnErr("mac", macErr)
+	}
+	if mismatch != nil {
+		// The request with this key stays waiting for its own answer.
+		ev = ev.AnErr("match", mismatch).Strs("match_key", l.cfg.MatchKey)
 	}
 	ev.Msg("response without a waiting request")
 	if l.deps.OnUnsolicited != nil {
@@ -285,7 +294,7 @@ func (l *Link) onRequest(c *conn, mc *connection.Connection, m *iso.Message, per
 	resp := iso.Respond(m, rc)
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.WriteTimeout)
 	defer cancel()
-	frame, _, err := l.frame(ctx, resp)
+	frame, _, _, err := l.frame(ctx, resp)
 	if err == nil {
 		_, err = mc.Write(frame)
 	}
@@ -324,47 +333,6 @@ func (d *deadlineConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return d.Conn.Write(p)
-}
-
-// msgReader reads one framed message. Unlike moov's default it survives a
-// panicking unpack (hostile bytes must not take the switch down), keeps
-// raw bytes out of the error (they may hold a PAN), and treats a zero
-// length header as a keep-alive.
-type msgReader struct{ l *Link }
-
-func (r msgReader) ReadMessage(rd io.Reader) (*iso8583.Message, error) {
-	n, err := r.l.codec.ReadLength(rd)
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	if n < 0 || n > iso.MaxMessageLen {
-		return nil, fmt.Errorf("length header %d out of range", n)
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(rd, buf); err != nil {
-		return nil, fmt.Errorf("reading %d-byte message: %w", n, err)
-	}
-	im := iso8583.NewMessage(r.l.codec.Spec())
-	if err := safeUnpack(im, buf); err != nil {
-		r.l.unmatchedN.Add(1)
-		r.l.met.unmatched.Inc()
-		r.l.log.Warn().Int("bytes", n).Msg("unreadable message from the bank dropped")
-		// An UnpackError makes moov keep reading: the framing is intact.
-		return nil, &moovErrors.UnpackError{Err: errors.New("message cannot be unpacked (content withheld)")}
-	}
-	return im, nil
-}
-
-func safeUnpack(im *iso8583.Message, b []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = errors.New("unpack panicked")
-		}
-	}()
-	return im.Unpack(b)
 }
 
 // anyKey never fails: moov drops a response whose request id cannot be

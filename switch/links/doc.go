@@ -8,14 +8,26 @@
 // nothing was written for the echo interval, and is declared dead when
 // echoes fail, nothing is read for the read timeout, or the socket dies;
 // the link then reconnects with capped exponential backoff and signs on
-// again. The link answers the bank's own 0800s (sign-on, sign-off, echo,
-// key change through a KeyImporter).
+// again. A frame it cannot read (a length header that is no number or
+// says more than the dialect allows, a body that does not follow its
+// header, bytes that are no message) drops the connection at once, since
+// the stream can no longer be trusted to be in step: the link is not
+// ready until it has reconnected and signed on, and
+// tulpar_link_frame_errors_total{link,reason} and a warning naming the
+// reason (never the frame's bytes) say why. A zero length header is a
+// keep-alive. The link answers the bank's own 0800s (sign-on, sign-off,
+// echo, key change through a KeyImporter).
 //
 // Send is the one way a request reaches a bank. Its error tells the two
 // outcomes apart that a switch must never confuse: ErrNotSent (the bank
 // never saw the request: route it elsewhere) and ErrNoReply (the bank may
-// have acted on it: reverse). Responses are matched on iso.MatchKey, never
-// on the STAN alone; responses nobody waits for, late or unsolicited, go to
+// have acted on it: reverse). Responses are matched on the link's match
+// key (Config.MatchKey, iso.Matcher), never on the STAN alone: by default
+// MTI class, STAN and terminal, what every host echoes, with DE32 compared
+// only when the answer carries it, since many hosts do not echo it. Two
+// requests with one key are never in flight together on a link (the
+// second is not sent), so what the key leaves out cannot cross answers.
+// Responses nobody waits for, late or unsolicited, go to
 // Deps.OnUnsolicited (the journal) and never to another caller.
 //
 // With MACs enabled, every message out carries a MAC from the MACer (the

@@ -87,8 +87,11 @@ type Status struct {
 	NotSent    uint64    // Sends refused before the wire (ErrNotSent)
 	Late       uint64    // responses after their caller gave up
 	Unmatched  uint64    // responses and requests nobody asked for
-	LastEcho   time.Time // last successful echo
-	EchoRTT    time.Duration
+	// FrameErrors counts frames refused (bad length header, truncated or
+	// unparseable frame): each dropped its connection.
+	FrameErrors uint64
+	LastEcho    time.Time // last successful echo
+	EchoRTT     time.Duration
 }
 
 // Link is the switch's connection to one partner bank: one or more TCP
@@ -100,9 +103,12 @@ type Link struct {
 	deps  Deps
 	log   zerolog.Logger
 	codec *iso.Codec
-	stans *iso.STANs
-	met   linkMetrics
-	now   func() time.Time
+	match *iso.Matcher
+	// hdrLen is the dialect's length header size in bytes.
+	hdrLen int
+	stans  *iso.STANs
+	met    linkMetrics
+	now    func() time.Time
 
 	slots chan struct{} // in-flight semaphore (MaxInFlight)
 
@@ -129,13 +135,17 @@ type Link struct {
 	pending map[string]*pending
 	late    *lateKeys
 
-	inFlight                                             atomic.Int64
-	sent, received, timeouts, notSent, lateN, unmatchedN atomic.Uint64
-	lastEcho, echoRTT                                    atomic.Int64
+	inFlight                                                        atomic.Int64
+	sent, received, timeouts, notSent, lateN, unmatchedN, frameErrs atomic.Uint64
+	lastEcho, echoRTT                                               atomic.Int64
 }
 
 type pending struct {
 	ch chan result // buffered 1: exactly one delivery, by whoever deletes the entry
+	// checked are the request's values of the match key's checked fields
+	// (DE32 under acquirer_if_echoed): a response with the same key that
+	// echoes other values is not this request's answer.
+	checked []string
 }
 
 type result struct {
@@ -156,6 +166,14 @@ func New(cfg Config, deps Deps) (*Link, error) {
 	if cfg.MAC.Enabled && deps.MAC == nil {
 		return nil, fmt.Errorf("links: bank %q: mac.enabled: no MAC module given", cfg.Name)
 	}
+	match, err := iso.NewMatcher(cfg.MatchKey)
+	if err != nil {
+		return nil, fmt.Errorf("links: bank %q: match_key: %w", cfg.Name, err)
+	}
+	hdrLen, err := headerLen(codec.Dialect().LengthHeader)
+	if err != nil {
+		return nil, fmt.Errorf("links: bank %q: dialect %s: %w", cfg.Name, cfg.Dialect, err)
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -164,6 +182,8 @@ func New(cfg Config, deps Deps) (*Link, error) {
 		deps:      deps,
 		log:       deps.Log.With().Str("link", cfg.Name).Logger(),
 		codec:     codec,
+		match:     match,
+		hdrLen:    hdrLen,
 		stans:     iso.NewSTANs(0),
 		met:       metricsFor(deps.Registry, cfg.Name),
 		now:       deps.Now,
@@ -293,6 +313,7 @@ func (l *Link) Status() Status {
 	s.Sent, s.Received = l.sent.Load(), l.received.Load()
 	s.Timeouts, s.NotSent = l.timeouts.Load(), l.notSent.Load()
 	s.Late, s.Unmatched = l.lateN.Load(), l.unmatchedN.Load()
+	s.FrameErrors = l.frameErrs.Load()
 	if ns := l.lastEcho.Load(); ns != 0 {
 		s.LastEcho = time.Unix(0, ns)
 	}
@@ -301,9 +322,16 @@ func (l *Link) Status() Status {
 }
 
 // Send writes a request to the bank and returns the response matched to it
-// by iso.MatchKey (MTI class, DE11, DE41 or DE32), never by STAN alone. A
-// message without DE11 gets the link's next STAN, written into msg so the
-// caller can journal and, if need be, reverse it.
+// by the link's match key (Config.MatchKey: by default MTI class, DE11 and
+// DE41, with DE32 compared when the response echoes it), never by STAN
+// alone. A message without DE11 gets the link's next STAN, written into msg
+// so the caller can journal and, if need be, reverse it.
+//
+// Two requests in flight on the link with the same key are never both
+// sent: the second is refused with ErrDuplicateKey before the wire, so an
+// answer cannot reach the wrong caller even when the key leaves out
+// something that tells them apart (DE32 under the default key: a link
+// is one bank, and every request on it carries the link's acquirer_id).
 //
 // Its deadline is the earlier of ctx's and RequestTimeout from now. When it
 // returns an error, that error is a *SendError and exactly one of these
@@ -406,11 +434,11 @@ func (l *Link) noReplyErr(msg *iso.Message, cause error) error {
 // reaches either its caller or OnUnsolicited, never both, never another
 // caller.
 func (l *Link) exchange(ctx context.Context, c *conn, msg *iso.Message, deadline time.Time) (*iso.Message, error) {
-	frame, key, err := l.frame(ctx, msg)
+	frame, key, checked, err := l.frame(ctx, msg)
 	if err != nil {
 		return nil, l.notSentErr(msg, err)
 	}
-	p := &pending{ch: make(chan result, 1)}
+	p := &pending{ch: make(chan result, 1), checked: checked}
 	l.pendMu.Lock()
 	if _, dup := l.pending[key]; dup {
 		l.pendMu.Unlock()
@@ -497,20 +525,21 @@ func (l *Link) abandon(key string, p *pending) (result, bool) {
 }
 
 // frame packs msg with its length header, MACed when the link uses MACs,
-// and returns its match key. The key is computed on the message as built
-// for the wire, exactly as the response's will be: a STAN given as "123"
-// goes out as "000123", and the answer must still find its caller.
-func (l *Link) frame(ctx context.Context, msg *iso.Message) ([]byte, string, error) {
+// and returns its match key and the values of the key's checked fields.
+// Both are computed on the message as built for the wire, exactly as the
+// response's will be: a STAN given as "123" goes out as "000123", and the
+// answer must still find its caller.
+func (l *Link) frame(ctx context.Context, msg *iso.Message) (framed []byte, key string, checked []string, err error) {
 	im, err := l.codec.Build(msg)
 	if err != nil {
-		return nil, "", fmt.Errorf("build %s: %w", msg.MTI, err)
+		return nil, "", nil, fmt.Errorf("build %s: %w", msg.MTI, err)
 	}
 	if l.cfg.MAC.Enabled {
 		err = iso.SignMAC(im, func(data []byte) ([]byte, error) {
 			return l.deps.MAC.GenerateMAC(ctx, l.cfg.MAC.KeyID, data)
 		})
 		if err != nil {
-			return nil, "", fmt.Errorf("MAC %s: %w", msg.MTI, err)
+			return nil, "", nil, fmt.Errorf("MAC %s: %w", msg.MTI, err)
 		}
 	}
 	body, err := im.Pack()
@@ -518,32 +547,36 @@ func (l *Link) frame(ctx context.Context, msg *iso.Message) ([]byte, string, err
 		// moov's pack errors may quote field values: never pass them on.
 		// The codec's own Pack says which field failed, safely.
 		if _, safe := l.codec.Pack(msg); safe != nil {
-			return nil, "", safe
+			return nil, "", nil, safe
 		}
-		return nil, "", fmt.Errorf("pack %s: failed", msg.MTI)
+		return nil, "", nil, fmt.Errorf("pack %s: failed", msg.MTI)
 	}
-	key, err := iso.MoovMatchKey(im)
-	if err != nil {
-		return nil, "", err
+	if key, err = l.match.Key(im); err != nil {
+		return nil, "", nil, err
 	}
-	f, err := l.codec.Frame(body)
-	return f, key, err
+	framed, err = l.codec.Frame(body)
+	return framed, key, l.match.Checked(im), err
 }
 
 // deliver hands a response to the Send waiting for key; false when nobody
-// waits.
-func (l *Link) deliver(key string, r result) bool {
+// waits. A request waiting under key whose checked fields the response
+// contradicts keeps waiting: the error says which field differs.
+func (l *Link) deliver(key string, checked []string, r result) (bool, error) {
 	l.pendMu.Lock()
 	p := l.pending[key]
 	if p != nil {
+		if err := l.match.Agree(p.checked, checked); err != nil {
+			l.pendMu.Unlock()
+			return false, err
+		}
 		delete(l.pending, key)
 	}
 	l.pendMu.Unlock()
 	if p == nil {
-		return false
+		return false, nil
 	}
 	p.ch <- r
-	return true
+	return true, nil
 }
 
 // setSlot records a connection slot's state and recomputes the link's.

@@ -18,6 +18,7 @@ type vecs struct {
 	notSent   *prometheus.CounterVec
 	late      *prometheus.CounterVec
 	unmatched *prometheus.CounterVec
+	frameErrs *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 }
 
@@ -38,6 +39,10 @@ func newVecs() *vecs {
 		notSent:   c("not_sent_total", "Sends refused before reaching the bank."),
 		late:      c("late_total", "Responses that arrived after their caller gave up."),
 		unmatched: c("unmatched_total", "Messages from the bank nobody asked for."),
+		frameErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tulpar", Subsystem: "link", Name: "frame_errors_total",
+			Help: "Frames from the bank refused, by reason (header_not_numeric, length_out_of_range, truncated, unparseable); each dropped its connection.",
+		}, []string{"link", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "tulpar", Subsystem: "link", Name: "send_duration_seconds",
 			Help:    "Time from Send to its matched response.",
@@ -69,6 +74,7 @@ func (v *vecs) register(reg prometheus.Registerer) *vecs {
 		notSent:   reuse(v.notSent).(*prometheus.CounterVec),
 		late:      reuse(v.late).(*prometheus.CounterVec),
 		unmatched: reuse(v.unmatched).(*prometheus.CounterVec),
+		frameErrs: reuse(v.frameErrs).(*prometheus.CounterVec),
 		duration:  reuse(v.duration).(*prometheus.HistogramVec),
 	}
 }
@@ -79,6 +85,7 @@ type linkMetrics struct {
 	inFlight, echoRTT                                  prometheus.Gauge
 	sent, received, timeouts, notSent, late, unmatched prometheus.Counter
 	duration                                           prometheus.Observer
+	frameErrors                                        map[string]prometheus.Counter // by reason
 }
 
 func metricsFor(reg prometheus.Registerer, link string) linkMetrics {
@@ -94,6 +101,12 @@ func metricsFor(reg prometheus.Registerer, link string) linkMetrics {
 		late:      v.late.WithLabelValues(link),
 		unmatched: v.unmatched.WithLabelValues(link),
 		duration:  v.duration.WithLabelValues(link),
+		// Every reason exists from the start, at 0: a rate() over it works
+		// before the first bad frame.
+		frameErrors: make(map[string]prometheus.Counter, len(frameReasons)),
+	}
+	for _, r := range frameReasons {
+		m.frameErrors[r] = v.frameErrs.WithLabelValues(link, r)
 	}
 	for _, s := range allStates {
 		m.states[s] = v.state.WithLabelValues(link, string(s))

@@ -43,11 +43,12 @@ type peer struct {
 }
 
 type action struct {
-	drop   bool          // never answer
-	delay  time.Duration // answer after this long
-	rc     string        // DE39, default 00
-	hold   chan struct{} // answer when closed
-	tamper bool          // corrupt the MAC of the answer
+	drop   bool               // never answer
+	delay  time.Duration      // answer after this long
+	rc     string             // DE39, default 00
+	hold   chan struct{}      // answer when closed
+	tamper bool               // corrupt the MAC of the answer
+	edit   func(*iso.Message) // change the answer before it is sent
 }
 
 func newPeer(t testing.TB, dialect string) *peer {
@@ -178,6 +179,9 @@ func (p *peer) handle(mc *connection.Connection, im *iso8583.Message) {
 	resp := iso.Respond(m, a.rc)
 	if !iso.IsRefund(m.ProcessingCode) && m.MTI != iso.MTINetworkManagement {
 		resp.ApprovalCode = "A1B2C3"
+	}
+	if a.edit != nil {
+		a.edit(resp)
 	}
 	p.write(mc, resp, a.tamper)
 }
