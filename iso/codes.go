@@ -127,22 +127,3 @@ func ResponseCodes() []ResponseCode {
 	}
 	return out
 }
-
-// Reversal reasons. ISO 8583:1987 has no field of its own for why a
-// reversal is sent: an 0400/0420 carries it in DE39, from the same table
-// as response codes. Every reversal Tulpar sends names one:
-//
-//	reason  DE39  sent when
-//	cancel  17    the merchant cancels a hold (customer cancellation)
-//	partial 32    the merchant releases part of a hold (completed partially)
-//	doubt   22    the switch will not stand by an approval: another amount
-//	              than asked, or an outcome it could not record (suspected
-//	              malfunction)
-//	late    68    no answer in time, or the process died waiting (response
-//	              received too late)
-const (
-	ReasonCustomerCancel = "17"
-	ReasonMalfunction    = "22"
-	ReasonPartial        = "32"
-	ReasonLate           = "68"
-)

@@ -55,7 +55,32 @@ type Dialect struct {
 	PrivateField int
 	// PrivateTags maps a Role* to the subfield tag in PrivateField.
 	PrivateTags map[string]string
-	Spec        *iso8583.MessageSpec
+	// ReversalReasons maps why a reversal is sent (a Reason*) to the DE39
+	// value this bank expects in its 0400/0420; reasons the file does not
+	// name take ISO 8583:1987's (DefaultReversalReasons).
+	ReversalReasons map[string]string
+	Spec            *iso8583.MessageSpec
+}
+
+// Why a reversal is sent: the keys of a dialect's tulpar.reversalReasons.
+const (
+	ReasonCancel  = "cancel"  // the merchant cancels a hold
+	ReasonPartial = "partial" // the merchant releases part of a hold
+	ReasonDoubt   = "doubt"   // the switch will not stand by an approval
+	ReasonLate    = "late"    // no answer in time, or the process died waiting
+)
+
+// DefaultReversalReasons are ISO 8583:1987's DE39 values for each reason:
+// 17 customer cancellation, 32 completed partially, 22 suspected
+// malfunction, 68 response received too late.
+var DefaultReversalReasons = map[string]string{ReasonCancel: "17", ReasonPartial: "32", ReasonDoubt: "22", ReasonLate: "68"}
+
+// ReversalReason is the DE39 of a reversal sent for reason.
+func (d *Dialect) ReversalReason(reason string) string {
+	if v, ok := d.ReversalReasons[reason]; ok {
+		return v
+	}
+	return DefaultReversalReasons[reason]
 }
 
 type fileMeta struct {
@@ -65,6 +90,8 @@ type fileMeta struct {
 		LengthHeader string            `json:"lengthHeader"`
 		PrivateField int               `json:"privateField"`
 		PrivateTags  map[string]string `json:"privateTags"`
+		// ReversalReasons overrides DefaultReversalReasons per reason.
+		ReversalReasons map[string]string `json:"reversalReasons"`
 	} `json:"tulpar"`
 }
 
@@ -160,13 +187,22 @@ func Parse(data []byte) (d *Dialect, err error) {
 			return nil, fmt.Errorf("%s: tulpar.privateTags.%s: unknown role (known: %s)", where, role, strings.Join(roles, ", "))
 		}
 	}
+	for reason, rc := range meta.Tulpar.ReversalReasons {
+		if _, ok := DefaultReversalReasons[reason]; !ok {
+			return nil, fmt.Errorf("%s: tulpar.reversalReasons.%s: unknown reason (known: cancel, partial, doubt, late)", where, reason)
+		}
+		if len(rc) != 2 {
+			return nil, fmt.Errorf("%s: tulpar.reversalReasons.%s: %q is not a 2-character DE39 value", where, reason, rc)
+		}
+	}
 	return &Dialect{
-		Name:         meta.Name,
-		Description:  meta.Description,
-		LengthHeader: meta.Tulpar.LengthHeader,
-		PrivateField: meta.Tulpar.PrivateField,
-		PrivateTags:  meta.Tulpar.PrivateTags,
-		Spec:         spec,
+		ReversalReasons: meta.Tulpar.ReversalReasons,
+		Name:            meta.Name,
+		Description:     meta.Description,
+		LengthHeader:    meta.Tulpar.LengthHeader,
+		PrivateField:    meta.Tulpar.PrivateField,
+		PrivateTags:     meta.Tulpar.PrivateTags,
+		Spec:            spec,
 	}, nil
 }
 

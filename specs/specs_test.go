@@ -41,6 +41,22 @@ func TestThirdDialectIsData(t *testing.T) {
 	require.Equal(t, "20", d.PrivateTags[RoleCVV2])
 }
 
+// Every reversal names its reason in DE39: ISO 8583:1987's codes unless the
+// bank's dialect file says otherwise.
+func TestReversalReasons(t *testing.T) {
+	d := MustLoad("ascii")
+	require.Equal(t, "17", d.ReversalReason(ReasonCancel))
+	require.Equal(t, "32", d.ReversalReason(ReasonPartial))
+	require.Equal(t, "22", d.ReversalReason(ReasonDoubt))
+	require.Equal(t, "68", d.ReversalReason(ReasonLate))
+	data, err := os.ReadFile("binary.json")
+	require.NoError(t, err)
+	other, err := Parse([]byte(strings.Replace(string(data), `"lengthHeader": "binary2"`, `"lengthHeader": "binary2", "reversalReasons": {"late": "91"}`, 1)))
+	require.NoError(t, err)
+	require.Equal(t, "91", other.ReversalReason(ReasonLate), "the dialect's own code")
+	require.Equal(t, "17", other.ReversalReason(ReasonCancel), "the rest stay ISO's")
+}
+
 func TestParseErrorsNameTheKey(t *testing.T) {
 	good, err := os.ReadFile("binary.json")
 	require.NoError(t, err)
@@ -62,6 +78,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"unknown role", edit(`"cvv2": "05"`, `"cvv2": "05", "pin": "05"`), "tulpar.privateTags.pin: unknown role"},
 		{"unknown prefix", edit(`"prefix": "BCD.LL"`, `"prefix": "BCD.QQ"`), "unknown prefix"},
 		{"mandatory field missing", edit(`"37": {`, `"38x": {`), "fields"},
+		{"unknown reversal reason", edit(`"lengthHeader": "binary2"`, `"lengthHeader": "binary2", "reversalReasons": {"oops": "17"}`), "tulpar.reversalReasons.oops: unknown reason"},
+		{"reversal reason not DE39", edit(`"lengthHeader": "binary2"`, `"lengthHeader": "binary2", "reversalReasons": {"late": "068"}`), "tulpar.reversalReasons.late"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

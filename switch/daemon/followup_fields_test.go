@@ -87,7 +87,7 @@ func TestFollowUpsCarryTheOriginalsFields(t *testing.T) {
 				require.Equal(t, iso.OriginalData{MTI: "0100", STAN: auth.STAN, TransmissionTime: auth.TransmissionTime,
 					AcquirerID: auth.AcquirerID}, *m.Original, "%s DE90 names the 0100", key)
 			}
-			require.Equal(t, iso.ReasonPartial, sent["0400"].ResponseCode, "a partial reversal says so in DE39")
+			require.Equal(t, "32", sent["0400"].ResponseCode, "a partial reversal says so in DE39 (ISO 8583:1987: completed partially)")
 			require.NotNil(t, sent["0400"].ActualAmount)
 			require.EqualValues(t, 50000, *sent["0400"].ActualAmount, "DE95: what stays held")
 		})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/specs"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/order"
@@ -177,12 +178,12 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 // reversal: n.Approved is what the bank holds now.
 func (s *Service) reversalMessage(n *order.Order, auth *order.Operation, pan string, amount int64, advice bool, stan string) *iso.Message {
 	var stays *int64
-	reason := iso.ReasonCustomerCancel
+	reason := specs.ReasonCancel
 	if rest := n.Approved - amount; rest > 0 {
-		stays, reason = &rest, iso.ReasonPartial
+		stays, reason = &rest, specs.ReasonPartial
 	}
 	m := s.stamp(iso.ReversalOf(s.originalMessage(n, auth, pan), advice, stan, s.d.Now(), stays), n.Merchant)
-	m.ResponseCode = reason
+	m.ResponseCode = s.reversalReason(auth.Bank, reason)
 	return m
 }
 
@@ -272,7 +273,7 @@ func (s *Service) refund(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		p.Status, p.Requested, p.Amount = order.OpApproved, p.Amount, amount
 		s.d.Log.Error().Str("order", n.ID).Str("bank", bank).Str("stan", p.STAN).Str("rc", resp.ResponseCode).
 			Int64("asked", r.Amount).Int64("approved", amount).Msg("refund approved for another amount: reversing it")
-		rev, msg := s.autoReversal(n, p, m, bank, iso.ReasonMalfunction)
+		rev, msg := s.autoReversal(n, p, m, bank, specs.ReasonDoubt)
 		items = append(items, queued{bank, rev.ID, order.KindReversalAdvice, msg})
 		p = n.Op(op.ID)
 		p.ActionCode = order.ActionAmountMismatch
@@ -393,7 +394,7 @@ func (s *Service) timedOut(n *order.Order, op *order.Operation, m *iso.Message, 
 		order.ApplyPayment(n, false, 0, "timeout")
 		n.ActionCode = order.ActionNoIssuer
 	}
-	rev, msg := s.autoReversal(n, op, m, bank, iso.ReasonLate)
+	rev, msg := s.autoReversal(n, op, m, bank, specs.ReasonLate)
 	return queued{bank, rev.ID, order.KindReversalAdvice, msg}
 }
 

@@ -2,6 +2,7 @@ package payments
 
 import (
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/specs"
 	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
@@ -41,16 +42,24 @@ func judge(asked int64, resp *iso.Message) (verdict, int64) {
 // was sent as m, and returns the 0420 that undoes what the bank may hold
 // for it: DE4 the amount that may stand (what the bank approved when it
 // said, else what was asked), no DE95, so nothing of it stays; reason is
-// its DE39 (iso.Reason…).
+// why, which the bank's dialect spells in DE39 (specs.Reason…).
 func (s *Service) autoReversal(n *order.Order, op *order.Operation, m *iso.Message, bank, reason string) (*order.Operation, *iso.Message) {
 	orig := *m
 	orig.SetAmount(op.Amount)
 	rev := s.stamp(iso.ReversalOf(&orig, true, s.stans[bank].Next(), s.d.Now(), nil), n.Merchant)
-	rev.CVV2, rev.ThreeDS, rev.ResponseCode = "", nil, reason
+	rev.CVV2, rev.ThreeDS, rev.ResponseCode = "", nil, s.reversalReason(bank, reason)
 	n.Ops = append(n.Ops, order.Operation{
 		ID: newOpID(), Type: order.OpAutoReversal, Status: order.OpQueued, Amount: op.Amount, Time: s.d.Now().UTC(), Bank: bank,
 		MTI: rev.MTI, STAN: rev.STAN, RRN: rev.RRN, DE7: rev.TransmissionTime, TerminalID: op.TerminalID,
 		MerchantID: op.MerchantID, Of: op.ID,
 	})
 	return &n.Ops[len(n.Ops)-1], rev
+}
+
+// reversalReason is the DE39 bank's dialect gives reason (specs.Reason…).
+func (s *Service) reversalReason(bank, reason string) string {
+	if c, ok := s.d.Banks.Codec(bank); ok {
+		return c.Dialect().ReversalReason(reason)
+	}
+	return specs.DefaultReversalReasons[reason]
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/specs"
 	"github.com/tulpar-switch/tulpar/switch/order"
 
 	"github.com/tulpar-switch/tulpar/iso"
@@ -377,7 +378,7 @@ func (s *Service) settlePayment(n *order.Order, op *order.Operation, m, resp *is
 	}
 	ev.Str("order", n.ID).Str("bank", bank).Str("stan", op.STAN).Str("rc", resp.ResponseCode).
 		Int64("asked", op.Requested).Int64("approved", amount).Msg("approval for another amount: reversing it")
-	rev, msg := s.autoReversal(n, op, m, bank, iso.ReasonMalfunction)
+	rev, msg := s.autoReversal(n, op, m, bank, specs.ReasonDoubt)
 	order.ApplyPayment(n, false, 0, reason)
 	n.ActionCode = action
 	return []queued{{bank: bank, opID: rev.ID, kind: order.KindReversalAdvice, m: msg}}

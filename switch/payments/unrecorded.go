@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/tulpar-switch/tulpar/specs"
 	"github.com/tulpar-switch/tulpar/switch/order"
 
 	"github.com/tulpar-switch/tulpar/iso"
@@ -233,7 +234,7 @@ func (s *Service) settleUnrecorded(n *order.Order, op *order.Operation, pan stri
 	if _, got := judge(op.Amount, resp); got != op.Amount {
 		op.Requested, op.Amount = op.Amount, got
 	}
-	rev, msg := s.autoReversal(n, op, m, op.Bank, iso.ReasonMalfunction)
+	rev, msg := s.autoReversal(n, op, m, op.Bank, specs.ReasonDoubt)
 	if op.Type != order.OpRefund {
 		order.ApplyPayment(n, false, 0, "not_recorded")
 		n.ActionCode = order.ActionSystemError
