@@ -69,7 +69,7 @@ func newHarness(t testing.TB) *harness {
 		c.Payments.Merchants = nil
 		for i, id := range []string{"shop-a", "shop-b"} {
 			c.Payments.Merchants = append(c.Payments.Merchants, payments.Merchant{
-				ID: id, Name: "Shop " + id, URL: "https://" + id + ".example.kz", MCC: "5411", City: "Almaty", Country: "KZ",
+				ID: id, Name: "Shop " + id, URL: "https://" + id + ".example.kz", MCC: "5411", City: "Almaty", Country: "KZ", MaxAttempts: 1,
 				Terminals: map[string]payments.Terminal{switchtest.BankName: {TerminalID: fmt.Sprintf("TLPT000%d", i+1), MerchantID: fmt.Sprintf("00000000000010%d", i+1)}},
 			})
 		}

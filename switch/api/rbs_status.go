@@ -116,7 +116,7 @@ func (c *call) rbsStatusExtended() {
 			"depositedAmount": o.Deposited, "refundedAmount": o.Refunded,
 		},
 	}
-	if o.Status == order.StatusRegistered {
+	if o.Status == order.StatusRegistered && !o.AttemptDeclined() {
 		ans["actionCodeDescription"] = ""
 	}
 	if o.Card != nil {
@@ -301,7 +301,7 @@ func poResult(n *order.Order, ch *threeds.Outcome, termURL string) map[string]an
 	}
 	target := n.ReturnURL
 	ans["info"] = info
-	if n.Status == order.StatusDeclined {
+	if n.AttemptDeclined() {
 		if n.FailURL != "" {
 			target = n.FailURL
 		}

@@ -146,6 +146,10 @@ type Order struct {
 	ThreeDS       *ThreeDSInfo `json:"threeds,omitempty"`
 	IP            string       `json:"ip,omitempty"`
 
+	// Attempts counts the buyer's payment attempts (card submissions that
+	// started from a registered order).
+	Attempts int `json:"attempts,omitempty"`
+
 	Approved  int64 `json:"approved"`  // held or captured by the authorization
 	Deposited int64 `json:"deposited"` // captured
 	Refunded  int64 `json:"refunded"`  // refunded so far
@@ -189,6 +193,13 @@ func (o *Order) AuthOp() *Operation {
 		}
 	}
 	return nil
+}
+
+// AttemptDeclined reports whether the order's latest payment attempt was
+// declined: declined for good, or registered again and waiting for another
+// attempt with the decline's reason kept.
+func (o *Order) AttemptDeclined() bool {
+	return o.Status == StatusDeclined || (o.Status == StatusRegistered && o.DeclineReason != "")
 }
 
 // CaptureOp is the operation a refund refers to: the completion of a

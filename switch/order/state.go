@@ -108,13 +108,25 @@ func ApplyPayment(o *Order, approved bool, amount int64, reason string) {
 		o.Status, o.DeclineReason = StatusDeclined, reason
 		return
 	}
-	o.Approved = amount
+	o.Approved, o.DeclineReason = amount, ""
 	if o.TwoStage {
 		o.Status = StatusApproved
 		return
 	}
 	o.Deposited = amount
 	o.Status = StatusDeposited
+}
+
+// ApplyDecline records a declined payment attempt. With retry the order
+// waits for another attempt (registered again, the decline's reason and
+// action code kept for the status and the page); without, it is declined
+// for good.
+func ApplyDecline(o *Order, reason string, retry bool) {
+	if !retry {
+		ApplyPayment(o, false, 0, reason)
+		return
+	}
+	o.Status, o.DeclineReason = StatusRegistered, reason
 }
 
 // ApplyCompletion records the capture of amount of a hold.

@@ -391,7 +391,7 @@ func (s *Service) unknownOutcome(ctx context.Context, n *order.Order, prev uint6
 func (s *Service) timedOut(n *order.Order, op *order.Operation, m *iso.Message, bank string) queued {
 	op.Status, op.ActionCode, op.ResponseCode = order.OpTimeout, order.ActionNoIssuer, ""
 	if op.Type == order.OpAuthorization || op.Type == order.OpPurchase {
-		order.ApplyPayment(n, false, 0, "timeout")
+		s.decline(n, "timeout")
 		n.ActionCode = order.ActionNoIssuer
 	}
 	rev, msg := s.autoReversal(n, op, m, bank, specs.ReasonLate)

@@ -111,6 +111,11 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 		return nil, err
 	}
 	n := o.Clone()
+	if n.Status == order.StatusRegistered {
+		// A new attempt; a second submission during an open challenge is
+		// the same attempt, started again.
+		n.Attempts++
+	}
 	if err := s.attachCard(ctx, n, r); err != nil {
 		return nil, err
 	}
@@ -229,7 +234,7 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*order.O
 }
 
 func (s *Service) declineAfter3DS(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry) (*order.Order, error) {
-	order.ApplyPayment(n, false, 0, reason)
+	s.decline(n, reason)
 	n.ActionCode = action
 	if err := s.commit(ctx, change{o: n, prev: prev, final: true, entries: []journal.Entry{entry}}); err != nil {
 		return nil, err
@@ -259,7 +264,7 @@ func (s *Service) attachCard(ctx context.Context, n *order.Order, r PayRequest) 
 
 // declineBefore declines an order before any bank saw it.
 func (s *Service) declineBefore(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry, rp *reply) (*Result, error) {
-	order.ApplyPayment(n, false, 0, reason)
+	s.decline(n, reason)
 	n.ActionCode = action
 	n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpThreeDS, Status: order.OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: action})
 	if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: []journal.Entry{entry}}); err != nil {
@@ -281,7 +286,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 	dec, err := s.d.Router.Route(routing.Payment{Merchant: n.Merchant, PAN: pan, Currency: n.Currency, Amount: n.Amount}, s.d.Banks.Ready)
 	if err != nil {
 		s.d.Log.Warn().Str("order", n.ID).Err(err).Msg("no route")
-		order.ApplyPayment(n, false, 0, "no_route")
+		s.decline(n, "no_route")
 		n.ActionCode = order.ActionIssuerDown
 		n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: opType, Status: order.OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: order.ActionIssuerDown})
 		if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: pre}); err != nil {
@@ -332,7 +337,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 		return n, nil
 	}
 	// Every candidate refused the message before it left.
-	order.ApplyPayment(n, false, 0, "issuer_unavailable")
+	s.decline(n, "issuer_unavailable")
 	n.ActionCode = order.ActionIssuerDown
 	if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: pre}); err != nil {
 		s.keepUnrecorded(n.ID, nil, notSent...)
@@ -355,7 +360,7 @@ func (s *Service) settlePayment(n *order.Order, op *order.Operation, m, resp *is
 	}
 	if v == verdictDeclined {
 		op.Status = order.OpDeclined
-		order.ApplyPayment(n, false, 0, "declined")
+		s.decline(n, "declined")
 		n.ActionCode = op.ActionCode
 		return nil
 	}
@@ -379,7 +384,7 @@ func (s *Service) settlePayment(n *order.Order, op *order.Operation, m, resp *is
 	ev.Str("order", n.ID).Str("bank", bank).Str("stan", op.STAN).Str("rc", resp.ResponseCode).
 		Int64("asked", op.Requested).Int64("approved", amount).Msg("approval for another amount: reversing it")
 	rev, msg := s.autoReversal(n, op, m, bank, specs.ReasonDoubt)
-	order.ApplyPayment(n, false, 0, reason)
+	s.decline(n, reason)
 	n.ActionCode = action
 	return []queued{{bank: bank, opID: rev.ID, kind: order.KindReversalAdvice, m: msg}}
 }
