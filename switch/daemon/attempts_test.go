@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"net/http"
 	"net/url"
 	"testing"
 
@@ -32,6 +33,16 @@ func TestSeveralAttemptsPerOrder(t *testing.T) {
 	require.EqualValues(t, 0, st["orderStatus"], "waiting for another attempt")
 	require.EqualValues(t, order.ActionFunds, st["actionCode"])
 	require.NotEmpty(t, st["actionCodeDescription"])
+	// The hosted page offers another attempt and says the bank declined,
+	// never why (card schemes forbid telling the buyer the issuer's reason).
+	resp, err := http.Get(s.URL() + "/pay/" + id + "?lang=en")
+	require.NoError(t, err)
+	page := readAll(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="declined"`)
+	require.Contains(t, page, "The bank declined the payment. Try another card or contact your bank.")
+	require.Contains(t, page, `id="payform"`)
+	require.NotContains(t, page, order.ActionText(order.ActionFunds, "en"))
 	s.Pay(id, "4000000000000044") // lost card: 41
 	require.EqualValues(t, 0, status(id)["orderStatus"])
 	ok := s.Pay(id, switchtest.Visa)

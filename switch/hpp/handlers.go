@@ -27,6 +27,9 @@ type view struct {
 	Action, CSRF, Holder, Email, PayLabel string
 	Errors                                map[string]string // field → text key
 	Brands                                string            // brandTable, for the script
+	// Declined: the buyer's last attempt was declined and another may be
+	// made; the page says so without the issuer's reason.
+	Declined bool
 
 	Kind        string // ok, fail, cancel, wait, expired, forbidden, notfound, error
 	Lines       []string
@@ -179,6 +182,7 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o 
 	if len(v.Errors) == 0 {
 		v.Errors = nil
 	}
+	v.Declined = o.AttemptDeclined()
 	// Only what is not card data comes back into the page.
 	v.Holder, v.Email = f.card.Holder, f.email
 	if v.Email == "" && f.errors == nil {
@@ -400,7 +404,10 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		}
 		v = s.newView(lang, t(lang, "fail_title"))
 		v.Kind = "fail"
-		v.Lines = []string{order.ActionText(o.ActionCode, lang)}
+		// Card schemes forbid telling the buyer why the issuer declined
+		// ("card lost or stolen" warns a fraudster): the buyer reads a
+		// neutral line, the shop and the cabinet the exact code.
+		v.Lines = []string{t(lang, "declined_neutral")}
 		s.setBack(&v, o, false)
 	}
 	s.withOrder(&v, o)

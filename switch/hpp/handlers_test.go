@@ -330,9 +330,9 @@ func TestResultRedirectsToTheOrdersURL(t *testing.T) {
 		{"two-stage approved", orderSpec{lang: "kk", twoStage: true}, frictionless, order.StatusApproved,
 			"Төлем сәтті өтті", "Сұраныс сәтті өңделді", shopURL + "/ok?cart=7&orderId="},
 		{"declined to the fail URL", orderSpec{lang: "ru", failURL: shopURL + "/fail"}, notEnrolled, order.StatusDeclined,
-			"Оплата не прошла", "Недостаточно средств", shopURL + "/fail?orderId="},
+			"Оплата не прошла", "Банк отклонил платёж", shopURL + "/fail?orderId="},
 		{"declined without a fail URL goes to the return URL", orderSpec{lang: "en"}, notEnrolled, order.StatusDeclined,
-			"Payment failed", "Insufficient funds", shopURL + "/ok?cart=7&orderId="},
+			"Payment failed", "The bank declined the payment", shopURL + "/ok?cart=7&orderId="},
 		{"a bad return URL falls back to the merchant's site", orderSpec{lang: "en", returnURL: "javascript:alert(1)"}, frictionless, order.StatusDeposited,
 			"Payment successful", "Request processed successfully", shopURL + "?orderId="},
 	}
@@ -350,6 +350,7 @@ func TestResultRedirectsToTheOrdersURL(t *testing.T) {
 			require.Equal(t, http.StatusOK, r.status, r.body)
 			require.Contains(t, r.body, "<h1>"+tc.heading+"</h1>")
 			require.Contains(t, r.body, tc.text)
+			require.NotContains(t, r.body, order.ActionText(order.ActionFunds, tc.order.lang), "never the issuer's reason")
 			require.NotContains(t, r.body, "evil.example")
 			require.Regexp(t, `<dd id="card">\d{6}\*{6}\d{4}</dd>`, r.body) // the masked card is shown...
 			require.NotContains(t, r.body, tc.pan)                          // ...never the card
