@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 )
 
 // Config is the api section of the daemon's config file.
@@ -19,6 +21,9 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Merchants are the web service's credentials, one entry per merchant.
 	Merchants []MerchantConfig `yaml:"merchants"`
+	// Guard limits credential guessing: lockout per credential, failures
+	// per client address, and how many password checks run at once.
+	Guard authguard.Config `yaml:"guard"`
 }
 
 // MerchantConfig holds one merchant's credentials. Secrets are stored

@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 )
 
 func TestHashPassword(t *testing.T) {
@@ -58,14 +62,49 @@ func TestConfigValidate(t *testing.T) {
 func TestDemoCredentials(t *testing.T) {
 	cfg, sec, err := DemoCredentials("demo-shop", "http://127.0.0.1:8080/pay")
 	require.NoError(t, err)
-	a, err := newAuthn(&cfg)
+	guard, err := authguard.New(authguard.Config{}, "test", nil)
 	require.NoError(t, err)
-	require.NotNil(t, a.password(sec.UserName, sec.Password))
-	require.NotNil(t, a.password(sec.UserName, sec.Password), "cached")
-	require.Nil(t, a.password(sec.UserName, "wrong"))
-	require.NotNil(t, a.secret(sec.Token, false))
-	require.NotNil(t, a.secret(sec.APIKey, true))
-	require.Nil(t, a.secret(sec.APIKey, false), "an API key is not an RBS token")
+	a, err := newAuthn(&cfg, guard)
+	require.NoError(t, err)
+	ctx, ip := context.Background(), "10.0.0.1"
+	pw := func(user, pw string) *MerchantConfig {
+		m, err := a.password(ctx, user, pw, ip)
+		require.NoError(t, err)
+		return m
+	}
+	secret := func(s string, apiKey bool) *MerchantConfig {
+		m, err := a.secret(s, apiKey, ip)
+		require.NoError(t, err)
+		return m
+	}
+	require.NotNil(t, pw(sec.UserName, sec.Password))
+	require.NotNil(t, pw(sec.UserName, sec.Password), "cached")
+	require.Nil(t, pw(sec.UserName, "wrong"))
+	require.NotNil(t, secret(sec.Token, false))
+	require.NotNil(t, secret(sec.APIKey, true))
+	require.Nil(t, secret(sec.APIKey, false), "an API key is not an RBS token")
+}
+
+// Guessing a merchant's password locks the user name after five tries,
+// from any address, with the time left in the answer; the right password
+// is refused too until the lock lifts.
+func TestPasswordGuessingLocksOut(t *testing.T) {
+	cfg, sec, err := DemoCredentials("demo-shop", "http://127.0.0.1:8080/pay")
+	require.NoError(t, err)
+	guard, err := authguard.New(authguard.Config{MaxFailures: 5, LockFor: time.Minute, AddressBurst: 100}, "test", nil)
+	require.NoError(t, err)
+	a, err := newAuthn(&cfg, guard)
+	require.NoError(t, err)
+	for range 5 {
+		m, err := a.password(context.Background(), sec.UserName, "guess", "10.0.0.1")
+		require.NoError(t, err)
+		require.Nil(t, m)
+	}
+	_, err = a.password(context.Background(), sec.UserName, sec.Password, "10.0.0.2")
+	var locked *errLocked
+	require.ErrorAs(t, err, &locked)
+	require.Greater(t, locked.retryAfter, 50*time.Second)
+	require.Contains(t, err.Error(), "retry in 60 s")
 }
 
 func FuzzParseAmount(f *testing.F) {

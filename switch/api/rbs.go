@@ -130,8 +130,9 @@ func (c *call) rbsBegin() (url.Values, bool) {
 			return nil, false
 		}
 	}
+	var err error
 	if tok := form.Get("token"); tok != "" {
-		c.merchant = c.s.auth.secret(tok, false)
+		c.merchant, err = c.s.auth.secret(tok, false, clientIP(c.r))
 	} else {
 		switch {
 		case form.Get("userName") == "":
@@ -141,9 +142,20 @@ func (c *call) rbsBegin() (url.Values, bool) {
 			c.rbsAnswer(rbsErr(rbsMissing, "Password can not be empty"))
 			return nil, false
 		}
-		c.merchant = c.s.auth.password(form.Get("userName"), form.Get("password"))
+		c.merchant, err = c.s.auth.password(c.r.Context(), form.Get("userName"), form.Get("password"), clientIP(c.r))
 	}
-	if c.merchant == nil {
+	var locked *errLocked
+	switch {
+	case errors.As(err, &locked):
+		c.w.Header().Set("Retry-After", strconv.Itoa(int(locked.retryAfter.Seconds()+0.999)))
+		c.rbsAnswer(rbsErr(rbsWrong, msgAccess+": "+locked.Error()))
+		return nil, false
+	case err != nil:
+		// Busy: every password check slot is taken. Nothing was tried.
+		c.w.Header().Set("Retry-After", "1")
+		c.rbsAnswer(rbsErr(rbsSystemError, msgUnavailable))
+		return nil, false
+	case c.merchant == nil:
 		c.rbsAnswer(rbsErr(rbsWrong, msgAccess))
 		return nil, false
 	}

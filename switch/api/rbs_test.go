@@ -309,3 +309,29 @@ func TestRBSJournal(t *testing.T) {
 	require.Equal(t, 4, in)
 	require.Equal(t, 4, out)
 }
+
+// Guessing over HTTP: after five wrong passwords the user name is locked
+// and the answer says for how long (RBS form, Retry-After); guessing API
+// keys from one address runs out of tries the same way (429).
+func TestGuessingIsLockedOut(t *testing.T) {
+	h := newHarness(t)
+	for range 5 {
+		ans := h.rbs("getOrderStatusExtended", url.Values{"userName": {userA}, "password": {"guess"}, "orderId": {"x"}})
+		require.Equal(t, "5", ans["errorCode"])
+	}
+	ans := h.rbs("getOrderStatusExtended", credsA("orderId", "x"))
+	require.Equal(t, "5", ans["errorCode"], "locked: the right password is refused too")
+	require.Contains(t, ans["errorMessage"], "too many failed sign-ins; retry in")
+
+	var last v1Resp
+	for range 30 {
+		last = h.v1(http.MethodGet, "/v1/orders/x", "sk_guess", "", nil)
+		if last.Status == http.StatusTooManyRequests {
+			break
+		}
+		require.Equal(t, http.StatusUnauthorized, last.Status)
+	}
+	require.Equal(t, http.StatusTooManyRequests, last.Status, "the address ran out of tries")
+	require.NotEmpty(t, last.Header.Get("Retry-After"))
+	require.Equal(t, "too_many_attempts", errObj(last)["code"])
+}

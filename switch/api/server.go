@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -67,7 +68,11 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	cfg.PaymentPageURL = strings.TrimRight(cfg.PaymentPageURL, "/")
-	a, err := newAuthn(&cfg)
+	guard, err := authguard.New(cfg.Guard, "api", reg)
+	if err != nil {
+		return nil, fmt.Errorf("api: guard: %w", err)
+	}
+	a, err := newAuthn(&cfg, guard)
 	if err != nil {
 		return nil, err
 	}
