@@ -2,6 +2,7 @@ package issuersim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -185,6 +186,9 @@ func (b *Bank) Start(ctx context.Context) error {
 				b.admin.Close()
 			}
 			return fmt.Errorf("issuersim %s: listen: %w", b.cfg.Name, err)
+		}
+		if b.cfg.TLS != nil {
+			ln = tls.NewListener(ln, b.cfg.TLS)
 		}
 		b.ln = ln
 		b.wg.Add(1)
@@ -451,6 +455,12 @@ func (b *Bank) connOptions(s *session) []connection.Option {
 			// moov's read errors are SafeErrors; scrub anyway.
 			b.log.Debug().Str("conn", s.name).Str("error", scrub(err.Error())).Msg("link error")
 		}),
+	}
+	if b.cfg.TLS != nil && b.cfg.Dial != "" {
+		t := b.cfg.TLS
+		opts = append(opts, connection.SetTLSConfig(func(c *tls.Config) {
+			c.RootCAs, c.Certificates, c.ServerName, c.MinVersion = t.RootCAs, t.Certificates, t.ServerName, t.MinVersion
+		}))
 	}
 	if d := b.cfg.IdleTimeout; d > 0 {
 		opts = append(opts, connection.ReadTimeout(d), connection.ReadTimeoutHandler(func(c *connection.Connection) {
