@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
@@ -23,6 +24,7 @@ type view struct {
 	Switcher                              []langLink
 
 	Merchant, Description, Number, Amount, Card string
+	Goods                                       []goodsLine // the merchant's cart
 
 	Action, CSRF, Holder, Email, PayLabel string
 	Errors                                map[string]string // field → text key
@@ -32,6 +34,9 @@ type view struct {
 	Lines       []string
 	Back, Again string
 }
+
+// goodsLine is one line of the cart as the page shows it.
+type goodsLine struct{ Name, Amount string }
 
 type langLink struct {
 	Code, Name, URL string
@@ -50,6 +55,20 @@ func (s *Server) withOrder(v *view, o *order.Order) {
 	}
 	v.Description, v.Number = o.Description, o.Number
 	v.Amount = formatAmount(o.Amount, o.Currency)
+	for _, it := range o.Cart {
+		cur, q := o.Currency, it.Quantity
+		if it.Currency != "" {
+			cur = it.Currency
+		}
+		if q <= 0 {
+			q = 1
+		}
+		name := it.Name
+		if q > 1 {
+			name += " × " + strconv.FormatInt(q, 10)
+		}
+		v.Goods = append(v.Goods, goodsLine{Name: name, Amount: formatAmount(it.Price*q, cur)})
+	}
 	if o.Card != nil {
 		v.Card = o.Card.Masked
 	}

@@ -366,3 +366,35 @@ func TestRefundRightAfterCompletion(t *testing.T) {
 	require.Equal(t, before.Captured+50000, acc.Captured)
 	require.Equal(t, before.Refunded+20000, acc.Refunded)
 }
+
+// TestCompletionReplacesTheCart: a completion that names goods (the
+// Processing.kz completeTransactionEx) makes them the order's cart; one
+// that names none leaves the cart; the merchant's data stays as sent.
+func TestCompletionReplacesTheCart(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	sold := []order.CartItem{{Name: "Kettle", Quantity: 1, Price: 9000, ID: "K-1"}, {Name: "Cup", Quantity: 1, Price: 1000}}
+	res, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "cart-1", Amount: 10000, TwoStage: true,
+		ReturnURL: "https://shop.example.kz/ok", Cart: sold,
+		Shop: &order.MerchantData{OrderID: "42", LocalTime: "01.02.2012 18:34:58", Info: []order.Info{{Key: "k", Value: "v"}}}})
+	require.NoError(t, err)
+	o := h.pay(res.Order, visa, visaExp)
+	require.Equal(t, order.StatusApproved, o.Status)
+	shipped := []order.CartItem{{Name: "Kettle", Quantity: 1, Price: 9000, ID: "K-1"}}
+	done, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 9000, Cart: shipped})
+	require.NoError(t, err)
+	require.Equal(t, shipped, done.Order.Cart)
+	require.Equal(t, "42", done.Order.Shop.OrderID)
+	stored, err := h.svc.Get(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, shipped, stored.Cart)
+	require.Equal(t, []order.Info{{Key: "k", Value: "v"}}, stored.Shop.Info)
+
+	res, err = h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "cart-2", Amount: 10000, TwoStage: true,
+		ReturnURL: "https://shop.example.kz/ok", Cart: sold})
+	require.NoError(t, err)
+	o = h.pay(res.Order, visa, visaExp)
+	done, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	require.NoError(t, err)
+	require.Equal(t, sold, done.Order.Cart, "no goods named: the cart stays")
+}

@@ -28,7 +28,11 @@ type FollowUpRequest struct {
 	// ExpectedDeposited, when set, must equal the order's captured amount
 	// minus refunds, or the refund is refused (guards parallel refunds).
 	ExpectedDeposited *int64
-	Reply             Reply
+	// Cart, when set with a completion, replaces the order's cart: the
+	// goods the merchant ships are not always the goods it sold
+	// (Processing.kz completeTransactionEx).
+	Cart  []order.CartItem
+	Reply Reply
 }
 
 // ErrBankRefused is wrapped when the bank declined a follow-up.
@@ -75,6 +79,9 @@ func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Result, err
 			TerminalID: auth.TerminalID, MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID, ActionCode: order.ActionApproved,
 		}
 		n.Ops = append(n.Ops, op)
+		if r.Cart != nil {
+			n.Cart = r.Cart
+		}
 		order.ApplyCompletion(n, amount)
 		n.ActionCode = order.ActionApproved
 		err = s.commit(ctx, change{o: n, prev: o.Version, reply: rp, final: true,

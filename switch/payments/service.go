@@ -172,7 +172,9 @@ type RegisterRequest struct {
 	ReturnURL   string
 	FailURL     string
 	Params      map[string]string
-	TwoStage    bool
+	// Shop is what the merchant sent for its own records (kept as is).
+	Shop     *order.MerchantData
+	TwoStage bool
 	// Lifetime overrides the configured order lifetime when positive.
 	Lifetime time.Duration
 	// SameAgain answers a registration identical to an order still
@@ -220,7 +222,7 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 	o := &order.Order{
 		ID: id.String(), Merchant: r.Merchant, Number: r.Number, Description: r.Description,
 		Cart: r.Cart, Email: r.Email, Customer: r.Customer, Language: r.Language,
-		ReturnURL: r.ReturnURL, FailURL: r.FailURL, Params: r.Params, TwoStage: r.TwoStage,
+		ReturnURL: r.ReturnURL, FailURL: r.FailURL, Params: r.Params, Shop: r.Shop, TwoStage: r.TwoStage,
 		Amount: r.Amount, Currency: r.Currency, CreatedAt: now, ExpiresAt: now.Add(life),
 		Status: order.StatusRegistered, Ops: []order.Operation{},
 	}
