@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
@@ -65,5 +67,17 @@ func (d *Daemon) mountMerchantSide() error {
 		return fmt.Errorf("daemon: hpp: %w", err)
 	}
 	d.mux.Handle("/pay/", d.guard(h.Handler(), h.Unavailable))
+	ccfg := d.cfg.CNP
+	if ccfg.PublicURL == "" {
+		ccfg.PublicURL = d.url
+	}
+	if ccfg.PaymentPageURL == "" {
+		ccfg.PaymentPageURL = strings.TrimRight(hcfg.PublicURL, "/") + "/pay"
+	}
+	c, err := cnp.New(d.payments, ccfg, d.log.With().Str("component", "cnp").Logger(), d.reg)
+	if err != nil {
+		return fmt.Errorf("daemon: cnp: %w", err)
+	}
+	d.mux.Handle(cnp.Prefix, d.guard(c.Handler(), c.Unavailable))
 	return nil
 }
