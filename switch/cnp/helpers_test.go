@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -29,10 +30,12 @@ const (
 	service  = "/CNPMerchantWebServices/services/CNPMerchantWebService"
 )
 
-// world is a switch with the test shop as a Processing.kz merchant.
+// world is a switch with the test shop as a Processing.kz merchant, and
+// the shop's web server (on loopback) that the switch calls returnURLs on.
 type world struct {
 	*switchtest.Switch
-	t *testing.T
+	t    *testing.T
+	shop string // the shop's base URL
 }
 
 // shopConfig is the test shop's cnp entry: loopback callers only, refunds
@@ -44,13 +47,15 @@ func shopConfig() cnp.MerchantConfig {
 
 func newWorld(t *testing.T, configure ...func(*daemon.Config)) *world {
 	t.Helper()
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(shop.Close)
 	s := switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
 		c.CNP.Merchants = []cnp.MerchantConfig{shopConfig()}
 		for _, f := range configure {
 			f(c)
 		}
 	}})
-	return &world{s, t}
+	return &world{s, t, shop.URL}
 }
 
 const disabledMID = "000000000000017"

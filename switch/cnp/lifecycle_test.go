@@ -44,7 +44,7 @@ func inWSDLOrder(t *testing.T, names, want []string) {
 func TestPurchaseLifecycle(t *testing.T) {
 	w := newWorld(t)
 	before := w.Account(switchtest.Visa)
-	d := basic(150000, "https://shop.example.kz/result?sessionID=")
+	d := basic(150000, w.shop+"/result?sessionID=")
 	d["merchantAdditionalInformationList"] = `<ns2:merchantAdditionalInformationList>` + bean("key", "channel") + bean("value", "web") +
 		`</ns2:merchantAdditionalInformationList>`
 	d["goodsList"] = goods("Чай казахстанский", "TEA-1", "100000", "398") + goods("Доставка", "", "50000", "398")
@@ -57,7 +57,7 @@ func TestPurchaseLifecycle(t *testing.T) {
 	require.Equal(t, []string{"transactionStatus"}, r.ret().names())
 	require.Equal(t, "PENDING_CUSTOMER_INPUT", r.value(t, "transactionStatus"))
 	o := w.Order(id)
-	require.Equal(t, "https://shop.example.kz/result?sessionID="+ref, o.ReturnURL, "the reference appended to a returnURL ending with =")
+	require.Equal(t, w.shop+"/result?sessionID="+ref, o.ReturnURL, "the reference appended to a returnURL ending with =")
 	require.True(t, o.TwoStage)
 	require.Equal(t, ref, o.Number)
 	require.Equal(t, "42", o.Shop.OrderID)
@@ -150,7 +150,7 @@ func TestPurchaseLifecycle(t *testing.T) {
 // state getTransactionStatus reports.
 func TestSameOrderInEveryDialect(t *testing.T) {
 	w := newWorld(t)
-	ref, id, redirect := w.start(basic(77700, "https://shop.example.kz/result"))
+	ref, id, redirect := w.start(basic(77700, w.shop+"/result"))
 	newBuyer(t).pay(redirect, switchtest.Visa)
 	require.True(t, w.complete(ref, true, "70000"))
 	require.True(t, w.refund(ref, "700"))
@@ -187,7 +187,7 @@ func TestSameOrderInEveryDialect(t *testing.T) {
 func TestReversal(t *testing.T) {
 	w := newWorld(t)
 	before := w.Account(switchtest.Visa)
-	ref, _, redirect := w.start(basic(5000, "https://shop.example.kz/result"))
+	ref, _, redirect := w.start(basic(5000, w.shop+"/result"))
 	newBuyer(t).pay(redirect, switchtest.Visa)
 	require.Equal(t, int64(5000), w.Account(switchtest.Visa).Held-before.Held)
 	require.True(t, w.complete(ref, false, ""))
@@ -206,7 +206,7 @@ func TestReversal(t *testing.T) {
 // nothing can follow it.
 func TestDeclined(t *testing.T) {
 	w := newWorld(t)
-	ref, _, redirect := w.start(basic(5000, "https://shop.example.kz/result"))
+	ref, _, redirect := w.start(basic(5000, w.shop+"/result"))
 	newBuyer(t).pay(redirect, "4000000000000044") // lost card: 41
 	r := w.status(mid, ref)
 	require.Equal(t, "DECLINED", r.value(t, "transactionStatus"))
@@ -224,8 +224,8 @@ func TestDeclined(t *testing.T) {
 // and before the card is entered; follow-ups answer false.
 func TestNoTransactionToShow(t *testing.T) {
 	w := newWorld(t, withOtherShops)
-	ref, _, _ := w.start(basic(1000, "https://shop.example.kz/result"))
-	otherRef, _, _ := w.start(withMID(basic(1000, "https://shop.example.kz/result"), otherMID))
+	ref, _, _ := w.start(basic(1000, w.shop+"/result"))
+	otherRef, _, _ := w.start(withMID(basic(1000, w.shop+"/result"), otherMID))
 	for _, tc := range []struct {
 		name, mid, ref, status string
 	}{
@@ -249,7 +249,7 @@ func TestNoTransactionToShow(t *testing.T) {
 			}
 		})
 	}
-	require.Contains(t, w.startFails(withMID(basic(1000, "https://shop.example.kz/r"), disabledMID)), "merchantId: the merchant is disabled")
-	require.Contains(t, w.startFails(withMID(basic(1000, "https://shop.example.kz/r"), "999999999999999")), "merchantId: unknown merchant")
+	require.Contains(t, w.startFails(withMID(basic(1000, w.shop+"/r"), disabledMID)), "merchantId: the merchant is disabled")
+	require.Contains(t, w.startFails(withMID(basic(1000, w.shop+"/r"), "999999999999999")), "merchantId: unknown merchant")
 	require.Equal(t, "PENDING_CUSTOMER_INPUT", w.statusOf(ref), "none of it touched the shop's transaction")
 }

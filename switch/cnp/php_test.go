@@ -34,7 +34,7 @@ func TestPHPSoapClient(t *testing.T) {
 	before := w.Account(switchtest.Visa)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, php, "testdata/shop.php", w.URL(), mid, user, password)
+	cmd := exec.CommandContext(ctx, php, "testdata/shop.php", w.URL(), mid, user, password, w.shop)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()

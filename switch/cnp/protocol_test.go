@@ -50,7 +50,7 @@ func TestWSDL(t *testing.T) {
 // naming what is wrong; it leaves nothing behind.
 func TestProtocolFaults(t *testing.T) {
 	w := newWorld(t)
-	okTx := "<ns1:transaction>" + details(basic(1000, "https://shop.example.kz/r")) + "</ns1:transaction>"
+	okTx := "<ns1:transaction>" + details(basic(1000, w.shop+"/r")) + "</ns1:transaction>"
 	bomb := `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>` +
 		`<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>&lol2;</SOAP-ENV:Body></SOAP-ENV:Envelope>`
 	deep := envelope11("getTransactionStatus", strings.Repeat("<a>", 100)+strings.Repeat("</a>", 100))
@@ -124,7 +124,7 @@ func TestGetVersionAndSOAP12(t *testing.T) {
 	require.Equal(t, "http://www.w3.org/2003/05/soap-envelope", r.root.Name.Space)
 	require.Contains(t, r.header.Get("Content-Type"), "application/soap+xml")
 
-	ref, _, _ := w.start(basic(1000, "https://shop.example.kz/r"))
+	ref, _, _ := w.start(basic(1000, w.shop+"/r"))
 	st := `<ns1:getTransactionStatus xmlns:ns1="` + nsOps + `">` + el("merchantId", mid) + el("referenceNr", ref) + `</ns1:getTransactionStatus>`
 	r = w.post(service+".CNPMerchantWebServiceHttpsSoap12Endpoint/", `application/soap+xml; charset=utf-8`, "-", strings.Replace(env12, "%s", st, 1))
 	require.Equal(t, http.StatusOK, r.status, r.body)
@@ -172,7 +172,7 @@ func TestAccessControl(t *testing.T) {
 		c.CNP.Merchants = append(c.CNP.Merchants, far, b)
 	})
 	before := countOrders(t, w)
-	r := w.call("startTransaction", "<ns1:transaction>"+details(withMID(basic(1000, "https://shop.example.kz/r"), farMID))+"</ns1:transaction>")
+	r := w.call("startTransaction", "<ns1:transaction>"+details(withMID(basic(1000, w.shop+"/r"), farMID))+"</ns1:transaction>")
 	require.Equal(t, http.StatusForbidden, r.status, r.body)
 	require.Contains(t, r.fault(), "access denied for merchantId "+farMID)
 	r = w.status(mid, "X") // the loopback shop is still fine
@@ -180,7 +180,7 @@ func TestAccessControl(t *testing.T) {
 	r = w.call("getTransactionStatus", el("merchantId", farMID)+el("referenceNr", "X"))
 	require.Equal(t, http.StatusForbidden, r.status, "queries too")
 
-	txBasic := "<ns1:transaction>" + details(withMID(basic(1000, "https://shop.example.kz/r"), basicMID)) + "</ns1:transaction>"
+	txBasic := "<ns1:transaction>" + details(withMID(basic(1000, w.shop+"/r"), basicMID)) + "</ns1:transaction>"
 	r = w.call("startTransaction", txBasic)
 	require.Equal(t, http.StatusUnauthorized, r.status, r.body)
 	require.Contains(t, r.header.Get("WWW-Authenticate"), "Basic")

@@ -16,7 +16,7 @@ import (
 // creates nothing.
 func TestStartRefusals(t *testing.T) {
 	w := newWorld(t)
-	ret := "https://shop.example.kz/result"
+	ret := w.shop + "/result"
 	set := func(k, v string) tx { d := basic(1000, ret); d[k] = v; return d }
 	drop := func(k string) tx { d := basic(1000, ret); delete(d, k); return d }
 	for _, tc := range []struct {
@@ -90,17 +90,17 @@ func TestPrivateReturnURLs(t *testing.T) {
 // shop's orderId need not be unique.
 func TestReferences(t *testing.T) {
 	w := newWorld(t)
-	d := basic(2500, "https://shop.example.kz/index.php?route=payment/success&orderID=42&sessionID=")
+	d := basic(2500, w.shop+"/index.php?route=payment/success&orderID=42&sessionID=")
 	d["customerReference"] = "AB 123"
 	ref, id, redirect := w.start(d)
 	require.Equal(t, "AB 123", ref)
-	require.Equal(t, "https://shop.example.kz/index.php?route=payment/success&orderID=42&sessionID=AB+123", w.Order(id).ReturnURL)
+	require.Equal(t, w.shop+"/index.php?route=payment/success&orderID=42&sessionID=AB+123", w.Order(id).ReturnURL)
 	ref2, id2, redirect2 := w.start(d)
 	require.Equal(t, []string{ref, id, redirect}, []string{ref2, id2, redirect2}, "the same request again: the same answer")
 	d["totalAmount"] = "2600"
 	require.Contains(t, w.startFails(d), "customerReference: already used by another transaction")
 
-	again := basic(2500, "https://shop.example.kz/result") // orderId 42 again
+	again := basic(2500, w.shop+"/result") // orderId 42 again
 	ref3, id3, _ := w.start(again)
 	require.NotEqual(t, ref, ref3)
 	require.NotEqual(t, id, id3)
@@ -111,7 +111,7 @@ func TestReferences(t *testing.T) {
 // Cyrillic goods, names and additional information come back as sent.
 func TestKazakhAndCyrillic(t *testing.T) {
 	w := newWorld(t)
-	d := basic(990000, "https://shop.example.kz/result")
+	d := basic(990000, w.shop+"/result")
 	d["languageCode"] = "kz"
 	d["description"] = "Тапсырыс №7: шәй"
 	d["purchaserName"] = "Әлия Сәрсенбаева"
@@ -132,7 +132,7 @@ func TestKazakhAndCyrillic(t *testing.T) {
 // into goodsList as id/href multi-references; they are resolved.
 func TestPHPMultiReference(t *testing.T) {
 	w := newWorld(t)
-	d := basic(2000, "https://shop.example.kz/result")
+	d := basic(2000, w.shop+"/result")
 	d["goodsList"] = `<ns2:goodsList id="ref1">` + bean("amount", "1000") + bean("currencyCode", "398") + bean("nameOfGoods", "Pen") +
 		`</ns2:goodsList><ns2:goodsList href="#ref1"/>`
 	ref, id, redirect := w.start(d)
@@ -148,7 +148,7 @@ func TestPHPMultiReference(t *testing.T) {
 func TestAutoSettlement(t *testing.T) {
 	w := newWorld(t, func(c *daemon.Config) { c.CNP.Merchants[0].AutoSettlement = true })
 	before := w.Account(switchtest.Visa)
-	ref, id, redirect := w.start(basic(4200, "https://shop.example.kz/result"))
+	ref, id, redirect := w.start(basic(4200, w.shop+"/result"))
 	require.False(t, w.Order(id).TwoStage)
 	newBuyer(t).pay(redirect, switchtest.Visa)
 	r := w.status(mid, ref)
@@ -167,7 +167,7 @@ func TestAutoSettlement(t *testing.T) {
 // sold; transactionSuccess is required; refunds can be switched off.
 func TestCompleteTransactionEx(t *testing.T) {
 	w := newWorld(t, func(c *daemon.Config) { c.CNP.Merchants[0].Refunds = false })
-	d := basic(3000, "https://shop.example.kz/result")
+	d := basic(3000, w.shop+"/result")
 	d["goodsList"] = goods("Pen", "P", "1000", "398") + goods("Ink", "I", "2000", "398")
 	ref, id, redirect := w.start(d)
 	newBuyer(t).pay(redirect, switchtest.Visa)

@@ -28,6 +28,17 @@ func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 			}
 		}
 	}
+	// A Processing.kz merchant's transactions call their returnURL
+	// themselves (the guide's "automatic call"), through the same queue.
+	for _, m := range d.cfg.CNP.Merchants {
+		if !m.ReturnCall() {
+			continue
+		}
+		if cfg.ReturnCalls == nil {
+			cfg.ReturnCalls = map[string]callbacks.ReturnCall{}
+		}
+		cfg.ReturnCalls[m.Merchant] = callbacks.ReturnCall{Secret: m.CallbackSecret, Unsigned: m.CallbackSecret == "", PublicOnly: m.PublicOnly()}
+	}
 	n, err := callbacks.New(cfg, d.log.With().Str("component", "callbacks").Logger(), d.reg, nil)
 	if err != nil {
 		return fmt.Errorf("daemon: callbacks: %w", err)

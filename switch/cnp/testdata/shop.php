@@ -4,7 +4,7 @@
 // whole purchase against the switch and prints one JSON line per step; it
 // waits on stdin while the buyer pays on the hosted page.
 //
-// php shop.php BASE_URL MERCHANT_ID LOGIN PASSWORD
+// php shop.php BASE_URL MERCHANT_ID LOGIN PASSWORD SHOP_URL
 
 class TransactionDetails {
   public $billingAddress;
@@ -31,7 +31,7 @@ class getTransactionStatus { public $merchantId; public $referenceNr; }
 class completeTransaction { public $merchantId; public $referenceNr; public $transactionSuccess; public $overrideAmount; }
 class refundTransaction { public $merchantId; public $password; public $referenceNr; public $refundAmount; public $description; public $goodsToRefund; public $additionalInformation; }
 
-list(, $base, $mid, $login, $password) = $argv;
+list(, $base, $mid, $login, $password, $shop) = $argv;
 
 $client = new SoapClient($base . '/CNPMerchantWebServices/CNPMerchantWebService.wsdl', array(
   'connection_timeout' => 60,
@@ -72,7 +72,7 @@ $t->terminalId = 'TEST TID';
 $t->totalAmount = 100000;
 $t->currencyCode = 398;
 $t->description = 'Покупка в тестовом магазине';
-$t->returnURL = $base . '/shop/index.php?route=payment/processingkz/success&orderID=77&sessionID=';
+$t->returnURL = $shop . '/index.php?route=payment/processingkz/success&orderID=77&sessionID=';
 $t->goodsList = array($pen, $pen); // the same object twice: PHP writes a multi-reference
 $info = new AdditionalInformation();
 $info->key = 'channel';
