@@ -137,9 +137,7 @@ type statusFields struct {
 func (f statusFields) write(w *xmlWriter) {
 	o := f.o
 	if o == nil || f.status == StatusPendingCustomerInput {
-		if !f.internal {
-			w.leaf("ax21:transactionStatus", f.status)
-		}
+		w.leaf("ax21:transactionStatus", f.status)
 		return
 	}
 	if o.Shop != nil {

@@ -329,7 +329,7 @@ func (c *call) startTransaction(body *node) error {
 		c.startRefused(t.CustomerReference, refuse("merchantId", "unknown merchant"))
 		return nil
 	}
-	req, given, r := m.registration(t)
+	req, given, r := m.registration(t, false)
 	if r != nil {
 		c.startRefused(t.CustomerReference, r)
 		return nil
@@ -339,14 +339,15 @@ func (c *call) startTransaction(body *node) error {
 }
 
 // registration checks a TransactionDetails and makes it a payments
-// registration; given says the shop chose the reference.
-func (m *merchant) registration(t *transactionDetails) (payments.RegisterRequest, bool, *refusal) {
+// registration; given says the shop chose the reference. A card
+// registration (startRegistration) has no goods and no order id.
+func (m *merchant) registration(t *transactionDetails, card bool) (payments.RegisterRequest, bool, *refusal) {
 	req := payments.RegisterRequest{Merchant: m.Merchant, TwoStage: !m.AutoSettlement, Description: t.Description, Email: t.PurchaserEmail}
 	ref := t.CustomerReference
 	if ref != "" && !referenceRe.MatchString(ref) {
 		return req, false, refuse("customerReference", "1 to 12 latin letters, digits or spaces")
 	}
-	if t.OrderID == "" {
+	if t.OrderID == "" && !card {
 		return req, false, refuse("orderId", "required")
 	}
 	if len(t.OrderID) > maxOrderID || !printable(t.OrderID) {
@@ -368,7 +369,7 @@ func (m *merchant) registration(t *transactionDetails) (payments.RegisterRequest
 	if t.TerminalID != "" && !m.terminals[t.TerminalID] {
 		return req, false, refuse("terminalID", "not a terminal of this merchant (leave it out when none was assigned)")
 	}
-	if len(t.Goods) == 0 {
+	if len(t.Goods) == 0 && !card {
 		return req, false, refuse("goodsList", "at least one item is required")
 	}
 	if req.Cart, r = m.goodsToCart("goodsList", t.Goods, req.Currency); r != nil {
@@ -389,9 +390,10 @@ func (m *merchant) registration(t *transactionDetails) (payments.RegisterRequest
 			return req, false, r
 		}
 	}
-	if t.CardID != "" {
-		return req, false, refuse("cardId", "no card is registered under this id")
+	if r = text("cardId", t.CardID, 64); r != nil {
+		return req, false, r
 	}
+	req.CardID = t.CardID
 	// The URL is checked now; the reference is appended once known.
 	if _, r = m.returnURL(t.ReturnURL, ""); r != nil {
 		return req, false, r

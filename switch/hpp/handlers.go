@@ -27,6 +27,7 @@ type view struct {
 	Goods                                       []goodsLine // the merchant's cart
 
 	Action, CSRF, Holder, Email, PayLabel string
+	Stored                                string            // the masked registered card the order is paid with
 	Errors                                map[string]string // field → text key
 	Brands                                string            // brandTable, for the script
 
@@ -194,6 +195,9 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o 
 	v.CSRF = s.csrf.issue(w, r, o.ID)
 	v.PayLabel = payLabel(lang, v.Amount)
 	v.Brands = brandTable
+	if o.StoredCard != "" && o.Card != nil {
+		v.Stored = o.Card.Masked
+	}
 	v.Errors = f.errors
 	if len(v.Errors) == 0 {
 		v.Errors = nil
@@ -272,8 +276,15 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.toResult(w, r, o.ID, lang)
 		return
 	}
-	f := parseCardForm(r.PostForm.Get, s.now())
-	masked := iso.MaskPAN(f.card.PAN)
+	var f cardForm
+	var masked string
+	if o.StoredCard != "" && o.Card != nil {
+		// A registered card: the buyer confirms it with the CVV2.
+		f, masked = parseStoredForm(r.PostForm.Get, o.Card.Brand), o.Card.Masked
+	} else {
+		f = parseCardForm(r.PostForm.Get, s.now())
+		masked = iso.MaskPAN(f.card.PAN)
+	}
 	if len(f.errors) > 0 {
 		s.met.submits.WithLabelValues("invalid_card").Inc()
 		log.Info().Str("pan", masked).Str("outcome", "invalid_card").Strs("fields", fields(f.errors)).Msg("card form refused")

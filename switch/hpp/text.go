@@ -68,6 +68,7 @@ var texts = map[string][3]string{
 	"unavailable":  {"The payment service is temporarily unavailable", "Платёжный сервис временно недоступен", "Төлем қызметі уақытша қолжетімсіз"},
 	"continue":     {"Continue", "Продолжить", "Жалғастыру"},
 	"language":     {"Language", "Язык", "Тіл"},
+	"stored":       {"Pay with your saved card", "Оплата сохранённой картой", "Сақталған картамен төлеу"},
 }
 
 // t returns the text of key in lang.

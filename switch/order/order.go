@@ -151,6 +151,28 @@ type MerchantData struct {
 	Info []Info `json:"info,omitempty"`
 }
 
+// Registration is what an order that registers a card keeps (the
+// Processing.kz startRegistration): the buyer passes a verification hold of
+// the order's amount on the hosted page; the merchant then keeps the card
+// or not (completeRegistration), and the hold is released either way. A
+// kept card pays later orders of the same merchant (Order.StoredCard) and
+// is the order's Card: an hsm token and the PAN encrypted through hsm,
+// never a clear PAN.
+type Registration struct {
+	// Status is "" until the merchant decides, then RegistrationKept or
+	// RegistrationDropped.
+	Status string `json:"status,omitempty"`
+	// CardID names the kept card to its merchant: random, and the
+	// merchant's own (another merchant's card id names nothing).
+	CardID string `json:"card_id,omitempty"`
+}
+
+// Registration decisions.
+const (
+	RegistrationKept    = "kept"
+	RegistrationDropped = "dropped"
+)
+
 // Order is one merchant order and its operations.
 type Order struct {
 	ID          string            `json:"id"`
@@ -182,6 +204,11 @@ type Order struct {
 	Card          *Card        `json:"card,omitempty"`
 	ThreeDS       *ThreeDSInfo `json:"threeds,omitempty"`
 	IP            string       `json:"ip,omitempty"`
+	// Registration is set on an order that registers a card.
+	Registration *Registration `json:"registration,omitempty"`
+	// StoredCard is the id of the registered card this order is paid
+	// with; Card is that card from the start.
+	StoredCard string `json:"stored_card,omitempty"`
 
 	Approved  int64 `json:"approved"`  // held or captured by the authorization
 	Deposited int64 `json:"deposited"` // captured
@@ -276,6 +303,10 @@ func (o *Order) Clone() *Order {
 	if o.ThreeDS != nil {
 		t := *o.ThreeDS
 		c.ThreeDS = &t
+	}
+	if o.Registration != nil {
+		r := *o.Registration
+		c.Registration = &r
 	}
 	if o.Shop != nil {
 		sh := *o.Shop

@@ -142,3 +142,14 @@ func TestCloneCopiesMerchantData(t *testing.T) {
 	require.Equal(t, "A-1", o.Cart[0].ID)
 	require.Nil(t, (&Order{}).Clone().Shop)
 }
+
+// A card registration's verification hold is released, never captured.
+func TestRegistrationIsNeverCaptured(t *testing.T) {
+	o := orderIn(StatusApproved, true)
+	o.Registration = &Registration{}
+	require.ErrorIs(t, CheckComplete(o, 100), ErrTransition)
+	require.NoError(t, CheckCancel(o, 0))
+	c := o.Clone()
+	c.Registration.CardID = "x"
+	require.Empty(t, o.Registration.CardID, "a clone does not share the registration")
+}
