@@ -37,11 +37,18 @@ type Config struct {
 	Merchants []MerchantConfig `yaml:"merchants"`
 }
 
-// TLSConfig is the service's own TLS listener.
+// TLSConfig is the service's own TLS listener. It asks every client for a
+// certificate and accepts any (or none): the merchant's pinned
+// fingerprints decide, per merchant, after the handshake proved the client
+// holds the certificate's key.
 type TLSConfig struct {
 	Listen   string `yaml:"listen"`
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// PublicURL is the listener's base URL as shops reach it, for the WSDL
+	// served there. Default (the daemon): https:// and the listener's
+	// address.
+	PublicURL string `yaml:"public_url"`
 }
 
 // MerchantConfig is one shop of the dialect.
@@ -134,7 +141,7 @@ func (m *MerchantConfig) PublicOnly() bool { return len(m.ReturnHosts) == 0 }
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("cnp: "+format, a...)) }
-	for key, u := range map[string]string{"public_url": c.PublicURL, "payment_page_url": c.PaymentPageURL} {
+	for key, u := range map[string]string{"public_url": c.PublicURL, "payment_page_url": c.PaymentPageURL, "tls.public_url": c.TLS.PublicURL} {
 		if u == "" {
 			continue
 		}

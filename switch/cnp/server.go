@@ -32,7 +32,8 @@ type Server struct {
 	cfg       Config
 	log       zerolog.Logger
 	merchants map[string]*merchant // by merchantId
-	wsdl      []byte
+	wsdl      []byte               // addresses on PublicURL
+	wsdlTLS   []byte               // addresses on TLS.PublicURL, served on that listener
 	m         *metrics
 	mux       *http.ServeMux
 	now       func() time.Time
@@ -67,6 +68,10 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 	}
 	cfg.PaymentPageURL = strings.TrimRight(cfg.PaymentPageURL, "/")
 	s := &Server{svc: svc, cfg: cfg, log: log, merchants: map[string]*merchant{}, wsdl: WSDL(cfg.PublicURL), now: time.Now}
+	s.wsdlTLS = s.wsdl
+	if cfg.TLS.PublicURL != "" {
+		s.wsdlTLS = WSDL(cfg.TLS.PublicURL)
+	}
 	for i, mc := range cfg.Merchants {
 		pm, ok := svc.Merchant(mc.Merchant)
 		if !ok {

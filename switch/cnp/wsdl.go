@@ -52,9 +52,15 @@ func wantsWSDL(r *http.Request) bool {
 	return strings.EqualFold(r.URL.RawQuery, "wsdl")
 }
 
-func (s *Server) serveWSDL(w http.ResponseWriter, _ *http.Request) {
+// serveWSDL serves the WSDL whose addresses are the listener's the
+// request came in on.
+func (s *Server) serveWSDL(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/xml; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=300")
+	if r.TLS != nil {
+		_, _ = w.Write(s.wsdlTLS)
+		return
+	}
 	_, _ = w.Write(s.wsdl)
 }

@@ -85,10 +85,14 @@ func (d *Daemon) mountMerchantSide() error {
 	if ccfg.PaymentPageURL == "" {
 		ccfg.PaymentPageURL = strings.TrimRight(hcfg.PublicURL, "/") + "/pay"
 	}
+	if ccfg.TLS.PublicURL == "" && d.cnpLn != nil {
+		ccfg.TLS.PublicURL = "https://" + d.cnpLn.Addr().String()
+	}
 	c, err := cnp.New(d.payments, ccfg, d.log.With().Str("component", "cnp").Logger(), d.reg)
 	if err != nil {
 		return fmt.Errorf("daemon: cnp: %w", err)
 	}
-	d.mux.Handle(cnp.Prefix, d.guard(c.Handler(), c.Unavailable))
+	d.cnp = d.guard(c.Handler(), c.Unavailable)
+	d.mux.Handle(cnp.Prefix, d.cnp)
 	return nil
 }
