@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
@@ -252,4 +253,34 @@ func TestNoTransactionToShow(t *testing.T) {
 	require.Contains(t, w.startFails(withMID(basic(1000, w.shop+"/r"), disabledMID)), "merchantId: the merchant is disabled")
 	require.Contains(t, w.startFails(withMID(basic(1000, w.shop+"/r"), "999999999999999")), "merchantId: unknown merchant")
 	require.Equal(t, "PENDING_CUSTOMER_INPUT", w.statusOf(ref), "none of it touched the shop's transaction")
+}
+
+// TestPendingAuthResult: while the bank has the authorization, the
+// transaction is PENDING_AUTH_RESULT; a bank that never answers makes it
+// DECLINED (and the switch reverses what it may have held).
+func TestPendingAuthResult(t *testing.T) {
+	w := newWorld(t)
+	before := w.Account(switchtest.MC)
+	w.Knobs(issuersim.Rule{PAN: switchtest.MC, Action: issuersim.ActionNoReply})
+	ref, id, redirect := w.start(basic(6000, w.shop+"/result"))
+	b := newBuyer(t)
+	m := csrfRe.FindStringSubmatch(b.page(redirect))
+	require.NotNil(t, m)
+	paid := make(chan string, 1)
+	go func() { // the buyer waits for the bank; the test looks meanwhile
+		resp, err := b.hc.PostForm(redirect, url.Values{"csrf": {m[1]}, "pan": {switchtest.MC}, "expiry": {"12/30"}, "cvv2": {"123"}, "holder": {"TEST BUYER"}})
+		if err != nil {
+			paid <- err.Error()
+			return
+		}
+		resp.Body.Close()
+		paid <- resp.Status
+	}()
+	w.Eventually(func() bool { return w.Order(id).AtBank() }, "the authorization is at the bank")
+	require.Equal(t, "PENDING_AUTH_RESULT", w.statusOf(ref))
+	require.Equal(t, "303 See Other", <-paid)
+	r := w.status(mid, ref)
+	require.Equal(t, "DECLINED", r.value(t, "transactionStatus"), "no answer from the bank: declined")
+	w.Knobs()
+	w.Books(switchtest.MC, before)
 }
