@@ -90,6 +90,32 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 	created.Body.Close()
 	require.Equal(t, http.StatusCreated, created.StatusCode, string(msg))
 
+	// The Processing.kz shop's curl: its address, headers and the SOAP
+	// request in the here-document, the shell's $(date ...) filled in.
+	soap := regexp.MustCompile(`(?s)curl -s (\S+/CNPMerchantWebService) -H '([^']*)' +-H '([^']*)' --data-binary @- <<EOF\n(.*?)\nEOF\n`).FindStringSubmatch(joined)
+	require.NotNil(t, soap, "demo prints a SOAP curl:\n%s", text)
+	envelope := strings.NewReplacer("$(date +'%d.%m.%Y %H:%M:%S')", "06.12.2026 12:00:00", "$(date +%s)", "7").Replace(soap[4])
+	req, err = http.NewRequest(http.MethodPost, soap[1], strings.NewReader(envelope))
+	require.NoError(t, err)
+	for _, h := range soap[2:4] {
+		k, val, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, val)
+	}
+	started, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	msg, _ = io.ReadAll(started.Body)
+	started.Body.Close()
+	require.Equal(t, http.StatusOK, started.StatusCode, string(msg))
+	require.Contains(t, string(msg), "<ax23:success>true</ax23:success>")
+	redirect := regexp.MustCompile(`<ax23:redirectURL>([^<]+)</ax23:redirectURL>`).FindStringSubmatch(string(msg))
+	require.NotNil(t, redirect, string(msg))
+	page, err = http.Get(redirect[1])
+	require.NoError(t, err)
+	body, _ = io.ReadAll(page.Body)
+	page.Body.Close()
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	require.Contains(t, string(body), "Demo goods", "the page shows the goods")
+
 	// And the order the demo registered itself opens its payment page.
 	ready := regexp.MustCompile(`(http://\S+/pay/\S+)`).FindStringSubmatch(text)
 	require.NotNil(t, ready, text)

@@ -20,6 +20,7 @@ import (
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -57,6 +58,9 @@ type Config struct {
 	ThreeDS ThreeDSConfig `yaml:"threeds"`
 	// API holds merchants' credentials for the web service.
 	API api.Config `yaml:"api"`
+	// CNP is the Processing.kz merchant web service (CNPMerchantWebService,
+	// SOAP) and its merchants.
+	CNP cnp.Config `yaml:"cnp"`
 	// HPP is the hosted payment page.
 	HPP hpp.Config `yaml:"hpp"`
 	// HTTP bounds the HTTP server of Listen.
@@ -217,6 +221,18 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Payments.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if err := c.CNP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	merchants := map[string]bool{}
+	for _, m := range c.Payments.Merchants {
+		merchants[m.ID] = true
+	}
+	for i, m := range c.CNP.Merchants {
+		if m.Merchant != "" && !merchants[m.Merchant] {
+			errs = append(errs, fmt.Errorf("config: cnp.merchants[%d].merchant: %q is not a payments merchant", i, m.Merchant))
+		}
 	}
 	if _, err := routing.New(c.Routing, c.linkNames()); err != nil {
 		errs = append(errs, fmt.Errorf("config: routing: %w", err))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
@@ -34,4 +35,17 @@ func TestConfigTimeoutsAgree(t *testing.T) {
 			require.ErrorContains(t, c.Validate(), tc.want)
 		})
 	}
+}
+
+// The Processing.kz section is checked with the rest: its merchants must
+// be payments merchants, and its own errors carry the cnp prefix.
+func TestConfigCNPMerchants(t *testing.T) {
+	good, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	c := good
+	c.CNP.Merchants = []cnp.MerchantConfig{{MerchantID: "000000000000015", Merchant: "nobody", AllowedIPs: []string{"127.0.0.1"}}}
+	require.ErrorContains(t, c.Validate(), `config: cnp.merchants[0].merchant: "nobody" is not a payments merchant`)
+	c.CNP.Merchants[0].Merchant, c.CNP.Merchants[0].AllowedIPs = switchtest.Merchant, nil
+	require.ErrorContains(t, c.Validate(), "config: cnp: merchants[0]: no access control")
+	c.CNP.Merchants[0].AllowedIPs = []string{"127.0.0.1"}
+	require.NoError(t, c.Validate())
 }

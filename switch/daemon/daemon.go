@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/order"
@@ -43,9 +45,14 @@ type Daemon struct {
 	http     *http.Server
 	adminLn  net.Listener
 	admin    *http.Server
-	mux      *http.ServeMux
-	url      string
-	gate     *gate
+	// cnpLn and cnpHTTP are the Processing.kz service's own TLS listener
+	// (cnp.tls), when configured.
+	cnpLn   net.Listener
+	cnpHTTP *http.Server
+	cnp     http.Handler
+	mux     *http.ServeMux
+	url     string
+	gate    *gate
 
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -122,6 +129,20 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if d.url == "" {
 		d.url = "http://" + d.ln.Addr().String()
 	}
+	if t := cfg.CNP.TLS; t.Listen != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("daemon: cnp.tls: %w", err)
+		}
+		// Any client certificate, or none: each merchant's pinned
+		// fingerprints decide (switch/cnp), and the handshake has proved
+		// the client holds the certificate's key.
+		d.cnpLn, err = tls.Listen("tcp", t.Listen, &tls.Config{Certificates: []tls.Certificate{cert},
+			ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return nil, fmt.Errorf("daemon: cnp.tls.listen: %w", err)
+		}
+	}
 	if err := d.wireCallbacks(&deps, kinds); err != nil {
 		return nil, err
 	}
@@ -165,6 +186,19 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 			log.Error().Err(err).Msg("http server stopped")
 		}
 	}()
+	if d.cnpLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle(cnp.Prefix, d.cnp)
+		d.cnpHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.cnpHTTP.Serve(d.cnpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error().Err(err).Msg("cnp TLS server stopped")
+			}
+		}()
+	}
 	if cfg.AdminListen != "" {
 		if d.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			return nil, fmt.Errorf("daemon: admin_listen: %w", err)
@@ -208,6 +242,15 @@ func (d *Daemon) AdminURL() string {
 	return "http://" + d.adminLn.Addr().String()
 }
 
+// CNPTLSAddr is the address of the Processing.kz service's TLS listener
+// ("" when none).
+func (d *Daemon) CNPTLSAddr() string {
+	if d.cnpLn == nil {
+		return ""
+	}
+	return d.cnpLn.Addr().String()
+}
+
 // Payments is the payment service (tests and the bench drive it directly).
 func (d *Daemon) Payments() *payments.Service { return d.payments }
 
@@ -244,6 +287,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			errs = append(errs, d.admin.Shutdown(ctx))
 		} else if d.adminLn != nil {
 			d.adminLn.Close()
+		}
+		if d.cnpHTTP != nil {
+			errs = append(errs, d.cnpHTTP.Shutdown(ctx))
+		} else if d.cnpLn != nil {
+			d.cnpLn.Close()
 		}
 		if d.saf != nil {
 			errs = append(errs, d.saf.Close(ctx))

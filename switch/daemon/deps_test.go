@@ -64,7 +64,7 @@ func TestLayers(t *testing.T) {
 		{"the 3-D Secure requestor speaks HTTP and the wire only", is("switch/threeds"), func(i string) bool {
 			return strings.HasPrefix(i, module) && !is("emv3ds")(i)
 		}, false},
-		{"web packages never touch links, SAF, the journal or bbolt", is("switch/api", "switch/hpp"),
+		{"web packages never touch links, SAF, the journal or bbolt", is("switch/api", "switch/cnp", "switch/hpp"),
 			func(i string) bool {
 				return is("switch/links", "switch/saf", "switch/journal")(i) || strings.HasPrefix(i, "go.etcd.io/bbolt")
 			}, true},

@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
@@ -25,6 +27,17 @@ func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 				cfg.Merchants[m.Merchant] = callbacks.Target{URL: m.CallbackURL, Secret: m.CallbackSecret}
 			}
 		}
+	}
+	// A Processing.kz merchant's transactions call their returnURL
+	// themselves (the guide's "automatic call"), through the same queue.
+	for _, m := range d.cfg.CNP.Merchants {
+		if !m.ReturnCall() {
+			continue
+		}
+		if cfg.ReturnCalls == nil {
+			cfg.ReturnCalls = map[string]callbacks.ReturnCall{}
+		}
+		cfg.ReturnCalls[m.Merchant] = callbacks.ReturnCall{Secret: m.CallbackSecret, Unsigned: m.CallbackSecret == "", PublicOnly: m.PublicOnly()}
 	}
 	n, err := callbacks.New(cfg, d.log.With().Str("component", "callbacks").Logger(), d.reg, nil)
 	if err != nil {
@@ -65,5 +78,21 @@ func (d *Daemon) mountMerchantSide() error {
 		return fmt.Errorf("daemon: hpp: %w", err)
 	}
 	d.mux.Handle("/pay/", d.guard(h.Handler(), h.Unavailable))
+	ccfg := d.cfg.CNP
+	if ccfg.PublicURL == "" {
+		ccfg.PublicURL = d.url
+	}
+	if ccfg.PaymentPageURL == "" {
+		ccfg.PaymentPageURL = strings.TrimRight(hcfg.PublicURL, "/") + "/pay"
+	}
+	if ccfg.TLS.PublicURL == "" && d.cnpLn != nil {
+		ccfg.TLS.PublicURL = "https://" + d.cnpLn.Addr().String()
+	}
+	c, err := cnp.New(d.payments, ccfg, d.log.With().Str("component", "cnp").Logger(), d.reg)
+	if err != nil {
+		return fmt.Errorf("daemon: cnp: %w", err)
+	}
+	d.cnp = d.guard(c.Handler(), c.Unavailable)
+	d.mux.Handle(cnp.Prefix, d.cnp)
 	return nil
 }

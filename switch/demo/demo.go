@@ -14,6 +14,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -22,6 +23,10 @@ import (
 // The demo's names, shown in its output and used by tests.
 const (
 	Merchant = "demo-shop"
+	// CNPMerchant is a shop of the Processing.kz dialect, its merchantId
+	// CNPMerchantID the one the vendor's PHP sample sends.
+	CNPMerchant   = "demo-cnp"
+	CNPMerchantID = "000000000000015"
 	// BankASCII is dialed by the switch and speaks the ascii dialect.
 	BankASCII = "alatau-sim"
 	// BankBinary dials the switch and speaks the binary dialect.
@@ -87,6 +92,24 @@ func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.
 			BankBinary: {TerminalID: "TLPB0001", MerchantID: "000000000000201"},
 		},
 	}}
+	cfg.Payments.Merchants = append(cfg.Payments.Merchants, payments.Merchant{
+		ID: CNPMerchant, Name: "Demo CNP Shop", URL: "https://cnp-shop.example.kz", MCC: "5999", City: "Astana", Country: "KZ",
+		Terminals: map[string]payments.Terminal{
+			BankASCII:  {TerminalID: "TLPA0002", MerchantID: "000000000000102"},
+			BankBinary: {TerminalID: "TLPB0002", MerchantID: "000000000000202"},
+		},
+	})
+	// A shop that speaks the Processing.kz web service, let in from this
+	// machine only. No shop listens behind its returnURL in the demo, so
+	// the automatic call of it is off here (on by default).
+	off := false
+	cfg.CNP = cnp.Config{
+		IssuerCountries: map[string]string{"4111": "KAZAKHSTAN", "5555": "KAZAKHSTAN", "4444": "KAZAKHSTAN"},
+		Merchants: []cnp.MerchantConfig{{
+			MerchantID: CNPMerchantID, Merchant: CNPMerchant, AllowedIPs: []string{"127.0.0.1", "::1"},
+			ReferencePrefix: "DM", Refunds: true, ReturnURLCall: &off,
+		}},
+	}
 	cfg.SAF.RetryMin, cfg.SAF.RetryMax = 500*time.Millisecond, 10*time.Second
 	// The payment page URL follows the address the switch listens on.
 	apiCfg, secrets, err := api.DemoCredentials(Merchant, "http://"+listen+"/pay")

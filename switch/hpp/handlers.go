@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
@@ -23,8 +24,10 @@ type view struct {
 	Switcher                              []langLink
 
 	Merchant, Description, Number, Amount, Card string
+	Goods                                       []goodsLine // the merchant's cart
 
 	Action, CSRF, Holder, Email, PayLabel string
+	Stored                                string            // the masked registered card the order is paid with
 	Errors                                map[string]string // field → text key
 	Brands                                string            // brandTable, for the script
 	// Declined: the buyer's last attempt was declined and another may be
@@ -35,6 +38,9 @@ type view struct {
 	Lines       []string
 	Back, Again string
 }
+
+// goodsLine is one line of the cart as the page shows it.
+type goodsLine struct{ Name, Amount string }
 
 type langLink struct {
 	Code, Name, URL string
@@ -53,6 +59,20 @@ func (s *Server) withOrder(v *view, o *order.Order) {
 	}
 	v.Description, v.Number = o.Description, o.Number
 	v.Amount = formatAmount(o.Amount, o.Currency)
+	for _, it := range o.Cart {
+		cur, q := o.Currency, it.Quantity
+		if it.Currency != "" {
+			cur = it.Currency
+		}
+		if q <= 0 {
+			q = 1
+		}
+		name := it.Name
+		if q > 1 {
+			name += " × " + strconv.FormatInt(q, 10)
+		}
+		v.Goods = append(v.Goods, goodsLine{Name: name, Amount: formatAmount(it.Price*q, cur)})
+	}
 	if o.Card != nil {
 		v.Card = o.Card.Masked
 	}
@@ -178,6 +198,9 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o 
 	v.CSRF = s.csrf.issue(w, r, o.ID)
 	v.PayLabel = payLabel(lang, v.Amount)
 	v.Brands = brandTable
+	if o.StoredCard != "" && o.Card != nil {
+		v.Stored = o.Card.Masked
+	}
 	v.Errors = f.errors
 	if len(v.Errors) == 0 {
 		v.Errors = nil
@@ -257,8 +280,15 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.toResult(w, r, o.ID, lang)
 		return
 	}
-	f := parseCardForm(r.PostForm.Get, s.now())
-	masked := iso.MaskPAN(f.card.PAN)
+	var f cardForm
+	var masked string
+	if o.StoredCard != "" && o.Card != nil {
+		// A registered card: the buyer confirms it with the CVV2.
+		f, masked = parseStoredForm(r.PostForm.Get, o.Card.Brand), o.Card.Masked
+	} else {
+		f = parseCardForm(r.PostForm.Get, s.now())
+		masked = iso.MaskPAN(f.card.PAN)
+	}
 	if len(f.errors) > 0 {
 		s.met.submits.WithLabelValues("invalid_card").Inc()
 		log.Info().Str("pan", masked).Str("outcome", "invalid_card").Strs("fields", fields(f.errors)).Msg("card form refused")

@@ -58,6 +58,27 @@ func TestPageInEachLanguage(t *testing.T) {
 	}
 }
 
+// TestPageShowsTheCart: the merchant's goods are on the page, each line
+// with its amount in its own currency (a Processing.kz goodsList may mix
+// them, and is never summed against the total).
+func TestPageShowsTheCart(t *testing.T) {
+	s := newStack(t)
+	o := s.register(orderSpec{lang: "kk", cart: []order.CartItem{
+		{Name: "Шай <қара>", Quantity: 1, Price: 1_000_000, ID: "TEA-1"},
+		{Name: "Кесе", Quantity: 2, Price: 250_000},
+		{Name: "Gift card", Quantity: 1, Price: 1000, Currency: "840"},
+	}})
+	r := newBrowser(t).get(s.URL() + "/pay/" + o.ID)
+	require.Equal(t, http.StatusOK, r.status)
+	for _, want := range []string{
+		`<div class="line"><dt>Шай &lt;қара&gt;</dt><dd>10` + "\u00a0" + `000,00` + "\u00a0" + `₸</dd></div>`,
+		`<div class="line"><dt>Кесе × 2</dt><dd>5` + "\u00a0" + `000,00` + "\u00a0" + `₸</dd></div>`,
+		`<div class="line"><dt>Gift card</dt><dd>10,00` + "\u00a0" + `$</dd></div>`,
+	} {
+		require.Contains(t, r.body, want)
+	}
+}
+
 func TestFormFieldsForPhonesAndAutofill(t *testing.T) {
 	s := newStack(t)
 	o := s.register(orderSpec{lang: "ru"})

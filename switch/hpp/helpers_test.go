@@ -92,6 +92,7 @@ type orderSpec struct {
 	lang, returnURL, failURL string
 	twoStage                 bool
 	lifetime                 time.Duration
+	cart                     []order.CartItem
 }
 
 // register creates an order of 15 000,00 ₸.
@@ -104,6 +105,7 @@ func (s *stack) register(o orderSpec) *order.Order {
 	got, err := s.svc.Register(context.Background(), payments.RegisterRequest{
 		Merchant: switchtest.Merchant, Number: fmt.Sprintf("%s-%d", s.t.Name(), n), Amount: 1_500_000, Description: description,
 		Language: o.lang, ReturnURL: o.returnURL, FailURL: o.failURL, TwoStage: o.twoStage, Lifetime: o.lifetime,
+		Cart: o.cart,
 	})
 	require.NoError(s.t, err)
 	return got.Order

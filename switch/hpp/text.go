@@ -67,6 +67,7 @@ var texts = map[string][3]string{
 	"error_tx":         {"Nothing was charged. Please try again in a few minutes.", "Деньги не списаны. Попробуйте ещё раз через несколько минут.", "Ақша алынған жоқ. Бірнеше минуттан кейін қайталап көріңіз."},
 	"declined_neutral": {"The bank declined the payment. Try another card or contact your bank.", "Банк отклонил платёж. Попробуйте другую карту или обратитесь в свой банк.", "Банк төлемді қабылдамады. Басқа картаны қолданып көріңіз немесе банкіңізге хабарласыңыз."},
 	"unavailable":      {"The payment service is temporarily unavailable", "Платёжный сервис временно недоступен", "Төлем қызметі уақытша қолжетімсіз"},
+	"stored":           {"Pay with your saved card", "Оплата сохранённой картой", "Сақталған картамен төлеу"},
 	"continue":         {"Continue", "Продолжить", "Жалғастыру"},
 	"language":         {"Language", "Язык", "Тіл"},
 }

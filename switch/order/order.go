@@ -110,12 +110,68 @@ type ThreeDSInfo struct {
 	DSTransID string `json:"ds_trans_id,omitempty"`
 }
 
-// CartItem is one line of the merchant's cart.
+// CartItem is one line of the merchant's cart. The switch shows it to the
+// buyer and keeps it for receipts; it never checks it against the order's
+// amount.
 type CartItem struct {
 	Name     string `json:"name"`
 	Quantity int64  `json:"quantity"`
 	Price    int64  `json:"price"` // minor units per item
+	// ID is the merchant's own id of the goods (an article number).
+	ID string `json:"id,omitempty"`
+	// Currency of Price (ISO 4217 numeric) when it is not the order's.
+	Currency string `json:"currency,omitempty"`
 }
+
+// Info is one piece of the merchant's additional information about an
+// order: kept, shown back, never acted on.
+type Info struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// MerchantData is what a merchant sent with an order for its own records
+// that has no field of the switch's own: kept with the order, shown back by
+// the merchant's API, and never used to decide anything. The Processing.kz
+// dialect fills it (startTransaction's orderId, merchantLocalDateTime,
+// terminalID, purchaser fields and merchantAdditionalInformationList).
+type MerchantData struct {
+	// OrderID is the shop's own order id, when the order's Number is a
+	// payment reference rather than it (Processing.kz: Number is the
+	// customerReference, unique; the shop's orderId need not be).
+	OrderID string `json:"order_id,omitempty"`
+	// LocalTime is the shop's clock when it asked, as it wrote it.
+	LocalTime string `json:"local_time,omitempty"`
+	// Terminal is the terminal id the shop named, if any.
+	Terminal string `json:"terminal,omitempty"`
+	// BuyerName and BuyerPhone are the buyer's as the shop gave them.
+	BuyerName  string `json:"buyer_name,omitempty"`
+	BuyerPhone string `json:"buyer_phone,omitempty"`
+	// Info is the shop's additional information, in the order sent.
+	Info []Info `json:"info,omitempty"`
+}
+
+// Registration is what an order that registers a card keeps (the
+// Processing.kz startRegistration): the buyer passes a verification hold of
+// the order's amount on the hosted page; the merchant then keeps the card
+// or not (completeRegistration), and the hold is released either way. A
+// kept card pays later orders of the same merchant (Order.StoredCard) and
+// is the order's Card: an hsm token and the PAN encrypted through hsm,
+// never a clear PAN.
+type Registration struct {
+	// Status is "" until the merchant decides, then RegistrationKept or
+	// RegistrationDropped.
+	Status string `json:"status,omitempty"`
+	// CardID names the kept card to its merchant: random, and the
+	// merchant's own (another merchant's card id names nothing).
+	CardID string `json:"card_id,omitempty"`
+}
+
+// Registration decisions.
+const (
+	RegistrationKept    = "kept"
+	RegistrationDropped = "dropped"
+)
 
 // Order is one merchant order and its operations.
 type Order struct {
@@ -130,12 +186,15 @@ type Order struct {
 	ReturnURL   string            `json:"return_url,omitempty"`
 	FailURL     string            `json:"fail_url,omitempty"`
 	Params      map[string]string `json:"params,omitempty"`
-	TwoStage    bool              `json:"two_stage"`
-	Amount      int64             `json:"amount"`
-	Currency    string            `json:"currency"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
+	// Shop is what the merchant sent for its own records (nil when
+	// nothing).
+	Shop      *MerchantData `json:"shop,omitempty"`
+	TwoStage  bool          `json:"two_stage"`
+	Amount    int64         `json:"amount"`
+	Currency  string        `json:"currency"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
+	ExpiresAt time.Time     `json:"expires_at"`
 
 	Status        Status       `json:"status"`
 	DeclineReason string       `json:"decline_reason,omitempty"`
@@ -145,6 +204,11 @@ type Order struct {
 	Card          *Card        `json:"card,omitempty"`
 	ThreeDS       *ThreeDSInfo `json:"threeds,omitempty"`
 	IP            string       `json:"ip,omitempty"`
+	// Registration is set on an order that registers a card.
+	Registration *Registration `json:"registration,omitempty"`
+	// StoredCard is the id of the registered card this order is paid
+	// with; Card is that card from the start.
+	StoredCard string `json:"stored_card,omitempty"`
 
 	// Attempts counts the buyer's payment attempts (card submissions that
 	// started from a registered order).
@@ -250,6 +314,15 @@ func (o *Order) Clone() *Order {
 	if o.ThreeDS != nil {
 		t := *o.ThreeDS
 		c.ThreeDS = &t
+	}
+	if o.Registration != nil {
+		r := *o.Registration
+		c.Registration = &r
+	}
+	if o.Shop != nil {
+		sh := *o.Shop
+		sh.Info = append([]Info(nil), o.Shop.Info...)
+		c.Shop = &sh
 	}
 	if o.Params != nil {
 		c.Params = make(map[string]string, len(o.Params))

@@ -64,6 +64,9 @@ func CheckPay(o *Order, now time.Time) error {
 
 // CheckComplete says whether a hold can be completed for amount.
 func CheckComplete(o *Order, amount int64) error {
+	if o.Registration != nil {
+		return &TransitionError{OpCompletion, o.Status, "a card registration's verification hold is released, never captured"}
+	}
 	if o.Status != StatusApproved {
 		return &TransitionError{OpCompletion, o.Status, "only an approved (held) order can be completed"}
 	}

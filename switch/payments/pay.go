@@ -62,14 +62,21 @@ func ValidateCard(c CardInput, now time.Time) error {
 	if month < 1 || month > 12 {
 		return fmt.Errorf("%w: expiry: month must be 01 to 12", ErrCard)
 	}
-	year := 2000 + int(c.Expiry[0]-'0')*10 + int(c.Expiry[1]-'0')
-	if end := time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC); !now.Before(end) {
+	if cardExpired(c.Expiry, now) {
 		return fmt.Errorf("%w: expiry: the card has expired", ErrCard)
 	}
 	if c.CVV2 != "" && (len(c.CVV2) < 3 || len(c.CVV2) > 4 || !isDigits(c.CVV2)) {
 		return fmt.Errorf("%w: cvv2: must be 3 or 4 digits", ErrCard)
 	}
 	return nil
+}
+
+// cardExpired reports whether a card valid through YYMM (checked) has
+// expired at now: it is good through the last day of its month.
+func cardExpired(yymm string, now time.Time) bool {
+	year := 2000 + int(yymm[0]-'0')*10 + int(yymm[1]-'0')
+	month := int(yymm[2]-'0')*10 + int(yymm[3]-'0')
+	return !now.Before(time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // Pay runs card entry: 3-D Secure, routing, and the authorization (0100
@@ -79,6 +86,11 @@ func ValidateCard(c CardInput, now time.Time) error {
 func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 	ctx = detach(ctx)
 	now := s.d.Now()
+	if r.Card.PAN == "" {
+		if err := s.storedCard(ctx, &r); err != nil {
+			return nil, err
+		}
+	}
 	if err := ValidateCard(r.Card, now); err != nil {
 		return nil, err
 	}
@@ -242,7 +254,39 @@ func (s *Service) declineAfter3DS(ctx context.Context, n *order.Order, prev uint
 	return n, nil
 }
 
+// storedCard fills r's card from the registered card its order is paid
+// with: the buyer gave only the CVV2 (or nothing). The card never changes
+// once the order holds it, so it is read without the order's lock.
+func (s *Service) storedCard(ctx context.Context, r *PayRequest) error {
+	o, err := s.store.Get(r.OrderID)
+	switch {
+	case err != nil:
+		return err
+	case r.Merchant != "" && o.Merchant != r.Merchant:
+		return fmt.Errorf("order %q: %w", r.OrderID, order.ErrNotFound)
+	case o.StoredCard == "" || o.Card == nil:
+		return fmt.Errorf("%w: pan: must be 13 to 19 digits", ErrCard)
+	}
+	pan, err := s.d.Vault.DecryptPAN(ctx, o.Card.Ciphertext)
+	if err != nil {
+		return fmt.Errorf("payments: order %s: registered card: %w", o.ID, err)
+	}
+	r.Card.PAN, r.Card.Expiry = pan, o.Card.Expiry
+	if r.Card.Holder == "" {
+		r.Card.Holder = o.Card.Holder
+	}
+	return nil
+}
+
 func (s *Service) attachCard(ctx context.Context, n *order.Order, r PayRequest) error {
+	if n.StoredCard != "" && n.Card != nil {
+		// A registered card: the order holds it already.
+		if r.Email != "" {
+			n.Email = r.Email
+		}
+		n.IP = r.IP
+		return nil
+	}
 	ct, err := s.d.Vault.EncryptPAN(ctx, r.Card.PAN)
 	if err != nil {
 		return fmt.Errorf("payments: order %s: protect card: %w", n.ID, err)
