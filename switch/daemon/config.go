@@ -24,6 +24,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Config is the daemon's config file.
@@ -33,6 +34,13 @@ type Config struct {
 	// Listen is the HTTP address of the merchant web service, the hosted
 	// payment page, /metrics, /healthz and /readyz.
 	Listen string `yaml:"listen"`
+	// TLS serves Listen over HTTPS: the merchant APIs and the hosted card
+	// page. Required, unless PlainHTTP says otherwise.
+	TLS *tlsconf.Config `yaml:"tls"`
+	// PlainHTTP serves Listen without TLS: only behind a proxy that
+	// terminates TLS, or in tests. A card page is never served in plain
+	// HTTP by accident: it must be said here.
+	PlainHTTP bool `yaml:"plain_http"`
 	// PublicURL is the switch's base URL as merchants and buyers reach it
 	// (formUrl, 3-D Secure notification URL). Default http://<listen>.
 	PublicURL string `yaml:"public_url"`
@@ -46,6 +54,9 @@ type Config struct {
 	// when set. An admin_listen off loopback without it is refused at
 	// start: the snapshot endpoint hands out the whole data file.
 	AdminTokenSHA256 string `yaml:"admin_token_sha256"`
+	// AdminTLS serves AdminListen over HTTPS (client_auth: require for
+	// mutual TLS with the operators' certificates).
+	AdminTLS *tlsconf.Config `yaml:"admin_tls"`
 	// LogLevel: debug, info, warn or error. Default info.
 	LogLevel string          `yaml:"log_level"`
 	HSM      hsm.Config      `yaml:"hsm"`
@@ -100,6 +111,10 @@ type ThreeDSConfig struct {
 	DirectoryURL string `yaml:"directory_url"`
 	// Timeout bounds one call to the directory server. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
+	// TLS, for an https directory_url: the CAs its certificate chains to
+	// (ca_file; default the system's) and the switch's own certificate
+	// where the directory server asks for mutual TLS.
+	TLS *tlsconf.Config `yaml:"tls"`
 }
 
 // HTTPConfig bounds the merchant and buyer HTTP server's connections.
@@ -190,6 +205,26 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateAdmin(); err != nil {
 		errs = append(errs, err)
+	}
+	switch {
+	case c.TLS == nil && !c.PlainHTTP:
+		errs = append(errs, errors.New("config: tls: cert_file and key_file are required to serve the card page (or plain_http: true behind a proxy that terminates TLS)"))
+	case c.TLS != nil && c.PlainHTTP:
+		errs = append(errs, errors.New("config: plain_http: set with tls; choose one"))
+	case c.TLS != nil:
+		if err := c.TLS.Validate("tls", true); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
+	if c.ThreeDS.TLS != nil {
+		if err := c.ThreeDS.TLS.Validate("threeds.tls", false); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
+	if c.AdminTLS != nil {
+		if err := c.AdminTLS.Validate("admin_tls", true); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
 	}
 	if err := c.HSM.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: hsm: %w", err))

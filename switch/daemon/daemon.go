@@ -28,6 +28,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Daemon is a running switch.
@@ -118,16 +119,29 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		Log: log.With().Str("component", "payments").Logger(), Now: cfg.Clock,
 	}
 	if cfg.ThreeDS.DirectoryURL != "" {
-		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, threeds.HTTPClient(cfg.ThreeDS.Timeout))
+		hc := threeds.HTTPClient(cfg.ThreeDS.Timeout)
+		if cfg.ThreeDS.TLS != nil {
+			if hc.Transport, err = d.tlsTransport(*cfg.ThreeDS.TLS, "threeds.tls"); err != nil {
+				return nil, err
+			}
+		}
+		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, hc)
 	}
 	// Listen before wiring the web side: its URLs need the real address
 	// when the config asks for port 0.
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("daemon: listen: %w", err)
 	}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		if d.ln, err = d.serveTLS(d.ln, *cfg.TLS, "tls"); err != nil {
+			return nil, err
+		}
+		scheme = "https://"
+	}
 	d.url = strings.TrimSuffix(cfg.PublicURL, "/")
 	if d.url == "" {
-		d.url = "http://" + d.ln.Addr().String()
+		d.url = scheme + d.ln.Addr().String()
 	}
 	if t := cfg.CNP.TLS; t.Listen != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
@@ -177,7 +191,11 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
 	}
-	d.http = &http.Server{Handler: d.mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+	var handler http.Handler = d.mux
+	if cfg.TLS != nil {
+		handler = hsts(handler)
+	}
+	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
 	d.wg.Add(1)
 	go func() {
@@ -202,6 +220,11 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if cfg.AdminListen != "" {
 		if d.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			return nil, fmt.Errorf("daemon: admin_listen: %w", err)
+		}
+		if cfg.AdminTLS != nil {
+			if d.adminLn, err = d.serveTLS(d.adminLn, *cfg.AdminTLS, "admin_tls"); err != nil {
+				return nil, err
+			}
 		}
 		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
 		d.wg.Add(1)
@@ -238,6 +261,9 @@ func (d *Daemon) Addr() string { return d.ln.Addr().String() }
 func (d *Daemon) AdminURL() string {
 	if d.adminLn == nil {
 		return ""
+	}
+	if d.cfg.AdminTLS != nil {
+		return "https://" + d.adminLn.Addr().String()
 	}
 	return "http://" + d.adminLn.Addr().String()
 }
@@ -384,4 +410,47 @@ func (k kindMux) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Out
 		return saf.Rejected, fmt.Errorf("daemon: no deliverer for %q items", it.Kind)
 	}
 	return d.Deliver(ctx, it, repeat)
+}
+
+// serveTLS wraps ln in TLS from a config section whose files are read again
+// when they change.
+func (d *Daemon) serveTLS(ln net.Listener, cfg tlsconf.Config, key string) (net.Listener, error) {
+	src, err := tlsconf.NewSource(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("daemon: %s: %w", key, err)
+	}
+	src.OnError = func(err error) {
+		d.log.Error().Err(err).Str("section", key).Msg("tls files not reloaded: keeping the last good ones")
+	}
+	return tls.NewListener(ln, src.Server()), nil
+}
+
+// tlsTransport is an HTTP transport whose TLS follows a client config
+// section, its files read again when they change.
+func (d *Daemon) tlsTransport(cfg tlsconf.Config, key string) (*http.Transport, error) {
+	src, err := tlsconf.NewSource(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %s: %w", key, err)
+	}
+	src.OnError = func(err error) {
+		d.log.Error().Err(err).Str("section", key).Msg("tls files not reloaded: keeping the last good ones")
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		return (&tls.Dialer{Config: src.Client(host)}).DialContext(ctx, network, addr)
+	}
+	return t, nil
+}
+
+// hsts tells browsers that came over TLS to come back only over TLS.
+func hsts(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		h.ServeHTTP(w, r)
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // The demo's names, shown in its output and used by tests.
@@ -49,7 +52,20 @@ type Demo struct {
 	ACSURL string
 	// Secrets are the demo merchant's credentials, to print.
 	Secrets api.DemoSecrets
-	sims    *Simulators
+	// CAFile is the demo's own CA: its HTTPS certificate chains to it, and
+	// clients trust it to talk to the demo (curl --cacert).
+	CAFile string
+	sims   *Simulators
+}
+
+// Client is an HTTP client that trusts the demo's CA.
+func (d *Demo) Client() *http.Client {
+	hc, err := tlsconf.HTTPClient(d.CAFile)
+	if err != nil {
+		// Start wrote the file; without it no client could trust the demo.
+		panic(err)
+	}
+	return hc
 }
 
 // Options configure Start.
@@ -71,6 +87,8 @@ type Options struct {
 func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.DemoSecrets, error) {
 	cfg := daemon.DefaultConfig()
 	cfg.DataDir, cfg.Listen, cfg.AdminListen = dataDir, listen, "127.0.0.1:0"
+	// HTTPS with a certificate of the demo's own CA (Start makes them).
+	cfg.TLS = &tlsconf.Config{CertFile: filepath.Join(dataDir, "tls", "server.pem"), KeyFile: filepath.Join(dataDir, "tls", "server-key.pem")}
 	cfg.HSM.MasterKeyFile = filepath.Join(dataDir, "master.key")
 	cfg.HSM.KeyStore = filepath.Join(dataDir, "keys.json")
 	cfg.ThreeDS.DirectoryURL = dsURL
@@ -112,7 +130,7 @@ func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.
 	}
 	cfg.SAF.RetryMin, cfg.SAF.RetryMax = 500*time.Millisecond, 10*time.Second
 	// The payment page URL follows the address the switch listens on.
-	apiCfg, secrets, err := api.DemoCredentials(Merchant, "http://"+listen+"/pay")
+	apiCfg, secrets, err := api.DemoCredentials(Merchant, "https://"+listen+"/pay")
 	if err != nil {
 		return daemon.Config{}, api.DemoSecrets{}, fmt.Errorf("demo: credentials: %w", err)
 	}
@@ -131,8 +149,12 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	if err := ensureKeys(o.DataDir); err != nil {
 		return nil, err
 	}
-	d := &Demo{}
-	if err := d.start(ctx, o); err != nil {
+	ca, err := ensureTLS(o.DataDir, o.Listen)
+	if err != nil {
+		return nil, err
+	}
+	d := &Demo{CAFile: ca}
+	if err := d.start(ctx, o, filepath.Join(o.DataDir, "tls")); err != nil {
 		// Whatever did start stops again: the banks and the ACS are not
 		// tied to ctx.
 		d.Close(context.Background())
@@ -141,8 +163,13 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	return d, nil
 }
 
-func (d *Demo) start(ctx context.Context, o Options) (err error) {
-	if d.sims, err = startSimulators(o.Log, forPeople); err != nil {
+func (d *Demo) start(ctx context.Context, o Options, tlsDir string) (err error) {
+	// The ACS simulator serves the switch's certificate: one CA to trust.
+	acsTLS, err := tlsconf.NewSource(tlsconf.Config{CertFile: filepath.Join(tlsDir, "server.pem"), KeyFile: filepath.Join(tlsDir, "server-key.pem")})
+	if err != nil {
+		return fmt.Errorf("demo: tls: %w", err)
+	}
+	if d.sims, err = startSimulators(o.Log, forPeople, acsTLS.Server()); err != nil {
 		return err
 	}
 	d.Banks, d.ACSURL = d.sims.banks, d.sims.ACSURL()
@@ -150,6 +177,7 @@ func (d *Demo) start(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	cfg.ThreeDS.TLS = &tlsconf.Config{CAFile: d.CAFile}
 	d.Secrets = secrets
 	if o.Configure != nil {
 		o.Configure(&cfg)
@@ -188,4 +216,30 @@ func ensureKeys(dir string) error {
 		return fmt.Errorf("demo: keys: %w", err)
 	}
 	return nil
+}
+
+// ensureTLS gives the demo its own CA and a server certificate for the
+// address it listens on, once: a restarted demo keeps them, so a browser
+// told to trust the CA goes on trusting it. It returns the CA's file.
+func ensureTLS(dir, listen string) (string, error) {
+	tdir := filepath.Join(dir, "tls")
+	caFile := filepath.Join(tdir, "demo-ca.pem")
+	if _, err := os.Stat(filepath.Join(tdir, "server.pem")); err == nil {
+		return caFile, nil
+	}
+	if err := os.MkdirAll(tdir, 0o700); err != nil {
+		return "", fmt.Errorf("demo: tls: %w", err)
+	}
+	ca, err := tlsconf.NewCA(tdir, "demo")
+	if err != nil {
+		return "", fmt.Errorf("demo: tls: %w", err)
+	}
+	names := []string{"127.0.0.1", "localhost", "::1"}
+	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" {
+		names = append(names, host)
+	}
+	if _, _, err := ca.Issue(tdir, "server", names...); err != nil {
+		return "", fmt.Errorf("demo: tls: %w", err)
+	}
+	return ca.File, nil
 }

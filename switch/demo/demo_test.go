@@ -2,12 +2,14 @@ package demo_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,12 +52,38 @@ func TestDemoPaysThroughBothBanks(t *testing.T) {
 		require.Nil(t, res.Challenge)
 		require.Equal(t, order.StatusDeposited, res.Order.Status, "order %d: %+v", i, res.Order.Ops)
 	}
-	resp, err := http.Get(d.URL() + "/readyz")
+	resp, err := d.Client().Get(d.URL() + "/readyz")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	require.NoError(t, d.Journal().Verify(ctx))
+}
+
+// TestCardPageOnlyOverTLS: the merchants' port speaks only TLS, with the
+// demo CA's certificate, and tells browsers to keep to HTTPS.
+func TestCardPageOnlyOverTLS(t *testing.T) {
+	d := startDemo(t)
+	require.True(t, strings.HasPrefix(d.URL(), "https://"), d.URL())
+	// The 3-D Secure challenge the page posts the browser to is HTTPS too.
+	require.True(t, strings.HasPrefix(d.ACSURL, "https://"), d.ACSURL)
+	resp, err := d.Client().Get(d.URL() + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "max-age=31536000", resp.Header.Get("Strict-Transport-Security"))
+	require.Equal(t, uint16(tls.VersionTLS13), resp.TLS.Version)
+
+	// Plain HTTP to the same port gets no page: Go's TLS server answers a
+	// plaintext request with a 400 saying so, and never the handler.
+	plain, err := http.Get("http://" + strings.TrimPrefix(d.URL(), "https://") + "/healthz")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(plain.Body)
+	plain.Body.Close()
+	require.Equal(t, http.StatusBadRequest, plain.StatusCode)
+	require.Contains(t, string(b), "HTTPS")
+	// A client that does not trust the demo CA is refused the handshake.
+	_, err = http.Get(d.URL() + "/healthz")
+	require.ErrorContains(t, err, "certificate")
 }
 
 func TestAdminEndpoints(t *testing.T) {
@@ -90,7 +118,7 @@ func TestAdminEndpoints(t *testing.T) {
 	defer j.Close()
 	require.NoError(t, j.Verify(context.Background()))
 	// Nothing for operators is on the merchants' port.
-	resp, err = http.Get(d.URL() + "/admin/journal/snapshot")
+	resp, err = d.Client().Get(d.URL() + "/admin/journal/snapshot")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
@@ -117,7 +145,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	go func() {
 		form := url.Values{"userName": {d.Secrets.UserName}, "password": {d.Secrets.Password}, "MDORDER": {o.ID},
 			"$PAN": {"4444555511113333"}, "$CVC": {"123"}, "YYYY": {"2030"}, "MM": {"12"}, "TEXT": {"SLOW BANK"}}
-		resp, err := http.PostForm(d.URL()+"/payment/rest/paymentorder.do", form)
+		resp, err := d.Client().PostForm(d.URL()+"/payment/rest/paymentorder.do", form)
 		if err != nil {
 			done <- map[string]any{"transport_error": err.Error()}
 			return

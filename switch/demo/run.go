@@ -95,6 +95,8 @@ func (d *Demo) writeWelcome(ctx context.Context, w io.Writer, dir string) {
 		st := d.Links().Get(name).Status()
 		fmt.Fprintf(w, "  bank %-12s %s dialect, %s side, link %s\n", name, st.Dialect, st.Side, st.State)
 	}
+	fmt.Fprintf(w, "\nHTTPS with a certificate of the demo's own CA, %s: curl --cacert it, or import it\n", d.CAFile)
+	fmt.Fprintf(w, "into the browser's trusted authorities to open the payment page without a warning.\n")
 	d.writeMerchantAccess(ctx, w)
 	d.writeCNPAccess(w)
 	fmt.Fprintf(w, "\nCtrl-C stops the demo.\n")
@@ -108,10 +110,10 @@ func (d *Demo) writeMerchantAccess(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "  RBS API          %s/payment/rest/   userName=%s password=%s (or token=%s)\n", d.URL(), s.UserName, s.Password, s.Token)
 	fmt.Fprintf(w, "  JSON API         %s/v1/   Authorization: Bearer %s   (OpenAPI: %s/v1/openapi.yaml)\n", d.URL(), s.APIKey, d.URL())
 	fmt.Fprintf(w, "\nRegister an order (150.00 KZT), then open the formUrl it answers to pay it:\n\n")
-	fmt.Fprintf(w, "  curl -s %s/payment/rest/register.do -d userName=%s -d password=%s \\\n", d.URL(), s.UserName, s.Password)
+	fmt.Fprintf(w, "  curl -s --cacert %s %s/payment/rest/register.do -d userName=%s -d password=%s \\\n", d.CAFile, d.URL(), s.UserName, s.Password)
 	fmt.Fprintf(w, "       -d orderNumber=demo-$(date +%%s) -d amount=15000 -d currency=398 -d returnUrl=https://shop.example.kz/ok\n")
 	fmt.Fprintf(w, "\nor with the JSON API (the same key and body again replay the first answer):\n\n")
-	fmt.Fprintf(w, "  curl -s %s/v1/orders -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", d.URL(), s.APIKey)
+	fmt.Fprintf(w, "  curl -s --cacert %s %s/v1/orders -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", d.CAFile, d.URL(), s.APIKey)
 	fmt.Fprintf(w, "       -H \"Idempotency-Key: $(date +%%s)\" \\\n")
 	fmt.Fprintf(w, "       -d '{\"amount\":15000,\"order_number\":\"json-'$(date +%%s)'\",\"return_url\":\"https://shop.example.kz/ok\"}'\n")
 	// One order ready to pay, for whoever wants to see the page first.
@@ -134,7 +136,7 @@ func (d *Demo) writeCNPAccess(w io.Writer) {
 	fmt.Fprintf(w, "  service          %s   (WSDL: %s?wsdl)\n", svc, svc)
 	fmt.Fprintf(w, "\nStart a transaction (150.00 KZT), then open the redirectURL it answers to pay it;\n")
 	fmt.Fprintf(w, "getTransactionStatus, completeTransaction and refundTransaction follow with its customerReference:\n\n")
-	fmt.Fprintf(w, "  curl -s %s -H 'Content-Type: text/xml; charset=utf-8' \\\n", svc)
+	fmt.Fprintf(w, "  curl -s --cacert %s %s -H 'Content-Type: text/xml; charset=utf-8' \\\n", d.CAFile, svc)
 	fmt.Fprintf(w, "       -H 'SOAPAction: \"urn:startTransaction\"' --data-binary @- <<EOF\n")
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ns="http://kz.processing.cnp.merchant_ws/xsd" xmlns:ax="http://beans.common.cnp.processing.kz/xsd">

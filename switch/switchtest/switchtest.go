@@ -146,6 +146,8 @@ func Config(t testing.TB, opts Options, bankAddr string) (daemon.Config, api.Dem
 		dialect = "ascii"
 	}
 	cfg := daemon.DefaultConfig()
+	// Plain HTTP on loopback: tests of TLS set cfg.TLS themselves.
+	cfg.PlainHTTP = true
 	cfg.DataDir, cfg.Listen = opts.DataDir, "127.0.0.1:0"
 	cfg.HSM.MasterKeyFile = filepath.Join(opts.DataDir, "master.key")
 	cfg.HSM.KeyStore = filepath.Join(opts.DataDir, "keys.json")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -98,4 +99,21 @@ func writePEM(path, typ string, der []byte) error {
 		return fmt.Errorf("tlsconf: %w", err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// HTTPClient is an HTTP client that trusts the CAs in caFile and no other:
+// for tools and tests that talk to a switch whose certificate a CA of
+// NewCA's issued.
+func HTTPClient(caFile string) (*http.Client, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", caFile)
+	}
+	t := base()
+	t.RootCAs = pool
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: t}}, nil
 }
