@@ -115,6 +115,26 @@ type CartItem struct {
 	Name     string `json:"name"`
 	Quantity int64  `json:"quantity"`
 	Price    int64  `json:"price"` // minor units per item
+
+	// The fields below come with a cart in RBS's orderBundle (receipts and
+	// fiscal documents need them); zero when the merchant did not say.
+
+	// QuantityDecimal is the quantity as the merchant wrote it when it is
+	// not a whole number ("0.75" kilograms); Quantity is then 0, so that
+	// nothing multiplies a rounded quantity by the price.
+	QuantityDecimal string `json:"quantity_decimal,omitempty"`
+	Measure         string `json:"measure,omitempty"`     // unit of the quantity: "шт", "кг"
+	Amount          int64  `json:"amount,omitempty"`      // the line's total in minor units, after any discount
+	PositionID      string `json:"position_id,omitempty"` // the line's number in the merchant's cart
+	Code            string `json:"code,omitempty"`        // the merchant's article code
+	// TaxType is the line's tax rate as RBS numbers them (0 no VAT, 1 VAT
+	// 0%...), nil when not given; TaxSum the tax in minor units.
+	TaxType *int  `json:"tax_type,omitempty"`
+	TaxSum  int64 `json:"tax_sum,omitempty"`
+	// Extra holds, as a JSON object, the line's other fields as the
+	// merchant sent them (itemAttributes, discount, itemDetails...): kept
+	// so that nothing the merchant said is lost.
+	Extra string `json:"extra,omitempty"`
 }
 
 // Order is one merchant order and its operations.
@@ -158,6 +178,14 @@ type Order struct {
 	// Version increases with every stored change; the store refuses a
 	// write based on a stale version.
 	Version uint64 `json:"version"`
+
+	// Phone is the buyer's, as + and digits (E.164), when the merchant
+	// gave it.
+	Phone string `json:"phone,omitempty"`
+	// CallbackURL, when set, is where this order's callbacks go instead of
+	// the merchant's configured URL (RBS dynamicCallbackUrl); the API
+	// accepts only hosts the merchant's config allows.
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // Op returns the operation with the given id.

@@ -175,6 +175,9 @@ type RegisterRequest struct {
 	TwoStage    bool
 	// Lifetime overrides the configured order lifetime when positive.
 	Lifetime time.Duration
+	// Phone is the buyer's (E.164); CallbackURL this order's callback
+	// address in place of the merchant's (the caller checks it is allowed).
+	Phone, CallbackURL string
 	// SameAgain answers a registration identical to an order still
 	// waiting for payment (number, amount, currency, return URL, stages)
 	// with that order, as a replay: RBS plugins retry register.do after a
@@ -222,7 +225,7 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 		Cart: r.Cart, Email: r.Email, Customer: r.Customer, Language: r.Language,
 		ReturnURL: r.ReturnURL, FailURL: r.FailURL, Params: r.Params, TwoStage: r.TwoStage,
 		Amount: r.Amount, Currency: r.Currency, CreatedAt: now, ExpiresAt: now.Add(life),
-		Status: order.StatusRegistered, Ops: []order.Operation{},
+		Status: order.StatusRegistered, Ops: []order.Operation{}, Phone: r.Phone, CallbackURL: r.CallbackURL,
 	}
 	rp := newReply(r.Reply)
 	err = s.commit(ctx, change{o: o, reply: rp, final: true})
