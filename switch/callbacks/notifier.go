@@ -49,6 +49,10 @@ var bucketSent = []byte("callbacks.sent")
 type payload struct {
 	Merchant string            `json:"merchant"`
 	Params   map[string]string `json:"params"`
+	// URL is the order's own callback address (order.Order.CallbackURL,
+	// RBS dynamicCallbackUrl), which replaces the merchant's configured
+	// one; the method and the secret stay the merchant's.
+	URL string `json:"url,omitempty"`
 }
 
 // Notifier turns order changes into merchant callbacks: InTx queues them in
@@ -144,7 +148,7 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 	if sent.Get(key) != nil {
 		return nil
 	}
-	data, err := json.Marshal(payload{Merchant: o.Merchant, Params: ev.params(o)})
+	data, err := json.Marshal(payload{Merchant: o.Merchant, Params: ev.params(o), URL: o.CallbackURL})
 	if err != nil {
 		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
 	}
@@ -174,8 +178,8 @@ func sentKey(orderID string, ev event) []byte {
 const maxDrain = 64 << 10
 
 // Deliver is the saf.Deliverer for items of Kind: it sends the callback to
-// the merchant's configured URL, signed with the merchant's current
-// secret. A 200 answer is Delivered; any other status, a network error or
+// the order's own URL when it has one, else the merchant's configured URL,
+// signed with the merchant's current secret. A 200 answer is Delivered; any other status, a network error or
 // a timeout is Retry (the queue backs off and tries again, across
 // restarts); a merchant no longer configured, or an item that does not
 // decode, is Rejected into the dead letters.
@@ -195,6 +199,9 @@ func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.O
 		n.sent.WithLabelValues(p.Merchant, saf.Rejected.String()).Inc()
 		log.Error().Err(err).Str("outcome", saf.Rejected.String()).Msg("callback")
 		return saf.Rejected, err
+	}
+	if p.URL != "" {
+		t.URL = p.URL
 	}
 	order := p.Params[ParamMdOrder]
 	if n.record != nil {
