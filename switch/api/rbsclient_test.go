@@ -175,7 +175,7 @@ func TestDocumentedRBSClientFlow(t *testing.T) {
 	require.Equal(t, int64(50000), st.PaymentAmountInfo.RefundedAmount)
 	require.Len(t, st.Refunds, 1)
 
-	require.EqualError(t, c.refund(reg.OrderID, 150001), "rbs error 7: Refund amount exceeds the deposited amount")
+	require.EqualError(t, c.refund(reg.OrderID, 150001), "rbs error 7: Сумма возврата превышает списанную сумму")
 
 	reg2, err := c.registerPreAuth("doc-1002", 1000, "https://shop-a.example.kz/return")
 	require.NoError(t, err)
