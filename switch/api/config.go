@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 
@@ -50,6 +51,14 @@ type MerchantConfig struct {
 	// integration.
 	CallbackURL    string `yaml:"callback_url"`
 	CallbackSecret string `yaml:"callback_secret"`
+	// CallbackHosts are the hosts, besides CallbackURL's, that an order's
+	// dynamicCallbackUrl (register.do) may name: "shop.kz" (any port),
+	// "shop.kz:8443" (that port only) or "*.shop.kz" (its subdomains). A
+	// dynamicCallbackUrl on any other host is refused: callbacks carry the
+	// merchant's checksum and must not be sent where the merchant did not
+	// say. The merchant must have callbacks configured (callback_url here
+	// or the daemon's callbacks section).
+	CallbackHosts []string `yaml:"callback_hosts"`
 }
 
 // DefaultMaxBodyBytes is MaxBodyBytes when zero.
@@ -116,6 +125,11 @@ func (c *Config) Validate() error {
 				bad("%s.callback_secret: required with callback_url", at)
 			}
 		}
+		for j, h := range m.CallbackHosts {
+			if err := checkHostPattern(h); err != nil {
+				bad("%s.callback_hosts[%d]: %q: %v", at, j, h, err)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -171,4 +185,64 @@ func DemoCredentials(merchant, paymentPageURL string) (Config, DemoSecrets, erro
 		}},
 	}
 	return cfg, DemoSecrets{merchant, demoUserName, demoPassword, demoToken, demoAPIKey}, cfg.Validate()
+}
+
+// checkHostPattern accepts a host name, optionally with a port, or
+// "*." and a domain: no scheme, no path, no user.
+func checkHostPattern(p string) error {
+	if p == "" {
+		return errors.New("empty")
+	}
+	u, err := url.Parse("http://" + strings.TrimPrefix(p, "*."))
+	if err != nil || u.Host != strings.TrimPrefix(p, "*.") || u.Hostname() == "" || strings.Contains(u.Hostname(), "*") {
+		return errors.New(`must be a host ("shop.kz"), a host and port ("shop.kz:8443") or "*." and a domain`)
+	}
+	if strings.HasPrefix(p, "*.") && u.Port() != "" {
+		return errors.New("a wildcard takes no port")
+	}
+	return nil
+}
+
+// hostAllowed says whether u's host is the merchant's callback URL's host
+// or matches one of its callback_hosts. Host names compare without case.
+func (m *MerchantConfig) hostAllowed(u *url.URL) bool {
+	host := strings.ToLower(u.Hostname())
+	if m.CallbackURL != "" {
+		if c, err := url.Parse(m.CallbackURL); err == nil && strings.ToLower(c.Hostname()) == host {
+			return true
+		}
+	}
+	for _, p := range m.CallbackHosts {
+		p = strings.ToLower(p)
+		if d, ok := strings.CutPrefix(p, "*."); ok {
+			if strings.HasSuffix(host, "."+d) {
+				return true
+			}
+			continue
+		}
+		ph, port, err := net.SplitHostPort(p)
+		if err != nil {
+			ph, port = p, ""
+		}
+		if strings.Trim(ph, "[]") == host && (port == "" || port == effectivePort(u)) {
+			return true
+		}
+	}
+	return false
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// callbacksEnabled says whether the merchant's callbacks go anywhere; an
+// order's own callback address means nothing otherwise.
+func (m *MerchantConfig) callbacksEnabled() bool {
+	return m.CallbackURL != "" || len(m.CallbackHosts) > 0
 }

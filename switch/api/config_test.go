@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,10 @@ func TestConfigValidate(t *testing.T) {
 		{"clear token", func(c *Config) { c.Merchants[0].Token = "tok" }, "api: merchants[0].token: must be the SHA-256 of the token"},
 		{"no credentials", func(c *Config) { c.Merchants[0] = MerchantConfig{Merchant: "m1"} }, "api: merchants[0]: no credentials"},
 		{"callback without secret", func(c *Config) { c.Merchants[0].CallbackURL = "https://m1.kz/cb" }, "api: merchants[0].callback_secret: required with callback_url"},
+		{"callback hosts", func(c *Config) { c.Merchants[0].CallbackHosts = []string{"m1.kz", "cb.m1.kz:8443", "*.m1.kz"} }, ""},
+		{"callback host with scheme", func(c *Config) { c.Merchants[0].CallbackHosts = []string{"https://m1.kz"} }, `api: merchants[0].callback_hosts[0]: "https://m1.kz": must be a host`},
+		{"callback host with path", func(c *Config) { c.Merchants[0].CallbackHosts = []string{"m1.kz/cb"} }, `api: merchants[0].callback_hosts[0]: "m1.kz/cb": must be a host`},
+		{"wildcard with port", func(c *Config) { c.Merchants[0].CallbackHosts = []string{"*.m1.kz:443"} }, "a wildcard takes no port"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -129,4 +134,24 @@ func FuzzParsePHC(f *testing.F) {
 			t.Fatalf("accepted expensive or invalid parameters: %+v", p)
 		}
 	})
+}
+
+func TestCallbackHostAllowed(t *testing.T) {
+	m := MerchantConfig{CallbackURL: "https://shop.kz/cb", CallbackHosts: []string{"notify.shop.kz:8443", "*.cdn.kz", "Other.KZ"}}
+	for u, want := range map[string]bool{
+		"https://shop.kz/orders/1":         true,
+		"http://SHOP.kz:8080/x":            true, // the callback URL's host, any port
+		"https://notify.shop.kz:8443/x":    true,
+		"https://notify.shop.kz/x":         false, // 443, not 8443
+		"https://a.b.cdn.kz/x":             true,
+		"https://cdn.kz/x":                 false, // the wildcard is for subdomains
+		"https://other.kz/x":               true,
+		"https://shop.kz.evil.com/x":       false,
+		"https://evilshop.kz/x":            false,
+		"https://user@evil.com/@shop.kz/x": false,
+	} {
+		parsed, err := url.Parse(u)
+		require.NoError(t, err)
+		require.Equal(t, want, m.hostAllowed(parsed), u)
+	}
 }

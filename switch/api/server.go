@@ -114,6 +114,7 @@ type call struct {
 
 	merchant *MerchantConfig
 	orderID  string
+	lang     string // the RBS answer's language (ru, kk, en)
 	code     string // errorCode (RBS) or error code (v1): a metrics label and a log field
 	replay   bool
 	status   int
@@ -251,12 +252,22 @@ func (c *call) unavailable() (int, []byte) {
 			Message: "the service is temporarily unavailable; retry later with the same Idempotency-Key"}})
 		return http.StatusServiceUnavailable, b
 	}
-	c.code = rbsSystemError
+	return c.rbsFatal(rbsErr(rbsSystemError, tUnavailable))
+}
+
+// rbsFatal is the RBS answer when a request cannot be served: numeric in
+// paymentorder.do, as its every answer.
+func (c *call) rbsFatal(e *rbsError) (int, []byte) {
+	c.code = e.ErrorCode
+	if c.lang == "" {
+		c.lang = queryLanguage(c.r)
+	}
+	msg := e.message(c.lang)
 	if c.endpoint == "paymentorder" {
-		b, _ := json.Marshal(map[string]any{"errorCode": 7, "errorMessage": msgUnavailable, "error": msgUnavailable})
+		b, _ := json.Marshal(map[string]any{"errorCode": 7, "errorMessage": msg, "error": msg})
 		return http.StatusOK, b
 	}
-	b, _ := json.Marshal(rbsError{rbsSystemError, msgUnavailable})
+	b, _ := json.Marshal(rbsBody{e.ErrorCode, msg})
 	return http.StatusOK, b
 }
 
@@ -271,6 +282,17 @@ func (s *Server) Unavailable(w http.ResponseWriter, r *http.Request) {
 		endpoint = "paymentorder"
 	}
 	c := &call{s: s, w: w, r: r, endpoint: endpoint, start: time.Now()}
+	if endpoint != "v1" {
+		// The answer in the shop's language; a body that cannot be read
+		// leaves it Russian, as the gateway's default.
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		c.lang = queryLanguage(r)
+		if form, e := readForm(r); e == nil {
+			if lang, ok := normLanguage(form.Get("language")); ok && lang != "" {
+				c.lang = lang
+			}
+		}
+	}
 	c.send(c.unavailable())
 	c.finish()
 }
@@ -292,13 +314,7 @@ func (c *call) systemError() (int, []byte) {
 		b, _ := json.Marshal(errorBody{apiError{Type: "api_error", Code: "internal_error", Message: "internal error; retry with the same Idempotency-Key"}})
 		return http.StatusInternalServerError, b
 	}
-	c.code = "7"
-	if c.endpoint == "paymentorder" {
-		b, _ := json.Marshal(map[string]any{"errorCode": 7, "errorMessage": "System error", "error": "System error"})
-		return http.StatusOK, b
-	}
-	b, _ := json.Marshal(rbsError{"7", "System error"})
-	return http.StatusOK, b
+	return c.rbsFatal(rbsErr(rbsSystemError, tSystem))
 }
 
 func clientIP(r *http.Request) string {

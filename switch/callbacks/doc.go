@@ -31,7 +31,11 @@
 // # Parameters and checksum
 //
 // A callback is a GET to the merchant's URL with the parameters in the
-// query, or a POST with them as a form, as the merchant's config says:
+// query, or a POST with them as a form, as the merchant's config says. An
+// order registered with its own callback address (order.Order.CallbackURL,
+// RBS dynamicCallbackUrl) has its callbacks sent there instead, with the
+// merchant's method and secret; a merchant with no callback configured
+// gets none, whatever its orders say. The parameters:
 //
 //	mdOrder      the switch's order id
 //	orderNumber  the merchant's order number

@@ -52,8 +52,11 @@ var bucketSent = []byte("callbacks.sent")
 type payload struct {
 	Merchant string            `json:"merchant"`
 	Params   map[string]string `json:"params"`
-	// Return marks a return URL call, to URL (the order's return URL as it
-	// was when the payment was decided).
+	// URL is where the call goes instead of the merchant's configured
+	// callback URL: for a return URL call (Return), the order's return URL
+	// as it was when the payment was decided; for a callback, the order's
+	// own callback address (order.Order.CallbackURL, RBS
+	// dynamicCallbackUrl), with the merchant's method and secret.
 	Return bool   `json:"return,omitempty"`
 	URL    string `json:"url,omitempty"`
 }
@@ -174,7 +177,7 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 		return nil
 	}
 	if callback {
-		if err := queue(sentKey(o.ID, ev), payload{Merchant: o.Merchant, Params: ev.params(o)}); err != nil {
+		if err := queue(sentKey(o.ID, ev), payload{Merchant: o.Merchant, Params: ev.params(o), URL: o.CallbackURL}); err != nil {
 			return err
 		}
 	}
@@ -199,9 +202,10 @@ func sentKey(orderID string, ev event) []byte {
 const maxDrain = 64 << 10
 
 // Deliver is the saf.Deliverer for items of Kind: it sends the callback to
-// the merchant's configured URL (a return URL call to the order's return
-// URL), signed with the merchant's current secret. A 200 answer (a return
-// URL call: any 2xx or 3xx) is Delivered; any other status, a network error or
+// the merchant's configured URL, or the order's own callback URL when it
+// has one (a return URL call to the order's return URL), signed with the
+// merchant's current secret. A 200 answer (a return URL call: any 2xx or
+// 3xx) is Delivered; any other status, a network error or
 // a timeout is Retry (the queue backs off and tries again, across
 // restarts); a merchant no longer configured, or an item that does not
 // decode, is Rejected into the dead letters.
@@ -238,6 +242,9 @@ func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.O
 			return saf.Rejected, err
 		}
 		a = attempt{kind: "callback", method: t.Method, url: t.URL, secret: t.Secret, unsigned: t.Unsigned, client: n.client}
+		if p.URL != "" {
+			a.url = p.URL
+		}
 	}
 	order := p.Params[ParamMdOrder]
 	if n.record != nil {

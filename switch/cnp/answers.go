@@ -206,7 +206,7 @@ func writeGoods(w *xmlWriter, name string, g order.CartItem, currency string) {
 	if n, err := strconv.Atoi(currency); err == nil {
 		w.leaf("ax21:currencyCode", strconv.Itoa(n))
 	}
-	w.optLeaf("ax21:merchantsGoodsID", g.ID)
+	w.optLeaf("ax21:merchantsGoodsID", g.Code)
 	w.leaf("ax21:nameOfGoods", g.Name)
 	w.close(name)
 }

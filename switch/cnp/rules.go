@@ -213,7 +213,7 @@ func (m *merchant) goodsToCart(field string, goods []goodsItem, currency string)
 		if n <= 0 || n > 999 {
 			return nil, refuse(at+".currencyCode", "not an ISO 4217 numeric currency code")
 		}
-		item := order.CartItem{Name: g.Name, Quantity: 1, Price: price, ID: g.ID}
+		item := order.CartItem{Name: g.Name, Quantity: 1, Price: price, Code: g.ID}
 		if c := fmt.Sprintf("%03d", n); c != currency {
 			item.Currency = c
 		}

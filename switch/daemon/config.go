@@ -254,6 +254,12 @@ func (c *Config) Validate() error {
 	if err := c.Callbacks.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: callbacks: %w", err))
 	}
+	targets := c.callbackTargets()
+	for i, m := range c.API.Merchants {
+		if _, ok := targets[m.Merchant]; len(m.CallbackHosts) > 0 && !ok {
+			errs = append(errs, fmt.Errorf("config: api.merchants[%d].callback_hosts: merchant %q has no callbacks to send there (callback_url, or its callbacks.merchants entry)", i, m.Merchant))
+		}
+	}
 	if err := c.Payments.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}

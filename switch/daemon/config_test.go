@@ -78,3 +78,12 @@ func TestConfigTLS(t *testing.T) {
 		})
 	}
 }
+
+// An api entry's callback_hosts need callbacks to send there.
+func TestConfigCallbackHostsNeedCallbacks(t *testing.T) {
+	c, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	c.API.Merchants[0].CallbackHosts = []string{"shop.kz"}
+	require.ErrorContains(t, c.Validate(), `config: api.merchants[0].callback_hosts: merchant "shop" has no callbacks to send there`)
+	c.API.Merchants[0].CallbackURL, c.API.Merchants[0].CallbackSecret = "https://shop.kz/cb", "s"
+	require.NoError(t, c.Validate())
+}

@@ -64,7 +64,7 @@ func TestPageInEachLanguage(t *testing.T) {
 func TestPageShowsTheCart(t *testing.T) {
 	s := newStack(t)
 	o := s.register(orderSpec{lang: "kk", cart: []order.CartItem{
-		{Name: "Шай <қара>", Quantity: 1, Price: 1_000_000, ID: "TEA-1"},
+		{Name: "Шай <қара>", Quantity: 1, Price: 1_000_000, Code: "TEA-1"},
 		{Name: "Кесе", Quantity: 2, Price: 250_000},
 		{Name: "Gift card", Quantity: 1, Price: 1000, Currency: "840"},
 	}})

@@ -117,10 +117,29 @@ type CartItem struct {
 	Name     string `json:"name"`
 	Quantity int64  `json:"quantity"`
 	Price    int64  `json:"price"` // minor units per item
-	// ID is the merchant's own id of the goods (an article number).
-	ID string `json:"id,omitempty"`
-	// Currency of Price (ISO 4217 numeric) when it is not the order's.
+
+	// The fields below come with a cart in RBS's orderBundle (receipts and
+	// fiscal documents need them); zero when the merchant did not say.
+
+	// QuantityDecimal is the quantity as the merchant wrote it when it is
+	// not a whole number ("0.75" kilograms); Quantity is then 0, so that
+	// nothing multiplies a rounded quantity by the price.
+	QuantityDecimal string `json:"quantity_decimal,omitempty"`
+	Measure         string `json:"measure,omitempty"`     // unit of the quantity: "шт", "кг"
+	Amount          int64  `json:"amount,omitempty"`      // the line's total in minor units, after any discount
+	PositionID      string `json:"position_id,omitempty"` // the line's number in the merchant's cart
+	Code            string `json:"code,omitempty"`        // the merchant's article code (RBS itemCode, Processing.kz merchantsGoodsID)
+	// TaxType is the line's tax rate as RBS numbers them (0 no VAT, 1 VAT
+	// 0%...), nil when not given; TaxSum the tax in minor units.
+	TaxType *int  `json:"tax_type,omitempty"`
+	TaxSum  int64 `json:"tax_sum,omitempty"`
+	// Currency of Price (ISO 4217 numeric) when it is not the order's
+	// (Processing.kz lets each line say its own).
 	Currency string `json:"currency,omitempty"`
+	// Extra holds, as a JSON object, the line's other fields as the
+	// merchant sent them (itemAttributes, discount, itemDetails...): kept
+	// so that nothing the merchant said is lost.
+	Extra string `json:"extra,omitempty"`
 }
 
 // Info is one piece of the merchant's additional information about an
@@ -222,6 +241,14 @@ type Order struct {
 	// Version increases with every stored change; the store refuses a
 	// write based on a stale version.
 	Version uint64 `json:"version"`
+
+	// Phone is the buyer's, as + and digits (E.164), when the merchant
+	// gave it.
+	Phone string `json:"phone,omitempty"`
+	// CallbackURL, when set, is where this order's callbacks go instead of
+	// the merchant's configured URL (RBS dynamicCallbackUrl); the API
+	// accepts only hosts the merchant's config allows.
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // Op returns the operation with the given id.
@@ -306,6 +333,12 @@ func (o *Order) Clone() *Order {
 	c := *o
 	c.Ops = append([]Operation(nil), o.Ops...)
 	c.Cart = append([]CartItem(nil), o.Cart...)
+	for i := range c.Cart {
+		if t := c.Cart[i].TaxType; t != nil {
+			v := *t
+			c.Cart[i].TaxType = &v
+		}
+	}
 	if o.Card != nil {
 		card := *o.Card
 		card.Ciphertext = append([]byte(nil), o.Card.Ciphertext...)

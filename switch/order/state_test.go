@@ -133,13 +133,13 @@ func TestCheckDecline(t *testing.T) {
 // TestCloneCopiesMerchantData: a flow prepares its change on a clone; the
 // merchant's own data must not be shared with what readers see.
 func TestCloneCopiesMerchantData(t *testing.T) {
-	o := &Order{Cart: []CartItem{{Name: "a", Quantity: 1, Price: 1, ID: "A-1", Currency: "840"}},
+	o := &Order{Cart: []CartItem{{Name: "a", Quantity: 1, Price: 1, Code: "A-1", Currency: "840"}},
 		Shop: &MerchantData{OrderID: "42", Info: []Info{{Key: "k", Value: "v"}}}}
 	c := o.Clone()
-	c.Shop.OrderID, c.Shop.Info[0].Value, c.Cart[0].ID = "43", "changed", "B-2"
+	c.Shop.OrderID, c.Shop.Info[0].Value, c.Cart[0].Code = "43", "changed", "B-2"
 	require.Equal(t, "42", o.Shop.OrderID)
 	require.Equal(t, "v", o.Shop.Info[0].Value)
-	require.Equal(t, "A-1", o.Cart[0].ID)
+	require.Equal(t, "A-1", o.Cart[0].Code)
 	require.Nil(t, (&Order{}).Clone().Shop)
 }
 

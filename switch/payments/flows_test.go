@@ -324,14 +324,14 @@ func TestRefundRightAfterCompletion(t *testing.T) {
 func TestCompletionReplacesTheCart(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	sold := []order.CartItem{{Name: "Kettle", Quantity: 1, Price: 9000, ID: "K-1"}, {Name: "Cup", Quantity: 1, Price: 1000}}
+	sold := []order.CartItem{{Name: "Kettle", Quantity: 1, Price: 9000, Code: "K-1"}, {Name: "Cup", Quantity: 1, Price: 1000}}
 	res, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "cart-1", Amount: 10000, TwoStage: true,
 		ReturnURL: "https://shop.example.kz/ok", Cart: sold,
 		Shop: &order.MerchantData{OrderID: "42", LocalTime: "01.02.2012 18:34:58", Info: []order.Info{{Key: "k", Value: "v"}}}})
 	require.NoError(t, err)
 	o := h.pay(res.Order, visa, visaExp)
 	require.Equal(t, order.StatusApproved, o.Status)
-	shipped := []order.CartItem{{Name: "Kettle", Quantity: 1, Price: 9000, ID: "K-1"}}
+	shipped := []order.CartItem{{Name: "Kettle", Quantity: 1, Price: 9000, Code: "K-1"}}
 	done, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 9000, Cart: shipped})
 	require.NoError(t, err)
 	require.Equal(t, shipped, done.Order.Cart)

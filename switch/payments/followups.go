@@ -23,7 +23,7 @@ type FollowUpRequest struct {
 	// order.ErrNotFound, exactly as one that does not exist.
 	Merchant string
 	// Amount in minor units; 0 means "all that is available" for a
-	// completion or a cancel.
+	// completion or a cancel, and all that is refundable for a refund.
 	Amount int64
 	// IdemKey makes the request idempotent (externalRefundId, the JSON
 	// API's Idempotency-Key): the same key answers the first answer.
@@ -247,7 +247,7 @@ func (s *Service) reversalMessage(n *order.Order, auth *order.Operation, pan str
 // Refund returns captured money with an 0200, processing code 20, naming
 // the capture in DE90. A refund whose outcome is unknown is declined for
 // the merchant and reversed through store-and-forward, so it can be asked
-// again without paying twice.
+// again without paying twice. An Amount of 0 refunds all that is left.
 func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Result, error) {
 	ctx = detach(ctx)
 	if err := s.awaitCapture(ctx, r.OrderID); err != nil {
@@ -256,6 +256,11 @@ func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Result, error
 	return s.followUp(ctx, r, order.OpRefund, func(o, n *order.Order, rp *reply) (*Result, error) {
 		if r.ExpectedDeposited != nil && *r.ExpectedDeposited != o.Deposited-o.Refunded {
 			return nil, &order.InputError{Field: "expectedDepositedAmount", Reason: fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
+		}
+		if r.Amount == 0 && o.Status == order.StatusDeposited {
+			// Counted under the order's lock: two such refunds at once
+			// cannot both take the whole amount.
+			r.Amount = o.Deposited - o.Refunded
 		}
 		if err := order.CheckRefund(o, r.Amount); err != nil {
 			return nil, err

@@ -185,6 +185,9 @@ type RegisterRequest struct {
 	CardID string
 	// Lifetime overrides the configured order lifetime when positive.
 	Lifetime time.Duration
+	// Phone is the buyer's (E.164); CallbackURL this order's callback
+	// address in place of the merchant's (the caller checks it is allowed).
+	Phone, CallbackURL string
 	// SameAgain answers a registration identical to an order still
 	// waiting for payment (number, amount, currency, return URL, stages)
 	// with that order, as a replay: RBS plugins retry register.do after a
@@ -253,6 +256,7 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 		ReturnURL: r.ReturnURL, FailURL: r.FailURL, Params: r.Params, Shop: r.Shop, TwoStage: r.TwoStage,
 		Amount: r.Amount, Currency: r.Currency, CreatedAt: now, ExpiresAt: now.Add(life),
 		Status: order.StatusRegistered, Ops: []order.Operation{}, Card: card, StoredCard: r.CardID,
+		Phone: r.Phone, CallbackURL: r.CallbackURL,
 	}
 	if r.Registration {
 		o.Registration = &order.Registration{}
