@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -210,4 +213,34 @@ func TestPaymentSuiteOnEitherHSM(t *testing.T) {
 		})
 	}
 	require.Equal(t, outcomes[hsm.KindSoft], outcomes[hsm.KindPKCS11], "the same outcomes with either module")
+}
+
+// faultSuite is faults_test.go: the tests that hold the money promises
+// when a shop, the bank or the process fails.
+var faultSuite = []string{
+	"TestShopHangsUpDuringPayment", "TestBuyerDoubleClick", "TestShopHangsUpDuringFollowUps",
+	"TestPartialAndMismatchedApprovals", "TestPartialReversal", "TestAdviceRefusedStaysQueued",
+	"TestAdviceNeverTakenGoesToDeadLetters", "TestNotReadyUntilBankSignedOn", "TestKillDuringFollowUps",
+}
+
+// TestFaultSuiteOnPKCS11 runs the fault suite again with the switch's keys
+// in a SoftHSM2 token (switchtest.EnvHSM): this test binary run once more,
+// with only those tests and the variable set, since the token is found
+// through the process's environment.
+func TestFaultSuiteOnPKCS11(t *testing.T) {
+	if os.Getenv(switchtest.EnvHSM) != "" {
+		return // this is the run below: the suite itself runs here
+	}
+	softhsm.Ensure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^("+strings.Join(faultSuite, "|")+"|TestFaultChild)$",
+		"-test.v", "-test.count=1", "-test.timeout=9m")
+	cmd.Env = append(os.Environ(), switchtest.EnvHSM+"="+hsm.KindPKCS11)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the fault suite on the PKCS#11 module:\n%s", out)
+	require.Contains(t, string(out), "the switch's keys are in the SoftHSM2 token")
+	for _, name := range faultSuite {
+		require.Contains(t, string(out), "--- PASS: "+name+" ", "%s passed on the PKCS#11 module", name)
+	}
 }

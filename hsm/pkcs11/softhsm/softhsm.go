@@ -90,21 +90,34 @@ func findOrInstall() error {
 // section for it, with the PIN in clear, as only a test may have it.
 func Token(tb testing.TB) hsm.PKCS11Config {
 	tb.Helper()
+	return TokenIn(tb, tb.TempDir())
+}
+
+// TokenIn is Token with the token kept in dir: the first call for a
+// directory makes the token, later ones (a restarted switch, another
+// process on the same data) point SOFTHSM2_CONF at it again.
+func TokenIn(tb testing.TB, dir string) hsm.PKCS11Config {
+	tb.Helper()
 	Ensure(tb)
-	dir := tb.TempDir()
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		tb.Fatal(err)
-	}
 	conf := filepath.Join(dir, "softhsm2.conf")
-	body := "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		tb.Fatal(err)
+	_, err := os.Stat(conf)
+	fresh := errors.Is(err, os.ErrNotExist)
+	if fresh {
+		if err := os.MkdirAll(tokens, 0o700); err != nil {
+			tb.Fatal(err)
+		}
+		body := "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	tb.Setenv("SOFTHSM2_CONF", conf)
-	out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", Label, "--pin", PIN, "--so-pin", "13579").CombinedOutput()
-	if err != nil {
-		tb.Fatalf("softhsm: softhsm2-util --init-token: %v: %s", err, out)
+	if fresh {
+		out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", Label, "--pin", PIN, "--so-pin", "13579").CombinedOutput()
+		if err != nil {
+			tb.Fatalf("softhsm: softhsm2-util --init-token: %v: %s", err, out)
+		}
 	}
 	return hsm.PKCS11Config{Module: Module, TokenLabel: Label, PIN: PIN}
 }
