@@ -161,7 +161,9 @@ func (m *Module) EncryptPAN(ctx context.Context, pan string) ([]byte, error) {
 		if err := m.lib.EncryptInit(s, []*p11.Mechanism{p11.NewMechanism(p11.CKM_AES_GCM, params)}, v.obj); err != nil {
 			return err
 		}
-		sealed, err := m.lib.Encrypt(s, []byte(pan))
+		plain := []byte(pan)
+		defer clear(plain)
+		sealed, err := m.lib.Encrypt(s, plain)
 		if err != nil {
 			return err
 		}
