@@ -7,6 +7,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/google/uuid v1.6.0
+	github.com/miekg/pkcs11 v1.1.2
 	github.com/moov-io/iso8583 v0.26.1
 	github.com/moov-io/iso8583-connection v0.9.0
 	github.com/prometheus/client_golang v1.25.0

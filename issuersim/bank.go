@@ -491,6 +491,46 @@ func (b *Bank) echo(c *connection.Connection, s *session) {
 	}
 }
 
+// SendKeyChange sends the bank's 0800 key change (DE70 161) with a new MAC
+// key under the zone master key and its check value, on one of the
+// switch's connections, and returns the switch's response code (00: the
+// switch took the key). The bank's own MAC hooks sign the request, as they
+// sign everything the bank sends; which key they use is the caller's
+// business.
+func (b *Bank) SendKeyChange(ctx context.Context, keyUnderZMK, kcv string) (string, error) {
+	b.mu.Lock()
+	var c *connection.Connection
+	for conn := range b.conns {
+		c = conn
+		break
+	}
+	b.mu.Unlock()
+	if c == nil {
+		return "", errors.New("issuersim: key change: no connection with the switch")
+	}
+	req := iso.NetworkRequest(iso.NetKeyChange, b.stans.Next(), b.now())
+	req.AcquirerID = b.cfg.AcquirerID
+	req.KeyUnderZMK, req.KeyCheckValue = keyUnderZMK, kcv
+	im, err := b.build(req, nil)
+	if err != nil {
+		return "", fmt.Errorf("issuersim: key change: %w", err)
+	}
+	timeout := replyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	b.met.sent.WithLabelValues(req.MTI).Inc()
+	resp, err := c.Send(im, connection.SendTimeout(timeout))
+	if err != nil {
+		return "", fmt.Errorf("issuersim: key change: %w", err)
+	}
+	r, err := b.codec.Parse(resp)
+	if err != nil {
+		return "", fmt.Errorf("issuersim: key change: answer: %w", err)
+	}
+	return r.ResponseCode, nil
+}
+
 // handle answers one inbound message. moov runs it in its own goroutine,
 // so a connection has many requests in flight and latency on one answer
 // does not hold up the next.

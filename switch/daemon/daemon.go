@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -83,7 +84,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	}()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if d.hsm, err = hsm.Open(cfg.HSM); err != nil {
+	if d.hsm, err = openHSM(cfg.HSM); err != nil {
 		return nil, fmt.Errorf("daemon: hsm: %w", err)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -334,6 +335,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		d.wg.Wait()
 		if d.journal != nil {
 			errs = append(errs, d.journal.Close())
+		}
+		if c, ok := d.hsm.(io.Closer); ok {
+			errs = append(errs, c.Close())
 		}
 		d.stopErr = errors.Join(errs...)
 	})

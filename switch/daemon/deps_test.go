@@ -77,8 +77,13 @@ func TestLayers(t *testing.T) {
 		}, true},
 		{"the foundation does no HTTP and no storage", is("specs", "iso", "hsm", "routing"),
 			func(i string) bool { return i == "net/http" || strings.HasPrefix(i, "go.etcd.io/bbolt") }, false},
-		{"the foundation and the journal use nothing of the switch", is("specs", "iso", "hsm", "routing", "switch/journal"),
+		{"the foundation and the journal use nothing of the switch",
+			func(p string) bool {
+				return is("specs", "iso", "hsm", "routing", "switch/journal")(p) && !is("hsm/pkcs11")(p)
+			},
 			func(i string) bool { return strings.HasPrefix(i, module) && !is("specs")(i) }, false},
+		{"the PKCS#11 module builds on hsm alone", is("hsm/pkcs11"),
+			func(i string) bool { return strings.HasPrefix(i, module) && !is("hsm")(i) }, false},
 		{"routing is pure logic: the standard library only", is("routing"), func(i string) bool { return !std(i) }, false},
 		{"store-and-forward is a generic queue: nothing of ours", is("switch/saf"), func(i string) bool { return strings.HasPrefix(i, module) }, false},
 		// Both sides of 3-D Secure import the wire, and issuersim may not

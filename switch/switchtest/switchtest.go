@@ -152,7 +152,11 @@ func Config(t testing.TB, opts Options, bankAddr string) (daemon.Config, api.Dem
 	cfg.HSM.MasterKeyFile = filepath.Join(opts.DataDir, "master.key")
 	cfg.HSM.KeyStore = filepath.Join(opts.DataDir, "keys.json")
 	require.NoError(t, os.MkdirAll(opts.DataDir, 0o700))
-	require.NoError(t, hsm.InitKeyFiles(cfg.HSM))
+	if os.Getenv(EnvHSM) == hsm.KindPKCS11 {
+		cfg.HSM = tokenHSM(t, opts.DataDir)
+	} else {
+		require.NoError(t, hsm.InitKeyFiles(cfg.HSM))
+	}
 	l := links.DefaultConfig(BankName, dialect, bankAddr)
 	l.AcquirerID, l.RequestTimeout = "400123", 5*time.Second
 	l.Backoff = links.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}
