@@ -313,7 +313,7 @@ func (c *Config) validateAdmin() error {
 			return errors.New("config: admin_token_sha256: must be 64 hex digits (sha256sum of the token)")
 		}
 	}
-	if c.AdminListen == "" || c.AdminTokenSHA256 != "" {
+	if c.AdminListen == "" || c.AdminTokenSHA256 != "" || c.adminMTLS() {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(c.AdminListen)
@@ -323,5 +323,9 @@ func (c *Config) validateAdmin() error {
 	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
 		return nil
 	}
-	return fmt.Errorf("config: admin_listen: %s is not a loopback address: set admin_token_sha256, or listen on 127.0.0.1", c.AdminListen)
+	return fmt.Errorf("config: admin_listen: %s is not a loopback address: set admin_token_sha256 or admin_tls with client_auth: require, or listen on 127.0.0.1", c.AdminListen)
 }
+
+// adminMTLS: the admin listener lets in only operators with a certificate
+// of admin_tls.ca_file.
+func (c *Config) adminMTLS() bool { return c.AdminTLS != nil && c.AdminTLS.ClientAuth == "require" }
