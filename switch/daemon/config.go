@@ -216,6 +216,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config: %w", err))
 		}
 	}
+	for i, m := range c.API.Merchants {
+		if len(m.ClientCertSHA256) > 0 && (c.TLS == nil || c.TLS.ClientAuth == "") {
+			errs = append(errs, fmt.Errorf("config: api.merchants[%d].client_cert_sha256: needs tls.client_auth (pin, request or require): the listener must ask for client certificates", i))
+		}
+	}
 	if c.ThreeDS.TLS != nil {
 		if err := c.ThreeDS.TLS.Validate("threeds.tls", false); err != nil {
 			errs = append(errs, fmt.Errorf("config: %w", err))
@@ -264,6 +269,15 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	if err := c.CNP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	// The merchants' credentials are checked here, not first at start;
+	// the payment page's URL, when not given, Start makes from public_url.
+	acfg := c.API
+	if acfg.PaymentPageURL == "" {
+		acfg.PaymentPageURL = "https://switch.invalid/pay"
+	}
+	if err := acfg.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	merchants := map[string]bool{}
