@@ -60,6 +60,10 @@ type MerchantConfig struct {
 	// say. The merchant must have callbacks configured (callback_url here
 	// or the daemon's callbacks section).
 	CallbackHosts []string `yaml:"callback_hosts"`
+	// CallbackAllowPrivate lets this merchant's callbacks reach loopback,
+	// private and link-local addresses (callbacks.Target.AllowPrivate): a
+	// shop inside the operator's own network. Off by default.
+	CallbackAllowPrivate bool `yaml:"callback_allow_private"`
 	// ClientCertSHA256 pins the merchant's TLS client certificates (the
 	// SHA-256 of each one's DER): with it, the merchant's credentials are
 	// refused unless the request came over TLS with one of them (mutual

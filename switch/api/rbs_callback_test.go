@@ -46,6 +46,7 @@ func TestRBSDynamicCallbackURL(t *testing.T) {
 	h := newHarness(t, func(c *api.Config) {
 		c.Merchants[0].CallbackURL, c.Merchants[0].CallbackSecret = configured.URL+"/cb", "shop-a-callback-secret"
 		c.Merchants[0].CallbackHosts = []string{"localhost"}
+		c.Merchants[0].CallbackAllowPrivate = true // the test's servers are on loopback
 	})
 	// The same server under another name: allowed only by callback_hosts.
 	dynURL := strings.Replace(dynamic.URL, "127.0.0.1", "localhost", 1) + "/orders/notify?shop=a"

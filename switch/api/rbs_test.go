@@ -338,8 +338,13 @@ func TestRBSJournal(t *testing.T) {
 // Guessing over HTTP: after five wrong passwords the user name is locked
 // and the answer says for how long (RBS form, Retry-After); guessing API
 // keys from one address runs out of tries the same way (429).
+//
+// A refused sign-in writes nothing to the journal: a flood of guesses
+// must not become a flood of journal writes for merchants to queue behind.
 func TestGuessingIsLockedOut(t *testing.T) {
 	h := newHarness(t)
+	before, err := h.D.Journal().Count()
+	require.NoError(t, err)
 	for range 5 {
 		ans := h.rbs("getOrderStatusExtended", url.Values{"userName": {userA}, "password": {"guess"}, "orderId": {"x"}})
 		require.Equal(t, "5", ans["errorCode"])
@@ -361,4 +366,7 @@ func TestGuessingIsLockedOut(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, last.Status, "the address ran out of tries")
 	require.NotEmpty(t, last.Header.Get("Retry-After"))
 	require.Equal(t, "too_many_attempts", errObj(last)["code"])
+	after, err := h.D.Journal().Count()
+	require.NoError(t, err)
+	require.Equal(t, before, after, "refused sign-ins are not journaled")
 }

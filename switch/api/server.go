@@ -244,7 +244,16 @@ func (c *call) took(res *payments.Result) bool {
 // same commit. When the journal cannot take it, the merchant hears that
 // the request did nothing and may be repeated: an answer that is not on
 // disk is never sent.
+//
+// A request nobody signed in for is answered without a journal entry: it
+// did nothing, it is no merchant's message, and a flood of guesses must
+// not become a flood of journal writes that the merchants' own requests
+// queue behind (the guard's metrics and the warn log count them).
 func (c *call) write(status int, body []byte, key *payments.ReceiptKey) {
+	if c.merchant == nil {
+		c.send(status, body)
+		return
+	}
 	req := c.reqPayload
 	if c.reqJournaled {
 		req = nil

@@ -36,7 +36,8 @@ type Config struct {
 	AddressBurst             int     `yaml:"address_burst"`
 	// MaxHashing password checks run at once, each waiting at most
 	// HashWait for its turn; past that the caller is told the service is
-	// busy. Defaults 2 × GOMAXPROCS and 250ms.
+	// busy. Defaults half of GOMAXPROCS (at least one: the other cores stay
+	// for merchants already signed in) and 250ms.
 	MaxHashing int           `yaml:"max_hashing"`
 	HashWait   time.Duration `yaml:"hash_wait"`
 	// Now is the clock (tests). Default time.Now.
@@ -60,7 +61,7 @@ func (c Config) withDefaults() Config {
 		c.AddressBurst = 20
 	}
 	if c.MaxHashing <= 0 {
-		c.MaxHashing = 2 * runtime.GOMAXPROCS(0)
+		c.MaxHashing = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if c.HashWait <= 0 {
 		c.HashWait = 250 * time.Millisecond

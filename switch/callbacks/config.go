@@ -72,6 +72,13 @@ type Target struct {
 	// merchants that never configured a token. Such a merchant must not
 	// trust a callback's content and should ask getOrderStatus instead.
 	Unsigned bool `yaml:"unsigned"`
+	// AllowPrivate lets the callbacks (and an order's own callback URL)
+	// reach loopback, private, link-local and other non-public addresses.
+	// Off, such an address is never dialled, checked on the address the
+	// name resolved to: a callback URL a merchant controls must not become
+	// a way into the switch's own network (cloud metadata, admin ports).
+	// Set it for a merchant whose server is inside the operator's network.
+	AllowPrivate bool `yaml:"allow_private"`
 }
 
 // String keeps the secret out of logs and panics that print a config.
@@ -80,7 +87,7 @@ func (t Target) String() string {
 	if t.Secret != "" {
 		secret = "redacted"
 	}
-	return fmt.Sprintf("{URL:%s Method:%s Unsigned:%t Secret:%s}", t.URL, t.Method, t.Unsigned, secret)
+	return fmt.Sprintf("{URL:%s Method:%s Unsigned:%t AllowPrivate:%t Secret:%s}", t.URL, t.Method, t.Unsigned, t.AllowPrivate, secret)
 }
 
 // DefaultTimeout is Config.Timeout's default.

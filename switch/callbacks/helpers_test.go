@@ -84,7 +84,7 @@ func (m *fakeMerchant) next(tb testing.TB) received {
 }
 
 func (m *fakeMerchant) target() callbacks.Target {
-	return callbacks.Target{URL: m.srv.URL + "/callback", Secret: testSecret}
+	return callbacks.Target{URL: m.srv.URL + "/callback", Secret: testSecret, AllowPrivate: true}
 }
 
 // outcome is one finished Deliver call.

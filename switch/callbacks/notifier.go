@@ -241,7 +241,10 @@ func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.O
 			log.Error().Err(err).Str("outcome", saf.Rejected.String()).Msg("callback")
 			return saf.Rejected, err
 		}
-		a = attempt{kind: "callback", method: t.Method, url: t.URL, secret: t.Secret, unsigned: t.Unsigned, client: n.client}
+		a = attempt{kind: "callback", method: t.Method, url: t.URL, secret: t.Secret, unsigned: t.Unsigned, client: n.public}
+		if t.AllowPrivate {
+			a.client = n.client
+		}
 		if p.URL != "" {
 			a.url = p.URL
 		}

@@ -218,7 +218,7 @@ func TestDeliveredAfterRestart(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
-	cfg := callbacks.Config{Merchants: map[string]callbacks.Target{"m1": {URL: "http://" + addr + "/callback", Secret: testSecret}}}
+	cfg := callbacks.Config{Merchants: map[string]callbacks.Target{"m1": {URL: "http://" + addr + "/callback", Secret: testSecret, AllowPrivate: true}}}
 
 	path := t.TempDir() + "/tulpar.db"
 	h := startHarness(t, path, cfg)
@@ -335,12 +335,12 @@ func TestDeliverOutcomes(t *testing.T) {
 	unsigned := newFakeMerchant(t, alwaysOK)
 
 	cfg := callbacks.Config{Merchants: map[string]callbacks.Target{
-		"post":      {URL: post.srv.URL, Secret: testSecret, Method: "POST"},
+		"post":      {URL: post.srv.URL, Secret: testSecret, Method: "POST", AllowPrivate: true},
 		"redirect":  redirect.target(),
 		"nocontent": noContent.target(),
 		"hang":      hang.target(),
-		"query":     {URL: withQuery.srv.URL + "/cb?shop=7", Secret: testSecret},
-		"unsigned":  {URL: unsigned.srv.URL, Unsigned: true},
+		"query":     {URL: withQuery.srv.URL + "/cb?shop=7", Secret: testSecret, AllowPrivate: true},
+		"unsigned":  {URL: unsigned.srv.URL, Unsigned: true, AllowPrivate: true},
 		"gone":      redirect.target(),
 	}}
 	n, err := callbacks.New(cfg, zerolog.Nop(), nil, nil)
@@ -418,4 +418,39 @@ func TestDeliverOutcomes(t *testing.T) {
 		out, _ := n.Deliver(ctx, saf.Item{Kind: order.KindCallback, Payload: []byte("{")}, false)
 		require.Equal(t, saf.Rejected, out)
 	})
+}
+
+// TestCallbacksKeepOffInternalAddresses: a merchant's callbacks, and an
+// order's own callback URL, never dial loopback or another non-public
+// address unless the merchant's config allows it: a URL a merchant
+// controls must not reach into the switch's network.
+func TestCallbacksKeepOffInternalAddresses(t *testing.T) {
+	shop := newFakeMerchant(t, alwaysOK)
+	internal := shop.target()
+	internal.AllowPrivate = false
+	internal.URL = strings.Replace(internal.URL, "127.0.0.1", "localhost", 1) // a name leading to 127.0.0.1
+	n, err := callbacks.New(callbacks.Config{Merchants: map[string]callbacks.Target{"m1": internal}}, zerolog.Nop(), nil, nil)
+	require.NoError(t, err)
+	q := &switchtest.Queue{}
+	n.Bind(q)
+	db, err := bolt.Open(t.TempDir()+"/tulpar.db", 0o600, nil)
+	require.NoError(t, err)
+	defer db.Close()
+
+	o := mkOrder("m1", orderID(1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 700))
+	dyn := mkOrder("m1", orderID(2), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 700))
+	dyn.CallbackURL = "http://169.254.169.254/latest/meta-data"
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		if err := n.InTx(tx, o, &o.Ops[0]); err != nil {
+			return err
+		}
+		return n.InTx(tx, dyn, &dyn.Ops[0])
+	}))
+	require.Len(t, q.Items(), 2)
+	for _, it := range q.Items() {
+		out, err := n.Deliver(context.Background(), it, false)
+		require.Equal(t, saf.Retry, out)
+		require.ErrorIs(t, err, callbacks.ErrNotPublic)
+	}
+	require.Zero(t, shop.count.Load(), "nothing reached the internal address")
 }

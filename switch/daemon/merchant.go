@@ -60,7 +60,7 @@ func (c *Config) callbackTargets() map[string]callbacks.Target {
 	t := map[string]callbacks.Target{}
 	for _, m := range c.API.Merchants {
 		if m.CallbackURL != "" {
-			t[m.Merchant] = callbacks.Target{URL: m.CallbackURL, Secret: m.CallbackSecret}
+			t[m.Merchant] = callbacks.Target{URL: m.CallbackURL, Secret: m.CallbackSecret, AllowPrivate: m.CallbackAllowPrivate}
 		}
 	}
 	return t

@@ -42,6 +42,7 @@ func TestCallbacksReachTheMerchant(t *testing.T) {
 	d, err := demo.Start(ctx, demo.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Log: zerolog.Nop(),
 		Configure: func(c *daemon.Config) {
 			c.API.Merchants[0].CallbackURL, c.API.Merchants[0].CallbackSecret = shop.URL+"/cb", secret
+			c.API.Merchants[0].CallbackAllowPrivate = true // the shop is on loopback
 			c.SAF.RetryMin, c.SAF.RetryMax = 10*time.Millisecond, 50*time.Millisecond
 		}})
 	require.NoError(t, err)
