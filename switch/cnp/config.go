@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	IssuerCountries map[string]string `yaml:"issuer_countries"`
 	// Merchants are the shops that speak this dialect.
 	Merchants []MerchantConfig `yaml:"merchants"`
+	// Guard limits guessing of the shops' HTTP Basic passwords: a lockout
+	// per merchantId, failures per client address (authguard's defaults).
+	Guard authguard.Config `yaml:"guard"`
 }
 
 // TLSConfig is the service's own TLS listener. It asks every client for a
@@ -153,6 +157,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		bad("max_body_bytes: must not be negative")
+	}
+	if err := c.Guard.Validate(); err != nil {
+		bad("guard.%v", err)
 	}
 	if c.TLS.Listen != "" && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
 		bad("tls: cert_file and key_file are required with listen")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -196,4 +197,40 @@ func TestAccessControl(t *testing.T) {
 func sha256Hex(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// TestBasicAuthGuessingLocksOut: wrong HTTP Basic passwords lock the
+// merchantId (three here) before any check, the right one included, with
+// HTTP 429, Retry-After and the wait in the fault; the lock ends by itself.
+func TestBasicAuthGuessingLocksOut(t *testing.T) {
+	const (
+		basicMID = "000000000000019"
+		user     = "shop-basic"
+		password = "0123456789abcdef0123456789abcdef"
+	)
+	w := newWorld(t, func(c *daemon.Config) {
+		m := c.Payments.Merchants[0]
+		m.ID = "shop5"
+		c.Payments.Merchants = append(c.Payments.Merchants, m)
+		b := shopConfig()
+		b.MerchantID, b.Merchant, b.AllowedIPs = basicMID, "shop5", nil
+		b.BasicAuth = cnp.BasicAuth{UserName: user, PasswordSHA256: sha256Hex(password)}
+		c.CNP.Merchants = append(c.CNP.Merchants, b)
+		c.CNP.Guard.MaxFailures, c.CNP.Guard.LockFor = 3, 10*time.Minute
+	})
+	status := el("merchantId", basicMID) + el("referenceNr", "X")
+	as := func(pw string) func(*http.Request) { return func(q *http.Request) { q.SetBasicAuth(user, pw) } }
+	require.Equal(t, "NO_SUCH_TRANSACTION", w.call("getTransactionStatus", status, as(password)).value(t, "transactionStatus"))
+	for range 3 {
+		require.Equal(t, http.StatusUnauthorized, w.call("getTransactionStatus", status, as("guess")).status)
+	}
+	r := w.call("getTransactionStatus", status, as(password))
+	require.Equal(t, http.StatusTooManyRequests, r.status, r.body)
+	require.Equal(t, "600", r.header.Get("Retry-After"))
+	require.Contains(t, r.fault(), "access denied for merchantId "+basicMID+": too many failed sign-ins; retry in 600 s")
+	r = w.call("getTransactionStatus", el("merchantId", mid)+el("referenceNr", "X"))
+	require.Equal(t, "NO_SUCH_TRANSACTION", r.value(t, "transactionStatus"), "other shops go on")
+
+	w.Advance(10 * time.Minute)
+	require.Equal(t, "NO_SUCH_TRANSACTION", w.call("getTransactionStatus", status, as(password)).value(t, "transactionStatus"), "the lock ended")
 }

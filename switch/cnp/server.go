@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -33,6 +34,7 @@ type Server struct {
 	wsdl      []byte               // addresses on PublicURL
 	wsdlTLS   []byte               // addresses on TLS.PublicURL, served on that listener
 	m         *metrics
+	guard     *authguard.Guard
 	mux       *http.ServeMux
 	now       func() time.Time
 }
@@ -106,6 +108,9 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 	var err error
 	if s.m, err = newMetrics(reg); err != nil {
 		return nil, err
+	}
+	if s.guard, err = authguard.New(cfg.Guard, "cnp", reg); err != nil {
+		return nil, fmt.Errorf("cnp: guard: %w", err)
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET "+wsdlPath, s.serveWSDL)

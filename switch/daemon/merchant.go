@@ -90,6 +90,9 @@ func (d *Daemon) mountMerchantSide() error {
 	if acfg.PaymentPageURL == "" {
 		acfg.PaymentPageURL = d.url + "/pay"
 	}
+	if acfg.Guard.Now == nil {
+		acfg.Guard.Now = d.cfg.Clock
+	}
 	a, err := api.New(d.payments, acfg, d.log.With().Str("component", "api").Logger(), d.reg)
 	if err != nil {
 		return fmt.Errorf("daemon: api: %w", err)
@@ -114,6 +117,9 @@ func (d *Daemon) mountMerchantSide() error {
 	}
 	if ccfg.TLS.PublicURL == "" && d.cnpLn != nil {
 		ccfg.TLS.PublicURL = "https://" + d.cnpLn.Addr().String()
+	}
+	if ccfg.Guard.Now == nil {
+		ccfg.Guard.Now = d.cfg.Clock // a lock ends by the switch's clock
 	}
 	c, err := cnp.New(d.payments, ccfg, d.log.With().Str("component", "cnp").Logger(), d.reg)
 	if err != nil {
