@@ -122,9 +122,11 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if cfg.ThreeDS.DirectoryURL != "" {
 		hc := threeds.HTTPClient(cfg.ThreeDS.Timeout)
 		if cfg.ThreeDS.TLS != nil {
-			if hc.Transport, err = d.tlsTransport(*cfg.ThreeDS.TLS, "threeds.tls"); err != nil {
+			tr, err := d.tlsTransport(*cfg.ThreeDS.TLS, "threeds.tls")
+			if err != nil {
 				return nil, err
 			}
+			hc.Transport = threeds.Pooled(tr)
 		}
 		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, hc)
 	}

@@ -3,8 +3,10 @@ package threeds_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,10 +15,12 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/hsm/hsmtest"
@@ -484,4 +488,38 @@ func TestConcurrentAuthentications(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// TestDirectoryConnectionsReused: payments at once share a pool of kept
+// connections to the directory server; a second wave as wide as the first
+// opens none (Go's default transport keeps two idle per host, and every
+// payment beyond them paid a new TCP and TLS handshake).
+func TestDirectoryConnectionsReused(t *testing.T) {
+	w := newWorld(t, acs.Config{})
+	var opened atomic.Int64
+	ds := httptest.NewUnstartedServer(w.acs.Handler())
+	ds.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	ds.Start()
+	t.Cleanup(ds.Close)
+	client := threeds.NewClient(ds.URL, threeds.HTTPClient(threeds.DefaultTimeout))
+	wave := func(n int) {
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				o, err := client.Begin(t.Context(), w.request(fmt.Sprintf("order-pool-%d-%d", n, i), "4111111111111111"))
+				assert.NoError(t, err)
+				w.sawCAVV(o)
+			})
+		}
+		wg.Wait()
+	}
+	wave(1)
+	first := opened.Load()
+	require.LessOrEqual(t, first, int64(16))
+	wave(2)
+	require.Equal(t, first, opened.Load(), "the second wave reused the first's connections")
 }
