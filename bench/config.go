@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/tulpar-switch/tulpar/iso"
 )
@@ -60,6 +61,10 @@ type Config struct {
 	// rewritten in place.
 	Progress io.Writer
 
+	// DrainTimeout bounds the wait, after the measured run, for the
+	// system's store-and-forward queues to empty (--self). Default 2m.
+	DrainTimeout time.Duration
+
 	// Start, when set, starts the system under test in this process
 	// (`--self`), after the reference: the reference runs alone, since
 	// after the system has run the heap would still hold what its
@@ -97,6 +102,10 @@ type JournalSample struct {
 	Entries       uint64
 	Commits       float64
 	CommitSeconds float64
+	// DataBytes is the data file's size; SAFDepth the items waiting in the
+	// store-and-forward queues (advices, reversals, callbacks).
+	DataBytes int64
+	SAFDepth  int
 }
 
 // Validate checks the run before anything starts; an error is the

@@ -165,6 +165,7 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 	if sys != nil && sys.Journal != nil {
 		before, _ = sys.Journal() // a failed count counts from zero
 	}
+	proc := sampleProcess()
 	t0 := time.Now()
 	stopCPU, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
@@ -187,8 +188,15 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 	}
 	if sys != nil {
 		if sys.Journal != nil {
+			wall := time.Since(t0)
 			if after, err := sys.Journal(); err == nil {
-				rep.Journal = journalStats(before, after, ops.Load(), time.Since(t0))
+				rep.Journal = journalStats(before, after, ops.Load(), wall)
+				rep.Cost = costStats(proc, sampleProcess(), ops.Load(), before.DataBytes, after.DataBytes)
+				timeout := c.DrainTimeout
+				if timeout <= 0 {
+					timeout = DefaultDrainTimeout
+				}
+				rep.Drain = drain(ctx, after, sys.Journal, timeout, rep.AuthorizationsPerSecond, res.Elapsed)
 			}
 		}
 		rep.Notes = append(rep.Notes, sys.Notes...)

@@ -61,6 +61,8 @@ func TestJournalStats(t *testing.T) {
 type fakeSystem struct {
 	mu              sync.Mutex
 	entries         uint64
+	data            int64 // the data file: 100 bytes per 0100
+	queued          int   // SAF items: one per 0100, ten sent per sample
 	started, closed int
 	rrns            map[string]bool
 }
@@ -75,13 +77,17 @@ func (f *fakeSystem) start(context.Context) (*System, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.entries += 2
+			f.data += 100
+			f.queued++
 			f.rrns[m.RRN] = true
 			return &iso.Message{ResponseCode: iso.RCApproved}, nil
 		},
 		Journal: func() (JournalSample, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			return JournalSample{Entries: f.entries}, nil
+			s := JournalSample{Entries: f.entries, DataBytes: f.data, SAFDepth: f.queued}
+			f.queued = max(0, f.queued-10)
+			return s, nil
 		},
 		Notes: []string{"all in memory"},
 		Close: func() {
@@ -115,6 +121,12 @@ func TestExecuteISOThroughASystem(t *testing.T) {
 	require.Positive(t, rep.Ratio)
 	require.NotNil(t, rep.Journal)
 	require.Equal(t, float64(2), rep.Journal.PerOperation, "two entries per operation")
+	require.Equal(t, float64(100), rep.Cost.DataFileGrowthPerOp)
+	require.Positive(t, rep.Cost.CPUMicrosPerOp)
+	require.Equal(t, 50, rep.Drain.DepthAtEnd, "the queue as the run ended")
+	require.Zero(t, rep.Drain.DepthAfter, "drained")
+	require.False(t, rep.Drain.TimedOut)
+	require.Less(t, rep.Drain.Sustained, rep.AuthorizationsPerSecond, "the drain counts")
 	require.Equal(t, []string{"all in memory"}, rep.Notes)
 	require.Equal(t, 1, sys.started)
 	require.Equal(t, 1, sys.closed)

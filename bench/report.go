@@ -36,7 +36,10 @@ type Report struct {
 	// Journal counts the switch's journal entries (--self only).
 	Journal *JournalStats `json:"journal,omitempty"`
 	Memory  *MemoryStats  `json:"memory,omitempty"`
-	Notes   []string      `json:"notes,omitempty"`
+	// Cost is per operation (--self); Drain the queues left after the run.
+	Cost  *CostStats  `json:"cost,omitempty"`
+	Drain *DrainStats `json:"drain,omitempty"`
+	Notes []string    `json:"notes,omitempty"`
 }
 
 // JournalStats are the journal entries the run wrote.
@@ -102,6 +105,17 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "journal group commits: %d, %.1f entries each, %s mean; the writer was busy %.0f%% of the time\n",
 				j.Commits, j.EntriesPerCommit, ms(j.MeanCommit), 100*j.WriterBusy)
 		}
+	}
+	if c := r.Cost; c != nil {
+		fmt.Fprintf(w, "cost per operation: %.0f µs CPU (the whole process), %.0f bytes written, data file %+.0f bytes (now %s)\n",
+			c.CPUMicrosPerOp, c.BytesWrittenPerOp, c.DataFileGrowthPerOp, mb(uint64(max(c.DataFileBytes, 0))))
+	}
+	if d := r.Drain; d != nil {
+		fmt.Fprintf(w, "store-and-forward: %d items queued at the end, %d after %s of drain", d.DepthAtEnd, d.DepthAfter, ms(d.Waited))
+		if d.TimedOut {
+			fmt.Fprint(w, " (gave up waiting)")
+		}
+		fmt.Fprintf(w, "; sustained authorizations/s counting the drain: %.0f\n", d.Sustained)
 	}
 	if ref := r.Reference; ref != nil {
 		fmt.Fprintf(w, "\nreference: bare moov-io/iso8583-connection round trip on loopback, %s\n", describeLoad(ref))

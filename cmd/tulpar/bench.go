@@ -21,7 +21,7 @@ type benchFlags struct {
 	self, separate, signOn, json, reference                          bool
 	clients, workers, conns                                          int
 	rate                                                             float64
-	duration, warmup                                                 time.Duration
+	duration, warmup, drainTimeout                                   time.Duration
 	requests, amount                                                 int64
 	mix, card, declineCard, cpuProfile, memProfile, dataDir, logLvl  string
 }
@@ -64,6 +64,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the measured run, warm-up included, to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile (pprof) at the end of the run to this file")
 	fs.StringVar(&f.dataDir, "data", "", "--self: data directory of the switch (default: a temporary directory, removed afterwards)")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", bench.DefaultDrainTimeout, "--self: after the run, wait at most this long for the queued advices, reversals and callbacks to be sent (reported as the drain)")
 	fs.StringVar(&f.logLvl, "log-level", "warn", "--self: log level of the switch and simulators (logs go to stderr); info costs throughput")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: tulpar bench [--self] [--scenario e2e|iso|sim|reference] [--clients N | --rate R] [--duration D] [--requests N] [--reference] [--json]")
@@ -126,7 +127,7 @@ func (f *benchFlags) config(stderr io.Writer) (bench.Config, error) {
 		URL: f.url, Token: f.token, UserName: f.user, Password: f.password,
 		Mix: mix, Card: f.card, DeclineCard: f.declineCard, Amount: f.amount,
 		ISOAddr: f.isoAddr, Dialect: f.dialect, AcquirerID: f.acquirer, SignOn: f.signOn, Conns: f.conns,
-		CPUProfile: f.cpuProfile, MemProfile: f.memProfile,
+		CPUProfile: f.cpuProfile, MemProfile: f.memProfile, DrainTimeout: f.drainTimeout,
 	}
 	if ff, ok := stderr.(*os.File); ok && term.IsTerminal(int(ff.Fd())) {
 		cfg.Progress = stderr

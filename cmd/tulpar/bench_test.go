@@ -31,7 +31,8 @@ func TestBenchSelfE2E(t *testing.T) {
 	code, out, errOut := runBenchCmd(t, "--self", "--scenario", "e2e", "--requests", "200", "--warmup", "0", "--clients", "8",
 		"--data", filepath.Join(t.TempDir(), "new"), "--log-level", "error")
 	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
-	for _, want := range []string{"scenario e2e", "purchase", "two_stage", " all ", "p99.9", "authorizations/s", "errors: none", "journal entries written"} {
+	for _, want := range []string{"scenario e2e", "purchase", "two_stage", " all ", "p99.9", "authorizations/s", "errors: none", "journal entries written",
+		"cost per operation", "store-and-forward:", "0 after", "sustained authorizations/s counting the drain"} {
 		require.Contains(t, out, want)
 	}
 	require.Regexp(t, `(?m)^\s+all\s+200\s+0\s`, out, "200 measured operations, none failed")
@@ -63,7 +64,7 @@ func TestBenchHelpExplainsEveryFlag(t *testing.T) {
 	code, _, errOut := runBenchCmd(t, "--help")
 	require.Equal(t, exitOK, code)
 	for _, flag := range []string{"scenario", "self", "url", "token", "iso-addr", "dialect", "clients", "rate", "workers", "duration",
-		"requests", "warmup", "json", "reference", "cpuprofile", "memprofile", "mix", "data"} {
+		"requests", "warmup", "json", "reference", "cpuprofile", "memprofile", "mix", "data", "drain-timeout"} {
 		require.Regexp(t, `(?m)^  -`+flag+`( |$)`, errOut, "help names --%s", flag)
 	}
 	code, _, errOut = runBenchCmd(t, "--scenario", "nope", "--requests", "1")

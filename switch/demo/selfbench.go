@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/bench"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 // SelfBench is the world `tulpar bench --self` measures: the demo's config
@@ -147,6 +149,16 @@ func (w *benchWorld) journal() (bench.JournalSample, error) {
 	}
 	s := bench.JournalSample{Entries: n}
 	s.Commits, s.CommitSeconds = journalCommits(w.d.Registry())
+	if fi, err := os.Stat(filepath.Join(w.dir, journal.DataFile)); err == nil {
+		s.DataBytes = fi.Size()
+	}
+	queues, err := w.d.SAF().Stats()
+	if err != nil {
+		return bench.JournalSample{}, err
+	}
+	for _, q := range queues {
+		s.SAFDepth += q.Depth
+	}
 	return s, nil
 }
 
