@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,6 +50,13 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 	text := out.String()
 	require.Contains(t, text, "link ready")
 	require.NotContains(t, text, "link down")
+	// The demo's mail is a folder; yesterday's daily report lands there.
+	mailDir := regexp.MustCompile(`mail +(\S+) \(daily reports`).FindStringSubmatch(text)
+	require.NotNil(t, mailDir, "demo says where its mail goes:\n%s", text)
+	require.Eventually(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(mailDir[1], "*.eml"))
+		return len(m) == 1
+	}, 20*time.Second, 10*time.Millisecond, "yesterday's daily report is written to the mail folder")
 
 	// curl --cacert FILE: the client below trusts that file and only it.
 	ca := regexp.MustCompile(`curl -s --cacert (\S+) `).FindStringSubmatch(text)

@@ -10,8 +10,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -23,7 +25,9 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/reportmail"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
@@ -79,6 +83,11 @@ type Config struct {
 	// Callbacks says where each merchant's callbacks go when more than the
 	// api entry's callback_url is needed.
 	Callbacks callbacks.Config `yaml:"callbacks"`
+	// Mail is the SMTP server the switch's e-mail goes through (daily
+	// reports), or a folder the messages are written to.
+	Mail mailer.Config `yaml:"mail"`
+	// Reports says which merchants get their daily report by e-mail.
+	Reports reportmail.Config `yaml:"reports"`
 	// ShutdownTimeout bounds the graceful stop. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// ExpiryInterval is how often unpaid orders past their lifetime are
@@ -258,6 +267,24 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Callbacks.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: callbacks: %w", err))
+	}
+	if err := c.Mail.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if err := c.Reports.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if len(c.Reports.Merchants) > 0 && !c.Mail.Enabled() {
+		errs = append(errs, errors.New("config: reports.merchants: needs mail (host, or dir) to send them"))
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Reports.Merchants)) {
+		known := false
+		for _, m := range c.Payments.Merchants {
+			known = known || m.ID == id
+		}
+		if !known {
+			errs = append(errs, fmt.Errorf("config: reports.merchants.%s: not a payments merchant", id))
+		}
 	}
 	targets := c.callbackTargets()
 	for i, m := range c.API.Merchants {

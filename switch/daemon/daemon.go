@@ -163,6 +163,10 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.wireCallbacks(&deps, kinds); err != nil {
 		return nil, err
 	}
+	reports, err := d.wireReports(kinds)
+	if err != nil {
+		return nil, err
+	}
 	if d.payments, err = payments.New(cfg.Payments, deps); err != nil {
 		return nil, fmt.Errorf("daemon: payments: %w", err)
 	}
@@ -183,6 +187,13 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	}
 	if err := d.saf.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("daemon: saf: %w", err)
+	}
+	if reports != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			reports.Run(runCtx)
+		}()
 	}
 	d.wg.Add(4)
 	go d.journalUnsolicited()

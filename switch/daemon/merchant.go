@@ -11,8 +11,10 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/reportmail"
 )
 
 // wireCallbacks connects merchant callbacks: queued inside each order
@@ -128,4 +130,24 @@ func (d *Daemon) mountMerchantSide() error {
 	d.cnp = d.guard(c.Handler(), c.Unavailable)
 	d.mux.Handle(cnp.Prefix, d.cnp)
 	return nil
+}
+
+// wireReports sets up the daily report e-mails when any merchant asked for
+// them: the mailer, and the sender as the deliverer of its queued items.
+// Nil when none did.
+func (d *Daemon) wireReports(kinds kindMux) (*reportmail.Sender, error) {
+	if len(d.cfg.Reports.Merchants) == 0 {
+		return nil, nil
+	}
+	m, err := mailer.New(d.cfg.Mail)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	s, err := reportmail.New(d.cfg.Reports, m, d.journal, d.saf, d.log.With().Str("component", "reports").Logger(), d.reg, d.cfg.Clock)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	kinds[order.KindReportMail] = s
+	d.log.Info().Str("mail", m.Describe()).Int("merchants", len(d.cfg.Reports.Merchants)).Msg("daily reports by e-mail")
+	return s, nil
 }

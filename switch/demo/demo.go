@@ -19,7 +19,9 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/reportmail"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
@@ -55,7 +57,9 @@ type Demo struct {
 	// CAFile is the demo's own CA: its HTTPS certificate chains to it, and
 	// clients trust it to talk to the demo (curl --cacert).
 	CAFile string
-	sims   *Simulators
+	// MailDir is where the demo's e-mail is written (.eml files).
+	MailDir string
+	sims    *Simulators
 }
 
 // Client is an HTTP client that trusts the demo's CA.
@@ -129,6 +133,11 @@ func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.
 		}},
 	}
 	cfg.SAF.RetryMin, cfg.SAF.RetryMax = 500*time.Millisecond, 10*time.Second
+	// A demo has no mail server: its mail is written to a folder as .eml
+	// files (mail.host in a config sends it over SMTP). The demo shop
+	// gets its daily report there each night, and yesterday's at start.
+	cfg.Mail = mailer.Config{Dir: filepath.Join(dataDir, "mail"), From: "Tulpar demo <reports@tulpar.example.kz>"}
+	cfg.Reports.Merchants = map[string]reportmail.Subscription{Merchant: {Email: []string{"finance@shop.example.kz"}, Language: "ru"}}
 	// The payment page URL follows the address the switch listens on.
 	apiCfg, secrets, err := api.DemoCredentials(Merchant, "https://"+listen+"/pay")
 	if err != nil {
@@ -182,6 +191,7 @@ func (d *Demo) start(ctx context.Context, o Options, tlsDir string) (err error) 
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
+	d.MailDir = cfg.Mail.Dir
 	if d.Daemon, err = daemon.Start(ctx, cfg, o.Log); err != nil {
 		return err
 	}

@@ -91,6 +91,7 @@ func (d *Demo) writeWelcome(ctx context.Context, w io.Writer, dir string) {
 	fmt.Fprintf(w, "  admin            %s/admin/links  /admin/saf  /admin/journal/snapshot (operators only)\n", d.AdminURL())
 	fmt.Fprintf(w, "  data             %s (kept when the demo stops, for the auditors' tools)\n", dir)
 	fmt.Fprintf(w, "  3-D Secure sim   %s\n", d.ACSURL)
+	fmt.Fprintf(w, "  mail             %s (daily reports; mail.host in a config sends over SMTP)\n", d.MailDir)
 	for _, name := range []string{BankASCII, BankBinary} {
 		st := d.Links().Get(name).Status()
 		fmt.Fprintf(w, "  bank %-12s %s dialect, %s side, link %s\n", name, st.Dialect, st.Side, st.State)

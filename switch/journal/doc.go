@@ -104,7 +104,8 @@
 // no crash can separate them. Several packages keep buckets in it; only the
 // journal opens it and runs its transactions. Writes to any bucket happen
 // inside a TxFunc of AppendTx (the journal's transaction hooks: payments'
-// commit, store-and-forward's EnqueueTx, callbacks' InTx) or, for the
+// commit, store-and-forward's EnqueueTx, callbacks' InTx, the daily
+// reports' scheduler) or, for the
 // queue's own bookkeeping, in bbolt transactions of the package that owns
 // the bucket; no package writes another's bucket.
 //
@@ -125,6 +126,7 @@
 //	saf.meta          switch/saf            format version; item and position sequences
 //	saf.corrupt       switch/saf            undecodable items, moved aside
 //	callbacks.sent    switch/callbacks      callbacks already queued, so none is sent twice
+//	report_mail_queued switch/reportmail    merchant, day → when its daily report was queued
 //
 // # Reading and auditing
 //

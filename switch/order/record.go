@@ -24,6 +24,9 @@ const (
 	// ChannelCallback entries hold a merchant callback sent, or the
 	// merchant's answer to it.
 	ChannelCallback = "callback"
+	// ChannelMail entries record a message the switch e-mailed (a daily
+	// report: recipients, subject, attachments' names), then its outcome.
+	ChannelMail = "mail"
 )
 
 // An ISO 8583 message's entry is on the channel named after its bank's link
@@ -110,6 +113,9 @@ const (
 	KindCompletionAdvice = "completion_advice"
 	// KindCallback items are a merchant callback (switch/callbacks).
 	KindCallback = "callback"
+	// KindReportMail items are a merchant's daily report to e-mail
+	// (switch/reportmail).
+	KindReportMail = "report_mail"
 )
 
 // Advice is a queued advice's payload: the message without its PAN, which
