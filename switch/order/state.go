@@ -194,6 +194,9 @@ var (
 	ErrCardExpired = errors.New("the stored card has expired")
 	// ErrCardOwner: the card is another customer's than the order's.
 	ErrCardOwner = errors.New("the stored card belongs to another customer")
+	// ErrCardOther: the order was registered to be paid with another
+	// stored card than the one a payment names.
+	ErrCardOther = errors.New("the order is to be paid with another stored card")
 	// ErrCardActive: the card is enabled already (RBS bindCard of an
 	// active binding).
 	ErrCardActive = errors.New("the stored card is enabled already")

@@ -291,7 +291,7 @@ func (s *Service) useStoredCard(ctx context.Context, n *order.Order, r *PayReque
 	id := n.StoredCard
 	switch {
 	case r.CardID != "" && id != "" && r.CardID != id:
-		return &order.InputError{Field: "cardId", Reason: "the order is to be paid with another stored card"}
+		return &order.InputError{Field: "cardId", Reason: order.ErrCardOther.Error(), Err: order.ErrCardOther}
 	case r.CardID != "":
 		id = r.CardID
 	case id == "":
