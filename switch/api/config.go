@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/switch/authguard"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Config is the api section of the daemon's config file.
@@ -65,6 +66,12 @@ type MerchantConfig struct {
 	// say. The merchant must have callbacks configured (callback_url here
 	// or the daemon's callbacks section).
 	CallbackHosts []string `yaml:"callback_hosts"`
+	// ClientCertSHA256 pins the merchant's TLS client certificates (the
+	// SHA-256 of each one's DER): with it, the merchant's credentials are
+	// refused unless the request came over TLS with one of them (mutual
+	// TLS per merchant; the listener's tls.client_auth must ask for
+	// certificates: pin, request or require).
+	ClientCertSHA256 []string `yaml:"client_cert_sha256"`
 }
 
 // DefaultMaxBodyBytes is MaxBodyBytes when zero.
@@ -103,6 +110,9 @@ func (c *Config) Validate() error {
 			if _, err := parsePHC(m.PasswordHash); err != nil {
 				bad("%s.password_hash: %v", at, err)
 			}
+		}
+		if _, err := tlsconf.ParsePins(at+".client_cert_sha256", m.ClientCertSHA256); err != nil {
+			bad("%v", err)
 		}
 		if m.Token != "" {
 			if !isSHA256Hex(m.Token) {

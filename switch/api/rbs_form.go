@@ -62,7 +62,7 @@ func (c *call) rbsBegin() (url.Values, bool) {
 		c.w.Header().Set("Retry-After", "1")
 		c.rbsAnswer(rbsErr(rbsSystemError, tUnavailable))
 		return nil, false
-	case c.merchant == nil:
+	case c.merchant == nil, c.certRefused():
 		c.rbsAnswer(rbsErr(rbsWrong, tAccess))
 		return nil, false
 	}

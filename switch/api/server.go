@@ -19,6 +19,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 //go:embed openapi.yaml
@@ -38,6 +39,9 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []Route
 	now    func() time.Time
+
+	// pins are the merchants' pinned client certificates, by merchant.
+	pins map[string]tlsconf.Pins
 
 	// inflight holds the JSON API's idempotency keys being processed.
 	inflightMu sync.Mutex
@@ -80,10 +84,28 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, cfg: cfg, log: log, auth: a, m: m, mux: http.NewServeMux(), now: time.Now, inflight: map[string]bool{}}
+	s := &Server{svc: svc, cfg: cfg, log: log, auth: a, m: m, mux: http.NewServeMux(), now: time.Now, inflight: map[string]bool{},
+		pins: map[string]tlsconf.Pins{}}
+	for _, mc := range cfg.Merchants {
+		if len(mc.ClientCertSHA256) > 0 {
+			s.pins[mc.Merchant], _ = tlsconf.ParsePins("client_cert_sha256", mc.ClientCertSHA256) // Validate checked them
+		}
+	}
 	s.routesRBS()
 	s.routesV1()
 	return s, nil
+}
+
+// certRefused reports whether the signed-in merchant pins client
+// certificates and the request did not come with one of them.
+func (c *call) certRefused() bool {
+	pins, ok := c.s.pins[c.merchant.Merchant]
+	if !ok || pins.Match(c.r.TLS) {
+		return false
+	}
+	c.s.log.Warn().Str("merchant", c.merchant.Merchant).Str("remote", c.r.RemoteAddr).Str("endpoint", c.endpoint).
+		Msg("merchant's credentials without its pinned client certificate refused")
+	return true
 }
 
 // Handler returns the HTTP handler: /payment/rest/ (RBS) and /v1/ (JSON).

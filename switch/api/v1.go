@@ -90,6 +90,11 @@ func (c *call) v1Begin(v *v1req, into any) bool {
 		c.v1Error(http.StatusUnauthorized, apiError{Type: "authentication_error", Code: "invalid_api_key", Message: "invalid API key"})
 		return false
 	}
+	if c.certRefused() {
+		c.v1Error(http.StatusForbidden, apiError{Type: "authentication_error", Code: "client_certificate_required",
+			Message: "this merchant's key is accepted only over TLS with its pinned client certificate"})
+		return false
+	}
 	var body []byte
 	if r.Method == http.MethodPost {
 		var err error

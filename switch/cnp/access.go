@@ -48,14 +48,7 @@ func (m *merchant) check(r *http.Request) (string, int) {
 		}
 	}
 	if len(m.certs) > 0 {
-		ok := false
-		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-			for _, c := range m.certs {
-				ok = ok || subtle.ConstantTimeCompare(sum[:], c) == 1
-			}
-		}
-		if !ok {
+		if !m.certs.Match(r.TLS) {
 			return "no pinned client certificate", http.StatusForbidden
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Config is the cnp section of the daemon's config file: the Processing.kz
@@ -200,10 +202,8 @@ func (c *Config) Validate() error {
 		case strings.Contains(m.BasicAuth.UserName, ":"):
 			bad("%s.basic_auth.user_name: must not contain ':'", at)
 		}
-		for j, f := range m.ClientCertSHA256 {
-			if !sha256Hex(f) {
-				bad("%s.client_cert_sha256[%d]: the SHA-256 of the certificate's DER, 64 hex digits", at, j)
-			}
+		if _, err := tlsconf.ParsePins(at+".client_cert_sha256", m.ClientCertSHA256); err != nil {
+			bad("%s", err)
 		}
 		if len(m.ClientCertSHA256) > 0 && c.TLS.Listen == "" {
 			bad("%s.client_cert_sha256: needs cnp.tls.listen, the listener that asks for client certificates", at)

@@ -17,6 +17,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Version is getVersion's answer.
@@ -42,7 +43,7 @@ type merchant struct {
 	pay        *payments.Merchant
 	ips        []netip.Prefix
 	password   []byte // SHA-256
-	certs      [][]byte
+	certs      tlsconf.Pins
 	currencies map[string]bool
 	terminals  map[string]bool
 }
@@ -82,10 +83,7 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 		if mc.BasicAuth.UserName != "" {
 			m.password, _ = hex.DecodeString(mc.BasicAuth.PasswordSHA256)
 		}
-		for _, f := range mc.ClientCertSHA256 {
-			b, _ := hex.DecodeString(f)
-			m.certs = append(m.certs, b)
-		}
+		m.certs, _ = tlsconf.ParsePins("client_cert_sha256", mc.ClientCertSHA256) // Validate checked them
 		if len(mc.Currencies) == 0 {
 			m.currencies["398"] = true
 		}

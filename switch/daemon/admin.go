@@ -53,7 +53,7 @@ func (d *Daemon) adminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"retried": id})
 	})
 	mux.HandleFunc("GET /admin/journal/snapshot", func(w http.ResponseWriter, r *http.Request) {
-		d.log.Warn().Str("remote", r.RemoteAddr).Bool("token", d.cfg.AdminTokenSHA256 != "").Msg("journal snapshot downloaded")
+		d.log.Warn().Str("remote", r.RemoteAddr).Str("operator", operator(r, d.cfg.AdminTokenSHA256 != "")).Msg("journal snapshot downloaded")
 		// One read transaction: a consistent copy of journal, orders and
 		// queues while the switch keeps running, for `tulpar journal
 		// ... --copy FILE`.
@@ -64,6 +64,19 @@ func (d *Daemon) adminHandler() http.Handler {
 		}
 	})
 	return d.adminAuth(mux)
+}
+
+// operator names who made an admin request, as far as the listener knows:
+// the subject of a verified client certificate, else the token's holder,
+// else only the address (loopback without a token).
+func operator(r *http.Request, token bool) string {
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return "cert:" + r.TLS.VerifiedChains[0][0].Subject.String()
+	}
+	if token {
+		return "token"
+	}
+	return "loopback"
 }
 
 // adminAuth lets a request through only with the operators' bearer token,

@@ -216,6 +216,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config: %w", err))
 		}
 	}
+	for i, m := range c.API.Merchants {
+		if len(m.ClientCertSHA256) > 0 && (c.TLS == nil || c.TLS.ClientAuth == "") {
+			errs = append(errs, fmt.Errorf("config: api.merchants[%d].client_cert_sha256: needs tls.client_auth (pin, request or require): the listener must ask for client certificates", i))
+		}
+	}
 	if c.ThreeDS.TLS != nil {
 		if err := c.ThreeDS.TLS.Validate("threeds.tls", false); err != nil {
 			errs = append(errs, fmt.Errorf("config: %w", err))
@@ -266,6 +271,15 @@ func (c *Config) Validate() error {
 	if err := c.CNP.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
+	// The merchants' credentials are checked here, not first at start;
+	// the payment page's URL, when not given, Start makes from public_url.
+	acfg := c.API
+	if acfg.PaymentPageURL == "" {
+		acfg.PaymentPageURL = "https://switch.invalid/pay"
+	}
+	if err := acfg.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
 	merchants := map[string]bool{}
 	for _, m := range c.Payments.Merchants {
 		merchants[m.ID] = true
@@ -313,7 +327,7 @@ func (c *Config) validateAdmin() error {
 			return errors.New("config: admin_token_sha256: must be 64 hex digits (sha256sum of the token)")
 		}
 	}
-	if c.AdminListen == "" || c.AdminTokenSHA256 != "" {
+	if c.AdminListen == "" || c.AdminTokenSHA256 != "" || c.adminMTLS() {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(c.AdminListen)
@@ -323,5 +337,9 @@ func (c *Config) validateAdmin() error {
 	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
 		return nil
 	}
-	return fmt.Errorf("config: admin_listen: %s is not a loopback address: set admin_token_sha256, or listen on 127.0.0.1", c.AdminListen)
+	return fmt.Errorf("config: admin_listen: %s is not a loopback address: set admin_token_sha256 or admin_tls with client_auth: require, or listen on 127.0.0.1", c.AdminListen)
 }
+
+// adminMTLS: the admin listener lets in only operators with a certificate
+// of admin_tls.ca_file.
+func (c *Config) adminMTLS() bool { return c.AdminTLS != nil && c.AdminTLS.ClientAuth == "require" }

@@ -192,10 +192,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
 	}
-	var handler http.Handler = d.mux
-	if cfg.TLS != nil {
-		handler = hsts(handler)
-	}
+	handler := secureDefaults(d.mux, cfg.TLS != nil)
 	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
 	d.wg.Add(1)
@@ -451,10 +448,21 @@ func (d *Daemon) tlsTransport(cfg tlsconf.Config, key string) (*http.Transport, 
 	return t, nil
 }
 
-// hsts tells browsers that came over TLS to come back only over TLS.
-func hsts(h http.Handler) http.Handler {
+// secureDefaults puts on every answer of the merchants' port the headers
+// no answer should lack: no framing, no MIME sniffing, no referrer, a
+// policy that allows nothing (a page that needs more, the hosted page,
+// sets its own) and, over TLS, HSTS so browsers that came over TLS come
+// back only over TLS.
+func secureDefaults(h http.Handler, tls bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		if tls {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.ServeHTTP(w, r)
 	})
 }

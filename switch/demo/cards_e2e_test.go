@@ -64,7 +64,7 @@ func (b *buyer) do(method, u string, form url.Values) page {
 
 var (
 	csrfRe   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	formRe   = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	formRe   = regexp.MustCompile(`<form method="post" action="([^"]*)"[^>]*>`)
 	hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
 	otpRe    = regexp.MustCompile(`<strong id="otp">(\d{6})</strong>`)
 )

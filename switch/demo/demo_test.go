@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -185,4 +186,61 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	require.Equal(t, []string{"0200", "0210"}, mtis, "the bank's answer is journaled")
 	require.Equal(t, order.ChannelAPI, entries[len(entries)-1].Channel, "and the merchant's answer last")
+}
+
+// TestSecurityHeadersOnEveryPage: every answer of the merchants' port,
+// pages, APIs, errors and the card page, forbids framing and sniffing, sends
+// HSTS, and a policy; no HTML page has inline script or event handlers, and
+// the card form posts its data in the body, never in a URL.
+func TestSecurityHeadersOnEveryPage(t *testing.T) {
+	d := startDemo(t)
+	reg, err := d.Payments().Register(context.Background(), payments.RegisterRequest{Merchant: demo.Merchant, Number: "hdr-1", Amount: 1000, ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	hc := d.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	scriptTag := regexp.MustCompile(`(?i)<script\b[^>]*>`)
+	handlerAttr := regexp.MustCompile(`(?i)<[^>]+\son[a-z]+\s*=`)
+	for _, tc := range []struct{ method, path, form string }{
+		{"GET", "/pay/" + reg.Order.ID, ""},
+		{"POST", "/pay/" + reg.Order.ID, "csrf=forged&pan=4111111111111111"},
+		{"GET", "/pay/" + reg.Order.ID + "/result", ""},
+		{"GET", "/pay/nonexistent", ""},
+		{"GET", "/pay/hpp.js", ""},
+		{"POST", "/payment/rest/getOrderStatusExtended.do", "userName=x&password=y"},
+		{"GET", "/v1/openapi.yaml", ""},
+		{"GET", "/v1/orders/x", ""},
+		{"GET", "/CNPMerchantWebServices/services/CNPMerchantWebService?wsdl", ""},
+		{"GET", "/healthz", ""},
+		{"GET", "/metrics", ""},
+		{"GET", "/no/such/page", ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, d.URL()+tc.path, strings.NewReader(tc.form))
+			require.NoError(t, err)
+			if tc.form != "" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			resp, err := hc.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			h := resp.Header
+			require.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'", "status %d", resp.StatusCode)
+			require.NotContains(t, h.Get("Content-Security-Policy"), "unsafe-inline")
+			require.Equal(t, "DENY", h.Get("X-Frame-Options"))
+			require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
+			require.Equal(t, "max-age=31536000", h.Get("Strict-Transport-Security"))
+			if !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+				return
+			}
+			require.Equal(t, "no-store", h.Get("Cache-Control"), "an HTML page of the card flow is never cached")
+			for _, tag := range scriptTag.FindAllString(string(body), -1) {
+				require.Contains(t, tag, "src=", "inline script in %s", tc.path)
+			}
+			require.Empty(t, handlerAttr.FindString(string(body)), "inline event handler in %s", tc.path)
+			if strings.Contains(string(body), `name="pan"`) {
+				require.Regexp(t, `<form[^>]+method="post"`, string(body), "card data goes in the body")
+			}
+		})
+	}
 }

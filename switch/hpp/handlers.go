@@ -334,7 +334,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.met.submits.WithLabelValues("challenge").Inc()
 		log.Info().Str("pan", masked).Str("outcome", "challenge").Msg("card submitted, 3-D Secure challenge")
 		cw := &challengeWriter{ResponseWriter: w, formAction: origin(res.Challenge.ChallengeURL)}
-		if err := threeds.ChallengePage(cw, *res.Challenge); err != nil {
+		if err := threeds.ChallengePage(cw, *res.Challenge, assetsPath+"/autosubmit.js?v="+s.version); err != nil {
 			log.Error().Err(err).Msg("challenge page")
 			s.failed(w, lang)
 		}

@@ -183,7 +183,7 @@ func (r response) follow(t *testing.T) string {
 
 var (
 	csrfRe   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	formRe   = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	formRe   = regexp.MustCompile(`<form method="post" action="([^"]*)"[^>]*>`)
 	hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
 	otpRe    = regexp.MustCompile(`<strong id="otp">(\d{6})</strong>`)
 	backRe   = regexp.MustCompile(`<a class="button" id="back" href="([^"]*)">`)

@@ -8,11 +8,15 @@
 package tlsconf
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -27,8 +31,10 @@ type Config struct {
 	// server's for a client; for a server, the clients' when ClientAuth
 	// asks for certificates. Empty: the system's roots (client side).
 	CAFile string `yaml:"ca_file"`
-	// ClientAuth, on a server: "" (none), "request" (verify if given) or
-	// "require" (mutual TLS: no valid client certificate, no connection).
+	// ClientAuth, on a server: "" (none), "request" (verify if given),
+	// "require" (mutual TLS: no valid client certificate, no connection)
+	// or "pin" (ask for any certificate, verify none: the services behind
+	// check a merchant's pinned fingerprints, Pins).
 	ClientAuth string `yaml:"client_auth"`
 	// ServerName, on a client, is the name the server's certificate must
 	// carry; default the host dialed.
@@ -48,11 +54,11 @@ func (c *Config) Validate(prefix string, server bool) error {
 		return fmt.Errorf("%s.cert_file, %s.key_file: give both or neither", prefix, prefix)
 	case server && c.CertFile == "":
 		return fmt.Errorf("%s.cert_file: a TLS server needs its certificate", prefix)
-	case c.ClientAuth != "" && c.ClientAuth != "request" && c.ClientAuth != "require":
-		return fmt.Errorf("%s.client_auth: %q is not request or require", prefix, c.ClientAuth)
+	case c.ClientAuth != "" && c.ClientAuth != "request" && c.ClientAuth != "require" && c.ClientAuth != "pin":
+		return fmt.Errorf("%s.client_auth: %q is not request, require or pin", prefix, c.ClientAuth)
 	case c.ClientAuth != "" && !server:
 		return fmt.Errorf("%s.client_auth: only a server asks for client certificates", prefix)
-	case c.ClientAuth != "" && c.CAFile == "":
+	case (c.ClientAuth == "request" || c.ClientAuth == "require") && c.CAFile == "":
 		return fmt.Errorf("%s.ca_file: client_auth needs the CAs the clients' certificates chain to", prefix)
 	case c.Reload < 0:
 		return fmt.Errorf("%s.reload: must not be negative", prefix)
@@ -188,6 +194,8 @@ func (s *Source) Server() *tls.Config {
 			c.ClientAuth = tls.VerifyClientCertIfGiven
 		case "require":
 			c.ClientAuth = tls.RequireAndVerifyClientCert
+		case "pin":
+			c.ClientAuth = tls.RequestClientCert
 		}
 		return c, nil
 	}
@@ -208,4 +216,38 @@ func (s *Source) Client(host string) *tls.Config {
 		c.Certificates = []tls.Certificate{*f.cert}
 	}
 	return c
+}
+
+// Pins are SHA-256 fingerprints of the DER of client certificates a
+// merchant may present: a certificate pinned to one merchant, whoever
+// issued it. Several, so that a certificate can be renewed without
+// downtime.
+type Pins [][sha256.Size]byte
+
+// ParsePins reads fingerprints as 64 hex digits each (colons allowed, as
+// openssl x509 -fingerprint -sha256 prints them); errors name key[i].
+func ParsePins(key string, hexes []string) (Pins, error) {
+	var p Pins
+	for i, h := range hexes {
+		b, err := hex.DecodeString(strings.ReplaceAll(h, ":", ""))
+		if err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("%s[%d]: the SHA-256 of the certificate's DER, 64 hex digits", key, i)
+		}
+		p = append(p, [sha256.Size]byte(b))
+	}
+	return p, nil
+}
+
+// Match reports whether the connection's client presented a certificate
+// with one of the fingerprints.
+func (p Pins) Match(cs *tls.ConnectionState) bool {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+	ok := 0
+	for _, pin := range p {
+		ok |= subtle.ConstantTimeCompare(sum[:], pin[:])
+	}
+	return ok == 1
 }
