@@ -107,8 +107,9 @@ type Card struct {
 // ThreeDSInfo is what an order keeps of 3-D Secure: never the CAVV.
 type ThreeDSInfo struct {
 	// TransID is the 3-D Secure server transaction id of the latest
-	// attempt: the order id, then order id + "-a2", "-a3"... when the buyer
-	// submits the card again while a challenge is open.
+	// attempt: the order id, then order id + "-a2", "-a3"... for a later
+	// attempt, or when the buyer submits the card again while a challenge
+	// is open.
 	TransID   string `json:"trans_id,omitempty"`
 	Status    string `json:"status"`
 	ECI       string `json:"eci,omitempty"`

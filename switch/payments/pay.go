@@ -163,15 +163,11 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 	// authenticate: merchant-initiated payments are outside 3-D Secure.
 	if s.d.ThreeDS != nil && !n.MerchantInitiated {
 		merchant := s.merchants[n.Merchant]
-		transID := n.ID
-		if k := countOps(n, order.OpThreeDS); k > 0 {
-			// The buyer submits again while an earlier challenge is open (a
-			// reloaded page): a 3-D Secure transaction id names one request,
-			// so this attempt gets its own, and the earlier one is over.
-			transID = fmt.Sprintf("%s-a%d", n.ID, k+1)
-			if op := n.LastOp(order.OpThreeDS); op.Status == order.OpPending {
-				op.Status = order.OpDeclined
-			}
+		transID := threeDSTransID(n)
+		if op := n.LastOp(order.OpThreeDS); op != nil && op.Status == order.OpPending {
+			// The buyer submits again while an earlier challenge is open
+			// (a reloaded page): the earlier one is over.
+			op.Status = order.OpDeclined
 		}
 		out, err := s.d.ThreeDS.Begin(ctx, threeds.Request{
 			TransID: transID, PAN: r.Card.PAN, Expiry: r.Card.Expiry, Amount: n.Amount, Currency: n.Currency,
@@ -609,6 +605,20 @@ func attempted(o *order.Order) bool {
 		}
 	}
 	return false
+}
+
+// threeDSTransID names the AReq n is about to send: the order id for its
+// first, then order id + "-aN". The ACS refuses another AReq under an id it
+// has seen, so every AReq of an order needs its own: a new attempt after a
+// decline (Attempts grew) and a card submitted again during an open
+// challenge (which left an OpThreeDS) both move N on. N may skip a number;
+// it never repeats one.
+func threeDSTransID(n *order.Order) string {
+	k := countOps(n, order.OpThreeDS) + max(n.Attempts-1, 0)
+	if k == 0 {
+		return n.ID
+	}
+	return fmt.Sprintf("%s-a%d", n.ID, k+1)
 }
 
 func countOps(o *order.Order, t order.OpType) int {
