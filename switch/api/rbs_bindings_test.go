@@ -142,20 +142,20 @@ func TestRBSBindings(t *testing.T) {
 	require.Equal(t, map[string]any{"errorCode": "0", "errorMessage": "Успешно"}, h.rbs("unBindCard", credsA("bindingId", bindingID)))
 	require.Equal(t, map[string]string{"mdOrder": first, "orderNumber": "b-1", "operation": "bindingActivityChanged", "bindingId": bindingID,
 		"clientId": "17", "enabled": "false"}, signed(t, nextCallback(t, got)))
-	require.Equal(t, map[string]any{"errorCode": "2", "errorMessage": "Binding is not active"},
+	require.Equal(t, map[string]any{"errorCode": "2", "errorMessage": "Binding is not active (bindingId)"},
 		h.rbs("unBindCard", credsA("bindingId", bindingID, "language", "en")))
 	require.Equal(t, "2", h.rbs("getBindings", credsA("clientId", "17"))["errorCode"])
 	third := reg("b-4", "clientId", "17")
-	require.Equal(t, map[string]any{"errorCode": float64(2), "errorMessage": "Связка неактивна", "error": "Связка неактивна"},
+	require.Equal(t, map[string]any{"errorCode": float64(2), "errorMessage": "Связка неактивна (bindingId)", "error": "Связка неактивна (bindingId)"},
 		payBinding(credsA("mdOrder", third, "bindingId", bindingID, "cvc", cardCVV)))
-	require.Equal(t, map[string]any{"errorCode": "2", "errorMessage": "Сақталған карта белсенді емес"},
+	require.Equal(t, map[string]any{"errorCode": "2", "errorMessage": "Сақталған карта белсенді емес (bindingId)"},
 		h.rbs("register", credsA("orderNumber", "b-5", "amount", "100", "returnUrl", "https://shop-a.example.kz/ok", "bindingId", bindingID, "language", "kk")))
 	require.Len(t, h.Bank.CredentialUses(), n, "nothing went to the bank")
 
 	// Enabled again.
 	require.Equal(t, "0", h.rbs("bindCard", credsA("bindingId", bindingID))["errorCode"])
 	require.Equal(t, "true", signed(t, nextCallback(t, got))["enabled"])
-	require.Equal(t, map[string]any{"errorCode": "2", "errorMessage": "Binding is active already"},
+	require.Equal(t, map[string]any{"errorCode": "2", "errorMessage": "Binding is active already (bindingId)"},
 		h.rbs("bindCard", credsA("bindingId", bindingID, "language", "en")))
 	require.Equal(t, "0", h.rbs("getBindings", credsA("clientId", "17"))["errorCode"])
 	withBinding := reg("b-6", "bindingId", bindingID)
@@ -166,7 +166,7 @@ func TestRBSBindings(t *testing.T) {
 		payBinding(credsA("mdOrder", withBinding, "bindingId", "00000000-0000-0000-0000-000000000000", "cvc", cardCVV, "language", "en")))
 
 	// Another merchant: its own order, the first merchant's binding.
-	notFound := map[string]any{"errorCode": "2", "errorMessage": "Binding not found"}
+	notFound := map[string]any{"errorCode": "2", "errorMessage": "Binding not found (bindingId)"}
 	orderB := h.rbs("register", credsB("orderNumber", "b-b", "amount", "100", "returnUrl", "https://shop-b.example.kz/ok"))["orderId"].(string)
 	for _, id := range []string{bindingID, "00000000-0000-0000-0000-000000000000"} {
 		require.Equal(t, notFound, h.rbs("getBindingsByCardOrId", credsB("bindingId", id, "language", "en")))
@@ -175,7 +175,7 @@ func TestRBSBindings(t *testing.T) {
 		require.Equal(t, notFound, h.rbs("extendBinding", credsB("bindingId", id, "newExpiry", "203112", "language", "en")))
 		require.Equal(t, notFound, h.rbs("register", credsB("orderNumber", "b-b2", "amount", "100", "returnUrl", "https://shop-b.example.kz/ok",
 			"bindingId", id, "language", "en")))
-		require.Equal(t, map[string]any{"errorCode": float64(2), "errorMessage": "Binding not found", "error": "Binding not found"},
+		require.Equal(t, map[string]any{"errorCode": float64(2), "errorMessage": "Binding not found (bindingId)", "error": "Binding not found (bindingId)"},
 			h.rbs("paymentOrderBinding", credsB("mdOrder", orderB, "bindingId", id, "cvc", cardCVV, "language", "en")))
 	}
 	require.Equal(t, "2", h.rbs("getBindings", credsB("clientId", "17"))["errorCode"])

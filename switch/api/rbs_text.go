@@ -108,11 +108,12 @@ var (
 
 	// Stored cards (bindings). The gateway answers errorCode 2 when a
 	// binding cannot do what is asked.
-	tNoBindings      = text{"Информация не найдена: связок нет", "Ақпарат табылмады: сақталған карталар жоқ", "Information not found: no bindings"}
-	tBindingNotFound = text{"Связка с таким bindingId не найдена", "Мұндай bindingId бар сақталған карта табылмады", "Binding not found"}
-	tBindingInactive = text{"Связка неактивна", "Сақталған карта белсенді емес", "Binding is not active"}
-	tBindingActive   = text{"Связка уже активна", "Сақталған карта белсенді", "Binding is active already"}
-	tBindingExpired  = text{"Срок действия связки истёк", "Сақталған картаның мерзімі өтті", "Binding has expired"}
+	tNoBindings = text{"Информация не найдена: связок нет", "Ақпарат табылмады: сақталған карталар жоқ", "Information not found: no bindings"}
+	// Each names the parameter (bindingId), as every refusal does.
+	tBindingNotFound = text{"Связка с таким bindingId не найдена", "Мұндай bindingId бар сақталған карта табылмады", "Binding not found (bindingId)"}
+	tBindingInactive = text{"Связка неактивна (bindingId)", "Сақталған карта белсенді емес (bindingId)", "Binding is not active (bindingId)"}
+	tBindingActive   = text{"Связка уже активна (bindingId)", "Сақталған карта белсенді (bindingId)", "Binding is active already (bindingId)"}
+	tBindingExpired  = text{"Срок действия связки истёк (bindingId)", "Сақталған картаның мерзімі өтті (bindingId)", "Binding has expired (bindingId)"}
 
 	// tEmpty names a missing parameter; the English keeps the gateway's
 	// words for the parameters it words (see emptyEN).
