@@ -54,7 +54,7 @@ func (c *Codec) Spec() *iso8583.MessageSpec { return c.d.Spec }
 // macField returns 128 when the message has a secondary bitmap (any field
 // above 64 present), 64 otherwise: the MAC is always the last field.
 func (c *Codec) macField(m *Message) int {
-	hasPrivate := m.ThreeDS != nil || m.CVV2 != "" || m.KeyUnderZMK != "" || m.KeyCheckValue != ""
+	hasPrivate := m.ThreeDS != nil || m.CVV2 != "" || m.KeyUnderZMK != "" || m.KeyCheckValue != "" || m.StoredCredential != ""
 	if m.NetworkCode != "" || m.Original != nil || m.ActualAmount != nil || (hasPrivate && c.d.PrivateField > 64) {
 		return 128
 	}
@@ -109,6 +109,13 @@ func (c *Codec) Build(m *Message) (*iso8583.Message, error) {
 		specs.RoleCVV2:          m.CVV2,
 		specs.RoleKeyUnderZMK:   m.KeyUnderZMK,
 		specs.RoleKeyCheckValue: m.KeyCheckValue,
+	}
+	if m.StoredCredential != "" {
+		v := c.d.CredentialOnFile.Indicator(m.StoredCredential)
+		if v == "" {
+			return nil, &FieldError{Field: c.d.PrivateField, Sub: c.d.PrivateTags[specs.RoleStoredCredential], Reason: "unknown stored-credential use"}
+		}
+		private[specs.RoleStoredCredential] = v
 	}
 	if t := m.ThreeDS; t != nil {
 		private[specs.RoleECI] = t.ECI
@@ -251,6 +258,15 @@ func (c *Codec) parsePrivate(pf field.Field, m *Message) error {
 	}
 	if t != (ThreeDS{}) {
 		m.ThreeDS = &t
+	}
+	v, err := val(specs.RoleStoredCredential)
+	if err != nil {
+		return err
+	}
+	if v != "" {
+		if m.StoredCredential = c.d.CredentialOnFile.Use(v); m.StoredCredential == "" {
+			return &FieldError{Field: c.d.PrivateField, Sub: c.d.PrivateTags[specs.RoleStoredCredential], Reason: "not one of the dialect's stored-credential indicators"}
+		}
 	}
 	return nil
 }

@@ -162,6 +162,7 @@ func TestPackRejectsBadFields(t *testing.T) {
 		{"negative amount", func(m *Message) { m.Amount = -1 }, "DE4"},
 		{"STAN too long", func(m *Message) { m.STAN = "1234567" }, "DE11"},
 		{"PAN too long", func(m *Message) { m.PAN = strings.Repeat("4", 20) }, "DE2"},
+		{"unknown stored-credential use", func(m *Message) { m.StoredCredential = "recurring" }, "DE48.08"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,6 +173,21 @@ func TestPackRejectsBadFields(t *testing.T) {
 			require.NotContains(t, err.Error(), "4111111111111111")
 		})
 	}
+}
+
+// A stored-credential indicator the dialect does not define is refused on
+// the way in, naming the subfield, rather than read as no marker at all.
+func TestUnpackUnknownStoredCredential(t *testing.T) {
+	c := codecs(t)["ascii"]
+	m := *samples()["0200-cof"]
+	body, err := c.Pack(&m)
+	require.NoError(t, err)
+	i := bytes.Index(body, []byte("0801M"))
+	require.Positive(t, i)
+	body[i+4] = 'X'
+	_, err = c.Unpack(body)
+	require.ErrorContains(t, err, "DE48.08")
+	require.ErrorContains(t, err, "stored-credential")
 }
 
 // A bank's dialect that only exists as a file round-trips every message

@@ -72,6 +72,7 @@ func (m *Message) each(fn func(k, v string)) {
 	if m.CVV2 != "" {
 		fn("cvv2", "present")
 	}
+	str("stored_credential", m.StoredCredential)
 	if m.KeyUnderZMK != "" {
 		fn("key", "present")
 		str("kcv", m.KeyCheckValue)

@@ -39,6 +39,10 @@ type Message struct {
 	ActualAmount *int64
 	ThreeDS      *ThreeDS
 	CVV2         string // private data; never stored, never logged
+	// StoredCredential says how the payment uses a stored card: "" none,
+	// or specs.StoredInitial, StoredCardholder, StoredMerchant, which the
+	// codec writes as the dialect's indicator in the private field.
+	StoredCredential string
 	// KeyUnderZMK and KeyCheckValue carry a key exchange (DE70 161).
 	KeyUnderZMK   string
 	KeyCheckValue string

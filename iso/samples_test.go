@@ -1,6 +1,10 @@
 package iso
 
-import "time"
+import (
+	"time"
+
+	"github.com/tulpar-switch/tulpar/specs"
+)
 
 // sampleTime is the fixed clock of every sample and golden file.
 var sampleTime = time.Date(2026, 11, 23, 14, 5, 9, 0, time.UTC)
@@ -40,6 +44,11 @@ func samples() map[string]*Message {
 	fin := *auth
 	fin.MTI = MTIFinancial
 	fin.ThreeDS = &ThreeDS{ECI: "07"}
+	// A merchant-initiated payment with a stored card: DE22 says credential
+	// on file, the private field says who started it, and there is no
+	// CVV2 (nobody may keep one).
+	cof := fin
+	cof.POSEntryMode, cof.CVV2, cof.StoredCredential = "102", "", specs.StoredMerchant
 	finResp := *authResp
 	finResp.MTI = MTIFinancialResponse
 	finResp.ApprovalCode = ""
@@ -91,7 +100,7 @@ func samples() map[string]*Message {
 		KeyUnderZMK: "8A2C1F9E03D4B5A6C7E8F9012345678901ABCDEF23456789", KeyCheckValue: "0F1E2D",
 		MAC: []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF}}
 	return map[string]*Message{
-		"0100": auth, "0100-amex": amex, "0110": authResp, "0200": &fin, "0200-refund": refund, "0210": &finResp,
+		"0100": auth, "0100-amex": amex, "0110": authResp, "0200": &fin, "0200-cof": &cof, "0200-refund": refund, "0210": &finResp,
 		"0220": adv, "0221": &advRep, "0230": advResp, "0400": rev, "0410": revResp,
 		"0420": &revAdv, "0421": &revAdvRep, "0430": revAdvResp, "0800": net, "0810": netResp,
 		"0800-keychange": keyChange,

@@ -181,7 +181,8 @@ func wireValues(c *Codec, m *Message) map[int]string {
 		a := fmt.Sprintf("%012d", *m.ActualAmount)
 		put(95, a+a+strings.Repeat("0", 18))
 	}
-	private := map[string]string{specs.RoleCVV2: m.CVV2, specs.RoleKeyUnderZMK: m.KeyUnderZMK, specs.RoleKeyCheckValue: m.KeyCheckValue}
+	private := map[string]string{specs.RoleCVV2: m.CVV2, specs.RoleKeyUnderZMK: m.KeyUnderZMK, specs.RoleKeyCheckValue: m.KeyCheckValue,
+		specs.RoleStoredCredential: c.Dialect().CredentialOnFile.Indicator(m.StoredCredential)}
 	if t := m.ThreeDS; t != nil {
 		private[specs.RoleECI], private[specs.RoleCAVV] = t.ECI, t.CAVV
 		private[specs.RoleTransactionID], private[specs.RoleVersion] = t.TransactionID, t.Version

@@ -17,6 +17,7 @@ const maxKnobsBody = 1 << 20
 //	PUT /knobs                      replace the knobs (JSON; durations as "250ms")
 //	GET /settlement?date=YYYY-MM-DD the settlement CSV of that business day (default today)
 //	GET /accounts                   every account, PANs masked
+//	GET /credentials                the stored-credential payments answered (CredentialUses)
 //
 // It has no authentication: bind it to loopback. /metrics is the caller's
 // to mount (the bank's collectors are in the Registerer given to New).
@@ -61,6 +62,9 @@ func (b *Bank) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /accounts", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, b.Accounts())
+	})
+	mux.HandleFunc("GET /credentials", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, b.CredentialUses())
 	})
 	return mux
 }

@@ -27,7 +27,17 @@ func (b *Bank) answer(ctx context.Context, s *session, req *iso.Message, o overr
 	if !s.open(b.cfg.RequireSignOn) {
 		return respond(req, iso.RCIssuerDown)
 	}
-	return b.books.process(ctx, req, o, b.precheck)
+	if !initiates(req) {
+		return b.books.process(ctx, req, o, b.precheck)
+	}
+	if rc := b.checkStoredCredential(req); rc != "" {
+		return respond(req, rc)
+	}
+	resp := b.books.process(ctx, req, o, b.precheck)
+	if req.StoredCredential != "" {
+		b.recordCredential(req, resp)
+	}
+	return resp
 }
 
 // checkFormat returns 30 when a financial request lacks what the bank

@@ -40,6 +40,7 @@ type Bank struct {
 	log   zerolog.Logger
 	codec *iso.Codec
 	books *ledger
+	creds credentialLog
 	order []*account // card book order, for GET /accounts
 	cvv   CVVChecker
 	knobs atomic.Pointer[Knobs]

@@ -47,6 +47,10 @@
 //	  and nothing remembered: a retransmission is decided afresh
 //	card unknown                                                  → 14
 //	for 0100 and 0200 purchases only:
+//	  stored credential marked inconsistently (credentials.go): a stored
+//	    card's later use without the dialect's credential-on-file DE22,
+//	    that DE22 without the indicator, an initial storage with it, a
+//	    merchant-initiated use with a CVV2                        → 30
 //	  card state lost 41, stolen 43, expired 54, not_permitted 57,
 //	    restricted 62, do_not_honour 05
 //	  card past its expiry month, or DE14 ≠ card expiry           → 54

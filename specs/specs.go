@@ -42,9 +42,56 @@ const (
 	RoleCVV2          = "cvv2"
 	RoleKeyUnderZMK   = "keyUnderZMK"
 	RoleKeyCheckValue = "keyCheckValue"
+	// RoleStoredCredential carries how a payment uses a stored card
+	// (credential on file): one of the dialect's CredentialOnFile
+	// indicators.
+	RoleStoredCredential = "storedCredential"
 )
 
-var roles = []string{RoleECI, RoleCAVV, RoleTransactionID, RoleVersion, RoleCVV2, RoleKeyUnderZMK, RoleKeyCheckValue}
+var roles = []string{RoleECI, RoleCAVV, RoleTransactionID, RoleVersion, RoleCVV2, RoleKeyUnderZMK, RoleKeyCheckValue, RoleStoredCredential}
+
+// How a payment uses a stored card (the card schemes' stored credential
+// framework): the keys of a dialect's tulpar.credentialOnFile.indicators.
+const (
+	// StoredInitial marks the payment whose card is being stored: the
+	// cardholder typed it and agreed to keep it (an RBS binding's first
+	// payment, a Processing.kz card registration's verification hold).
+	StoredInitial = "initial"
+	// StoredCardholder marks a payment with a stored card that the
+	// cardholder starts (the hosted page with the stored card, a merchant's
+	// call with the CVV2 the buyer just gave).
+	StoredCardholder = "cardholder"
+	// StoredMerchant marks a payment with a stored card that the merchant
+	// starts without the cardholder (no CVV2: it cannot be stored).
+	StoredMerchant = "merchant"
+)
+
+var storedUses = []string{StoredInitial, StoredCardholder, StoredMerchant}
+
+// CredentialOnFile is how a dialect marks payments with stored cards: a
+// later use of a stored card goes with POSEntryMode in DE22 (ISO 8583's
+// "10", credential on file, where an e-commerce entry is "81"), and every
+// payment that stores or uses one carries its indicator in the private
+// field under RoleStoredCredential's tag.
+type CredentialOnFile struct {
+	POSEntryMode string
+	// Indicators maps StoredInitial, StoredCardholder and StoredMerchant to
+	// the value the bank reads.
+	Indicators map[string]string
+}
+
+// Indicator is the dialect's value for a Stored* use, "" for none.
+func (c CredentialOnFile) Indicator(use string) string { return c.Indicators[use] }
+
+// Use is the Stored* use a dialect value stands for, "" when none does.
+func (c CredentialOnFile) Use(indicator string) string {
+	for use, v := range c.Indicators {
+		if v == indicator {
+			return use
+		}
+	}
+	return ""
+}
 
 // Dialect is a parsed dialect file, ready to build messages.
 type Dialect struct {
@@ -59,7 +106,9 @@ type Dialect struct {
 	// value this bank expects in its 0400/0420; reasons the file does not
 	// name take ISO 8583:1987's (DefaultReversalReasons).
 	ReversalReasons map[string]string
-	Spec            *iso8583.MessageSpec
+	// CredentialOnFile is how payments with stored cards are marked.
+	CredentialOnFile CredentialOnFile
+	Spec             *iso8583.MessageSpec
 }
 
 // Why a reversal is sent: the keys of a dialect's tulpar.reversalReasons.
@@ -92,6 +141,12 @@ type fileMeta struct {
 		PrivateTags  map[string]string `json:"privateTags"`
 		// ReversalReasons overrides DefaultReversalReasons per reason.
 		ReversalReasons map[string]string `json:"reversalReasons"`
+		// CredentialOnFile is required: a bank that cannot tell a stored
+		// card's payment from a typed one cannot apply the schemes' rules.
+		CredentialOnFile struct {
+			POSEntryMode string            `json:"posEntryMode"`
+			Indicators   map[string]string `json:"indicators"`
+		} `json:"credentialOnFile"`
 	} `json:"tulpar"`
 }
 
@@ -195,15 +250,48 @@ func Parse(data []byte) (d *Dialect, err error) {
 			return nil, fmt.Errorf("%s: tulpar.reversalReasons.%s: %q is not a 2-character DE39 value", where, reason, rc)
 		}
 	}
+	cof := meta.Tulpar.CredentialOnFile
+	if f22, ok := spec.Fields[22]; !ok || len(cof.POSEntryMode) != f22.Spec().Length || !digits(cof.POSEntryMode) {
+		return nil, fmt.Errorf("%s: tulpar.credentialOnFile.posEntryMode: %q is not DE22's %d digits", where, cof.POSEntryMode, spec.Fields[22].Spec().Length)
+	}
+	tagLen := subs[meta.Tulpar.PrivateTags[RoleStoredCredential]].Spec().Length
+	seen := map[string]string{}
+	for _, use := range storedUses {
+		v := cof.Indicators[use]
+		switch {
+		case v == "":
+			return nil, fmt.Errorf("%s: tulpar.credentialOnFile.indicators.%s: required", where, use)
+		case len(v) > tagLen:
+			return nil, fmt.Errorf("%s: tulpar.credentialOnFile.indicators.%s: %q is longer than the %d characters of its subfield", where, use, v, tagLen)
+		case seen[v] != "":
+			return nil, fmt.Errorf("%s: tulpar.credentialOnFile.indicators.%s: %q is %s's value too", where, use, v, seen[v])
+		}
+		seen[v] = use
+	}
+	for use := range cof.Indicators {
+		if !contains(storedUses, use) {
+			return nil, fmt.Errorf("%s: tulpar.credentialOnFile.indicators.%s: unknown use (known: %s)", where, use, strings.Join(storedUses, ", "))
+		}
+	}
 	return &Dialect{
-		ReversalReasons: meta.Tulpar.ReversalReasons,
-		Name:            meta.Name,
-		Description:     meta.Description,
-		LengthHeader:    meta.Tulpar.LengthHeader,
-		PrivateField:    meta.Tulpar.PrivateField,
-		PrivateTags:     meta.Tulpar.PrivateTags,
-		Spec:            spec,
+		CredentialOnFile: CredentialOnFile{POSEntryMode: cof.POSEntryMode, Indicators: cof.Indicators},
+		ReversalReasons:  meta.Tulpar.ReversalReasons,
+		Name:             meta.Name,
+		Description:      meta.Description,
+		LengthHeader:     meta.Tulpar.LengthHeader,
+		PrivateField:     meta.Tulpar.PrivateField,
+		PrivateTags:      meta.Tulpar.PrivateTags,
+		Spec:             spec,
 	}, nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func contains(list []string, s string) bool {

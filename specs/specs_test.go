@@ -39,6 +39,12 @@ func TestThirdDialectIsData(t *testing.T) {
 	require.Equal(t, HeaderBCD2, d.LengthHeader)
 	require.Equal(t, 62, d.PrivateField)
 	require.Equal(t, "20", d.PrivateTags[RoleCVV2])
+	// The stored-credential marker is data too: its tag and its values.
+	require.Equal(t, "40", d.PrivateTags[RoleStoredCredential])
+	require.Equal(t, "102", d.CredentialOnFile.POSEntryMode)
+	require.Equal(t, "03", d.CredentialOnFile.Indicator(StoredMerchant))
+	require.Equal(t, StoredInitial, d.CredentialOnFile.Use("01"))
+	require.Empty(t, d.CredentialOnFile.Use("M"), "another dialect's value means nothing here")
 }
 
 // Every reversal names its reason in DE39: ISO 8583:1987's codes unless the
@@ -79,6 +85,13 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"unknown prefix", edit(`"prefix": "BCD.LL"`, `"prefix": "BCD.QQ"`), "unknown prefix"},
 		{"mandatory field missing", edit(`"37": {`, `"38x": {`), "fields"},
 		{"unknown reversal reason", edit(`"lengthHeader": "binary2"`, `"lengthHeader": "binary2", "reversalReasons": {"oops": "17"}`), "tulpar.reversalReasons.oops: unknown reason"},
+		{"no credential-on-file entry mode", edit(`"posEntryMode": "102"`, `"posEntryMode": ""`), "tulpar.credentialOnFile.posEntryMode"},
+		{"entry mode not DE22", edit(`"posEntryMode": "102"`, `"posEntryMode": "10"`), "not DE22's 3 digits"},
+		{"indicator missing", edit(`"merchant": "M"`, `"merchant": ""`), "tulpar.credentialOnFile.indicators.merchant: required"},
+		{"indicator too long", edit(`"merchant": "M"`, `"merchant": "MIT"`), "longer than the 2 characters"},
+		{"indicator twice", edit(`"merchant": "M"`, `"merchant": "C"`), `"C" is cardholder's value too`},
+		{"unknown use", edit(`"merchant": "M"`, `"merchant": "M", "recurring": "R"`), "indicators.recurring: unknown use"},
+		{"stored credential tag missing", edit(`"storedCredential": "08"`, `"storedCredential": "09"`), "tulpar.privateTags.storedCredential"},
 		{"reversal reason not DE39", edit(`"lengthHeader": "binary2"`, `"lengthHeader": "binary2", "reversalReasons": {"late": "068"}`), "tulpar.reversalReasons.late"},
 	}
 	for _, tc := range cases {

@@ -47,6 +47,12 @@ type MerchantConfig struct {
 	// merchant's server. Only for merchants certified to handle card data
 	// (PCI DSS); off by default.
 	AllowCardEntry bool `yaml:"allow_card_entry"`
+	// BindingWithoutCVC lets paymentOrderBinding.do pay with a binding
+	// without its CVC: the merchant paying alone (recurring or unscheduled
+	// payments), marked so to the bank and without 3-D Secure. Off by
+	// default: the gateway grants it per merchant, and without it the CVC
+	// the buyer just typed is required.
+	BindingWithoutCVC bool `yaml:"binding_without_cvc"`
 	// CallbackURL and CallbackSecret are for the merchant-callback sender
 	// (not this package); kept here so one entry describes one merchant's
 	// integration.

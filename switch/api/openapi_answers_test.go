@@ -69,6 +69,26 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 	h.rbs("paymentorder", credsA("MDORDER", rid, "$PAN", "4111111111111112", "$CVC", cardCVV, "YYYY", "2030", "MM", "12"))
 	h.rbs("paymentorder", credsA("MDORDER", rid, "$PAN", cardOK, "$CVC", cardCVV, "YYYY", "2030", "MM", "12", "TEXT", "IVAN IVANOV"))
 	h.rbs("paymentorder", credsA("MDORDER", pre, "$PAN", cardOK, "$CVC", cardCVV, "YYYY", "2030", "MM", "12"))
+	// rid's clientId 17 kept its card: a binding.
+	h.rbs("getBindings", credsA("clientId", "17"))
+	h.rbs("getBindings", credsA("clientId", "nobody"))
+	bindingID := h.rbs("getBindingsByCardOrId", credsA("pan", cardOK))["bindings"].([]any)[0].(map[string]any)["bindingId"].(string)
+	h.rbs("getBindingsByCardOrId", credsA("bindingId", bindingID, "showExpired", "true"))
+	h.rbs("getBindingsByCardOrId", credsA("pan", "1234"))
+	byBinding := h.rbs("register", credsA("orderNumber", "spec-rbs-4", "amount", "1000", "returnUrl", "https://shop-a.example.kz/ok",
+		"clientId", "17"))["orderId"].(string)
+	h.rbs("paymentOrderBinding", credsA("mdOrder", byBinding, "bindingId", bindingID))
+	h.rbs("paymentOrderBinding", credsA("mdOrder", byBinding, "bindingId", bindingID, "cvc", cardCVV, "ip", "10.1.2.3"))
+	h.rbs("register", credsA("orderNumber", "spec-rbs-5", "amount", "1000", "returnUrl", "https://shop-a.example.kz/ok", "bindingId", bindingID))
+	h.rbs("extendBinding", credsA("bindingId", bindingID, "newExpiry", "203112"))
+	h.rbs("extendBinding", credsA("bindingId", bindingID, "newExpiry", "1"))
+	h.rbs("unBindCard", credsA("bindingId", bindingID))
+	h.rbs("unBindCard", credsA("bindingId", bindingID))
+	h.rbs("bindCard", credsA("bindingId", bindingID))
+	h.rbs("bindCard", credsA("bindingId", "nope"))
+	resp, err = h.client.Get(h.URL() + "/payment/rest/getBindings.do?" + credsA("clientId", "17").Encode())
+	require.NoError(t, err)
+	resp.Body.Close()
 	h.rbs("refund", credsA("orderNumber", "spec-rbs-1", "amount", "30000", "externalRefundId", "r-1"))
 	h.rbs("refund", credsA("orderId", rid, "amount", "999999"))
 	h.rbs("getOrderStatusExtended", credsA("orderId", rid, "language", "kz"))
@@ -105,6 +125,8 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 		"rbsRegister 200", "rbsRegisterGet 200", "rbsRegisterPreAuth 200", "rbsPaymentOrder 200", "rbsDeposit 200", "rbsReverse 200",
 		"rbsRefund 200", "rbsDecline 200", "rbsAddParams 200", "rbsGetOrderStatus 200", "rbsGetOrderStatusExtended 200",
 		"rbsGetOrderStatusExtendedGet 200", "rbsGetLastOrdersForMerchants 200",
+		"rbsGetBindings 200", "rbsGetBindingsGet 200", "rbsGetBindingsByCardOrId 200", "rbsPaymentOrderBinding 200",
+		"rbsExtendBinding 200", "rbsUnBindCard 200", "rbsBindCard 200",
 	} {
 		require.Contains(t, answered, want)
 	}

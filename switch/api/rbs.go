@@ -18,7 +18,8 @@ import (
 // The RBS facade answers as the BPC/RBS gateway that Kazakh banks run:
 // form parameters in, JSON out, always HTTP 200 with errorCode in the body
 // (plugins read the body, not the status), errorCode a string except in
-// paymentorder.do, which answers a number as that gateway does. An unknown
+// paymentorder.do and paymentOrderBinding.do, which answer a number as
+// that gateway does. An unknown
 // method is an answer in the same form (errorCode 5), and a known one
 // called with the wrong HTTP method is 405 with that body.
 
@@ -26,6 +27,7 @@ import (
 const (
 	rbsOK          = "0"
 	rbsDuplicate   = "1" // duplicate or empty order number
+	rbsBinding     = "2" // no such binding, or not in the state asked (and getBindings: none)
 	rbsCurrency    = "3" // unknown currency
 	rbsMissing     = "4" // mandatory parameter missing
 	rbsWrong       = "5" // wrong value, access denied
@@ -83,6 +85,14 @@ func (s *Server) rbsMethods() []rbsMethod {
 		{"addParams", (*call).rbsAddParams, false},
 		// Card data only in a POST body: never in a URL that proxies log.
 		{"paymentorder", (*call).rbsPaymentOrder, true},
+		// Stored cards (bindings): rbs_bindings.go. A CVC, like a card
+		// number, only in a POST body.
+		{"paymentOrderBinding", (*call).rbsPaymentOrderBinding, true},
+		{"getBindings", (*call).rbsGetBindings, false},
+		{"getBindingsByCardOrId", (*call).rbsGetBindingsByCardOrID, true},
+		{"unBindCard", func(c *call) { c.rbsBindingChange(c.s.svc.UnbindCard) }, false},
+		{"bindCard", func(c *call) { c.rbsBindingChange(c.s.svc.BindCard) }, false},
+		{"extendBinding", (*call).rbsExtendBinding, false},
 	}
 }
 
@@ -130,15 +140,21 @@ func queryLanguage(r *http.Request) string {
 	return langRU
 }
 
+// numericCode says whether an endpoint's errorCode is a number: the
+// gateway's server-to-server payments answer so.
+func numericCode(endpoint string) bool {
+	return endpoint == "paymentorder" || endpoint == "paymentOrderBinding"
+}
+
 // rbsAnswer journals and sends an RBS answer: an *rbsError in the call's
-// language (numeric in paymentorder.do, as its every answer), or a body
-// of the method's own.
+// language (numeric in the payments, as their every answer), or a body of
+// the method's own.
 func (c *call) rbsAnswer(v any) {
 	if e, ok := v.(*rbsError); ok {
 		c.code = e.ErrorCode
 		msg := e.message(c.lang)
 		v = rbsBody{e.ErrorCode, msg}
-		if c.endpoint == "paymentorder" {
+		if numericCode(c.endpoint) {
 			n, _ := strconv.Atoi(e.ErrorCode)
 			v = map[string]any{"errorCode": n, "errorMessage": msg, "error": msg}
 		}
@@ -227,6 +243,18 @@ func (c *call) rbsFail(err error, amountErr *rbsError) *rbsError {
 	switch {
 	case errors.As(err, &re):
 		return re
+	case errors.Is(err, order.ErrNoCard):
+		return rbsErr(rbsBinding, tBindingNotFound)
+	case errors.Is(err, order.ErrCardUnbound):
+		return rbsErr(rbsBinding, tBindingInactive)
+	case errors.Is(err, order.ErrCardActive):
+		return rbsErr(rbsBinding, tBindingActive)
+	case errors.Is(err, order.ErrCardExpired):
+		return rbsErr(rbsBinding, tBindingExpired)
+	case errors.Is(err, order.ErrCardOwner):
+		return invalid("bindingId", l(rBindingOwner))
+	case errors.Is(err, order.ErrCardOther):
+		return invalid("bindingId", l(rOtherBinding))
 	case errors.Is(err, order.ErrNotFound):
 		return rbsErr(rbsUnknownOrd, tNoOrder)
 	case errors.Is(err, order.ErrAmount):
@@ -234,7 +262,12 @@ func (c *call) rbsFail(err error, amountErr *rbsError) *rbsError {
 	case errors.Is(err, order.ErrTransition):
 		return rbsErr(rbsSystemError, tState)
 	case errors.As(err, &in):
-		return invalid(in.Field, l(rReason, in.Reason))
+		// payments names the stored card's fields its own way.
+		field := map[string]string{"cardId": "bindingId", "expiry": "newExpiry"}[in.Field]
+		if field == "" {
+			field = in.Field
+		}
+		return invalid(field, l(rReason, in.Reason))
 	case errors.Is(err, payments.ErrBankRefused):
 		return rbsErr(rbsSystemError, tBankDeclined)
 	case errors.Is(err, payments.ErrUnavailable):

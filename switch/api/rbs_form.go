@@ -125,14 +125,15 @@ func fromCP1251(s string, always bool) string {
 }
 
 // journalForm is the request as the journal keeps it: credentials left
-// out, the PAN masked, the CVC2 dropped.
+// out, the PAN masked (paymentorder.do's $PAN, getBindingsByCardOrId.do's
+// pan), the CVC2 dropped ($CVC, paymentOrderBinding.do's cvc).
 func journalForm(endpoint string, form url.Values) []byte {
 	p := make(map[string]string, len(form))
 	for k, v := range form {
 		switch k {
-		case "password", "token", "$CVC":
+		case "password", "token", "$CVC", "cvc":
 			continue
-		case "$PAN":
+		case "$PAN", "pan":
 			p[k] = iso.MaskPAN(strings.Join(v, ""))
 			continue
 		}

@@ -77,28 +77,41 @@ func (c *call) rbsPaymentOrder() {
 		b, _ := json.Marshal(poResult(n, ch, termURL))
 		return http.StatusOK, b
 	})
+	keep, e := boolParam(form, "bindingNotNeeded")
+	if e != nil {
+		c.poFail(e)
+		return
+	}
+	// A merchant that sends card data with an order of a clientId creates
+	// a binding unless it says bindingNotNeeded, as the gateway does: the
+	// buyer's consent is the merchant's to collect.
 	res, err := c.s.svc.Pay(ctx, payments.PayRequest{
 		OrderID: id, Merchant: c.merchant.Merchant,
 		Card:  payments.CardInput{PAN: form.Get("$PAN"), Expiry: yyyy[2:] + mm, CVV2: form.Get("$CVC"), Holder: form.Get("TEXT")},
-		Email: form.Get("email"), IP: ip, NotificationURL: termURL, Reply: reply,
+		Email: form.Get("email"), IP: ip, NotificationURL: termURL, Reply: reply, KeepCard: !keep,
 	})
 	if c.took(res) {
 		return
 	}
-	switch {
-	case errors.Is(err, order.ErrTransition):
-		if o, gerr := c.s.svc.Get(ctx, id); gerr == nil && o.Status == order.StatusDeclined && o.ActionCode == order.ActionExpired {
+	if err != nil {
+		c.payFailed(id, err)
+		return
+	}
+	// A replay: the order's payment was decided by an earlier request.
+	c.rbsAnswer(poResult(res.Order, res.Challenge, termURL))
+}
+
+// payFailed answers a payment (paymentorder.do, paymentOrderBinding.do)
+// that could not be considered: an expired order says so with its action
+// code; card data errors (ErrCard) never quote card data.
+func (c *call) payFailed(id string, err error) {
+	if errors.Is(err, order.ErrTransition) {
+		if o, gerr := c.s.svc.Get(c.r.Context(), id); gerr == nil && o.Status == order.StatusDeclined && o.ActionCode == order.ActionExpired {
 			c.poAnswer(7, rbsErr(rbsSystemError, tOrderExpired).message(c.lang), map[string]any{"actionCode": order.ActionExpired})
 			return
 		}
-		c.poFail(c.rbsFail(err, rbsErr(rbsWrong, tAmountBad)))
-	case err != nil:
-		// ValidateCard's reasons (ErrCard) never quote card data.
-		c.poFail(c.rbsFail(err, rbsErr(rbsWrong, tAmountBad)))
-	default:
-		// A replay: the order's payment was decided by an earlier request.
-		c.rbsAnswer(poResult(res.Order, res.Challenge, termURL))
 	}
+	c.poFail(c.rbsFail(err, rbsErr(rbsWrong, tAmountBad)))
 }
 
 // poResult is paymentorder.do's answer to a payment that went through:

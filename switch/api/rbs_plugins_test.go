@@ -73,7 +73,9 @@ func TestRBSOpenCartRegistration(t *testing.T) {
 	require.Equal(t, "Успешно", st["errorMessage"], "no language: the gateway's Russian")
 	require.Equal(t, "Сұраныс сәтті өңделді", st["actionCodeDescription"], "the order's language")
 	require.Equal(t, "CARD", st["paymentWay"])
-	require.Equal(t, map[string]any{"clientId": "17"}, st["bindingInfo"])
+	binding := st["bindingInfo"].(map[string]any)
+	require.Equal(t, "17", binding["clientId"])
+	require.Len(t, binding["bindingId"], 36, "card data sent with a clientId's order keeps the card unless bindingNotNeeded")
 	require.Contains(t, st["merchantOrderParams"], map[string]any{"name": "customer", "value": `{"id":17,"group":"retail"}`})
 	card := st["cardAuthInfo"].(map[string]any)
 	require.Equal(t, card["maskedPan"], card["pan"])
@@ -316,8 +318,8 @@ func TestRBSLanguages(t *testing.T) {
 // method is a 405 with the same kind of body.
 func TestRBSUnknownMethod(t *testing.T) {
 	h := newHarness(t)
-	out := h.rbs("getBindings", credsA("clientId", "17"))
-	require.Equal(t, map[string]any{"errorCode": "5", "errorMessage": "Неизвестный метод getBindings.do"}, out)
+	out := h.rbs("verifyEnrollment", credsA("pan", "4111111111111111"))
+	require.Equal(t, map[string]any{"errorCode": "5", "errorMessage": "Неизвестный метод verifyEnrollment.do"}, out)
 	resp, err := http.Get(h.URL() + "/payment/rest/verifyEnrollment.do?language=en")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)

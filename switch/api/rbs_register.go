@@ -37,7 +37,7 @@ func parseRegister(form url.Values, m *MerchantConfig, twoStage bool, now time.T
 		Number: form.Get("orderNumber"), Currency: form.Get("currency"), Description: form.Get("description"),
 		Email: strings.TrimSpace(form.Get("email")), Customer: form.Get("clientId"),
 		ReturnURL: form.Get("returnUrl"), FailURL: form.Get("failUrl"), TwoStage: twoStage,
-		CallbackURL: form.Get("dynamicCallbackUrl"),
+		CallbackURL: form.Get("dynamicCallbackUrl"), CardID: form.Get("bindingId"),
 	}
 	if r.Currency == "" {
 		r.Currency = iso.CurrencyKZT
@@ -65,6 +65,7 @@ func parseRegister(form url.Values, m *MerchantConfig, twoStage bool, now time.T
 		{r.Email != "" && !validEmail(r.Email), invalid("email", l(rEmail))},
 		{!phoneOK, invalid("phone", l(rPhone))},
 		{!validText(r.Customer, maxRBSClientID), invalid("clientId", l(rMaxChars, maxRBSClientID))},
+		{!validText(r.CardID, maxBindingID), invalid("bindingId", l(rMaxChars, maxBindingID))},
 		{!validText(form.Get("pageView"), maxRBSPageView), invalid("pageView", l(rMaxChars, maxRBSPageView))},
 	}
 	for _, rule := range rules {

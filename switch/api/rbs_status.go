@@ -97,7 +97,7 @@ type nameValue struct {
 // statusExtended is getOrderStatusExtended.do's answer for o, its texts
 // in lang: every field the gateway documents that the switch has a value
 // for. bankInfo is left out (no issuer directory here); bindingInfo names
-// the shop's clientId and will name the binding once stored cards exist.
+// the shop's clientId and the binding the order created or was paid with.
 func statusExtended(o *order.Order, lang, success string) map[string]any {
 	params := make([]nameValue, 0, len(o.Params))
 	for k, v := range o.Params {
@@ -107,6 +107,12 @@ func statusExtended(o *order.Order, lang, success string) map[string]any {
 	binding := map[string]string{}
 	if o.Customer != "" {
 		binding["clientId"] = o.Customer
+	}
+	switch {
+	case o.Stored != nil:
+		binding["bindingId"] = o.Stored.ID
+	case o.StoredCard != "":
+		binding["bindingId"] = o.StoredCard
 	}
 	ans := map[string]any{
 		"errorCode": rbsOK, "errorMessage": success,

@@ -106,6 +106,15 @@ var (
 	tUnknownMethod  = text{"Неизвестный метод %s", "Белгісіз әдіс: %s", "Unknown method %s"}
 	tHTTPMethod     = text{"HTTP-метод %s не разрешён для %s", "%[2]s үшін %[1]s HTTP әдісіне рұқсат жоқ", "HTTP method %s is not allowed for %s"}
 
+	// Stored cards (bindings). The gateway answers errorCode 2 when a
+	// binding cannot do what is asked.
+	tNoBindings = text{"Информация не найдена: связок нет", "Ақпарат табылмады: сақталған карталар жоқ", "Information not found: no bindings"}
+	// Each names the parameter (bindingId), as every refusal does.
+	tBindingNotFound = text{"Связка с таким bindingId не найдена", "Мұндай bindingId бар сақталған карта табылмады", "Binding not found (bindingId)"}
+	tBindingInactive = text{"Связка неактивна (bindingId)", "Сақталған карта белсенді емес (bindingId)", "Binding is not active (bindingId)"}
+	tBindingActive   = text{"Связка уже активна (bindingId)", "Сақталған карта белсенді (bindingId)", "Binding is active already (bindingId)"}
+	tBindingExpired  = text{"Срок действия связки истёк (bindingId)", "Сақталған картаның мерзімі өтті (bindingId)", "Binding has expired (bindingId)"}
+
 	// tEmpty names a missing parameter; the English keeps the gateway's
 	// words for the parameters it words (see emptyEN).
 	tEmpty = text{"Не указан параметр %s", "%s параметрі көрсетілмеген", "%s can not be empty"}
@@ -116,7 +125,7 @@ var (
 // emptyEN is how the gateway's English words a missing parameter.
 var emptyEN = map[string]string{
 	"orderId": "Order ID", "orderNumber": "Order number", "userName": "User name", "password": "Password",
-	"returnUrl": "Return URL", "amount": "Amount",
+	"returnUrl": "Return URL", "amount": "Amount", "clientId": "Client ID", "bindingId": "Binding ID",
 }
 
 // Reasons, the second argument of tInvalid.
@@ -153,6 +162,13 @@ var (
 	rTaxType      = text{"целое число от 0 до 10", "0-ден 10-ға дейінгі бүтін сан", "a whole number, 0 to 10"}
 	rCardYear     = text{"YYYY — год из четырёх цифр, MM — месяц из двух", "YYYY — төрт цифрлы жыл, MM — екі цифрлы ай", "YYYY must be a four-digit year and MM a two-digit month"}
 	rReason       = text{"%s", "%s", "%s"}
+	rBindingOwner = text{"связка принадлежит другому clientId", "сақталған карта басқа clientId иесіне тиесілі", "the binding belongs to another clientId"}
+	rOtherBinding = text{"заказ оплачивается другой связкой", "тапсырыс басқа сақталған картамен төленеді", "the order is to be paid with another binding"}
+	rPanOrBinding = text{"нужен pan или bindingId, но не оба", "pan немесе bindingId керек, екеуі бірге емес", "give pan or bindingId, not both"}
+	rPAN          = text{"номер карты из 13–19 цифр с верной контрольной цифрой", "бақылау цифры дұрыс 13–19 цифрлы карта нөмірі", "a card number of 13 to 19 digits with a valid check digit"}
+	rYearMonth    = text{"yyyyMM: год и месяц, ещё не закончившийся", "yyyyMM: әлі аяқталмаған жыл мен ай", "yyyyMM: a year and month not over yet"}
+	rCVC          = text{"3 или 4 цифры", "3 немесе 4 цифр", "3 or 4 digits"}
+	rIP           = text{"IPv4- или IPv6-адрес", "IPv4 немесе IPv6 мекенжайы", "an IPv4 or IPv6 address"}
 )
 
 // empty is the error for a missing parameter.

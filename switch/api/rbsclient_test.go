@@ -253,6 +253,6 @@ func TestDocumentedRBSClientOtherMethods(t *testing.T) {
 	require.Equal(t, "411111**1111", refunded.CardAuthInfo.MaskedPan)
 
 	var unknown rbsErrorFields
-	require.NoError(t, c.call("getBindings.do", url.Values{"clientId": {"17"}}, &unknown))
+	require.NoError(t, c.call("verifyEnrollment.do", url.Values{"pan": {"4111111111111111"}}, &unknown))
 	require.Equal(t, "5", unknown.ErrorCode)
 }

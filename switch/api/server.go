@@ -294,7 +294,7 @@ func (c *call) rbsFatal(e *rbsError) (int, []byte) {
 		c.lang = queryLanguage(c.r)
 	}
 	msg := e.message(c.lang)
-	if c.endpoint == "paymentorder" {
+	if numericCode(c.endpoint) {
 		b, _ := json.Marshal(map[string]any{"errorCode": 7, "errorMessage": msg, "error": msg})
 		return http.StatusOK, b
 	}
@@ -311,6 +311,8 @@ func (s *Server) Unavailable(w http.ResponseWriter, r *http.Request) {
 		endpoint = "v1"
 	} else if strings.HasSuffix(r.URL.Path, "/paymentorder.do") {
 		endpoint = "paymentorder"
+	} else if strings.HasSuffix(r.URL.Path, "/paymentOrderBinding.do") {
+		endpoint = "paymentOrderBinding"
 	}
 	c := &call{s: s, w: w, r: r, endpoint: endpoint, start: time.Now()}
 	if endpoint != "v1" {

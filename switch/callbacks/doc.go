@@ -23,6 +23,14 @@
 //	                                   Secure declined; only when the order is declined
 //	declinedByTimeout  0       no      expire: the order's lifetime ended unpaid
 //
+// and, for the card an order stored (order.StoredCard, an RBS binding),
+// with bindingId, clientId (when the card has a customer) and no status:
+//
+//	bindingCreated          the commit that stored the card: the approved payment
+//	                        whose buyer kept it, a kept Processing.kz registration
+//	bindingActivityChanged  the merchant disabled (enabled=false, unBindCard) or
+//	                        enabled (enabled=true, bindCard) the card
+//
 // Each event goes once per operation (a completion is committed queued and
 // again approved: one deposited) and a decline once per order. Failed
 // follow-ups (a reversal or refund the bank declined) change nothing for the
@@ -40,8 +48,11 @@
 //	mdOrder      the switch's order id
 //	orderNumber  the merchant's order number
 //	operation    one of the events above
-//	status       1 success, 0 failure
+//	status       1 success, 0 failure (not in binding events)
 //	amount       minor units of this operation (approved, deposited, reversed, refunded)
+//	bindingId    the stored card (binding events)
+//	clientId     its customer, when it has one (binding events)
+//	enabled      true or false (bindingActivityChanged)
 //	checksum     upper-case hex HMAC-SHA256, see below
 //
 // The checksum is HMAC-SHA256, keyed with the secret the merchant shares

@@ -18,6 +18,10 @@ const (
 	EventRefunded          Event = "refunded"          // money returned (each partial refund too)
 	EventDeclined          Event = "declined"          // the payment failed: bank, 3-D Secure, timeout
 	EventDeclinedByTimeout Event = "declinedByTimeout" // the order's lifetime ended unpaid
+	// A stored card's events (RBS bindings): the order is the one that
+	// stored the card.
+	EventBindingCreated         Event = "bindingCreated"         // a card was stored (an approved payment whose buyer kept it, a kept registration)
+	EventBindingActivityChanged Event = "bindingActivityChanged" // the merchant disabled or enabled a stored card
 )
 
 // Callback parameters (RBS names).
@@ -27,6 +31,9 @@ const (
 	ParamOperation   = "operation"   // an Event
 	ParamStatus      = "status"      // "1" the operation succeeded, "0" it failed
 	ParamAmount      = "amount"      // minor units; for approved, deposited, reversed, refunded
+	ParamBindingID   = "bindingId"   // the stored card (binding events)
+	ParamClientID    = "clientId"    // the merchant's customer it belongs to (binding events, when it has one)
+	ParamEnabled     = "enabled"     // "true" or "false" (bindingActivityChanged)
 )
 
 // event is what one committed order change means to the merchant.
@@ -46,6 +53,30 @@ type event struct {
 	// purchase, 3-D Secure, its timeout or the order's expiry), as
 	// opposed to a follow-up the merchant asked for.
 	outcome bool
+	// card is the stored card of a binding event (nil otherwise);
+	// enabled its state after bindingActivityChanged.
+	card    *order.StoredCard
+	enabled bool
+}
+
+// bindingEvent decides whether the change that left o with op as its
+// latest operation is an event of the card o stored: its storing (the
+// commit that made op, which bindingCreated reports once, the card being
+// its subject) or the merchant disabling or enabling it.
+func bindingEvent(o *order.Order, op *order.Operation) (event, bool) {
+	st := o.Stored
+	if st == nil {
+		return event{}, false
+	}
+	switch {
+	case st.Op != "" && op.ID == st.Op:
+		return event{name: EventBindingCreated, subject: "card " + st.ID, card: st}, true
+	case op.Type == order.OpUnbind && op.Status == order.OpApproved:
+		return event{name: EventBindingActivityChanged, subject: op.ID, card: st, enabled: false}, true
+	case op.Type == order.OpBind && op.Status == order.OpApproved:
+		return event{name: EventBindingActivityChanged, subject: op.ID, card: st, enabled: true}, true
+	}
+	return event{}, false
 }
 
 // classify decides whether the change that left o with op as its latest
@@ -116,8 +147,20 @@ func (e event) params(o *order.Order) map[string]string {
 		ParamMdOrder:     o.ID,
 		ParamOrderNumber: o.Number,
 		ParamOperation:   string(e.name),
-		ParamStatus:      "0",
 	}
+	if e.card != nil {
+		// As the gateway sends binding events: the binding and its
+		// customer, no status (the event is the change), no amount.
+		p[ParamBindingID] = e.card.ID
+		if e.card.ClientID != "" {
+			p[ParamClientID] = e.card.ClientID
+		}
+		if e.name == EventBindingActivityChanged {
+			p[ParamEnabled] = strconv.FormatBool(e.enabled)
+		}
+		return p
+	}
+	p[ParamStatus] = "0"
 	if e.success {
 		p[ParamStatus] = "1"
 	}

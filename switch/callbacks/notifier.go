@@ -145,8 +145,14 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 	if !callback && !returnCall {
 		return nil
 	}
-	ev, ok := classify(o, op)
-	if !ok {
+	var evs []event
+	if ev, ok := classify(o, op); ok {
+		evs = append(evs, ev)
+	}
+	if ev, ok := bindingEvent(o, op); ok {
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
 		return nil
 	}
 	b := n.queue.Load()
@@ -158,7 +164,7 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
 	}
 	qkey := QueueKey(o.Merchant)
-	queue := func(key []byte, p payload) error {
+	queue := func(ev event, key []byte, p payload) error {
 		if sent.Get(key) != nil {
 			return nil
 		}
@@ -176,14 +182,18 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 		tx.OnCommit(func() { b.q.Notify(qkey) })
 		return nil
 	}
-	if callback {
-		if err := queue(sentKey(o.ID, ev), payload{Merchant: o.Merchant, Params: ev.params(o), URL: o.CallbackURL}); err != nil {
-			return err
+	for _, ev := range evs {
+		if callback {
+			if err := queue(ev, sentKey(o.ID, ev), payload{Merchant: o.Merchant, Params: ev.params(o), URL: o.CallbackURL}); err != nil {
+				return err
+			}
 		}
-	}
-	if returnCall && ev.outcome && o.ReturnURL != "" {
-		key := append(sentKey(o.ID, ev), "\x00return"...)
-		return queue(key, payload{Merchant: o.Merchant, Params: ev.params(o), Return: true, URL: o.ReturnURL})
+		if returnCall && ev.outcome && o.ReturnURL != "" {
+			key := append(sentKey(o.ID, ev), "\x00return"...)
+			if err := queue(ev, key, payload{Merchant: o.Merchant, Params: ev.params(o), Return: true, URL: o.ReturnURL}); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

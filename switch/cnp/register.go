@@ -21,7 +21,13 @@ import (
 // and keeps nothing. A later startTransaction with that cardId sends the
 // buyer to a page that shows the card masked and asks only its CVV2. The
 // card is kept as the switch keeps every card: an hsm token and the PAN
-// encrypted through hsm, never in clear.
+// encrypted through hsm, never in clear. A kept card is the switch's one
+// kind of stored card (order.StoredCard): the RBS facade's bindings are the
+// same records, so its bindingId is this cardId (getBindingsByCardOrId,
+// paymentOrderBinding, unBindCard work on it), and an RBS binding's id
+// pays a startTransaction as its cardId. Processing.kz has no customer id,
+// so a registered card belongs to no RBS clientId and getBindings does
+// not list it.
 
 // Registration statuses (registrationStatus): the transaction's own
 // status (transactionStatus) tells the hold's life beside it.
@@ -136,7 +142,9 @@ func registrationResult(f statusFields) []byte {
 	respond(&w, "getRegistrationStatus", "xmlns:ax21", nsBeans)
 	f.write(&w)
 	if o := f.o; o != nil && o.Registration != nil {
-		w.optLeaf("ax21:cardId", o.Registration.CardID)
+		if o.Stored != nil {
+			w.leaf("ax21:cardId", o.Stored.ID)
+		}
 		if o.Card != nil {
 			w.leaf("ax21:maskedPan", o.Card.Masked)
 		}

@@ -94,21 +94,11 @@ func TestBrowserBrandBadges(t *testing.T) {
 	ctx := newChrome(t, exe)
 	openForm(t, ctx, s, s.register(orderSpec{lang: "en"}))
 
-	cards := []struct{ brand, pan, badge string }{
-		{routing.BrandVisa, "4111111111111111", "VISA"},
-		{routing.BrandMastercard, "2221000000000009", "Mastercard"},
-		{routing.BrandMir, "2200000000000004", "МИР"},
-		{routing.BrandAmex, "378282246310005", "AMEX"},
-		{routing.BrandUnionPay, "6200000000000000000", "UnionPay"},
-		{routing.BrandJCB, "3530111333300000", "JCB"},
-		{routing.BrandDiscover, "6440000000000005", "Discover"},
-		{routing.BrandDiners, "36000000000008", "Diners Club"},
-	}
 	for _, b := range routing.Brands() {
-		require.True(t, slices.ContainsFunc(cards, func(c struct{ brand, pan, badge string }) bool { return c.brand == b }),
+		require.True(t, slices.ContainsFunc(brandCards, func(c brandCard) bool { return c.brand == b }),
 			"routing knows %s: give the page a badge for it and this test a card", b)
 	}
-	for _, c := range cards {
+	for _, c := range brandCards {
 		t.Run(c.brand, func(t *testing.T) {
 			require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("pan"), ""), chromedp.SendKeys(chromedp.ID("pan"), c.pan)))
 			require.Equal(t, c.badge, run(t, ctx, chromedp.Text(chromedp.ID("brand"))))
@@ -121,6 +111,20 @@ func TestBrowserBrandBadges(t *testing.T) {
 		require.Empty(t, run(t, ctx, chromedp.Text(chromedp.ID("brand"))))
 		require.Equal(t, "Cards of this payment system are not accepted.", run(t, ctx, chromedp.Text(chromedp.ID("pan-err"))))
 	})
+}
+
+// brandCard is a card of each brand and the badge the page shows for it.
+type brandCard struct{ brand, pan, badge string }
+
+var brandCards = []brandCard{
+	{routing.BrandVisa, "4111111111111111", "VISA"},
+	{routing.BrandMastercard, "2221000000000009", "Mastercard"},
+	{routing.BrandMir, "2200000000000004", "МИР"},
+	{routing.BrandAmex, "378282246310005", "AMEX"},
+	{routing.BrandUnionPay, "6200000000000000000", "UnionPay"},
+	{routing.BrandJCB, "3530111333300000", "JCB"},
+	{routing.BrandDiscover, "6440000000000005", "Discover"},
+	{routing.BrandDiners, "36000000000008", "Diners Club"},
 }
 
 // openForm opens the order's page on a phone-sized screen and checks what

@@ -22,6 +22,9 @@ const (
 	fieldHolder = "holder"
 	fieldEmail  = "email"
 	fieldLang   = "lang"
+	// fieldKeep is the buyer's "remember this card" box: ticked, the
+	// card is kept for the order's customer once paid (an RBS binding).
+	fieldKeep = "keep"
 )
 
 // maxHolder is the longest cardholder name accepted (ISO/IEC 7813 track 1
@@ -33,6 +36,7 @@ const maxHolder = 45
 type cardForm struct {
 	card   payments.CardInput
 	email  string
+	keep   bool              // the buyer agreed to keep the card
 	errors map[string]string // field → text key
 }
 
@@ -44,6 +48,7 @@ func parseCardForm(get func(string) string, now time.Time) cardForm {
 	f.card.CVV2 = strings.TrimSpace(get(fieldCVV))
 	f.card.Holder = strings.Join(strings.Fields(get(fieldHolder)), " ")
 	f.email = strings.TrimSpace(get(fieldEmail))
+	f.keep = get(fieldKeep) != ""
 
 	// The page takes the brands routing knows: routing.BrandOf is the
 	// module's one BIN table, and the script's badge reads it too.

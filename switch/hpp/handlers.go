@@ -33,6 +33,10 @@ type view struct {
 	// Declined: the buyer's last attempt was declined and another may be
 	// made; the page says so without the issuer's reason.
 	Declined bool
+	// OfferKeep: the order has a customer (the shop's clientId), so the
+	// buyer may agree to keep the card for it; Keep is the box's state.
+	// Unticked until the buyer ticks it: storing a card needs consent.
+	OfferKeep, Keep bool
 
 	Kind        string // ok, fail, cancel, wait, expired, forbidden, notfound, error
 	Lines       []string
@@ -206,6 +210,7 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o 
 		v.Errors = nil
 	}
 	v.Declined = o.AttemptDeclined()
+	v.OfferKeep, v.Keep = o.Customer != "", f.keep
 	// Only what is not card data comes back into the page.
 	v.Holder, v.Email = f.card.Holder, f.email
 	if v.Email == "" && f.errors == nil {
@@ -298,7 +303,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	// A buyer who closes the tab does not cut the payment short: payments
 	// runs it on the switch's own deadlines.
 	res, err := s.svc.Pay(r.Context(), payments.PayRequest{
-		OrderID: o.ID, Card: f.card, Email: f.email, IP: clientIP(r),
+		OrderID: o.ID, Card: f.card, Email: f.email, IP: clientIP(r), KeepCard: f.keep,
 		NotificationURL: s.cfg.base() + "/pay/" + o.ID + "/3ds?lang=" + lang,
 	})
 	f.card = payments.CardInput{Holder: f.card.Holder}

@@ -52,7 +52,9 @@ type stack struct {
 	seq    atomic.Int64
 }
 
-func newStack(t *testing.T) *stack {
+// newStack starts the stack; configure, if any, has the last word on the
+// switch's config.
+func newStack(t *testing.T, configure ...func(*daemon.Config)) *stack {
 	t.Helper()
 	s := &stack{t: t, logDir: t.TempDir()}
 	logFile, err := os.Create(filepath.Join(s.logDir, "tulpar.log"))
@@ -83,6 +85,9 @@ func newStack(t *testing.T) *stack {
 		m := &c.Payments.Merchants[0]
 		m.Name, m.URL, m.MCC, m.Country = merchantName, shopURL, "5722", "KZ"
 		c.HPP.Secret, c.HPP.Title = "0123456789abcdef0123456789abcdef", "Tulpar Test"
+		for _, f := range configure {
+			f(c)
+		}
 	}})
 	s.svc = s.D.Payments()
 	return s
@@ -90,6 +95,7 @@ func newStack(t *testing.T) *stack {
 
 type orderSpec struct {
 	lang, returnURL, failURL string
+	customer                 string // the shop's clientId
 	twoStage                 bool
 	lifetime                 time.Duration
 	cart                     []order.CartItem
@@ -105,7 +111,7 @@ func (s *stack) register(o orderSpec) *order.Order {
 	got, err := s.svc.Register(context.Background(), payments.RegisterRequest{
 		Merchant: switchtest.Merchant, Number: fmt.Sprintf("%s-%d", s.t.Name(), n), Amount: 1_500_000, Description: description,
 		Language: o.lang, ReturnURL: o.returnURL, FailURL: o.failURL, TwoStage: o.twoStage, Lifetime: o.lifetime,
-		Cart: o.cart,
+		Cart: o.cart, Customer: o.customer,
 	})
 	require.NoError(s.t, err)
 	return got.Order

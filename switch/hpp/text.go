@@ -68,6 +68,7 @@ var texts = map[string][3]string{
 	"declined_neutral": {"The bank declined the payment. Try another card or contact your bank.", "Банк отклонил платёж. Попробуйте другую карту или обратитесь в свой банк.", "Банк төлемді қабылдамады. Басқа картаны қолданып көріңіз немесе банкіңізге хабарласыңыз."},
 	"unavailable":      {"The payment service is temporarily unavailable", "Платёжный сервис временно недоступен", "Төлем қызметі уақытша қолжетімсіз"},
 	"stored":           {"Pay with your saved card", "Оплата сохранённой картой", "Сақталған картамен төлеу"},
+	"keep":             {"Remember this card for my next payments in this shop", "Запомнить карту для следующих оплат в этом магазине", "Картаны осы дүкендегі келесі төлемдерім үшін сақтау"},
 	"continue":         {"Continue", "Продолжить", "Жалғастыру"},
 	"language":         {"Language", "Язык", "Тіл"},
 }

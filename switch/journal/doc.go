@@ -118,8 +118,10 @@
 //	orders_by_time    switch/payments       merchant, created, id → nil
 //	orders_pending    switch/payments       order id → nil while an exchange's outcome is unknown
 //	orders_open       switch/payments       order id → expiry while awaiting payment
-//	payments_meta     switch/payments       RRN reservations
-//	cards_by_id       switch/payments       merchant, card id → the order that registered the card
+//	payments_meta     switch/payments       RRN reservations; whether earlier stored cards are indexed
+//	cards_by_id       switch/payments       merchant, card id → the order that stored the card (order.StoredCard)
+//	cards_by_client   switch/payments       merchant, client id, card id → nil (a customer's stored cards)
+//	cards_by_token    switch/payments       merchant, card token, card id → nil (a card number's stored cards)
 //	api_idempotency   switch/payments       merchant, key → idempotency receipt
 //	saf.pending       switch/saf            per queue: position → queued item
 //	saf.dead          switch/saf            item id → dead letter

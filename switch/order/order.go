@@ -1,6 +1,7 @@
 package order
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -44,6 +45,11 @@ const (
 	OpAutoReversal  OpType = "auto_reversal" // 0420 through SAF after an unknown outcome
 	OpThreeDS       OpType = "3ds"           // 3-D Secure authentication
 	OpExpire        OpType = "expire"        // the order's lifetime ended unpaid
+	// The merchant's changes to the card the order stored (Order.Stored):
+	// no bank sees them, the order's history keeps them.
+	OpUnbind OpType = "unbind" // the stored card disabled (RBS unBindCard)
+	OpBind   OpType = "bind"   // the stored card enabled again (RBS bindCard)
+	OpExtend OpType = "extend" // the stored card's expiry changed (RBS extendBinding)
 )
 
 // OpStatus is how an operation ended, or that it has not yet.
@@ -101,8 +107,9 @@ type Card struct {
 // ThreeDSInfo is what an order keeps of 3-D Secure: never the CAVV.
 type ThreeDSInfo struct {
 	// TransID is the 3-D Secure server transaction id of the latest
-	// attempt: the order id, then order id + "-a2", "-a3"... when the buyer
-	// submits the card again while a challenge is open.
+	// attempt: the order id, then order id + "-a2", "-a3"... for a later
+	// attempt, or when the buyer submits the card again while a challenge
+	// is open.
 	TransID   string `json:"trans_id,omitempty"`
 	Status    string `json:"status"`
 	ECI       string `json:"eci,omitempty"`
@@ -174,16 +181,53 @@ type MerchantData struct {
 // Processing.kz startRegistration): the buyer passes a verification hold of
 // the order's amount on the hosted page; the merchant then keeps the card
 // or not (completeRegistration), and the hold is released either way. A
-// kept card pays later orders of the same merchant (Order.StoredCard) and
-// is the order's Card: an hsm token and the PAN encrypted through hsm,
-// never a clear PAN.
+// kept card is the order's stored card (Order.Stored).
 type Registration struct {
 	// Status is "" until the merchant decides, then RegistrationKept or
 	// RegistrationDropped.
 	Status string `json:"status,omitempty"`
-	// CardID names the kept card to its merchant: random, and the
-	// merchant's own (another merchant's card id names nothing).
-	CardID string `json:"card_id,omitempty"`
+}
+
+// StoredCard is the switch's one record of a card kept for a merchant's
+// later payments, whichever way it was kept: a Processing.kz registration
+// the merchant decided to keep, or a payment whose buyer agreed to keep
+// the card for the merchant's customer (an RBS binding, clientId). The
+// order that stored it holds it: the card itself is that order's Card (an
+// hsm token and the PAN encrypted through hsm, never a clear PAN, never
+// the CVV2), and every change to it is a change of that order, journaled
+// as any other. A later order paid with it names it (Order.StoredCard).
+type StoredCard struct {
+	// ID names the card to its merchant (RBS bindingId, Processing.kz
+	// cardId): random, and the merchant's own (another merchant's card id
+	// names nothing).
+	ID string `json:"id"`
+	// ClientID is the merchant's customer the card belongs to (RBS
+	// clientId); "" for a Processing.kz registration, which has no
+	// customer.
+	ClientID string `json:"client_id,omitempty"`
+	// Unbound is set while the merchant has disabled the card (RBS
+	// unBindCard); it pays nothing until enabled again (bindCard).
+	Unbound bool `json:"unbound,omitempty"`
+	// Expiry is the card's expiry (YYMM) once the merchant changed it
+	// (RBS extendBinding: the issuer sent the buyer a renewed card); ""
+	// while it is the Card's own.
+	Expiry string `json:"expiry,omitempty"`
+	// Op is the operation with whose commit the card was stored (the
+	// approved payment, or the registration's reversal); "" for cards
+	// stored before stored cards had a record of their own.
+	Op string `json:"op,omitempty"`
+}
+
+// StoredExpiry is the expiry (YYMM) of the card o stored: its own, or the
+// one the merchant set since.
+func (o *Order) StoredExpiry() string {
+	if o.Stored != nil && o.Stored.Expiry != "" {
+		return o.Stored.Expiry
+	}
+	if o.Card == nil {
+		return ""
+	}
+	return o.Card.Expiry
 }
 
 // Registration decisions.
@@ -225,9 +269,22 @@ type Order struct {
 	IP            string       `json:"ip,omitempty"`
 	// Registration is set on an order that registers a card.
 	Registration *Registration `json:"registration,omitempty"`
-	// StoredCard is the id of the registered card this order is paid
-	// with; Card is that card from the start.
+	// Stored is the card this order stored for later payments, if any.
+	Stored *StoredCard `json:"stored,omitempty"`
+	// StoredCard is the id of the stored card this order is paid with:
+	// named when the order was registered (Card is that card from the
+	// start), or when it was paid (RBS paymentOrderBinding), or the card
+	// the customer had stored already when the buyer asked to keep it
+	// again.
 	StoredCard string `json:"stored_card,omitempty"`
+	// KeepCard is set when the card this order is paid with is to be
+	// stored for its customer (Customer) once the payment is approved:
+	// the buyer ticked "remember this card" on the hosted page, or the
+	// merchant paying with card data did not say bindingNotNeeded.
+	KeepCard bool `json:"keep_card,omitempty"`
+	// MerchantInitiated is set when the order is paid with a stored card
+	// by the merchant alone: no CVV2, no cardholder to authenticate.
+	MerchantInitiated bool `json:"merchant_initiated,omitempty"`
 
 	// Attempts counts the buyer's payment attempts (card submissions that
 	// started from a registered order).
@@ -352,6 +409,10 @@ func (o *Order) Clone() *Order {
 		r := *o.Registration
 		c.Registration = &r
 	}
+	if o.Stored != nil {
+		st := *o.Stored
+		c.Stored = &st
+	}
 	if o.Shop != nil {
 		sh := *o.Shop
 		sh.Info = append([]Info(nil), o.Shop.Info...)
@@ -364,4 +425,31 @@ func (o *Order) Clone() *Order {
 		}
 	}
 	return &c
+}
+
+// UnmarshalJSON reads an order as the store and the journal keep it. An
+// order written before stored cards had a record of their own kept a kept
+// registration's card id in registration.card_id: it is read as the
+// order's stored card, so that every card the switch ever kept is one
+// StoredCard.
+func (o *Order) UnmarshalJSON(b []byte) error {
+	type plain Order
+	var v struct {
+		plain
+		Registration *struct {
+			Status string `json:"status"`
+			CardID string `json:"card_id"`
+		} `json:"registration"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*o = Order(v.plain)
+	if r := v.Registration; r != nil {
+		o.Registration = &Registration{Status: r.Status}
+		if r.CardID != "" && o.Stored == nil {
+			o.Stored = &StoredCard{ID: r.CardID}
+		}
+	}
+	return nil
 }

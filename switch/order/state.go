@@ -171,12 +171,70 @@ var ErrNotFound = errors.New("order not found")
 var ErrDuplicateNumber = errors.New("order number already registered")
 
 // InputError is a request the merchant got wrong; Field names the field.
+// Err, when set, is the sentinel a caller may decide on (ErrNoCard...).
 type InputError struct {
 	Field  string
 	Reason string
+	Err    error
 }
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Why a stored card cannot pay, wrapped by the InputError naming the
+// request's card field: the merchant APIs answer each in their words.
+var (
+	// ErrNoCard: no stored card of the merchant has the id (another
+	// merchant's card is this too, as a card that does not exist).
+	ErrNoCard = errors.New("no stored card under this id")
+	// ErrCardUnbound: the merchant disabled the card.
+	ErrCardUnbound = errors.New("the stored card is disabled")
+	// ErrCardExpired: the card's expiry month is over.
+	ErrCardExpired = errors.New("the stored card has expired")
+	// ErrCardOwner: the card is another customer's than the order's.
+	ErrCardOwner = errors.New("the stored card belongs to another customer")
+	// ErrCardOther: the order was registered to be paid with another
+	// stored card than the one a payment names.
+	ErrCardOther = errors.New("the order is to be paid with another stored card")
+	// ErrCardActive: the card is enabled already (RBS bindCard of an
+	// active binding).
+	ErrCardActive = errors.New("the stored card is enabled already")
+)
+
+// CheckStoredCard says whether the card o stored can pay at now: an
+// InputError on field naming why not.
+func CheckStoredCard(o *Order, field string, now time.Time) error {
+	switch {
+	case o.Stored == nil || o.Card == nil:
+		return &InputError{Field: field, Reason: ErrNoCard.Error(), Err: ErrNoCard}
+	case o.Stored.Unbound:
+		return &InputError{Field: field, Reason: ErrCardUnbound.Error(), Err: ErrCardUnbound}
+	case CardExpired(o.StoredExpiry(), now):
+		return &InputError{Field: field, Reason: ErrCardExpired.Error(), Err: ErrCardExpired}
+	}
+	return nil
+}
+
+// CardExpired reports whether a card valid through yymm has expired at
+// now: it is good through the last day of its month. A malformed expiry
+// is expired: nothing can pay with it.
+func CardExpired(yymm string, now time.Time) bool {
+	if len(yymm) != 4 {
+		return true
+	}
+	for i := 0; i < 4; i++ {
+		if yymm[i] < '0' || yymm[i] > '9' {
+			return true
+		}
+	}
+	year := 2000 + int(yymm[0]-'0')*10 + int(yymm[1]-'0')
+	month := int(yymm[2]-'0')*10 + int(yymm[3]-'0')
+	if month < 1 || month > 12 {
+		return true
+	}
+	return !now.Before(time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC))
+}
 
 // OpDecline is the merchant's decline of an order nobody has paid yet (RBS
 // decline.do, the JSON API's cancel of a registered order).

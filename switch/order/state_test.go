@@ -1,6 +1,7 @@
 package order
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -150,6 +151,51 @@ func TestRegistrationIsNeverCaptured(t *testing.T) {
 	require.ErrorIs(t, CheckComplete(o, 100), ErrTransition)
 	require.NoError(t, CheckCancel(o, 0))
 	c := o.Clone()
-	c.Registration.CardID = "x"
-	require.Empty(t, o.Registration.CardID, "a clone does not share the registration")
+	c.Registration.Status = RegistrationKept
+	require.Empty(t, o.Registration.Status, "a clone does not share the registration")
+}
+
+// TestStoredCard: a stored card pays while enabled and within its expiry,
+// the merchant's later expiry counting; a clone does not share it.
+func TestStoredCard(t *testing.T) {
+	now := time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC)
+	o := &Order{Card: &Card{Masked: "411111******1111", Expiry: "2612"}, Stored: &StoredCard{ID: "c-1", ClientID: "17"}}
+	require.NoError(t, CheckStoredCard(o, "bindingId", now), "good through the last day of its month")
+	require.ErrorIs(t, CheckStoredCard(o, "bindingId", now.Add(time.Hour)), ErrCardExpired)
+	o.Stored.Expiry = "2701"
+	require.Equal(t, "2701", o.StoredExpiry())
+	require.NoError(t, CheckStoredCard(o, "bindingId", now.Add(time.Hour)), "the merchant's expiry, not the card's")
+	o.Stored.Unbound = true
+	err := CheckStoredCard(o, "bindingId", now)
+	require.ErrorIs(t, err, ErrCardUnbound)
+	var in *InputError
+	require.ErrorAs(t, err, &in)
+	require.Equal(t, "bindingId", in.Field)
+	require.ErrorIs(t, CheckStoredCard(&Order{Card: o.Card}, "cardId", now), ErrNoCard)
+	c := o.Clone()
+	c.Stored.Unbound = false
+	require.True(t, o.Stored.Unbound, "a clone does not share the stored card")
+	for _, bad := range []string{"", "26", "2613", "26a1"} {
+		require.True(t, CardExpired(bad, now), bad)
+	}
+}
+
+// TestDecodeKeepsEarlierRegistrations: an order written before stored
+// cards had a record of their own kept a kept registration's card id in
+// the registration; it is read as the order's stored card.
+func TestDecodeKeepsEarlierRegistrations(t *testing.T) {
+	o, err := Decode([]byte(`{"id":"o-1","merchant":"m","registration":{"status":"kept","card_id":"c-9"},"card":{"masked":"411111******1111","token":"t","ciphertext":null,"expiry":"3012"},"ops":[],"version":4}`))
+	require.NoError(t, err)
+	require.Equal(t, &Registration{Status: RegistrationKept}, o.Registration)
+	require.Equal(t, &StoredCard{ID: "c-9"}, o.Stored)
+	require.Equal(t, uint64(4), o.Version)
+	b, err := json.Marshal(o)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "card_id", "written back in today's form")
+	again, err := Decode(b)
+	require.NoError(t, err)
+	require.Equal(t, o, again)
+	plain, err := Decode([]byte(`{"id":"o-2","registration":{}}`))
+	require.NoError(t, err)
+	require.Nil(t, plain.Stored, "an undecided registration stored nothing")
 }

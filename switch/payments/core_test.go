@@ -124,3 +124,36 @@ func TestThreeDSErrorDeclinesBeforeTheBank(t *testing.T) {
 	require.Equal(t, "3ds_error", res.Order.DeclineReason)
 	require.Empty(t, sent)
 }
+
+// Every attempt of an order asks 3-D Secure under an id of its own: the
+// ACS refuses a second AReq under an id it has seen, so an attempt after a
+// decline must not reuse the first one's.
+func TestThreeDSIDPerAttempt(t *testing.T) {
+	var ids []string
+	declines := 2
+	cfg := switchtest.PaymentsConfig(switchtest.BankName)
+	cfg.Merchants[0].MaxAttempts = 3
+	svc := switchtest.NewService(t, cfg, payments.Deps{
+		Banks: &switchtest.Banks{SendFunc: func(_ context.Context, _ string, m *iso.Message) (*iso.Message, error) {
+			if declines > 0 {
+				declines--
+				return iso.Respond(m, iso.RCInsufficientFunds), nil
+			}
+			return switchtest.Approve(m), nil
+		}},
+		ThreeDS: &switchtest.Authenticator{BeginFunc: func(_ context.Context, r threeds.Request) (threeds.Outcome, error) {
+			ids = append(ids, r.TransID)
+			return threeds.Outcome{Status: threeds.NotEnrolled, TransID: r.TransID, ECI: "07", Version: "2.2.0"}, nil
+		}},
+	})
+	o := registerCore(t, svc, "3ds-attempts")
+	for range 3 {
+		_, err := payCore(svc, o)
+		require.NoError(t, err)
+	}
+	got, err := svc.Get(context.Background(), o.ID)
+	require.NoError(t, err)
+	require.Equal(t, order.StatusDeposited, got.Status, "the third attempt is approved")
+	require.Equal(t, []string{o.ID, o.ID + "-a2", o.ID + "-a3"}, ids)
+	require.Equal(t, o.ID+"-a3", got.ThreeDS.TransID)
+}

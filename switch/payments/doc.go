@@ -27,7 +27,12 @@
 //   - follow-ups (completion, reversal, refund) go to the bank that
 //     authorized, whatever routing says now;
 //   - a full PAN exists only in memory and, encrypted through hsm, at rest;
-//     CVV2 only in memory, for as long as one authorization needs it.
+//     CVV2 only in memory, for as long as one authorization needs it;
+//   - a card is kept for later payments only as a stored card
+//     (order.StoredCard, cards.go), held by the order that stored it and
+//     changed only through that order; every payment that stores one or
+//     pays with one is marked to the bank as its dialect marks stored
+//     credentials (specs.CredentialOnFile).
 //
 // It knows nothing of HTTP: the merchant APIs and the hosted page call it.
 package payments

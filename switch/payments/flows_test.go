@@ -374,14 +374,15 @@ func TestCardRegistration(t *testing.T) {
 	o, err := h.svc.Get(ctx, reg.ID)
 	require.NoError(t, err)
 	require.Empty(t, o.Registration.Status)
-	require.Empty(t, o.Registration.CardID)
+	require.Nil(t, o.Stored)
 	h.Bank.SetKnobs(issuersim.Knobs{})
 
 	done, err := h.svc.CompleteRegistration(ctx, payments.FollowUpRequest{OrderID: reg.ID, Merchant: merchant}, true)
 	require.NoError(t, err)
 	require.Equal(t, order.StatusReversed, done.Order.Status, "the verification hold is released")
 	require.Equal(t, order.RegistrationKept, done.Order.Registration.Status)
-	cardID := done.Order.Registration.CardID
+	require.NotNil(t, done.Order.Stored, "the kept card is the order's stored card")
+	cardID := done.Order.Stored.ID
 	require.Len(t, cardID, 36)
 	again, err := h.svc.CompleteRegistration(ctx, payments.FollowUpRequest{OrderID: reg.ID}, true)
 	require.NoError(t, err)
@@ -417,5 +418,5 @@ func TestCardRegistration(t *testing.T) {
 	done, err = h.svc.CompleteRegistration(ctx, payments.FollowUpRequest{OrderID: res.Order.ID}, false)
 	require.NoError(t, err)
 	require.Equal(t, order.RegistrationDropped, done.Order.Registration.Status)
-	require.Empty(t, done.Order.Registration.CardID)
+	require.Nil(t, done.Order.Stored)
 }

@@ -127,8 +127,8 @@ func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Result, error
 }
 
 // CompleteRegistration decides a card registration (the Processing.kz
-// completeRegistration): keep is true to keep the card, which gets its
-// card id, false to drop it. Either way the verification hold is
+// completeRegistration): keep is true to keep the card, which becomes the
+// order's stored card with its card id, false to drop it. Either way the verification hold is
 // released with a reversal, and the decision is recorded with the
 // reversal's outcome only once the reversal stands (approved, or queued
 // for store-and-forward when the bank cannot be reached): a reversal the
@@ -157,10 +157,10 @@ func (s *Service) CompleteRegistration(ctx context.Context, r FollowUpRequest, k
 		if err != nil {
 			return nil, err
 		}
-		return s.cancel(ctx, r, o, n, pan, rp, func(n *order.Order) {
+		return s.cancel(ctx, r, o, n, pan, rp, func(n *order.Order, opID string) {
 			n.Registration.Status = decision
 			if keep {
-				n.Registration.CardID = uuid.NewString()
+				n.Stored = &order.StoredCard{ID: uuid.NewString(), Op: opID}
 			}
 		})
 	})
@@ -168,7 +168,7 @@ func (s *Service) CompleteRegistration(ctx context.Context, r FollowUpRequest, k
 
 // cancel sends the reversal; stands, when set, changes the order further
 // in the commit that records the reversal as standing.
-func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply, stands func(*order.Order)) (*Result, error) {
+func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply, stands func(n *order.Order, opID string)) (*Result, error) {
 	auth := o.AuthOp()
 	amount := r.Amount
 	if amount == 0 {
@@ -192,7 +192,7 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		order.ApplyCancel(n, p.Amount)
 		n.ActionCode = order.ActionApproved
 		if stands != nil {
-			stands(n)
+			stands(n, op.ID)
 		}
 		advice := *m
 		advice.MTI = iso.MTIReversalAdvice
@@ -212,7 +212,7 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		order.ApplyCancel(n, p.Amount)
 		n.ActionCode = order.ActionApproved
 		if stands != nil {
-			stands(n)
+			stands(n, op.ID)
 		}
 	}
 	err = s.commit(ctx, change{o: n, prev: prev, reply: rp, final: approved,

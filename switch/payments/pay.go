@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tulpar-switch/tulpar/specs"
 	"github.com/tulpar-switch/tulpar/switch/order"
 
@@ -44,6 +46,17 @@ type PayRequest struct {
 	NotificationURL string
 	// Merchant, when set, must own the order (see FollowUpRequest).
 	Merchant string
+	// CardID pays with the merchant's stored card instead of Card's number
+	// (RBS paymentOrderBinding): Card then holds at most the CVV2 the
+	// buyer gave. Without a CVV2 the merchant pays alone
+	// (order.Order.MerchantInitiated). An order registered with a stored
+	// card is paid with it whether CardID names it or not.
+	CardID string
+	// KeepCard stores the card once the payment is approved, for the
+	// order's customer (the buyer ticked "remember this card"; a merchant
+	// paying with card data and a clientId did not say bindingNotNeeded).
+	// An order without a customer stores nothing.
+	KeepCard bool
 	Reply    Reply
 }
 
@@ -86,13 +99,17 @@ func cardExpired(yymm string, now time.Time) bool {
 func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 	ctx = detach(ctx)
 	now := s.d.Now()
-	if r.Card.PAN == "" {
-		if err := s.storedCard(ctx, &r); err != nil {
+	switch {
+	case r.Card.PAN != "":
+		if err := ValidateCard(r.Card, now); err != nil {
 			return nil, err
 		}
-	}
-	if err := ValidateCard(r.Card, now); err != nil {
-		return nil, err
+	case r.CardID == "":
+		// No number and no stored card named: only an order registered
+		// with a stored card (which it keeps) can be paid so.
+		if o, err := s.store.Get(r.OrderID); err == nil && o.StoredCard == "" {
+			return nil, fmt.Errorf("%w: pan: must be 13 to 19 digits", ErrCard)
+		}
 	}
 	unlock := s.locks.lock(r.OrderID)
 	defer unlock()
@@ -117,12 +134,21 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 		if attempted(o) {
 			// The buyer (or the shop, retrying after a lost answer) pays
 			// an order whose payment is decided: the recorded outcome is
-			// the answer, and nothing goes to the bank again.
+			// the answer, and nothing goes to the bank again, whatever
+			// became of the card since.
 			return rp.replay(o, lastPayment(o)), nil
 		}
 		return nil, err
 	}
 	n := o.Clone()
+	if r.Card.PAN == "" {
+		if err := s.useStoredCard(ctx, n, &r, now); err != nil {
+			return nil, err
+		}
+		if err := ValidateCard(r.Card, now); err != nil {
+			return nil, err
+		}
+	}
 	if n.Status == order.StatusRegistered {
 		// A new attempt; a second submission during an open challenge is
 		// the same attempt, started again.
@@ -133,17 +159,15 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 	}
 	var tds *iso.ThreeDS
 	var pre []journal.Entry
-	if s.d.ThreeDS != nil {
+	// A merchant paying alone with a stored card has no cardholder to
+	// authenticate: merchant-initiated payments are outside 3-D Secure.
+	if s.d.ThreeDS != nil && !n.MerchantInitiated {
 		merchant := s.merchants[n.Merchant]
-		transID := n.ID
-		if k := countOps(n, order.OpThreeDS); k > 0 {
-			// The buyer submits again while an earlier challenge is open (a
-			// reloaded page): a 3-D Secure transaction id names one request,
-			// so this attempt gets its own, and the earlier one is over.
-			transID = fmt.Sprintf("%s-a%d", n.ID, k+1)
-			if op := n.LastOp(order.OpThreeDS); op.Status == order.OpPending {
-				op.Status = order.OpDeclined
-			}
+		transID := threeDSTransID(n)
+		if op := n.LastOp(order.OpThreeDS); op != nil && op.Status == order.OpPending {
+			// The buyer submits again while an earlier challenge is open
+			// (a reloaded page): the earlier one is over.
+			op.Status = order.OpDeclined
 		}
 		out, err := s.d.ThreeDS.Begin(ctx, threeds.Request{
 			TransID: transID, PAN: r.Card.PAN, Expiry: r.Card.Expiry, Amount: n.Amount, Currency: n.Currency,
@@ -254,37 +278,55 @@ func (s *Service) declineAfter3DS(ctx context.Context, n *order.Order, prev uint
 	return n, nil
 }
 
-// storedCard fills r's card from the registered card its order is paid
-// with: the buyer gave only the CVV2 (or nothing). The card never changes
-// once the order holds it, so it is read without the order's lock.
-func (s *Service) storedCard(ctx context.Context, r *PayRequest) error {
-	o, err := s.store.Get(r.OrderID)
+// useStoredCard fills r's card from the stored card n is paid with (the
+// one it was registered with, or r.CardID): the card must still be able to
+// pay (enabled, within its expiry, which the merchant may have changed
+// since), and be the order's customer's. The buyer gave only the CVV2, or
+// nothing when the merchant pays alone.
+func (s *Service) useStoredCard(ctx context.Context, n *order.Order, r *PayRequest, now time.Time) error {
+	id := n.StoredCard
 	switch {
-	case err != nil:
-		return err
-	case r.Merchant != "" && o.Merchant != r.Merchant:
-		return fmt.Errorf("order %q: %w", r.OrderID, order.ErrNotFound)
-	case o.StoredCard == "" || o.Card == nil:
+	case r.CardID != "" && id != "" && r.CardID != id:
+		return &order.InputError{Field: "cardId", Reason: order.ErrCardOther.Error(), Err: order.ErrCardOther}
+	case r.CardID != "":
+		id = r.CardID
+	case id == "":
 		return fmt.Errorf("%w: pan: must be 13 to 19 digits", ErrCard)
 	}
-	pan, err := s.d.Vault.DecryptPAN(ctx, o.Card.Ciphertext)
+	reg, err := s.storedCard(n.Merchant, id, now)
 	if err != nil {
-		return fmt.Errorf("payments: order %s: registered card: %w", o.ID, err)
+		return err
 	}
-	r.Card.PAN, r.Card.Expiry = pan, o.Card.Expiry
+	if n.Customer != "" && reg.Stored.ClientID != "" && n.Customer != reg.Stored.ClientID {
+		return &order.InputError{Field: "cardId", Reason: order.ErrCardOwner.Error(), Err: order.ErrCardOwner}
+	}
+	pan, err := s.d.Vault.DecryptPAN(ctx, reg.Card.Ciphertext)
+	if err != nil {
+		return fmt.Errorf("payments: order %s: stored card: %w", reg.ID, err)
+	}
+	r.Card.PAN, r.Card.Expiry = pan, reg.StoredExpiry()
 	if r.Card.Holder == "" {
-		r.Card.Holder = o.Card.Holder
+		r.Card.Holder = reg.Card.Holder
 	}
+	c := *reg.Card
+	c.Ciphertext = append([]byte(nil), reg.Card.Ciphertext...)
+	c.Expiry = reg.StoredExpiry()
+	n.Card, n.StoredCard = &c, id
+	if n.Customer == "" {
+		n.Customer = reg.Stored.ClientID
+	}
+	n.MerchantInitiated = r.Card.CVV2 == ""
+	r.KeepCard = false
 	return nil
 }
 
 func (s *Service) attachCard(ctx context.Context, n *order.Order, r PayRequest) error {
+	if r.Email != "" {
+		n.Email = r.Email
+	}
+	n.IP = r.IP
 	if n.StoredCard != "" && n.Card != nil {
-		// A registered card: the order holds it already.
-		if r.Email != "" {
-			n.Email = r.Email
-		}
-		n.IP = r.IP
+		// A stored card: useStoredCard put it in the order.
 		return nil
 	}
 	ct, err := s.d.Vault.EncryptPAN(ctx, r.Card.PAN)
@@ -299,11 +341,32 @@ func (s *Service) attachCard(ctx context.Context, n *order.Order, r PayRequest) 
 		Masked: iso.MaskPAN(r.Card.PAN), Token: tok, Ciphertext: ct, Expiry: r.Card.Expiry,
 		Holder: strings.TrimSpace(r.Card.Holder), Brand: routing.BrandOf(r.Card.PAN),
 	}
-	if r.Email != "" {
-		n.Email = r.Email
-	}
-	n.IP = r.IP
+	n.KeepCard = r.KeepCard && n.Customer != ""
+	n.MerchantInitiated = false
 	return nil
+}
+
+// keepCard stores the card of n's approved payment op when its buyer
+// asked to, for the order's customer. A customer who has the same card
+// stored already (enabled, the same expiry) keeps that one: the order
+// then names it as the card it was paid with.
+func (s *Service) keepCard(n *order.Order, op *order.Operation) {
+	if !n.KeepCard || n.Customer == "" || n.Stored != nil || n.StoredCard != "" || n.Card == nil {
+		return
+	}
+	held, err := s.store.TokenCards(n.Merchant, n.Card.Token)
+	if err != nil {
+		// Storing a second copy is better than losing the buyer's wish.
+		s.d.Log.Error().Err(err).Str("order", n.ID).Msg("reading the customer's stored cards")
+	}
+	now := s.d.Now()
+	for _, h := range held {
+		if h.Stored.ClientID == n.Customer && !h.Stored.Unbound && h.StoredExpiry() == n.Card.Expiry && !order.CardExpired(h.StoredExpiry(), now) {
+			n.StoredCard = h.Stored.ID
+			return
+		}
+	}
+	n.Stored = &order.StoredCard{ID: uuid.NewString(), ClientID: n.Customer, Op: op.ID}
 }
 
 // declineBefore declines an order before any bank saw it.
@@ -327,6 +390,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 	if tds == nil {
 		tds = &iso.ThreeDS{ECI: "07"} // non-authenticated e-commerce
 	}
+	cof := storedUse(n)
 	dec, err := s.d.Router.Route(routing.Payment{Merchant: n.Merchant, PAN: pan, Currency: n.Currency, Amount: n.Amount}, s.d.Banks.Ready)
 	if err != nil {
 		s.d.Log.Warn().Str("order", n.ID).Err(err).Msg("no route")
@@ -342,7 +406,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 	// left: should a later commit fail, recovery must not reverse them.
 	var notSent []string
 	for _, bank := range dec.Candidates {
-		m, op, err := s.newRequest(n, bank, mti, opType, pan, cvv, tds)
+		m, op, err := s.newRequest(n, bank, mti, opType, pan, cvv, tds, cof)
 		if err != nil {
 			return nil, err
 		}
@@ -415,6 +479,7 @@ func (s *Service) settlePayment(n *order.Order, op *order.Operation, m, resp *is
 	if v == verdictApproved {
 		order.ApplyPayment(n, true, amount, "")
 		n.ActionCode = op.ActionCode
+		s.keepCard(n, op)
 		return nil
 	}
 	reason, action := "partial_approval", order.ActionPartialApproval
@@ -451,8 +516,26 @@ func (s *Service) send(ctx context.Context, orderID, bank string, m *iso.Message
 	return resp, err
 }
 
-// newRequest builds the ISO request of a new operation for bank.
-func (s *Service) newRequest(n *order.Order, bank, mti string, t order.OpType, pan, cvv string, tds *iso.ThreeDS) (*iso.Message, *order.Operation, error) {
+// storedUse is how n's payment uses a stored card, as the card schemes
+// want it marked (specs.Stored*): storing the card (a registration's
+// verification hold, a payment whose buyer keeps the card), paying with a
+// stored one with the cardholder or by the merchant alone; "" for none.
+func storedUse(n *order.Order) string {
+	switch {
+	case n.StoredCard != "" && n.MerchantInitiated:
+		return specs.StoredMerchant
+	case n.StoredCard != "":
+		return specs.StoredCardholder
+	case n.Registration != nil || n.KeepCard:
+		return specs.StoredInitial
+	}
+	return ""
+}
+
+// newRequest builds the ISO request of a new operation for bank; cof is
+// its stored-card use (storedUse), which a later use of a stored card
+// also says in DE22 as the bank's dialect spells credential on file.
+func (s *Service) newRequest(n *order.Order, bank, mti string, t order.OpType, pan, cvv string, tds *iso.ThreeDS, cof string) (*iso.Message, *order.Operation, error) {
 	merchant := s.merchants[n.Merchant]
 	term, ok := merchant.Terminals[bank]
 	if !ok {
@@ -468,7 +551,12 @@ func (s *Service) newRequest(n *order.Order, bank, mti string, t order.OpType, p
 		Expiry: n.Card.Expiry, MCC: merchant.MCC, POSEntryMode: iso.POSEntryEcommerce,
 		POSCondition: iso.POSConditionECom, AcquirerID: s.banks[bank].AcquirerID, RRN: rrn,
 		TerminalID: term.TerminalID, MerchantID: term.MerchantID, MerchantName: s.de43[n.Merchant],
-		Currency: n.Currency, CVV2: cvv, ThreeDS: tds,
+		Currency: n.Currency, CVV2: cvv, ThreeDS: tds, StoredCredential: cof,
+	}
+	if cof == specs.StoredCardholder || cof == specs.StoredMerchant {
+		if c, ok := s.d.Banks.Codec(bank); ok && c != nil {
+			m.POSEntryMode = c.Dialect().CredentialOnFile.POSEntryMode
+		}
 	}
 	m.SetAmount(n.Amount)
 	m.Stamp(now, s.zones[n.Merchant])
@@ -517,6 +605,20 @@ func attempted(o *order.Order) bool {
 		}
 	}
 	return false
+}
+
+// threeDSTransID names the AReq n is about to send: the order id for its
+// first, then order id + "-aN". The ACS refuses another AReq under an id it
+// has seen, so every AReq of an order needs its own: a new attempt after a
+// decline (Attempts grew) and a card submitted again during an open
+// challenge (which left an OpThreeDS) both move N on. N may skip a number;
+// it never repeats one.
+func threeDSTransID(n *order.Order) string {
+	k := countOps(n, order.OpThreeDS) + max(n.Attempts-1, 0)
+	if k == 0 {
+		return n.ID
+	}
+	return fmt.Sprintf("%s-a%d", n.ID, k+1)
 }
 
 func countOps(o *order.Order, t order.OpType) int {

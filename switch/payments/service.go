@@ -179,9 +179,11 @@ type RegisterRequest struct {
 	// hold (two-stage), whose card the merchant keeps or not afterwards
 	// (CompleteRegistration).
 	Registration bool
-	// CardID pays the order with the merchant's registered card: the
-	// order holds the card from the start, and the buyer confirms with the
-	// CVV2 alone.
+	// CardID pays the order with the merchant's stored card (RBS
+	// bindingId, Processing.kz cardId): the order holds the card from the
+	// start, and the buyer confirms with the CVV2 alone. Refusals are
+	// InputErrors on "cardId" wrapping order.ErrNoCard, ErrCardUnbound,
+	// ErrCardExpired or ErrCardOwner.
 	CardID string
 	// Lifetime overrides the configured order lifetime when positive.
 	Lifetime time.Duration
@@ -229,17 +231,22 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 	case r.Registration:
 		r.TwoStage = true
 	case r.CardID != "":
-		reg, err := s.store.ByCard(r.Merchant, r.CardID)
-		if errors.Is(err, order.ErrNotFound) {
-			return nil, &order.InputError{Field: "cardId", Reason: "no card is registered under this id"}
-		} else if err != nil {
+		reg, err := s.storedCard(r.Merchant, r.CardID, now)
+		if err != nil {
 			return nil, err
+		}
+		// A stored card is its customer's: an order of another customer
+		// cannot be paid with it, and an order that names none is that
+		// customer's.
+		if r.Customer != "" && reg.Stored.ClientID != "" && r.Customer != reg.Stored.ClientID {
+			return nil, &order.InputError{Field: "cardId", Reason: order.ErrCardOwner.Error(), Err: order.ErrCardOwner}
+		}
+		if r.Customer == "" {
+			r.Customer = reg.Stored.ClientID
 		}
 		c := *reg.Card
 		c.Ciphertext = append([]byte(nil), reg.Card.Ciphertext...)
-		if len(c.Expiry) != 4 || !isDigits(c.Expiry) || cardExpired(c.Expiry, now) {
-			return nil, &order.InputError{Field: "cardId", Reason: "the registered card has expired"}
-		}
+		c.Expiry = reg.StoredExpiry()
 		card = &c
 	}
 	life := s.cfg.OrderLifetime
@@ -275,6 +282,26 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 		return nil, err
 	}
 	return rp.result(o, nil), nil
+}
+
+// storedCard returns the order holding a merchant's stored card when the
+// card can pay at now: refusals are InputErrors on "cardId" (the
+// Processing.kz name; the RBS facade names it bindingId).
+func (s *Service) storedCard(merchant, cardID string, now time.Time) (*order.Order, error) {
+	reg, err := s.store.ByCard(merchant, cardID)
+	if errors.Is(err, order.ErrNotFound) {
+		return nil, &order.InputError{Field: "cardId", Reason: "no card is registered under this id", Err: order.ErrNoCard}
+	} else if err != nil {
+		return nil, err
+	}
+	if err := order.CheckStoredCard(reg, "cardId", now); err != nil {
+		var in *order.InputError
+		if errors.As(err, &in) && errors.Is(err, order.ErrCardExpired) {
+			in.Reason = "the registered card has expired"
+		}
+		return nil, err
+	}
+	return reg, nil
 }
 
 // Get returns an order, expiring it first if its lifetime has ended.

@@ -25,8 +25,17 @@ var (
 	bucketPending  = []byte("orders_pending")   // id → nil, while an exchange's outcome is unknown
 	bucketOpen     = []byte("orders_open")      // id → expiry (8 bytes), while awaiting payment
 	bucketMeta     = []byte("payments_meta")    // small durable counters (RRN reservations)
-	bucketCards    = []byte("cards_by_id")      // merchant \x00 card id → id of the order that registered it
+	bucketCards    = []byte("cards_by_id")      // merchant \x00 card id → id of the order that stored it
+	// The stored cards' indexes, written with the order that holds each
+	// card: a customer's cards (RBS getBindings) and a card number's
+	// (getBindingsByCardOrId), by its hsm token, never the PAN.
+	bucketCardsByClient = []byte("cards_by_client") // merchant \x00 client id \x00 card id → nil
+	bucketCardsByToken  = []byte("cards_by_token")  // merchant \x00 token \x00 card id → nil
 )
+
+// metaCardIndexes marks, in payments_meta, a data file whose stored
+// cards are all in the card indexes.
+var metaCardIndexes = []byte("card_indexes")
 
 // ErrConflict is returned when an order changed under a write.
 var ErrConflict = errors.New("order changed concurrently")
@@ -40,12 +49,13 @@ type Store struct {
 // NewStore creates the store's buckets if needed.
 func NewStore(db *bolt.DB) (*Store, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketOrders, bucketByNumber, bucketByTime, bucketPending, bucketOpen, bucketMeta, bucketCards} {
+		for _, b := range [][]byte{bucketOrders, bucketByNumber, bucketByTime, bucketPending, bucketOpen, bucketMeta, bucketCards,
+			bucketCardsByClient, bucketCardsByToken} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("bucket %s: %w", b, err)
 			}
 		}
-		return nil
+		return indexEarlierCards(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("payments: order store: %w", err)
@@ -79,8 +89,8 @@ func (s *Store) ByNumber(merchant, number string) (*order.Order, error) {
 	return o, err
 }
 
-// ByCard returns the order that registered a merchant's card, which holds
-// the card. Only a kept card has an id.
+// ByCard returns the order that stored a merchant's card, which holds the
+// card (order.Order.Stored). Another merchant's card id finds nothing.
 func (s *Store) ByCard(merchant, cardID string) (*order.Order, error) {
 	var o *order.Order
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -93,6 +103,41 @@ func (s *Store) ByCard(merchant, cardID string) (*order.Order, error) {
 		return err
 	})
 	return o, err
+}
+
+// ClientCards returns the orders that stored the cards of a merchant's
+// customer, in card id order.
+func (s *Store) ClientCards(merchant, clientID string) ([]*order.Order, error) {
+	return s.cardsUnder(bucketCardsByClient, merchant, clientID)
+}
+
+// TokenCards returns the orders that stored a merchant's cards of one
+// card number, named by its hsm token.
+func (s *Store) TokenCards(merchant, token string) ([]*order.Order, error) {
+	return s.cardsUnder(bucketCardsByToken, merchant, token)
+}
+
+// cardsUnder reads an index keyed merchant \x00 key \x00 card id.
+func (s *Store) cardsUnder(index []byte, merchant, key string) ([]*order.Order, error) {
+	var out []*order.Order
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := []byte(merchant + "\x00" + key + "\x00")
+		cards := tx.Bucket(bucketCards)
+		c := tx.Bucket(index).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			id := cards.Get(numberKey(merchant, string(k[len(prefix):])))
+			if id == nil {
+				return fmt.Errorf("payments: index %s names card %q that cards_by_id does not", index, k[len(prefix):])
+			}
+			o, err := getOrder(tx, string(id))
+			if err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // List calls fn for a merchant's orders created in [from, to), newest
@@ -208,10 +253,8 @@ func putOrder(tx *bolt.Tx, o *order.Order, data []byte, prev uint64) error {
 	if err := orders.Put([]byte(o.ID), data); err != nil {
 		return err
 	}
-	if o.Registration != nil && o.Registration.CardID != "" {
-		if err := tx.Bucket(bucketCards).Put(numberKey(o.Merchant, o.Registration.CardID), []byte(o.ID)); err != nil {
-			return err
-		}
+	if err := indexCard(tx, o); err != nil {
+		return err
 	}
 	if err := setIndex(tx.Bucket(bucketPending), o.ID, hasPending(o), nil); err != nil {
 		return err
@@ -219,6 +262,47 @@ func putOrder(tx *bolt.Tx, o *order.Order, data []byte, prev uint64) error {
 	exp := binary.BigEndian.AppendUint64(nil, uint64(o.ExpiresAt.UnixNano()))
 	open := (o.Status == order.StatusRegistered || o.Status == order.Status3DS) && !o.ExpiresAt.IsZero()
 	return setIndex(tx.Bucket(bucketOpen), o.ID, open, exp)
+}
+
+// indexCard writes the indexes of the card o stored, if any. A card's id,
+// customer and token never change, so writing them again is harmless.
+func indexCard(tx *bolt.Tx, o *order.Order) error {
+	st := o.Stored
+	if st == nil {
+		return nil
+	}
+	if err := tx.Bucket(bucketCards).Put(numberKey(o.Merchant, st.ID), []byte(o.ID)); err != nil {
+		return err
+	}
+	if st.ClientID != "" {
+		if err := tx.Bucket(bucketCardsByClient).Put([]byte(o.Merchant+"\x00"+st.ClientID+"\x00"+st.ID), nil); err != nil {
+			return err
+		}
+	}
+	if o.Card != nil && o.Card.Token != "" {
+		return tx.Bucket(bucketCardsByToken).Put([]byte(o.Merchant+"\x00"+o.Card.Token+"\x00"+st.ID), nil)
+	}
+	return nil
+}
+
+// indexEarlierCards puts the cards a data file stored before the card
+// indexes existed (Processing.kz registrations) into them, once.
+func indexEarlierCards(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(metaCardIndexes) != nil {
+		return nil
+	}
+	err := tx.Bucket(bucketCards).ForEach(func(_, id []byte) error {
+		o, err := getOrder(tx, string(id))
+		if err != nil {
+			return err
+		}
+		return indexCard(tx, o)
+	})
+	if err != nil {
+		return fmt.Errorf("indexing stored cards: %w", err)
+	}
+	return meta.Put(metaCardIndexes, []byte{1})
 }
 
 func setIndex(b *bolt.Bucket, id string, on bool, v []byte) error {

@@ -9,6 +9,10 @@
       badge = document.getElementById('brand'), pay = document.getElementById('pay');
   var names = { visa: 'VISA', mastercard: 'Mastercard', mir: 'МИР', amex: 'AMEX', unionpay: 'UnionPay',
                 jcb: 'JCB', discover: 'Discover', diners: 'Diners Club' };
+  // marks are the brands' short forms, which the badge shows on screens
+  // too narrow for a name beside a 19-digit number (hpp.css).
+  var marks = { visa: 'VISA', mastercard: 'MC', mir: 'МИР', amex: 'AMEX', unionpay: 'UPI',
+                jcb: 'JCB', discover: 'DISC', diners: 'DC' };
 
   // brands is the server's brand table (routing.BrandOf's), put in the form:
   // [[digits, lo, hi, brand], ...], shortest prefix first. This script keeps
@@ -81,6 +85,7 @@
   function checkPAN(final) {
     var d = digits(pan.value), b = brand(d);
     badge.textContent = names[b] || '';
+    badge.setAttribute('data-short', marks[b] || '');
     badge.className = 'brand ' + b;
     cvv.maxLength = b === 'amex' ? 4 : 3;
     cvv.placeholder = b === 'amex' ? '••••' : '•••';
