@@ -114,11 +114,14 @@
 //	journal.meta      switch/journal        format version; head (last seq, hash)
 //	orders            switch/payments       order id → order JSON (switch/order: BucketOrders; auditors read it)
 //	orders_by_number  switch/payments       merchant, number → order id
-//	orders_by_time    switch/payments       merchant, created, id → nil
+//	orders_by_time    switch/payments       merchant, created, id → the order's index row (switch/order: Row)
+//	orders_by_status  switch/payments       merchant, status, created, id → nil
+//	orders_by_field   switch/payments       merchant, RRN / card last four / approval code, created, id → nil
 //	orders_pending    switch/payments       order id → nil while an exchange's outcome is unknown
 //	orders_open       switch/payments       order id → expiry while awaiting payment
-//	payments_meta     switch/payments       RRN reservations
+//	payments_meta     switch/payments       RRN reservations; the indexes' layout version
 //	api_idempotency   switch/payments       merchant, key → idempotency receipt
+//	merchant_settings switch/payments       merchant → settings changed in the cabinet (journaled, channel "settings")
 //	saf.pending       switch/saf            per queue: position → queued item
 //	saf.dead          switch/saf            item id → dead letter
 //	saf.meta          switch/saf            format version; item and position sequences

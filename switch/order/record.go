@@ -24,6 +24,10 @@ const (
 	// ChannelCallback entries hold a merchant callback sent, or the
 	// merchant's answer to it.
 	ChannelCallback = "callback"
+	// ChannelSettings entries hold a merchant's settings as the merchant
+	// changed them in the cabinet (callback URL, allowed return hosts),
+	// with who changed them.
+	ChannelSettings = "settings"
 )
 
 // An ISO 8583 message's entry is on the channel named after its bank's link

@@ -98,6 +98,8 @@ type Service struct {
 	// (unrecorded.go).
 	limboMu sync.Mutex
 	limbo   map[string]*unrecorded
+	// settings are the merchants' own (settings.go).
+	settings settingsCache
 }
 
 type heldCVV struct {
@@ -145,6 +147,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	s.recent.window = 10 * cfg.ExchangeTimeout
 	if s.rrns, err = s.newRRNs(); err != nil {
 		return nil, err
+	}
+	if err := s.settings.load(d.Journal.DB()); err != nil {
+		return nil, fmt.Errorf("payments: merchant settings: %w", err)
 	}
 	return s, nil
 }
@@ -207,6 +212,11 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 	case "ru", "kk", "en":
 	default:
 		return nil, &order.InputError{Field: "language", Reason: "must be ru, kk or en"}
+	}
+	if hosts := s.Settings(r.Merchant).ReturnHosts; !hostAllowed(hosts, r.ReturnURL) {
+		return nil, &order.InputError{Field: "returnUrl", Reason: "host not among the merchant's allowed return hosts"}
+	} else if !hostAllowed(hosts, r.FailURL) {
+		return nil, &order.InputError{Field: "failUrl", Reason: "host not among the merchant's allowed return hosts"}
 	}
 	now := s.d.Now().UTC()
 	life := s.cfg.OrderLifetime
