@@ -127,6 +127,9 @@
 //	saf.meta          switch/saf            format version; item and position sequences
 //	saf.corrupt       switch/saf            undecodable items, moved aside
 //	callbacks.sent    switch/callbacks      callbacks already queued, so none is sent twice
+//	users             switch/users          login → cabinet user (role, merchant, argon2id hash, lock, preferences)
+//	users.sessions    switch/users          SHA-256 of a session token → cabinet session
+//	users.audit       switch/users          sequence → audit event (sign-ins, failures, locks, users' actions)
 //
 // # Reading and auditing
 //
