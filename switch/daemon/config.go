@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
+	"github.com/tulpar-switch/tulpar/switch/cabinet"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
@@ -37,6 +39,12 @@ type Config struct {
 	// Keep it on loopback or a management network. Empty: no admin
 	// endpoint.
 	AdminListen string `yaml:"admin_listen"`
+	// CabinetListen serves the merchant cabinet (switch/cabinet), the web
+	// portal where merchants' users see and manage their payments and the
+	// operator manages users. Empty: no cabinet.
+	CabinetListen string `yaml:"cabinet_listen"`
+	// Cabinet configures it.
+	Cabinet cabinet.Config `yaml:"cabinet"`
 	// LogLevel: debug, info, warn or error. Default info.
 	LogLevel string          `yaml:"log_level"`
 	HSM      hsm.Config      `yaml:"hsm"`
@@ -200,6 +208,16 @@ func (c *Config) Validate() error {
 		if !names[b.Name] {
 			errs = append(errs, fmt.Errorf("config: payments.banks[%d].name: %q has no link", i, b.Name))
 		}
+	}
+	if c.CabinetListen != "" {
+		if _, port, err := net.SplitHostPort(c.CabinetListen); err != nil {
+			errs = append(errs, fmt.Errorf("config: cabinet_listen: %q is not host:port", c.CabinetListen))
+		} else if port != "0" && (c.CabinetListen == c.Listen || c.CabinetListen == c.AdminListen) {
+			errs = append(errs, fmt.Errorf("config: cabinet_listen: %q is already listen or admin_listen", c.CabinetListen))
+		}
+	}
+	if err := c.Cabinet.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	if err := c.Callbacks.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: callbacks: %w", err))

@@ -163,6 +163,19 @@ func (s *Service) Merchant(id string) (*Merchant, bool) {
 	return m, ok
 }
 
+// Merchants returns the configured merchants, in the config's order.
+func (s *Service) Merchants() []Merchant { return append([]Merchant(nil), s.cfg.Merchants...) }
+
+// Zone is a merchant's time zone (its local time on the wire and in the
+// cabinet); an unknown merchant's is the default, Asia/Almaty.
+func (s *Service) Zone(merchant string) *time.Location {
+	if z, ok := s.zones[merchant]; ok {
+		return z
+	}
+	z, _ := loadZone("")
+	return z
+}
+
 // RegisterRequest is a merchant's new order.
 type RegisterRequest struct {
 	Merchant    string

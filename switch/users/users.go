@@ -51,7 +51,11 @@ var (
 )
 
 // LockedError refuses a sign-in while the account is locked.
-type LockedError struct{ Until time.Time }
+type LockedError struct {
+	Until time.Time
+	// Now: this attempt's wrong password locked it.
+	Now bool
+}
 
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("users: account locked until %s", e.Until.UTC().Format(time.RFC3339))
@@ -350,7 +354,7 @@ func (s *Store) Authenticate(ctx context.Context, a SignIn) (*User, error) {
 			result = ErrBadCredentials
 			if u.Failures >= s.cfg.MaxFailures {
 				u.Failures, u.LockedUntil = 0, now.Add(s.cfg.LockFor)
-				result = &LockedError{Until: u.LockedUntil}
+				result = &LockedError{Until: u.LockedUntil, Now: true}
 				if err := endSessions(tx, login); err != nil {
 					return err
 				}
