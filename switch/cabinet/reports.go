@@ -217,7 +217,10 @@ func chart(lang string, lines []reportLine) template.HTML {
 				x, y(float64(l.FailedN)), bar, plotH+top-y(float64(l.FailedN)), html.EscapeString(l.Label+" "+t(lang, "failure")), l.FailedN)
 		}
 		if l.SuccessN+l.FailedN > 0 {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, top+plotH-l.line.Conversion()*plotH))
+			cy := top + plotH - l.line.Conversion()*plotH
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, cy))
+			fmt.Fprintf(&b, `<circle class="conversion-point" cx="%.1f" cy="%.1f" r="3.5" fill="#123a63"><title>%s: %s</title></circle>`,
+				x, cy, html.EscapeString(l.Label+" "+t(lang, "conversion")), l.Conversion)
 		}
 		if i%every == 0 {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="#3a4450">%s</text>`, x, h-foot+16, html.EscapeString(l.Label))

@@ -183,7 +183,10 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; for
 func secureHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer a browser sends
+	// "Origin: null" with the cabinet's own forms, which sameOrigin could
+	// then not tell from a sandboxed attacker's.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
@@ -192,6 +195,7 @@ func secureHeaders(h http.Header) {
 // view is what every page's template gets.
 type view struct {
 	Lang, Title, Heading, Assets, Version, Path string
+	Page                                        string // the template, as the body's class
 	User                                        *users.User
 	Operator, CanAct                            bool
 	CSRF                                        string
@@ -209,7 +213,7 @@ type langLink struct {
 // render writes a page with the security headers; a template error is a
 // bug, answered 500 without a half-written page.
 func (s *Server) render(rq *req, status int, page, heading string, data any) {
-	v := view{Lang: rq.lang, Title: s.cfg.Title, Heading: heading, Assets: "/assets", Version: s.version, Path: rq.r.URL.Path,
+	v := view{Lang: rq.lang, Title: s.cfg.Title, Heading: heading, Assets: "/assets", Version: s.version, Path: rq.r.URL.Path, Page: page,
 		User: rq.user, Nav: rq.nav, Flash: rq.flash, Alert: rq.alert, Data: data}
 	if rq.sess != nil {
 		v.CSRF = rq.sess.CSRF
@@ -247,16 +251,18 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// sameOrigin refuses a state-changing request another site's page sent:
-// browsers send Origin with every POST, and Sec-Fetch-Site when they know.
+// sameOrigin refuses a state-changing request another site's page sent.
+// Browsers say where a request comes from in Sec-Fetch-Site (all current
+// ones) and Origin (with every POST); a client that sends neither is no
+// browser, and the CSRF token still has to be right.
 func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "null" {
-		return origin == "" // no Origin: not a browser's cross-site form
+	if origin == "" {
+		return true
 	}
 	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
+	return err == nil && origin != "null" && strings.EqualFold(u.Host, r.Host)
 }
