@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -45,6 +47,7 @@ type Demo struct {
 	// Secrets are the demo merchant's credentials, to print.
 	Secrets api.DemoSecrets
 	sims    *Simulators
+	clock   clock
 }
 
 // Options configure Start.
@@ -54,7 +57,12 @@ type Options struct {
 	DataDir string
 	// Listen is the switch's HTTP address. Default 127.0.0.1:8080.
 	Listen string
-	Log    zerolog.Logger
+	// CabinetListen is the merchant cabinet's address. Default: Listen's
+	// host, the next port (a free one when Listen's port is 0).
+	CabinetListen string
+	// NoSamples leaves out the sample orders Run makes.
+	NoSamples bool
+	Log       zerolog.Logger
 	// Configure, when set, adjusts the demo's config before the switch
 	// starts (tests use it).
 	Configure func(*daemon.Config)
@@ -128,13 +136,34 @@ func (d *Demo) start(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	d.Secrets = secrets
+	cfg.CabinetListen, cfg.Clock = cabinetAddr(o.CabinetListen, o.Listen), d.clock.Now
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
 	if d.Daemon, err = daemon.Start(ctx, cfg, o.Log); err != nil {
 		return err
 	}
+	if err := d.ensureCabinetUsers(ctx); err != nil {
+		return err
+	}
 	return d.sims.StartBinary(d.Links().Get(BankBinary).Addr())
+}
+
+// cabinetAddr is the cabinet's address: as given, or the switch's host on
+// the next port.
+func cabinetAddr(cabinet, listen string) string {
+	if cabinet != "" {
+		return cabinet
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p == 0 || p >= 65535 {
+		return net.JoinHostPort(host, "0")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1))
 }
 
 // Close stops the switch, then the banks and the 3-D Secure simulator.
