@@ -69,6 +69,11 @@ func combineComponents(alg Algorithm, components [][]byte, kcv string) ([]byte, 
 // banks send from 4 digits to the whole encrypted zero block.
 const minKCVDigits = 4
 
+// KCVMatches compares a key check value a module computed with one a bank
+// sent or custodians agreed, as every module must: the leading hex digits
+// both have, in any case, and at least 4 of them.
+func KCVMatches(got, sent string) bool { return kcvMatches(got, sent) }
+
 // kcvMatches compares a computed check value with one someone sent or
 // agreed: the leading hex digits both have, case-insensitively, and at least
 // minKCVDigits of them.

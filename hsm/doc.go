@@ -5,9 +5,13 @@
 // The rest of Tulpar talks to a [Module]. [Soft] is the software module: keys
 // live in a [KeyStore], each key version wrapped (AES-256-GCM) under a local
 // [MasterKey] that comes from a file or an environment variable, never from
-// the config in clear. A PKCS#11 back-end is meant to satisfy the same
-// interface later, which is why [Module] speaks in key ids and bytes and never
-// hands out a clear key.
+// the config in clear. Package hsm/pkcs11 satisfies the same interface with
+// keys generated and used inside a PKCS#11 token (Config.Kind "pkcs11"),
+// which is why [Module] speaks in key ids and bytes and never hands out a
+// clear key. The formats below are exported ([AppendPANHeader],
+// [FormatPANToken], [FormatCVVHash] and their inputs) so that both modules
+// write the same bytes: the same key gives the same MACs, tokens and CVV2
+// hashes in either.
 //
 // # What this package must never do
 //
@@ -33,9 +37,9 @@
 //     in ECB mode (the classic X9.17 form, no key-block header); an AES ZMK
 //     wraps with AES key wrap (RFC 3394). TR-31 key blocks are a later issue.
 //   - A PAN ciphertext is self-describing (see [ParsePANCiphertext]): format
-//     byte, key id, key version, nonce, AES-256-GCM output, with the header as
-//     associated data, so old versions still decrypt after a rotation and no
-//     header byte can be changed unnoticed.
+//     byte (which module made it), key id, key version, nonce, AES-256-GCM
+//     output, with the header as associated data, so old versions still
+//     decrypt after a rotation and no header byte can be changed unnoticed.
 //   - AES-GCM with random 96-bit nonces is safe for 2^32 encryptions per key
 //     version (NIST SP 800-38D section 8.3): rotate the data-encryption key well
 //     before that (at 1,000 encryptions a second, monthly is comfortable).

@@ -118,6 +118,14 @@ func KeyTypes() []KeyType { return []KeyType{KeyZMK, KeyMAC, KeyDEK, KeyCVK, Key
 // is the default.
 func Algorithms(t KeyType) []Algorithm { return append([]Algorithm(nil), algorithms[t]...) }
 
+// KeyLen is the length of a clear key of the algorithm in bytes; 0 for an
+// unknown algorithm.
+func (a Algorithm) KeyLen() int { return keyLen[a] }
+
+// CheckAlgorithm validates a key type and algorithm pair and returns the
+// algorithm, the type's default when alg is empty.
+func CheckAlgorithm(t KeyType, alg Algorithm) (Algorithm, error) { return checkTypeAlg(t, alg) }
+
 // checkTypeAlg validates a type and algorithm pair, defaulting an empty
 // algorithm.
 func checkTypeAlg(t KeyType, alg Algorithm) (Algorithm, error) {

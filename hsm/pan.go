@@ -13,10 +13,10 @@ import (
 	"strings"
 )
 
-// PAN ciphertext layout (format 1):
+// PAN ciphertext layout (formats 1 and 2):
 //
 //	offset  size  field
-//	0       1     format, 0x01
+//	0       1     format: 0x01 software module, 0x02 PKCS#11 token
 //	1       1     n, length of the key id (1..64)
 //	2       n     key id
 //	2+n     4     key version, big-endian
@@ -26,20 +26,53 @@ import (
 // The associated data is the header, bytes [0, 6+n): moving a ciphertext to
 // another key id or version, or changing the format byte, fails
 // authentication exactly like a change to the encrypted bytes.
+//
+// Format 2 is format 1 made inside a PKCS#11 token (package hsm/pkcs11):
+// the same bytes, AES-256-GCM computed by the token (CKM_AES_GCM) under a
+// key that never leaves it. Its own format byte says which module can open
+// it, so that a ciphertext brought to the other module is refused as such
+// rather than as a damaged one.
 const (
-	panFormat1   = 0x01
-	panNonceSize = 12
-	panTagSize   = 16
+	PANFormatSoft   byte = 0x01
+	PANFormatPKCS11 byte = 0x02
+	// PANNonceSize and PANTagSize are those of the AES-GCM inside.
+	PANNonceSize = 12
+	PANTagSize   = 16
+
+	panFormat1   = PANFormatSoft
+	panNonceSize = PANNonceSize
+	panTagSize   = PANTagSize
 	minPANLen    = 12
 	maxPANLen    = 19
 )
 
-// PANCiphertext is a parsed PAN ciphertext: which key version can open it.
+// PANCiphertext is a parsed PAN ciphertext: which module and key version
+// can open it.
 type PANCiphertext struct {
+	Format  byte // PANFormatSoft or PANFormatPKCS11
 	KeyID   string
 	Version uint32
 
 	header, nonce, sealed []byte
+}
+
+// Header is the ciphertext's header, the associated data of its AES-GCM.
+func (c PANCiphertext) Header() []byte { return c.header }
+
+// Nonce is the AES-GCM nonce.
+func (c PANCiphertext) Nonce() []byte { return c.nonce }
+
+// Sealed is the AES-GCM output: the encrypted PAN, then the tag.
+func (c PANCiphertext) Sealed() []byte { return c.sealed }
+
+// AppendPANHeader appends the header of a PAN ciphertext to dst: format,
+// key id and version. The caller appends the nonce and the AES-256-GCM of
+// the PAN with the header as associated data. keyID must be valid
+// ([ValidKeyID]).
+func AppendPANHeader(dst []byte, format byte, keyID string, version uint32) []byte {
+	dst = append(dst, format, byte(len(keyID)))
+	dst = append(dst, keyID...)
+	return binary.BigEndian.AppendUint32(dst, version)
 }
 
 // ParsePANCiphertext reads the header of what [Module.EncryptPAN] returned,
@@ -49,7 +82,7 @@ func ParsePANCiphertext(b []byte) (PANCiphertext, error) {
 	if len(b) < 2 {
 		return PANCiphertext{}, fmt.Errorf("%w: %d bytes", ErrBadCiphertext, len(b))
 	}
-	if b[0] != panFormat1 {
+	if b[0] != PANFormatSoft && b[0] != PANFormatPKCS11 {
 		return PANCiphertext{}, fmt.Errorf("%w: unknown format %#02x", ErrBadCiphertext, b[0])
 	}
 	n := int(b[1])
@@ -62,6 +95,7 @@ func ParsePANCiphertext(b []byte) (PANCiphertext, error) {
 		return PANCiphertext{}, fmt.Errorf("%w: bad key id", ErrBadCiphertext)
 	}
 	return PANCiphertext{
+		Format:  b[0],
 		KeyID:   id,
 		Version: binary.BigEndian.Uint32(b[2+n : hdr]),
 		header:  b[:hdr],
@@ -70,8 +104,11 @@ func ParsePANCiphertext(b []byte) (PANCiphertext, error) {
 	}, nil
 }
 
-// validPAN reports whether s is 12 to 19 ASCII digits. Luhn is not checked:
-// that is the card network's rule, not a storage rule, and test cards break it.
+// ValidPAN reports whether s is what every module accepts as a PAN: 12 to
+// 19 ASCII digits. Luhn is not checked: that is the card network's rule, not
+// a storage rule, and test cards break it.
+func ValidPAN(s string) bool { return validPAN(s) }
+
 func validPAN(s string) bool {
 	if len(s) < minPANLen || len(s) > maxPANLen {
 		return false
@@ -102,11 +139,8 @@ func (m *Soft) EncryptPAN(_ context.Context, pan string) ([]byte, error) {
 	}
 	id := k.info.ID
 	hdr := 2 + len(id) + 4
-	out := make([]byte, hdr+panNonceSize, hdr+panNonceSize+len(pan)+panTagSize)
-	out[0] = panFormat1
-	out[1] = byte(len(id))
-	copy(out[2:], id)
-	binary.BigEndian.PutUint32(out[2+len(id):], k.info.Version)
+	out := AppendPANHeader(make([]byte, 0, hdr+panNonceSize+len(pan)+panTagSize), panFormat1, id, k.info.Version)
+	out = out[:hdr+panNonceSize]
 	nonce := out[hdr : hdr+panNonceSize]
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
 		return nil, fmt.Errorf("encrypt PAN with key %s: nonce: %w", id, err)
@@ -124,6 +158,9 @@ func (m *Soft) DecryptPAN(_ context.Context, ciphertext []byte) (string, error) 
 	c, err := ParsePANCiphertext(ciphertext)
 	if err != nil {
 		return "", fmt.Errorf("decrypt PAN: %w", err)
+	}
+	if c.Format != panFormat1 {
+		return "", fmt.Errorf("decrypt PAN: %w: made by a PKCS#11 token, not the software module", ErrBadCiphertext)
 	}
 	k, err := m.store.version(c.KeyID, c.Version)
 	if err != nil {
@@ -191,15 +228,73 @@ func (m *Soft) PANTokens(_ context.Context, pan string) ([]string, error) {
 	return out, nil
 }
 
+// panTokenDomain and cvvDomain separate the HMAC inputs of tokens and CVV2
+// hashes, so that no token can be taken for a CVV2 hash or back.
+const (
+	panTokenDomain = "tulpar-pan-token/1\x00"
+	cvvDomain      = "tulpar-cvv2/1\x00"
+)
+
 func token(k *liveKey, pan string) string {
 	var sum [64]byte
-	mac := k.hmacSum(sum[:0], "tulpar-pan-token/1\x00", pan)
+	mac := k.hmacSum(sum[:0], panTokenDomain, pan)
+	return FormatPANToken(k.info.Version, mac)
+}
+
+// PANTokenMessage is what a PAN token is the HMAC-SHA256 of, under the
+// token key: every module computes it over these bytes, so that the same key
+// gives the same tokens in any of them.
+func PANTokenMessage(pan string) []byte { return []byte(panTokenDomain + pan) }
+
+// FormatPANToken writes a token from its key version and the HMAC-SHA256 of
+// [PANTokenMessage]: "tk<version>_" and base64url of the first 24 bytes.
+func FormatPANToken(version uint32, mac []byte) string {
 	var buf [48]byte
 	b := append(buf[:0], "tk"...)
-	b = strconv.AppendUint(b, uint64(k.info.Version), 10)
+	b = strconv.AppendUint(b, uint64(version), 10)
 	b = append(b, '_')
 	b = base64.RawURLEncoding.AppendEncode(b, mac[:tokenBytes])
 	return string(b)
+}
+
+// CVVMessage is what a CVV2 hash is the HMAC-SHA256 of, under the CVK.
+func CVVMessage(pan, expiry, cvv string) []byte {
+	return []byte(cvvDomain + pan + "\x00" + expiry + "\x00" + cvv)
+}
+
+// FormatCVVHash writes a CVV2 hash: "<key id>.<version>.<base64url of the
+// HMAC-SHA256 of [CVVMessage]>".
+func FormatCVVHash(keyID string, version uint32, mac []byte) string {
+	return keyID + "." + strconv.FormatUint(uint64(version), 10) + "." + base64.RawURLEncoding.EncodeToString(mac)
+}
+
+// ParseCVVHash reads what [FormatCVVHash] wrote: the CVK version to verify
+// under, and the HMAC to compare.
+func ParseCVVHash(hash string) (keyID string, version uint32, mac []byte, err error) {
+	id, rest, ok1 := strings.Cut(hash, ".")
+	ver, b64, ok2 := strings.Cut(rest, ".")
+	v, err1 := strconv.ParseUint(ver, 10, 32)
+	want, err2 := base64.RawURLEncoding.DecodeString(b64)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || len(want) != 32 || !ValidKeyID(id) {
+		return "", 0, nil, errors.New("stored hash is not in the form HashCVV makes")
+	}
+	return id, uint32(v), want, nil
+}
+
+// CheckCVVInput checks what every module checks before hashing a CVV2: a
+// PAN, a 4-digit expiry, a 3- or 4-digit CVV2. The error names the field,
+// never its value.
+func CheckCVVInput(pan, expiry, cvv string) error {
+	if !validPAN(pan) {
+		return ErrInvalidPAN
+	}
+	if len(expiry) != 4 || !allDigits(expiry) {
+		return errors.New("expiry: want 4 digits")
+	}
+	if (len(cvv) != 3 && len(cvv) != 4) || !allDigits(cvv) {
+		return errors.New("CVV2: want 3 or 4 digits")
+	}
+	return nil
 }
 
 // HashCVV implements [Module]: "<key id>.<version>.<base64url of
@@ -215,7 +310,7 @@ func (m *Soft) HashCVV(_ context.Context, pan, expiry, cvv string) (string, erro
 	}
 	var sum [64]byte
 	mac := cvvMAC(k, sum[:0], pan, expiry, cvv)
-	return k.info.ID + "." + strconv.FormatUint(uint64(k.info.Version), 10) + "." + base64.RawURLEncoding.EncodeToString(mac), nil
+	return FormatCVVHash(k.info.ID, k.info.Version, mac), nil
 }
 
 // VerifyCVV implements [Module], under the CVK version the hash names.
@@ -223,14 +318,11 @@ func (m *Soft) VerifyCVV(_ context.Context, pan, expiry, cvv, hash string) error
 	if err := m.checkCVVInput(pan, expiry, cvv); err != nil {
 		return fmt.Errorf("verify CVV2: %w", err)
 	}
-	id, rest, ok1 := strings.Cut(hash, ".")
-	ver, b64, ok2 := strings.Cut(rest, ".")
-	v, err := strconv.ParseUint(ver, 10, 32)
-	want, err2 := base64.RawURLEncoding.DecodeString(b64)
-	if !ok1 || !ok2 || err != nil || err2 != nil || len(want) != 32 || !ValidKeyID(id) {
-		return errors.New("verify CVV2: stored hash is not in the form HashCVV makes")
+	id, v, want, err := ParseCVVHash(hash)
+	if err != nil {
+		return fmt.Errorf("verify CVV2: %w", err)
 	}
-	k, err := m.store.version(id, uint32(v))
+	k, err := m.store.version(id, v)
 	if err != nil {
 		return fmt.Errorf("verify CVV2: %w", err)
 	}
@@ -246,21 +338,12 @@ func (m *Soft) VerifyCVV(_ context.Context, pan, expiry, cvv, hash string) error
 }
 
 func cvvMAC(k *liveKey, dst []byte, pan, expiry, cvv string) []byte {
-	return k.hmacSum(dst, "tulpar-cvv2/1\x00", pan, "\x00", expiry, "\x00", cvv)
+	return k.hmacSum(dst, cvvDomain, pan, "\x00", expiry, "\x00", cvv)
 }
 
 func (m *Soft) checkCVVInput(pan, expiry, cvv string) error {
 	if m.cfg.CVVKey == "" {
 		return errors.New("no CVV key configured (hsm.cvv_key)")
 	}
-	if !validPAN(pan) {
-		return ErrInvalidPAN
-	}
-	if len(expiry) != 4 || !allDigits(expiry) {
-		return errors.New("expiry: want 4 digits")
-	}
-	if (len(cvv) != 3 && len(cvv) != 4) || !allDigits(cvv) {
-		return errors.New("CVV2: want 3 or 4 digits")
-	}
-	return nil
+	return CheckCVVInput(pan, expiry, cvv)
 }

@@ -11,9 +11,26 @@ import (
 	"time"
 )
 
-// Config says where the software module's keys come from and which key plays
-// which role. The zero value is not usable; start from [DefaultConfig].
+// Kinds of security module, for Config.Kind.
+const (
+	// KindSoft is the software module, [Soft]: keys in a key store file
+	// wrapped under a master key.
+	KindSoft = "soft"
+	// KindPKCS11 is a PKCS#11 token (a hardware security module, or
+	// SoftHSM2 in tests): keys generated and used inside the token. Package
+	// hsm/pkcs11 opens it; this package only knows its configuration.
+	KindPKCS11 = "pkcs11"
+)
+
+// Config says which security module holds the keys, where their keys come
+// from, and which key plays which role. The zero value is not usable; start
+// from [DefaultConfig].
 type Config struct {
+	// Kind is KindSoft (the default when empty) or KindPKCS11.
+	Kind string `yaml:"kind"`
+	// PKCS11 is the token, for Kind pkcs11.
+	PKCS11 PKCS11Config `yaml:"pkcs11"`
+
 	// MasterKeyFile is a file holding the master key in hex, mode 0600
 	// (`tulpar keys init-master` writes one). Empty: read MasterKeyEnv.
 	MasterKeyFile string `yaml:"master_key_file"`
@@ -25,7 +42,8 @@ type Config struct {
 	// protects survives a restart.
 	KeyStore string `yaml:"key_store"`
 
-	// PANKey is the id of the data-encryption key for PANs at rest. Default
+	// PANKey is the id of the data-encryption key for PANs at rest (in a
+	// PKCS#11 token, ids are the keys' labels, as for every role). Default
 	// "dek". Empty: EncryptPAN and DecryptPAN are refused.
 	PANKey string `yaml:"pan_key"`
 	// TokenKey is the id of the PAN token key. Default "token". Empty:
@@ -52,9 +70,62 @@ func DefaultConfig() Config {
 	}
 }
 
+// PKCS11Config is a PKCS#11 token. The role keys (pan_key, token_key,
+// cvv_key) and the links' MAC and zone master keys are found in the token by
+// their id, which is the key object's label.
+type PKCS11Config struct {
+	// Module is the path of the token's PKCS#11 library, e.g.
+	// /usr/lib/softhsm/libsofthsm2.so for SoftHSM2. Required.
+	Module string `yaml:"module"`
+	// TokenLabel is the label the token was initialised with. Required.
+	TokenLabel string `yaml:"token_label"`
+	// PIN is the user PIN in clear. For tests and demos: a config file is
+	// no place for a PIN. Set PIN or PINEnv, not both.
+	PIN string `yaml:"pin"`
+	// PINEnv names the environment variable holding the user PIN. Default
+	// TULPAR_PKCS11_PIN when PIN is empty too.
+	PINEnv string `yaml:"pin_env"`
+	// Sessions is how many token sessions serve requests at once. Default 4.
+	Sessions int `yaml:"sessions"`
+	// AllowHostUnwrap lets a key change go through the switch's memory in
+	// clear, for a moment, when the token cannot unwrap it itself: a key
+	// under a TDES ZMK on a token without TDES-ECB unwrap (SoftHSM2 2.6 has
+	// none), or a retail-MAC key under an AES ZMK (its DES halves cannot be
+	// split inside any token). The token decrypts it and the switch
+	// re-enters it at once. Default false: such key changes are refused,
+	// and a TDES ZMK cannot be entered into such a token at all.
+	AllowHostUnwrap bool `yaml:"allow_host_unwrap"`
+}
+
+// DefaultPKCS11PINEnv is the environment variable the token's user PIN is
+// read from when neither hsm.pkcs11.pin nor hsm.pkcs11.pin_env is set.
+const DefaultPKCS11PINEnv = "TULPAR_PKCS11_PIN"
+
 // Validate checks the configuration; errors name the config key.
 func (c Config) Validate() error {
 	var errs []error
+	switch c.Kind {
+	case "", KindSoft:
+	case KindPKCS11:
+		p := c.PKCS11
+		if p.Module == "" {
+			errs = append(errs, errors.New("hsm.pkcs11.module: required for kind pkcs11 (the token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so)"))
+		}
+		if p.TokenLabel == "" {
+			errs = append(errs, errors.New("hsm.pkcs11.token_label: required for kind pkcs11"))
+		}
+		if p.PIN != "" && p.PINEnv != "" {
+			errs = append(errs, errors.New("hsm.pkcs11.pin and hsm.pkcs11.pin_env: set one, not both"))
+		}
+		if p.Sessions < 0 {
+			errs = append(errs, fmt.Errorf("hsm.pkcs11.sessions: %d: want 0 (default) or more", p.Sessions))
+		}
+		if c.KeyStore != "" || c.MasterKeyFile != "" {
+			errs = append(errs, errors.New("hsm.key_store and hsm.master_key_file: only for kind soft; a PKCS#11 token keeps its own keys"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("hsm.kind: %q: want %s or %s", c.Kind, KindSoft, KindPKCS11))
+	}
 	for _, f := range []struct{ name, id string }{
 		{"hsm.pan_key", c.PANKey}, {"hsm.token_key", c.TokenKey}, {"hsm.cvv_key", c.CVVKey},
 	} {
@@ -62,23 +133,24 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not a valid key id", f.name, f.id))
 		}
 	}
-	if c.KeyStore != "" && c.MasterKeyFile == "" && c.MasterKeyEnv == "" {
+	if c.Kind != KindPKCS11 && c.KeyStore != "" && c.MasterKeyFile == "" && c.MasterKeyEnv == "" {
 		errs = append(errs, errors.New("hsm.master_key_file or hsm.master_key_env: one is needed to open hsm.key_store"))
 	}
 	return errors.Join(errs...)
 }
 
-// roles lists the key each configured role needs, for NewSoft's check.
-func (c Config) roles() []struct {
-	name string
-	id   string
-	typ  KeyType
-} {
-	return []struct {
-		name string
-		id   string
-		typ  KeyType
-	}{
+// Role is a key the configuration names for one of the module's own jobs.
+type Role struct {
+	Name string  // the config key, e.g. "hsm.pan_key"
+	ID   string  // the key id it names; "" when the role is switched off
+	Type KeyType // the type the key must have
+}
+
+// Roles lists the key each configured role needs: every module checks at
+// start-up that they exist with the right type, and `tulpar keys init`
+// creates the missing ones.
+func (c Config) Roles() []Role {
+	return []Role{
 		{"hsm.pan_key", c.PANKey, KeyDEK},
 		{"hsm.token_key", c.TokenKey, KeyToken},
 		{"hsm.cvv_key", c.CVVKey, KeyCVK},
@@ -102,16 +174,16 @@ func NewSoft(store *KeyStore, cfg Config) (*Soft, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	for _, r := range cfg.roles() {
-		if r.id == "" {
+	for _, r := range cfg.Roles() {
+		if r.ID == "" {
 			continue
 		}
-		info, err := store.Key(r.id)
+		info, err := store.Key(r.ID)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w (create it: tulpar keys create --type %s --id %s)", r.name, err, r.typ, r.id)
+			return nil, fmt.Errorf("%s: %w (create it: tulpar keys create --type %s --id %s)", r.Name, err, r.Type, r.ID)
 		}
-		if info.Type != r.typ {
-			return nil, fmt.Errorf("%s: key %s is a %s key, want %s: %w", r.name, r.id, info.Type, r.typ, ErrWrongKeyType)
+		if info.Type != r.Type {
+			return nil, fmt.Errorf("%s: key %s is a %s key, want %s: %w", r.Name, r.ID, info.Type, r.Type, ErrWrongKeyType)
 		}
 	}
 	return &Soft{store: store, cfg: cfg, now: time.Now}, nil
@@ -123,6 +195,9 @@ func NewSoft(store *KeyStore, cfg Config) (*Soft, error) {
 func Open(cfg Config) (*Soft, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Kind == KindPKCS11 {
+		return nil, errors.New("hsm: kind pkcs11: a PKCS#11 token is opened by package hsm/pkcs11, not hsm.Open")
 	}
 	if cfg.KeyStore == "" {
 		return newEphemeral(cfg)
@@ -153,11 +228,11 @@ func newEphemeral(cfg Config) (*Soft, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range cfg.roles() {
-		if r.id == "" {
+	for _, r := range cfg.Roles() {
+		if r.ID == "" {
 			continue
 		}
-		if _, err := store.Create(r.id, r.typ, ""); err != nil {
+		if _, err := store.Create(r.ID, r.Type, ""); err != nil {
 			return nil, fmt.Errorf("ephemeral key store: %w", err)
 		}
 	}

@@ -416,3 +416,55 @@ func TestConfigAndOpen(t *testing.T) {
 	_, err = m.TokenizePAN(context.Background(), testPANs[1])
 	assert.ErrorContains(t, err, "no token key configured")
 }
+
+// The pkcs11 section is checked here, where the config lives; every
+// error names its key.
+func TestConfigKinds(t *testing.T) {
+	ok := DefaultConfig()
+	ok.Kind = KindPKCS11
+	ok.PKCS11 = PKCS11Config{Module: "/usr/lib/softhsm/libsofthsm2.so", TokenLabel: "tulpar", PINEnv: "PIN"}
+	require.NoError(t, ok.Validate())
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"unknown kind", func(c *Config) { c.Kind = "tpm" }, `hsm.kind: "tpm"`},
+		{"no module", func(c *Config) { c.PKCS11.Module = "" }, "hsm.pkcs11.module: required"},
+		{"no token", func(c *Config) { c.PKCS11.TokenLabel = "" }, "hsm.pkcs11.token_label: required"},
+		{"two PINs", func(c *Config) { c.PKCS11.PIN = "1234" }, "hsm.pkcs11.pin and hsm.pkcs11.pin_env"},
+		{"negative sessions", func(c *Config) { c.PKCS11.Sessions = -1 }, "hsm.pkcs11.sessions"},
+		{"key store too", func(c *Config) { c.KeyStore = "keys.json" }, "hsm.key_store and hsm.master_key_file: only for kind soft"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.edit(&c)
+			assert.ErrorContains(t, c.Validate(), tc.want)
+		})
+	}
+	_, err := Open(ok)
+	assert.ErrorContains(t, err, "opened by package hsm/pkcs11")
+}
+
+// A ciphertext a PKCS#11 token made is refused by the software module as
+// such, not as damage; the header is the same layout.
+func TestPANFormatOfTheToken(t *testing.T) {
+	ctx := context.Background()
+	m := MustEphemeral(t)
+	ct, err := m.EncryptPAN(ctx, testPANs[0])
+	require.NoError(t, err)
+	c, err := ParsePANCiphertext(ct)
+	require.NoError(t, err)
+	assert.Equal(t, PANFormatSoft, c.Format)
+	assert.Equal(t, AppendPANHeader(nil, PANFormatSoft, "dek", 1), c.Header())
+	assert.Len(t, c.Nonce(), PANNonceSize)
+	assert.Len(t, c.Sealed(), len(testPANs[0])+PANTagSize)
+
+	other := append([]byte{PANFormatPKCS11}, ct[1:]...)
+	c, err = ParsePANCiphertext(other)
+	require.NoError(t, err)
+	assert.Equal(t, PANFormatPKCS11, c.Format)
+	_, err = m.DecryptPAN(ctx, other)
+	assert.ErrorIs(t, err, ErrBadCiphertext)
+	assert.ErrorContains(t, err, "made by a PKCS#11 token")
+}

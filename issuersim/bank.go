@@ -2,6 +2,7 @@ package issuersim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -185,6 +186,9 @@ func (b *Bank) Start(ctx context.Context) error {
 				b.admin.Close()
 			}
 			return fmt.Errorf("issuersim %s: listen: %w", b.cfg.Name, err)
+		}
+		if b.cfg.TLS != nil {
+			ln = tls.NewListener(ln, b.cfg.TLS)
 		}
 		b.ln = ln
 		b.wg.Add(1)
@@ -452,6 +456,12 @@ func (b *Bank) connOptions(s *session) []connection.Option {
 			b.log.Debug().Str("conn", s.name).Str("error", scrub(err.Error())).Msg("link error")
 		}),
 	}
+	if b.cfg.TLS != nil && b.cfg.Dial != "" {
+		t := b.cfg.TLS
+		opts = append(opts, connection.SetTLSConfig(func(c *tls.Config) {
+			c.RootCAs, c.Certificates, c.ServerName, c.MinVersion = t.RootCAs, t.Certificates, t.ServerName, t.MinVersion
+		}))
+	}
 	if d := b.cfg.IdleTimeout; d > 0 {
 		opts = append(opts, connection.ReadTimeout(d), connection.ReadTimeoutHandler(func(c *connection.Connection) {
 			b.log.Info().Str("conn", s.name).Dur("idle", d).Msg("closing idle connection")
@@ -479,6 +489,46 @@ func (b *Bank) echo(c *connection.Connection, s *session) {
 	if r, err := b.codec.Parse(resp); err == nil {
 		b.log.Debug().Str("conn", s.name).Object("msg", r).Msg("echo answered")
 	}
+}
+
+// SendKeyChange sends the bank's 0800 key change (DE70 161) with a new MAC
+// key under the zone master key and its check value, on one of the
+// switch's connections, and returns the switch's response code (00: the
+// switch took the key). The bank's own MAC hooks sign the request, as they
+// sign everything the bank sends; which key they use is the caller's
+// business.
+func (b *Bank) SendKeyChange(ctx context.Context, keyUnderZMK, kcv string) (string, error) {
+	b.mu.Lock()
+	var c *connection.Connection
+	for conn := range b.conns {
+		c = conn
+		break
+	}
+	b.mu.Unlock()
+	if c == nil {
+		return "", errors.New("issuersim: key change: no connection with the switch")
+	}
+	req := iso.NetworkRequest(iso.NetKeyChange, b.stans.Next(), b.now())
+	req.AcquirerID = b.cfg.AcquirerID
+	req.KeyUnderZMK, req.KeyCheckValue = keyUnderZMK, kcv
+	im, err := b.build(req, nil)
+	if err != nil {
+		return "", fmt.Errorf("issuersim: key change: %w", err)
+	}
+	timeout := replyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	b.met.sent.WithLabelValues(req.MTI).Inc()
+	resp, err := c.Send(im, connection.SendTimeout(timeout))
+	if err != nil {
+		return "", fmt.Errorf("issuersim: key change: %w", err)
+	}
+	r, err := b.codec.Parse(resp)
+	if err != nil {
+		return "", fmt.Errorf("issuersim: key change: answer: %w", err)
+	}
+	return r.ResponseCode, nil
 }
 
 // handle answers one inbound message. moov runs it in its own goroutine,

@@ -3,6 +3,7 @@ package issuersim
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,6 +37,10 @@ type Config struct {
 	// bank keeps one connection up, reconnecting with backoff (100 ms
 	// doubling to 5 s) while the switch is down.
 	Dial string `yaml:"dial" json:"dial"`
+	// TLS, when set, wraps the bank's connections in TLS: its server config
+	// when it listens, its client config when it dials (tests of the
+	// switch's TLS links set it; a bank over TLS is a real bank's habit).
+	TLS *tls.Config `yaml:"-" json:"-"`
 	// AcquirerID is the DE32 the bank expects: a request carrying another
 	// DE32 is declined 03. Empty accepts any. The bank sets it on the
 	// echoes it sends; responses echo the request's DE32 as sent.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // TestDemoCommandAndItsCurl runs `tulpar demo` as a user would, then does
@@ -48,8 +50,14 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 	require.Contains(t, text, "link ready")
 	require.NotContains(t, text, "link down")
 
+	// curl --cacert FILE: the client below trusts that file and only it.
+	ca := regexp.MustCompile(`curl -s --cacert (\S+) `).FindStringSubmatch(text)
+	require.NotNil(t, ca, "demo prints curl --cacert:\n%s", text)
+	hc, err := tlsconf.HTTPClient(ca[1])
+	require.NoError(t, err)
+
 	// The printed curl, joined across its continuation line.
-	cmd := regexp.MustCompile(`(?s)curl -s (\S+) (.*?returnUrl=\S+)`).FindStringSubmatch(strings.ReplaceAll(text, "\\\n", ""))
+	cmd := regexp.MustCompile(`(?s)curl -s --cacert \S+ (\S+) (.*?returnUrl=\S+)`).FindStringSubmatch(strings.ReplaceAll(text, "\\\n", ""))
 	require.NotNil(t, cmd, "demo prints a curl:\n%s", text)
 	form := url.Values{}
 	for _, kv := range regexp.MustCompile(`-d (\S+)`).FindAllStringSubmatch(cmd[2], -1) {
@@ -57,7 +65,7 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 		v = strings.ReplaceAll(v, "$(date +%s)", "1")
 		form.Set(k, v)
 	}
-	resp, err := http.PostForm(cmd[1], form)
+	resp, err := hc.PostForm(cmd[1], form)
 	require.NoError(t, err)
 	var reg struct {
 		OrderID, FormURL, ErrorCode string
@@ -67,7 +75,7 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 	require.NotEmpty(t, reg.OrderID, "register.do answered %+v", reg)
 	require.Empty(t, reg.ErrorCode)
 
-	page, err := http.Get(reg.FormURL)
+	page, err := hc.Get(reg.FormURL)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(page.Body)
 	page.Body.Close()
@@ -76,7 +84,7 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 
 	// The JSON API's curl too: its headers and body, $(date +%s) filled in.
 	joined := strings.ReplaceAll(strings.ReplaceAll(text, "\\\n", ""), "$(date +%s)", "7")
-	v1 := regexp.MustCompile(`curl -s (\S+/v1/orders)((?: +-H (?:'[^']*'|"[^"]*"))+) +-d '(.*)'`).FindStringSubmatch(joined)
+	v1 := regexp.MustCompile(`curl -s --cacert \S+ (\S+/v1/orders)((?: +-H (?:'[^']*'|"[^"]*"))+) +-d '(.*)'`).FindStringSubmatch(joined)
 	require.NotNil(t, v1, "demo prints a JSON API curl:\n%s", text)
 	req, err := http.NewRequest(http.MethodPost, v1[1], strings.NewReader(strings.ReplaceAll(v1[3], "'7'", "7")))
 	require.NoError(t, err)
@@ -84,16 +92,42 @@ func TestDemoCommandAndItsCurl(t *testing.T) {
 		k, val, _ := strings.Cut(h[1]+h[2], ": ")
 		req.Header.Set(k, val)
 	}
-	created, err := http.DefaultClient.Do(req)
+	created, err := hc.Do(req)
 	require.NoError(t, err)
 	msg, _ := io.ReadAll(created.Body)
 	created.Body.Close()
 	require.Equal(t, http.StatusCreated, created.StatusCode, string(msg))
 
+	// The Processing.kz shop's curl: its address, headers and the SOAP
+	// request in the here-document, the shell's $(date ...) filled in.
+	soap := regexp.MustCompile(`(?s)curl -s --cacert \S+ (\S+/CNPMerchantWebService) -H '([^']*)' +-H '([^']*)' --data-binary @- <<EOF\n(.*?)\nEOF\n`).FindStringSubmatch(joined)
+	require.NotNil(t, soap, "demo prints a SOAP curl:\n%s", text)
+	envelope := strings.NewReplacer("$(date +'%d.%m.%Y %H:%M:%S')", "06.12.2026 12:00:00", "$(date +%s)", "7").Replace(soap[4])
+	req, err = http.NewRequest(http.MethodPost, soap[1], strings.NewReader(envelope))
+	require.NoError(t, err)
+	for _, h := range soap[2:4] {
+		k, val, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, val)
+	}
+	started, err := hc.Do(req)
+	require.NoError(t, err)
+	msg, _ = io.ReadAll(started.Body)
+	started.Body.Close()
+	require.Equal(t, http.StatusOK, started.StatusCode, string(msg))
+	require.Contains(t, string(msg), "<ax23:success>true</ax23:success>")
+	redirect := regexp.MustCompile(`<ax23:redirectURL>([^<]+)</ax23:redirectURL>`).FindStringSubmatch(string(msg))
+	require.NotNil(t, redirect, string(msg))
+	page, err = hc.Get(redirect[1])
+	require.NoError(t, err)
+	body, _ = io.ReadAll(page.Body)
+	page.Body.Close()
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	require.Contains(t, string(body), "Demo goods", "the page shows the goods")
+
 	// And the order the demo registered itself opens its payment page.
-	ready := regexp.MustCompile(`(http://\S+/pay/\S+)`).FindStringSubmatch(text)
+	ready := regexp.MustCompile(`(https://\S+/pay/\S+)`).FindStringSubmatch(text)
 	require.NotNil(t, ready, text)
-	page, err = http.Get(ready[1])
+	page, err = hc.Get(ready[1])
 	require.NoError(t, err)
 	page.Body.Close()
 	require.Equal(t, http.StatusOK, page.StatusCode)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +19,8 @@ var keysStdin io.Reader = os.Stdin
 
 var keysCommands = []subcommand{
 	{"init-master", "create a new master key file (the only command that can show a clear key)", keysInitMaster},
-	{"create", "generate a new key in the key store", keysCreate},
+	{"init", "create the switch's own keys (dek, token, cvk) that are missing", keysInit},
+	{"create", "generate a new key in the key store or the token", keysCreate},
 	{"rotate", "add a new version of a key; old versions still decrypt and verify", keysRotate},
 	{"list", "print every key version: id, type, algorithm, version, KCV", keysList},
 	{"kcv", "print the key check value of a key", keysKCV},
@@ -30,47 +30,20 @@ var keysCommands = []subcommand{
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runGroup(ctx, "keys", `
-Keys live in a key store file, each version wrapped (AES-256-GCM) under a
-256-bit master key. The master key comes from a file (mode 0600, --master) or
-from an environment variable (--master-env, default TULPAR_MASTER_KEY), never
-from the config file. No command prints a clear key, except init-master --show,
-once, when the key is made.
+Keys live in a key store file (--store), each version wrapped (AES-256-GCM)
+under a 256-bit master key, or in a PKCS#11 token (--pkcs11-module and
+--token, the user PIN in the environment variable --pin-env, default
+TULPAR_PKCS11_PIN), where they are generated and used and never leave it.
+The master key comes from a file (mode 0600, --master) or from an environment
+variable (--master-env, default TULPAR_MASTER_KEY), never from the config
+file. No command prints a clear key, except init-master --show, once, when the
+key is made.
 `, keysCommands, args, stdout, stderr)
 }
 
 // newKeysFlags makes the flag set of a keys command.
 func newKeysFlags(name, usage, about string, stderr io.Writer) *flag.FlagSet {
 	return newFlagSet("keys "+name, usage, about, stderr)
-}
-
-// storeFlags are the flags of every command that opens the key store.
-type storeFlags struct {
-	store, master, masterEnv string
-}
-
-func (s *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.store, "store", "", "key store `file` (required)")
-	fs.StringVar(&s.master, "master", "", "master key `file` (mode 0600); empty: use --master-env")
-	fs.StringVar(&s.masterEnv, "master-env", hsm.DefaultMasterKeyEnv, "environment `variable` holding the master key when --master is empty")
-}
-
-// open opens the key store; with create, a missing file is created.
-func (s *storeFlags) open(create bool, stderr io.Writer) (*hsm.KeyStore, error) {
-	if s.store == "" {
-		return nil, errors.New("--store is required")
-	}
-	mk, err := hsm.LoadMasterKey(s.master, s.masterEnv)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(s.store); create && errors.Is(err, os.ErrNotExist) {
-		ks, err := hsm.CreateKeyStore(s.store, mk)
-		if err == nil {
-			fmt.Fprintf(stderr, "created key store %s under master key KCV %s\n", s.store, mk.KCV())
-		}
-		return ks, err
-	}
-	return hsm.OpenKeyStore(s.store, mk)
 }
 
 func fail(stderr io.Writer, cmd string, err error) int {
@@ -120,11 +93,41 @@ key is only shown, not written anywhere.`, stderr)
 	return exitOK
 }
 
-func keysCreate(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newKeysFlags("create", "--store FILE --type TYPE [--id ID] [--alg ALG]", algHelp(`
-Generates a new random key (version 1) and stores it wrapped under the master
-key. The key store file is created if it does not exist. Prints the key check
-value to compare with the other side's.`), stderr)
+func keysInit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newKeysFlags("init", "(--store FILE | --pkcs11-module LIB --token LABEL)", `
+Creates the keys the switch itself needs under their default ids, those that
+are missing: dek (PANs at rest), token (PAN tokens) and cvk (CVV2 hashes).
+Run it once on a new key store or token; running it again changes nothing.
+MAC keys and zone master keys come from the banks: see create, import and
+import-zmk.`, stderr)
+	var sf storeFlags
+	sf.register(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	kb, err := sf.open(true, stderr)
+	if err != nil {
+		return fail(stderr, "init", err)
+	}
+	defer kb.Close()
+	made, err := kb.InitKeys(ctx)
+	for _, info := range made {
+		printKey(stdout, "created", info)
+	}
+	if err != nil {
+		return fail(stderr, "init", err)
+	}
+	if len(made) == 0 {
+		fmt.Fprintln(stdout, "every key the switch needs is there")
+	}
+	return exitOK
+}
+
+func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newKeysFlags("create", "(--store FILE | --pkcs11-module LIB --token LABEL) --type TYPE [--id ID] [--alg ALG]", algHelp(`
+Generates a new random key (version 1): in a key store file, wrapped under the
+master key (the file is created if it does not exist), or inside a PKCS#11
+token. Prints the key check value to compare with the other side's.`), stderr)
 	var sf storeFlags
 	sf.register(fs)
 	typ := fs.String("type", "", "key `type`: zmk, mac, dek, cvk, token (required)")
@@ -144,11 +147,12 @@ value to compare with the other side's.`), stderr)
 		}
 		*id = *typ
 	}
-	ks, err := sf.open(true, stderr)
+	kb, err := sf.open(true, stderr)
 	if err != nil {
 		return fail(stderr, "create", err)
 	}
-	info, err := ks.Create(*id, hsm.KeyType(*typ), hsm.Algorithm(*alg))
+	defer kb.Close()
+	info, err := kb.Create(ctx, *id, hsm.KeyType(*typ), hsm.Algorithm(*alg))
 	if err != nil {
 		return fail(stderr, "create", err)
 	}
@@ -156,8 +160,8 @@ value to compare with the other side's.`), stderr)
 	return exitOK
 }
 
-func keysRotate(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newKeysFlags("rotate", "--store FILE --id ID", `
+func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newKeysFlags("rotate", "(--store FILE | --pkcs11-module LIB --token LABEL) --id ID", `
 Adds a new random version of a key. New data is protected with it from the
 next start of the daemon; older versions stay in the store, so what they
 protected still decrypts and verifies. For a bank's MAC key, rotate on the
@@ -172,11 +176,12 @@ side that generates it and send it with a key change (0800, DE70 161).`, stderr)
 		fmt.Fprintln(stderr, "tulpar keys rotate: --id is required")
 		return exitUsage
 	}
-	ks, err := sf.open(false, stderr)
+	kb, err := sf.open(false, stderr)
 	if err != nil {
 		return fail(stderr, "rotate", err)
 	}
-	info, err := ks.Rotate(*id)
+	defer kb.Close()
+	info, err := kb.Rotate(ctx, *id)
 	if err != nil {
 		return fail(stderr, "rotate", err)
 	}
@@ -184,8 +189,8 @@ side that generates it and send it with a key change (0800, DE70 161).`, stderr)
 	return exitOK
 }
 
-func keysList(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newKeysFlags("list", "--store FILE", `
+func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newKeysFlags("list", "(--store FILE | --pkcs11-module LIB --token LABEL)", `
 Prints every version of every key: id, type, algorithm, version, key check
 value, when it was made and where it came from. The current version of each
 key, the one that protects new data, is marked with *.`, stderr)
@@ -194,13 +199,18 @@ key, the one that protects new data, is marked with *.`, stderr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	ks, err := sf.open(false, stderr)
+	kb, err := sf.open(false, stderr)
+	if err != nil {
+		return fail(stderr, "list", err)
+	}
+	defer kb.Close()
+	keys, err := kb.Keys(ctx)
 	if err != nil {
 		return fail(stderr, "list", err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTYPE\tALGORITHM\tVERSION\tKCV\tCREATED\tORIGIN")
-	for _, k := range ks.Keys() {
+	for _, k := range keys {
 		cur := " "
 		if k.Current {
 			cur = "*"
@@ -208,15 +218,16 @@ key, the one that protects new data, is marked with *.`, stderr)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d%s\t%s\t%s\t%s\n", k.ID, k.Type, k.Algorithm, k.Version, cur, k.KCV, k.Created.Format("2006-01-02 15:04:05Z"), k.Origin)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "master key KCV %s\n", ks.MasterKCV())
+	fmt.Fprintln(stdout, kb.Where())
 	return exitOK
 }
 
-func keysKCV(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newKeysFlags("kcv", "--store FILE --id ID [--version N]", `
+func keysKCV(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newKeysFlags("kcv", "(--store FILE | --pkcs11-module LIB --token LABEL) --id ID [--version N]", `
 Prints the key check value of a key (its current version unless --version):
 3 bytes in hex, TDES-encrypted zeros for TDES keys, AES-CMAC of zeros for AES
-keys (ANSI X9.24-1). Read it to the bank to confirm both sides hold the same
+keys (ANSI X9.24-1); in a PKCS#11 token, computed by the token when the
+version was made. Read it to the bank to confirm both sides hold the same
 key; it reveals nothing usable about the key.`, stderr)
 	var sf storeFlags
 	sf.register(fs)
@@ -229,15 +240,16 @@ key; it reveals nothing usable about the key.`, stderr)
 		fmt.Fprintln(stderr, "tulpar keys kcv: --id is required")
 		return exitUsage
 	}
-	ks, err := sf.open(false, stderr)
+	kb, err := sf.open(false, stderr)
 	if err != nil {
 		return fail(stderr, "kcv", err)
 	}
+	defer kb.Close()
 	var info hsm.KeyInfo
 	if *version == 0 {
-		info, err = ks.Key(*id)
+		info, err = kb.Key(ctx, *id)
 	} else {
-		info, err = ks.KeyVersion(*id, uint32(*version))
+		info, err = kb.KeyVersion(ctx, *id, uint32(*version))
 	}
 	if err != nil {
 		return fail(stderr, "kcv", err)
@@ -247,12 +259,13 @@ key; it reveals nothing usable about the key.`, stderr)
 }
 
 func keysImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newKeysFlags("import", "--store FILE --zmk ZMK --id ID --alg ALG --wrapped HEX --kcv KCV", algHelp(`
+	fs := newKeysFlags("import", "(--store FILE | --pkcs11-module LIB --token LABEL) --zmk ZMK --id ID --alg ALG --wrapped HEX --kcv KCV", algHelp(`
 Imports a key a bank sent wrapped under the zone master key you share with it
 (by courier, or read from a key change message): TDES-ECB under a tdes ZMK,
 RFC 3394 AES key wrap under an aes-256 ZMK. The key is stored only if its
 check value matches the one the bank sent. Importing under an existing id adds
-a new version.`), stderr)
+a new version. A PKCS#11 token unwraps it itself (see --allow-host-unwrap for
+tokens that cannot).`), stderr)
 	var sf storeFlags
 	sf.register(fs)
 	zmk := fs.String("zmk", "", "`id` of the zone master key it is wrapped under (required)")
@@ -273,15 +286,12 @@ a new version.`), stderr)
 		fmt.Fprintln(stderr, "tulpar keys import: --wrapped is not hex")
 		return exitUsage
 	}
-	ks, err := sf.open(false, stderr)
+	kb, err := sf.open(false, stderr)
 	if err != nil {
 		return fail(stderr, "import", err)
 	}
-	m, err := hsm.NewSoft(ks, hsm.Config{})
-	if err != nil {
-		return fail(stderr, "import", err)
-	}
-	info, err := m.ImportKey(ctx, hsm.ImportRequest{
+	defer kb.Close()
+	info, err := kb.ImportKey(ctx, hsm.ImportRequest{
 		ZMK: *zmk, KeyID: *id, Type: hsm.KeyType(*typ), Algorithm: hsm.Algorithm(*alg), Wrapped: w, KCV: *kcv,
 	})
 	if err != nil {
@@ -291,13 +301,14 @@ a new version.`), stderr)
 	return exitOK
 }
 
-func keysImportZMK(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newKeysFlags("import-zmk", "--store FILE --id ID --kcv KCV [--alg tdes|aes-256] [--components N]", `
+func keysImportZMK(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newKeysFlags("import-zmk", "(--store FILE | --pkcs11-module LIB --token LABEL) --id ID --kcv KCV [--alg tdes|aes-256] [--components N]", `
 Enters a zone master key from clear components, one per line in hex on stdin,
 typed by each custodian in turn (dual control: at least 2). The components are
 XORed; the check value of each component is printed for its custodian to
 compare, and the ZMK is stored only if its check value matches --kcv, the one
-agreed with the bank. The components are never echoed.`, stderr)
+agreed with the bank. The components are never echoed. Into a PKCS#11 token,
+the combined key is created in the token and its check value computed there.`, stderr)
 	var sf storeFlags
 	sf.register(fs)
 	id := fs.String("id", "", "ZMK `id` (required, e.g. zmk-bank-a)")
@@ -315,10 +326,11 @@ agreed with the bank. The components are never echoed.`, stderr)
 		fmt.Fprintf(stderr, "tulpar keys import-zmk: --components must be at least %d (dual control)\n", hsm.MinComponents)
 		return exitUsage
 	}
-	ks, err := sf.open(true, stderr)
+	kb, err := sf.open(true, stderr)
 	if err != nil {
 		return fail(stderr, "import-zmk", err)
 	}
+	defer kb.Close()
 	components, err := readComponents(keysStdin, *n, hsm.Algorithm(*alg), stderr)
 	defer func() {
 		for _, c := range components {
@@ -328,7 +340,7 @@ agreed with the bank. The components are never echoed.`, stderr)
 	if err != nil {
 		return fail(stderr, "import-zmk", err)
 	}
-	info, err := ks.ImportComponents(*id, hsm.KeyZMK, hsm.Algorithm(*alg), components, *kcv)
+	info, err := kb.ImportComponents(ctx, *id, hsm.KeyZMK, hsm.Algorithm(*alg), components, *kcv)
 	if err != nil {
 		return fail(stderr, "import-zmk", err)
 	}

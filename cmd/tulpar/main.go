@@ -53,7 +53,7 @@ type command struct {
 // commands is the table of subcommands. Each lives in its own file with its
 // own flag.FlagSet and help; add its entry here.
 var commands = map[string]command{
-	"keys":       {summary: "manage the master key and the HSM key store", run: runKeys},
+	"keys":       {summary: "manage keys: the master key and key store, or a PKCS#11 token", run: runKeys},
 	"serve":      {summary: "run the switch from a config file", run: runServe},
 	"demo":       {summary: "run the switch with two simulated banks and 3-D Secure, no setup", run: runDemo},
 	"journal":    {summary: "verify, replay or export the journal (read-only, never a live file)", run: runJournal},

@@ -52,6 +52,7 @@ func TestServeRefusesADamagedDataFile(t *testing.T) {
 			require.NoError(t, err)
 			cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys: nothing to set up
 			cfg.AdminListen = ""
+			cfg.TLS, cfg.PlainHTTP = nil, true // the data file fails first
 			data, err := yaml.Marshal(cfg)
 			require.NoError(t, err)
 			config := filepath.Join(t.TempDir(), "tulpar.yaml")

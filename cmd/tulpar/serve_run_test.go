@@ -20,6 +20,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/demo"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 func freeAddr(t *testing.T) string {
@@ -48,6 +49,13 @@ func TestServeRunsFromAConfigFile(t *testing.T) {
 	require.NoError(t, err)
 	cfg.HSM.MasterKeyFile, cfg.HSM.KeyStore = "", "" // ephemeral keys: nothing to set up
 	cfg.AdminListen = ""
+	// The certificate the config names, of a CA the client below trusts.
+	ca, err := tlsconf.NewCA(t.TempDir(), "test")
+	require.NoError(t, err)
+	cfg.TLS.CertFile, cfg.TLS.KeyFile, err = ca.Issue(t.TempDir(), "server", "127.0.0.1")
+	require.NoError(t, err)
+	hc, err := tlsconf.HTTPClient(ca.File)
+	require.NoError(t, err)
 	// The demo config routes to two banks and only one runs here: the
 	// switch opens with it once start_wait has passed.
 	cfg.StartWait = 50 * time.Millisecond
@@ -61,9 +69,9 @@ func TestServeRunsFromAConfigFile(t *testing.T) {
 	var stderr bytes.Buffer
 	go func() { done <- run(ctx, []string{"serve", "--config", path}, io.Discard, &stderr) }()
 
-	base := "http://" + listen
+	base := "https://" + listen
 	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := hc.Get(base + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -71,7 +79,7 @@ func TestServeRunsFromAConfigFile(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 10*time.Millisecond, "serve becomes ready once its bank link is signed on")
 
-	resp, err := http.PostForm(base+"/payment/rest/register.do", url.Values{"userName": {secrets.UserName}, "password": {secrets.Password},
+	resp, err := hc.PostForm(base+"/payment/rest/register.do", url.Values{"userName": {secrets.UserName}, "password": {secrets.Password},
 		"orderNumber": {"serve-1"}, "amount": {"500"}, "returnUrl": {"https://shop.example.kz/ok"}})
 	require.NoError(t, err)
 	var reg map[string]any

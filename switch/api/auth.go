@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,8 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 )
 
 // Passwords are argon2id with OWASP's minimum memory cost (19 MiB, two
@@ -108,6 +112,7 @@ func SHA256Hex(secret string) string {
 // constant-time; lookups are by SHA-256 of the secret, which tells an
 // attacker nothing they could time.
 type authn struct {
+	guard   *authguard.Guard
 	users   map[string]userCred
 	secrets map[[32]byte]secretCred // sha256(token or key) → merchant
 	dummy   phc                     // verified for unknown users, so they take as long as known ones
@@ -116,8 +121,27 @@ type authn struct {
 	// under a key that lives only in this process; a later call with the
 	// same password is checked against it instead of paying argon2 again.
 	mu     sync.Mutex
-	ok     map[string][]byte
+	ok     map[string]okEntry
 	macKey []byte
+	now    func() time.Time
+}
+
+// okEntry is a verified password's HMAC and when it stops being trusted:
+// a changed password in the config must not live on in the cache.
+type okEntry struct {
+	sum     []byte
+	expires time.Time
+}
+
+// okFor is how long a verified password spares its user argon2.
+const okFor = 5 * time.Minute
+
+// errLocked is a sign-in refused before any check: the credential or the
+// client address is locked for retryAfter.
+type errLocked struct{ retryAfter time.Duration }
+
+func (e *errLocked) Error() string {
+	return fmt.Sprintf("too many failed sign-ins; retry in %d s", int(e.retryAfter.Seconds()+0.999))
 }
 
 type userCred struct {
@@ -131,8 +155,8 @@ type secretCred struct {
 	hash   [32]byte
 }
 
-func newAuthn(cfg *Config) (*authn, error) {
-	a := &authn{users: map[string]userCred{}, secrets: map[[32]byte]secretCred{}, ok: map[string][]byte{}, macKey: make([]byte, 32)}
+func newAuthn(cfg *Config, guard *authguard.Guard) (*authn, error) {
+	a := &authn{guard: guard, users: map[string]userCred{}, secrets: map[[32]byte]secretCred{}, ok: map[string]okEntry{}, macKey: make([]byte, 32)}
 	if _, err := rand.Read(a.macKey); err != nil {
 		return nil, err
 	}
@@ -141,6 +165,7 @@ func newAuthn(cfg *Config) (*authn, error) {
 		return nil, err
 	}
 	a.dummy, _ = parsePHC(dummy)
+	a.now = time.Now
 	for i := range cfg.Merchants {
 		m := &cfg.Merchants[i]
 		if m.UserName != "" {
@@ -166,7 +191,15 @@ func newAuthn(cfg *Config) (*authn, error) {
 	return a, nil
 }
 
-func (a *authn) password(user, pw string) *MerchantConfig {
+// password checks an RBS user name and password from addr. It answers
+// *errLocked while the user or the address is locked out, and
+// authguard.ErrBusy when too many checks run at once; a wrong password is
+// (nil, nil) and counts towards the lockout.
+func (a *authn) password(ctx context.Context, user, pw, addr string) (*MerchantConfig, error) {
+	cred := "user:" + user
+	if wait, ok := a.guard.Allow(cred, addr); !ok {
+		return nil, &errLocked{wait}
+	}
 	u, known := a.users[user]
 	mac := hmac.New(sha256.New, a.macKey)
 	mac.Write([]byte(pw))
@@ -175,29 +208,49 @@ func (a *authn) password(user, pw string) *MerchantConfig {
 		a.mu.Lock()
 		cached := a.ok[user]
 		a.mu.Unlock()
-		if cached != nil && hmac.Equal(cached, sum) {
-			return u.m
+		if cached.sum != nil && a.now().Before(cached.expires) && hmac.Equal(cached.sum, sum) {
+			return u.m, nil
 		}
-		if u.phc.verify(pw) {
-			a.mu.Lock()
-			a.ok[user] = sum
-			a.mu.Unlock()
-			return u.m
-		}
-		return nil
 	}
-	a.dummy.verify(pw)
-	return nil
+	var good bool
+	ok, err := a.guard.Check(ctx, func() bool {
+		if !known {
+			a.dummy.verify(pw) // unknown users take as long as known ones
+			return false
+		}
+		good = u.phc.verify(pw)
+		return good
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		a.guard.Failed(cred, addr)
+		return nil, nil
+	}
+	a.guard.Succeeded(cred)
+	a.mu.Lock()
+	a.ok[user] = okEntry{sum, a.now().Add(okFor)}
+	a.mu.Unlock()
+	return u.m, nil
 }
 
-func (a *authn) secret(s string, apiKey bool) *MerchantConfig {
+// secret checks an RBS token or a JSON API key from addr: cheap to check,
+// but guessing them is limited by address like passwords.
+func (a *authn) secret(s string, apiKey bool, addr string) (*MerchantConfig, error) {
+	if wait, ok := a.guard.Allow("secret", addr); !ok {
+		return nil, &errLocked{wait}
+	}
 	if s == "" {
-		return nil
+		return nil, nil
 	}
 	h := sha256.Sum256([]byte(s))
 	c, ok := a.secrets[h]
 	if !ok || c.apiKey != apiKey || subtle.ConstantTimeCompare(c.hash[:], h[:]) != 1 {
-		return nil
+		// No per-credential lockout for a secret nobody holds: only the
+		// address is counted.
+		a.guard.Failed("secret:"+addr, addr)
+		return nil, nil
 	}
-	return c.m
+	return c.m, nil
 }

@@ -4,8 +4,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
+
+	"github.com/tulpar-switch/tulpar/switch/authguard"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Config is the api section of the daemon's config file.
@@ -19,6 +23,9 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Merchants are the web service's credentials, one entry per merchant.
 	Merchants []MerchantConfig `yaml:"merchants"`
+	// Guard limits credential guessing: lockout per credential, failures
+	// per client address, and how many password checks run at once.
+	Guard authguard.Config `yaml:"guard"`
 }
 
 // MerchantConfig holds one merchant's credentials. Secrets are stored
@@ -45,6 +52,20 @@ type MerchantConfig struct {
 	// integration.
 	CallbackURL    string `yaml:"callback_url"`
 	CallbackSecret string `yaml:"callback_secret"`
+	// CallbackHosts are the hosts, besides CallbackURL's, that an order's
+	// dynamicCallbackUrl (register.do) may name: "shop.kz" (any port),
+	// "shop.kz:8443" (that port only) or "*.shop.kz" (its subdomains). A
+	// dynamicCallbackUrl on any other host is refused: callbacks carry the
+	// merchant's checksum and must not be sent where the merchant did not
+	// say. The merchant must have callbacks configured (callback_url here
+	// or the daemon's callbacks section).
+	CallbackHosts []string `yaml:"callback_hosts"`
+	// ClientCertSHA256 pins the merchant's TLS client certificates (the
+	// SHA-256 of each one's DER): with it, the merchant's credentials are
+	// refused unless the request came over TLS with one of them (mutual
+	// TLS per merchant; the listener's tls.client_auth must ask for
+	// certificates: pin, request or require).
+	ClientCertSHA256 []string `yaml:"client_cert_sha256"`
 }
 
 // DefaultMaxBodyBytes is MaxBodyBytes when zero.
@@ -84,6 +105,9 @@ func (c *Config) Validate() error {
 				bad("%s.password_hash: %v", at, err)
 			}
 		}
+		if _, err := tlsconf.ParsePins(at+".client_cert_sha256", m.ClientCertSHA256); err != nil {
+			bad("%v", err)
+		}
 		if m.Token != "" {
 			if !isSHA256Hex(m.Token) {
 				bad("%s.token: must be the SHA-256 of the token, 64 hex digits", at)
@@ -109,6 +133,11 @@ func (c *Config) Validate() error {
 			}
 			if m.CallbackSecret == "" {
 				bad("%s.callback_secret: required with callback_url", at)
+			}
+		}
+		for j, h := range m.CallbackHosts {
+			if err := checkHostPattern(h); err != nil {
+				bad("%s.callback_hosts[%d]: %q: %v", at, j, h, err)
 			}
 		}
 	}
@@ -166,4 +195,64 @@ func DemoCredentials(merchant, paymentPageURL string) (Config, DemoSecrets, erro
 		}},
 	}
 	return cfg, DemoSecrets{merchant, demoUserName, demoPassword, demoToken, demoAPIKey}, cfg.Validate()
+}
+
+// checkHostPattern accepts a host name, optionally with a port, or
+// "*." and a domain: no scheme, no path, no user.
+func checkHostPattern(p string) error {
+	if p == "" {
+		return errors.New("empty")
+	}
+	u, err := url.Parse("http://" + strings.TrimPrefix(p, "*."))
+	if err != nil || u.Host != strings.TrimPrefix(p, "*.") || u.Hostname() == "" || strings.Contains(u.Hostname(), "*") {
+		return errors.New(`must be a host ("shop.kz"), a host and port ("shop.kz:8443") or "*." and a domain`)
+	}
+	if strings.HasPrefix(p, "*.") && u.Port() != "" {
+		return errors.New("a wildcard takes no port")
+	}
+	return nil
+}
+
+// hostAllowed says whether u's host is the merchant's callback URL's host
+// or matches one of its callback_hosts. Host names compare without case.
+func (m *MerchantConfig) hostAllowed(u *url.URL) bool {
+	host := strings.ToLower(u.Hostname())
+	if m.CallbackURL != "" {
+		if c, err := url.Parse(m.CallbackURL); err == nil && strings.ToLower(c.Hostname()) == host {
+			return true
+		}
+	}
+	for _, p := range m.CallbackHosts {
+		p = strings.ToLower(p)
+		if d, ok := strings.CutPrefix(p, "*."); ok {
+			if strings.HasSuffix(host, "."+d) {
+				return true
+			}
+			continue
+		}
+		ph, port, err := net.SplitHostPort(p)
+		if err != nil {
+			ph, port = p, ""
+		}
+		if strings.Trim(ph, "[]") == host && (port == "" || port == effectivePort(u)) {
+			return true
+		}
+	}
+	return false
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// callbacksEnabled says whether the merchant's callbacks go anywhere; an
+// order's own callback address means nothing otherwise.
+func (m *MerchantConfig) callbacksEnabled() bool {
+	return m.CallbackURL != "" || len(m.CallbackHosts) > 0
 }

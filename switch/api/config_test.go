@@ -1,10 +1,15 @@
 package api
 
 import (
+	"context"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 )
 
 func TestHashPassword(t *testing.T) {
@@ -39,6 +44,10 @@ func TestConfigValidate(t *testing.T) {
 		{"clear token", func(c *Config) { c.Merchants[0].Token = "tok" }, "api: merchants[0].token: must be the SHA-256 of the token"},
 		{"no credentials", func(c *Config) { c.Merchants[0] = MerchantConfig{Merchant: "m1"} }, "api: merchants[0]: no credentials"},
 		{"callback without secret", func(c *Config) { c.Merchants[0].CallbackURL = "https://m1.kz/cb" }, "api: merchants[0].callback_secret: required with callback_url"},
+		{"callback hosts", func(c *Config) { c.Merchants[0].CallbackHosts = []string{"m1.kz", "cb.m1.kz:8443", "*.m1.kz"} }, ""},
+		{"callback host with scheme", func(c *Config) { c.Merchants[0].CallbackHosts = []string{"https://m1.kz"} }, `api: merchants[0].callback_hosts[0]: "https://m1.kz": must be a host`},
+		{"callback host with path", func(c *Config) { c.Merchants[0].CallbackHosts = []string{"m1.kz/cb"} }, `api: merchants[0].callback_hosts[0]: "m1.kz/cb": must be a host`},
+		{"wildcard with port", func(c *Config) { c.Merchants[0].CallbackHosts = []string{"*.m1.kz:443"} }, "a wildcard takes no port"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -58,14 +67,49 @@ func TestConfigValidate(t *testing.T) {
 func TestDemoCredentials(t *testing.T) {
 	cfg, sec, err := DemoCredentials("demo-shop", "http://127.0.0.1:8080/pay")
 	require.NoError(t, err)
-	a, err := newAuthn(&cfg)
+	guard, err := authguard.New(authguard.Config{}, "test", nil)
 	require.NoError(t, err)
-	require.NotNil(t, a.password(sec.UserName, sec.Password))
-	require.NotNil(t, a.password(sec.UserName, sec.Password), "cached")
-	require.Nil(t, a.password(sec.UserName, "wrong"))
-	require.NotNil(t, a.secret(sec.Token, false))
-	require.NotNil(t, a.secret(sec.APIKey, true))
-	require.Nil(t, a.secret(sec.APIKey, false), "an API key is not an RBS token")
+	a, err := newAuthn(&cfg, guard)
+	require.NoError(t, err)
+	ctx, ip := context.Background(), "10.0.0.1"
+	pw := func(user, pw string) *MerchantConfig {
+		m, err := a.password(ctx, user, pw, ip)
+		require.NoError(t, err)
+		return m
+	}
+	secret := func(s string, apiKey bool) *MerchantConfig {
+		m, err := a.secret(s, apiKey, ip)
+		require.NoError(t, err)
+		return m
+	}
+	require.NotNil(t, pw(sec.UserName, sec.Password))
+	require.NotNil(t, pw(sec.UserName, sec.Password), "cached")
+	require.Nil(t, pw(sec.UserName, "wrong"))
+	require.NotNil(t, secret(sec.Token, false))
+	require.NotNil(t, secret(sec.APIKey, true))
+	require.Nil(t, secret(sec.APIKey, false), "an API key is not an RBS token")
+}
+
+// Guessing a merchant's password locks the user name after five tries,
+// from any address, with the time left in the answer; the right password
+// is refused too until the lock lifts.
+func TestPasswordGuessingLocksOut(t *testing.T) {
+	cfg, sec, err := DemoCredentials("demo-shop", "http://127.0.0.1:8080/pay")
+	require.NoError(t, err)
+	guard, err := authguard.New(authguard.Config{MaxFailures: 5, LockFor: time.Minute, AddressBurst: 100}, "test", nil)
+	require.NoError(t, err)
+	a, err := newAuthn(&cfg, guard)
+	require.NoError(t, err)
+	for range 5 {
+		m, err := a.password(context.Background(), sec.UserName, "guess", "10.0.0.1")
+		require.NoError(t, err)
+		require.Nil(t, m)
+	}
+	_, err = a.password(context.Background(), sec.UserName, sec.Password, "10.0.0.2")
+	var locked *errLocked
+	require.ErrorAs(t, err, &locked)
+	require.Greater(t, locked.retryAfter, 50*time.Second)
+	require.Contains(t, err.Error(), "retry in 60 s")
 }
 
 func FuzzParseAmount(f *testing.F) {
@@ -90,4 +134,24 @@ func FuzzParsePHC(f *testing.F) {
 			t.Fatalf("accepted expensive or invalid parameters: %+v", p)
 		}
 	})
+}
+
+func TestCallbackHostAllowed(t *testing.T) {
+	m := MerchantConfig{CallbackURL: "https://shop.kz/cb", CallbackHosts: []string{"notify.shop.kz:8443", "*.cdn.kz", "Other.KZ"}}
+	for u, want := range map[string]bool{
+		"https://shop.kz/orders/1":         true,
+		"http://SHOP.kz:8080/x":            true, // the callback URL's host, any port
+		"https://notify.shop.kz:8443/x":    true,
+		"https://notify.shop.kz/x":         false, // 443, not 8443
+		"https://a.b.cdn.kz/x":             true,
+		"https://cdn.kz/x":                 false, // the wildcard is for subdomains
+		"https://other.kz/x":               true,
+		"https://shop.kz.evil.com/x":       false,
+		"https://evilshop.kz/x":            false,
+		"https://user@evil.com/@shop.kz/x": false,
+	} {
+		parsed, err := url.Parse(u)
+		require.NoError(t, err)
+		require.Equal(t, want, m.hostAllowed(parsed), u)
+	}
 }

@@ -25,11 +25,14 @@ func FuzzRBSForms(f *testing.F) {
 		"amount=99999999999999999999&currency=999&language=zz&jsonParams={",
 		"MDORDER=x&$PAN=4111111111111111&$CVC=1&YYYY=20&MM=13",
 		"%zz=1",
+		"from=20260101000000&to=20260102000000&size=0&transactionStates=X",
+		"orderNumber=1&params[a]=%ff&language=kz",
+		`orderBundle={"cartItems":{"items":[{"name":"a","quantity":{"value":1e5},"itemPrice":1}]}}&amount=100000&orderNumber=b&returnUrl=https://x.kz/`,
 	} {
 		f.Add(uint8(0), seed)
 	}
 	endpoints := []string{"register", "registerPreAuth", "deposit", "reverse", "refund", "decline",
-		"getOrderStatus", "getOrderStatusExtended", "paymentorder"}
+		"getOrderStatus", "getOrderStatusExtended", "paymentorder", "getLastOrdersForMerchants", "addParams"}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		ep := endpoints[int(which)%len(endpoints)]
 		resp, err := http.Post(h.URL()+"/payment/rest/"+ep+".do", "application/x-www-form-urlencoded",
@@ -48,6 +51,8 @@ func FuzzRBSForms(f *testing.F) {
 		_, status := ans["ErrorCode"]
 		_, order := ans["orderId"]
 		require.True(t, code || status || order, "%s: neither an error code nor an order: %s", ep, raw)
-		require.NotContains(t, string(raw), "System error", "%s %q: a system error", ep, url.QueryEscape(body))
+		for _, system := range []string{"System error", "Системная ошибка", "Жүйелік қате"} {
+			require.NotContains(t, string(raw), system, "%s %q: a system error", ep, url.QueryEscape(body))
+		}
 	})
 }

@@ -40,11 +40,16 @@ type harness struct {
 	svc  *payments.Service
 	cfg  api.Config
 	logs *switchtest.LogBuffer
+	// client sends the tests' requests (a specCheck's, to validate every
+	// answer against the OpenAPI document).
+	client *http.Client
 }
 
-func newHarness(t testing.TB) *harness {
+// newHarness starts the switch; configure, if any, has the last word on
+// the API's config (callback addresses, say).
+func newHarness(t testing.TB, configure ...func(*api.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &switchtest.LogBuffer{}}
+	h := &harness{t: t, logs: &switchtest.LogBuffer{}, client: http.DefaultClient}
 	hashA, err := api.HashPassword(passA)
 	require.NoError(t, err)
 	hashB, err := api.HashPassword(passB)
@@ -56,6 +61,9 @@ func newHarness(t testing.TB) *harness {
 				APIKeys: []string{api.SHA256Hex(keyA)}, AllowCardEntry: true},
 			{Merchant: "shop-b", UserName: userB, PasswordHash: hashB, APIKeys: []string{api.SHA256Hex(keyB)}},
 		},
+	}
+	for _, f := range configure {
+		f(&h.cfg)
 	}
 	// Registered first, so it runs last: no card data in any log line of
 	// the whole run, shutdown included.
@@ -69,7 +77,7 @@ func newHarness(t testing.TB) *harness {
 		c.Payments.Merchants = nil
 		for i, id := range []string{"shop-a", "shop-b"} {
 			c.Payments.Merchants = append(c.Payments.Merchants, payments.Merchant{
-				ID: id, Name: "Shop " + id, URL: "https://" + id + ".example.kz", MCC: "5411", City: "Almaty", Country: "KZ",
+				ID: id, Name: "Shop " + id, URL: "https://" + id + ".example.kz", MCC: "5411", City: "Almaty", Country: "KZ", MaxAttempts: 1,
 				Terminals: map[string]payments.Terminal{switchtest.BankName: {TerminalID: fmt.Sprintf("TLPT000%d", i+1), MerchantID: fmt.Sprintf("00000000000010%d", i+1)}},
 			})
 		}
@@ -81,7 +89,7 @@ func newHarness(t testing.TB) *harness {
 // rbs posts a form to an RBS method and decodes the JSON answer.
 func (h *harness) rbs(method string, form url.Values) map[string]any {
 	h.t.Helper()
-	resp, err := http.PostForm(h.URL()+"/payment/rest/"+method+".do", form)
+	resp, err := h.client.PostForm(h.URL()+"/payment/rest/"+method+".do", form)
 	require.NoError(h.t, err)
 	defer resp.Body.Close()
 	require.Equal(h.t, http.StatusOK, resp.StatusCode)
@@ -129,7 +137,7 @@ func (h *harness) v1(method, path, key, idem string, body any) v1Resp {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	require.NoError(h.t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

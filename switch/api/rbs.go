@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -19,7 +18,9 @@ import (
 // The RBS facade answers as the BPC/RBS gateway that Kazakh banks run:
 // form parameters in, JSON out, always HTTP 200 with errorCode in the body
 // (plugins read the body, not the status), errorCode a string except in
-// paymentorder.do, which answers a number as that gateway does.
+// paymentorder.do, which answers a number as that gateway does. An unknown
+// method is an answer in the same form (errorCode 5), and a known one
+// called with the wrong HTTP method is 405 with that body.
 
 // RBS error codes.
 const (
@@ -32,41 +33,44 @@ const (
 	rbsSystemError = "7" // system error, wrong order state
 )
 
-// RBS messages merchants' plugins match on; kept as that gateway words them.
-const (
-	msgSuccess     = "Success"
-	msgAccess      = "Access denied"
-	msgDuplicate   = "Order number is duplicated, order with given order number is processed already"
-	msgNoOrder     = "Order ID is not registered"
-	msgState       = "Payment must be in the correct state"
-	msgDepositMax  = "Deposit amount exceeds the approved amount"
-	msgRefundMax   = "Refund amount exceeds the deposited amount"
-	msgAmountEmpty = "Amount can not be empty"
-	msgAmountBad   = "Invalid amount"
-	msgCurrency    = "Currency is unknown"
-	// msgUnavailable answers what the switch could not make durable: the
-	// request did nothing, and the same request later will be answered.
-	msgUnavailable = "Service temporarily unavailable, try again later"
-	msgInProgress  = "An operation on this order is in progress, check its status later"
-)
-
+// rbsError is an RBS answer's errorCode with its message, rendered in the
+// request's language when the answer is written.
 type rbsError struct {
+	ErrorCode string
+	msg       loc
+	en        string // the gateway's English wording, when it has its own
+}
+
+func rbsErr(code string, t text, args ...any) *rbsError {
+	return &rbsError{ErrorCode: code, msg: l(t, args...)}
+}
+
+func (e *rbsError) message(lang string) string {
+	if lang == langEN && e.en != "" {
+		return e.en
+	}
+	return e.msg.in(lang)
+}
+
+func (e *rbsError) Error() string { return e.ErrorCode + " " + e.message(langEN) }
+
+// rbsBody is an RBS answer's error fields as they go on the wire.
+type rbsBody struct {
 	ErrorCode    string `json:"errorCode"`
 	ErrorMessage string `json:"errorMessage"`
 }
 
-func (e *rbsError) Error() string { return e.ErrorCode + " " + e.ErrorMessage }
+var rbsSuccess = rbsErr(rbsOK, tSuccess)
 
-func rbsErr(code, msg string) *rbsError { return &rbsError{code, msg} }
+// rbsMethod is one method of the facade.
+type rbsMethod struct {
+	name     string
+	h        func(*call)
+	postOnly bool
+}
 
-var rbsSuccess = rbsError{rbsOK, msgSuccess}
-
-func (s *Server) routesRBS() {
-	for _, e := range []struct {
-		name     string
-		h        func(*call)
-		postOnly bool
-	}{
+func (s *Server) rbsMethods() []rbsMethod {
+	return []rbsMethod{
 		{"register", func(c *call) { c.rbsRegister(false) }, false},
 		{"registerPreAuth", func(c *call) { c.rbsRegister(true) }, false},
 		{"deposit", (*call).rbsDeposit, false},
@@ -75,25 +79,69 @@ func (s *Server) routesRBS() {
 		{"decline", (*call).rbsDecline, false},
 		{"getOrderStatus", (*call).rbsStatus, false},
 		{"getOrderStatusExtended", (*call).rbsStatusExtended, false},
+		{"getLastOrdersForMerchants", (*call).rbsLastOrders, false},
+		{"addParams", (*call).rbsAddParams, false},
 		// Card data only in a POST body: never in a URL that proxies log.
 		{"paymentorder", (*call).rbsPaymentOrder, true},
-	} {
-		path := "/payment/rest/" + e.name + ".do"
-		s.handle(http.MethodPost, path, e.name, e.h)
-		if !e.postOnly {
-			// RBS accepts GET as well; plugins written against it use both.
-			s.handle(http.MethodGet, path, e.name, e.h)
-		}
 	}
 }
 
-// rbsAnswer journals and sends an RBS answer.
+func (s *Server) routesRBS() {
+	allowed := map[string]string{}
+	for _, e := range s.rbsMethods() {
+		path := "/payment/rest/" + e.name + ".do"
+		s.handle(http.MethodPost, path, e.name, e.h)
+		allowed[path] = http.MethodPost
+		if !e.postOnly {
+			// RBS accepts GET as well; plugins written against it use both.
+			s.handle(http.MethodGet, path, e.name, e.h)
+			allowed[path] = "GET, POST"
+		}
+	}
+	// Everything else under the prefix: a method the facade does not have,
+	// or one of its methods with another HTTP method.
+	s.mux.HandleFunc("/payment/rest/", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, "rbs_unknown", func(c *call) {
+			c.reqPayload, _ = json.Marshal(map[string]string{"method": r.Method, "path": r.URL.Path})
+			c.lang = queryLanguage(r)
+			name := strings.TrimPrefix(r.URL.Path, "/payment/rest/")
+			if len(name) > 64 {
+				name = name[:64] + "..."
+			}
+			if allow, ok := allowed[r.URL.Path]; ok {
+				w.Header().Set("Allow", allow)
+				e := rbsErr(rbsWrong, tHTTPMethod, r.Method, name)
+				c.code = e.ErrorCode
+				b, _ := json.Marshal(rbsBody{e.ErrorCode, e.message(c.lang)})
+				c.write(http.StatusMethodNotAllowed, b, nil)
+				return
+			}
+			c.rbsAnswer(rbsErr(rbsWrong, tUnknownMethod, name))
+		})
+	})
+}
+
+// queryLanguage is the language of an answer given before the form is
+// read: the query's language parameter, else Russian.
+func queryLanguage(r *http.Request) string {
+	if lang, ok := normLanguage(r.URL.Query().Get("language")); ok && lang != "" {
+		return lang
+	}
+	return langRU
+}
+
+// rbsAnswer journals and sends an RBS answer: an *rbsError in the call's
+// language (numeric in paymentorder.do, as its every answer), or a body
+// of the method's own.
 func (c *call) rbsAnswer(v any) {
-	switch e := v.(type) {
-	case *rbsError:
+	if e, ok := v.(*rbsError); ok {
 		c.code = e.ErrorCode
-	case rbsError:
-		c.code = e.ErrorCode
+		msg := e.message(c.lang)
+		v = rbsBody{e.ErrorCode, msg}
+		if c.endpoint == "paymentorder" {
+			n, _ := strconv.Atoi(e.ErrorCode)
+			v = map[string]any{"errorCode": n, "errorMessage": msg, "error": msg}
+		}
 	}
 	if c.code == rbsOK {
 		c.code = ""
@@ -102,72 +150,9 @@ func (c *call) rbsAnswer(v any) {
 	c.write(http.StatusOK, b, nil)
 }
 
-// rbsBegin parses the form, records the request as it will be journaled
-// (no credentials, no card data) and authenticates. On false the answer
-// has been sent.
-func (c *call) rbsBegin() (url.Values, bool) {
-	c.reqPayload, _ = json.Marshal(map[string]string{"endpoint": c.endpoint})
-	if c.r.Method == http.MethodPost {
-		if ct := c.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			c.rbsAnswer(rbsErr(rbsWrong, "Content-Type must be application/x-www-form-urlencoded"))
-			return nil, false
-		}
-	}
-	if err := c.r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.rbsAnswer(rbsErr(rbsWrong, "Request is too large"))
-		} else {
-			c.rbsAnswer(rbsErr(rbsWrong, "Malformed request"))
-		}
-		return nil, false
-	}
-	form := c.r.Form
-	c.reqPayload = journalForm(c.endpoint, form)
-	for k, v := range form {
-		if len(v) > 1 {
-			c.rbsAnswer(rbsErr(rbsWrong, "Parameter "+k+" is given more than once"))
-			return nil, false
-		}
-	}
-	if tok := form.Get("token"); tok != "" {
-		c.merchant = c.s.auth.secret(tok, false)
-	} else {
-		switch {
-		case form.Get("userName") == "":
-			c.rbsAnswer(rbsErr(rbsMissing, "User name can not be empty"))
-			return nil, false
-		case form.Get("password") == "":
-			c.rbsAnswer(rbsErr(rbsMissing, "Password can not be empty"))
-			return nil, false
-		}
-		c.merchant = c.s.auth.password(form.Get("userName"), form.Get("password"))
-	}
-	if c.merchant == nil {
-		c.rbsAnswer(rbsErr(rbsWrong, msgAccess))
-		return nil, false
-	}
-	return form, true
-}
-
-// journalForm is the request as the journal keeps it: credentials left
-// out, the PAN masked, the CVC2 dropped.
-func journalForm(endpoint string, form url.Values) []byte {
-	p := make(map[string]string, len(form))
-	for k, v := range form {
-		switch k {
-		case "password", "token", "$CVC":
-			continue
-		case "$PAN":
-			p[k] = iso.MaskPAN(strings.Join(v, ""))
-			continue
-		}
-		p[k] = strings.Join(v, ",")
-	}
-	b, _ := json.Marshal(struct {
-		Endpoint string            `json:"endpoint"`
-		Params   map[string]string `json:"params"`
-	}{endpoint, p})
+// successBody is the answer of a follow-up that went through.
+func (c *call) successBody() []byte {
+	b, _ := json.Marshal(rbsBody{rbsOK, rbsSuccess.message(c.lang)})
 	return b
 }
 
@@ -175,7 +160,7 @@ func journalForm(endpoint string, form url.Values) []byte {
 // is "not registered", exactly as one that does not exist.
 func (c *call) rbsOrder(ctx context.Context, id string) (*order.Order, *rbsError) {
 	if id == "" {
-		return nil, rbsErr(rbsMissing, "Order ID can not be empty")
+		return nil, empty(rbsMissing, "orderId")
 	}
 	o, err := c.s.svc.Get(ctx, id)
 	return c.own(o, err)
@@ -184,15 +169,55 @@ func (c *call) rbsOrder(ctx context.Context, id string) (*order.Order, *rbsError
 func (c *call) own(o *order.Order, err error) (*order.Order, *rbsError) {
 	switch {
 	case errors.Is(err, order.ErrNotFound):
-		return nil, rbsErr(rbsUnknownOrd, msgNoOrder)
+		return nil, rbsErr(rbsUnknownOrd, tNoOrder)
 	case err != nil:
 		c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("read order")
-		return nil, rbsErr(rbsSystemError, "System error")
+		return nil, rbsErr(rbsSystemError, tSystem)
 	case o.Merchant != c.merchant.Merchant:
-		return nil, rbsErr(rbsUnknownOrd, msgNoOrder)
+		return nil, rbsErr(rbsUnknownOrd, tNoOrder)
 	}
 	c.orderID = o.ID
 	return o, nil
+}
+
+// checkMerchantLogin: merchantLogin names the merchant for agents acting
+// for several; here it must be the caller itself.
+func (c *call) checkMerchantLogin(form url.Values) *rbsError {
+	ml := form.Get("merchantLogin")
+	if ml == "" || ml == c.merchant.UserName || ml == c.merchant.Merchant {
+		return nil
+	}
+	return rbsErr(rbsWrong, tMerchantLogin, "merchantLogin")
+}
+
+// orderRef returns the id of the caller's order a request names: by
+// orderId, or by orderNumber (with merchantLogin, if any, the caller's
+// own login). With both, they must name the same order.
+func (c *call) orderRef(form url.Values) (string, *rbsError) {
+	if e := c.checkMerchantLogin(form); e != nil {
+		return "", e
+	}
+	id, number := form.Get("orderId"), form.Get("orderNumber")
+	if number == "" {
+		if id == "" {
+			return "", empty(rbsMissing, "orderId")
+		}
+		return id, nil
+	}
+	o, err := c.s.svc.ByNumber(c.r.Context(), c.merchant.Merchant, number)
+	if errors.Is(err, order.ErrNotFound) {
+		return "", rbsErr(rbsUnknownOrd, tNoOrderNumber)
+	}
+	if _, e := c.own(o, err); e != nil {
+		if e.ErrorCode == rbsUnknownOrd {
+			e = rbsErr(rbsUnknownOrd, tNoOrderNumber)
+		}
+		return "", e
+	}
+	if id != "" && id != o.ID {
+		return "", invalid("orderNumber", l(rOtherOrder))
+	}
+	return o.ID, nil
 }
 
 // rbsFail maps a payments error to the RBS answer.
@@ -203,32 +228,32 @@ func (c *call) rbsFail(err error, amountErr *rbsError) *rbsError {
 	case errors.As(err, &re):
 		return re
 	case errors.Is(err, order.ErrNotFound):
-		return rbsErr(rbsUnknownOrd, msgNoOrder)
+		return rbsErr(rbsUnknownOrd, tNoOrder)
 	case errors.Is(err, order.ErrAmount):
 		return amountErr
 	case errors.Is(err, order.ErrTransition):
-		return rbsErr(rbsSystemError, msgState)
+		return rbsErr(rbsSystemError, tState)
 	case errors.As(err, &in):
-		return rbsErr(rbsWrong, "Invalid "+in.Field+": "+in.Reason)
+		return invalid(in.Field, l(rReason, in.Reason))
 	case errors.Is(err, payments.ErrBankRefused):
-		return rbsErr(rbsSystemError, "Operation declined by the bank")
+		return rbsErr(rbsSystemError, tBankDeclined)
 	case errors.Is(err, payments.ErrUnavailable):
-		return rbsErr(rbsSystemError, "Bank is unavailable, try again later")
+		return rbsErr(rbsSystemError, tBankDown)
 	case errors.Is(err, payments.ErrStorage):
-		return rbsErr(rbsSystemError, msgUnavailable)
+		return rbsErr(rbsSystemError, tUnavailable)
 	case errors.Is(err, payments.ErrInProgress):
-		return rbsErr(rbsSystemError, msgInProgress)
+		return rbsErr(rbsSystemError, tInProgress)
 	case errors.Is(err, payments.ErrKeyReused):
-		return rbsErr(rbsWrong, "externalRefundId is already used for a refund of another amount")
+		return rbsErr(rbsWrong, tKeyReused)
 	case errors.Is(err, payments.ErrCard):
-		return rbsErr(rbsWrong, "Invalid card data")
+		return invalid("card data", l(rReason, strings.TrimPrefix(err.Error(), payments.ErrCard.Error()+": ")))
 	}
 	c.s.log.Error().Err(err).Str("endpoint", c.endpoint).Msg("payments error")
-	return rbsErr(rbsSystemError, "System error")
+	return rbsErr(rbsSystemError, tSystem)
 }
 
-// almaty is the gateway's local time for expirationDate: Kazakhstan keeps
-// one zone, UTC+5, since March 2024.
+// almaty is the gateway's local time for expirationDate and the order
+// lists' periods: Kazakhstan keeps one zone, UTC+5, since March 2024.
 var almaty = time.FixedZone("UTC+5", 5*3600)
 
 func (c *call) rbsRegister(twoStage bool) {
@@ -236,7 +261,7 @@ func (c *call) rbsRegister(twoStage bool) {
 	if !ok {
 		return
 	}
-	r, e := parseRegister(form, twoStage, time.Now())
+	r, e := parseRegister(form, c.merchant, twoStage, time.Now())
 	if e != nil {
 		c.rbsAnswer(e)
 		return
@@ -249,9 +274,9 @@ func (c *call) rbsRegister(twoStage bool) {
 	res, err := c.s.svc.Register(c.r.Context(), r)
 	switch {
 	case errors.Is(err, order.ErrDuplicateNumber):
-		c.rbsAnswer(rbsErr(rbsDuplicate, msgDuplicate))
+		c.rbsAnswer(rbsErr(rbsDuplicate, tDuplicate))
 	case err != nil:
-		c.rbsAnswer(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
+		c.rbsAnswer(c.rbsFail(err, rbsErr(rbsWrong, tAmountBad)))
 	case !c.took(res):
 		c.write(http.StatusOK, c.s.registered(res.Order), nil)
 	}
@@ -263,110 +288,21 @@ func (s *Server) registered(o *order.Order) []byte {
 	return b
 }
 
-// parseRegister reads register.do's parameters into a registration, one
-// rule at a time in the order RBS checks them; the first broken rule is
-// the answer. What payments checks itself (the language, the amount's
-// sign) it answers as an InputError naming the field; what RBS answers
-// with a code of its own (an empty number, an unknown currency, a missing
-// return URL) is checked here.
-func parseRegister(form url.Values, twoStage bool, now time.Time) (payments.RegisterRequest, *rbsError) {
-	r := payments.RegisterRequest{
-		Number: form.Get("orderNumber"), Currency: form.Get("currency"), Description: form.Get("description"),
-		Email: form.Get("email"), Customer: form.Get("clientId"), Language: form.Get("language"),
-		ReturnURL: form.Get("returnUrl"), FailURL: form.Get("failUrl"), TwoStage: twoStage,
-	}
-	if r.Currency == "" {
-		r.Currency = iso.CurrencyKZT
-	}
-	phone := form.Get("phone")
-	rules := []struct {
-		bad bool
-		err *rbsError
-	}{
-		{r.Number == "", rbsErr(rbsDuplicate, "Order number can not be empty")},
-		{!validOrderNumber(r.Number), rbsErr(rbsWrong, "Invalid orderNumber: 1 to 36 printable characters")},
-		{form.Get("amount") == "", rbsErr(rbsMissing, msgAmountEmpty)},
-		{!knownCurrency(r.Currency), rbsErr(rbsCurrency, msgCurrency)},
-		{r.ReturnURL == "", rbsErr(rbsMissing, "Return URL can not be empty")},
-		{checkURL(r.ReturnURL) != nil, rbsErr(rbsWrong, "Invalid returnUrl: must be an absolute http(s) URL")},
-		{r.FailURL != "" && checkURL(r.FailURL) != nil, rbsErr(rbsWrong, "Invalid failUrl: must be an absolute http(s) URL")},
-		{!validText(r.Description, maxDescription), rbsErr(rbsWrong, "Invalid description: at most 512 characters")},
-		{r.Email != "" && !validEmail(r.Email), rbsErr(rbsWrong, "Invalid email")},
-		{phone != "" && !validPhone(phone), rbsErr(rbsWrong, "Invalid phone")},
-		{!validText(r.Customer, 255) || !validText(form.Get("pageView"), 20), rbsErr(rbsWrong, "Invalid clientId or pageView")},
-	}
-	for _, rule := range rules {
-		if rule.bad {
-			return r, rule.err
-		}
-	}
-	var err error
-	if r.Amount, err = parseAmount(form.Get("amount"), false); err != nil {
-		return r, rbsErr(rbsWrong, msgAmountBad)
-	}
-	if jp := form.Get("jsonParams"); jp != "" {
-		if err := json.Unmarshal([]byte(jp), &r.Params); err != nil || !validParams(r.Params) {
-			return r, rbsErr(rbsWrong, "Invalid jsonParams: a JSON object of up to 50 string values")
-		}
-	}
-	var e *rbsError
-	if r.Lifetime, e = registerLifetime(form, now); e != nil {
-		return r, e
-	}
-	return r, nil
-}
-
-// registerLifetime is the order's lifetime from sessionTimeoutSecs and
-// expirationDate (the sooner of the two), 0 for the configured default.
-func registerLifetime(form url.Values, now time.Time) (time.Duration, *rbsError) {
-	var lifetime time.Duration
-	if v := form.Get("sessionTimeoutSecs"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 || n > maxLifetimeSecs {
-			return 0, rbsErr(rbsWrong, "Invalid sessionTimeoutSecs")
-		}
-		lifetime = time.Duration(n) * time.Second
-	}
-	if v := form.Get("expirationDate"); v != "" {
-		t, err := time.ParseInLocation("2006-01-02T15:04:05", v, almaty)
-		life := t.Sub(now)
-		if err != nil || life <= 0 || life > maxLifetimeSecs*time.Second {
-			return 0, rbsErr(rbsWrong, "Invalid expirationDate")
-		}
-		if lifetime == 0 || life < lifetime {
-			lifetime = life
-		}
-	}
-	return lifetime, nil
-}
-
-func validPhone(s string) bool {
-	s = strings.TrimPrefix(s, "+")
-	if len(s) < 5 || len(s) > 15 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) formURL(id string) string { return s.cfg.PaymentPageURL + "/" + id }
 
 // followUp runs one of deposit, reverse, refund and decline: the order is
-// named by orderId, and payments checks under its own lock that it is the
-// caller's and what a repeated request answers.
+// named by orderId or orderNumber, and payments checks under its own lock
+// that it is the caller's and what a repeated request answers.
 func (c *call) followUp(form url.Values, run func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error), amountErr *rbsError) {
-	id := form.Get("orderId")
-	if id == "" {
-		c.rbsAnswer(rbsErr(rbsMissing, "Order ID can not be empty"))
+	id, e := c.orderRef(form)
+	if e != nil {
+		c.rbsAnswer(e)
 		return
 	}
 	c.orderID = id
+	success := c.successBody()
 	res, err := run(c.r.Context(), payments.FollowUpRequest{OrderID: id, Merchant: c.merchant.Merchant,
-		Reply: c.reply(func(*order.Order, *threeds.Outcome) (int, []byte) { return http.StatusOK, successBody })})
+		Reply: c.reply(func(*order.Order, *threeds.Outcome) (int, []byte) { return http.StatusOK, success })})
 	c.took(res)
 	if c.sent {
 		return
@@ -378,8 +314,6 @@ func (c *call) followUp(form url.Values, run func(ctx context.Context, r payment
 	c.rbsAnswer(rbsSuccess)
 }
 
-var successBody, _ = json.Marshal(rbsSuccess)
-
 // rbsAmount reads the amount parameter (zero allowed when zeroOK, as
 // deposit.do's "the whole hold"; absence too when optional); a missing or
 // bad one is answered here.
@@ -389,10 +323,10 @@ func (c *call) rbsAmount(form url.Values, zeroOK, optional bool) (int64, bool) {
 	}
 	amount, err := parseAmount(form.Get("amount"), zeroOK)
 	if errors.Is(err, errRequired) {
-		c.rbsAnswer(rbsErr(rbsMissing, msgAmountEmpty))
+		c.rbsAnswer(rbsErr(rbsMissing, tAmountEmpty))
 		return 0, false
 	} else if err != nil {
-		c.rbsAnswer(rbsErr(rbsWrong, msgAmountBad))
+		c.rbsAnswer(rbsErr(rbsWrong, tAmountBad))
 		return 0, false
 	}
 	return amount, true
@@ -410,7 +344,7 @@ func (c *call) rbsDeposit() {
 	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
 		r.Amount = amount
 		return c.s.svc.Complete(ctx, r)
-	}, rbsErr(rbsWrong, msgDepositMax))
+	}, rbsErr(rbsWrong, tDepositMax))
 }
 
 func (c *call) rbsReverse() {
@@ -427,7 +361,7 @@ func (c *call) rbsReverse() {
 	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
 		r.Amount, r.Reply.Answer = amount, nil
 		return c.s.svc.Cancel(ctx, r)
-	}, rbsErr(rbsWrong, "Reversal amount exceeds the approved amount"))
+	}, rbsErr(rbsWrong, tReverseMax))
 }
 
 func (c *call) rbsRefund() {
@@ -435,20 +369,21 @@ func (c *call) rbsRefund() {
 	if !ok {
 		return
 	}
-	amount, ok := c.rbsAmount(form, false, false)
+	// amount 0 refunds all that is left, as the gateway documents it.
+	amount, ok := c.rbsAmount(form, true, false)
 	if !ok {
 		return
 	}
 	ext := form.Get("externalRefundId")
 	if !validText(ext, 64) {
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid externalRefundId"))
+		c.rbsAnswer(invalid("externalRefundId", l(rMaxChars, 64)))
 		return
 	}
 	var expected *int64
 	if v := form.Get("expectedDepositedAmount"); v != "" {
 		n, err := parseAmount(v, true)
 		if err != nil {
-			c.rbsAnswer(rbsErr(rbsWrong, "Invalid expectedDepositedAmount"))
+			c.rbsAnswer(invalid("expectedDepositedAmount", l(rMinorUnits)))
 			return
 		}
 		expected = &n
@@ -457,37 +392,31 @@ func (c *call) rbsRefund() {
 	if ext != "" {
 		key = "rbs-refund:" + ext
 	}
-	var op *order.Operation
 	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
 		r.Amount, r.IdemKey, r.ExpectedDeposited, r.Reply.Answer = amount, key, expected, nil
 		res, err := c.s.svc.Refund(ctx, r)
 		var in *order.InputError
 		switch {
 		case errors.As(err, &in) && in.Field == "expectedDepositedAmount":
-			return res, errExpectedDeposited
+			return res, rbsErr(rbsSystemError, tExpected)
 		case err != nil:
 			return res, err
 		}
-		op = res.Op
-		if e := refundOutcome(op); e != nil {
+		if e := refundOutcome(res.Op); e != nil {
 			return res, e
 		}
 		return res, nil
-	}, rbsErr(rbsSystemError, msgRefundMax))
+	}, rbsErr(rbsSystemError, tRefundMax))
 }
-
-// errExpectedDeposited is refund.do's answer when expectedDepositedAmount
-// does not hold.
-var errExpectedDeposited = rbsErr(rbsSystemError, "Deposited amount does not match expectedDepositedAmount")
 
 func refundOutcome(op *order.Operation) *rbsError {
 	switch op.Status {
 	case order.OpApproved, order.OpQueued:
 		return nil
 	case order.OpTimeout:
-		return rbsErr(rbsSystemError, "Bank did not answer; the refund is cancelled, try again")
+		return rbsErr(rbsSystemError, tRefundTimeout)
 	}
-	return rbsErr(rbsSystemError, "Refund declined by the bank")
+	return rbsErr(rbsSystemError, tRefundDeclined)
 }
 
 func (c *call) rbsDecline() {
@@ -495,22 +424,8 @@ func (c *call) rbsDecline() {
 	if !ok {
 		return
 	}
-	if form.Get("orderId") == "" && form.Get("orderNumber") != "" {
-		// merchantLogin names the merchant for agents acting for several;
-		// here it must be the caller itself.
-		if ml := form.Get("merchantLogin"); ml != "" && ml != c.merchant.UserName && ml != c.merchant.Merchant {
-			c.rbsAnswer(rbsErr(rbsWrong, msgAccess))
-			return
-		}
-		o, e := c.own(c.s.svc.ByNumber(c.r.Context(), c.merchant.Merchant, form.Get("orderNumber")))
-		if e != nil {
-			c.rbsAnswer(e)
-			return
-		}
-		form.Set("orderId", o.ID)
-	}
 	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
 		r.Reply.Answer = nil
 		return c.s.svc.Decline(ctx, r)
-	}, rbsErr(rbsWrong, msgAmountBad))
+	}, rbsErr(rbsWrong, tAmountBad))
 }

@@ -1,16 +1,12 @@
 package api
 
 import (
-	"encoding/json"
-	"errors"
-	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/switch/order"
-	"github.com/tulpar-switch/tulpar/switch/payments"
-	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
 // rbsPAN is the gateway's masked PAN: first six, "**", last four.
@@ -58,15 +54,26 @@ func paymentOp(o *order.Order) *order.Operation {
 
 const rbsTimeLayout = "2006-01-02T15:04:05"
 
-func (c *call) statusOrder(form url.Values) (*order.Order, *rbsError) {
-	ctx := c.r.Context()
-	if id := form.Get("orderId"); id != "" {
-		return c.rbsOrder(ctx, id)
+// statusOrder is the order a status request names (orderId, or
+// orderNumber with merchantLogin) and the language its texts are in (the
+// request's, else the order's).
+func (c *call) statusOrder(form url.Values) (*order.Order, string, *rbsError) {
+	lang, ok := normLanguage(form.Get("language"))
+	if !ok {
+		return nil, "", invalid("language", l(rLanguage))
 	}
-	if n := form.Get("orderNumber"); n != "" {
-		return c.own(c.s.svc.ByNumber(ctx, c.merchant.Merchant, n))
+	id, e := c.orderRef(form)
+	if e != nil {
+		return nil, "", e
 	}
-	return nil, rbsErr(rbsMissing, "Order ID can not be empty")
+	o, e := c.rbsOrder(c.r.Context(), id)
+	if e != nil {
+		return nil, "", e
+	}
+	if lang == "" {
+		lang = o.Language
+	}
+	return o, lang, nil
 }
 
 func (c *call) rbsStatusExtended() {
@@ -74,55 +81,56 @@ func (c *call) rbsStatusExtended() {
 	if !ok {
 		return
 	}
-	lang := form.Get("language")
-	if !validLanguage(lang) {
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid language: ru, kk or en"))
-		return
-	}
-	o, e := c.statusOrder(form)
+	o, lang, e := c.statusOrder(form)
 	if e != nil {
 		c.rbsAnswer(e)
 		return
 	}
-	if lang == "" {
-		lang = o.Language
-	}
-	type nv struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	params := []nv{}
+	c.rbsAnswer(statusExtended(o, lang, rbsSuccess.message(c.lang)))
+}
+
+type nameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// statusExtended is getOrderStatusExtended.do's answer for o, its texts
+// in lang: every field the gateway documents that the switch has a value
+// for. bankInfo is left out (no issuer directory here); bindingInfo names
+// the shop's clientId and will name the binding once stored cards exist.
+func statusExtended(o *order.Order, lang, success string) map[string]any {
+	params := make([]nameValue, 0, len(o.Params))
 	for k, v := range o.Params {
-		params = append(params, nv{k, v})
+		params = append(params, nameValue{k, v})
 	}
-	sortNV := func(a []nv) {
-		for i := 1; i < len(a); i++ {
-			for j := i; j > 0 && a[j].Name < a[j-1].Name; j-- {
-				a[j], a[j-1] = a[j-1], a[j]
-			}
-		}
+	sort.Slice(params, func(i, j int) bool { return params[i].Name < params[j].Name })
+	binding := map[string]string{}
+	if o.Customer != "" {
+		binding["clientId"] = o.Customer
 	}
-	sortNV(params)
 	ans := map[string]any{
-		"errorCode": rbsOK, "errorMessage": msgSuccess,
+		"errorCode": rbsOK, "errorMessage": success,
 		"orderNumber": o.Number, "orderStatus": int(o.Status),
 		"actionCode": o.ActionCode, "actionCodeDescription": order.ActionText(o.ActionCode, lang),
 		"amount": o.Amount, "currency": o.Currency, "date": o.CreatedAt.UnixMilli(),
 		"orderDescription": o.Description, "ip": o.IP,
 		"merchantOrderParams": params,
-		"attributes":          []nv{{"mdOrder", o.ID}},
+		"attributes":          []nameValue{{"mdOrder", o.ID}},
 		"paymentAmountInfo": map[string]any{
 			"paymentState": paymentStates[o.Status], "approvedAmount": o.Approved,
-			"depositedAmount": o.Deposited, "refundedAmount": o.Refunded,
+			"depositedAmount": o.Deposited, "refundedAmount": o.Refunded, "feeAmount": 0,
 		},
+		"bindingInfo": binding,
 	}
-	if o.Status == order.StatusRegistered {
+	if o.Status == order.StatusRegistered && !o.AttemptDeclined() {
 		ans["actionCodeDescription"] = ""
 	}
 	if o.Card != nil {
+		ans["paymentWay"] = "CARD"
 		card := map[string]any{
-			"maskedPan": rbsPAN(o.Card), "expiration": rbsExpiry(o.Card), "cardholderName": o.Card.Holder,
-			"paymentSystem": strings.ToUpper(o.Card.Brand),
+			"maskedPan": rbsPAN(o.Card), "pan": rbsPAN(o.Card), "expiration": rbsExpiry(o.Card),
+			"cardholderName": o.Card.Holder, "paymentSystem": strings.ToUpper(o.Card.Brand), "chargeback": false,
+			"approvalCode": "",
 		}
 		eci := 7 // non-authenticated e-commerce, as the authorization said
 		if o.ThreeDS != nil && o.ThreeDS.ECI != "" {
@@ -158,7 +166,10 @@ func (c *call) rbsStatusExtended() {
 		})
 	}
 	ans["refunds"] = refunds
-	c.rbsAnswer(ans)
+	if len(o.Cart) > 0 {
+		ans["orderBundle"] = bundleJSON(o)
+	}
+	return ans
 }
 
 // rbsStatus is the older getOrderStatus.do, with its capitalised names.
@@ -167,19 +178,14 @@ func (c *call) rbsStatus() {
 	if !ok {
 		return
 	}
-	lang := form.Get("language")
-	if !validLanguage(lang) {
-		c.rbsAnswer(rbsErr(rbsWrong, "Invalid language: ru, kk or en"))
-		return
-	}
-	o, e := c.statusOrder(form)
+	o, _, e := c.statusOrder(form)
 	if e != nil {
 		c.code = e.ErrorCode
-		c.rbsAnswer(map[string]string{"ErrorCode": e.ErrorCode, "ErrorMessage": e.ErrorMessage})
+		c.rbsAnswer(map[string]string{"ErrorCode": e.ErrorCode, "ErrorMessage": e.message(c.lang)})
 		return
 	}
 	ans := map[string]any{
-		"ErrorCode": rbsOK, "ErrorMessage": msgSuccess, "OrderStatus": int(o.Status), "OrderNumber": o.Number,
+		"ErrorCode": rbsOK, "ErrorMessage": rbsSuccess.message(c.lang), "OrderStatus": int(o.Status), "OrderNumber": o.Number,
 		"Amount": o.Amount, "currency": o.Currency, "authCode": 2, "Ip": o.IP, "depositAmount": o.Deposited,
 		"Pan": rbsPAN(o.Card), "expiration": rbsExpiry(o.Card), "cardholderName": "", "approvalCode": "",
 	}
@@ -190,131 +196,4 @@ func (c *call) rbsStatus() {
 		ans["approvalCode"] = op.ApprovalCode
 	}
 	c.rbsAnswer(ans)
-}
-
-// paymentorder.do answers with a numeric errorCode, as that gateway's
-// server-to-server payment does.
-func (c *call) poAnswer(code int, msg string, extra map[string]any) {
-	ans := map[string]any{"errorCode": code}
-	if msg != "" {
-		ans["errorMessage"], ans["error"] = msg, msg
-	}
-	for k, v := range extra {
-		ans[k] = v
-	}
-	c.rbsAnswer(ans)
-	if code != 0 {
-		c.code = strconv.Itoa(code)
-	}
-}
-
-func (c *call) poFail(e *rbsError) {
-	n, _ := strconv.Atoi(e.ErrorCode)
-	c.poAnswer(n, e.ErrorMessage, nil)
-}
-
-func (c *call) rbsPaymentOrder() {
-	form, ok := c.rbsBegin()
-	if !ok {
-		return
-	}
-	if !c.merchant.AllowCardEntry {
-		c.poFail(rbsErr(rbsWrong, msgAccess))
-		return
-	}
-	yyyy, mm := form.Get("YYYY"), form.Get("MM")
-	switch {
-	case form.Get("MDORDER") == "":
-		c.poFail(rbsErr(rbsMissing, "MDORDER can not be empty"))
-		return
-	case form.Get("$PAN") == "":
-		c.poFail(rbsErr(rbsMissing, "$PAN can not be empty"))
-		return
-	case form.Get("$CVC") == "":
-		c.poFail(rbsErr(rbsMissing, "$CVC can not be empty"))
-		return
-	case yyyy == "" || mm == "":
-		c.poFail(rbsErr(rbsMissing, "YYYY and MM can not be empty"))
-		return
-	case len(yyyy) != 4 || len(mm) != 2 || !strings.HasPrefix(yyyy, "20"):
-		c.poFail(rbsErr(rbsWrong, "Invalid YYYY or MM"))
-		return
-	case !validText(form.Get("TEXT"), 64) || !validLanguage(form.Get("language")):
-		c.poFail(rbsErr(rbsWrong, "Invalid TEXT or language"))
-		return
-	case form.Get("email") != "" && !validEmail(form.Get("email")):
-		c.poFail(rbsErr(rbsWrong, "Invalid email"))
-		return
-	}
-	ctx := c.r.Context()
-	id := form.Get("MDORDER")
-	c.orderID = id
-	ip := form.Get("ip")
-	if ip == "" {
-		ip = clientIP(c.r)
-	}
-	termURL := c.s.formURL(id) + "/3ds"
-	reply := c.reply(func(n *order.Order, ch *threeds.Outcome) (int, []byte) {
-		b, _ := json.Marshal(poResult(n, ch, termURL))
-		return http.StatusOK, b
-	})
-	res, err := c.s.svc.Pay(ctx, payments.PayRequest{
-		OrderID: id, Merchant: c.merchant.Merchant,
-		Card:  payments.CardInput{PAN: form.Get("$PAN"), Expiry: yyyy[2:] + mm, CVV2: form.Get("$CVC"), Holder: form.Get("TEXT")},
-		Email: form.Get("email"), IP: ip, NotificationURL: termURL, Reply: reply,
-	})
-	if c.took(res) {
-		return
-	}
-	switch {
-	case errors.Is(err, payments.ErrCard):
-		// ValidateCard's reasons never quote card data.
-		c.poFail(rbsErr(rbsWrong, "Invalid card data: "+strings.TrimPrefix(err.Error(), payments.ErrCard.Error()+": ")))
-	case errors.Is(err, order.ErrTransition):
-		if o, gerr := c.s.svc.Get(ctx, id); gerr == nil && o.Status == order.StatusDeclined && o.ActionCode == order.ActionExpired {
-			c.poAnswer(7, "Order has expired", map[string]any{"actionCode": order.ActionExpired})
-			return
-		}
-		c.poFail(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
-	case err != nil:
-		c.poFail(c.rbsFail(err, rbsErr(rbsWrong, msgAmountBad)))
-	default:
-		// A replay: the order's payment was decided by an earlier request.
-		c.rbsAnswer(poResult(res.Order, res.Challenge, termURL))
-	}
-}
-
-// poResult is paymentorder.do's answer to a payment that went through:
-// where to send the buyer (the ACS for a challenge, else the merchant's
-// return or fail URL).
-func poResult(n *order.Order, ch *threeds.Outcome, termURL string) map[string]any {
-	const info = "Your order is proceeded, redirecting..."
-	ans := map[string]any{"errorCode": 0}
-	if ch != nil {
-		ans["acsUrl"], ans["termUrl"], ans["info"] = ch.ChallengeURL, termURL, info
-		for form, ours := range map[string]string{"PaReq": "paReq", "MD": "md", "creq": "creq", "threeDSSessionData": "threeDSSessionData"} {
-			if v, ok := ch.ChallengeForm[form]; ok {
-				ans[ours] = v
-			}
-		}
-		return ans
-	}
-	target := n.ReturnURL
-	ans["info"] = info
-	if n.Status == order.StatusDeclined {
-		if n.FailURL != "" {
-			target = n.FailURL
-		}
-		ans["error"] = order.ActionText(n.ActionCode, n.Language)
-	}
-	ans["redirect"] = withOrderID(target, n.ID)
-	return ans
-}
-
-func withOrderID(u, id string) string {
-	sep := "?"
-	if strings.Contains(u, "?") {
-		sep = "&"
-	}
-	return u + sep + "orderId=" + url.QueryEscape(id)
 }

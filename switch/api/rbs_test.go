@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +15,16 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 )
+
+// manyParams is a jsonParams object of n parameters.
+func manyParams(n int) string {
+	p := map[string]string{}
+	for i := range n {
+		p[fmt.Sprintf("p%02d", i)] = "v"
+	}
+	b, _ := json.Marshal(p)
+	return string(b)
+}
 
 func register(t *testing.T, h *harness, method, number string, amount string) string {
 	t.Helper()
@@ -68,9 +80,10 @@ func TestRBSTwoStagePartialDepositTwoRefunds(t *testing.T) {
 	require.Contains(t, st["merchantOrderParams"], map[string]any{"name": "CMS", "value": "Opencart 2.1.x"})
 	require.Equal(t, []any{map[string]any{"name": "mdOrder", "value": id}}, st["attributes"])
 
-	require.Equal(t, map[string]any{"errorCode": "5", "errorMessage": "Deposit amount exceeds the approved amount"},
+	// No language parameter: the gateway's Russian.
+	require.Equal(t, map[string]any{"errorCode": "5", "errorMessage": "Сумма списания превышает одобренную сумму"},
 		h.rbs("deposit", credsA("orderId", id, "amount", "100001")))
-	require.Equal(t, map[string]any{"errorCode": "0", "errorMessage": "Success"}, h.rbs("deposit", credsA("orderId", id, "amount", "80000")))
+	require.Equal(t, map[string]any{"errorCode": "0", "errorMessage": "Успешно"}, h.rbs("deposit", credsA("orderId", id, "amount", "80000")))
 	// A retried deposit is answered, not refused, and captures nothing more.
 	require.Equal(t, "0", h.rbs("deposit", credsA("orderId", id, "amount", "80000"))["errorCode"])
 
@@ -86,15 +99,15 @@ func TestRBSTwoStagePartialDepositTwoRefunds(t *testing.T) {
 	}
 	require.Equal(t, "0", refund("30000", "r-1", "80000")["errorCode"])
 	require.Equal(t, "0", refund("30000", "r-1", "80000")["errorCode"], "same externalRefundId: the first answer")
-	require.Equal(t, map[string]any{"errorCode": "7", "errorMessage": "Deposited amount does not match expectedDepositedAmount"},
+	require.Equal(t, map[string]any{"errorCode": "7", "errorMessage": "Списанная сумма не совпадает с expectedDepositedAmount"},
 		refund("10000", "r-2", "80000"), "a parallel refund already took 30000")
-	require.Equal(t, map[string]any{"errorCode": "7", "errorMessage": "Refund amount exceeds the deposited amount"}, refund("50001", "", ""))
+	require.Equal(t, map[string]any{"errorCode": "7", "errorMessage": "Сумма возврата превышает списанную сумму"}, refund("50001", "", ""))
 	require.Equal(t, "0", refund("20000", "r-2", "50000")["errorCode"])
 
 	st = status(t, h, id)
 	require.EqualValues(t, 2, st["orderStatus"])
 	pai := st["paymentAmountInfo"].(map[string]any)
-	require.Equal(t, map[string]any{"paymentState": "DEPOSITED", "approvedAmount": 100000.0, "depositedAmount": 80000.0, "refundedAmount": 50000.0}, pai)
+	require.Equal(t, map[string]any{"paymentState": "DEPOSITED", "approvedAmount": 100000.0, "depositedAmount": 80000.0, "refundedAmount": 50000.0, "feeAmount": 0.0}, pai)
 	refunds := st["refunds"].([]any)
 	require.Len(t, refunds, 2)
 	require.Equal(t, "r-1", refunds[0].(map[string]any)["externalRefundId"])
@@ -132,7 +145,7 @@ func TestRBSOneStageReverseDecline(t *testing.T) {
 	require.Equal(t, "0", h.rbs("reverse", credsA("orderId", id))["errorCode"])
 	require.Equal(t, "0", h.rbs("reverse", credsA("orderId", id))["errorCode"])
 	require.EqualValues(t, 3, status(t, h, id)["orderStatus"])
-	require.Equal(t, map[string]any{"errorCode": "7", "errorMessage": "Payment must be in the correct state"},
+	require.Equal(t, map[string]any{"errorCode": "7", "errorMessage": "Платёж должен быть в корректном состоянии"},
 		h.rbs("deposit", credsA("orderId", id, "amount", "0")))
 
 	// One-stage: deposited at once; reverse is the wrong state, refund works.
@@ -180,7 +193,7 @@ func TestRBSIdempotentRegister(t *testing.T) {
 	h := newHarness(t)
 	id := register(t, h, "register", "rbs-idem-1", "1000")
 	require.Equal(t, id, register(t, h, "register", "rbs-idem-1", "1000"), "a retried registration answers the first order")
-	require.Equal(t, map[string]any{"errorCode": "1", "errorMessage": "Order number is duplicated, order with given order number is processed already"},
+	require.Equal(t, map[string]any{"errorCode": "1", "errorMessage": "Заказ с таким номером уже обработан"},
 		h.rbs("register", credsA("orderNumber", "rbs-idem-1", "amount", "2000", "returnUrl", "https://shop-a.example.kz/ok")))
 	require.EqualValues(t, 0, payOrder(t, h, id, cardOK)["errorCode"])
 	require.Equal(t, "1", h.rbs("register", credsA("orderNumber", "rbs-idem-1", "amount", "1000", "returnUrl", "https://shop-a.example.kz/ok",
@@ -224,14 +237,20 @@ func TestRBSMalformed(t *testing.T) {
 		{"unknown currency", "register", reg("currency", "999"), "3", "Currency is unknown"},
 		{"alpha currency", "register", reg("currency", "KZT"), "3", "Currency is unknown"},
 		{"no returnUrl", "register", reg("returnUrl", "-"), "4", "Return URL can not be empty"},
-		{"relative returnUrl", "register", reg("returnUrl", "/ok"), "5", "Invalid returnUrl: must be an absolute http(s) URL"},
-		{"javascript returnUrl", "register", reg("returnUrl", "javascript:alert(1)"), "5", "Invalid returnUrl: must be an absolute http(s) URL"},
-		{"bad failUrl", "register", reg("failUrl", "ftp://x"), "5", "Invalid failUrl: must be an absolute http(s) URL"},
-		{"bad language", "register", reg("language", "de"), "5", "Invalid language: must be ru, kk or en"},
-		{"bad jsonParams", "register", reg("jsonParams", "[1]"), "5", "Invalid jsonParams: a JSON object of up to 50 string values"},
-		{"bad session timeout", "register", reg("sessionTimeoutSecs", "-1"), "5", "Invalid sessionTimeoutSecs"},
-		{"past expirationDate", "register", reg("expirationDate", "2001-01-01T00:00:00"), "5", "Invalid expirationDate"},
-		{"bad email", "register", reg("email", "not-an-email"), "5", "Invalid email"},
+		{"relative returnUrl", "register", reg("returnUrl", "/ok"), "5", "Invalid returnUrl: must be an absolute http(s) URL of at most 512 characters"},
+		{"javascript returnUrl", "register", reg("returnUrl", "javascript:alert(1)"), "5", "Invalid returnUrl: must be an absolute http(s) URL of at most 512 characters"},
+		{"bad failUrl", "register", reg("failUrl", "ftp://x"), "5", "Invalid failUrl: must be an absolute http(s) URL of at most 512 characters"},
+		{"long returnUrl", "register", reg("returnUrl", "https://shop-a.example.kz/"+strings.Repeat("a", 490)), "5", "Invalid returnUrl: must be an absolute http(s) URL of at most 512 characters"},
+		{"bad language", "register", reg("language", "de"), "5", "Неверное значение параметра language: ru, kk (kz) или en"},
+		{"bad jsonParams", "register", reg("jsonParams", "[1]"), "5", "Invalid jsonParams: must be a JSON object"},
+		{"too many jsonParams", "register", reg("jsonParams", manyParams(51)), "5", "Invalid jsonParams: at most 50 parameters"},
+		{"long jsonParams value", "register", reg("jsonParams", `{"note":"`+strings.Repeat("x", 1025)+`"}`), "5", `Invalid jsonParams: value of "note": at most 1024 printable characters`},
+		{"bad session timeout", "register", reg("sessionTimeoutSecs", "-1"), "5", "Invalid sessionTimeoutSecs: a whole number of seconds, 1 to 2592000"},
+		{"past expirationDate", "register", reg("expirationDate", "2001-01-01T00:00:00"), "5", "Invalid expirationDate: yyyy-MM-ddTHH:mm:ss (UTC+5), within the next 30 days"},
+		{"bad email", "register", reg("email", "not-an-email"), "5", "Invalid email: not an e-mail address"},
+		{"bad phone", "register", reg("phone", "call me"), "5", "Invalid phone: not a phone number (+7 701 123 45 67, 8 701 123-45-67...)"},
+		{"long description", "register", reg("description", strings.Repeat("д", 599)), "5", "Invalid description: at most 598 printable characters"},
+		{"long clientId", "register", reg("clientId", strings.Repeat("c", 256)), "5", "Invalid clientId: at most 255 printable characters"},
 		{"no userName", "register", reg("userName", "-"), "4", "User name can not be empty"},
 		{"no password", "register", reg("password", "-"), "4", "Password can not be empty"},
 		{"wrong password", "register", reg("password", "wrong"), "5", "Access denied"},
@@ -250,12 +269,18 @@ func TestRBSMalformed(t *testing.T) {
 		{"refund too much", "refund", credsA("orderId", paid, "amount", "1001"), "7", "Refund amount exceeds the deposited amount"},
 		{"refund no amount", "refund", credsA("orderId", paid), "4", "Amount can not be empty"},
 		{"decline paid order", "decline", credsA("orderId", paid), "7", "Payment must be in the correct state"},
-		{"decline other login", "decline", credsA("orderNumber", "rbs-bad-open", "merchantLogin", userB), "5", "Access denied"},
+		{"decline other login", "decline", credsA("orderNumber", "rbs-bad-open", "merchantLogin", userB), "5", "Access denied: merchantLogin must be your own login"},
+		{"refund other login", "refund", credsA("orderId", paid, "amount", "1", "merchantLogin", userB), "5", "Access denied: merchantLogin must be your own login"},
+		{"unknown order number", "deposit", credsA("orderNumber", "no-such-number", "amount", "0"), "6", "Order number is not registered"},
+		{"number and id disagree", "reverse", credsA("orderNumber", "rbs-bad-paid", "orderId", open), "5", "Invalid orderNumber: names another order than orderId"},
 		{"repeated parameter", "deposit", func() url.Values { f := credsA("orderId", open, "amount", "0"); f.Add("amount", "1"); return f }(), "5", "Parameter amount is given more than once"},
 	}
 	before := h.snapshot()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if !c.form.Has("language") {
+				c.form.Set("language", "en")
+			}
 			require.Equal(t, map[string]any{"errorCode": c.code, "errorMessage": c.msg}, h.rbs(c.method, c.form))
 		})
 	}
@@ -263,12 +288,12 @@ func TestRBSMalformed(t *testing.T) {
 
 	// paymentorder.do: a merchant without card entry is refused.
 	out := h.rbs("paymentorder", url.Values{"userName": {userB}, "password": {passB}, "MDORDER": {open}, "$PAN": {cardOK},
-		"$CVC": {cardCVV}, "YYYY": {"2030"}, "MM": {"12"}})
+		"$CVC": {cardCVV}, "YYYY": {"2030"}, "MM": {"12"}, "language": {"en"}})
 	require.EqualValues(t, 5, out["errorCode"])
 	require.Equal(t, "Access denied", out["errorMessage"])
 	out = payOrder(t, h, open, "4111111111111112")
 	require.EqualValues(t, 5, out["errorCode"])
-	require.Equal(t, "Invalid card data: pan: fails the Luhn check", out["errorMessage"])
+	require.Equal(t, "Неверное значение параметра card data: pan: fails the Luhn check", out["errorMessage"], "paymentorder's language ru")
 	require.Equal(t, before, h.snapshot())
 
 	// GET is refused for card entry: card data never in a URL.
@@ -308,4 +333,32 @@ func TestRBSJournal(t *testing.T) {
 	}))
 	require.Equal(t, 4, in)
 	require.Equal(t, 4, out)
+}
+
+// Guessing over HTTP: after five wrong passwords the user name is locked
+// and the answer says for how long (RBS form, Retry-After); guessing API
+// keys from one address runs out of tries the same way (429).
+func TestGuessingIsLockedOut(t *testing.T) {
+	h := newHarness(t)
+	for range 5 {
+		ans := h.rbs("getOrderStatusExtended", url.Values{"userName": {userA}, "password": {"guess"}, "orderId": {"x"}})
+		require.Equal(t, "5", ans["errorCode"])
+	}
+	ans := h.rbs("getOrderStatusExtended", credsA("orderId", "x"))
+	require.Equal(t, "5", ans["errorCode"], "locked: the right password is refused too")
+	require.Contains(t, ans["errorMessage"], "слишком много неудачных попыток входа; повторите через")
+	ans = h.rbs("getOrderStatusExtended", credsA("orderId", "x", "language", "en"))
+	require.Contains(t, ans["errorMessage"], "too many failed sign-ins; retry in")
+
+	var last v1Resp
+	for range 30 {
+		last = h.v1(http.MethodGet, "/v1/orders/x", "sk_guess", "", nil)
+		if last.Status == http.StatusTooManyRequests {
+			break
+		}
+		require.Equal(t, http.StatusUnauthorized, last.Status)
+	}
+	require.Equal(t, http.StatusTooManyRequests, last.Status, "the address ran out of tries")
+	require.NotEmpty(t, last.Header.Get("Retry-After"))
+	require.Equal(t, "too_many_attempts", errObj(last)["code"])
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -175,7 +176,7 @@ func TestDocumentedRBSClientFlow(t *testing.T) {
 	require.Equal(t, int64(50000), st.PaymentAmountInfo.RefundedAmount)
 	require.Len(t, st.Refunds, 1)
 
-	require.EqualError(t, c.refund(reg.OrderID, 150001), "rbs error 7: Refund amount exceeds the deposited amount")
+	require.EqualError(t, c.refund(reg.OrderID, 150001), "rbs error 7: Сумма возврата превышает списанную сумму")
 
 	reg2, err := c.registerPreAuth("doc-1002", 1000, "https://shop-a.example.kz/return")
 	require.NoError(t, err)
@@ -186,4 +187,72 @@ func TestDocumentedRBSClientFlow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, st.OrderStatus)
 	require.Equal(t, "REVERSED", st.PaymentAmountInfo.PaymentState)
+}
+
+// The documentation's getLastOrdersForMerchants.do answer.
+type lastOrdersResponse struct {
+	rbsErrorFields
+	OrderStatuses []orderStatusExtended `json:"orderStatuses"`
+	TotalCount    int                   `json:"totalCount"`
+	Page          int                   `json:"page"`
+	PageSize      int                   `json:"pageSize"`
+}
+
+func (c *rbsClient) lastOrders(from, to time.Time, states string, page, size int) (lastOrdersResponse, error) {
+	var r lastOrdersResponse
+	const layout = "20060102150405"
+	err := c.call("getLastOrdersForMerchants.do", url.Values{
+		"from": {from.Format(layout)}, "to": {to.Format(layout)}, "transactionStates": {states},
+		"merchants": {""}, "page": {strconv.Itoa(page)}, "size": {strconv.Itoa(size)}, "searchByCreatedDate": {"true"},
+	}, &r)
+	if err == nil {
+		err = r.err()
+	}
+	return r, err
+}
+
+// TestDocumentedRBSClientOtherMethods: the same documentation-built
+// client's register with a cart and the buyer's contacts, addParams.do,
+// status, refund and decline by the shop's own order number, and the
+// order list.
+func TestDocumentedRBSClientOtherMethods(t *testing.T) {
+	h := newHarness(t)
+	c := &rbsClient{base: h.URL() + "/payment/rest/", userName: userA, password: passA}
+	var reg registerResponse
+	require.NoError(t, c.call("register.do", url.Values{
+		"orderNumber": {"doc-2001"}, "amount": {"15000"}, "returnUrl": {"https://shop-a.example.kz/return"},
+		"email": {"buyer@example.kz"}, "phone": {"+7 701 123 45 67"}, "language": {"kz"},
+		"orderBundle": {`{"cartItems":{"items":[{"positionId":"1","name":"Шай","quantity":{"value":3,"measure":"шт"},"itemPrice":5000,"itemCode":"T-1"}]}}`},
+	}, &reg))
+	require.NoError(t, reg.err())
+	require.NoError(t, c.simple("addParams.do", url.Values{"orderId": {reg.OrderID}, "params": {`{"deliveryId":"D-77"}`}}))
+	_, err := c.paymentOrder(reg.OrderID, cardOK, cardCVV, "2030", "12", "IVAN IVANOV")
+	require.NoError(t, err)
+
+	var st orderStatusExtended
+	require.NoError(t, c.call("getOrderStatusExtended.do", url.Values{"orderNumber": {"doc-2001"}, "merchantLogin": {userA}}, &st))
+	require.NoError(t, st.err())
+	require.Equal(t, 2, st.OrderStatus)
+	require.NoError(t, c.simple("refund.do", url.Values{"orderNumber": {"doc-2001"}, "amount": {"0"}}))
+
+	var reg2 registerResponse
+	require.NoError(t, c.call("register.do", url.Values{"orderNumber": {"doc-2002"}, "amount": {"100"},
+		"returnUrl": {"https://shop-a.example.kz/return"}}, &reg2))
+	require.NoError(t, c.simple("decline.do", url.Values{"orderNumber": {"doc-2002"}, "merchantLogin": {userA}}))
+
+	now := time.Now().In(time.FixedZone("UTC+5", 5*3600))
+	list, err := c.lastOrders(now.Add(-time.Hour), now.Add(time.Hour), "REFUNDED,DECLINED", 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, 2, list.TotalCount)
+	require.Equal(t, 10, list.PageSize)
+	require.Len(t, list.OrderStatuses, 2)
+	require.Equal(t, "doc-2002", list.OrderStatuses[0].OrderNumber)
+	refunded := list.OrderStatuses[1]
+	require.Equal(t, "REFUNDED", refunded.PaymentAmountInfo.PaymentState)
+	require.Equal(t, int64(15000), refunded.PaymentAmountInfo.RefundedAmount)
+	require.Equal(t, "411111**1111", refunded.CardAuthInfo.MaskedPan)
+
+	var unknown rbsErrorFields
+	require.NoError(t, c.call("getBindings.do", url.Values{"clientId": {"17"}}, &unknown))
+	require.Equal(t, "5", unknown.ErrorCode)
 }

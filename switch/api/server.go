@@ -15,9 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 //go:embed openapi.yaml
@@ -37,6 +39,9 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []Route
 	now    func() time.Time
+
+	// pins are the merchants' pinned client certificates, by merchant.
+	pins map[string]tlsconf.Pins
 
 	// inflight holds the JSON API's idempotency keys being processed.
 	inflightMu sync.Mutex
@@ -67,7 +72,11 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	cfg.PaymentPageURL = strings.TrimRight(cfg.PaymentPageURL, "/")
-	a, err := newAuthn(&cfg)
+	guard, err := authguard.New(cfg.Guard, "api", reg)
+	if err != nil {
+		return nil, fmt.Errorf("api: guard: %w", err)
+	}
+	a, err := newAuthn(&cfg, guard)
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +84,28 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, cfg: cfg, log: log, auth: a, m: m, mux: http.NewServeMux(), now: time.Now, inflight: map[string]bool{}}
+	s := &Server{svc: svc, cfg: cfg, log: log, auth: a, m: m, mux: http.NewServeMux(), now: time.Now, inflight: map[string]bool{},
+		pins: map[string]tlsconf.Pins{}}
+	for _, mc := range cfg.Merchants {
+		if len(mc.ClientCertSHA256) > 0 {
+			s.pins[mc.Merchant], _ = tlsconf.ParsePins("client_cert_sha256", mc.ClientCertSHA256) // Validate checked them
+		}
+	}
 	s.routesRBS()
 	s.routesV1()
 	return s, nil
+}
+
+// certRefused reports whether the signed-in merchant pins client
+// certificates and the request did not come with one of them.
+func (c *call) certRefused() bool {
+	pins, ok := c.s.pins[c.merchant.Merchant]
+	if !ok || pins.Match(c.r.TLS) {
+		return false
+	}
+	c.s.log.Warn().Str("merchant", c.merchant.Merchant).Str("remote", c.r.RemoteAddr).Str("endpoint", c.endpoint).
+		Msg("merchant's credentials without its pinned client certificate refused")
+	return true
 }
 
 // Handler returns the HTTP handler: /payment/rest/ (RBS) and /v1/ (JSON).
@@ -109,6 +136,7 @@ type call struct {
 
 	merchant *MerchantConfig
 	orderID  string
+	lang     string // the RBS answer's language (ru, kk, en)
 	code     string // errorCode (RBS) or error code (v1): a metrics label and a log field
 	replay   bool
 	status   int
@@ -246,12 +274,22 @@ func (c *call) unavailable() (int, []byte) {
 			Message: "the service is temporarily unavailable; retry later with the same Idempotency-Key"}})
 		return http.StatusServiceUnavailable, b
 	}
-	c.code = rbsSystemError
+	return c.rbsFatal(rbsErr(rbsSystemError, tUnavailable))
+}
+
+// rbsFatal is the RBS answer when a request cannot be served: numeric in
+// paymentorder.do, as its every answer.
+func (c *call) rbsFatal(e *rbsError) (int, []byte) {
+	c.code = e.ErrorCode
+	if c.lang == "" {
+		c.lang = queryLanguage(c.r)
+	}
+	msg := e.message(c.lang)
 	if c.endpoint == "paymentorder" {
-		b, _ := json.Marshal(map[string]any{"errorCode": 7, "errorMessage": msgUnavailable, "error": msgUnavailable})
+		b, _ := json.Marshal(map[string]any{"errorCode": 7, "errorMessage": msg, "error": msg})
 		return http.StatusOK, b
 	}
-	b, _ := json.Marshal(rbsError{rbsSystemError, msgUnavailable})
+	b, _ := json.Marshal(rbsBody{e.ErrorCode, msg})
 	return http.StatusOK, b
 }
 
@@ -266,6 +304,17 @@ func (s *Server) Unavailable(w http.ResponseWriter, r *http.Request) {
 		endpoint = "paymentorder"
 	}
 	c := &call{s: s, w: w, r: r, endpoint: endpoint, start: time.Now()}
+	if endpoint != "v1" {
+		// The answer in the shop's language; a body that cannot be read
+		// leaves it Russian, as the gateway's default.
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		c.lang = queryLanguage(r)
+		if form, e := readForm(r); e == nil {
+			if lang, ok := normLanguage(form.Get("language")); ok && lang != "" {
+				c.lang = lang
+			}
+		}
+	}
 	c.send(c.unavailable())
 	c.finish()
 }
@@ -287,13 +336,7 @@ func (c *call) systemError() (int, []byte) {
 		b, _ := json.Marshal(errorBody{apiError{Type: "api_error", Code: "internal_error", Message: "internal error; retry with the same Idempotency-Key"}})
 		return http.StatusInternalServerError, b
 	}
-	c.code = "7"
-	if c.endpoint == "paymentorder" {
-		b, _ := json.Marshal(map[string]any{"errorCode": 7, "errorMessage": "System error", "error": "System error"})
-		return http.StatusOK, b
-	}
-	b, _ := json.Marshal(rbsError{"7", "System error"})
-	return http.StatusOK, b
+	return c.rbsFatal(rbsErr(rbsSystemError, tSystem))
 }
 
 func clientIP(r *http.Request) string {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
@@ -76,9 +77,22 @@ func (c *call) v1Begin(v *v1req, into any) bool {
 			Message: "send the API key as Authorization: Bearer <key>"})
 		return false
 	}
-	if c.merchant = c.s.auth.secret(strings.TrimSpace(key), true); !ok || c.merchant == nil {
+	var err error
+	c.merchant, err = c.s.auth.secret(strings.TrimSpace(key), true, clientIP(c.r))
+	var locked *errLocked
+	if errors.As(err, &locked) {
+		c.w.Header().Set("Retry-After", strconv.Itoa(int(locked.retryAfter.Seconds()+0.999)))
+		c.v1Error(http.StatusTooManyRequests, apiError{Type: "authentication_error", Code: "too_many_attempts", Message: locked.Error()})
+		return false
+	}
+	if !ok || c.merchant == nil {
 		c.w.Header().Set("WWW-Authenticate", `Bearer realm="tulpar", error="invalid_token"`)
 		c.v1Error(http.StatusUnauthorized, apiError{Type: "authentication_error", Code: "invalid_api_key", Message: "invalid API key"})
+		return false
+	}
+	if c.certRefused() {
+		c.v1Error(http.StatusForbidden, apiError{Type: "authentication_error", Code: "client_certificate_required",
+			Message: "this merchant's key is accepted only over TLS with its pinned client certificate"})
 		return false
 	}
 	var body []byte
@@ -137,7 +151,7 @@ func (c *call) v1Begin(v *v1req, into any) bool {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(into)
+	err = dec.Decode(into)
 	if err == nil && dec.More() {
 		err = errors.New("trailing data after the JSON object")
 	}

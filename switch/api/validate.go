@@ -100,3 +100,12 @@ func validParams(p map[string]string) bool {
 	}
 	return true
 }
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -20,6 +20,40 @@ type Config struct {
 	// Timeout bounds one HTTP attempt (connect, send, the merchant's
 	// answer). Default 10s. The SAF queue's AttemptTimeout bounds it too.
 	Timeout time.Duration `yaml:"timeout"`
+	// ReturnCalls maps a merchant id to its Processing.kz return URL call
+	// (the daemon fills it from the cnp section; it is not read from this
+	// section of the file).
+	ReturnCalls map[string]ReturnCall `yaml:"-"`
+}
+
+// ReturnCall is the Processing.kz gateway's "automatic call" of an order's
+// returnURL: as soon as the bank has answered a payment, the switch
+// requests the URL the buyer is sent back to, as if the buyer had pressed
+// "return to the shop", so the shop learns the outcome even when the buyer
+// closes the browser. It goes through the merchant's callback queue, at
+// least once, with the callback parameters (and checksum) added after the
+// shop's own query, byte for byte as the shop wrote it.
+//
+// Only the payment's outcome is called (approved, deposited by a
+// one-stage purchase, declined, declinedByTimeout): completions,
+// reversals and refunds are the shop's own requests. A 2xx or 3xx answer
+// counts as delivered: a shop's return page usually redirects the browser
+// onwards once it has done its work.
+type ReturnCall struct {
+	// Secret signs the parameters, as Target.Secret; required unless
+	// Unsigned.
+	Secret   string
+	Unsigned bool
+	// PublicOnly keeps the call off loopback, private, link-local and
+	// other non-public addresses, checked on the address actually dialled
+	// (a name that resolves to 127.0.0.1 does not get in). Set it unless
+	// the merchant's return hosts are configured, hence trusted.
+	PublicOnly bool
+}
+
+// String keeps the secret out of logs.
+func (r ReturnCall) String() string {
+	return fmt.Sprintf("{Unsigned:%t PublicOnly:%t Secret:%s}", r.Unsigned, r.PublicOnly, map[bool]string{true: "redacted", false: "none"}[r.Secret != ""])
 }
 
 // Target is one merchant's callback endpoint.
@@ -102,6 +136,20 @@ func (c *Config) Validate() error {
 			bad("%s.secret: required to sign the checksum (or set unsigned: true)", where)
 		case t.Unsigned && t.Secret != "":
 			bad("%s.secret: set, but unsigned is true; remove one", where)
+		}
+	}
+	rids := make([]string, 0, len(c.ReturnCalls))
+	for id := range c.ReturnCalls {
+		rids = append(rids, id)
+	}
+	sort.Strings(rids)
+	for _, id := range rids {
+		r := c.ReturnCalls[id]
+		if len(QueueKey(id)) > saf.MaxQueueLen {
+			bad("return call of %s: merchant id longer than %d bytes", id, saf.MaxQueueLen-len(queuePrefix))
+		}
+		if r.Unsigned == (r.Secret != "") {
+			bad("return call of %s: a secret, or unsigned, and not both", id)
 		}
 	}
 	return errors.Join(errs...)

@@ -31,7 +31,11 @@
 // # Parameters and checksum
 //
 // A callback is a GET to the merchant's URL with the parameters in the
-// query, or a POST with them as a form, as the merchant's config says:
+// query, or a POST with them as a form, as the merchant's config says. An
+// order registered with its own callback address (order.Order.CallbackURL,
+// RBS dynamicCallbackUrl) has its callbacks sent there instead, with the
+// merchant's method and secret; a merchant with no callback configured
+// gets none, whatever its orders say. The parameters:
 //
 //	mdOrder      the switch's order id
 //	orderNumber  the merchant's order number
@@ -73,6 +77,23 @@
 // restarts, until the queue's MaxAttempts moves it to the dead letters.
 // Each merchant has its own queue, so a slow or dead merchant delays only
 // its own callbacks. Within a merchant, callbacks go in commit order.
+//
+// # The Processing.kz return URL call
+//
+// A Processing.kz merchant (switch/cnp) is owed the gateway's "automatic
+// call": as soon as the bank has answered a payment, the switch requests
+// the transaction's returnURL itself, as if the buyer had pressed "return
+// to the shop" (guide 1.18, 2.1.1). Config.ReturnCalls, filled by the
+// daemon from the cnp section, turns it on per merchant. It rides the same
+// queue as the merchant's callbacks (a merchant may have both; each is
+// queued once per event), with the same parameters and checksum, added
+// after the return URL's own query, which is left byte for byte as the
+// shop wrote it. Only the payment's outcome is called (approved, deposited
+// by a purchase, declined, declinedByTimeout), never a follow-up the shop
+// asked for; any 2xx or 3xx is delivered (a return page redirects the
+// browser on); redirects are not followed; with PublicOnly the call never
+// dials a loopback, private, link-local or otherwise non-public address,
+// checked on the address actually dialled.
 //
 // # Wiring (switch/daemon)
 //

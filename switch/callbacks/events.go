@@ -42,6 +42,10 @@ type event struct {
 	// completion is committed queued, then again approved when the bank
 	// acknowledges the advice), "" for a decline, which ends the order.
 	subject string
+	// outcome: the event decides the payment (its authorization or
+	// purchase, 3-D Secure, its timeout or the order's expiry), as
+	// opposed to a follow-up the merchant asked for.
+	outcome bool
 }
 
 // classify decides whether the change that left o with op as its latest
@@ -50,8 +54,9 @@ type event struct {
 // acknowledgement updates an earlier one), so classify only says what the
 // operation means; Notifier.InTx keeps it from being sent twice.
 func classify(o *order.Order, op *order.Operation) (event, bool) {
+	payment := op.Type == order.OpAuthorization || op.Type == order.OpPurchase
 	money := func(name Event) (event, bool) {
-		return event{name: name, success: true, amount: op.Amount, hasAmount: true, subject: op.ID}, true
+		return event{name: name, success: true, amount: op.Amount, hasAmount: true, subject: op.ID, outcome: payment}, true
 	}
 	declined := o.Status == order.StatusDeclined
 	switch op.Type {
@@ -60,14 +65,14 @@ func classify(o *order.Order, op *order.Operation) (event, bool) {
 		case op.Status == order.OpApproved:
 			return money(EventApproved)
 		case declined && (op.Status == order.OpDeclined || op.Status == order.OpTimeout):
-			return event{name: EventDeclined}, true
+			return event{name: EventDeclined, outcome: true}, true
 		}
 	case order.OpPurchase:
 		switch {
 		case op.Status == order.OpApproved:
 			return money(EventDeposited)
 		case declined && (op.Status == order.OpDeclined || op.Status == order.OpTimeout):
-			return event{name: EventDeclined}, true
+			return event{name: EventDeclined, outcome: true}, true
 		}
 	case order.OpCompletion:
 		// The capture stands once it is queued for the bank (the advice
@@ -91,14 +96,14 @@ func classify(o *order.Order, op *order.Operation) (event, bool) {
 		// after the timed-out operation, so this is how a timeout shows.
 		// A timed-out refund leaves the order deposited and says nothing.
 		if of := o.Op(op.Of); declined && of != nil && (of.Type == order.OpAuthorization || of.Type == order.OpPurchase) {
-			return event{name: EventDeclined}, true
+			return event{name: EventDeclined, outcome: true}, true
 		}
 	case order.OpThreeDS:
 		if declined && op.Status == order.OpDeclined {
-			return event{name: EventDeclined}, true
+			return event{name: EventDeclined, outcome: true}, true
 		}
 	case order.OpExpire:
-		return event{name: EventDeclinedByTimeout}, true
+		return event{name: EventDeclinedByTimeout, outcome: true}, true
 	}
 	return event{}, false
 }

@@ -2,3 +2,6 @@ package callbacks
 
 // Classify is classify, for the external tests.
 var Classify = classify
+
+// ErrNotPublic is errNotPublic, for the external tests.
+var ErrNotPublic = errNotPublic

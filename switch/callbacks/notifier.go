@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +52,13 @@ var bucketSent = []byte("callbacks.sent")
 type payload struct {
 	Merchant string            `json:"merchant"`
 	Params   map[string]string `json:"params"`
+	// URL is where the call goes instead of the merchant's configured
+	// callback URL: for a return URL call (Return), the order's return URL
+	// as it was when the payment was decided; for a callback, the order's
+	// own callback address (order.Order.CallbackURL, RBS
+	// dynamicCallbackUrl), with the merchant's method and secret.
+	Return bool   `json:"return,omitempty"`
+	URL    string `json:"url,omitempty"`
 }
 
 // Notifier turns order changes into merchant callbacks: InTx queues them in
@@ -63,6 +73,8 @@ type Notifier struct {
 	cfg    Config
 	log    zerolog.Logger
 	client *http.Client
+	// public dials public addresses only (ReturnCall.PublicOnly).
+	public *http.Client
 	queue  atomic.Pointer[bound]
 	sent   *prometheus.CounterVec
 	record Recorder
@@ -114,10 +126,13 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, client *http
 		c = *client // a shallow copy shares the Transport and its connections
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	public := c
+	public.Transport = publicTransport()
 	n := &Notifier{
 		cfg:    cfg.withDefaults(),
 		log:    log,
 		client: &c,
+		public: &public,
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tulpar", Name: "callbacks_sent_total",
 			Help: "Callback attempts per merchant and outcome (delivered, retry, rejected).",
@@ -148,7 +163,9 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 	if o == nil || op == nil {
 		return nil
 	}
-	if _, ok := n.target(o.Merchant); !ok {
+	_, callback := n.target(o.Merchant)
+	_, returnCall := n.cfg.ReturnCalls[o.Merchant]
+	if !callback && !returnCall {
 		return nil
 	}
 	ev, ok := classify(o, op)
@@ -163,23 +180,34 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 	if err != nil {
 		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
 	}
-	key := sentKey(o.ID, ev)
-	if sent.Get(key) != nil {
+	qkey := QueueKey(o.Merchant)
+	queue := func(key []byte, p payload) error {
+		if sent.Get(key) != nil {
+			return nil
+		}
+		data, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
+		}
+		id, err := b.q.EnqueueTx(tx, saf.Item{Queue: qkey, OrderID: o.ID, Kind: order.KindCallback, Payload: data})
+		if err != nil {
+			return fmt.Errorf("callbacks: order %s: queue %s: %w", o.ID, ev.name, err)
+		}
+		if err := sent.Put(key, binary.BigEndian.AppendUint64(nil, id)); err != nil {
+			return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
+		}
+		tx.OnCommit(func() { b.q.Notify(qkey) })
 		return nil
 	}
-	data, err := json.Marshal(payload{Merchant: o.Merchant, Params: ev.params(o)})
-	if err != nil {
-		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
+	if callback {
+		if err := queue(sentKey(o.ID, ev), payload{Merchant: o.Merchant, Params: ev.params(o), URL: o.CallbackURL}); err != nil {
+			return err
+		}
 	}
-	qkey := QueueKey(o.Merchant)
-	id, err := b.q.EnqueueTx(tx, saf.Item{Queue: qkey, OrderID: o.ID, Kind: order.KindCallback, Payload: data})
-	if err != nil {
-		return fmt.Errorf("callbacks: order %s: queue %s: %w", o.ID, ev.name, err)
+	if returnCall && ev.outcome && o.ReturnURL != "" {
+		key := append(sentKey(o.ID, ev), "\x00return"...)
+		return queue(key, payload{Merchant: o.Merchant, Params: ev.params(o), Return: true, URL: o.ReturnURL})
 	}
-	if err := sent.Put(key, binary.BigEndian.AppendUint64(nil, id)); err != nil {
-		return fmt.Errorf("callbacks: order %s: %w", o.ID, err)
-	}
-	tx.OnCommit(func() { b.q.Notify(qkey) })
 	return nil
 }
 
@@ -197,8 +225,10 @@ func sentKey(orderID string, ev event) []byte {
 const maxDrain = 64 << 10
 
 // Deliver is the saf.Deliverer for items of Kind: it sends the callback to
-// the merchant's configured URL, signed with the merchant's current
-// secret. A 200 answer is Delivered; any other status, a network error or
+// the merchant's configured URL, or the order's own callback URL when it
+// has one (a return URL call to the order's return URL), signed with the
+// merchant's current secret. A 200 answer (a return URL call: any 2xx or
+// 3xx) is Delivered; any other status, a network error or
 // a timeout is Retry (the queue backs off and tries again, across
 // restarts); a merchant no longer configured, or an item that does not
 // decode, is Rejected into the dead letters.
@@ -212,28 +242,49 @@ func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.O
 	}
 	log := n.log.With().Str("merchant", p.Merchant).Str("order", p.Params[ParamMdOrder]).
 		Str("operation", p.Params[ParamOperation]).Int("attempt", it.Attempts).Bool("repeat", repeat).Logger()
-	t, ok := n.target(p.Merchant)
-	if !ok {
-		err := fmt.Errorf("callbacks: item %d: merchant %s has no callback configured", it.ID, p.Merchant)
-		n.sent.WithLabelValues(p.Merchant, saf.Rejected.String()).Inc()
-		log.Error().Err(err).Str("outcome", saf.Rejected.String()).Msg("callback")
-		return saf.Rejected, err
+	var a attempt
+	if p.Return {
+		rc, ok := n.cfg.ReturnCalls[p.Merchant]
+		if !ok {
+			err := fmt.Errorf("callbacks: item %d: merchant %s has no return URL call configured", it.ID, p.Merchant)
+			n.sent.WithLabelValues(p.Merchant, saf.Rejected.String()).Inc()
+			log.Error().Err(err).Str("outcome", saf.Rejected.String()).Msg("return URL call")
+			return saf.Rejected, err
+		}
+		a = attempt{kind: "return URL call", method: http.MethodGet, url: p.URL, secret: rc.Secret, unsigned: rc.Unsigned,
+			keepQuery: true, redirectOK: true, client: n.client}
+		if rc.PublicOnly {
+			a.client = n.public
+		}
+	} else {
+		t, ok := n.target(p.Merchant)
+		if !ok {
+			err := fmt.Errorf("callbacks: item %d: merchant %s has no callback configured", it.ID, p.Merchant)
+			n.sent.WithLabelValues(p.Merchant, saf.Rejected.String()).Inc()
+			log.Error().Err(err).Str("outcome", saf.Rejected.String()).Msg("callback")
+			return saf.Rejected, err
+		}
+		a = attempt{kind: "callback", method: t.Method, url: t.URL, secret: t.Secret, unsigned: t.Unsigned, client: n.client}
+		if p.URL != "" {
+			a.url = p.URL
+		}
 	}
 	order := p.Params[ParamMdOrder]
 	if n.record != nil {
-		out, _ := json.Marshal(map[string]any{"merchant": p.Merchant, "url": t.URL, "method": t.Method, "params": p.Params, "repeat": repeat})
+		out, _ := json.Marshal(map[string]any{"merchant": p.Merchant, "url": a.url, "method": a.method, "params": p.Params, "repeat": repeat, "return_url_call": p.Return})
 		if err := n.record(ctx, order, true, out); err != nil {
 			return saf.Retry, fmt.Errorf("callbacks: item %d: journal: %w", it.ID, err)
 		}
 	}
 	start := time.Now()
-	status, err := n.send(ctx, t, p.Params)
+	status, err := n.send(ctx, a, p.Params)
 	outcome := saf.Delivered
 	switch {
 	case err != nil:
 		outcome = saf.Retry
 		err = fmt.Errorf("callbacks: merchant %s: %w", p.Merchant, err)
-	case status != http.StatusOK:
+	case status == http.StatusOK, a.redirectOK && status >= 200 && status < 400:
+	default:
 		outcome = saf.Retry
 		err = fmt.Errorf("callbacks: merchant %s answered HTTP %d", p.Merchant, status)
 	}
@@ -254,32 +305,50 @@ func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.O
 	if outcome != saf.Delivered {
 		ev = log.Warn().Err(err)
 	}
-	ev.Int("http_status", status).Dur("took", time.Since(start)).Str("outcome", outcome.String()).Msg("callback")
+	ev.Int("http_status", status).Dur("took", time.Since(start)).Str("outcome", outcome.String()).Msg(a.kind)
 	return outcome, err
 }
 
+// attempt is how one item is sent.
+type attempt struct {
+	kind        string // for the log line
+	method, url string
+	secret      string
+	unsigned    bool
+	keepQuery   bool // add the parameters after the URL's own query, leaving it byte for byte
+	redirectOK  bool // a 3xx (or any 2xx) is delivered
+	client      *http.Client
+}
+
 // send makes one HTTP attempt and returns the merchant's status code.
-func (n *Notifier) send(ctx context.Context, t Target, params map[string]string) (int, error) {
+func (n *Notifier) send(ctx context.Context, a attempt, params map[string]string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
 	values := make(url.Values, len(params)+1)
 	for k, v := range params {
 		values.Set(k, v)
 	}
-	if !t.Unsigned {
-		values.Set(ParamChecksum, Checksum(params, t.Secret))
+	if !a.unsigned {
+		values.Set(ParamChecksum, Checksum(params, a.secret))
 	}
-	u, err := url.Parse(t.URL)
+	u, err := url.Parse(a.url)
 	if err != nil {
-		return 0, fmt.Errorf("url: %w", err) // Validate makes this unreachable
+		return 0, fmt.Errorf("url: %w", err) // Validate (or the API that took the URL) makes this unreachable
 	}
 	var req *http.Request
-	if t.Method == http.MethodPost {
+	switch {
+	case a.method == http.MethodPost:
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(values.Encode()))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
-	} else {
+	case a.keepQuery:
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += values.Encode()
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	default:
 		q := u.Query()
 		for k, v := range values {
 			q[k] = v
@@ -291,7 +360,7 @@ func (n *Notifier) send(ctx context.Context, t Target, params map[string]string)
 		return 0, err
 	}
 	req.Header.Set("User-Agent", "Tulpar-Callback/1")
-	resp, err := n.client.Do(req)
+	resp, err := a.client.Do(req)
 	if err != nil {
 		// url.Error repeats the URL with every parameter; the cause is enough.
 		var ue *url.Error
@@ -303,4 +372,52 @@ func (n *Notifier) send(ctx context.Context, t Target, params map[string]string)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// errNotPublic refuses a dial to an address that is not on the public
+// internet.
+var errNotPublic = errors.New("address is not public")
+
+// publicTransport dials only public addresses, checked on the address
+// actually dialled after resolution, directly (no proxy, whose address
+// would be the one checked).
+func publicTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			a, err := netip.ParseAddr(host)
+			if err != nil || !PublicAddr(a) {
+				return fmt.Errorf("%w: %s", errNotPublic, host)
+			}
+			return nil
+		}}
+	t.DialContext = d.DialContext
+	return t
+}
+
+// PublicAddr reports whether a is on the public internet: not loopback,
+// private, link-local, multicast, unspecified, shared (100.64/10) or
+// otherwise reserved for local use.
+func PublicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsMulticast() || a.IsUnspecified() || a.IsInterfaceLocalMulticast() {
+		return false
+	}
+	for _, p := range reserved {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+var reserved = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("240.0.0.0/4"), netip.MustParsePrefix("64:ff9b::/96"),
 }

@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tulpar-switch/tulpar/switch/saf"
@@ -49,6 +53,7 @@ func (d *Daemon) adminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"retried": id})
 	})
 	mux.HandleFunc("GET /admin/journal/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		d.log.Warn().Str("remote", r.RemoteAddr).Str("operator", operator(r, d.cfg.AdminTokenSHA256 != "")).Msg("journal snapshot downloaded")
 		// One read transaction: a consistent copy of journal, orders and
 		// queues while the switch keeps running, for `tulpar journal
 		// ... --copy FILE`.
@@ -58,7 +63,40 @@ func (d *Daemon) adminHandler() http.Handler {
 			d.log.Error().Err(err).Msg("journal snapshot")
 		}
 	})
-	return mux
+	return d.adminAuth(mux)
+}
+
+// operator names who made an admin request, as far as the listener knows:
+// the subject of a verified client certificate, else the token's holder,
+// else only the address (loopback without a token).
+func operator(r *http.Request, token bool) string {
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return "cert:" + r.TLS.VerifiedChains[0][0].Subject.String()
+	}
+	if token {
+		return "token"
+	}
+	return "loopback"
+}
+
+// adminAuth lets a request through only with the operators' bearer token,
+// when one is configured; a refusal is logged with who tried.
+func (d *Daemon) adminAuth(h http.Handler) http.Handler {
+	if d.cfg.AdminTokenSHA256 == "" {
+		return h // loopback only: Validate refuses anything else
+	}
+	want, _ := hex.DecodeString(d.cfg.AdminTokenSHA256)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(tok))
+		if !ok || subtle.ConstantTimeCompare(got[:], want) != 1 {
+			d.log.Warn().Str("remote", r.RemoteAddr).Str("path", r.URL.Path).Msg("admin request without a valid token refused")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tulpar-admin"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "send the admin token as Authorization: Bearer <token>"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // safItem is a queued item as operators see it: no payload (it holds an

@@ -6,6 +6,8 @@ package daemon
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -19,9 +21,11 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/cabinet"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Config is the daemon's config file.
@@ -31,6 +35,13 @@ type Config struct {
 	// Listen is the HTTP address of the merchant web service, the hosted
 	// payment page, /metrics, /healthz and /readyz.
 	Listen string `yaml:"listen"`
+	// TLS serves Listen over HTTPS: the merchant APIs and the hosted card
+	// page. Required, unless PlainHTTP says otherwise.
+	TLS *tlsconf.Config `yaml:"tls"`
+	// PlainHTTP serves Listen without TLS: only behind a proxy that
+	// terminates TLS, or in tests. A card page is never served in plain
+	// HTTP by accident: it must be said here.
+	PlainHTTP bool `yaml:"plain_http"`
 	// PublicURL is the switch's base URL as merchants and buyers reach it
 	// (formUrl, 3-D Secure notification URL). Default http://<listen>.
 	PublicURL string `yaml:"public_url"`
@@ -39,6 +50,14 @@ type Config struct {
 	// Keep it on loopback or a management network. Empty: no admin
 	// endpoint.
 	AdminListen string `yaml:"admin_listen"`
+	// AdminTokenSHA256 is the hex SHA-256 of the operators' bearer token
+	// (Authorization: Bearer <token>); every admin request must carry it
+	// when set. An admin_listen off loopback without it is refused at
+	// start: the snapshot endpoint hands out the whole data file.
+	AdminTokenSHA256 string `yaml:"admin_token_sha256"`
+	// AdminTLS serves AdminListen over HTTPS (client_auth: require for
+	// mutual TLS with the operators' certificates).
+	AdminTLS *tlsconf.Config `yaml:"admin_tls"`
 	// CabinetListen serves the merchant cabinet (switch/cabinet), the web
 	// portal where merchants' users see and manage their payments and the
 	// operator manages users. Empty: no cabinet.
@@ -57,6 +76,9 @@ type Config struct {
 	ThreeDS ThreeDSConfig `yaml:"threeds"`
 	// API holds merchants' credentials for the web service.
 	API api.Config `yaml:"api"`
+	// CNP is the Processing.kz merchant web service (CNPMerchantWebService,
+	// SOAP) and its merchants.
+	CNP cnp.Config `yaml:"cnp"`
 	// HPP is the hosted payment page.
 	HPP hpp.Config `yaml:"hpp"`
 	// HTTP bounds the HTTP server of Listen.
@@ -96,6 +118,10 @@ type ThreeDSConfig struct {
 	DirectoryURL string `yaml:"directory_url"`
 	// Timeout bounds one call to the directory server. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
+	// TLS, for an https directory_url: the CAs its certificate chains to
+	// (ca_file; default the system's) and the switch's own certificate
+	// where the directory server asks for mutual TLS.
+	TLS *tlsconf.Config `yaml:"tls"`
 }
 
 // HTTPConfig bounds the merchant and buyer HTTP server's connections.
@@ -184,6 +210,34 @@ func (c *Config) Validate() error {
 	if c.HTTP.ReadTimeout > 0 && c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout {
 		errs = append(errs, fmt.Errorf("config: http.read_header_timeout: %s is longer than http.read_timeout (%s)", c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout))
 	}
+	if err := c.validateAdmin(); err != nil {
+		errs = append(errs, err)
+	}
+	switch {
+	case c.TLS == nil && !c.PlainHTTP:
+		errs = append(errs, errors.New("config: tls: cert_file and key_file are required to serve the card page (or plain_http: true behind a proxy that terminates TLS)"))
+	case c.TLS != nil && c.PlainHTTP:
+		errs = append(errs, errors.New("config: plain_http: set with tls; choose one"))
+	case c.TLS != nil:
+		if err := c.TLS.Validate("tls", true); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
+	for i, m := range c.API.Merchants {
+		if len(m.ClientCertSHA256) > 0 && (c.TLS == nil || c.TLS.ClientAuth == "") {
+			errs = append(errs, fmt.Errorf("config: api.merchants[%d].client_cert_sha256: needs tls.client_auth (pin, request or require): the listener must ask for client certificates", i))
+		}
+	}
+	if c.ThreeDS.TLS != nil {
+		if err := c.ThreeDS.TLS.Validate("threeds.tls", false); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
+	if c.AdminTLS != nil {
+		if err := c.AdminTLS.Validate("admin_tls", true); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
 	if err := c.HSM.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: hsm: %w", err))
 	}
@@ -222,8 +276,35 @@ func (c *Config) Validate() error {
 	if err := c.Callbacks.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: callbacks: %w", err))
 	}
+	targets := c.callbackTargets()
+	for i, m := range c.API.Merchants {
+		if _, ok := targets[m.Merchant]; len(m.CallbackHosts) > 0 && !ok {
+			errs = append(errs, fmt.Errorf("config: api.merchants[%d].callback_hosts: merchant %q has no callbacks to send there (callback_url, or its callbacks.merchants entry)", i, m.Merchant))
+		}
+	}
 	if err := c.Payments.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if err := c.CNP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	// The merchants' credentials are checked here, not first at start;
+	// the payment page's URL, when not given, Start makes from public_url.
+	acfg := c.API
+	if acfg.PaymentPageURL == "" {
+		acfg.PaymentPageURL = "https://switch.invalid/pay"
+	}
+	if err := acfg.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	merchants := map[string]bool{}
+	for _, m := range c.Payments.Merchants {
+		merchants[m.ID] = true
+	}
+	for i, m := range c.CNP.Merchants {
+		if m.Merchant != "" && !merchants[m.Merchant] {
+			errs = append(errs, fmt.Errorf("config: cnp.merchants[%d].merchant: %q is not a payments merchant", i, m.Merchant))
+		}
 	}
 	if _, err := routing.New(c.Routing, c.linkNames()); err != nil {
 		errs = append(errs, fmt.Errorf("config: routing: %w", err))
@@ -254,3 +335,28 @@ func (c *Config) linkNames() []string {
 	}
 	return out
 }
+
+// validateAdmin refuses an admin endpoint that anyone off this machine
+// could reach without a token.
+func (c *Config) validateAdmin() error {
+	if t := c.AdminTokenSHA256; t != "" {
+		if b, err := hex.DecodeString(t); err != nil || len(b) != sha256.Size {
+			return errors.New("config: admin_token_sha256: must be 64 hex digits (sha256sum of the token)")
+		}
+	}
+	if c.AdminListen == "" || c.AdminTokenSHA256 != "" || c.adminMTLS() {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.AdminListen)
+	if err != nil {
+		return fmt.Errorf("config: admin_listen: %q is not host:port", c.AdminListen)
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("config: admin_listen: %s is not a loopback address: set admin_token_sha256 or admin_tls with client_auth: require, or listen on 127.0.0.1", c.AdminListen)
+}
+
+// adminMTLS: the admin listener lets in only operators with a certificate
+// of admin_tls.ca_file.
+func (c *Config) adminMTLS() bool { return c.AdminTLS != nil && c.AdminTLS.ClientAuth == "require" }

@@ -6,8 +6,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Timeouts are checked against each other at start, and each error names
@@ -63,4 +65,54 @@ func TestConfigCabinet(t *testing.T) {
 	off := good
 	off.CabinetListen = ""
 	require.NoError(t, off.Validate(), "empty: no cabinet")
+}
+
+// The Processing.kz section is checked with the rest: its merchants must
+// be payments merchants, and its own errors carry the cnp prefix.
+func TestConfigCNPMerchants(t *testing.T) {
+	good, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	c := good
+	c.CNP.Merchants = []cnp.MerchantConfig{{MerchantID: "000000000000015", Merchant: "nobody", AllowedIPs: []string{"127.0.0.1"}}}
+	require.ErrorContains(t, c.Validate(), `config: cnp.merchants[0].merchant: "nobody" is not a payments merchant`)
+	c.CNP.Merchants[0].Merchant, c.CNP.Merchants[0].AllowedIPs = switchtest.Merchant, nil
+	require.ErrorContains(t, c.Validate(), "config: cnp: merchants[0]: no access control")
+	c.CNP.Merchants[0].AllowedIPs = []string{"127.0.0.1"}
+	require.NoError(t, c.Validate())
+}
+
+// The card page is never served in plain HTTP unless the config says so,
+// and every tls section's errors name its key.
+func TestConfigTLS(t *testing.T) {
+	good, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	for _, tc := range []struct {
+		name string
+		edit func(*daemon.Config)
+		want string
+	}{
+		{"neither tls nor plain_http", func(c *daemon.Config) { c.PlainHTTP = false }, "config: tls: cert_file and key_file are required"},
+		{"both", func(c *daemon.Config) { c.TLS = &tlsconf.Config{CertFile: "a", KeyFile: "b"} }, "plain_http: set with tls"},
+		{"no certificate file", func(c *daemon.Config) {
+			c.PlainHTTP, c.TLS = false, &tlsconf.Config{CertFile: "/nonexistent/server.pem", KeyFile: "/nonexistent/key.pem"}
+		}, "tls.cert_file: stat /nonexistent/server.pem"},
+		{"admin client auth without CAs", func(c *daemon.Config) {
+			c.AdminTLS = &tlsconf.Config{CertFile: "/nonexistent/a.pem", KeyFile: "/nonexistent/b.pem", ClientAuth: "require"}
+		}, "admin_tls.ca_file: client_auth needs the CAs"},
+		{"directory server CA missing", func(c *daemon.Config) { c.ThreeDS.TLS = &tlsconf.Config{CAFile: "/nonexistent/ca.pem"} },
+			"threeds.tls.ca_file: stat /nonexistent/ca.pem"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			tc.edit(&c)
+			require.ErrorContains(t, c.Validate(), tc.want)
+		})
+	}
+}
+
+// An api entry's callback_hosts need callbacks to send there.
+func TestConfigCallbackHostsNeedCallbacks(t *testing.T) {
+	c, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	c.API.Merchants[0].CallbackHosts = []string{"shop.kz"}
+	require.ErrorContains(t, c.Validate(), `config: api.merchants[0].callback_hosts: merchant "shop" has no callbacks to send there`)
+	c.API.Merchants[0].CallbackURL, c.API.Merchants[0].CallbackSecret = "https://shop.kz/cb", "s"
+	require.NoError(t, c.Validate())
 }

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -21,12 +23,14 @@ import (
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
 
@@ -45,6 +49,11 @@ type Daemon struct {
 	http     *http.Server
 	adminLn  net.Listener
 	admin    *http.Server
+	// cnpLn and cnpHTTP are the Processing.kz service's own TLS listener
+	// (cnp.tls), when configured.
+	cnpLn   net.Listener
+	cnpHTTP *http.Server
+	cnp     http.Handler
 	// The merchant cabinet (cabinet.go), when cabinet_listen is set.
 	cabinetLn  net.Listener
 	cabinet    *http.Server
@@ -83,7 +92,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	}()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if d.hsm, err = hsm.Open(cfg.HSM); err != nil {
+	if d.hsm, err = openHSM(cfg.HSM); err != nil {
 		return nil, fmt.Errorf("daemon: hsm: %w", err)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -119,16 +128,43 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		Log: log.With().Str("component", "payments").Logger(), Now: cfg.Clock,
 	}
 	if cfg.ThreeDS.DirectoryURL != "" {
-		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, threeds.HTTPClient(cfg.ThreeDS.Timeout))
+		hc := threeds.HTTPClient(cfg.ThreeDS.Timeout)
+		if cfg.ThreeDS.TLS != nil {
+			if hc.Transport, err = d.tlsTransport(*cfg.ThreeDS.TLS, "threeds.tls"); err != nil {
+				return nil, err
+			}
+		}
+		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, hc)
 	}
 	// Listen before wiring the web side: its URLs need the real address
 	// when the config asks for port 0.
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("daemon: listen: %w", err)
 	}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		if d.ln, err = d.serveTLS(d.ln, *cfg.TLS, "tls"); err != nil {
+			return nil, err
+		}
+		scheme = "https://"
+	}
 	d.url = strings.TrimSuffix(cfg.PublicURL, "/")
 	if d.url == "" {
-		d.url = "http://" + d.ln.Addr().String()
+		d.url = scheme + d.ln.Addr().String()
+	}
+	if t := cfg.CNP.TLS; t.Listen != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("daemon: cnp.tls: %w", err)
+		}
+		// Any client certificate, or none: each merchant's pinned
+		// fingerprints decide (switch/cnp), and the handshake has proved
+		// the client holds the certificate's key.
+		d.cnpLn, err = tls.Listen("tcp", t.Listen, &tls.Config{Certificates: []tls.Certificate{cert},
+			ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return nil, fmt.Errorf("daemon: cnp.tls.listen: %w", err)
+		}
 	}
 	if err := d.wireCallbacks(&deps, kinds); err != nil {
 		return nil, err
@@ -165,7 +201,8 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
 	}
-	d.http = &http.Server{Handler: d.mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+	handler := secureDefaults(d.mux, cfg.TLS != nil)
+	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
 	d.wg.Add(1)
 	go func() {
@@ -174,9 +211,27 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 			log.Error().Err(err).Msg("http server stopped")
 		}
 	}()
+	if d.cnpLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle(cnp.Prefix, d.cnp)
+		d.cnpHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.cnpHTTP.Serve(d.cnpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error().Err(err).Msg("cnp TLS server stopped")
+			}
+		}()
+	}
 	if cfg.AdminListen != "" {
 		if d.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			return nil, fmt.Errorf("daemon: admin_listen: %w", err)
+		}
+		if cfg.AdminTLS != nil {
+			if d.adminLn, err = d.serveTLS(d.adminLn, *cfg.AdminTLS, "admin_tls"); err != nil {
+				return nil, err
+			}
 		}
 		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
 		d.wg.Add(1)
@@ -219,7 +274,19 @@ func (d *Daemon) AdminURL() string {
 	if d.adminLn == nil {
 		return ""
 	}
+	if d.cfg.AdminTLS != nil {
+		return "https://" + d.adminLn.Addr().String()
+	}
 	return "http://" + d.adminLn.Addr().String()
+}
+
+// CNPTLSAddr is the address of the Processing.kz service's TLS listener
+// ("" when none).
+func (d *Daemon) CNPTLSAddr() string {
+	if d.cnpLn == nil {
+		return ""
+	}
+	return d.cnpLn.Addr().String()
 }
 
 // Payments is the payment service (tests and the bench drive it directly).
@@ -259,6 +326,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		} else if d.adminLn != nil {
 			d.adminLn.Close()
 		}
+		if d.cnpHTTP != nil {
+			errs = append(errs, d.cnpHTTP.Shutdown(ctx))
+		} else if d.cnpLn != nil {
+			d.cnpLn.Close()
+		}
 		if d.cabinet != nil {
 			errs = append(errs, d.cabinet.Shutdown(ctx))
 		} else if d.cabinetLn != nil {
@@ -279,6 +351,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		d.wg.Wait()
 		if d.journal != nil {
 			errs = append(errs, d.journal.Close())
+		}
+		if c, ok := d.hsm.(io.Closer); ok {
+			errs = append(errs, c.Close())
 		}
 		d.stopErr = errors.Join(errs...)
 	})
@@ -355,4 +430,58 @@ func (k kindMux) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Out
 		return saf.Rejected, fmt.Errorf("daemon: no deliverer for %q items", it.Kind)
 	}
 	return d.Deliver(ctx, it, repeat)
+}
+
+// serveTLS wraps ln in TLS from a config section whose files are read again
+// when they change.
+func (d *Daemon) serveTLS(ln net.Listener, cfg tlsconf.Config, key string) (net.Listener, error) {
+	src, err := tlsconf.NewSource(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("daemon: %s: %w", key, err)
+	}
+	src.OnError = func(err error) {
+		d.log.Error().Err(err).Str("section", key).Msg("tls files not reloaded: keeping the last good ones")
+	}
+	return tls.NewListener(ln, src.Server()), nil
+}
+
+// tlsTransport is an HTTP transport whose TLS follows a client config
+// section, its files read again when they change.
+func (d *Daemon) tlsTransport(cfg tlsconf.Config, key string) (*http.Transport, error) {
+	src, err := tlsconf.NewSource(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %s: %w", key, err)
+	}
+	src.OnError = func(err error) {
+		d.log.Error().Err(err).Str("section", key).Msg("tls files not reloaded: keeping the last good ones")
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		return (&tls.Dialer{Config: src.Client(host)}).DialContext(ctx, network, addr)
+	}
+	return t, nil
+}
+
+// secureDefaults puts on every answer of the merchants' port the headers
+// no answer should lack: no framing, no MIME sniffing, no referrer, a
+// policy that allows nothing (a page that needs more, the hosted page,
+// sets its own) and, over TLS, HSTS so browsers that came over TLS come
+// back only over TLS.
+func secureDefaults(h http.Handler, tls bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		if tls {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		h.ServeHTTP(w, r)
+	})
 }

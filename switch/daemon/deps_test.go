@@ -64,7 +64,7 @@ func TestLayers(t *testing.T) {
 		{"the 3-D Secure requestor speaks HTTP and the wire only", is("switch/threeds"), func(i string) bool {
 			return strings.HasPrefix(i, module) && !is("emv3ds")(i)
 		}, false},
-		{"web packages never touch links, SAF, the journal or bbolt", is("switch/api", "switch/hpp", "switch/cabinet"),
+		{"web packages never touch links, SAF, the journal or bbolt", is("switch/api", "switch/cnp", "switch/hpp", "switch/cabinet"),
 			func(i string) bool {
 				return is("switch/links", "switch/saf", "switch/journal")(i) || strings.HasPrefix(i, "go.etcd.io/bbolt")
 			}, true},
@@ -77,8 +77,13 @@ func TestLayers(t *testing.T) {
 		}, true},
 		{"the foundation does no HTTP and no storage", is("specs", "iso", "hsm", "routing"),
 			func(i string) bool { return i == "net/http" || strings.HasPrefix(i, "go.etcd.io/bbolt") }, false},
-		{"the foundation and the journal use nothing of the switch", is("specs", "iso", "hsm", "routing", "switch/journal"),
+		{"the foundation and the journal use nothing of the switch",
+			func(p string) bool {
+				return is("specs", "iso", "hsm", "routing", "switch/journal")(p) && !is("hsm/pkcs11")(p)
+			},
 			func(i string) bool { return strings.HasPrefix(i, module) && !is("specs")(i) }, false},
+		{"the PKCS#11 module builds on hsm alone", is("hsm/pkcs11"),
+			func(i string) bool { return strings.HasPrefix(i, module) && !is("hsm")(i) }, false},
 		{"routing is pure logic: the standard library only", is("routing"), func(i string) bool { return !std(i) }, false},
 		{"store-and-forward is a generic queue: nothing of ours", is("switch/saf"), func(i string) bool { return strings.HasPrefix(i, module) }, false},
 		{"the cabinet's user store keeps people, not payments: nothing of ours but the journal that opens the data file", is("switch/users"),

@@ -121,7 +121,7 @@ func TestDiskFullWhileAtTheBank(t *testing.T) {
 	r := <-done
 	require.NoError(t, r.err)
 	require.Equal(t, "7", errorCode(r.ans), "%v", r.ans)
-	require.Contains(t, r.ans["errorMessage"], "temporarily unavailable")
+	require.Contains(t, r.ans["errorMessage"], "временно недоступен", "in Russian, the gateway's default")
 	require.Equal(t, 1, s.D.Payments().Unrecorded(), "the bank's answer is kept in memory")
 	require.Equal(t, int64(45000), s.Account(visa).Held-before.Held, "the bank holds the money meanwhile")
 
@@ -133,7 +133,7 @@ func TestDiskFullWhileAtTheBank(t *testing.T) {
 	ans, err := s.RBS("register", url.Values{"orderNumber": {"while-full"}, "amount": {"100"},
 		"returnUrl": {"https://shop.example.kz/ok"}}, 0)
 	require.NoError(t, err)
-	require.Contains(t, ans["errorMessage"], "temporarily unavailable", "new work is refused")
+	require.Contains(t, ans["errorMessage"], "временно недоступен", "new work is refused")
 	ans, err = s.RBS("paymentorder", switchtest.PayForm(id, visa), 0)
 	require.NoError(t, err)
 	require.Equal(t, "7", errorCode(ans), "a retry sends nothing: %v", ans)

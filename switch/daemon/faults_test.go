@@ -337,7 +337,7 @@ func TestNotReadyUntilBankSignedOn(t *testing.T) {
 		"returnUrl": {"https://shop.example.kz/ok"}}, 0)
 	require.NoError(t, err)
 	require.Equal(t, "7", errorCode(ans))
-	require.Contains(t, ans["errorMessage"], "temporarily unavailable")
+	require.Contains(t, ans["errorMessage"], "временно недоступен", "in Russian, the gateway's default")
 	resp, err = http.Get(d.URL() + "/v1/orders/x")
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -3,9 +3,12 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
@@ -16,15 +19,17 @@ import (
 // change's transaction, delivered by store-and-forward.
 func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 	cfg := d.cfg.Callbacks
-	// A merchant's integration is described once, in its api entry; the
-	// callbacks section is for targets that need more (POST, unsigned).
-	if len(cfg.Merchants) == 0 {
-		cfg.Merchants = map[string]callbacks.Target{}
-		for _, m := range d.cfg.API.Merchants {
-			if m.CallbackURL != "" {
-				cfg.Merchants[m.Merchant] = callbacks.Target{URL: m.CallbackURL, Secret: m.CallbackSecret}
-			}
+	cfg.Merchants = d.cfg.callbackTargets()
+	// A Processing.kz merchant's transactions call their returnURL
+	// themselves (the guide's "automatic call"), through the same queue.
+	for _, m := range d.cfg.CNP.Merchants {
+		if !m.ReturnCall() {
+			continue
 		}
+		if cfg.ReturnCalls == nil {
+			cfg.ReturnCalls = map[string]callbacks.ReturnCall{}
+		}
+		cfg.ReturnCalls[m.Merchant] = callbacks.ReturnCall{Secret: m.CallbackSecret, Unsigned: m.CallbackSecret == "", PublicOnly: m.PublicOnly()}
 	}
 	n, err := callbacks.New(cfg, d.log.With().Str("component", "callbacks").Logger(), d.reg, nil)
 	if err != nil {
@@ -47,9 +52,44 @@ func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 	return nil
 }
 
+// callbackTargets are where each merchant's callbacks go. A merchant's
+// integration is described once, in its api entry; the callbacks section,
+// for targets that need more (POST, unsigned), replaces those entries when
+// it lists any merchant.
+func (c *Config) callbackTargets() map[string]callbacks.Target {
+	if len(c.Callbacks.Merchants) > 0 {
+		return c.Callbacks.Merchants
+	}
+	t := map[string]callbacks.Target{}
+	for _, m := range c.API.Merchants {
+		if m.CallbackURL != "" {
+			t[m.Merchant] = callbacks.Target{URL: m.CallbackURL, Secret: m.CallbackSecret}
+		}
+	}
+	return t
+}
+
 // mountMerchantSide serves the merchant web service and the hosted page.
 func (d *Daemon) mountMerchantSide() error {
 	acfg := d.cfg.API
+	// An order's dynamicCallbackUrl may name the host its merchant's
+	// callbacks go to, wherever the config says it.
+	targets := d.cfg.callbackTargets()
+	acfg.Merchants = append([]api.MerchantConfig(nil), acfg.Merchants...)
+	for i, m := range acfg.Merchants {
+		t, ok := targets[m.Merchant]
+		switch {
+		case !ok:
+			// No callbacks go anywhere for this merchant (a callbacks
+			// section that leaves it out): the API must refuse an order's
+			// own address rather than accept one nothing will be sent to.
+			acfg.Merchants[i].CallbackURL, acfg.Merchants[i].CallbackSecret, acfg.Merchants[i].CallbackHosts = "", "", nil
+		case t.URL != m.CallbackURL:
+			if u, err := url.Parse(t.URL); err == nil && u.Host != "" {
+				acfg.Merchants[i].CallbackHosts = append(append([]string(nil), m.CallbackHosts...), u.Host)
+			}
+		}
+	}
 	if acfg.PaymentPageURL == "" {
 		acfg.PaymentPageURL = d.url + "/pay"
 	}
@@ -68,5 +108,21 @@ func (d *Daemon) mountMerchantSide() error {
 		return fmt.Errorf("daemon: hpp: %w", err)
 	}
 	d.mux.Handle("/pay/", d.guard(h.Handler(), h.Unavailable))
+	ccfg := d.cfg.CNP
+	if ccfg.PublicURL == "" {
+		ccfg.PublicURL = d.url
+	}
+	if ccfg.PaymentPageURL == "" {
+		ccfg.PaymentPageURL = strings.TrimRight(hcfg.PublicURL, "/") + "/pay"
+	}
+	if ccfg.TLS.PublicURL == "" && d.cnpLn != nil {
+		ccfg.TLS.PublicURL = "https://" + d.cnpLn.Addr().String()
+	}
+	c, err := cnp.New(d.payments, ccfg, d.log.With().Str("component", "cnp").Logger(), d.reg)
+	if err != nil {
+		return fmt.Errorf("daemon: cnp: %w", err)
+	}
+	d.cnp = d.guard(c.Handler(), c.Unavailable)
+	d.mux.Handle(cnp.Prefix, d.cnp)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,14 +17,20 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
+	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // The demo's names, shown in its output and used by tests.
 const (
 	Merchant = "demo-shop"
+	// CNPMerchant is a shop of the Processing.kz dialect, its merchantId
+	// CNPMerchantID the one the vendor's PHP sample sends.
+	CNPMerchant   = "demo-cnp"
+	CNPMerchantID = "000000000000015"
 	// BankASCII is dialed by the switch and speaks the ascii dialect.
 	BankASCII = "alatau-sim"
 	// BankBinary dials the switch and speaks the binary dialect.
@@ -46,8 +53,21 @@ type Demo struct {
 	ACSURL string
 	// Secrets are the demo merchant's credentials, to print.
 	Secrets api.DemoSecrets
-	sims    *Simulators
-	clock   clock
+	// CAFile is the demo's own CA: its HTTPS certificate chains to it, and
+	// clients trust it to talk to the demo (curl --cacert).
+	CAFile string
+	sims   *Simulators
+	clock  clock
+}
+
+// Client is an HTTP client that trusts the demo's CA.
+func (d *Demo) Client() *http.Client {
+	hc, err := tlsconf.HTTPClient(d.CAFile)
+	if err != nil {
+		// Start wrote the file; without it no client could trust the demo.
+		panic(err)
+	}
+	return hc
 }
 
 // Options configure Start.
@@ -74,6 +94,8 @@ type Options struct {
 func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.DemoSecrets, error) {
 	cfg := daemon.DefaultConfig()
 	cfg.DataDir, cfg.Listen, cfg.AdminListen = dataDir, listen, "127.0.0.1:0"
+	// HTTPS with a certificate of the demo's own CA (Start makes them).
+	cfg.TLS = &tlsconf.Config{CertFile: filepath.Join(dataDir, "tls", "server.pem"), KeyFile: filepath.Join(dataDir, "tls", "server-key.pem")}
 	cfg.HSM.MasterKeyFile = filepath.Join(dataDir, "master.key")
 	cfg.HSM.KeyStore = filepath.Join(dataDir, "keys.json")
 	cfg.ThreeDS.DirectoryURL = dsURL
@@ -95,9 +117,27 @@ func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.
 			BankBinary: {TerminalID: "TLPB0001", MerchantID: "000000000000201"},
 		},
 	}}
+	cfg.Payments.Merchants = append(cfg.Payments.Merchants, payments.Merchant{
+		ID: CNPMerchant, Name: "Demo CNP Shop", URL: "https://cnp-shop.example.kz", MCC: "5999", City: "Astana", Country: "KZ",
+		Terminals: map[string]payments.Terminal{
+			BankASCII:  {TerminalID: "TLPA0002", MerchantID: "000000000000102"},
+			BankBinary: {TerminalID: "TLPB0002", MerchantID: "000000000000202"},
+		},
+	})
+	// A shop that speaks the Processing.kz web service, let in from this
+	// machine only. No shop listens behind its returnURL in the demo, so
+	// the automatic call of it is off here (on by default).
+	off := false
+	cfg.CNP = cnp.Config{
+		IssuerCountries: map[string]string{"4111": "KAZAKHSTAN", "5555": "KAZAKHSTAN", "4444": "KAZAKHSTAN"},
+		Merchants: []cnp.MerchantConfig{{
+			MerchantID: CNPMerchantID, Merchant: CNPMerchant, AllowedIPs: []string{"127.0.0.1", "::1"},
+			ReferencePrefix: "DM", Refunds: true, ReturnURLCall: &off,
+		}},
+	}
 	cfg.SAF.RetryMin, cfg.SAF.RetryMax = 500*time.Millisecond, 10*time.Second
 	// The payment page URL follows the address the switch listens on.
-	apiCfg, secrets, err := api.DemoCredentials(Merchant, "http://"+listen+"/pay")
+	apiCfg, secrets, err := api.DemoCredentials(Merchant, "https://"+listen+"/pay")
 	if err != nil {
 		return daemon.Config{}, api.DemoSecrets{}, fmt.Errorf("demo: credentials: %w", err)
 	}
@@ -116,8 +156,12 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	if err := ensureKeys(o.DataDir); err != nil {
 		return nil, err
 	}
-	d := &Demo{}
-	if err := d.start(ctx, o); err != nil {
+	ca, err := ensureTLS(o.DataDir, o.Listen)
+	if err != nil {
+		return nil, err
+	}
+	d := &Demo{CAFile: ca}
+	if err := d.start(ctx, o, filepath.Join(o.DataDir, "tls")); err != nil {
 		// Whatever did start stops again: the banks and the ACS are not
 		// tied to ctx.
 		d.Close(context.Background())
@@ -126,8 +170,13 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	return d, nil
 }
 
-func (d *Demo) start(ctx context.Context, o Options) (err error) {
-	if d.sims, err = startSimulators(o.Log, forPeople); err != nil {
+func (d *Demo) start(ctx context.Context, o Options, tlsDir string) (err error) {
+	// The ACS simulator serves the switch's certificate: one CA to trust.
+	acsTLS, err := tlsconf.NewSource(tlsconf.Config{CertFile: filepath.Join(tlsDir, "server.pem"), KeyFile: filepath.Join(tlsDir, "server-key.pem")})
+	if err != nil {
+		return fmt.Errorf("demo: tls: %w", err)
+	}
+	if d.sims, err = startSimulators(o.Log, forPeople, acsTLS.Server()); err != nil {
 		return err
 	}
 	d.Banks, d.ACSURL = d.sims.banks, d.sims.ACSURL()
@@ -135,6 +184,7 @@ func (d *Demo) start(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	cfg.ThreeDS.TLS = &tlsconf.Config{CAFile: d.CAFile}
 	d.Secrets = secrets
 	cfg.CabinetListen, cfg.Clock = cabinetAddr(o.CabinetListen, o.Listen), d.clock.Now
 	if o.Configure != nil {
@@ -194,4 +244,30 @@ func ensureKeys(dir string) error {
 		return fmt.Errorf("demo: keys: %w", err)
 	}
 	return nil
+}
+
+// ensureTLS gives the demo its own CA and a server certificate for the
+// address it listens on, once: a restarted demo keeps them, so a browser
+// told to trust the CA goes on trusting it. It returns the CA's file.
+func ensureTLS(dir, listen string) (string, error) {
+	tdir := filepath.Join(dir, "tls")
+	caFile := filepath.Join(tdir, "demo-ca.pem")
+	if _, err := os.Stat(filepath.Join(tdir, "server.pem")); err == nil {
+		return caFile, nil
+	}
+	if err := os.MkdirAll(tdir, 0o700); err != nil {
+		return "", fmt.Errorf("demo: tls: %w", err)
+	}
+	ca, err := tlsconf.NewCA(tdir, "demo")
+	if err != nil {
+		return "", fmt.Errorf("demo: tls: %w", err)
+	}
+	names := []string{"127.0.0.1", "localhost", "::1"}
+	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" {
+		names = append(names, host)
+	}
+	if _, _, err := ca.Issue(tdir, "server", names...); err != nil {
+		return "", fmt.Errorf("demo: tls: %w", err)
+	}
+	return ca.File, nil
 }

@@ -2,12 +2,15 @@ package demo_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,12 +53,38 @@ func TestDemoPaysThroughBothBanks(t *testing.T) {
 		require.Nil(t, res.Challenge)
 		require.Equal(t, order.StatusDeposited, res.Order.Status, "order %d: %+v", i, res.Order.Ops)
 	}
-	resp, err := http.Get(d.URL() + "/readyz")
+	resp, err := d.Client().Get(d.URL() + "/readyz")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	require.NoError(t, d.Journal().Verify(ctx))
+}
+
+// TestCardPageOnlyOverTLS: the merchants' port speaks only TLS, with the
+// demo CA's certificate, and tells browsers to keep to HTTPS.
+func TestCardPageOnlyOverTLS(t *testing.T) {
+	d := startDemo(t)
+	require.True(t, strings.HasPrefix(d.URL(), "https://"), d.URL())
+	// The 3-D Secure challenge the page posts the browser to is HTTPS too.
+	require.True(t, strings.HasPrefix(d.ACSURL, "https://"), d.ACSURL)
+	resp, err := d.Client().Get(d.URL() + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "max-age=31536000", resp.Header.Get("Strict-Transport-Security"))
+	require.Equal(t, uint16(tls.VersionTLS13), resp.TLS.Version)
+
+	// Plain HTTP to the same port gets no page: Go's TLS server answers a
+	// plaintext request with a 400 saying so, and never the handler.
+	plain, err := http.Get("http://" + strings.TrimPrefix(d.URL(), "https://") + "/healthz")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(plain.Body)
+	plain.Body.Close()
+	require.Equal(t, http.StatusBadRequest, plain.StatusCode)
+	require.Contains(t, string(b), "HTTPS")
+	// A client that does not trust the demo CA is refused the handshake.
+	_, err = http.Get(d.URL() + "/healthz")
+	require.ErrorContains(t, err, "certificate")
 }
 
 func TestAdminEndpoints(t *testing.T) {
@@ -90,7 +119,7 @@ func TestAdminEndpoints(t *testing.T) {
 	defer j.Close()
 	require.NoError(t, j.Verify(context.Background()))
 	// Nothing for operators is on the merchants' port.
-	resp, err = http.Get(d.URL() + "/admin/journal/snapshot")
+	resp, err = d.Client().Get(d.URL() + "/admin/journal/snapshot")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
@@ -117,7 +146,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	go func() {
 		form := url.Values{"userName": {d.Secrets.UserName}, "password": {d.Secrets.Password}, "MDORDER": {o.ID},
 			"$PAN": {"4444555511113333"}, "$CVC": {"123"}, "YYYY": {"2030"}, "MM": {"12"}, "TEXT": {"SLOW BANK"}}
-		resp, err := http.PostForm(d.URL()+"/payment/rest/paymentorder.do", form)
+		resp, err := d.Client().PostForm(d.URL()+"/payment/rest/paymentorder.do", form)
 		if err != nil {
 			done <- map[string]any{"transport_error": err.Error()}
 			return
@@ -157,4 +186,61 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	require.Equal(t, []string{"0200", "0210"}, mtis, "the bank's answer is journaled")
 	require.Equal(t, order.ChannelAPI, entries[len(entries)-1].Channel, "and the merchant's answer last")
+}
+
+// TestSecurityHeadersOnEveryPage: every answer of the merchants' port,
+// pages, APIs, errors and the card page, forbids framing and sniffing, sends
+// HSTS, and a policy; no HTML page has inline script or event handlers, and
+// the card form posts its data in the body, never in a URL.
+func TestSecurityHeadersOnEveryPage(t *testing.T) {
+	d := startDemo(t)
+	reg, err := d.Payments().Register(context.Background(), payments.RegisterRequest{Merchant: demo.Merchant, Number: "hdr-1", Amount: 1000, ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	hc := d.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	scriptTag := regexp.MustCompile(`(?i)<script\b[^>]*>`)
+	handlerAttr := regexp.MustCompile(`(?i)<[^>]+\son[a-z]+\s*=`)
+	for _, tc := range []struct{ method, path, form string }{
+		{"GET", "/pay/" + reg.Order.ID, ""},
+		{"POST", "/pay/" + reg.Order.ID, "csrf=forged&pan=4111111111111111"},
+		{"GET", "/pay/" + reg.Order.ID + "/result", ""},
+		{"GET", "/pay/nonexistent", ""},
+		{"GET", "/pay/hpp.js", ""},
+		{"POST", "/payment/rest/getOrderStatusExtended.do", "userName=x&password=y"},
+		{"GET", "/v1/openapi.yaml", ""},
+		{"GET", "/v1/orders/x", ""},
+		{"GET", "/CNPMerchantWebServices/services/CNPMerchantWebService?wsdl", ""},
+		{"GET", "/healthz", ""},
+		{"GET", "/metrics", ""},
+		{"GET", "/no/such/page", ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, d.URL()+tc.path, strings.NewReader(tc.form))
+			require.NoError(t, err)
+			if tc.form != "" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			resp, err := hc.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			h := resp.Header
+			require.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'", "status %d", resp.StatusCode)
+			require.NotContains(t, h.Get("Content-Security-Policy"), "unsafe-inline")
+			require.Equal(t, "DENY", h.Get("X-Frame-Options"))
+			require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
+			require.Equal(t, "max-age=31536000", h.Get("Strict-Transport-Security"))
+			if !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+				return
+			}
+			require.Equal(t, "no-store", h.Get("Cache-Control"), "an HTML page of the card flow is never cached")
+			for _, tag := range scriptTag.FindAllString(string(body), -1) {
+				require.Contains(t, tag, "src=", "inline script in %s", tc.path)
+			}
+			require.Empty(t, handlerAttr.FindString(string(body)), "inline event handler in %s", tc.path)
+			if strings.Contains(string(body), `name="pan"`) {
+				require.Regexp(t, `<form[^>]+method="post"`, string(body), "card data goes in the body")
+			}
+		})
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -90,7 +89,7 @@ func TestLogLinesHaveEachKeyOnce(t *testing.T) {
 	rbs := func(method string, form url.Values) map[string]any {
 		form.Set("userName", d.Secrets.UserName)
 		form.Set("password", d.Secrets.Password)
-		resp, err := http.PostForm(d.URL()+"/payment/rest/"+method+".do", form)
+		resp, err := d.Client().PostForm(d.URL()+"/payment/rest/"+method+".do", form)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var out map[string]any

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,7 +37,7 @@ func TestNoCardDataOnDisk(t *testing.T) {
 	rest := func(method string, form url.Values) map[string]any {
 		form.Set("userName", d.Secrets.UserName)
 		form.Set("password", d.Secrets.Password)
-		resp, err := http.PostForm(d.URL()+"/payment/rest/"+method, form)
+		resp, err := d.Client().PostForm(d.URL()+"/payment/rest/"+method, form)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var out map[string]any

@@ -104,7 +104,10 @@ func (d *Demo) writeWelcome(ctx context.Context, w io.Writer, dir string) {
 		st := d.Links().Get(name).Status()
 		fmt.Fprintf(w, "  bank %-12s %s dialect, %s side, link %s\n", name, st.Dialect, st.Side, st.State)
 	}
+	fmt.Fprintf(w, "\nHTTPS with a certificate of the demo's own CA, %s: curl --cacert it, or import it\n", d.CAFile)
+	fmt.Fprintf(w, "into the browser's trusted authorities to open the payment page without a warning.\n")
 	d.writeMerchantAccess(ctx, w)
+	d.writeCNPAccess(w)
 }
 
 // writeCabinet prints where the merchant cabinet is and how to sign in.
@@ -128,10 +131,10 @@ func (d *Demo) writeMerchantAccess(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "  RBS API          %s/payment/rest/   userName=%s password=%s (or token=%s)\n", d.URL(), s.UserName, s.Password, s.Token)
 	fmt.Fprintf(w, "  JSON API         %s/v1/   Authorization: Bearer %s   (OpenAPI: %s/v1/openapi.yaml)\n", d.URL(), s.APIKey, d.URL())
 	fmt.Fprintf(w, "\nRegister an order (150.00 KZT), then open the formUrl it answers to pay it:\n\n")
-	fmt.Fprintf(w, "  curl -s %s/payment/rest/register.do -d userName=%s -d password=%s \\\n", d.URL(), s.UserName, s.Password)
+	fmt.Fprintf(w, "  curl -s --cacert %s %s/payment/rest/register.do -d userName=%s -d password=%s \\\n", d.CAFile, d.URL(), s.UserName, s.Password)
 	fmt.Fprintf(w, "       -d orderNumber=demo-$(date +%%s) -d amount=15000 -d currency=398 -d returnUrl=https://shop.example.kz/ok\n")
 	fmt.Fprintf(w, "\nor with the JSON API (the same key and body again replay the first answer):\n\n")
-	fmt.Fprintf(w, "  curl -s %s/v1/orders -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", d.URL(), s.APIKey)
+	fmt.Fprintf(w, "  curl -s --cacert %s %s/v1/orders -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", d.CAFile, d.URL(), s.APIKey)
 	fmt.Fprintf(w, "       -H \"Idempotency-Key: $(date +%%s)\" \\\n")
 	fmt.Fprintf(w, "       -d '{\"amount\":15000,\"order_number\":\"json-'$(date +%%s)'\",\"return_url\":\"https://shop.example.kz/ok\"}'\n")
 	// One order ready to pay, for whoever wants to see the page first.
@@ -143,6 +146,35 @@ func (d *Demo) writeMerchantAccess(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "\nTest cards (expiry 12/30, CVV2 123): 4111 1111 1111 1111 frictionless 3-D Secure;\n")
 	fmt.Fprintf(w, "  5555 5555 5555 5599 challenge (the code is shown on the ACS page); 4444 5555 1111 3333 not enrolled;\n")
 	fmt.Fprintf(w, "  4012 0010 3816 6662 3-D Secure 1 password page (password: password); 5168 4948 9505 5780 fails 3-D Secure.\n")
+}
+
+// writeCNPAccess prints how the Processing.kz shop calls the switch: its
+// merchantId, the service's address and WSDL, and a curl that starts a
+// transaction as the vendor's PHP client writes one.
+func (d *Demo) writeCNPAccess(w io.Writer) {
+	svc := d.URL() + "/CNPMerchantWebServices/services/CNPMerchantWebService"
+	fmt.Fprintf(w, "\nProcessing.kz shop %q (CNPMerchantWebService, SOAP 1.1 and 1.2), merchantId=%s, from this machine\n", CNPMerchant, CNPMerchantID)
+	fmt.Fprintf(w, "  service          %s   (WSDL: %s?wsdl)\n", svc, svc)
+	fmt.Fprintf(w, "\nStart a transaction (150.00 KZT), then open the redirectURL it answers to pay it;\n")
+	fmt.Fprintf(w, "getTransactionStatus, completeTransaction and refundTransaction follow with its customerReference:\n\n")
+	fmt.Fprintf(w, "  curl -s --cacert %s %s -H 'Content-Type: text/xml; charset=utf-8' \\\n", d.CAFile, svc)
+	fmt.Fprintf(w, "       -H 'SOAPAction: \"urn:startTransaction\"' --data-binary @- <<EOF\n")
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ns="http://kz.processing.cnp.merchant_ws/xsd" xmlns:ax="http://beans.common.cnp.processing.kz/xsd">
+ <soapenv:Body><ns:startTransaction><ns:transaction>
+  <ax:currencyCode>398</ax:currencyCode>
+  <ax:description>Demo purchase</ax:description>
+  <ax:goodsList><ax:amount>15000</ax:amount><ax:currencyCode>398</ax:currencyCode><ax:nameOfGoods>Demo goods</ax:nameOfGoods></ax:goodsList>
+  <ax:languageCode>ru</ax:languageCode>
+  <ax:merchantId>%s</ax:merchantId>
+  <ax:merchantLocalDateTime>$(date +'%%d.%%m.%%Y %%H:%%M:%%S')</ax:merchantLocalDateTime>
+  <ax:orderId>demo-$(date +%%s)</ax:orderId>
+  <ax:returnURL>https://cnp-shop.example.kz/result?sessionID=</ax:returnURL>
+  <ax:totalAmount>15000</ax:totalAmount>
+ </ns:transaction></ns:startTransaction></soapenv:Body>
+</soapenv:Envelope>
+EOF
+`, CNPMerchantID)
 }
 
 // writeKept says, once the demo has stopped, where its data is and what to

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -48,10 +49,13 @@ type Simulators struct {
 // binary bank, which waits for StartBinary. `tulpar simulators` runs them in
 // a process of their own.
 func StartSimulators(log zerolog.Logger) (*Simulators, error) {
-	return startSimulators(log, forLoad)
+	return startSimulators(log, forLoad, nil)
 }
 
-func startSimulators(log zerolog.Logger, size sizing) (*Simulators, error) {
+// startSimulators starts the ACS and the ASCII bank; the ACS serves TLS
+// when acsTLS is given (a browser on an HTTPS card page must not post the
+// challenge form to plain HTTP).
+func startSimulators(log zerolog.Logger, size sizing, acsTLS *tls.Config) (*Simulators, error) {
 	s := &Simulators{banks: map[string]*issuersim.Bank{}, size: size, log: log}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,8 +63,12 @@ func startSimulators(log zerolog.Logger, size sizing) (*Simulators, error) {
 	}
 	s.acs = &http.Server{ReadHeaderTimeout: 10 * time.Second,
 		Handler: acs.New(size.acs, log.With().Str("component", "acs-sim").Logger()).Handler()}
-	go s.acs.Serve(ln)
 	s.acsURL = "http://" + ln.Addr().String()
+	if acsTLS != nil {
+		ln = tls.NewListener(ln, acsTLS)
+		s.acsURL = "https://" + ln.Addr().String()
+	}
+	go s.acs.Serve(ln)
 	if err := s.bank(BankASCII, "ascii", acquirerASCII, func(c *issuersim.Config) { c.Listen = "127.0.0.1:0" }); err != nil {
 		s.Close()
 		return nil, err

@@ -79,6 +79,21 @@ func parseCardForm(get func(string) string, now time.Time) cardForm {
 	return f
 }
 
+// parseStoredForm reads the form of an order paid with a registered card
+// of brand: the CVV2 alone.
+func parseStoredForm(get func(string) string, brand string) cardForm {
+	f := cardForm{errors: map[string]string{}}
+	f.card.CVV2 = strings.TrimSpace(get(fieldCVV))
+	want := 3
+	if brand == routing.BrandAmex {
+		want = 4
+	}
+	if len(f.card.CVV2) != want || !isDigits(f.card.CVV2) {
+		f.errors[fieldCVV] = "err_cvv"
+	}
+	return f
+}
+
 // payError maps an error of payments.Pay about card data to the field it
 // names ("invalid card data: pan: fails the Luhn check"), so the page can
 // highlight it. ok is false for errors that are not about card data.

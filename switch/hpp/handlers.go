@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
@@ -23,15 +24,23 @@ type view struct {
 	Switcher                              []langLink
 
 	Merchant, Description, Number, Amount, Card string
+	Goods                                       []goodsLine // the merchant's cart
 
 	Action, CSRF, Holder, Email, PayLabel string
+	Stored                                string            // the masked registered card the order is paid with
 	Errors                                map[string]string // field → text key
 	Brands                                string            // brandTable, for the script
+	// Declined: the buyer's last attempt was declined and another may be
+	// made; the page says so without the issuer's reason.
+	Declined bool
 
 	Kind        string // ok, fail, cancel, wait, expired, forbidden, notfound, error
 	Lines       []string
 	Back, Again string
 }
+
+// goodsLine is one line of the cart as the page shows it.
+type goodsLine struct{ Name, Amount string }
 
 type langLink struct {
 	Code, Name, URL string
@@ -50,6 +59,20 @@ func (s *Server) withOrder(v *view, o *order.Order) {
 	}
 	v.Description, v.Number = o.Description, o.Number
 	v.Amount = formatAmount(o.Amount, o.Currency)
+	for _, it := range o.Cart {
+		cur, q := o.Currency, it.Quantity
+		if it.Currency != "" {
+			cur = it.Currency
+		}
+		if q <= 0 {
+			q = 1
+		}
+		name := it.Name
+		if q > 1 {
+			name += " × " + strconv.FormatInt(q, 10)
+		}
+		v.Goods = append(v.Goods, goodsLine{Name: name, Amount: formatAmount(it.Price*q, cur)})
+	}
 	if o.Card != nil {
 		v.Card = o.Card.Masked
 	}
@@ -175,10 +198,14 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, status int, o 
 	v.CSRF = s.csrf.issue(w, r, o.ID)
 	v.PayLabel = payLabel(lang, v.Amount)
 	v.Brands = brandTable
+	if o.StoredCard != "" && o.Card != nil {
+		v.Stored = o.Card.Masked
+	}
 	v.Errors = f.errors
 	if len(v.Errors) == 0 {
 		v.Errors = nil
 	}
+	v.Declined = o.AttemptDeclined()
 	// Only what is not card data comes back into the page.
 	v.Holder, v.Email = f.card.Holder, f.email
 	if v.Email == "" && f.errors == nil {
@@ -253,8 +280,15 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.toResult(w, r, o.ID, lang)
 		return
 	}
-	f := parseCardForm(r.PostForm.Get, s.now())
-	masked := iso.MaskPAN(f.card.PAN)
+	var f cardForm
+	var masked string
+	if o.StoredCard != "" && o.Card != nil {
+		// A registered card: the buyer confirms it with the CVV2.
+		f, masked = parseStoredForm(r.PostForm.Get, o.Card.Brand), o.Card.Masked
+	} else {
+		f = parseCardForm(r.PostForm.Get, s.now())
+		masked = iso.MaskPAN(f.card.PAN)
+	}
 	if len(f.errors) > 0 {
 		s.met.submits.WithLabelValues("invalid_card").Inc()
 		log.Info().Str("pan", masked).Str("outcome", "invalid_card").Strs("fields", fields(f.errors)).Msg("card form refused")
@@ -300,7 +334,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.met.submits.WithLabelValues("challenge").Inc()
 		log.Info().Str("pan", masked).Str("outcome", "challenge").Msg("card submitted, 3-D Secure challenge")
 		cw := &challengeWriter{ResponseWriter: w, formAction: origin(res.Challenge.ChallengeURL)}
-		if err := threeds.ChallengePage(cw, *res.Challenge); err != nil {
+		if err := threeds.ChallengePage(cw, *res.Challenge, assetsPath+"/autosubmit.js?v="+s.version); err != nil {
 			log.Error().Err(err).Msg("challenge page")
 			s.failed(w, lang)
 		}
@@ -400,7 +434,10 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		}
 		v = s.newView(lang, t(lang, "fail_title"))
 		v.Kind = "fail"
-		v.Lines = []string{order.ActionText(o.ActionCode, lang)}
+		// Card schemes forbid telling the buyer why the issuer declined
+		// ("card lost or stolen" warns a fraudster): the buyer reads a
+		// neutral line, the shop and the cabinet the exact code.
+		v.Lines = []string{t(lang, "declined_neutral")}
 		s.setBack(&v, o, false)
 	}
 	s.withOrder(&v, o)

@@ -58,6 +58,27 @@ func TestPageInEachLanguage(t *testing.T) {
 	}
 }
 
+// TestPageShowsTheCart: the merchant's goods are on the page, each line
+// with its amount in its own currency (a Processing.kz goodsList may mix
+// them, and is never summed against the total).
+func TestPageShowsTheCart(t *testing.T) {
+	s := newStack(t)
+	o := s.register(orderSpec{lang: "kk", cart: []order.CartItem{
+		{Name: "Шай <қара>", Quantity: 1, Price: 1_000_000, Code: "TEA-1"},
+		{Name: "Кесе", Quantity: 2, Price: 250_000},
+		{Name: "Gift card", Quantity: 1, Price: 1000, Currency: "840"},
+	}})
+	r := newBrowser(t).get(s.URL() + "/pay/" + o.ID)
+	require.Equal(t, http.StatusOK, r.status)
+	for _, want := range []string{
+		`<div class="line"><dt>Шай &lt;қара&gt;</dt><dd>10` + "\u00a0" + `000,00` + "\u00a0" + `₸</dd></div>`,
+		`<div class="line"><dt>Кесе × 2</dt><dd>5` + "\u00a0" + `000,00` + "\u00a0" + `₸</dd></div>`,
+		`<div class="line"><dt>Gift card</dt><dd>10,00` + "\u00a0" + `$</dd></div>`,
+	} {
+		require.Contains(t, r.body, want)
+	}
+}
+
 func TestFormFieldsForPhonesAndAutofill(t *testing.T) {
 	s := newStack(t)
 	o := s.register(orderSpec{lang: "ru"})
@@ -330,9 +351,9 @@ func TestResultRedirectsToTheOrdersURL(t *testing.T) {
 		{"two-stage approved", orderSpec{lang: "kk", twoStage: true}, frictionless, order.StatusApproved,
 			"Төлем сәтті өтті", "Сұраныс сәтті өңделді", shopURL + "/ok?cart=7&orderId="},
 		{"declined to the fail URL", orderSpec{lang: "ru", failURL: shopURL + "/fail"}, notEnrolled, order.StatusDeclined,
-			"Оплата не прошла", "Недостаточно средств", shopURL + "/fail?orderId="},
+			"Оплата не прошла", "Банк отклонил платёж", shopURL + "/fail?orderId="},
 		{"declined without a fail URL goes to the return URL", orderSpec{lang: "en"}, notEnrolled, order.StatusDeclined,
-			"Payment failed", "Insufficient funds", shopURL + "/ok?cart=7&orderId="},
+			"Payment failed", "The bank declined the payment", shopURL + "/ok?cart=7&orderId="},
 		{"a bad return URL falls back to the merchant's site", orderSpec{lang: "en", returnURL: "javascript:alert(1)"}, frictionless, order.StatusDeposited,
 			"Payment successful", "Request processed successfully", shopURL + "?orderId="},
 	}
@@ -350,6 +371,7 @@ func TestResultRedirectsToTheOrdersURL(t *testing.T) {
 			require.Equal(t, http.StatusOK, r.status, r.body)
 			require.Contains(t, r.body, "<h1>"+tc.heading+"</h1>")
 			require.Contains(t, r.body, tc.text)
+			require.NotContains(t, r.body, order.ActionText(order.ActionFunds, tc.order.lang), "never the issuer's reason")
 			require.NotContains(t, r.body, "evil.example")
 			require.Regexp(t, `<dd id="card">\d{6}\*{6}\d{4}</dd>`, r.body) // the masked card is shown...
 			require.NotContains(t, r.body, tc.pan)                          // ...never the card

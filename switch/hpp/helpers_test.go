@@ -92,6 +92,7 @@ type orderSpec struct {
 	lang, returnURL, failURL string
 	twoStage                 bool
 	lifetime                 time.Duration
+	cart                     []order.CartItem
 }
 
 // register creates an order of 15 000,00 ₸.
@@ -104,6 +105,7 @@ func (s *stack) register(o orderSpec) *order.Order {
 	got, err := s.svc.Register(context.Background(), payments.RegisterRequest{
 		Merchant: switchtest.Merchant, Number: fmt.Sprintf("%s-%d", s.t.Name(), n), Amount: 1_500_000, Description: description,
 		Language: o.lang, ReturnURL: o.returnURL, FailURL: o.failURL, TwoStage: o.twoStage, Lifetime: o.lifetime,
+		Cart: o.cart,
 	})
 	require.NoError(s.t, err)
 	return got.Order
@@ -181,7 +183,7 @@ func (r response) follow(t *testing.T) string {
 
 var (
 	csrfRe   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	formRe   = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	formRe   = regexp.MustCompile(`<form method="post" action="([^"]*)"[^>]*>`)
 	hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
 	otpRe    = regexp.MustCompile(`<strong id="otp">(\d{6})</strong>`)
 	backRe   = regexp.MustCompile(`<a class="button" id="back" href="([^"]*)">`)

@@ -112,7 +112,15 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 // and POST), /pay/{orderId}/3ds (the return from the ACS),
 // /pay/{orderId}/result, and the page's /pay/hpp.css and /pay/hpp.js.
 // Mount it at /pay/ of the switch's public URL.
-func (s *Server) Handler() http.Handler { return s.mux }
+//
+// Every answer but the static files carries secureHeaders, redirects and
+// errors included: each names an order.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secureHeaders(w.Header())
+		s.mux.ServeHTTP(w, r)
+	})
+}
 
 // FormURL is the formUrl the merchant API hands out for an order.
 func (s *Server) FormURL(orderID string) string {
@@ -141,10 +149,11 @@ func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Versioned URLs (?v=hash): a new build gets new URLs.
 	h.Set("Cache-Control", "public, max-age=86400")
+	h.Del("Pragma")
 	http.ServeFileFS(w, r, s.assets, name)
 }
 
-var assetNames = []string{"hpp.css", "hpp.js"}
+var assetNames = []string{"hpp.css", "hpp.js", "autosubmit.js"}
 
 // validID accepts order ids as payments makes them (UUIDs) and anything
 // similar; the id also becomes a cookie path, so nothing else gets through.

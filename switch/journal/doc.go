@@ -120,6 +120,7 @@
 //	orders_pending    switch/payments       order id → nil while an exchange's outcome is unknown
 //	orders_open       switch/payments       order id → expiry while awaiting payment
 //	payments_meta     switch/payments       RRN reservations; the indexes' layout version
+//	cards_by_id       switch/payments       merchant, card id → the order that registered the card
 //	api_idempotency   switch/payments       merchant, key → idempotency receipt
 //	merchant_settings switch/payments       merchant → settings changed in the cabinet (journaled, channel "settings")
 //	saf.pending       switch/saf            per queue: position → queued item

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/specs"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // Side says who opens the TCP connection.
@@ -88,7 +89,12 @@ type Config struct {
 	// jitter; reset after a successful sign-on. Default 500ms..30s.
 	Backoff Backoff `yaml:"backoff"`
 	// MAC on every message both ways (DE64/DE128) with the hsm key KeyID.
-	MAC MACConfig `yaml:"mac"`
+	// TLS, when set, wraps every connection of the link in TLS: as a
+	// client on the dial side (ca_file: the bank's CA; cert_file and
+	// key_file for mutual TLS), as a server on the listen side (cert_file
+	// and key_file required; client_auth: require for mutual TLS).
+	TLS *tlsconf.Config `yaml:"tls"`
+	MAC MACConfig       `yaml:"mac"`
 	// AcquirerID is DE32 on Tulpar's 0800s (up to 11 digits).
 	AcquirerID string `yaml:"acquirer_id"`
 	// LateWindow: how long the match key of a timed-out request is
@@ -251,6 +257,11 @@ func (c Config) Validate() error {
 			bad("match_key[%d] %q: %s", fe.Index, fe.Field, fe.Reason)
 		} else {
 			bad("match_key: %v", err)
+		}
+	}
+	if c.TLS != nil {
+		if err := c.TLS.Validate("tls", c.Side == SideListen); err != nil {
+			bad("%v", err)
 		}
 	}
 	return errors.Join(errs...)

@@ -2,6 +2,7 @@ package links
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
 
 // MACer computes and checks DE64/DE128 MACs under a key id. hsm.Module
@@ -90,6 +92,9 @@ type Status struct {
 	// FrameErrors counts frames refused (bad length header, truncated or
 	// unparseable frame): each dropped its connection.
 	FrameErrors uint64
+	// TLSFailures counts connections whose TLS handshake failed (a
+	// certificate not trusted, a protocol refused).
+	TLSFailures uint64
 	LastEcho    time.Time // last successful echo
 	EchoRTT     time.Duration
 }
@@ -124,9 +129,11 @@ type Link struct {
 	closingCh chan struct{}
 	sends     sync.WaitGroup // Sends past the closing check
 	ln        net.Listener
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup // supervisors and accepted connections
+	// tls is the link's TLS files, nil for plain TCP.
+	tls    *tlsconf.Source
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // supervisors and accepted connections
 
 	ready atomic.Pointer[[]*conn] // signed-on connections, for Send
 	rr    atomic.Uint32
@@ -135,9 +142,9 @@ type Link struct {
 	pending map[string]*pending
 	late    *lateKeys
 
-	inFlight                                                        atomic.Int64
-	sent, received, timeouts, notSent, lateN, unmatchedN, frameErrs atomic.Uint64
-	lastEcho, echoRTT                                               atomic.Int64
+	inFlight                                                                     atomic.Int64
+	sent, received, timeouts, notSent, lateN, unmatchedN, frameErrs, tlsFailures atomic.Uint64
+	lastEcho, echoRTT                                                            atomic.Int64
 }
 
 type pending struct {
@@ -177,12 +184,19 @@ func New(cfg Config, deps Deps) (*Link, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	var tlsSrc *tlsconf.Source
+	if cfg.TLS != nil {
+		if tlsSrc, err = tlsconf.NewSource(*cfg.TLS); err != nil {
+			return nil, fmt.Errorf("links: bank %q: tls: %w", cfg.Name, err)
+		}
+	}
 	l := &Link{
 		cfg:       cfg,
 		deps:      deps,
 		log:       deps.Log.With().Str("link", cfg.Name).Logger(),
 		codec:     codec,
 		match:     match,
+		tls:       tlsSrc,
 		hdrLen:    hdrLen,
 		stans:     iso.NewSTANs(0),
 		met:       metricsFor(deps.Registry, cfg.Name),
@@ -233,8 +247,12 @@ func (l *Link) Start(ctx context.Context) error {
 			l.cancel()
 			return fmt.Errorf("links: bank %q: listen %s: %w", l.cfg.Name, l.cfg.Listen, err)
 		}
+		if l.tls != nil {
+			l.tls.OnError = func(err error) { l.log.Error().Err(err).Msg("tls files not reloaded: keeping the last good ones") }
+			ln = tls.NewListener(ln, l.tls.Server())
+		}
 		l.ln = ln
-		l.log.Info().Str("listen", ln.Addr().String()).Msg("listening for the bank")
+		l.log.Info().Str("listen", ln.Addr().String()).Bool("tls", l.tls != nil).Msg("listening for the bank")
 		l.wg.Add(1)
 		go l.acceptLoop(l.ctx, ln)
 	default:
@@ -314,6 +332,7 @@ func (l *Link) Status() Status {
 	s.Timeouts, s.NotSent = l.timeouts.Load(), l.notSent.Load()
 	s.Late, s.Unmatched = l.lateN.Load(), l.unmatchedN.Load()
 	s.FrameErrors = l.frameErrs.Load()
+	s.TLSFailures = l.tlsFailures.Load()
 	if ns := l.lastEcho.Load(); ns != 0 {
 		s.LastEcho = time.Unix(0, ns)
 	}

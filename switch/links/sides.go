@@ -2,7 +2,9 @@ package links
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -42,8 +44,11 @@ func (l *Link) dial(ctx context.Context) net.Conn {
 	d := net.Dialer{Timeout: l.cfg.ConnectTimeout, KeepAlive: 15 * time.Second}
 	for _, addr := range l.cfg.Addrs {
 		nc, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil && l.tls != nil {
+			nc, err = l.handshake(ctx, nc, addr)
+		}
 		if err == nil {
-			l.log.Info().Str("remote", addr).Msg("connected")
+			l.log.Info().Str("remote", addr).Bool("tls", l.tls != nil).Msg("connected")
 			return nc
 		}
 		if ctx.Err() != nil {
@@ -114,4 +119,19 @@ func (l *Link) claimSlot() int {
 		}
 	}
 	return -1
+}
+
+// handshake runs the TLS handshake of a dialed connection within the
+// connect timeout; a failure closes it.
+func (l *Link) handshake(ctx context.Context, nc net.Conn, addr string) (net.Conn, error) {
+	host, _, _ := net.SplitHostPort(addr)
+	tc := tls.Client(nc, l.tls.Client(host))
+	hctx, cancel := context.WithTimeout(ctx, l.cfg.ConnectTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		l.tlsFailures.Add(1)
+		nc.Close()
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return tc, nil
 }

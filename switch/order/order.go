@@ -110,12 +110,87 @@ type ThreeDSInfo struct {
 	DSTransID string `json:"ds_trans_id,omitempty"`
 }
 
-// CartItem is one line of the merchant's cart.
+// CartItem is one line of the merchant's cart. The switch shows it to the
+// buyer and keeps it for receipts; it never checks it against the order's
+// amount.
 type CartItem struct {
 	Name     string `json:"name"`
 	Quantity int64  `json:"quantity"`
 	Price    int64  `json:"price"` // minor units per item
+
+	// The fields below come with a cart in RBS's orderBundle (receipts and
+	// fiscal documents need them); zero when the merchant did not say.
+
+	// QuantityDecimal is the quantity as the merchant wrote it when it is
+	// not a whole number ("0.75" kilograms); Quantity is then 0, so that
+	// nothing multiplies a rounded quantity by the price.
+	QuantityDecimal string `json:"quantity_decimal,omitempty"`
+	Measure         string `json:"measure,omitempty"`     // unit of the quantity: "шт", "кг"
+	Amount          int64  `json:"amount,omitempty"`      // the line's total in minor units, after any discount
+	PositionID      string `json:"position_id,omitempty"` // the line's number in the merchant's cart
+	Code            string `json:"code,omitempty"`        // the merchant's article code (RBS itemCode, Processing.kz merchantsGoodsID)
+	// TaxType is the line's tax rate as RBS numbers them (0 no VAT, 1 VAT
+	// 0%...), nil when not given; TaxSum the tax in minor units.
+	TaxType *int  `json:"tax_type,omitempty"`
+	TaxSum  int64 `json:"tax_sum,omitempty"`
+	// Currency of Price (ISO 4217 numeric) when it is not the order's
+	// (Processing.kz lets each line say its own).
+	Currency string `json:"currency,omitempty"`
+	// Extra holds, as a JSON object, the line's other fields as the
+	// merchant sent them (itemAttributes, discount, itemDetails...): kept
+	// so that nothing the merchant said is lost.
+	Extra string `json:"extra,omitempty"`
 }
+
+// Info is one piece of the merchant's additional information about an
+// order: kept, shown back, never acted on.
+type Info struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// MerchantData is what a merchant sent with an order for its own records
+// that has no field of the switch's own: kept with the order, shown back by
+// the merchant's API, and never used to decide anything. The Processing.kz
+// dialect fills it (startTransaction's orderId, merchantLocalDateTime,
+// terminalID, purchaser fields and merchantAdditionalInformationList).
+type MerchantData struct {
+	// OrderID is the shop's own order id, when the order's Number is a
+	// payment reference rather than it (Processing.kz: Number is the
+	// customerReference, unique; the shop's orderId need not be).
+	OrderID string `json:"order_id,omitempty"`
+	// LocalTime is the shop's clock when it asked, as it wrote it.
+	LocalTime string `json:"local_time,omitempty"`
+	// Terminal is the terminal id the shop named, if any.
+	Terminal string `json:"terminal,omitempty"`
+	// BuyerName and BuyerPhone are the buyer's as the shop gave them.
+	BuyerName  string `json:"buyer_name,omitempty"`
+	BuyerPhone string `json:"buyer_phone,omitempty"`
+	// Info is the shop's additional information, in the order sent.
+	Info []Info `json:"info,omitempty"`
+}
+
+// Registration is what an order that registers a card keeps (the
+// Processing.kz startRegistration): the buyer passes a verification hold of
+// the order's amount on the hosted page; the merchant then keeps the card
+// or not (completeRegistration), and the hold is released either way. A
+// kept card pays later orders of the same merchant (Order.StoredCard) and
+// is the order's Card: an hsm token and the PAN encrypted through hsm,
+// never a clear PAN.
+type Registration struct {
+	// Status is "" until the merchant decides, then RegistrationKept or
+	// RegistrationDropped.
+	Status string `json:"status,omitempty"`
+	// CardID names the kept card to its merchant: random, and the
+	// merchant's own (another merchant's card id names nothing).
+	CardID string `json:"card_id,omitempty"`
+}
+
+// Registration decisions.
+const (
+	RegistrationKept    = "kept"
+	RegistrationDropped = "dropped"
+)
 
 // Order is one merchant order and its operations.
 type Order struct {
@@ -130,12 +205,15 @@ type Order struct {
 	ReturnURL   string            `json:"return_url,omitempty"`
 	FailURL     string            `json:"fail_url,omitempty"`
 	Params      map[string]string `json:"params,omitempty"`
-	TwoStage    bool              `json:"two_stage"`
-	Amount      int64             `json:"amount"`
-	Currency    string            `json:"currency"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
+	// Shop is what the merchant sent for its own records (nil when
+	// nothing).
+	Shop      *MerchantData `json:"shop,omitempty"`
+	TwoStage  bool          `json:"two_stage"`
+	Amount    int64         `json:"amount"`
+	Currency  string        `json:"currency"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
+	ExpiresAt time.Time     `json:"expires_at"`
 
 	Status        Status       `json:"status"`
 	DeclineReason string       `json:"decline_reason,omitempty"`
@@ -145,6 +223,15 @@ type Order struct {
 	Card          *Card        `json:"card,omitempty"`
 	ThreeDS       *ThreeDSInfo `json:"threeds,omitempty"`
 	IP            string       `json:"ip,omitempty"`
+	// Registration is set on an order that registers a card.
+	Registration *Registration `json:"registration,omitempty"`
+	// StoredCard is the id of the registered card this order is paid
+	// with; Card is that card from the start.
+	StoredCard string `json:"stored_card,omitempty"`
+
+	// Attempts counts the buyer's payment attempts (card submissions that
+	// started from a registered order).
+	Attempts int `json:"attempts,omitempty"`
 
 	Approved  int64 `json:"approved"`  // held or captured by the authorization
 	Deposited int64 `json:"deposited"` // captured
@@ -154,6 +241,14 @@ type Order struct {
 	// Version increases with every stored change; the store refuses a
 	// write based on a stale version.
 	Version uint64 `json:"version"`
+
+	// Phone is the buyer's, as + and digits (E.164), when the merchant
+	// gave it.
+	Phone string `json:"phone,omitempty"`
+	// CallbackURL, when set, is where this order's callbacks go instead of
+	// the merchant's configured URL (RBS dynamicCallbackUrl); the API
+	// accepts only hosts the merchant's config allows.
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // Op returns the operation with the given id.
@@ -189,6 +284,13 @@ func (o *Order) AuthOp() *Operation {
 		}
 	}
 	return nil
+}
+
+// AttemptDeclined reports whether the order's latest payment attempt was
+// declined: declined for good, or registered again and waiting for another
+// attempt with the decline's reason kept.
+func (o *Order) AttemptDeclined() bool {
+	return o.Status == StatusDeclined || (o.Status == StatusRegistered && o.DeclineReason != "")
 }
 
 // CaptureOp is the operation a refund refers to: the completion of a
@@ -231,6 +333,12 @@ func (o *Order) Clone() *Order {
 	c := *o
 	c.Ops = append([]Operation(nil), o.Ops...)
 	c.Cart = append([]CartItem(nil), o.Cart...)
+	for i := range c.Cart {
+		if t := c.Cart[i].TaxType; t != nil {
+			v := *t
+			c.Cart[i].TaxType = &v
+		}
+	}
 	if o.Card != nil {
 		card := *o.Card
 		card.Ciphertext = append([]byte(nil), o.Card.Ciphertext...)
@@ -239,6 +347,15 @@ func (o *Order) Clone() *Order {
 	if o.ThreeDS != nil {
 		t := *o.ThreeDS
 		c.ThreeDS = &t
+	}
+	if o.Registration != nil {
+		r := *o.Registration
+		c.Registration = &r
+	}
+	if o.Shop != nil {
+		sh := *o.Shop
+		sh.Info = append([]Info(nil), o.Shop.Info...)
+		c.Shop = &sh
 	}
 	if o.Params != nil {
 		c.Params = make(map[string]string, len(o.Params))

@@ -64,6 +64,9 @@ func CheckPay(o *Order, now time.Time) error {
 
 // CheckComplete says whether a hold can be completed for amount.
 func CheckComplete(o *Order, amount int64) error {
+	if o.Registration != nil {
+		return &TransitionError{OpCompletion, o.Status, "a card registration's verification hold is released, never captured"}
+	}
 	if o.Status != StatusApproved {
 		return &TransitionError{OpCompletion, o.Status, "only an approved (held) order can be completed"}
 	}
@@ -108,13 +111,25 @@ func ApplyPayment(o *Order, approved bool, amount int64, reason string) {
 		o.Status, o.DeclineReason = StatusDeclined, reason
 		return
 	}
-	o.Approved = amount
+	o.Approved, o.DeclineReason = amount, ""
 	if o.TwoStage {
 		o.Status = StatusApproved
 		return
 	}
 	o.Deposited = amount
 	o.Status = StatusDeposited
+}
+
+// ApplyDecline records a declined payment attempt. With retry the order
+// waits for another attempt (registered again, the decline's reason and
+// action code kept for the status and the page); without, it is declined
+// for good.
+func ApplyDecline(o *Order, reason string, retry bool) {
+	if !retry {
+		ApplyPayment(o, false, 0, reason)
+		return
+	}
+	o.Status, o.DeclineReason = StatusRegistered, reason
 }
 
 // ApplyCompletion records the capture of amount of a hold.

@@ -129,3 +129,27 @@ func TestCheckDecline(t *testing.T) {
 	}
 	require.Equal(t, "Order declined by the merchant", ActionText(ActionMerchantDeclined, "en"))
 }
+
+// TestCloneCopiesMerchantData: a flow prepares its change on a clone; the
+// merchant's own data must not be shared with what readers see.
+func TestCloneCopiesMerchantData(t *testing.T) {
+	o := &Order{Cart: []CartItem{{Name: "a", Quantity: 1, Price: 1, Code: "A-1", Currency: "840"}},
+		Shop: &MerchantData{OrderID: "42", Info: []Info{{Key: "k", Value: "v"}}}}
+	c := o.Clone()
+	c.Shop.OrderID, c.Shop.Info[0].Value, c.Cart[0].Code = "43", "changed", "B-2"
+	require.Equal(t, "42", o.Shop.OrderID)
+	require.Equal(t, "v", o.Shop.Info[0].Value)
+	require.Equal(t, "A-1", o.Cart[0].Code)
+	require.Nil(t, (&Order{}).Clone().Shop)
+}
+
+// A card registration's verification hold is released, never captured.
+func TestRegistrationIsNeverCaptured(t *testing.T) {
+	o := orderIn(StatusApproved, true)
+	o.Registration = &Registration{}
+	require.ErrorIs(t, CheckComplete(o, 100), ErrTransition)
+	require.NoError(t, CheckCancel(o, 0))
+	c := o.Clone()
+	c.Registration.CardID = "x"
+	require.Empty(t, o.Registration.CardID, "a clone does not share the registration")
+}

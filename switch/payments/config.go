@@ -50,6 +50,11 @@ type Merchant struct {
 	// the transaction at the card acceptor); DE7 stays GMT. An IANA name;
 	// default Asia/Almaty (Kazakhstan keeps one zone, UTC+5).
 	TimeZone string `yaml:"time_zone"`
+	// MaxAttempts is how many times a buyer may try to pay one order
+	// (another card after a decline, a corrected CVV2) until it expires, as
+	// the RBS gateway allows; each attempt stays in the order's history.
+	// Default 3; 1 declines the order at its first decline.
+	MaxAttempts int `yaml:"max_attempts"`
 	// AcceptPartialApproval keeps an authorization the bank approved for
 	// less than asked (DE39 10) at the amount approved. By default such an
 	// approval is reversed and the order declined: the RBS plugins shops
@@ -115,6 +120,9 @@ func (c *Config) Validate() error {
 				bad("%s.url: not an absolute URL", where)
 			}
 		}
+		if m.MaxAttempts < 0 || m.MaxAttempts > 10 {
+			bad("%s.max_attempts: must be 1 to 10 (0 for the default, %d)", where, DefaultMaxAttempts)
+		}
 		if _, err := loadZone(m.TimeZone); err != nil {
 			bad("%s.time_zone: %v", where, err)
 		}
@@ -154,3 +162,7 @@ func loadZone(name string) (*time.Location, error) {
 	}
 	return time.LoadLocation(name)
 }
+
+// DefaultMaxAttempts is a merchant's number of payment attempts per order
+// when the config names none.
+const DefaultMaxAttempts = 3

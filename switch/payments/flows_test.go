@@ -317,3 +317,105 @@ func TestRefundRightAfterCompletion(t *testing.T) {
 	require.Equal(t, before.Captured+50000, acc.Captured)
 	require.Equal(t, before.Refunded+20000, acc.Refunded)
 }
+
+// TestCompletionReplacesTheCart: a completion that names goods (the
+// Processing.kz completeTransactionEx) makes them the order's cart; one
+// that names none leaves the cart; the merchant's data stays as sent.
+func TestCompletionReplacesTheCart(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	sold := []order.CartItem{{Name: "Kettle", Quantity: 1, Price: 9000, Code: "K-1"}, {Name: "Cup", Quantity: 1, Price: 1000}}
+	res, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "cart-1", Amount: 10000, TwoStage: true,
+		ReturnURL: "https://shop.example.kz/ok", Cart: sold,
+		Shop: &order.MerchantData{OrderID: "42", LocalTime: "01.02.2012 18:34:58", Info: []order.Info{{Key: "k", Value: "v"}}}})
+	require.NoError(t, err)
+	o := h.pay(res.Order, visa, visaExp)
+	require.Equal(t, order.StatusApproved, o.Status)
+	shipped := []order.CartItem{{Name: "Kettle", Quantity: 1, Price: 9000, Code: "K-1"}}
+	done, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID, Amount: 9000, Cart: shipped})
+	require.NoError(t, err)
+	require.Equal(t, shipped, done.Order.Cart)
+	require.Equal(t, "42", done.Order.Shop.OrderID)
+	stored, err := h.svc.Get(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, shipped, stored.Cart)
+	require.Equal(t, []order.Info{{Key: "k", Value: "v"}}, stored.Shop.Info)
+
+	res, err = h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "cart-2", Amount: 10000, TwoStage: true,
+		ReturnURL: "https://shop.example.kz/ok", Cart: sold})
+	require.NoError(t, err)
+	o = h.pay(res.Order, visa, visaExp)
+	done, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	require.NoError(t, err)
+	require.Equal(t, sold, done.Order.Cart, "no goods named: the cart stays")
+}
+
+// TestCardRegistration: a registration is a verification hold the buyer
+// pays; the merchant keeps the card (the hold is released, the card gets
+// an id) and pays a later order with it, the buyer giving the CVV2 alone;
+// the card id is the merchant's own; a kept card is never a clear PAN.
+func TestCardRegistration(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	before := h.Account(visa)
+	res, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "reg-1", Amount: 100, Registration: true,
+		ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	reg := h.pay(res.Order, visa, visaExp)
+	require.True(t, reg.TwoStage, "a registration is a hold")
+	require.Equal(t, order.StatusApproved, reg.Status)
+	_, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: reg.ID})
+	require.ErrorIs(t, err, order.ErrTransition, "a verification hold is never captured")
+
+	// A reversal the bank declines decides nothing.
+	h.Bank.SetKnobs(issuersim.Knobs{Rules: []issuersim.Rule{{MTI: "0400", ResponseCode: "96"}}})
+	_, err = h.svc.CompleteRegistration(ctx, payments.FollowUpRequest{OrderID: reg.ID}, true)
+	require.ErrorIs(t, err, payments.ErrBankRefused)
+	o, err := h.svc.Get(ctx, reg.ID)
+	require.NoError(t, err)
+	require.Empty(t, o.Registration.Status)
+	require.Empty(t, o.Registration.CardID)
+	h.Bank.SetKnobs(issuersim.Knobs{})
+
+	done, err := h.svc.CompleteRegistration(ctx, payments.FollowUpRequest{OrderID: reg.ID, Merchant: merchant}, true)
+	require.NoError(t, err)
+	require.Equal(t, order.StatusReversed, done.Order.Status, "the verification hold is released")
+	require.Equal(t, order.RegistrationKept, done.Order.Registration.Status)
+	cardID := done.Order.Registration.CardID
+	require.Len(t, cardID, 36)
+	again, err := h.svc.CompleteRegistration(ctx, payments.FollowUpRequest{OrderID: reg.ID}, true)
+	require.NoError(t, err)
+	require.True(t, again.Replay)
+	_, err = h.svc.CompleteRegistration(ctx, payments.FollowUpRequest{OrderID: reg.ID}, false)
+	require.ErrorIs(t, err, order.ErrTransition, "decided already")
+	require.Equal(t, before.Held, h.Account(visa).Held)
+
+	// A later order paid with the card: CVV2 only.
+	res, err = h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "pay-1", Amount: 5000, CardID: cardID,
+		ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	require.Equal(t, cardID, res.Order.StoredCard)
+	require.Equal(t, "411111******1111", res.Order.Card.Masked)
+	paid, err := h.svc.Pay(ctx, payments.PayRequest{OrderID: res.Order.ID, Card: payments.CardInput{CVV2: "123"}})
+	require.NoError(t, err)
+	require.Equal(t, order.StatusDeposited, paid.Order.Status, "action code %d", paid.Order.ActionCode)
+	require.Equal(t, int64(5000), h.Account(visa).Captured-before.Captured)
+
+	_, err = h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "pay-2", Amount: 5000, CardID: "nope",
+		ReturnURL: "https://shop.example.kz/ok"})
+	var in *order.InputError
+	require.ErrorAs(t, err, &in)
+	require.Equal(t, "cardId", in.Field)
+	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: reg.ID, Card: payments.CardInput{CVV2: "123"}})
+	require.ErrorIs(t, err, payments.ErrCard, "an order without a registered card needs a PAN")
+
+	// Dropped: the hold is released, no card id.
+	res, err = h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "reg-2", Amount: 100, Registration: true,
+		ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	h.pay(res.Order, visa, visaExp)
+	done, err = h.svc.CompleteRegistration(ctx, payments.FollowUpRequest{OrderID: res.Order.ID}, false)
+	require.NoError(t, err)
+	require.Equal(t, order.RegistrationDropped, done.Order.Registration.Status)
+	require.Empty(t, done.Order.Registration.CardID)
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/specs"
 	"github.com/tulpar-switch/tulpar/switch/journal"
@@ -21,7 +23,7 @@ type FollowUpRequest struct {
 	// order.ErrNotFound, exactly as one that does not exist.
 	Merchant string
 	// Amount in minor units; 0 means "all that is available" for a
-	// completion or a cancel.
+	// completion or a cancel, and all that is refundable for a refund.
 	Amount int64
 	// IdemKey makes the request idempotent (externalRefundId, the JSON
 	// API's Idempotency-Key): the same key answers the first answer.
@@ -29,7 +31,11 @@ type FollowUpRequest struct {
 	// ExpectedDeposited, when set, must equal the order's captured amount
 	// minus refunds, or the refund is refused (guards parallel refunds).
 	ExpectedDeposited *int64
-	Reply             Reply
+	// Cart, when set with a completion, replaces the order's cart: the
+	// goods the merchant ships are not always the goods it sold
+	// (Processing.kz completeTransactionEx).
+	Cart  []order.CartItem
+	Reply Reply
 }
 
 // ErrBankRefused is wrapped when the bank declined a follow-up.
@@ -76,6 +82,9 @@ func (s *Service) Complete(ctx context.Context, r FollowUpRequest) (*Result, err
 			TerminalID: auth.TerminalID, MerchantID: auth.MerchantID, IdemKey: r.IdemKey, Of: auth.ID, ActionCode: order.ActionApproved,
 		}
 		n.Ops = append(n.Ops, op)
+		if r.Cart != nil {
+			n.Cart = r.Cart
+		}
 		order.ApplyCompletion(n, amount)
 		n.ActionCode = order.ActionApproved
 		err = s.commit(ctx, change{o: n, prev: o.Version, reply: rp, final: true,
@@ -113,11 +122,53 @@ func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Result, error
 		if err != nil {
 			return nil, err
 		}
-		return s.cancel(ctx, r, o, n, pan, rp)
+		return s.cancel(ctx, r, o, n, pan, rp, nil)
 	})
 }
 
-func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply) (*Result, error) {
+// CompleteRegistration decides a card registration (the Processing.kz
+// completeRegistration): keep is true to keep the card, which gets its
+// card id, false to drop it. Either way the verification hold is
+// released with a reversal, and the decision is recorded with the
+// reversal's outcome only once the reversal stands (approved, or queued
+// for store-and-forward when the bank cannot be reached): a reversal the
+// bank declines decides nothing. The same decision asked again is a
+// replay; the other one is refused.
+func (s *Service) CompleteRegistration(ctx context.Context, r FollowUpRequest, keep bool) (*Result, error) {
+	ctx = detach(ctx)
+	decision := order.RegistrationDropped
+	if keep {
+		decision = order.RegistrationKept
+	}
+	r.Amount = 0
+	return s.followUp(ctx, r, order.OpReversal, func(o, n *order.Order, rp *reply) (*Result, error) {
+		switch {
+		case o.Registration == nil:
+			return nil, &order.TransitionError{Op: order.OpReversal, From: o.Status, Reason: "the order is no card registration"}
+		case o.Registration.Status == decision:
+			return rp.replay(o, o.LastOp(order.OpReversal)), nil
+		case o.Registration.Status != "":
+			return nil, &order.TransitionError{Op: order.OpReversal, From: o.Status, Reason: "the registration is decided already"}
+		}
+		if err := order.CheckCancel(o, 0); err != nil {
+			return nil, err
+		}
+		pan, err := s.pan(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		return s.cancel(ctx, r, o, n, pan, rp, func(n *order.Order) {
+			n.Registration.Status = decision
+			if keep {
+				n.Registration.CardID = uuid.NewString()
+			}
+		})
+	})
+}
+
+// cancel sends the reversal; stands, when set, changes the order further
+// in the commit that records the reversal as standing.
+func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply, stands func(*order.Order)) (*Result, error) {
 	auth := o.AuthOp()
 	amount := r.Amount
 	if amount == 0 {
@@ -140,6 +191,9 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		p.Status, p.ActionCode = order.OpQueued, order.ActionApproved
 		order.ApplyCancel(n, p.Amount)
 		n.ActionCode = order.ActionApproved
+		if stands != nil {
+			stands(n)
+		}
 		advice := *m
 		advice.MTI = iso.MTIReversalAdvice
 		err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true,
@@ -157,6 +211,9 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		p.Status = order.OpApproved
 		order.ApplyCancel(n, p.Amount)
 		n.ActionCode = order.ActionApproved
+		if stands != nil {
+			stands(n)
+		}
 	}
 	err = s.commit(ctx, change{o: n, prev: prev, reply: rp, final: approved,
 		entries: []journal.Entry{s.isoEntry(n, auth.Bank, journal.In, resp)}})
@@ -190,7 +247,7 @@ func (s *Service) reversalMessage(n *order.Order, auth *order.Operation, pan str
 // Refund returns captured money with an 0200, processing code 20, naming
 // the capture in DE90. A refund whose outcome is unknown is declined for
 // the merchant and reversed through store-and-forward, so it can be asked
-// again without paying twice.
+// again without paying twice. An Amount of 0 refunds all that is left.
 func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Result, error) {
 	ctx = detach(ctx)
 	if err := s.awaitCapture(ctx, r.OrderID); err != nil {
@@ -199,6 +256,11 @@ func (s *Service) Refund(ctx context.Context, r FollowUpRequest) (*Result, error
 	return s.followUp(ctx, r, order.OpRefund, func(o, n *order.Order, rp *reply) (*Result, error) {
 		if r.ExpectedDeposited != nil && *r.ExpectedDeposited != o.Deposited-o.Refunded {
 			return nil, &order.InputError{Field: "expectedDepositedAmount", Reason: fmt.Sprintf("is %d, the order has %d refundable", *r.ExpectedDeposited, o.Deposited-o.Refunded)}
+		}
+		if r.Amount == 0 && o.Status == order.StatusDeposited {
+			// Counted under the order's lock: two such refunds at once
+			// cannot both take the whole amount.
+			r.Amount = o.Deposited - o.Refunded
 		}
 		if err := order.CheckRefund(o, r.Amount); err != nil {
 			return nil, err
@@ -391,7 +453,7 @@ func (s *Service) unknownOutcome(ctx context.Context, n *order.Order, prev uint6
 func (s *Service) timedOut(n *order.Order, op *order.Operation, m *iso.Message, bank string) queued {
 	op.Status, op.ActionCode, op.ResponseCode = order.OpTimeout, order.ActionNoIssuer, ""
 	if op.Type == order.OpAuthorization || op.Type == order.OpPurchase {
-		order.ApplyPayment(n, false, 0, "timeout")
+		s.decline(n, "timeout")
 		n.ActionCode = order.ActionNoIssuer
 	}
 	rev, msg := s.autoReversal(n, op, m, bank, specs.ReasonLate)

@@ -63,3 +63,15 @@ func (s *Service) reversalReason(bank, reason string) string {
 	}
 	return specs.DefaultReversalReasons[reason]
 }
+
+// decline records a declined payment attempt of n: the buyer may try again
+// while the merchant's attempts last and the reason allows (an expired
+// order, or one the merchant declined, is over).
+func (s *Service) decline(n *order.Order, reason string) {
+	max := s.merchants[n.Merchant].MaxAttempts
+	if max == 0 {
+		max = DefaultMaxAttempts
+	}
+	retry := n.Attempts < max && reason != "expired" && reason != "merchant_declined"
+	order.ApplyDecline(n, reason, retry)
+}

@@ -62,14 +62,21 @@ func ValidateCard(c CardInput, now time.Time) error {
 	if month < 1 || month > 12 {
 		return fmt.Errorf("%w: expiry: month must be 01 to 12", ErrCard)
 	}
-	year := 2000 + int(c.Expiry[0]-'0')*10 + int(c.Expiry[1]-'0')
-	if end := time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC); !now.Before(end) {
+	if cardExpired(c.Expiry, now) {
 		return fmt.Errorf("%w: expiry: the card has expired", ErrCard)
 	}
 	if c.CVV2 != "" && (len(c.CVV2) < 3 || len(c.CVV2) > 4 || !isDigits(c.CVV2)) {
 		return fmt.Errorf("%w: cvv2: must be 3 or 4 digits", ErrCard)
 	}
 	return nil
+}
+
+// cardExpired reports whether a card valid through YYMM (checked) has
+// expired at now: it is good through the last day of its month.
+func cardExpired(yymm string, now time.Time) bool {
+	year := 2000 + int(yymm[0]-'0')*10 + int(yymm[1]-'0')
+	month := int(yymm[2]-'0')*10 + int(yymm[3]-'0')
+	return !now.Before(time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // Pay runs card entry: 3-D Secure, routing, and the authorization (0100
@@ -79,6 +86,11 @@ func ValidateCard(c CardInput, now time.Time) error {
 func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 	ctx = detach(ctx)
 	now := s.d.Now()
+	if r.Card.PAN == "" {
+		if err := s.storedCard(ctx, &r); err != nil {
+			return nil, err
+		}
+	}
 	if err := ValidateCard(r.Card, now); err != nil {
 		return nil, err
 	}
@@ -111,6 +123,11 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 		return nil, err
 	}
 	n := o.Clone()
+	if n.Status == order.StatusRegistered {
+		// A new attempt; a second submission during an open challenge is
+		// the same attempt, started again.
+		n.Attempts++
+	}
 	if err := s.attachCard(ctx, n, r); err != nil {
 		return nil, err
 	}
@@ -229,7 +246,7 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*order.O
 }
 
 func (s *Service) declineAfter3DS(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry) (*order.Order, error) {
-	order.ApplyPayment(n, false, 0, reason)
+	s.decline(n, reason)
 	n.ActionCode = action
 	if err := s.commit(ctx, change{o: n, prev: prev, final: true, entries: []journal.Entry{entry}}); err != nil {
 		return nil, err
@@ -237,7 +254,39 @@ func (s *Service) declineAfter3DS(ctx context.Context, n *order.Order, prev uint
 	return n, nil
 }
 
+// storedCard fills r's card from the registered card its order is paid
+// with: the buyer gave only the CVV2 (or nothing). The card never changes
+// once the order holds it, so it is read without the order's lock.
+func (s *Service) storedCard(ctx context.Context, r *PayRequest) error {
+	o, err := s.store.Get(r.OrderID)
+	switch {
+	case err != nil:
+		return err
+	case r.Merchant != "" && o.Merchant != r.Merchant:
+		return fmt.Errorf("order %q: %w", r.OrderID, order.ErrNotFound)
+	case o.StoredCard == "" || o.Card == nil:
+		return fmt.Errorf("%w: pan: must be 13 to 19 digits", ErrCard)
+	}
+	pan, err := s.d.Vault.DecryptPAN(ctx, o.Card.Ciphertext)
+	if err != nil {
+		return fmt.Errorf("payments: order %s: registered card: %w", o.ID, err)
+	}
+	r.Card.PAN, r.Card.Expiry = pan, o.Card.Expiry
+	if r.Card.Holder == "" {
+		r.Card.Holder = o.Card.Holder
+	}
+	return nil
+}
+
 func (s *Service) attachCard(ctx context.Context, n *order.Order, r PayRequest) error {
+	if n.StoredCard != "" && n.Card != nil {
+		// A registered card: the order holds it already.
+		if r.Email != "" {
+			n.Email = r.Email
+		}
+		n.IP = r.IP
+		return nil
+	}
 	ct, err := s.d.Vault.EncryptPAN(ctx, r.Card.PAN)
 	if err != nil {
 		return fmt.Errorf("payments: order %s: protect card: %w", n.ID, err)
@@ -259,7 +308,7 @@ func (s *Service) attachCard(ctx context.Context, n *order.Order, r PayRequest) 
 
 // declineBefore declines an order before any bank saw it.
 func (s *Service) declineBefore(ctx context.Context, n *order.Order, prev uint64, reason string, action int, entry journal.Entry, rp *reply) (*Result, error) {
-	order.ApplyPayment(n, false, 0, reason)
+	s.decline(n, reason)
 	n.ActionCode = action
 	n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: order.OpThreeDS, Status: order.OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: action})
 	if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: []journal.Entry{entry}}); err != nil {
@@ -281,7 +330,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 	dec, err := s.d.Router.Route(routing.Payment{Merchant: n.Merchant, PAN: pan, Currency: n.Currency, Amount: n.Amount}, s.d.Banks.Ready)
 	if err != nil {
 		s.d.Log.Warn().Str("order", n.ID).Err(err).Msg("no route")
-		order.ApplyPayment(n, false, 0, "no_route")
+		s.decline(n, "no_route")
 		n.ActionCode = order.ActionIssuerDown
 		n.Ops = append(n.Ops, order.Operation{ID: newOpID(), Type: opType, Status: order.OpDeclined, Amount: n.Amount, Time: s.d.Now().UTC(), ActionCode: order.ActionIssuerDown})
 		if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: pre}); err != nil {
@@ -332,7 +381,7 @@ func (s *Service) authorize(ctx context.Context, n *order.Order, prev uint64, pa
 		return n, nil
 	}
 	// Every candidate refused the message before it left.
-	order.ApplyPayment(n, false, 0, "issuer_unavailable")
+	s.decline(n, "issuer_unavailable")
 	n.ActionCode = order.ActionIssuerDown
 	if err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true, entries: pre}); err != nil {
 		s.keepUnrecorded(n.ID, nil, notSent...)
@@ -355,7 +404,7 @@ func (s *Service) settlePayment(n *order.Order, op *order.Operation, m, resp *is
 	}
 	if v == verdictDeclined {
 		op.Status = order.OpDeclined
-		order.ApplyPayment(n, false, 0, "declined")
+		s.decline(n, "declined")
 		n.ActionCode = op.ActionCode
 		return nil
 	}
@@ -379,7 +428,7 @@ func (s *Service) settlePayment(n *order.Order, op *order.Operation, m, resp *is
 	ev.Str("order", n.ID).Str("bank", bank).Str("stan", op.STAN).Str("rc", resp.ResponseCode).
 		Int64("asked", op.Requested).Int64("approved", amount).Msg("approval for another amount: reversing it")
 	rev, msg := s.autoReversal(n, op, m, bank, specs.ReasonDoubt)
-	order.ApplyPayment(n, false, 0, reason)
+	s.decline(n, reason)
 	n.ActionCode = action
 	return []queued{{bank: bank, opID: rev.ID, kind: order.KindReversalAdvice, m: msg}}
 }

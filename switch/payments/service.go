@@ -190,9 +190,22 @@ type RegisterRequest struct {
 	ReturnURL   string
 	FailURL     string
 	Params      map[string]string
-	TwoStage    bool
+	// Shop is what the merchant sent for its own records (kept as is).
+	Shop     *order.MerchantData
+	TwoStage bool
+	// Registration makes the order a card registration: a verification
+	// hold (two-stage), whose card the merchant keeps or not afterwards
+	// (CompleteRegistration).
+	Registration bool
+	// CardID pays the order with the merchant's registered card: the
+	// order holds the card from the start, and the buyer confirms with the
+	// CVV2 alone.
+	CardID string
 	// Lifetime overrides the configured order lifetime when positive.
 	Lifetime time.Duration
+	// Phone is the buyer's (E.164); CallbackURL this order's callback
+	// address in place of the merchant's (the caller checks it is allowed).
+	Phone, CallbackURL string
 	// SameAgain answers a registration identical to an order still
 	// waiting for payment (number, amount, currency, return URL, stages)
 	// with that order, as a replay: RBS plugins retry register.do after a
@@ -232,6 +245,26 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 		return nil, &order.InputError{Field: "failUrl", Reason: "host not among the merchant's allowed return hosts"}
 	}
 	now := s.d.Now().UTC()
+	var card *order.Card
+	switch {
+	case r.Registration && r.CardID != "":
+		return nil, &order.InputError{Field: "cardId", Reason: "a card registration cannot be paid with a registered card"}
+	case r.Registration:
+		r.TwoStage = true
+	case r.CardID != "":
+		reg, err := s.store.ByCard(r.Merchant, r.CardID)
+		if errors.Is(err, order.ErrNotFound) {
+			return nil, &order.InputError{Field: "cardId", Reason: "no card is registered under this id"}
+		} else if err != nil {
+			return nil, err
+		}
+		c := *reg.Card
+		c.Ciphertext = append([]byte(nil), reg.Card.Ciphertext...)
+		if len(c.Expiry) != 4 || !isDigits(c.Expiry) || cardExpired(c.Expiry, now) {
+			return nil, &order.InputError{Field: "cardId", Reason: "the registered card has expired"}
+		}
+		card = &c
+	}
 	life := s.cfg.OrderLifetime
 	if r.Lifetime > 0 {
 		life = r.Lifetime
@@ -243,16 +276,21 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 	o := &order.Order{
 		ID: id.String(), Merchant: r.Merchant, Number: r.Number, Description: r.Description,
 		Cart: r.Cart, Email: r.Email, Customer: r.Customer, Language: r.Language,
-		ReturnURL: r.ReturnURL, FailURL: r.FailURL, Params: r.Params, TwoStage: r.TwoStage,
+		ReturnURL: r.ReturnURL, FailURL: r.FailURL, Params: r.Params, Shop: r.Shop, TwoStage: r.TwoStage,
 		Amount: r.Amount, Currency: r.Currency, CreatedAt: now, ExpiresAt: now.Add(life),
-		Status: order.StatusRegistered, Ops: []order.Operation{},
+		Status: order.StatusRegistered, Ops: []order.Operation{}, Card: card, StoredCard: r.CardID,
+		Phone: r.Phone, CallbackURL: r.CallbackURL,
+	}
+	if r.Registration {
+		o.Registration = &order.Registration{}
 	}
 	rp := newReply(r.Reply)
 	err = s.commit(ctx, change{o: o, reply: rp, final: true})
 	if errors.Is(err, order.ErrDuplicateNumber) && r.SameAgain {
 		prev, perr := s.store.ByNumber(r.Merchant, r.Number)
 		if perr == nil && prev.Status == order.StatusRegistered && prev.Amount == r.Amount &&
-			prev.Currency == r.Currency && prev.ReturnURL == r.ReturnURL && prev.TwoStage == r.TwoStage {
+			prev.Currency == r.Currency && prev.ReturnURL == r.ReturnURL && prev.TwoStage == r.TwoStage &&
+			prev.StoredCard == r.CardID && (prev.Registration != nil) == r.Registration {
 			return rp.replay(prev, nil), nil
 		}
 	}

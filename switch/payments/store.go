@@ -27,6 +27,7 @@ var (
 	bucketPending  = []byte("orders_pending")   // id → nil, while an exchange's outcome is unknown
 	bucketOpen     = []byte("orders_open")      // id → expiry (8 bytes), while awaiting payment
 	bucketMeta     = order.BucketStoreMeta      // small durable counters (RRN reservations, index version)
+	bucketCards    = []byte("cards_by_id")      // merchant \x00 card id → id of the order that registered it
 )
 
 // ErrConflict is returned when an order changed under a write.
@@ -41,7 +42,7 @@ type Store struct {
 // NewStore creates the store's buckets if needed.
 func NewStore(db *bolt.DB) (*Store, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketOrders, bucketByNumber, bucketByTime, bucketByStatus, bucketByField, bucketPending, bucketOpen, bucketMeta} {
+		for _, b := range [][]byte{bucketOrders, bucketByNumber, bucketByTime, bucketByStatus, bucketByField, bucketPending, bucketOpen, bucketMeta, bucketCards} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("bucket %s: %w", b, err)
 			}
@@ -76,6 +77,22 @@ func (s *Store) ByNumber(merchant, number string) (*order.Order, error) {
 		id := tx.Bucket(bucketByNumber).Get(numberKey(merchant, number))
 		if id == nil {
 			return fmt.Errorf("merchant %q order number %q: %w", merchant, number, order.ErrNotFound)
+		}
+		var err error
+		o, err = getOrder(tx, string(id))
+		return err
+	})
+	return o, err
+}
+
+// ByCard returns the order that registered a merchant's card, which holds
+// the card. Only a kept card has an id.
+func (s *Store) ByCard(merchant, cardID string) (*order.Order, error) {
+	var o *order.Order
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketCards).Get(numberKey(merchant, cardID))
+		if id == nil {
+			return fmt.Errorf("merchant %q card %q: %w", merchant, cardID, order.ErrNotFound)
 		}
 		var err error
 		o, err = getOrder(tx, string(id))
@@ -196,6 +213,11 @@ func putOrder(tx *bolt.Tx, o *order.Order, data []byte, prev uint64) error {
 	}
 	if err := putIndexes(tx, o); err != nil {
 		return fmt.Errorf("payments: index order %q: %w", o.ID, err)
+	}
+	if o.Registration != nil && o.Registration.CardID != "" {
+		if err := tx.Bucket(bucketCards).Put(numberKey(o.Merchant, o.Registration.CardID), []byte(o.ID)); err != nil {
+			return err
+		}
 	}
 	if err := setIndex(tx.Bucket(bucketPending), o.ID, hasPending(o), nil); err != nil {
 		return err

@@ -225,7 +225,7 @@ func (s *Service) settleUnrecorded(n *order.Order, op *order.Operation, pan stri
 	if !approved {
 		op.Status = order.OpDeclined
 		if op.Type != order.OpRefund {
-			order.ApplyPayment(n, false, 0, "declined")
+			s.decline(n, "declined")
 			n.ActionCode = op.ActionCode
 		}
 		return queued{}, false
@@ -236,7 +236,7 @@ func (s *Service) settleUnrecorded(n *order.Order, op *order.Operation, pan stri
 	}
 	rev, msg := s.autoReversal(n, op, m, op.Bank, specs.ReasonDoubt)
 	if op.Type != order.OpRefund {
-		order.ApplyPayment(n, false, 0, "not_recorded")
+		s.decline(n, "not_recorded")
 		n.ActionCode = order.ActionSystemError
 	}
 	return queued{op.Bank, rev.ID, order.KindReversalAdvice, msg}, true

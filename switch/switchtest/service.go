@@ -13,10 +13,12 @@ import (
 
 // PaymentsConfig is payments' default config with a profile for each bank
 // (acquirer 400123) and the test merchant, Merchant, with a terminal at
-// each.
+// each. The test merchant allows one payment attempt per order, so that a
+// decline ends an order as tests of one exchange expect; tests of retries
+// raise MaxAttempts.
 func PaymentsConfig(banks ...string) payments.Config {
 	cfg := payments.DefaultConfig()
-	m := payments.Merchant{ID: Merchant, Name: "Test Shop", MCC: "5411", City: "Almaty",
+	m := payments.Merchant{ID: Merchant, Name: "Test Shop", MCC: "5411", City: "Almaty", MaxAttempts: 1,
 		URL: "https://shop.example.kz/", Terminals: map[string]payments.Terminal{}}
 	for i, b := range banks {
 		cfg.Banks = append(cfg.Banks, payments.BankProfile{Name: b, AcquirerID: "400123"})

@@ -146,11 +146,17 @@ func Config(t testing.TB, opts Options, bankAddr string) (daemon.Config, api.Dem
 		dialect = "ascii"
 	}
 	cfg := daemon.DefaultConfig()
+	// Plain HTTP on loopback: tests of TLS set cfg.TLS themselves.
+	cfg.PlainHTTP = true
 	cfg.DataDir, cfg.Listen = opts.DataDir, "127.0.0.1:0"
 	cfg.HSM.MasterKeyFile = filepath.Join(opts.DataDir, "master.key")
 	cfg.HSM.KeyStore = filepath.Join(opts.DataDir, "keys.json")
 	require.NoError(t, os.MkdirAll(opts.DataDir, 0o700))
-	require.NoError(t, hsm.InitKeyFiles(cfg.HSM))
+	if os.Getenv(EnvHSM) == hsm.KindPKCS11 {
+		cfg.HSM = tokenHSM(t, opts.DataDir)
+	} else {
+		require.NoError(t, hsm.InitKeyFiles(cfg.HSM))
+	}
 	l := links.DefaultConfig(BankName, dialect, bankAddr)
 	l.AcquirerID, l.RequestTimeout = "400123", 5*time.Second
 	l.Backoff = links.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}

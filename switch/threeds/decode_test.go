@@ -122,14 +122,19 @@ func TestChallengePageRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			require.Error(t, ChallengePage(rec, tc.o))
+			require.Error(t, ChallengePage(rec, tc.o, "/pay/autosubmit.js"))
 			require.Zero(t, rec.Body.Len())
 		})
 	}
 	rec := httptest.NewRecorder()
 	require.NoError(t, ChallengePage(rec, Outcome{Status: ChallengeRequired, ChallengeURL: "https://acs.example/c?a=1&b=2",
-		ChallengeForm: map[string]string{"creq": `"><script>`, "threeDSSessionData": "x"}}))
+		ChallengeForm: map[string]string{"creq": `"><script>`, "threeDSSessionData": "x"}}, "/pay/autosubmit.js?v=1"))
 	body := rec.Body.String()
+	// No inline script: the page loads the submitting script from its
+	// own origin, and its policy allows nothing else.
+	require.Equal(t, "default-src 'none'; script-src 'self'; base-uri 'none'", rec.Header().Get("Content-Security-Policy"))
+	require.Contains(t, body, `<script src="/pay/autosubmit.js?v=1"></script>`)
+	require.Equal(t, 1, strings.Count(body, "<script"))
 	require.Contains(t, body, `action="https://acs.example/c?a=1&amp;b=2"`)
 	require.NotContains(t, body, `"><script>`)
 	require.Less(t, strings.Index(body, `name="creq"`), strings.Index(body, `name="threeDSSessionData"`))

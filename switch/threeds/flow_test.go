@@ -189,7 +189,7 @@ type browser struct {
 }
 
 var (
-	formRe  = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	formRe  = regexp.MustCompile(`<form method="post" action="([^"]*)"[^>]*>`)
 	inputRe = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
 	otpRe   = regexp.MustCompile(`Your one-time code is <strong id="otp">(\d{6})</strong>`)
 	pwdRe   = regexp.MustCompile(`The password is <strong id="password">([^<]+)</strong>`)
@@ -230,8 +230,8 @@ func (b browser) post(action string, v url.Values) page {
 func (b browser) open(o threeds.Outcome) page {
 	b.t.Helper()
 	rec := httptest.NewRecorder()
-	require.NoError(b.t, threeds.ChallengePage(rec, o))
-	require.Contains(b.t, rec.Header().Get("Content-Security-Policy"), "script-src 'nonce-")
+	require.NoError(b.t, threeds.ChallengePage(rec, o, "/pay/autosubmit.js"))
+	require.Contains(b.t, rec.Header().Get("Content-Security-Policy"), "script-src 'self'")
 	require.Contains(b.t, rec.Body.String(), "<noscript>")
 	hosted := page{url: mustURL(b.t, "http://hpp.invalid/pay"), status: rec.Code, body: rec.Body.String()}
 	action, v := hosted.form(b.t)
