@@ -14,7 +14,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data", "", "data directory (journal, orders, demo keys), kept when the demo stops; default: a new temporary directory")
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP address of the switch (merchant API, payment page, metrics)")
-	cabinet := fs.String("cabinet-listen", "", "HTTP address of the merchant cabinet (default: --listen's host, the next port)")
+	cabinet := fs.String("cabinet-listen", "", "HTTPS address of the merchant cabinet, with the demo's certificate (default: --listen's host, the next port)")
 	noSamples := fs.Bool("no-samples", false, "do not make the few days of sample orders the cabinet opens on")
 	printConfig := fs.Bool("print-config", false, "print the demo's config as YAML (a starting point for `tulpar serve`) and exit")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error (logs go to stderr)")

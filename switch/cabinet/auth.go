@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
 
@@ -45,9 +47,16 @@ func (s *Server) loginSubmit(rq *req) {
 		s.showLogin(rq, http.StatusForbidden, d)
 		return
 	}
+	ip, login := clientIP(rq.r), users.NormLogin(d.Login)
+	if wait, ok := s.guard.Allow(login, ip); !ok {
+		rq.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		d.Error = fmt.Sprintf(t(rq.lang, "too_many_tries"), max(1, int(math.Ceil(wait.Minutes()))))
+		s.showLogin(rq, http.StatusTooManyRequests, d)
+		return
+	}
 	ctx, cancel := context.WithTimeout(rq.r.Context(), 10*time.Second)
 	defer cancel()
-	u, err := s.users.Authenticate(ctx, users.SignIn{Login: d.Login, Password: f.Get("password"), IP: clientIP(rq.r)})
+	u, err := s.users.Authenticate(ctx, users.SignIn{Login: d.Login, Password: f.Get("password"), IP: ip})
 	var le *users.LockedError
 	switch {
 	case errors.As(err, &le):
@@ -56,13 +65,20 @@ func (s *Server) loginSubmit(rq *req) {
 		key := "locked"
 		if le.Now {
 			key = "locked_now"
+			s.guard.Failed(login, ip)
 		}
 		d.Error = fmt.Sprintf(t(rq.lang, key), minutesLeft(le.Until, s.now()))
 		s.showLogin(rq, http.StatusForbidden, d)
 		return
 	case errors.Is(err, users.ErrBadCredentials):
+		s.guard.Failed(login, ip)
 		d.Error = t(rq.lang, "bad_login")
 		s.showLogin(rq, http.StatusUnauthorized, d)
+		return
+	case errors.Is(err, authguard.ErrBusy):
+		rq.w.Header().Set("Retry-After", "5")
+		d.Error = t(rq.lang, "busy")
+		s.showLogin(rq, http.StatusServiceUnavailable, d)
 		return
 	case errors.Is(err, users.ErrDisabled):
 		d.Error = t(rq.lang, "disabled")
@@ -72,7 +88,8 @@ func (s *Server) loginSubmit(rq *req) {
 		rq.failed(err, "sign in")
 		return
 	}
-	token, _, err := s.users.StartSession(u.Login, clientIP(rq.r))
+	s.guard.Succeeded(login)
+	token, _, err := s.users.StartSession(u.Login, ip)
 	if err != nil {
 		rq.failed(err, "start session")
 		return

@@ -45,8 +45,9 @@ func TestBrowserCabinet(t *testing.T) {
 	}
 	declined := s.declined(switchtest.Merchant, 50_000)
 	theirs := s.paid(Rival, 777_700, false)
-	ctx := newChrome(t, exe)
+	ctx := newChrome(t, exe, s.TLS)
 	base := s.D.CabinetURL()
+	require.True(t, strings.HasPrefix(base, "https://"), base)
 	require.NoError(t, os.MkdirAll(*screenshotDir, 0o755))
 	t.Logf("screenshots in %s", *screenshotDir)
 
@@ -264,7 +265,7 @@ func TestBrowserCabinet(t *testing.T) {
 		}
 		shootSettings(t, ctx, base)
 		do(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
-		defer func() { do(t, ctx, chromedp.EmulateViewport(1366, 900)) }()
+		defer func() { do(t, ctx, chromedp.EmulateViewport(1440, 900)) }()
 		for name, path := range pages {
 			do(t, ctx, chromedp.Navigate(base+path))
 			wait(t, ctx, `main`)
@@ -311,15 +312,19 @@ func shootSettings(t *testing.T, ctx context.Context, base string) {
 	shoot(t, ctx, "settings")
 }
 
-func newChrome(t *testing.T, exe string) context.Context {
+// newChrome starts headless Chromium trusting the cabinet's test
+// certificate, and only it: its public key is the one whose errors are
+// ignored (Chromium has no trust store a test can add the CA to).
+func newChrome(t *testing.T, exe string, cert *switchtest.TLS) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
+		chromedp.Flag("ignore-certificate-errors-spki-list", cert.SPKI()),
 		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 900),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1440, 900),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
@@ -329,7 +334,7 @@ func newChrome(t *testing.T, exe string) context.Context {
 		cancelCtx()
 		cancelAlloc()
 	})
-	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1366, 900)), "starting Chromium at %s", exe)
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900)), "starting Chromium at %s", exe)
 	return ctx
 }
 

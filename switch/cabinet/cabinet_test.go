@@ -3,6 +3,7 @@ package cabinet_test
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -207,4 +208,30 @@ func TestCabinetOverHTTP(t *testing.T) {
 		require.False(t, u.MustChange)
 		require.Equal(t, users.RoleMerchant, u.Role)
 	})
+}
+
+// One address guessing across many logins is stopped by the guard
+// (switch/authguard) before any account's own lock: its failures are
+// limited whatever the login, and the page says for how long.
+func TestSignInLimitedPerAddress(t *testing.T) {
+	s := newStack(t)
+	c := s.client()
+	refused := 0
+	// The limit refills at 20 a minute while the loop runs, so the count
+	// it stops at is at least the burst, not exactly it.
+	for i := 0; i < 100 && refused == 0; i++ {
+		p := c.login(fmt.Sprintf("guess-%d@shop.kz", i), "wrong password")
+		switch p.status {
+		case http.StatusUnauthorized:
+		case http.StatusTooManyRequests:
+			refused = i
+			require.Contains(t, p.body, "Too many wrong passwords from your address.")
+			require.NotEmpty(t, p.header.Get("Retry-After"))
+		default:
+			t.Fatalf("attempt %d: status %d", i, p.status)
+		}
+	}
+	require.GreaterOrEqual(t, refused, 20, "the guard's default burst of failures per address")
+	p := c.login(merchantLogin, password)
+	require.Equal(t, http.StatusTooManyRequests, p.status, "even the right password, from that address, for now")
 }

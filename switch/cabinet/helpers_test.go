@@ -37,18 +37,21 @@ const (
 
 // stack is the switch with its cabinet on loopback (switchtest: a real
 // daemon, a simulated bank over a real ISO 8583 link, a real data file),
-// two merchants and a user of each role.
+// served over HTTPS with a certificate of a CA made for the test, as in
+// production; two merchants and a user of each role.
 type stack struct {
 	*switchtest.Switch
+	TLS *switchtest.TLS
 	t   testing.TB
 	seq atomic.Int64
 }
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	s := &stack{t: t}
+	s := &stack{t: t, TLS: switchtest.NewTLS(t)}
 	s.Switch = switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
 		c.CabinetListen = "127.0.0.1:0"
+		c.CabinetTLS = &s.TLS.Server
 		m := c.Payments.Merchants[0]
 		m.Name = "Altyn Shop"
 		c.Payments.Merchants[0] = m
@@ -99,8 +102,10 @@ type client struct {
 func (s *stack) client() *client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(s.t, err)
-	return &client{t: s.t, base: s.D.CabinetURL(), hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	hc := s.TLS.Client()
+	hc.Jar, hc.Timeout = jar, 30*time.Second
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &client{t: s.t, base: s.D.CabinetURL(), hc: hc}
 }
 
 type page struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
@@ -45,6 +46,9 @@ type Server struct {
 	// unsigned says whether a merchant's callbacks go unsigned (no secret
 	// configured): the settings page warns before a URL is set.
 	unsigned func(merchant string) bool
+	// guard limits the wrong passwords one address may try across logins
+	// (the account lock itself is the users store's).
+	guard *authguard.Guard
 }
 
 // UnsignedCallbacks tells the cabinet which merchants have no callback
@@ -79,6 +83,11 @@ func New(svc *payments.Service, us *users.Store, cfg Config, publicURL string, l
 		loginKey: make([]byte, 32), pages: map[string]*template.Template{}}
 	if _, err := rand.Read(s.loginKey); err != nil {
 		return nil, err
+	}
+	if s.guard = cfg.Users.Guard; s.guard == nil {
+		if s.guard, err = users.NewGuard(nil); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
@@ -171,7 +180,6 @@ func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "public, max-age=86400")
 	http.ServeFileFS(w, r, s.assets, name)
 }
@@ -180,15 +188,18 @@ func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
 // all, no inline style, no frame, forms posting only to the cabinet.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// secureHeaders is what a page or a download of the cabinet adds to the
+// daemon's defaults for every answer (switch/daemon's secureDefaults: no
+// framing, nosniff, a deny-all policy, HSTS under TLS), which this
+// package does not repeat: the policy widened to the cabinet's own
+// stylesheet, and no copy of data in any cache.
 func secureHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("X-Frame-Options", "DENY")
-	// same-origin, not no-referrer: with no-referrer a browser sends
-	// "Origin: null" with the cabinet's own forms, which sameOrigin could
-	// then not tell from a sandboxed attacker's.
+	// same-origin, not the defaults' no-referrer: with no-referrer a
+	// browser sends "Origin: null" with the cabinet's own forms, which
+	// sameOrigin could then not tell from a sandboxed attacker's.
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 }
 

@@ -27,6 +27,8 @@ var texts = map[string][3]string{
 	"bad_login":         {"Wrong login or password.", "Неверный логин или пароль.", "Логин немесе құпиясөз қате."},
 	"locked_now":        {"Wrong password. The account is locked for %d min.", "Неверный пароль. Доступ заблокирован на %d мин.", "Құпиясөз қате. Кіру %d минутқа бұғатталды."},
 	"locked":            {"The account is locked after wrong passwords. Try again in %d min or ask the operator to unlock it.", "Доступ заблокирован после неверных паролей. Повторите через %d мин или обратитесь к оператору.", "Құпиясөз қате енгізілгендіктен кіру бұғатталды. %d минуттан кейін қайталаңыз немесе операторға жүгініңіз."},
+	"too_many_tries":    {"Too many wrong passwords from your address. Try again in %d min.", "Слишком много неверных паролей с вашего адреса. Повторите через %d мин.", "Сіздің мекенжайыңыздан құпиясөз тым көп рет қате енгізілді. %d минуттан кейін қайталаңыз."},
+	"busy":              {"Too many sign-ins at once. Try again in a few seconds.", "Слишком много входов одновременно. Повторите через несколько секунд.", "Бір мезгілде кіру тым көп. Бірнеше секундтан кейін қайталаңыз."},
 	"disabled":          {"The account is disabled.", "Учетная запись отключена.", "Есептік жазба өшірілген."},
 	"lock_rule":         {"After three wrong passwords the account is locked for 30 minutes.", "После трёх неверных паролей доступ блокируется на 30 минут.", "Құпиясөз үш рет қате енгізілсе, кіру 30 минутқа бұғатталады."},
 	"expired_form":      {"The page was out of date. Please try again.", "Страница устарела. Повторите, пожалуйста.", "Бет ескірген. Қайталап көріңіз."},

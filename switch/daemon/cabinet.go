@@ -14,20 +14,33 @@ import (
 // startCabinet serves the merchant cabinet on cabinet_listen, over the
 // payments engine and the users kept in the data file.
 func (d *Daemon) startCabinet() error {
-	var err error
-	if d.users, err = users.New(d.journal.DB(), d.cfg.Cabinet.Users, nil); err != nil {
+	ccfg := d.cfg.Cabinet
+	guard, err := users.NewGuard(d.reg)
+	if err != nil {
+		return fmt.Errorf("daemon: cabinet: %w", err)
+	}
+	ccfg.Users.Guard = guard
+	if d.users, err = users.New(d.journal.DB(), ccfg.Users, nil); err != nil {
 		return fmt.Errorf("daemon: cabinet: %w", err)
 	}
 	if d.cabinetLn, err = net.Listen("tcp", d.cfg.CabinetListen); err != nil {
 		return fmt.Errorf("daemon: cabinet_listen: %w", err)
 	}
-	public := strings.TrimSuffix(d.cfg.Cabinet.PublicURL, "/")
+	scheme := "http://"
+	tcfg := d.cfg.cabinetTLS()
+	if tcfg != nil {
+		if d.cabinetLn, err = d.serveTLS(d.cabinetLn, *tcfg, "cabinet_tls"); err != nil {
+			return err
+		}
+		scheme = "https://"
+	}
+	public := strings.TrimSuffix(ccfg.PublicURL, "/")
 	if public == "" {
-		public = "http://" + d.cabinetLn.Addr().String()
+		public = scheme + d.cabinetLn.Addr().String()
 	}
 	d.cabinetURL = public
 	log := d.log.With().Str("component", "cabinet").Logger()
-	c, err := cabinet.New(d.payments, d.users, d.cfg.Cabinet, public, log)
+	c, err := cabinet.New(d.payments, d.users, ccfg, public, log)
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
@@ -46,7 +59,10 @@ func (d *Daemon) startCabinet() error {
 		}
 	}
 	cfg := d.cfg.HTTP
-	d.cabinet = &http.Server{Handler: d.cabinetGuard(c.Handler()), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
+	// The merchants' port's defaults (no framing, nosniff, a deny-all
+	// policy the cabinet's pages widen to their own stylesheet, HSTS under
+	// TLS) on every answer, the 503 below included.
+	d.cabinet = &http.Server{Handler: secureDefaults(d.cabinetGuard(c.Handler()), tcfg != nil), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout}
 	d.wg.Add(1)
 	go func() {

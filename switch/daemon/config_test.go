@@ -55,6 +55,10 @@ func TestConfigCabinet(t *testing.T) {
 		{"sessions", func(c *daemon.Config) {
 			c.Cabinet.Users.SessionIdle, c.Cabinet.Users.SessionMax = time.Hour, time.Minute
 		}, "cabinet: users: session_idle"},
+		{"no certificate file", func(c *daemon.Config) {
+			c.CabinetTLS = &tlsconf.Config{CertFile: "/nonexistent/cabinet.pem", KeyFile: "/nonexistent/cabinet-key.pem"}
+		}, "cabinet_tls.cert_file: stat /nonexistent/cabinet.pem"},
+		{"neither a certificate nor plain_http", func(c *daemon.Config) { c.PlainHTTP = false }, "cabinet_tls: the cabinet needs a certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good

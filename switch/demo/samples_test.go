@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,9 +54,11 @@ func TestDemoCabinetOpensOnSampleDays(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, rep.Declines)
 
-	// The demo user signs in and sees them.
+	// The demo user signs in, over HTTPS with the demo's CA, and sees them.
+	require.True(t, strings.HasPrefix(d.CabinetURL(), "https://"), d.CabinetURL())
 	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar}
+	hc := d.Client()
+	hc.Jar = jar
 	resp, err := hc.Get(d.CabinetURL() + "/login")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)

@@ -20,9 +20,11 @@
 // # Passwords
 //
 // argon2id with OWASP's minimum cost (19 MiB, two passes), as the merchant
-// API's passwords; at most two hashes run at once (a burst of sign-ins
-// waits rather than takes memory), and a sign-in for an unknown login pays
-// the same hash, so timing does not tell which logins exist. A password is
+// API's passwords. Hashes run in the slots of a switch/authguard Guard
+// (Config.Guard), the one mechanism that bounds password checks across the
+// switch: a burst of sign-ins waits briefly, then is told the switch is
+// busy, rather than takes memory. A sign-in for an unknown login pays the
+// same hash, so timing does not tell which logins exist. A password is
 // at least MinPassword characters and not the login. A temporary password
 // (a new user's, or one the operator reset) must be changed at the next
 // sign-in.
@@ -34,6 +36,15 @@
 // sign-in is refused with ErrLocked, which says until when, without looking
 // at the password. The operator can unlock it (Unlock) or reset the
 // password (ResetPassword, which also unlocks).
+//
+// The lock is kept here, in the data file, and not in switch/authguard,
+// which counts failures in memory only: the manual's lock must hold across
+// a restart (else crashing or restarting the switch would hand a guesser
+// three more tries), be shown to the operator in the users list and by
+// `tulpar users list` on a stopped switch's file, be lifted by either, and
+// be written in the same transaction as its audit event. The cabinet still
+// uses authguard for what it owns: the failures one client address may
+// cause across logins, and the hashing slots.
 //
 // # Sessions
 //

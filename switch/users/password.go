@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 )
 
 // Password hashing: argon2id at OWASP's minimum memory cost, the same as
@@ -23,8 +25,9 @@ const (
 	argonThreads = 1
 	argonKeyLen  = 32
 	argonSaltLen = 16
-	// maxHashes bounds the hashes computed at once: each takes 19 MiB.
-	maxHashes = 2
+	// MaxHashing is how many hashes a store computes at once when its
+	// Config names no guard: each takes 19 MiB.
+	MaxHashing = 2
 )
 
 // Password rules.
@@ -50,14 +53,17 @@ func checkPassword(login, pw string) error {
 	return nil
 }
 
-// hasher computes argon2id hashes, a bounded number at a time.
+// hasher computes argon2id hashes in the slots of an authguard.Guard:
+// the guard owns how many expensive password checks run at once, for the
+// cabinet as for the merchant API, so a flood of sign-ins waits (briefly,
+// then is told the switch is busy) rather than takes the memory.
 type hasher struct {
-	sem   chan struct{}
+	gate  *authguard.Guard
 	dummy phc // verified for unknown logins, so they take as long as known ones
 }
 
-func newHasher() (*hasher, error) {
-	h := &hasher{sem: make(chan struct{}, maxHashes)}
+func newHasher(gate *authguard.Guard) (*hasher, error) {
+	h := &hasher{gate: gate}
 	d, err := h.hash(context.Background(), "a password no user has")
 	if err != nil {
 		return nil, err
@@ -66,16 +72,14 @@ func newHasher() (*hasher, error) {
 	return h, err
 }
 
-func (h *hasher) acquire(ctx context.Context) error {
-	select {
-	case h.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("users: waiting to check a password: %w", context.Cause(ctx))
+// run computes f in one of the gate's slots.
+func (h *hasher) run(ctx context.Context, f func()) error {
+	_, err := h.gate.Check(ctx, func() bool { f(); return true })
+	if err != nil {
+		return fmt.Errorf("users: waiting to check a password: %w", err)
 	}
+	return nil
 }
-
-func (h *hasher) release() { <-h.sem }
 
 // hash returns pw's argon2id PHC string.
 func (h *hasher) hash(ctx context.Context, pw string) (string, error) {
@@ -83,11 +87,10 @@ func (h *hasher) hash(ctx context.Context, pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("users: salt: %w", err)
 	}
-	if err := h.acquire(ctx); err != nil {
+	var key []byte
+	if err := h.run(ctx, func() { key = argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen) }); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	h.release()
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -101,11 +104,10 @@ func (h *hasher) verify(ctx context.Context, stored, pw string) (bool, error) {
 	if !known {
 		p = h.dummy
 	}
-	if err := h.acquire(ctx); err != nil {
+	var k []byte
+	if err := h.run(ctx, func() { k = argon2.IDKey([]byte(pw), p.salt, p.time, p.memory, p.threads, uint32(len(p.key))) }); err != nil {
 		return false, err
 	}
-	k := argon2.IDKey([]byte(pw), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
-	h.release()
 	return known && subtle.ConstantTimeCompare(k, p.key) == 1, nil
 }
 

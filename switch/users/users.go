@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/authguard"
 )
 
 // Role is what a user may see and do.
@@ -113,6 +117,10 @@ type Config struct {
 	SessionIdle time.Duration `yaml:"session_idle"`
 	// SessionMax ends any session that old. Default 12h.
 	SessionMax time.Duration `yaml:"session_max"`
+	// Guard runs the password hashes, a bounded number at once (the
+	// daemon gives the cabinet's, which also limits failures per client
+	// address). Nil: a guard of the store's own, MaxHashing at a time.
+	Guard *authguard.Guard `yaml:"-"`
 }
 
 func (c Config) withDefaults() Config {
@@ -151,6 +159,20 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// NewGuard is the cabinet's switch/authguard policy, registered on reg
+// when it is not nil: MaxHashing password hashes at once, and the guard's
+// default bound on the failures one client address may cause across
+// logins. The guard's own lock of a credential is set out of reach: the
+// account lock is this store's, persistent (the package doc says why), so
+// the manual's rule has one owner and one count.
+func NewGuard(reg prometheus.Registerer) (*authguard.Guard, error) {
+	g, err := authguard.New(authguard.Config{MaxFailures: math.MaxInt32, MaxHashing: MaxHashing}, "cabinet", reg)
+	if err != nil {
+		return nil, fmt.Errorf("users: guard: %w", err)
+	}
+	return g, nil
+}
+
 // Store keeps the users, their sessions and the audit log in the switch's
 // data file. It is safe for concurrent use.
 type Store struct {
@@ -179,7 +201,13 @@ func New(db *bolt.DB, cfg Config, now func() time.Time) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
-	h, err := newHasher()
+	gate := cfg.Guard
+	if gate == nil {
+		if gate, err = NewGuard(nil); err != nil {
+			return nil, err
+		}
+	}
+	h, err := newHasher(gate)
 	if err != nil {
 		return nil, err
 	}
