@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -47,10 +48,29 @@ type ReplayResult struct {
 	StoreOrders  int    // orders in the order store
 	Matched      int
 	Differences  []Difference // sorted by order id
+	// Index is the check of the order store's query indexes.
+	Index IndexCheck
 }
 
-// OK reports whether journal and order store agree on every order.
-func (r *ReplayResult) OK() bool { return len(r.Differences) == 0 }
+// IndexCheck is what Replay found of the order store's query indexes (the
+// merchant cabinet's: switch/order's index.go): each order's keys made
+// again from the order, compared with those stored.
+type IndexCheck struct {
+	// Built is false when the file holds no indexes of this build's
+	// layout (a file from before them): the switch builds them when it
+	// next starts, and there is nothing to compare.
+	Built bool
+	// Keys is how many keys the orders make.
+	Keys int
+	// Differences lists the first differences found (at most 100);
+	// Mismatches counts them all.
+	Differences []string
+	Mismatches  int
+}
+
+// OK reports whether journal and order store agree on every order, and
+// the indexes with the orders.
+func (r *ReplayResult) OK() bool { return len(r.Differences) == 0 && len(r.Index.Differences) == 0 }
 
 // stateRef is what Replay keeps per order while streaming: the hash of the
 // last state entry's payload and where it is, never the JSON itself, so a
@@ -139,7 +159,86 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 		r.Differences = append(r.Differences, Difference{OrderID: id, Kind: MissingInStore, Seq: ref.seq})
 	}
 	sort.Slice(r.Differences, func(i, j int) bool { return r.Differences[i].OrderID < r.Differences[j].OrderID })
+	if r.Index, err = checkIndexes(ctx, d.DB); err != nil {
+		return nil, fmt.Errorf("audit: replay: indexes: %w", err)
+	}
 	return r, nil
+}
+
+// maxIndexDiffs bounds the index differences listed: a lost index makes
+// one per order.
+const maxIndexDiffs = 100
+
+// checkIndexes makes every order's index keys again from the order as the
+// store holds it (Replay has compared those with the journal) and checks
+// that each is stored, with its row, and that no bucket holds more. It
+// streams the orders in one read transaction.
+func checkIndexes(ctx context.Context, db *bolt.DB) (IndexCheck, error) {
+	var c IndexCheck
+	err := db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(order.BucketStoreMeta)
+		if meta == nil || !bytes.Equal(meta.Get(order.IndexVersionKey), binary.BigEndian.AppendUint32(nil, order.IndexVersion)) {
+			return nil
+		}
+		byTime, byStatus, byField := tx.Bucket(order.BucketByTime), tx.Bucket(order.BucketByStatus), tx.Bucket(order.BucketByField)
+		orders := tx.Bucket(order.BucketOrders)
+		if byTime == nil || byStatus == nil || byField == nil || orders == nil {
+			c.Differences, c.Mismatches = append(c.Differences, "the index version is recorded but an index bucket is missing"), 1
+			return nil
+		}
+		c.Built = true
+		diff := func(format string, a ...any) {
+			if c.Mismatches++; len(c.Differences) < maxIndexDiffs {
+				c.Differences = append(c.Differences, fmt.Sprintf(format, a...))
+			}
+		}
+		has := func(b *bolt.Bucket, k []byte) bool {
+			got, _ := b.Cursor().Seek(k)
+			return bytes.Equal(got, k)
+		}
+		want := [3]int{}
+		n := 0
+		err := orders.ForEach(func(k, v []byte) error {
+			if n++; n%progressEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			o, err := order.Decode(v)
+			if err != nil {
+				diff("order %s: does not decode: %v", k, err)
+				return nil
+			}
+			row := order.RowOf(o)
+			tk, sk, fks := order.IndexKeys(o, row)
+			want[0]++
+			want[1]++
+			want[2] += len(fks)
+			if got := byTime.Get(tk); !bytes.Equal(got, row.Encode()) {
+				diff("order %s: orders_by_time has row %x, the order makes %x", o.ID, got, row.Encode())
+			}
+			if !has(byStatus, sk) {
+				diff("order %s: missing from orders_by_status under status %d", o.ID, row.Status)
+			}
+			for i, fk := range fks {
+				if !has(byField, fk) {
+					diff("order %s: missing from orders_by_field under %c %s", o.ID, row.Fields[i].Field, row.Fields[i].Value)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		c.Keys = want[0] + want[1] + want[2]
+		for i, b := range []*bolt.Bucket{byTime, byStatus, byField} {
+			if got := b.Stats().KeyN; got != want[i] {
+				diff("%s holds %d keys, the orders make %d", [][]byte{order.BucketByTime, order.BucketByStatus, order.BucketByField}[i], got, want[i])
+			}
+		}
+		return nil
+	})
+	return c, err
 }
 
 // WriteReplay prints a replay's summary and each difference.
@@ -150,6 +249,17 @@ func WriteReplay(w io.Writer, r *ReplayResult) {
 	}
 	fmt.Fprintf(w, "%s: %d journal entries, %d state changes, %d orders rebuilt; order store holds %d; %d match, %d differ\n",
 		verdict, r.Entries, r.StateEntries, r.Orders, r.StoreOrders, r.Matched, len(r.Differences))
+	switch {
+	case !r.Index.Built && len(r.Index.Differences) == 0:
+		fmt.Fprintf(w, "indexes: none of this layout in the file (the switch builds them at its next start)\n")
+	case len(r.Index.Differences) == 0:
+		fmt.Fprintf(w, "indexes: %d keys, as the orders make them\n", r.Index.Keys)
+	default:
+		fmt.Fprintf(w, "indexes: %d differences with what the orders make:\n", r.Index.Mismatches)
+		for _, d := range r.Index.Differences {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+	}
 	for _, d := range r.Differences {
 		switch d.Kind {
 		case MissingInStore:

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
 func TestReplayMatchesStore(t *testing.T) {
@@ -94,4 +96,55 @@ func TestDiffHidesCardData(t *testing.T) {
 	require.NotContains(t, fields[0].Journal+fields[0].Store, "AAAA")
 	require.Contains(t, fields[0].Journal, "hidden")
 	require.Equal(t, `"card 411111******1111"`, fields[1].Journal)
+}
+
+// TestReplayChecksIndexes: the order store's query indexes, built as the
+// switch builds them, are made again from the orders and compared; a key
+// lost or planted behind the store's back is named.
+func TestReplayChecksIndexes(t *testing.T) {
+	f := newFixture(t)
+	f.day()
+	d := f.open()
+	r, err := Replay(context.Background(), d, nil)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	require.False(t, r.Index.Built, "the fixture writes no indexes: nothing to compare")
+	require.True(t, r.OK())
+
+	db, err := bolt.Open(f.path, 0o600, nil)
+	require.NoError(t, err)
+	_, err = payments.NewStore(db) // builds them from the orders, as the switch does at start
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	d = f.open()
+	r, err = Replay(context.Background(), d, nil)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	require.True(t, r.Index.Built)
+	require.True(t, r.OK(), "%v", r.Index.Differences)
+	require.Greater(t, r.Index.Keys, 3*6)
+	var out bytes.Buffer
+	WriteReplay(&out, r)
+	require.Contains(t, out.String(), fmt.Sprintf("indexes: %d keys, as the orders make them", r.Index.Keys))
+
+	db, err = bolt.Open(f.path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		o, err := order.Decode(tx.Bucket(order.BucketOrders).Get([]byte("shop-1-1003")))
+		require.NoError(t, err)
+		b := tx.Bucket(order.BucketByStatus)
+		if err := b.Delete(order.StatusKey(o.Merchant, o.Status, o.CreatedAt, o.ID)); err != nil {
+			return err
+		}
+		return b.Put(order.StatusKey(o.Merchant, order.StatusRefunded, o.CreatedAt, o.ID), nil)
+	}))
+	require.NoError(t, db.Close())
+	r, err = Replay(context.Background(), f.open(), nil)
+	require.NoError(t, err)
+	require.False(t, r.OK())
+	require.Equal(t, 1, r.Index.Mismatches, "%v", r.Index.Differences)
+	require.Contains(t, r.Index.Differences[0], "order shop-1-1003: missing from orders_by_status")
+	out.Reset()
+	WriteReplay(&out, r)
+	require.Contains(t, out.String(), "indexes: 1 differences")
 }

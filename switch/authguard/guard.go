@@ -5,7 +5,10 @@
 // passwords can take neither the memory nor the CPU real merchants need.
 //
 // The merchant API and the cabinet use one Guard each, with their own
-// policy (the cabinet's manual: three tries, then thirty minutes).
+// policy. The cabinet's (switch/users.NewGuard) limits addresses and runs
+// the hashes only: its account lock (the manual's three tries, then thirty
+// minutes) must survive a restart, so switch/users keeps it in the data
+// file.
 //
 // It keeps state in memory only: a restart forgets lockouts, which is
 // what an attacker gains by crashing the switch, and that is not cheap.

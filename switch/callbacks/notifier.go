@@ -78,6 +78,29 @@ type Notifier struct {
 	queue  atomic.Pointer[bound]
 	sent   *prometheus.CounterVec
 	record Recorder
+	urls   func(merchant string) string
+}
+
+// URLs sets where a merchant's own callback URL is found (the merchant
+// cabinet's settings, through payments): a URL it names replaces the
+// configured one, signed with the configured secret, and gives callbacks
+// to a merchant the config lists none for, unsigned. f runs inside
+// commits: it must not block or touch the disk. Call it before the queue
+// starts.
+func (n *Notifier) URLs(f func(merchant string) string) { n.urls = f }
+
+// target is where merchant's callbacks go now.
+func (n *Notifier) target(merchant string) (Target, bool) {
+	t, ok := n.cfg.Merchants[merchant]
+	if n.urls != nil {
+		if u := n.urls(merchant); u != "" {
+			if !ok {
+				t = Target{Unsigned: true}
+			}
+			t.URL, ok = u, true
+		}
+	}
+	return t, ok
 }
 
 // Recorder journals what a callback attempt sent (sent true, before it
@@ -140,7 +163,7 @@ func (n *Notifier) InTx(tx *bolt.Tx, o *order.Order, op *order.Operation) error 
 	if o == nil || op == nil {
 		return nil
 	}
-	_, callback := n.cfg.Merchants[o.Merchant]
+	_, callback := n.target(o.Merchant)
 	_, returnCall := n.cfg.ReturnCalls[o.Merchant]
 	if !callback && !returnCall {
 		return nil
@@ -244,7 +267,7 @@ func (n *Notifier) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.O
 			a.client = n.public
 		}
 	} else {
-		t, ok := n.cfg.Merchants[p.Merchant]
+		t, ok := n.target(p.Merchant)
 		if !ok {
 			err := fmt.Errorf("callbacks: item %d: merchant %s has no callback configured", it.ID, p.Merchant)
 			n.sent.WithLabelValues(p.Merchant, saf.Rejected.String()).Inc()

@@ -21,6 +21,7 @@ import (
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/api"
+	"github.com/tulpar-switch/tulpar/switch/cabinet"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
@@ -61,6 +62,18 @@ type Config struct {
 	// AdminTLS serves AdminListen over HTTPS (client_auth: require for
 	// mutual TLS with the operators' certificates).
 	AdminTLS *tlsconf.Config `yaml:"admin_tls"`
+	// CabinetListen serves the merchant cabinet (switch/cabinet), the web
+	// portal where merchants' users see and manage their payments and the
+	// operator manages users. Empty: no cabinet.
+	CabinetListen string `yaml:"cabinet_listen"`
+	// CabinetTLS serves CabinetListen over HTTPS with a certificate of its
+	// own. Default: the tls section's certificate (without its client_auth:
+	// people sign in to the cabinet with passwords, not certificates).
+	// With neither, the cabinet is served in plain HTTP only when
+	// plain_http says so, as the merchants' port is.
+	CabinetTLS *tlsconf.Config `yaml:"cabinet_tls"`
+	// Cabinet configures it.
+	Cabinet cabinet.Config `yaml:"cabinet"`
 	// LogLevel: debug, info, warn or error. Default info.
 	LogLevel string          `yaml:"log_level"`
 	HSM      hsm.Config      `yaml:"hsm"`
@@ -265,6 +278,24 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config: payments.banks[%d].name: %q has no link", i, b.Name))
 		}
 	}
+	if c.CabinetListen != "" {
+		if _, port, err := net.SplitHostPort(c.CabinetListen); err != nil {
+			errs = append(errs, fmt.Errorf("config: cabinet_listen: %q is not host:port", c.CabinetListen))
+		} else if port != "0" && (c.CabinetListen == c.Listen || c.CabinetListen == c.AdminListen) {
+			errs = append(errs, fmt.Errorf("config: cabinet_listen: %q is already listen or admin_listen", c.CabinetListen))
+		}
+	}
+	if c.CabinetTLS != nil {
+		if err := c.CabinetTLS.Validate("cabinet_tls", true); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
+	if c.CabinetListen != "" && c.cabinetTLS() == nil && !c.PlainHTTP {
+		errs = append(errs, errors.New("config: cabinet_tls: the cabinet needs a certificate (cabinet_tls, or the tls section's), or plain_http: true behind a proxy that terminates TLS"))
+	}
+	if err := c.Cabinet.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
 	if err := c.Callbacks.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: callbacks: %w", err))
 	}
@@ -365,6 +396,22 @@ func (c *Config) validateAdmin() error {
 		return nil
 	}
 	return fmt.Errorf("config: admin_listen: %s is not a loopback address: set admin_token_sha256 or admin_tls with client_auth: require, or listen on 127.0.0.1", c.AdminListen)
+}
+
+// cabinetTLS is the tls section the cabinet serves with (nil: plain
+// HTTP): its own, else the merchants' port's certificate without the
+// client certificates that port may ask of merchants' servers, which no
+// browser of a shop's accountant has.
+func (c *Config) cabinetTLS() *tlsconf.Config {
+	switch {
+	case c.CabinetTLS != nil:
+		return c.CabinetTLS
+	case c.TLS != nil:
+		t := *c.TLS
+		t.ClientAuth, t.CAFile = "", ""
+		return &t
+	}
+	return nil
 }
 
 // adminMTLS: the admin listener lets in only operators with a certificate

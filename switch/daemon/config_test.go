@@ -38,6 +38,39 @@ func TestConfigTimeoutsAgree(t *testing.T) {
 	}
 }
 
+// The cabinet's keys are checked with the rest, each error naming its key.
+func TestConfigCabinet(t *testing.T) {
+	good, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	good.CabinetListen = "127.0.0.1:8090"
+	require.NoError(t, good.Validate())
+	for _, tc := range []struct {
+		name string
+		edit func(*daemon.Config)
+		want string
+	}{
+		{"not an address", func(c *daemon.Config) { c.CabinetListen = "8090" }, `cabinet_listen: "8090" is not host:port`},
+		{"the merchants' listener", func(c *daemon.Config) { c.Listen, c.CabinetListen = "127.0.0.1:8080", "127.0.0.1:8080" }, "cabinet_listen: \"127.0.0.1:8080\" is already listen"},
+		{"public URL with a path", func(c *daemon.Config) { c.Cabinet.PublicURL = "https://cabinet.example.kz/x" }, "cabinet: public_url"},
+		{"time zone", func(c *daemon.Config) { c.Cabinet.TimeZone = "Mars/Olympus" }, "cabinet: time_zone"},
+		{"sessions", func(c *daemon.Config) {
+			c.Cabinet.Users.SessionIdle, c.Cabinet.Users.SessionMax = time.Hour, time.Minute
+		}, "cabinet: users: session_idle"},
+		{"no certificate file", func(c *daemon.Config) {
+			c.CabinetTLS = &tlsconf.Config{CertFile: "/nonexistent/cabinet.pem", KeyFile: "/nonexistent/cabinet-key.pem"}
+		}, "cabinet_tls.cert_file: stat /nonexistent/cabinet.pem"},
+		{"neither a certificate nor plain_http", func(c *daemon.Config) { c.PlainHTTP = false }, "cabinet_tls: the cabinet needs a certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			tc.edit(&c)
+			require.ErrorContains(t, c.Validate(), tc.want)
+		})
+	}
+	off := good
+	off.CabinetListen = ""
+	require.NoError(t, off.Validate(), "empty: no cabinet")
+}
+
 // The Processing.kz section is checked with the rest: its merchants must
 // be payments merchants, and its own errors carry the cnp prefix.
 func TestConfigCNPMerchants(t *testing.T) {

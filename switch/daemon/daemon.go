@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
+	"github.com/tulpar-switch/tulpar/switch/users"
 )
 
 // Daemon is a running switch.
@@ -52,9 +54,15 @@ type Daemon struct {
 	cnpLn   net.Listener
 	cnpHTTP *http.Server
 	cnp     http.Handler
-	mux     *http.ServeMux
-	url     string
-	gate    *gate
+	// The merchant cabinet (cabinet.go), when cabinet_listen is set.
+	cabinetLn  net.Listener
+	cabinet    *http.Server
+	cabinetURL string
+	users      *users.Store
+	recovered  atomic.Bool
+	mux        *http.ServeMux
+	url        string
+	gate       *gate
 
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -182,6 +190,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	} else if n > 0 {
 		log.Warn().Int("orders", n).Msg("recovered exchanges with unknown outcome: reversals queued")
 	}
+	d.recovered.Store(true)
 	if err := d.links.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("daemon: links: %w", err)
 	}
@@ -246,7 +255,12 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 			}
 		}()
 	}
-	log.Info().Str("url", d.url).Str("data", filepath.Join(cfg.DataDir, journal.DataFile)).Msg("tulpar started")
+	if cfg.CabinetListen != "" {
+		if err := d.startCabinet(); err != nil {
+			return nil, err
+		}
+	}
+	log.Info().Str("url", d.url).Str("cabinet", d.cabinetURL).Str("data", filepath.Join(cfg.DataDir, journal.DataFile)).Msg("tulpar started")
 	return d, nil
 }
 
@@ -329,6 +343,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			errs = append(errs, d.cnpHTTP.Shutdown(ctx))
 		} else if d.cnpLn != nil {
 			d.cnpLn.Close()
+		}
+		if d.cabinet != nil {
+			errs = append(errs, d.cabinet.Shutdown(ctx))
+		} else if d.cabinetLn != nil {
+			d.cabinetLn.Close()
 		}
 		if d.saf != nil {
 			errs = append(errs, d.saf.Close(ctx))

@@ -64,7 +64,7 @@ func TestLayers(t *testing.T) {
 		{"the 3-D Secure requestor speaks HTTP and the wire only", is("switch/threeds"), func(i string) bool {
 			return strings.HasPrefix(i, module) && !is("emv3ds")(i)
 		}, false},
-		{"web packages never touch links, SAF, the journal or bbolt", is("switch/api", "switch/cnp", "switch/hpp"),
+		{"web packages never touch links, SAF, the journal or bbolt", is("switch/api", "switch/cnp", "switch/hpp", "switch/cabinet"),
 			func(i string) bool {
 				return is("switch/links", "switch/saf", "switch/journal")(i) || strings.HasPrefix(i, "go.etcd.io/bbolt")
 			}, true},
@@ -72,7 +72,7 @@ func TestLayers(t *testing.T) {
 			func(i string) bool {
 				return (strings.HasPrefix(i, module) && !is("iso", "specs")(i)) || i == "net/http" || strings.HasPrefix(i, "go.etcd.io/bbolt")
 			}, false},
-		{"the hosted page never sees ISO 8583 wire code", is("switch/hpp"), func(i string) bool {
+		{"the hosted page and the cabinet never see ISO 8583 wire code", is("switch/hpp", "switch/cabinet"), func(i string) bool {
 			return strings.HasPrefix(i, "github.com/moov-io/")
 		}, true},
 		{"the foundation does no HTTP and no storage", is("specs", "iso", "hsm", "routing"),
@@ -86,6 +86,10 @@ func TestLayers(t *testing.T) {
 			func(i string) bool { return strings.HasPrefix(i, module) && !is("hsm")(i) }, false},
 		{"routing is pure logic: the standard library only", is("routing"), func(i string) bool { return !std(i) }, false},
 		{"store-and-forward is a generic queue: nothing of ours", is("switch/saf"), func(i string) bool { return strings.HasPrefix(i, module) }, false},
+		{"the cabinet's user store keeps people, not payments: nothing of ours but the journal that opens the data file and the guard that runs the hashes", is("switch/users"),
+			func(i string) bool {
+				return strings.HasPrefix(i, module) && !is("switch/journal", "specs", "switch/authguard")(i)
+			}, false},
 		// Both sides of 3-D Secure import the wire, and issuersim may not
 		// import switch/..., so the wire must stand on nothing of ours.
 		{"the 3-D Secure wire is the standard library only", is("emv3ds"), func(i string) bool { return !std(i) }, false},

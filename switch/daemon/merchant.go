@@ -38,6 +38,9 @@ func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 		return fmt.Errorf("daemon: callbacks: %w", err)
 	}
 	n.Bind(d.saf)
+	// A merchant's own callback URL, set in the cabinet, is the payments
+	// engine's (merchant settings); d.payments exists before any commit.
+	n.URLs(func(merchant string) string { return d.payments.CallbackURL(merchant) })
 	n.Record(func(ctx context.Context, orderID string, sent bool, payload []byte) error {
 		dir := journal.In
 		if sent {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -60,6 +61,7 @@ type Demo struct {
 	// MailDir is where the demo's e-mail is written (.eml files).
 	MailDir string
 	sims    *Simulators
+	clock   clock
 }
 
 // Client is an HTTP client that trusts the demo's CA.
@@ -79,7 +81,12 @@ type Options struct {
 	DataDir string
 	// Listen is the switch's HTTP address. Default 127.0.0.1:8080.
 	Listen string
-	Log    zerolog.Logger
+	// CabinetListen is the merchant cabinet's address. Default: Listen's
+	// host, the next port (a free one when Listen's port is 0).
+	CabinetListen string
+	// NoSamples leaves out the sample orders Run makes.
+	NoSamples bool
+	Log       zerolog.Logger
 	// Configure, when set, adjusts the demo's config before the switch
 	// starts (tests use it).
 	Configure func(*daemon.Config)
@@ -188,6 +195,7 @@ func (d *Demo) start(ctx context.Context, o Options, tlsDir string) (err error) 
 	}
 	cfg.ThreeDS.TLS = &tlsconf.Config{CAFile: d.CAFile}
 	d.Secrets = secrets
+	cfg.CabinetListen, cfg.Clock = cabinetAddr(o.CabinetListen, o.Listen), d.clock.Now
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
@@ -195,7 +203,27 @@ func (d *Demo) start(ctx context.Context, o Options, tlsDir string) (err error) 
 	if d.Daemon, err = daemon.Start(ctx, cfg, o.Log); err != nil {
 		return err
 	}
+	if err := d.ensureCabinetUsers(ctx); err != nil {
+		return err
+	}
 	return d.sims.StartBinary(d.Links().Get(BankBinary).Addr())
+}
+
+// cabinetAddr is the cabinet's address: as given, or the switch's host on
+// the next port.
+func cabinetAddr(cabinet, listen string) string {
+	if cabinet != "" {
+		return cabinet
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p == 0 || p >= 65535 {
+		return net.JoinHostPort(host, "0")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1))
 }
 
 // Close stops the switch, then the banks and the 3-D Secure simulator.

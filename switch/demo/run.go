@@ -53,7 +53,15 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		o.Log.Warn().Err(err).Msg("not ready yet; the printout shows each link's state")
 	}
 	cancel()
+	samples := 0
+	if !o.NoSamples {
+		fmt.Fprintf(out, "Making a few days of sample orders for the cabinet (through the simulated banks)...\n")
+		if samples, err = d.FillSamples(ctx); err != nil {
+			o.Log.Warn().Err(err).Int("made", samples).Msg("sample orders")
+		}
+	}
 	d.writeWelcome(ctx, out, o.DataDir)
+	d.writeCabinet(out, samples)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), stopWait)
 	defer cancel()
@@ -73,6 +81,7 @@ func WriteConfig(w io.Writer, listen string) error {
 	if err != nil {
 		return err
 	}
+	cfg.CabinetListen = cabinetAddr("", listen)
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err
@@ -100,6 +109,18 @@ func (d *Demo) writeWelcome(ctx context.Context, w io.Writer, dir string) {
 	fmt.Fprintf(w, "into the browser's trusted authorities to open the payment page without a warning.\n")
 	d.writeMerchantAccess(ctx, w)
 	d.writeCNPAccess(w)
+}
+
+// writeCabinet prints where the merchant cabinet is and how to sign in.
+func (d *Demo) writeCabinet(w io.Writer, samples int) {
+	if d.CabinetURL() != "" {
+		fmt.Fprintf(w, "\nMerchant cabinet   %s/\n", d.CabinetURL())
+		fmt.Fprintf(w, "  merchant user    login %s  password %s  (merchant %q)\n", CabinetUser, CabinetPassword, Merchant)
+		fmt.Fprintf(w, "  operator         login %s  password %s  (every merchant, users, audit log)\n", CabinetOperator, CabinetPassword)
+		if samples > 0 {
+			fmt.Fprintf(w, "  sample orders    %d over the last %d days\n", samples, sampleDays)
+		}
+	}
 	fmt.Fprintf(w, "\nCtrl-C stops the demo.\n")
 }
 

@@ -42,6 +42,9 @@ func TestRunKeepsItsDataAndSaysWhere(t *testing.T) {
 			break
 		}
 	}
+	require.Regexp(t, `(?m)^Merchant cabinet   https://127\.0\.0\.1:\d+/$`, welcome.String())
+	require.Contains(t, welcome.String(), "login "+demo.CabinetUser+"  password "+demo.CabinetPassword)
+	require.Regexp(t, `sample orders    \d+ over the last 4 days`, welcome.String())
 	m := regexp.MustCompile(`(?m)^  data +(\S+) \(kept when the demo stops`).FindStringSubmatch(welcome.String())
 	require.NotNil(t, m, welcome.String())
 	dir := m[1]

@@ -2,17 +2,11 @@ package hpp_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +15,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
 // TestBrowserPaysWithChallenge is a buyer in real headless Chromium on a
@@ -240,59 +235,5 @@ func (s *shop) wait(t *testing.T, st *stack, orderID, path string) url.Values {
 	}
 }
 
-var (
-	chromiumOnce sync.Once
-	chromiumPath string
-	chromiumErr  error
-)
-
-// ensureChromium returns the browser to drive, installing Debian's
-// chromium with apt-get when none is on PATH and the test runs as root.
-// A machine where that is impossible fails the test: the hosted page's
-// promise is tested in a browser or not at all, never skipped.
-func ensureChromium(t *testing.T) string {
-	t.Helper()
-	chromiumOnce.Do(func() { chromiumPath, chromiumErr = findOrInstallChromium() })
-	if chromiumErr != nil {
-		t.Fatalf("hpp browser test: %v", chromiumErr)
-	}
-	return chromiumPath
-}
-
-var browserNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless_shell"}
-
-func findBrowser() string {
-	for _, n := range browserNames {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-func findOrInstallChromium() (string, error) {
-	if p := findBrowser(); p != "" {
-		return p, nil
-	}
-	if os.Geteuid() != 0 {
-		return "", fmt.Errorf("no Chromium on PATH (looked for %s) and not root, so it cannot be installed here: "+
-			"run `apt-get install -y chromium` as root and test again", strings.Join(browserNames, ", "))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", "chromium"}} {
-		// Printed as it happens: a test that installs software says so.
-		fmt.Fprintf(os.Stderr, "hpp browser test: Chromium not found; running: %s\n", strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("installing Chromium: %s: %w", strings.Join(args, " "), err)
-		}
-	}
-	if p := findBrowser(); p != "" {
-		fmt.Fprintf(os.Stderr, "hpp browser test: using %s\n", p)
-		return p, nil
-	}
-	return "", errors.New("apt-get installed chromium but no Chromium binary is on PATH")
-}
+// ensureChromium is the shared harness's (switchtest.EnsureChromium).
+func ensureChromium(t *testing.T) string { return switchtest.EnsureChromium(t) }

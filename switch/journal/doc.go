@@ -115,20 +115,26 @@
 //	journal.meta      switch/journal        format version; head (last seq, hash)
 //	orders            switch/payments       order id → order JSON (switch/order: BucketOrders; auditors read it)
 //	orders_by_number  switch/payments       merchant, number → order id
-//	orders_by_time    switch/payments       merchant, created, id → nil
+//	orders_by_time    switch/payments       merchant, created, id → the order's index row (switch/order: Row)
+//	orders_by_status  switch/payments       merchant, status, created, id → nil
+//	orders_by_field   switch/payments       merchant, RRN / card last four / approval code, created, id → nil
 //	orders_pending    switch/payments       order id → nil while an exchange's outcome is unknown
 //	orders_open       switch/payments       order id → expiry while awaiting payment
-//	payments_meta     switch/payments       RRN reservations; whether earlier stored cards are indexed
+//	payments_meta     switch/payments       RRN reservations; the indexes' layout version; whether earlier stored cards are indexed
 //	cards_by_id       switch/payments       merchant, card id → the order that stored the card (order.StoredCard)
 //	cards_by_client   switch/payments       merchant, client id, card id → nil (a customer's stored cards)
 //	cards_by_token    switch/payments       merchant, card token, card id → nil (a card number's stored cards)
 //	api_idempotency   switch/payments       merchant, key → idempotency receipt
+//	merchant_settings switch/payments       merchant → settings changed in the cabinet (journaled, channel "settings")
 //	saf.pending       switch/saf            per queue: position → queued item
 //	saf.dead          switch/saf            item id → dead letter
 //	saf.meta          switch/saf            format version; item and position sequences
 //	saf.corrupt       switch/saf            undecodable items, moved aside
 //	callbacks.sent    switch/callbacks      callbacks already queued, so none is sent twice
 //	report_mail_queued switch/reportmail    merchant, day → when its daily report was queued
+//	users             switch/users          login → cabinet user (role, merchant, argon2id hash, lock, preferences)
+//	users.sessions    switch/users          SHA-256 of a session token → cabinet session
+//	users.audit       switch/users          sequence → audit event (sign-ins, failures, locks, users' actions)
 //
 // # Reading and auditing
 //

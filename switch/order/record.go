@@ -27,6 +27,10 @@ const (
 	// ChannelMail entries record a message the switch e-mailed (a daily
 	// report: recipients, subject, attachments' names), then its outcome.
 	ChannelMail = "mail"
+	// ChannelSettings entries hold a merchant's settings as the merchant
+	// changed them in the cabinet (callback URL, allowed return hosts),
+	// with who changed them.
+	ChannelSettings = "settings"
 )
 
 // An ISO 8583 message's entry is on the channel named after its bank's link

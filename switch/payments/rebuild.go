@@ -30,7 +30,9 @@ func Rebuild(j *journal.Journal) (map[string]*order.Order, error) {
 }
 
 // Diff compares rebuilt orders with the store and describes each order
-// that differs or exists on one side only.
+// that differs or exists on one side only, and then the store's query
+// indexes with those the rebuilt orders make (every key there with its
+// row, no key more).
 func Diff(rebuilt map[string]*order.Order, store *Store) ([]string, error) {
 	var diffs []string
 	seen := map[string]bool{}
@@ -57,5 +59,9 @@ func Diff(rebuilt map[string]*order.Order, store *Store) ([]string, error) {
 			diffs = append(diffs, fmt.Sprintf("order %s: in the journal, not in the store", id))
 		}
 	}
-	return diffs, nil
+	idx, err := store.indexDiffs(rebuilt)
+	if err != nil {
+		return nil, err
+	}
+	return append(diffs, idx...), nil
 }

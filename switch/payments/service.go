@@ -98,6 +98,8 @@ type Service struct {
 	// (unrecorded.go).
 	limboMu sync.Mutex
 	limbo   map[string]*unrecorded
+	// settings are the merchants' own (settings.go).
+	settings settingsCache
 }
 
 type heldCVV struct {
@@ -146,6 +148,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if s.rrns, err = s.newRRNs(); err != nil {
 		return nil, err
 	}
+	if err := s.settings.load(d.Journal.DB()); err != nil {
+		return nil, fmt.Errorf("payments: merchant settings: %w", err)
+	}
 	return s, nil
 }
 
@@ -156,6 +161,19 @@ func (s *Service) Store() *Store { return s.store }
 func (s *Service) Merchant(id string) (*Merchant, bool) {
 	m, ok := s.merchants[id]
 	return m, ok
+}
+
+// Merchants returns the configured merchants, in the config's order.
+func (s *Service) Merchants() []Merchant { return append([]Merchant(nil), s.cfg.Merchants...) }
+
+// Zone is a merchant's time zone (its local time on the wire and in the
+// cabinet); an unknown merchant's is the default, Asia/Almaty.
+func (s *Service) Zone(merchant string) *time.Location {
+	if z, ok := s.zones[merchant]; ok {
+		return z
+	}
+	z, _ := loadZone("")
+	return z
 }
 
 // RegisterRequest is a merchant's new order.
@@ -222,6 +240,11 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (*Result, err
 	case "ru", "kk", "en":
 	default:
 		return nil, &order.InputError{Field: "language", Reason: "must be ru, kk or en"}
+	}
+	if hosts := s.Settings(r.Merchant).ReturnHosts; !hostAllowed(hosts, r.ReturnURL) {
+		return nil, &order.InputError{Field: "returnUrl", Reason: "host not among the merchant's allowed return hosts"}
+	} else if !hostAllowed(hosts, r.FailURL) {
+		return nil, &order.InputError{Field: "failUrl", Reason: "host not among the merchant's allowed return hosts"}
 	}
 	now := s.d.Now().UTC()
 	var card *order.Card

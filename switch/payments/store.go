@@ -21,10 +21,12 @@ import (
 var (
 	bucketOrders   = order.BucketOrders         // id → order JSON
 	bucketByNumber = []byte("orders_by_number") // merchant \x00 number → id
-	bucketByTime   = []byte("orders_by_time")   // merchant \x00 created (8 bytes) \x00 id → nil
+	bucketByTime   = order.BucketByTime         // merchant \x00 created (8 bytes) \x00 id → the order's index row
+	bucketByStatus = order.BucketByStatus       // merchant \x00 status created \x00 id → nil
+	bucketByField  = order.BucketByField        // merchant \x00 field value \x00 created \x00 id → nil
 	bucketPending  = []byte("orders_pending")   // id → nil, while an exchange's outcome is unknown
 	bucketOpen     = []byte("orders_open")      // id → expiry (8 bytes), while awaiting payment
-	bucketMeta     = []byte("payments_meta")    // small durable counters (RRN reservations)
+	bucketMeta     = order.BucketStoreMeta      // small durable counters (RRN reservations, index version)
 	bucketCards    = []byte("cards_by_id")      // merchant \x00 card id → id of the order that stored it
 	// The stored cards' indexes, written with the order that holds each
 	// card: a customer's cards (RBS getBindings) and a card number's
@@ -49,7 +51,7 @@ type Store struct {
 // NewStore creates the store's buckets if needed.
 func NewStore(db *bolt.DB) (*Store, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketOrders, bucketByNumber, bucketByTime, bucketPending, bucketOpen, bucketMeta, bucketCards,
+		for _, b := range [][]byte{bucketOrders, bucketByNumber, bucketByTime, bucketByStatus, bucketByField, bucketPending, bucketOpen, bucketMeta, bucketCards,
 			bucketCardsByClient, bucketCardsByToken} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("bucket %s: %w", b, err)
@@ -60,7 +62,11 @@ func NewStore(db *bolt.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payments: order store: %w", err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	if err := s.ensureIndexes(); err != nil {
+		return nil, fmt.Errorf("payments: order store: %w", err)
+	}
+	return s, nil
 }
 
 // Get returns the order with id.
@@ -146,11 +152,11 @@ func (s *Store) List(merchant string, from, to time.Time, fn func(*order.Order) 
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketByTime).Cursor()
 		prefix := append([]byte(merchant), 0)
-		hi := timeKey(merchant, to, "")
+		hi := order.TimeKey(merchant, to, "")
 		if to.IsZero() {
 			hi = append(append([]byte(nil), prefix...), 0xff)
 		}
-		lo := timeKey(merchant, from, "")
+		lo := order.TimeKey(merchant, from, "")
 		k, _ := c.Seek(hi)
 		if k == nil {
 			k, _ = c.Last()
@@ -246,12 +252,12 @@ func putOrder(tx *bolt.Tx, o *order.Order, data []byte, prev uint64) error {
 		if err := byNumber.Put(nk, []byte(o.ID)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketByTime).Put(timeKey(o.Merchant, o.CreatedAt, o.ID), nil); err != nil {
-			return err
-		}
 	}
 	if err := orders.Put([]byte(o.ID), data); err != nil {
 		return err
+	}
+	if err := putIndexes(tx, o); err != nil {
+		return fmt.Errorf("payments: index order %q: %w", o.ID, err)
 	}
 	if err := indexCard(tx, o); err != nil {
 		return err
@@ -323,11 +329,4 @@ func hasPending(o *order.Order) bool {
 
 func numberKey(merchant, number string) []byte {
 	return []byte(merchant + "\x00" + number)
-}
-
-func timeKey(merchant string, t time.Time, id string) []byte {
-	k := append([]byte(merchant), 0)
-	k = binary.BigEndian.AppendUint64(k, uint64(t.UnixNano()))
-	k = append(k, 0)
-	return append(k, id...)
 }

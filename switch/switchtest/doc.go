@@ -27,6 +27,10 @@
 //     consistency check passes, the journal's hash chain verifies, and the
 //     journal alone rebuilds the order store). Run and NewService register
 //     it; a test that opens a data file itself calls it or MustCheckDB.
+//   - NewTLS: a CA made for one test and a server certificate for loopback,
+//     with a client that trusts that CA only and the certificate's key hash
+//     for Chromium (--ignore-certificate-errors-spki-list), so that HTTPS
+//     listeners are tested over HTTPS.
 //   - LogBuffer, a log sink any number of goroutines may write to, and
 //     Counter, a Prometheus counter's value by name and labels.
 //

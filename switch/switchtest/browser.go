@@ -1,0 +1,71 @@
+package switchtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	chromiumOnce sync.Once
+	chromiumPath string
+	chromiumErr  error
+)
+
+// EnsureChromium returns the browser the browser tests drive (chromedp),
+// installing Debian's chromium with apt-get when none is on PATH and the
+// test runs as root (as CI does). A machine where that is impossible fails
+// the test: what a page promises is tested in a browser or not at all,
+// never skipped.
+func EnsureChromium(t testing.TB) string {
+	t.Helper()
+	chromiumOnce.Do(func() { chromiumPath, chromiumErr = findOrInstallChromium() })
+	if chromiumErr != nil {
+		t.Fatalf("browser test: %v", chromiumErr)
+	}
+	return chromiumPath
+}
+
+var browserNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless_shell"}
+
+func findBrowser() string {
+	for _, n := range browserNames {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func findOrInstallChromium() (string, error) {
+	if p := findBrowser(); p != "" {
+		return p, nil
+	}
+	if os.Geteuid() != 0 {
+		return "", fmt.Errorf("no Chromium on PATH (looked for %s) and not root, so it cannot be installed here: "+
+			"run `apt-get install -y chromium` as root and test again", strings.Join(browserNames, ", "))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", "chromium"}} {
+		// Printed as it happens: a test that installs software says so.
+		fmt.Fprintf(os.Stderr, "browser test: Chromium not found; running: %s\n", strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("installing Chromium: %s: %w", strings.Join(args, " "), err)
+		}
+	}
+	if p := findBrowser(); p != "" {
+		fmt.Fprintf(os.Stderr, "browser test: using %s\n", p)
+		return p, nil
+	}
+	return "", errors.New("apt-get installed chromium but no Chromium binary is on PATH")
+}

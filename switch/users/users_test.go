@@ -1,0 +1,215 @@
+package users_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/users"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newStore(t *testing.T) (*users.Store, *clock) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "u.db"), 0o600, &bolt.Options{NoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	s, err := users.New(db, users.Config{}, c.Now)
+	require.NoError(t, err)
+	return s, c
+}
+
+var ctx = context.Background()
+
+func TestCreateAndValidate(t *testing.T) {
+	s, _ := newStore(t)
+	for _, bad := range []users.NewUser{
+		{Login: "ab", Role: users.RoleMerchant, Merchant: "shop"},
+		{Login: "has space", Role: users.RoleMerchant, Merchant: "shop"},
+		{Login: "anna", Role: "admin", Merchant: "shop"},
+		{Login: "anna", Role: users.RoleMerchant},
+		{Login: "anna", Role: users.RoleOperator, Merchant: "shop"},
+	} {
+		_, err := s.Create(ctx, bad, "test")
+		require.ErrorIs(t, err, users.ErrInput, "%+v", bad)
+	}
+	_, err := s.Create(ctx, users.NewUser{Login: "anna", Role: users.RoleMerchant, Merchant: "shop", Password: "short"}, "test")
+	require.ErrorIs(t, err, users.ErrWeakPassword)
+	_, err = s.Create(ctx, users.NewUser{Login: "anna.kz", Role: users.RoleMerchant, Merchant: "shop", Password: "ANNA.KZ"}, "test")
+	require.ErrorIs(t, err, users.ErrWeakPassword)
+
+	pw, err := s.Create(ctx, users.NewUser{Login: " Anna@Shop.kz ", Role: users.RoleMerchant, Merchant: "shop"}, "op")
+	require.NoError(t, err)
+	require.Len(t, pw, 14, "a temporary password is made up")
+	u, err := s.Get("anna@shop.kz")
+	require.NoError(t, err)
+	require.True(t, u.MustChange)
+	require.NotContains(t, u.PasswordHash, pw)
+	require.Contains(t, u.PasswordHash, "$argon2id$")
+	_, err = s.Create(ctx, users.NewUser{Login: "anna@shop.kz", Role: users.RoleViewer, Merchant: "shop"}, "op")
+	require.ErrorIs(t, err, users.ErrExists)
+
+	got, err := s.Authenticate(ctx, users.SignIn{Login: "ANNA@shop.kz", Password: pw, IP: "10.0.0.1"})
+	require.NoError(t, err)
+	require.True(t, got.MustChange, "a temporary password signs in, to be changed")
+	require.NoError(t, s.ChangePassword(ctx, "anna@shop.kz", pw, "a much better one", ""))
+	u, _ = s.Get("anna@shop.kz")
+	require.False(t, u.MustChange)
+	require.ErrorIs(t, s.ChangePassword(ctx, "anna@shop.kz", "wrong current", "another good one", ""), users.ErrBadCredentials)
+}
+
+// TestLockAfterThreeWrongPasswords is the manual's rule: the third wrong
+// password locks the account for 30 minutes, and while locked even the
+// right one is refused with the time it ends; then it opens again.
+func TestLockAfterThreeWrongPasswords(t *testing.T) {
+	s, c := newStore(t)
+	_, err := s.Create(ctx, users.NewUser{Login: "bob", Role: users.RoleMerchant, Merchant: "shop", Password: "correct horse", Permanent: true}, "op")
+	require.NoError(t, err)
+	tok, _, err := s.StartSession("bob", "")
+	require.NoError(t, err)
+	for i := 1; i <= 2; i++ {
+		_, err := s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "wrong"})
+		require.ErrorIs(t, err, users.ErrBadCredentials, "attempt %d", i)
+	}
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "wrong"})
+	var le *users.LockedError
+	require.True(t, errors.As(err, &le), "the third wrong password locks: %v", err)
+	require.Equal(t, c.Now().Add(30*time.Minute), le.Until)
+	_, _, err = s.Session(tok)
+	require.ErrorIs(t, err, users.ErrNoSession, "a lock ends the sessions")
+
+	c.Add(10 * time.Minute)
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "correct horse"})
+	require.True(t, errors.As(err, &le), "the right password is refused while locked")
+	require.Equal(t, 20*time.Minute, le.Until.Sub(c.Now()))
+
+	c.Add(20 * time.Minute)
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "correct horse"})
+	require.NoError(t, err, "30 minutes later it opens")
+
+	// The operator unlocks before the time.
+	for range 3 {
+		_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "wrong"})
+	}
+	require.ErrorIs(t, err, users.ErrLocked)
+	require.NoError(t, s.Unlock("bob", "op"))
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "correct horse"})
+	require.NoError(t, err)
+
+	// Or resets the password: a temporary one, unlocked, to be changed.
+	for range 3 {
+		_, _ = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "wrong"})
+	}
+	temp, err := s.ResetPassword(ctx, "bob", "op")
+	require.NoError(t, err)
+	u, err := s.Authenticate(ctx, users.SignIn{Login: "bob", Password: temp})
+	require.NoError(t, err)
+	require.True(t, u.MustChange)
+
+	evs, err := s.Events(users.EventFilter{Login: "bob"}, 0, 100)
+	require.NoError(t, err)
+	kinds := map[users.EventKind]int{}
+	for _, e := range evs {
+		kinds[e.Kind]++
+	}
+	require.Equal(t, 3, kinds[users.EventLocked])
+	require.Equal(t, 1, kinds[users.EventSignInLocked])
+	require.Equal(t, 9, kinds[users.EventSignInFailed])
+	require.Equal(t, 1, kinds[users.EventUnlocked])
+	require.Equal(t, 1, kinds[users.EventPasswordReset])
+	require.Equal(t, users.EventSignIn, evs[0].Kind, "newest first")
+
+	// Unknown logins fail the same way, and are logged.
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "nobody", Password: "x"})
+	require.ErrorIs(t, err, users.ErrBadCredentials)
+}
+
+func TestSessions(t *testing.T) {
+	s, c := newStore(t)
+	_, err := s.Create(ctx, users.NewUser{Login: "carol", Role: users.RoleOperator, Password: "operator pass", Permanent: true}, "cli")
+	require.NoError(t, err)
+	tok, sess, err := s.StartSession("carol", "127.0.0.1")
+	require.NoError(t, err)
+	require.NotEmpty(t, sess.CSRF)
+	got, u, err := s.Session(tok)
+	require.NoError(t, err)
+	require.Equal(t, sess.CSRF, got.CSRF)
+	require.Equal(t, users.RoleOperator, u.Role)
+	_, _, err = s.Session("forged")
+	require.ErrorIs(t, err, users.ErrNoSession)
+
+	// Activity keeps it alive; 30 minutes of none ends it.
+	for range 5 {
+		c.Add(20 * time.Minute)
+		_, _, err = s.Session(tok)
+		require.NoError(t, err)
+	}
+	c.Add(30 * time.Minute)
+	_, _, err = s.Session(tok)
+	require.ErrorIs(t, err, users.ErrNoSession)
+
+	// Sign-out; a password change ends the others but the current one.
+	a, _, _ := s.StartSession("carol", "")
+	b, _, _ := s.StartSession("carol", "")
+	require.NoError(t, s.EndSession(a))
+	_, _, err = s.Session(a)
+	require.ErrorIs(t, err, users.ErrNoSession)
+	d, _, _ := s.StartSession("carol", "")
+	require.NoError(t, s.ChangePassword(ctx, "carol", "operator pass", "a new operator pass", d))
+	_, _, err = s.Session(b)
+	require.ErrorIs(t, err, users.ErrNoSession)
+	_, _, err = s.Session(d)
+	require.NoError(t, err)
+	require.NoError(t, s.SetDisabled("carol", true, "op"))
+	_, _, err = s.Session(d)
+	require.ErrorIs(t, err, users.ErrNoSession)
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "carol", Password: "a new operator pass"})
+	require.ErrorIs(t, err, users.ErrDisabled)
+}
+
+func TestPrefsAndEvents(t *testing.T) {
+	s, _ := newStore(t)
+	_, err := s.Create(ctx, users.NewUser{Login: "dana", Role: users.RoleViewer, Merchant: "m1", Password: "viewer pass", Permanent: true}, "op")
+	require.NoError(t, err)
+	email, lang := "dana@shop.kz", "kk"
+	u, err := s.SetPrefs("dana", users.Prefs{Email: &email, Language: &lang, Columns: []string{"rrn", "number"},
+		Filters: []users.SavedFilter{{Name: "Declined", Query: "status=declined"}}, SetFilters: true})
+	require.NoError(t, err)
+	require.Equal(t, "kk", u.Language)
+	require.Equal(t, []string{"rrn", "number"}, u.Columns)
+	bad := "not an address"
+	_, err = s.SetPrefs("dana", users.Prefs{Email: &bad})
+	require.ErrorIs(t, err, users.ErrInput)
+
+	for i := range 30 {
+		require.NoError(t, s.Record(users.Event{Actor: "dana", Kind: users.EventExport, Merchant: "m1", Detail: string(rune('a' + i%26))}))
+	}
+	page, err := s.Events(users.EventFilter{Merchant: "m1", Kind: users.EventExport}, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, page, 10)
+	next, err := s.Events(users.EventFilter{Merchant: "m1", Kind: users.EventExport}, page[9].Seq, 100)
+	require.NoError(t, err)
+	require.Len(t, next, 20)
+	require.Greater(t, page[9].Seq, next[0].Seq)
+	all, err := s.Events(users.EventFilter{}, 0, 1000)
+	require.NoError(t, err)
+	require.Len(t, all, 32, "the creation, the settings change and the exports")
+}
