@@ -59,6 +59,8 @@ func newStack(t testing.TB) *stack {
 		r.ID, r.Name = Rival, "Rival Store"
 		r.Terminals = map[string]payments.Terminal{switchtest.BankName: {TerminalID: "RIVAL001", MerchantID: "000000000009999"}}
 		c.Payments.Merchants = append(c.Payments.Merchants, r)
+		// The merchant's callback server in the settings test is on loopback.
+		c.API.Merchants[0].CallbackAllowPrivate = true
 	}})
 	us := s.D.Users()
 	for _, u := range []users.NewUser{

@@ -24,6 +24,11 @@ type Config struct {
 	// (the daemon fills it from the cnp section; it is not read from this
 	// section of the file).
 	ReturnCalls map[string]ReturnCall `yaml:"-"`
+	// PrivateOK lists the merchants whose callbacks may reach non-public
+	// addresses although the config has no target for them (their URL
+	// comes from the cabinet; see Target.AllowPrivate). The daemon fills
+	// it from api.merchants[].callback_allow_private.
+	PrivateOK map[string]bool `yaml:"-"`
 }
 
 // ReturnCall is the Processing.kz gateway's "automatic call" of an order's

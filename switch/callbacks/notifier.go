@@ -95,7 +95,9 @@ func (n *Notifier) target(merchant string) (Target, bool) {
 	if n.urls != nil {
 		if u := n.urls(merchant); u != "" {
 			if !ok {
-				t = Target{Unsigned: true}
+				// A URL the merchant typed: public addresses only unless
+				// the operator's config allows the merchant more.
+				t = Target{Unsigned: true, AllowPrivate: n.cfg.PrivateOK[merchant]}
 			}
 			t.URL, ok = u, true
 		}

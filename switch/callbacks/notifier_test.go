@@ -454,3 +454,31 @@ func TestCallbacksKeepOffInternalAddresses(t *testing.T) {
 	}
 	require.Zero(t, shop.count.Load(), "nothing reached the internal address")
 }
+
+// TestMerchantTypedURLKeepsOffInternalAddresses: a callback URL the
+// merchant set in the cabinet, with no configured target, reaches a
+// loopback server only when the operator allowed the merchant that.
+func TestMerchantTypedURLKeepsOffInternalAddresses(t *testing.T) {
+	for _, allowed := range []bool{false, true} {
+		shop := newFakeMerchant(t, alwaysOK)
+		n, err := callbacks.New(callbacks.Config{PrivateOK: map[string]bool{"m1": allowed}}, zerolog.Nop(), nil, nil)
+		require.NoError(t, err)
+		n.URLs(func(string) string { return shop.srv.URL + "/typed" })
+		q := &switchtest.Queue{}
+		n.Bind(q)
+		db, err := bolt.Open(t.TempDir()+"/tulpar.db", 0o600, nil)
+		require.NoError(t, err)
+		o := mkOrder("m1", orderID(1), false, order.StatusDeposited, op(order.OpPurchase, order.OpApproved, 700))
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error { return n.InTx(tx, o, &o.Ops[0]) }))
+		out, err := n.Deliver(context.Background(), q.Items()[0], false)
+		if allowed {
+			require.NoError(t, err)
+			require.Equal(t, saf.Delivered, out)
+			require.EqualValues(t, 1, shop.count.Load())
+		} else {
+			require.ErrorIs(t, err, callbacks.ErrNotPublic)
+			require.Zero(t, shop.count.Load())
+		}
+		require.NoError(t, db.Close())
+	}
+}

@@ -22,6 +22,14 @@ import (
 func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 	cfg := d.cfg.Callbacks
 	cfg.Merchants = d.cfg.callbackTargets()
+	for _, m := range d.cfg.API.Merchants {
+		if m.CallbackAllowPrivate {
+			if cfg.PrivateOK == nil {
+				cfg.PrivateOK = map[string]bool{}
+			}
+			cfg.PrivateOK[m.Merchant] = true
+		}
+	}
 	// A Processing.kz merchant's transactions call their returnURL
 	// themselves (the guide's "automatic call"), through the same queue.
 	for _, m := range d.cfg.CNP.Merchants {
