@@ -24,6 +24,9 @@ const (
 	// ChannelCallback entries hold a merchant callback sent, or the
 	// merchant's answer to it.
 	ChannelCallback = "callback"
+	// ChannelFiscal entries hold a fiscal receipt request sent to the
+	// fiscal service, or its answer (no credentials, no card data).
+	ChannelFiscal = "fiscal"
 )
 
 // An ISO 8583 message's entry is on the channel named after its bank's link
@@ -110,6 +113,8 @@ const (
 	KindCompletionAdvice = "completion_advice"
 	// KindCallback items are a merchant callback (switch/callbacks).
 	KindCallback = "callback"
+	// KindFiscal items are a fiscal receipt to issue (switch/fiscal).
+	KindFiscal = "fiscal"
 )
 
 // Advice is a queued advice's payload: the message without its PAN, which
