@@ -60,6 +60,7 @@ var commands = map[string]command{
 	"report":     {summary: "merchants' daily operations reports (CSV or XLSX)", run: runReport},
 	"reconcile":  {summary: "match a bank's settlement file against the journal", run: runReconcile},
 	"bench":      {summary: "load benchmark: authorizations per second, latency percentiles, the moov reference", run: runBench},
+	"fiscalsim":  {summary: "a simulated fiscal service (Nurkassa API) for receipts of sales and returns", run: runFiscalsim},
 	"simulators": {summary: "the bench's simulated banks and 3-D Secure server in their own process (tulpar bench --self --separate)", run: runSimulators},
 }
 
