@@ -125,6 +125,7 @@
 //	saf.meta          switch/saf            format version; item and position sequences
 //	saf.corrupt       switch/saf            undecodable items, moved aside
 //	callbacks.sent    switch/callbacks      callbacks already queued, so none is sent twice
+//	fiscal.queued     switch/fiscal         fiscal receipts already queued, by external id, so none is queued twice
 //
 // # Reading and auditing
 //
