@@ -113,3 +113,19 @@ func TestNurkassaErrors(t *testing.T) {
 	require.False(t, errors.Is(err, fiscal.ErrRefused))
 	require.NotContains(t, err.Error(), "wrong-password")
 }
+
+// A service slower than the connector's timeout is an error the queue
+// retries (never a refusal), and the next call, once it is quick again,
+// issues the receipt.
+func TestNurkassaSlowService(t *testing.T) {
+	sim := startSim(t, fiscalsim.Config{})
+	n := fiscal.NewNurkassa(account(sim.URL()), 200*time.Millisecond, nil)
+	sim.SetDelay(5 * time.Second)
+	_, err := n.Issue(context.Background(), sale("slow", 100))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.False(t, errors.Is(err, fiscal.ErrRefused))
+	sim.SetDelay(0)
+	_, err = n.Issue(context.Background(), sale("slow", 100))
+	require.NoError(t, err)
+	require.Len(t, sim.Receipts(), 1)
+}
