@@ -61,6 +61,7 @@ var commands = map[string]command{
 	"reconcile":  {summary: "match a bank's settlement file against the journal", run: runReconcile},
 	"bench":      {summary: "load benchmark: authorizations per second, latency percentiles, the moov reference", run: runBench},
 	"users":      {summary: "merchant cabinet users: add, list, unlock, reset-password, disable, enable", run: runUsers},
+	"fiscalsim":  {summary: "a simulated fiscal service (Nurkassa API) for receipts of sales and returns", run: runFiscalsim},
 	"simulators": {summary: "the bench's simulated banks and 3-D Secure server in their own process (tulpar bench --self --separate)", run: runSimulators},
 }
 

@@ -175,6 +175,25 @@ func statusExtended(o *order.Order, lang, success string) map[string]any {
 	if len(o.Cart) > 0 {
 		ans["orderBundle"] = bundleJSON(o)
 	}
+	if len(o.Fiscal) > 0 {
+		// Not the gateway's: the fiscal sign and link a Kazakh shop must
+		// show its buyer, where its plugin already reads the order.
+		type receipt struct {
+			ExternalID string `json:"externalId"`
+			Type       string `json:"type"`
+			Amount     int64  `json:"amount"`
+			FiscalSign string `json:"fiscalSign"`
+			TicketURL  string `json:"ticketUrl,omitempty"`
+			QR         string `json:"qr,omitempty"`
+			Date       string `json:"date"`
+		}
+		fiscal := make([]receipt, 0, len(o.Fiscal))
+		for _, f := range o.Fiscal {
+			fiscal = append(fiscal, receipt{ExternalID: f.ExternalID, Type: f.Kind, Amount: f.Amount, FiscalSign: f.FiscalSign,
+				TicketURL: f.Link, QR: f.QR, Date: f.Time.In(almaty).Format(rbsTimeLayout)})
+		}
+		ans["fiscalReceipts"] = fiscal
+	}
 	return ans
 }
 

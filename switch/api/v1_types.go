@@ -34,8 +34,22 @@ type orderObject struct {
 	ActionText     string            `json:"action_text"`
 	DeclineCode    string            `json:"decline_code,omitempty"`
 	Operations     []operationObject `json:"operations"`
+	FiscalReceipts []fiscalObject    `json:"fiscal_receipts,omitempty"`
 	CreatedAt      time.Time         `json:"created_at"`
 	ExpiresAt      time.Time         `json:"expires_at"`
+}
+
+// fiscalObject is a fiscal receipt issued for one of the order's
+// operations.
+type fiscalObject struct {
+	ExternalID  string    `json:"external_id"`
+	OperationID string    `json:"operation_id"`
+	Type        string    `json:"type"`
+	Amount      int64     `json:"amount"`
+	FiscalSign  string    `json:"fiscal_sign"`
+	TicketURL   string    `json:"ticket_url,omitempty"`
+	QR          string    `json:"qr,omitempty"`
+	IssuedAt    time.Time `json:"issued_at"`
 }
 
 type cardObject struct {
@@ -97,6 +111,10 @@ func (s *Server) orderJSON(o *order.Order) orderObject {
 	}
 	for i := range o.Ops {
 		v.Operations = append(v.Operations, operationJSON(&o.Ops[i]))
+	}
+	for _, f := range o.Fiscal {
+		v.FiscalReceipts = append(v.FiscalReceipts, fiscalObject{ExternalID: f.ExternalID, OperationID: f.OpID, Type: f.Kind,
+			Amount: f.Amount, FiscalSign: f.FiscalSign, TicketURL: f.Link, QR: f.QR, IssuedAt: f.Time})
 	}
 	return v
 }

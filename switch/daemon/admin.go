@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/fiscal"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
 
@@ -35,6 +36,19 @@ func (d *Daemon) adminHandler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"queues": stats, "dead_letters": safView(dead)})
+	})
+	mux.HandleFunc("GET /admin/fiscal/dead", func(w http.ResponseWriter, r *http.Request) {
+		merchant := r.URL.Query().Get("merchant")
+		if merchant == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "merchant: required"})
+			return
+		}
+		dead, err := d.FiscalDeadLetters(merchant)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"merchant": merchant, "dead_letters": safView(dead)})
 	})
 	mux.HandleFunc("POST /admin/saf/retry", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseUint(r.URL.Query().Get("id"), 10, 64)
@@ -64,6 +78,18 @@ func (d *Daemon) adminHandler() http.Handler {
 		}
 	})
 	return d.adminAuth(mux)
+}
+
+// FiscalDeadLetters are the merchant's fiscal receipts that were never
+// issued and wait in the dead letters for an operator (POST
+// /admin/saf/retry?id= sends one again, with its external id, so it is
+// never issued twice).
+func (d *Daemon) FiscalDeadLetters(merchant string) ([]saf.Item, error) {
+	dead, err := d.saf.DeadLetters()
+	if err != nil {
+		return nil, err
+	}
+	return fiscal.DeadLetters(dead, merchant), nil
 }
 
 // operator names who made an admin request, as far as the listener knows:

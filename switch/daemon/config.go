@@ -24,6 +24,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/cabinet"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
+	"github.com/tulpar-switch/tulpar/switch/fiscal"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
@@ -101,6 +102,9 @@ type Config struct {
 	Mail mailer.Config `yaml:"mail"`
 	// Reports says which merchants get their daily report by e-mail.
 	Reports reportmail.Config `yaml:"reports"`
+	// Fiscal is online fiscalization: each merchant's fiscal service
+	// account, and how hard to try a receipt.
+	Fiscal fiscal.Config `yaml:"fiscal"`
 	// ShutdownTimeout bounds the graceful stop. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// ExpiryInterval is how often unpaid orders past their lifetime are
@@ -347,10 +351,32 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config: cnp.merchants[%d].merchant: %q is not a payments merchant", i, m.Merchant))
 		}
 	}
+	if err := c.Fiscal.Validate(); err != nil {
+		errs = append(errs, eachPrefixed("config: ", err)...)
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Fiscal.Merchants)) {
+		if !merchants[id] {
+			errs = append(errs, fmt.Errorf("config: fiscal.merchants.%s: not a payments merchant", id))
+		}
+	}
 	if _, err := routing.New(c.Routing, c.linkNames()); err != nil {
 		errs = append(errs, fmt.Errorf("config: routing: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// eachPrefixed prefixes every error err joins (errors.Join), so that each
+// line of the message says where it comes from.
+func eachPrefixed(prefix string, err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{fmt.Errorf("%s%w", prefix, err)}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, fmt.Errorf("%s%w", prefix, e))
+	}
+	return out
 }
 
 // routedBanks are the banks the routing rules name: the switch is ready for

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
@@ -119,4 +120,38 @@ func TestConfigCallbackHostsNeedCallbacks(t *testing.T) {
 	require.ErrorContains(t, c.Validate(), `config: api.merchants[0].callback_hosts: merchant "shop" has no callbacks to send there`)
 	c.API.Merchants[0].CallbackURL, c.API.Merchants[0].CallbackSecret = "https://shop.kz/cb", "s"
 	require.NoError(t, c.Validate())
+}
+
+// The fiscal section is checked with the rest, from the YAML a operator
+// writes, each error naming its key; its merchants must be the switch's.
+func TestConfigFiscalNamesKeys(t *testing.T) {
+	c, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	require.NoError(t, yaml.Unmarshal([]byte(`
+fiscal:
+  max_attempts: 5
+  timeout: 10s
+  merchants:
+    shop:
+      url: https://nurkassa.kz/
+      login: "+77010000001"
+      password_env: TULPAR_TEST_NO_SUCH_VARIABLE
+      pos_id: 7
+      section_id: 1
+      email: receipts@shop.kz
+      fiscalize_preauth: true
+    ghost:
+      url: https://nurkassa.kz/
+      login: "+77010000002"
+      password: p
+      pos_id: 8
+      section_id: 1
+      tax_rate: 12
+`), &c))
+	require.Equal(t, 5, c.Fiscal.MaxAttempts)
+	require.True(t, c.Fiscal.Merchants["shop"].FiscalizePreauth)
+	err := c.Validate()
+	require.ErrorContains(t, err, "config: fiscal: merchants.shop.password_env: variable TULPAR_TEST_NO_SUCH_VARIABLE is not set or empty")
+	require.ErrorContains(t, err, "config: fiscal: merchants.shop.tax_rate: required")
+	require.ErrorContains(t, err, "config: fiscal.merchants.ghost: not a payments merchant")
+	require.NotContains(t, err.Error(), "merchants.ghost.")
 }

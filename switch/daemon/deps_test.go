@@ -59,7 +59,8 @@ func TestLayers(t *testing.T) {
 		{"nothing imports cmd/", func(string) bool { return true }, is("cmd"), false},
 		{"only cmd/, switch/demo and switch/switchtest import the daemon", func(p string) bool { return !is("cmd", "switch/daemon", "switch/demo", "switch/switchtest")(p) }, is("switch/daemon"), false},
 		{"only cmd/ imports the demo world", func(p string) bool { return !is("cmd", "switch/demo")(p) }, is("switch/demo"), false},
-		{"switch/daemon never imports the simulators (issuersim, issuersim/acs)", is("switch/daemon"), is("issuersim"), false},
+		{"switch/daemon never imports the simulators (issuersim, issuersim/acs, fiscalsim)", is("switch/daemon"), is("issuersim", "switch/fiscal/fiscalsim"), false},
+		{"the fiscal service simulator is the other side: nothing of ours", is("switch/fiscal/fiscalsim"), func(i string) bool { return strings.HasPrefix(i, module) }, false},
 		{"the simulators and the bench never use the switch", is("issuersim", "bench"), is("switch", "cmd"), false},
 		{"the 3-D Secure requestor speaks HTTP and the wire only", is("switch/threeds"), func(i string) bool {
 			return strings.HasPrefix(i, module) && !is("emv3ds")(i)

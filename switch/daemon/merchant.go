@@ -6,9 +6,12 @@ import (
 	"net/url"
 	"strings"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
+	"github.com/tulpar-switch/tulpar/switch/fiscal"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
@@ -57,9 +60,57 @@ func (d *Daemon) wireCallbacks(deps *payments.Deps, kinds kindMux) error {
 		_, err := d.journal.Append(ctx, journal.Entry{Direction: dir, Channel: order.ChannelCallback, OrderID: orderID, Payload: payload})
 		return err
 	})
-	deps.InTx = n.InTx
+	deps.InTx = chainInTx(deps.InTx, n.InTx)
 	kinds[order.KindCallback] = n
 	return nil
+}
+
+// wireFiscal connects online fiscalization: receipt jobs queued inside
+// each order change's transaction, beside its callbacks, and delivered by
+// store-and-forward; issued receipts recorded with their orders by the
+// payments service (d.payments, set before the queue starts).
+func (d *Daemon) wireFiscal(deps *payments.Deps, kinds kindMux) error {
+	f, err := fiscal.New(d.cfg.Fiscal, fiscal.Deps{
+		Queue: d.saf,
+		Save: func(ctx context.Context, orderID string, r order.FiscalReceipt) error {
+			return d.payments.RecordFiscal(ctx, orderID, r)
+		},
+		Record: func(ctx context.Context, orderID string, sent bool, payload []byte) error {
+			dir := journal.In
+			if sent {
+				dir = journal.Out
+			}
+			_, err := d.journal.Append(ctx, journal.Entry{Direction: dir, Channel: order.ChannelFiscal, OrderID: orderID, Payload: payload})
+			return err
+		},
+		Log: d.log.With().Str("component", "fiscal").Logger(), Registerer: d.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("daemon: fiscal: %w", err)
+	}
+	deps.InTx = chainInTx(deps.InTx, f.InTx)
+	kinds[order.KindFiscal] = f
+	return nil
+}
+
+// inTxHook is payments.Deps.InTx: work done inside an order change's own
+// transaction.
+type inTxHook = func(tx *bolt.Tx, o *order.Order, op *order.Operation) error
+
+// chainInTx runs first, then next, in the same transaction: several
+// components queue their work with one order change (callbacks, fiscal
+// receipts), and the first error fails the commit, so the change and all
+// its queued work commit together or not at all.
+func chainInTx(first, next inTxHook) inTxHook {
+	if first == nil {
+		return next
+	}
+	return func(tx *bolt.Tx, o *order.Order, op *order.Operation) error {
+		if err := first(tx, o, op); err != nil {
+			return err
+		}
+		return next(tx, o, op)
+	}
 }
 
 // callbackTargets are where each merchant's callbacks go. A merchant's

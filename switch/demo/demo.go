@@ -19,6 +19,8 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/fiscal"
+	"github.com/tulpar-switch/tulpar/switch/fiscal/fiscalsim"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -60,8 +62,12 @@ type Demo struct {
 	CAFile string
 	// MailDir is where the demo's e-mail is written (.eml files).
 	MailDir string
-	sims    *Simulators
-	clock   clock
+	// FiscalURL is the simulated fiscal service the demo merchant's
+	// receipts go to.
+	FiscalURL string
+	Fiscal    *fiscalsim.Server
+	sims      *Simulators
+	clock     clock
 }
 
 // Client is an HTTP client that trusts the demo's CA.
@@ -155,6 +161,21 @@ func SwitchConfig(dataDir, listen, dsURL, bankASCII string) (daemon.Config, api.
 	return cfg, secrets, nil
 }
 
+// The demo merchant's account at the simulated fiscal service.
+const (
+	fiscalLogin    = "+77000000000"
+	fiscalPassword = "demo-kassa"
+)
+
+// fiscalConfig fiscalizes the demo merchant's sales and returns at the
+// fiscal service at url: VAT 12%, receipts from cash register 1.
+func fiscalConfig(url string) fiscal.Config {
+	vat := 12
+	return fiscal.Config{Merchants: map[string]fiscal.Merchant{Merchant: {
+		URL: url, Login: fiscalLogin, Password: fiscalPassword, PosID: 1, SectionID: 1, TaxRate: &vat, Email: "receipts@shop.example.kz",
+	}}}
+}
+
 // Start starts the 3-D Secure simulator, the ascii bank, the switch, and
 // then the binary bank, which dials the switch. It returns once all are
 // started, not once the links are up: WaitReady waits for those.
@@ -189,10 +210,18 @@ func (d *Demo) start(ctx context.Context, o Options, tlsDir string) (err error) 
 		return err
 	}
 	d.Banks, d.ACSURL = d.sims.banks, d.sims.ACSURL()
+	if d.Fiscal, err = fiscalsim.Start("127.0.0.1:0", fiscalsim.Config{Users: map[string]string{fiscalLogin: fiscalPassword}},
+		o.Log.With().Str("component", "fiscal-sim").Logger()); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	d.FiscalURL = d.Fiscal.URL()
 	cfg, secrets, err := SwitchConfig(o.DataDir, o.Listen, d.ACSURL, d.sims.ASCIIAddr())
 	if err != nil {
 		return err
 	}
+	// Not in SwitchConfig: the bench runs the demo's config, and measures
+	// payments, not the fiscal service.
+	cfg.Fiscal = fiscalConfig(d.FiscalURL)
 	cfg.ThreeDS.TLS = &tlsconf.Config{CAFile: d.CAFile}
 	d.Secrets = secrets
 	cfg.CabinetListen, cfg.Clock = cabinetAddr(o.CabinetListen, o.Listen), d.clock.Now
@@ -234,6 +263,9 @@ func (d *Demo) Close(ctx context.Context) error {
 	}
 	if d.sims != nil {
 		errs = append(errs, d.sims.Close())
+	}
+	if d.Fiscal != nil {
+		errs = append(errs, d.Fiscal.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -18,7 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/issuersim"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/demo"
+	"github.com/tulpar-switch/tulpar/switch/fiscal"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -131,7 +133,10 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	d, err := demo.Start(ctx, demo.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
+	// The sale's fiscal receipt would be journaled after the merchant's
+	// answer: this test is about the payment's own entries.
+	noFiscal := func(c *daemon.Config) { c.Fiscal = fiscal.Config{} }
+	d, err := demo.Start(ctx, demo.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: zerolog.Nop(), Configure: noFiscal})
 	require.NoError(t, err)
 	require.NoError(t, d.WaitReady(ctx))
 	for _, b := range d.Banks {

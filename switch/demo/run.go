@@ -82,6 +82,7 @@ func WriteConfig(w io.Writer, listen string) error {
 		return err
 	}
 	cfg.CabinetListen = cabinetAddr("", listen)
+	cfg.Fiscal = fiscalConfig("http://127.0.0.1:8090") // tulpar fiscalsim's default address
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err
@@ -97,10 +98,11 @@ func (d *Demo) writeWelcome(ctx context.Context, w io.Writer, dir string) {
 	fmt.Fprintf(w, "Tulpar demo is running.\n\n")
 	fmt.Fprintf(w, "  switch           %s\n", d.URL())
 	fmt.Fprintf(w, "  metrics          %s/metrics   health %s/healthz   ready %s/readyz\n", d.URL(), d.URL(), d.URL())
-	fmt.Fprintf(w, "  admin            %s/admin/links  /admin/saf  /admin/journal/snapshot (operators only)\n", d.AdminURL())
+	fmt.Fprintf(w, "  admin            %s/admin/links  /admin/saf  /admin/fiscal/dead?merchant=%s  /admin/journal/snapshot (operators only)\n", d.AdminURL(), Merchant)
 	fmt.Fprintf(w, "  data             %s (kept when the demo stops, for the auditors' tools)\n", dir)
 	fmt.Fprintf(w, "  3-D Secure sim   %s\n", d.ACSURL)
 	fmt.Fprintf(w, "  mail             %s (daily reports; mail.host in a config sends over SMTP)\n", d.MailDir)
+	fmt.Fprintf(w, "  fiscal sim       %s (Nurkassa API: %q's receipts; each appears at %s/ticket/N)\n", d.FiscalURL, Merchant, d.FiscalURL)
 	for _, name := range []string{BankASCII, BankBinary} {
 		st := d.Links().Get(name).Status()
 		fmt.Fprintf(w, "  bank %-12s %s dialect, %s side, link %s\n", name, st.Dialect, st.Side, st.State)

@@ -49,6 +49,7 @@ func TestRunKeepsItsDataAndSaysWhere(t *testing.T) {
 	require.NotNil(t, m, welcome.String())
 	dir := m[1]
 	require.Equal(t, tmp, filepath.Dir(dir), "a new temporary directory")
+	require.Regexp(t, `(?m)^  fiscal sim +http://127\.0\.0\.1:\d+ `, welcome.String(), "the fiscal service simulator's address")
 
 	cancel()
 	rest, err := io.ReadAll(pr)

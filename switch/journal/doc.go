@@ -135,6 +135,7 @@
 //	users             switch/users          login → cabinet user (role, merchant, argon2id hash, lock, preferences)
 //	users.sessions    switch/users          SHA-256 of a session token → cabinet session
 //	users.audit       switch/users          sequence → audit event (sign-ins, failures, locks, users' actions)
+//	fiscal.queued     switch/fiscal         fiscal receipts already queued, by external id, so none is queued twice
 //
 // # Reading and auditing
 //

@@ -306,6 +306,55 @@ type Order struct {
 	// the merchant's configured URL (RBS dynamicCallbackUrl); the API
 	// accepts only hosts the merchant's config allows.
 	CallbackURL string `json:"callback_url,omitempty"`
+	// Fiscal holds the fiscal receipts the fiscal service issued for the
+	// order's operations (switch/fiscal), in the order they were issued.
+	// Each is recorded by an order change of its own, so the journal's
+	// state entries carry it and a replay rebuilds it.
+	Fiscal []FiscalReceipt `json:"fiscal,omitempty"`
+}
+
+// Fiscal receipt kinds: what a fiscal receipt records.
+const (
+	FiscalSale   = "sale"   // money taken: a purchase, a completion, a fiscalized pre-authorization
+	FiscalReturn = "return" // money given back: a refund, or a reversal of a fiscalized hold
+)
+
+// FiscalReceipt is a receipt the fiscal service (the cash register the
+// merchant registered with the tax authority) issued for one operation of
+// the order. Kazakh law requires one with its fiscal sign for every sale
+// and return; the buyer checks it at the tax authority by Link or QR.
+type FiscalReceipt struct {
+	// ExternalID is the switch's id of the receipt at the fiscal service,
+	// derived from the order id and the operation's index, so that every
+	// retry names the same receipt.
+	ExternalID string `json:"external_id"`
+	// OpID is the operation the receipt records.
+	OpID string `json:"op_id"`
+	// Kind is FiscalSale or FiscalReturn.
+	Kind string `json:"kind"`
+	// Amount in minor units.
+	Amount int64 `json:"amount"`
+	// FiscalSign is the fiscal sign (fiscal number) the tax authority's
+	// operator gave the receipt.
+	FiscalSign string `json:"fiscal_sign"`
+	// ReceiptID is the fiscal service's own id of the receipt.
+	ReceiptID string `json:"receipt_id,omitempty"`
+	// Link is the receipt's page at the fiscal data operator (ticket URL).
+	Link string `json:"link,omitempty"`
+	// QR is the text of the receipt's QR code.
+	QR string `json:"qr,omitempty"`
+	// Time is when the fiscal service issued the receipt.
+	Time time.Time `json:"time"`
+}
+
+// FiscalFor returns the fiscal receipt issued with externalID, or nil.
+func (o *Order) FiscalFor(externalID string) *FiscalReceipt {
+	for i := range o.Fiscal {
+		if o.Fiscal[i].ExternalID == externalID {
+			return &o.Fiscal[i]
+		}
+	}
+	return nil
 }
 
 // Op returns the operation with the given id.
@@ -389,6 +438,7 @@ func (o *Order) AtBank() bool {
 func (o *Order) Clone() *Order {
 	c := *o
 	c.Ops = append([]Operation(nil), o.Ops...)
+	c.Fiscal = append([]FiscalReceipt(nil), o.Fiscal...)
 	c.Cart = append([]CartItem(nil), o.Cart...)
 	for i := range c.Cart {
 		if t := c.Cart[i].TaxType; t != nil {

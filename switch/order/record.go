@@ -31,6 +31,9 @@ const (
 	// changed them in the cabinet (callback URL, allowed return hosts),
 	// with who changed them.
 	ChannelSettings = "settings"
+	// ChannelFiscal entries hold a fiscal receipt request sent to the
+	// fiscal service, or its answer (no credentials, no card data).
+	ChannelFiscal = "fiscal"
 )
 
 // An ISO 8583 message's entry is on the channel named after its bank's link
@@ -120,6 +123,8 @@ const (
 	// KindReportMail items are a merchant's daily report to e-mail
 	// (switch/reportmail).
 	KindReportMail = "report_mail"
+	// KindFiscal items are a fiscal receipt to issue (switch/fiscal).
+	KindFiscal = "fiscal"
 )
 
 // Advice is a queued advice's payload: the message without its PAN, which
