@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -36,11 +37,14 @@ func syntheticOrders(n int) orderSource {
 func peakHeap(src orderSource, peak *uint64) orderSource {
 	return func(fn func(*order.Order) error) error {
 		n := 0
-		var ms runtime.MemStats
+		// The live heap as the last GC marked it: what the export holds on
+		// to, without the garbage between collections that HeapInuse
+		// counts (which made the test depend on the GC's timing).
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		return src(func(o *order.Order) error {
 			if n++; n%5000 == 0 {
-				runtime.ReadMemStats(&ms)
-				*peak = max(*peak, ms.HeapInuse)
+				metrics.Read(live)
+				*peak = max(*peak, live[0].Value.Uint64())
 			}
 			return fn(o)
 		})
@@ -98,13 +102,13 @@ func TestExportXLSXMemoryFlat(t *testing.T) {
 	}
 	measure := func(n int) uint64 {
 		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
+		base := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(base)
 		var peak uint64
 		if err := sh.writeXLSX(io.Discard, "T", peakHeap(syntheticOrders(n), &peak)); err != nil {
 			t.Fatal(err)
 		}
-		return peak - min(peak, ms.HeapInuse)
+		return peak - min(peak, base[0].Value.Uint64())
 	}
 	small, large := measure(30_000), measure(90_000)
 	t.Logf("peak live heap: %.1f MB at 30,000 rows, %.1f MB at 90,000", float64(small)/(1<<20), float64(large)/(1<<20))
