@@ -26,6 +26,10 @@ type Config struct {
 	// Guard limits credential guessing: lockout per credential, failures
 	// per client address, and how many password checks run at once.
 	Guard authguard.Config `yaml:"guard"`
+	// ReceiptURL, when set, makes the link to an operation's receipt
+	// (switch/receipt), shown with each receipted operation. The daemon
+	// sets it.
+	ReceiptURL func(orderID, opID string) string `yaml:"-"`
 }
 
 // MerchantConfig holds one merchant's credentials. Secrets are stored

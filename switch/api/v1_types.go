@@ -5,6 +5,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/receipt"
 )
 
 // orderObject is the JSON API's order. Field names are the API's contract
@@ -77,6 +78,7 @@ type operationObject struct {
 	DeclineCode  string    `json:"decline_code,omitempty"`
 	TerminalID   string    `json:"terminal_id,omitempty"`
 	MerchantID   string    `json:"merchant_id,omitempty"`
+	ReceiptURL   string    `json:"receipt_url,omitempty"`
 }
 
 func (s *Server) orderJSON(o *order.Order) orderObject {
@@ -110,7 +112,11 @@ func (s *Server) orderJSON(o *order.Order) orderObject {
 		}
 	}
 	for i := range o.Ops {
-		v.Operations = append(v.Operations, operationJSON(&o.Ops[i]))
+		op := operationJSON(&o.Ops[i])
+		if s.cfg.ReceiptURL != nil && receipt.Receipted(&o.Ops[i]) {
+			op.ReceiptURL = s.cfg.ReceiptURL(o.ID, o.Ops[i].ID)
+		}
+		v.Operations = append(v.Operations, op)
 	}
 	for _, f := range o.Fiscal {
 		v.FiscalReceipts = append(v.FiscalReceipts, fiscalObject{ExternalID: f.ExternalID, OperationID: f.OpID, Type: f.Kind,

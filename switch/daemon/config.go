@@ -29,6 +29,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/receipt"
 	"github.com/tulpar-switch/tulpar/switch/reportmail"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
@@ -87,6 +88,8 @@ type Config struct {
 	ThreeDS ThreeDSConfig `yaml:"threeds"`
 	// API holds merchants' credentials for the web service.
 	API api.Config `yaml:"api"`
+	// Receipts are the orders' receipt pages and PDFs.
+	Receipts receipt.Config `yaml:"receipts"`
 	// CNP is the Processing.kz merchant web service (CNPMerchantWebService,
 	// SOAP) and its merchants.
 	CNP cnp.Config `yaml:"cnp"`
@@ -302,6 +305,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Callbacks.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: callbacks: %w", err))
+	}
+	if err := c.Receipts.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	if err := c.Mail.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))

@@ -28,6 +28,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/receipt"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
@@ -45,6 +46,7 @@ type Daemon struct {
 	banks    bankLinks
 	saf      *saf.Queue
 	payments *payments.Service
+	receipts *receipt.Handler
 	ln       net.Listener
 	http     *http.Server
 	adminLn  net.Listener
@@ -307,6 +309,9 @@ func (d *Daemon) CNPTLSAddr() string {
 
 // Payments is the payment service (tests and the bench drive it directly).
 func (d *Daemon) Payments() *payments.Service { return d.payments }
+
+// Receipts makes the orders' receipt links and serves them.
+func (d *Daemon) Receipts() *receipt.Handler { return d.receipts }
 
 // Journal is the journal.
 func (d *Daemon) Journal() *journal.Journal { return d.journal }

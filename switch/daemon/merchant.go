@@ -17,6 +17,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/receipt"
 	"github.com/tulpar-switch/tulpar/switch/reportmail"
 )
 
@@ -154,6 +155,20 @@ func (d *Daemon) mountMerchantSide() error {
 	if acfg.PaymentPageURL == "" {
 		acfg.PaymentPageURL = d.url + "/pay"
 	}
+	shops := func(id string) (receipt.Shop, bool) {
+		m, ok := d.payments.Merchant(id)
+		if !ok {
+			return receipt.Shop{}, false
+		}
+		return receipt.Shop{Name: m.Name, Site: m.URL}, true
+	}
+	var err error
+	if d.receipts, err = receipt.New(d.cfg.Receipts, d.journal.DB(), d.payments.Store(), shops, d.url,
+		d.log.With().Str("component", "receipts").Logger()); err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	d.mux.Handle(receipt.Prefix, d.receipts)
+	acfg.ReceiptURL = d.receipts.URL
 	if acfg.Guard.Now == nil {
 		acfg.Guard.Now = d.cfg.Clock
 	}
