@@ -30,6 +30,9 @@ type Config struct {
 	// (switch/receipt), shown with each receipted operation. The daemon
 	// sets it.
 	ReceiptURL func(orderID, opID string) string `yaml:"-"`
+	// PaymentLinks, when set, serves /v1/payment_links (switch/paylinks).
+	// The daemon sets it.
+	PaymentLinks PaymentLinks `yaml:"-"`
 }
 
 // MerchantConfig holds one merchant's credentials. Secrets are stored

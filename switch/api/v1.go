@@ -29,6 +29,9 @@ func (s *Server) routesV1() {
 	s.handle(http.MethodPost, "/v1/orders/{id}/capture", "v1_capture", (*call).v1Capture)
 	s.handle(http.MethodPost, "/v1/orders/{id}/cancel", "v1_cancel", (*call).v1Cancel)
 	s.handle(http.MethodPost, "/v1/orders/{id}/refunds", "v1_refund", (*call).v1Refund)
+	s.handle(http.MethodPost, "/v1/payment_links", "v1_create_payment_link", (*call).v1CreateLink)
+	s.handle(http.MethodGet, "/v1/payment_links/{code}", "v1_get_payment_link", (*call).v1GetLink)
+	s.handle(http.MethodPost, "/v1/payment_links/{code}/disable", "v1_disable_payment_link", (*call).v1DisableLink)
 	s.routes = append(s.routes, Route{http.MethodGet, "/v1/openapi.yaml"})
 	s.mux.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")

@@ -26,7 +26,9 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
+	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/paylinks"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/receipt"
 	"github.com/tulpar-switch/tulpar/switch/saf"
@@ -47,10 +49,13 @@ type Daemon struct {
 	saf      *saf.Queue
 	payments *payments.Service
 	receipts *receipt.Handler
-	ln       net.Listener
-	http     *http.Server
-	adminLn  net.Listener
-	admin    *http.Server
+	paylinks *paylinks.Service
+	// mail is the one mailer (nil until asked for; see mailer()).
+	mail    *mailer.Mailer
+	ln      net.Listener
+	http    *http.Server
+	adminLn net.Listener
+	admin   *http.Server
 	// cnpLn and cnpHTTP are the Processing.kz service's own TLS listener
 	// (cnp.tls), when configured.
 	cnpLn   net.Listener
@@ -183,7 +188,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if d.payments, err = payments.New(cfg.Payments, deps); err != nil {
 		return nil, fmt.Errorf("daemon: payments: %w", err)
 	}
-	if err := d.mountMerchantSide(); err != nil {
+	if err := d.mountMerchantSide(kinds); err != nil {
 		return nil, err
 	}
 	kinds[order.KindReversalAdvice] = d.payments
@@ -312,6 +317,9 @@ func (d *Daemon) Payments() *payments.Service { return d.payments }
 
 // Receipts makes the orders' receipt links and serves them.
 func (d *Daemon) Receipts() *receipt.Handler { return d.receipts }
+
+// PaymentLinks is the payment links and invoices service.
+func (d *Daemon) PaymentLinks() *paylinks.Service { return d.paylinks }
 
 // Journal is the journal.
 func (d *Daemon) Journal() *journal.Journal { return d.journal }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/paylinks"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/receipt"
 	"github.com/tulpar-switch/tulpar/switch/reportmail"
@@ -132,7 +134,7 @@ func (c *Config) callbackTargets() map[string]callbacks.Target {
 }
 
 // mountMerchantSide serves the merchant web service and the hosted page.
-func (d *Daemon) mountMerchantSide() error {
+func (d *Daemon) mountMerchantSide(kinds kindMux) error {
 	acfg := d.cfg.API
 	// An order's dynamicCallbackUrl may name the host its merchant's
 	// callbacks go to, wherever the config says it.
@@ -169,6 +171,10 @@ func (d *Daemon) mountMerchantSide() error {
 	}
 	d.mux.Handle(receipt.Prefix, d.receipts)
 	acfg.ReceiptURL = d.receipts.URL
+	if err := d.wirePaymentLinks(kinds); err != nil {
+		return err
+	}
+	acfg.PaymentLinks = d.paylinks
 	if acfg.Guard.Now == nil {
 		acfg.Guard.Now = d.cfg.Clock
 	}
@@ -216,9 +222,9 @@ func (d *Daemon) wireReports(kinds kindMux) (*reportmail.Sender, error) {
 	if len(d.cfg.Reports.Merchants) == 0 {
 		return nil, nil
 	}
-	m, err := mailer.New(d.cfg.Mail)
+	m, err := d.mailer()
 	if err != nil {
-		return nil, fmt.Errorf("daemon: %w", err)
+		return nil, err
 	}
 	s, err := reportmail.New(d.cfg.Reports, m, d.journal, d.saf, d.log.With().Str("component", "reports").Logger(), d.reg, d.cfg.Clock)
 	if err != nil {
@@ -227,4 +233,52 @@ func (d *Daemon) wireReports(kinds kindMux) (*reportmail.Sender, error) {
 	kinds[order.KindReportMail] = s
 	d.log.Info().Str("mail", m.Describe()).Int("merchants", len(d.cfg.Reports.Merchants)).Msg("daily reports by e-mail")
 	return s, nil
+}
+
+// mailer is the daemon's one mailer, made the first time a component
+// needs it.
+func (d *Daemon) mailer() (*mailer.Mailer, error) {
+	if d.mail != nil {
+		return d.mail, nil
+	}
+	m, err := mailer.New(d.cfg.Mail)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	d.mail = m
+	return m, nil
+}
+
+// wirePaymentLinks serves the payment links' pages at paylinks.Prefix and
+// makes the service the deliverer of invoice mails (sent only when mail
+// is configured).
+func (d *Daemon) wirePaymentLinks(kinds kindMux) error {
+	deps := paylinks.Deps{
+		Journal: d.journal, Orders: d.payments, PublicURL: d.url, Now: d.cfg.Clock,
+		Log: d.log.With().Str("component", "paylinks").Logger(),
+		Shops: func(id string) (paylinks.Shop, bool) {
+			m, ok := d.payments.Merchant(id)
+			if !ok {
+				return paylinks.Shop{}, false
+			}
+			return paylinks.Shop{Name: m.Name, Site: m.URL}, true
+		},
+	}
+	if d.cfg.Mail.Enabled() {
+		m, err := d.mailer()
+		if err != nil {
+			return err
+		}
+		deps.Mail, deps.Queue = m, d.saf
+	}
+	var err error
+	if d.paylinks, err = paylinks.New(deps); err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	kinds[order.KindInvoiceMail] = d.paylinks
+	d.mux.Handle(paylinks.Prefix, d.guard(d.paylinks.Handler(), func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+	}))
+	return nil
 }

@@ -34,6 +34,9 @@ const (
 	// ChannelFiscal entries hold a fiscal receipt request sent to the
 	// fiscal service, or its answer (no credentials, no card data).
 	ChannelFiscal = "fiscal"
+	// ChannelPaymentLink entries hold a payment link or invoice, whole, as
+	// JSON (switch/paylinks) each time it is created or changed.
+	ChannelPaymentLink = "payment_link"
 )
 
 // An ISO 8583 message's entry is on the channel named after its bank's link
@@ -125,6 +128,9 @@ const (
 	KindReportMail = "report_mail"
 	// KindFiscal items are a fiscal receipt to issue (switch/fiscal).
 	KindFiscal = "fiscal"
+	// KindInvoiceMail items are an invoice to e-mail to its buyer
+	// (switch/paylinks).
+	KindInvoiceMail = "invoice_mail"
 )
 
 // Advice is a queued advice's payload: the message without its PAN, which

@@ -1,0 +1,288 @@
+package paylinks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/makiuchi-d/gozxing"
+	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/mailer"
+	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/paylinks"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
+)
+
+// world is a switch whose mail goes to mailpit.
+type world struct {
+	*switchtest.Switch
+	t    *testing.T
+	mail *switchtest.Mailpit
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t}
+	port := switchtest.FreePort(t)
+	w.mail = switchtest.StartMailpit(t, switchtest.MailpitOptions{SMTPPort: port})
+	w.Switch = switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
+		c.Mail = mailer.Config{Host: "127.0.0.1", Port: port, Security: "none", From: "Tulpar <invoices@tulpar.test>", Timeout: 5 * time.Second}
+	}})
+	return w
+}
+
+// api sends a JSON API request as the test merchant.
+func (w *world) api(method, path string, body any) (int, map[string]any) {
+	w.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(w.t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, w.URL()+path, rd)
+	require.NoError(w.t, err)
+	req.Header.Set("Authorization", "Bearer "+w.Secrets.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(w.t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(w.t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+func (w *world) create(body map[string]any) map[string]any {
+	w.t.Helper()
+	st, l := w.api("POST", "/v1/payment_links", body)
+	require.Equal(w.t, http.StatusCreated, st, "%v", l)
+	return l
+}
+
+// page GETs a link's page.
+func (w *world) page(u string) (int, string) {
+	w.t.Helper()
+	resp, err := http.Get(u)
+	require.NoError(w.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(w.t, err)
+	return resp.StatusCode, string(b)
+}
+
+// noRedirect is a client that shows redirects rather than following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (w *world) post(u string, form url.Values, header ...string) *http.Response {
+	w.t.Helper()
+	req, err := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	require.NoError(w.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := noRedirect.Do(req)
+	require.NoError(w.t, err)
+	resp.Body.Close()
+	return resp
+}
+
+func decodeQR(t *testing.T, b []byte) string {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	require.NoError(t, err)
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	require.NoError(t, err)
+	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	require.NoError(t, err, "the QR code reads")
+	return res.GetText()
+}
+
+// TestLinkPaidInBrowser: a buyer opens a reusable link whose amount they
+// choose in real Chromium on a 320 px phone, types an amount and e-mail,
+// lands on the hosted payment page and pays: the order is an ordinary
+// one, approved, recording the link; the link lists it and stays active.
+func TestLinkPaidInBrowser(t *testing.T) {
+	w := newWorld(t)
+	back := make(chan string, 4)
+	shop := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		back <- r.URL.String()
+		_, _ = io.WriteString(rw, "<!DOCTYPE html><title>shop</title><p id=back>thanks</p>")
+	}))
+	t.Cleanup(shop.Close)
+	l := w.create(map[string]any{"min_amount": 10000, "max_amount": 500000, "description": "Қайырымдылық", "ask_email": true,
+		"language": "kk", "return_url": shop.URL + "/thanks"})
+	link := l["url"].(string)
+
+	ctx := switchtest.NewChrome(t, chromedp.WindowSize(320, 800))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(320, 800, chromedp.EmulatePortrait, chromedp.EmulateMobile),
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.ID("f-amount")),
+	))
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("description")))
+	require.NoError(t, err)
+	require.Equal(t, "Қайырымдылық", text)
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	require.NoError(t, err)
+	require.False(t, wide, "the link's page scrolls sideways at 320 px")
+	colour, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById('submit')).backgroundColor`))
+	require.NoError(t, err)
+	require.Equal(t, "rgb(29, 78, 216)", colour, "the stylesheet passed the page's CSP")
+
+	// Below the minimum: the form again, in Kazakh, naming the field.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("f-amount"), "50"),
+		chromedp.SendKeys(chromedp.ID("f-email"), "buyer@example.kz"),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("error")),
+	))
+	text, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("error")))
+	require.NoError(t, err)
+	require.Equal(t, "Сомасы: мәнін тексеріңіз", text)
+
+	require.Equal(t, "50", run(t, ctx, chromedp.Value(chromedp.ID("f-amount"))), "what the buyer typed is kept")
+	run(t, ctx, chromedp.Evaluate[string](`document.getElementById('f-amount').value = ''`))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("f-amount"), "1500,50"),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("pan")),
+		chromedp.SendKeys(chromedp.ID("pan"), switchtest.Visa),
+		chromedp.SendKeys(chromedp.ID("expiry"), "1230"),
+		chromedp.SendKeys(chromedp.ID("cvv2"), switchtest.CVV2),
+		chromedp.SendKeys(chromedp.ID("holder"), "AIGERIM TEST"),
+		chromedp.Click(chromedp.ID("pay")),
+	))
+	require.Contains(t, <-back, "/thanks", "the buyer came back to the shop")
+
+	_, got := w.api("GET", "/v1/payment_links/"+l["code"].(string), nil)
+	require.Equal(t, "active", got["status"], "a reusable link stays open")
+	ids := got["order_ids"].([]any)
+	require.Len(t, ids, 1)
+	o := w.Order(ids[0].(string))
+	require.Equal(t, order.StatusDeposited, o.Status, "action code %d", o.ActionCode)
+	require.EqualValues(t, 150050, o.Amount)
+	require.Equal(t, "buyer@example.kz", o.Email)
+	require.Equal(t, "kk", o.Language)
+	require.Equal(t, l["code"], o.Params[paylinks.ParamLink])
+	_, viaAPI := w.api("GET", "/v1/orders/"+o.ID, nil)
+	require.Equal(t, "deposited", viaAPI["status"], "the JSON API sees the link's order")
+}
+
+// TestInvoiceMailed: an invoice made out to a buyer is e-mailed in its
+// language with the link's QR code attached, which decodes to the link;
+// the buyer pays it once, after which its page says it is paid and takes
+// no second payment.
+func TestInvoiceMailed(t *testing.T) {
+	w := newWorld(t)
+	inv := w.create(map[string]any{"amount": 1500000, "one_time": true, "customer_email": "buyer@example.kz",
+		"customer_name": "Aigerim", "description": "Invoice 17: two chairs", "language": "en",
+		"expires_at": time.Now().Add(72 * time.Hour).Format(time.RFC3339)})
+	link := inv["url"].(string)
+
+	var msg switchtest.MailMessage
+	w.Eventually(func() bool {
+		for _, m := range w.mail.Messages() {
+			msg = w.mail.Message(m.ID)
+			return true
+		}
+		return false
+	}, "the invoice arrived")
+	require.Equal(t, "buyer@example.kz", msg.To[0].Address)
+	require.Equal(t, "Invoice from Test Shop: Invoice 17: two chairs", msg.Subject)
+	require.Contains(t, msg.Text, "Amount: 15000.00 ₸")
+	require.Contains(t, msg.Text, "Pay: "+link)
+	require.Len(t, msg.Attachments, 1)
+	require.Equal(t, link, decodeQR(t, w.mail.Part(msg.ID, msg.Attachments[0].PartID)), "the attached QR code is the link")
+
+	// The link's own QR codes.
+	resp, err := http.Get(link + "/qr.png")
+	require.NoError(t, err)
+	qr, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, "image/png", resp.Header.Get("Content-Type"))
+	require.Equal(t, link, decodeQR(t, qr))
+	st, svg := w.page(link + "/qr.svg")
+	require.Equal(t, http.StatusOK, st)
+	require.True(t, strings.HasPrefix(svg, "<svg"))
+
+	st, body := w.page(link)
+	require.Equal(t, http.StatusOK, st)
+	require.Contains(t, body, "15000.00 ₸")
+	require.NotContains(t, body, `name="email"`, "the invoice's e-mail is fixed, not asked")
+
+	// A post from another site is refused (the browser says so).
+	require.Equal(t, http.StatusForbidden, w.post(link, url.Values{}, "Sec-Fetch-Site", "cross-site").StatusCode)
+
+	first := w.post(link, url.Values{"lang": {"en"}})
+	require.Equal(t, http.StatusSeeOther, first.StatusCode)
+	pay := first.Header.Get("Location")
+	require.True(t, strings.HasPrefix(pay, "/pay/"), pay)
+	again := w.post(link, url.Values{"lang": {"en"}})
+	require.Equal(t, pay, again.Header.Get("Location"), "the invoice's unpaid order again, not a second one")
+	id := strings.TrimPrefix(pay, "/pay/")
+	require.EqualValues(t, 0, w.Pay(id, switchtest.Visa)["errorCode"])
+
+	st, body = w.page(link)
+	require.Equal(t, http.StatusOK, st)
+	require.Contains(t, body, "This invoice is already paid.")
+	require.NotContains(t, body, "<form")
+	require.Equal(t, http.StatusOK, w.post(link, url.Values{"lang": {"en"}}).StatusCode, "no second order")
+	_, got := w.api("GET", "/v1/payment_links/"+inv["code"].(string), nil)
+	require.Equal(t, "paid", got["status"])
+	require.Len(t, got["order_ids"], 1)
+}
+
+// TestLinkRefused: an expired link and a switched-off perpetual one show
+// why in the buyer's language with HTTP 410 and take no payment; an
+// unknown code is 404.
+func TestLinkRefused(t *testing.T) {
+	w := newWorld(t)
+	perpetual := w.create(map[string]any{"amount": 5000, "description": "Coffee"})
+	st, _ := w.page(perpetual["url"].(string))
+	require.Equal(t, http.StatusOK, st)
+	st, _ = w.api("POST", "/v1/payment_links/"+perpetual["code"].(string)+"/disable", nil)
+	require.Equal(t, http.StatusOK, st)
+	st, body := w.page(perpetual["url"].(string))
+	require.Equal(t, http.StatusGone, st)
+	require.Contains(t, body, "Ссылка отключена магазином.")
+	st, body = w.page(perpetual["url"].(string) + "?lang=en")
+	require.Equal(t, http.StatusGone, st)
+	require.Contains(t, body, "The shop has switched this payment link off.")
+	require.Equal(t, http.StatusGone, w.post(perpetual["url"].(string), url.Values{}).StatusCode)
+
+	brief := w.create(map[string]any{"amount": 5000, "language": "kk", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	st, _ = w.page(brief["url"].(string))
+	require.Equal(t, http.StatusOK, st)
+	w.Advance(2 * time.Hour)
+	st, body = w.page(brief["url"].(string))
+	require.Equal(t, http.StatusGone, st)
+	require.Contains(t, body, "Сілтеменің мерзімі өтті.")
+	require.Equal(t, http.StatusGone, w.post(brief["url"].(string), url.Values{}).StatusCode)
+	_, got := w.api("GET", "/v1/payment_links/"+brief["code"].(string), nil)
+	require.Equal(t, "expired", got["status"])
+	require.Empty(t, got["order_ids"])
+
+	st, _ = w.page(w.URL() + paylinks.Prefix + "0000000000")
+	require.Equal(t, http.StatusNotFound, st)
+}
+
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(t, err)
+	return v
+}

@@ -1,0 +1,338 @@
+package paylinks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/mailer"
+	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/saf"
+)
+
+// bucketLinks holds code → Link as JSON (listed with the data file's
+// buckets in switch/journal's doc).
+var bucketLinks = []byte("payment_links")
+
+// Errors.
+var (
+	ErrNotFound = errors.New("paylinks: no such payment link")
+	// ErrNotPayable is a link expired, switched off or (one-time) paid.
+	ErrNotPayable = errors.New("paylinks: the link cannot be paid")
+)
+
+// Orders registers and reads orders (the payments service).
+type Orders interface {
+	Register(ctx context.Context, r payments.RegisterRequest) (*payments.Result, error)
+	Get(ctx context.Context, id string) (*order.Order, error)
+}
+
+// Queue takes an invoice e-mail inside the link's commit (saf.Queue).
+type Queue interface {
+	EnqueueTx(tx *bolt.Tx, it saf.Item) (uint64, error)
+}
+
+// Sender sends a message (mailer.Mailer).
+type Sender interface {
+	Send(ctx context.Context, msg mailer.Message) error
+}
+
+// Shop is what a link's page shows of its merchant.
+type Shop struct {
+	Name, Site string
+}
+
+// Shops says what the page shows of a merchant; false for one unknown.
+type Shops func(merchant string) (Shop, bool)
+
+// Deps are what the service works with. Queue and Mail may be nil: then
+// invoices are not e-mailed.
+type Deps struct {
+	Journal *journal.Journal
+	Orders  Orders
+	Shops   Shops
+	Queue   Queue
+	Mail    Sender
+	// PublicURL is the switch's address on the merchants' port, where the
+	// links' pages are.
+	PublicURL string
+	Log       zerolog.Logger
+	Now       func() time.Time
+}
+
+// Service keeps the links and pays through them.
+type Service struct {
+	d    Deps
+	base string
+	// payMu keeps two buyers of one one-time link from registering two
+	// orders at once (one lock for all links: paying is rare next to the
+	// payment itself).
+	payMu sync.Mutex
+}
+
+// New builds the service.
+func New(d Deps) (*Service, error) {
+	if d.Journal == nil || d.Orders == nil || d.Shops == nil {
+		return nil, errors.New("paylinks: journal, orders and shops are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Service{d: d, base: strings.TrimRight(d.PublicURL, "/")}, nil
+}
+
+// URL is the link's short address.
+func (s *Service) URL(code string) string { return s.base + Prefix + code }
+
+// QueueKey is the store-and-forward queue of a merchant's invoice mails.
+func QueueKey(merchant string) string { return "invoice:" + merchant }
+
+// Create stores a new link for l.Merchant (Code, CreatedAt and defaults
+// are set here) and, when it names a buyer's e-mail and mail is set up,
+// queues the invoice mail in the same commit. Input errors are
+// FieldErrors.
+func (s *Service) Create(ctx context.Context, l Link) (*Link, error) {
+	now := s.d.Now().UTC()
+	if l.Currency == "" {
+		l.Currency = "398"
+	}
+	if l.Language == "" {
+		l.Language = "ru"
+	}
+	if err := l.Validate(now); err != nil {
+		return nil, err
+	}
+	if _, ok := s.d.Shops(l.Merchant); !ok {
+		return nil, bad("merchant", "unknown merchant")
+	}
+	l.Code, l.CreatedAt, l.Orders, l.DisabledAt = newCode(), now, nil, time.Time{}
+	if !l.ExpiresAt.IsZero() {
+		l.ExpiresAt = l.ExpiresAt.UTC()
+	}
+	mail := l.Email != "" && s.d.Queue != nil && s.d.Mail != nil
+	err := s.write(ctx, &l, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketLinks).Get([]byte(l.Code)) != nil {
+			return errCollision
+		}
+		if !mail {
+			return nil
+		}
+		p, _ := json.Marshal(mailJob{Code: l.Code})
+		_, err := s.d.Queue.EnqueueTx(tx, saf.Item{Queue: QueueKey(l.Merchant), Kind: order.KindInvoiceMail, Payload: p})
+		return err
+	})
+	if errors.Is(err, errCollision) { // 59 bits: never, but never twice
+		return s.Create(ctx, l)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+var errCollision = errors.New("paylinks: code taken")
+
+// write stores l with a journal entry holding it, and runs also in the
+// same transaction.
+func (s *Service) write(ctx context.Context, l *Link, also func(tx *bolt.Tx) error) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	e := journal.Entry{Direction: journal.Internal, Channel: order.ChannelPaymentLink, Payload: b}
+	_, err = s.d.Journal.AppendTx(ctx, []journal.Entry{e}, func(tx *bolt.Tx, _ []uint64) error {
+		bk, err := tx.CreateBucketIfNotExists(bucketLinks)
+		if err != nil {
+			return err
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		return bk.Put([]byte(l.Code), b)
+	})
+	if err != nil && !errors.Is(err, errCollision) {
+		return fmt.Errorf("paylinks: %s: %w", l.Code, err)
+	}
+	return err
+}
+
+// Get reads a link; merchant, when not empty, must own it (another
+// merchant's link does not exist for it).
+func (s *Service) Get(merchant, code string) (*Link, error) {
+	if !validCode(code) {
+		return nil, ErrNotFound
+	}
+	var l Link
+	err := s.d.Journal.DB().View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLinks)
+		if b == nil {
+			return ErrNotFound
+		}
+		v := b.Get([]byte(code))
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &l)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if merchant != "" && l.Merchant != merchant {
+		return nil, ErrNotFound
+	}
+	return &l, nil
+}
+
+// Disable switches a link off for good; disabling one already off changes
+// nothing.
+func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, error) {
+	s.payMu.Lock()
+	defer s.payMu.Unlock()
+	l, err := s.Get(merchant, code)
+	if err != nil || !l.DisabledAt.IsZero() {
+		return l, err
+	}
+	l.DisabledAt = s.d.Now().UTC()
+	if err := s.write(ctx, l, nil); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// State is the link's state now, reading its orders for a one-time one.
+func (s *Service) State(ctx context.Context, l *Link) (State, error) {
+	paid := false
+	if l.OneTime {
+		for _, id := range l.Orders {
+			o, err := s.d.Orders.Get(ctx, id)
+			if err != nil && !errors.Is(err, order.ErrNotFound) {
+				return "", err
+			}
+			if err == nil && o.AuthOp() != nil {
+				paid = true
+			}
+		}
+	}
+	return l.StateAt(s.d.Now(), paid), nil
+}
+
+// Buyer is what the buyer filled in on the link's page.
+type Buyer struct {
+	Amount      int64 // for a link whose buyer chooses it
+	Email, Name string
+}
+
+// Pay registers an order through the link for buyer and returns it. A
+// one-time link's order still waiting for payment is returned again
+// rather than a second one made. Refusals: ErrNotFound, ErrNotPayable,
+// FieldErrors on the buyer's fields.
+func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, error) {
+	s.payMu.Lock()
+	defer s.payMu.Unlock()
+	l, err := s.Get("", code)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.State(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	if st != Active {
+		return nil, ErrNotPayable
+	}
+	amount, email, name := l.Amount, l.Email, l.Name
+	if amount == 0 {
+		if b.Amount < l.MinAmount || b.Amount > l.MaxAmount {
+			return nil, bad("amount", "must be between %s and %s", formatAmount(l.MinAmount, l.Currency), formatAmount(l.MaxAmount, l.Currency))
+		}
+		amount = b.Amount
+	}
+	if l.AskEmail {
+		if !validEmail(b.Email) {
+			return nil, bad("email", "must be an e-mail address")
+		}
+		email = b.Email
+	}
+	if l.AskName {
+		if strings.TrimSpace(b.Name) == "" || !validText(b.Name, MaxName) {
+			return nil, bad("name", "is required, at most %d printable characters", MaxName)
+		}
+		name = strings.TrimSpace(b.Name)
+	}
+	if l.OneTime && len(l.Orders) > 0 {
+		o, err := s.d.Orders.Get(ctx, l.Orders[len(l.Orders)-1])
+		if err == nil && o.Status == order.StatusRegistered && o.ExpiresAt.After(s.d.Now()) {
+			return o, nil
+		}
+	}
+	ret := l.ReturnURL
+	if ret == "" {
+		if shop, _ := s.d.Shops(l.Merchant); shop.Site != "" {
+			ret = shop.Site
+		} else {
+			ret = s.URL(l.Code)
+		}
+	}
+	req := payments.RegisterRequest{
+		Merchant: l.Merchant, Number: l.Code + "-" + strconv.Itoa(len(l.Orders)+1), Amount: amount, Currency: l.Currency,
+		Description: l.Description, Cart: l.Cart, Email: email, Customer: name, Language: l.Language,
+		ReturnURL: ret, Params: map[string]string{ParamLink: l.Code}, TwoStage: l.TwoStage,
+	}
+	if !l.ExpiresAt.IsZero() {
+		// An invoice's order ends with its pay-by deadline, not later.
+		req.Lifetime = l.ExpiresAt.Sub(s.d.Now())
+	}
+	res, err := s.d.Orders.Register(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	// The order is on disk; a crash before the link records it leaves an
+	// order nobody pays, which expires.
+	l.Orders = append(l.Orders, res.Order.ID)
+	if err := s.write(ctx, l, nil); err != nil {
+		return nil, err
+	}
+	return res.Order, nil
+}
+
+// formatAmount is minor units as the buyer reads them: 1500.50 ₸.
+func formatAmount(minor int64, currency string) string {
+	sign := currencies[currency].sign
+	return fmt.Sprintf("%d.%02d %s", minor/100, minor%100, sign)
+}
+
+// parseAmount reads an amount the buyer typed ("1500", "1500.5",
+// "1 500,50") into minor units.
+func parseAmount(s string) (int64, bool) {
+	s = strings.NewReplacer(" ", "", "\u00a0", "", ",", ".").Replace(strings.TrimSpace(s))
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(frac) > 2 || len(whole) > 12 {
+		return 0, false
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w < 0 {
+		return 0, false
+	}
+	var f int64
+	if frac != "" {
+		for len(frac) < 2 {
+			frac += "0"
+		}
+		if f, err = strconv.ParseInt(frac, 10, 64); err != nil || f < 0 {
+			return 0, false
+		}
+	}
+	return w*100 + f, true
+}
