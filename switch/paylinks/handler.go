@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tulpar-switch/tulpar/switch/receipt"
+	"github.com/tulpar-switch/tulpar/switch/qrcode"
 )
 
 // Prefix is where the daemon mounts the links' pages on the merchants'
@@ -117,7 +117,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, problem string, 
 	if !l.ExpiresAt.IsZero() && l.OneTime {
 		d.PayBy = l.ExpiresAt.In(almaty).Format("02.01.2006 15:04")
 	}
-	if svg, err := receipt.QRSVG(s.URL(l.Code)); err == nil {
+	if svg, err := qrcode.SVG(s.URL(l.Code)); err == nil {
 		d.QR = template.HTML(svg) // our own SVG, made of numbers only
 	}
 	status := http.StatusOK
@@ -202,7 +202,7 @@ func (s *Service) qr(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=86400")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.URL.Path[len(r.URL.Path)-3:] == "svg" {
-		svg, err := receipt.QRSVG(s.URL(l.Code))
+		svg, err := qrcode.SVG(s.URL(l.Code))
 		if err != nil {
 			s.unavailable(w, err)
 			return
@@ -212,7 +212,7 @@ func (s *Service) qr(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(svg))
 		return
 	}
-	png, err := receipt.QRPNG(s.URL(l.Code))
+	png, err := qrcode.PNG(s.URL(l.Code))
 	if err != nil {
 		s.unavailable(w, err)
 		return

@@ -10,7 +10,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
-	"github.com/tulpar-switch/tulpar/switch/receipt"
+	"github.com/tulpar-switch/tulpar/switch/qrcode"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
 
@@ -74,7 +74,7 @@ func (s *Service) InvoiceMail(l *Link) (mailer.Message, error) {
 		shop.Name = l.Merchant
 	}
 	link := s.URL(l.Code)
-	png, err := receipt.QRPNG(link)
+	png, err := qrcode.PNG(link)
 	if err != nil {
 		return mailer.Message{}, err
 	}

@@ -19,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/qrcode"
 )
 
 // Prefix is where the handler is mounted.
@@ -178,13 +179,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(buf.Bytes())
 		return
 	}
-	svg, err := QRSVG(link)
+	svg, err := qrcode.SVG(link)
 	if err != nil {
 		h.log.Error().Err(err).Str("order", o.ID).Msg("receipt: qr")
 	}
 	d := pageData{View: v, QR: template.HTML(svg)} // our own SVG, made of numbers only
 	if v.Fiscal != nil && v.Fiscal.QR != "" {
-		if fsvg, err := QRSVG(v.Fiscal.QR); err == nil {
+		if fsvg, err := qrcode.SVG(v.Fiscal.QR); err == nil {
 			d.FiscalQR = template.HTML(fsvg)
 		}
 	}

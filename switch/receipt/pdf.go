@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"codeberg.org/go-pdf/fpdf"
+
+	"github.com/tulpar-switch/tulpar/switch/qrcode"
 )
 
 // DejaVu Sans (fonts/LICENSE: the Bitstream Vera licence) has every
@@ -22,7 +24,7 @@ var (
 // WritePDF writes v as an A5 PDF: the same fields as the page, the cart
 // as a table and the QR code of the receipt's link.
 func WritePDF(w io.Writer, v *View) error {
-	qr, err := QRPNG(v.URL)
+	qr, err := qrcode.PNG(v.URL)
 	if err != nil {
 		return err
 	}
@@ -112,7 +114,7 @@ func WritePDF(w io.Writer, v *View) error {
 	if v.Fiscal != nil && v.Fiscal.QR != "" {
 		// The fiscal receipt's own QR code, at the right: the buyer checks
 		// the receipt with the tax authority's app.
-		fqr, err := QRPNG(v.Fiscal.QR)
+		fqr, err := qrcode.PNG(v.Fiscal.QR)
 		if err != nil {
 			return err
 		}

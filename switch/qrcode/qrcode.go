@@ -1,32 +1,35 @@
-package receipt
+// Package qrcode draws QR codes for the switch's pages, PDFs and mails
+// (receipts, payment links): SVG markup to inline in a page with no
+// image request, and PNG with whole-pixel modules.
+package qrcode
 
 import (
 	"fmt"
 	"strings"
 
-	qrcode "github.com/skip2/go-qrcode"
+	skip2 "github.com/skip2/go-qrcode"
 )
 
-// QRPNG is a QR code of content as a PNG (the PDF's), each module a
+// PNG is a QR code of content as a PNG (for PDFs and mail), each module a
 // whole number of pixels so that no edge is blurred when it is scaled.
-func QRPNG(content string) ([]byte, error) {
-	q, err := qrcode.New(content, qrcode.Medium)
+func PNG(content string) ([]byte, error) {
+	q, err := skip2.New(content, skip2.Medium)
 	if err != nil {
-		return nil, fmt.Errorf("receipt: qr: %w", err)
+		return nil, fmt.Errorf("qrcode: %w", err)
 	}
 	png, err := q.PNG(-8) // 8 pixels a module
 	if err != nil {
-		return nil, fmt.Errorf("receipt: qr: %w", err)
+		return nil, fmt.Errorf("qrcode: %w", err)
 	}
 	return png, nil
 }
 
-// QRSVG is a QR code of content as SVG markup, one path of unit squares:
+// SVG is a QR code of content as SVG markup, one path of unit squares:
 // the page shows it inline, with no image request and no script.
-func QRSVG(content string) (string, error) {
-	q, err := qrcode.New(content, qrcode.Medium)
+func SVG(content string) (string, error) {
+	q, err := skip2.New(content, skip2.Medium)
 	if err != nil {
-		return "", fmt.Errorf("receipt: qr: %w", err)
+		return "", fmt.Errorf("qrcode: %w", err)
 	}
 	bits := q.Bitmap() // with the quiet zone
 	n := len(bits)
