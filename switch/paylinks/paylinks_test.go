@@ -25,22 +25,27 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
-// world is a switch whose mail goes to mailpit.
+// world is a switch whose mail goes to mailpit, once startMail starts it.
 type world struct {
 	*switchtest.Switch
-	t    *testing.T
-	mail *switchtest.Mailpit
+	t        *testing.T
+	smtpPort int
+	mail     *switchtest.Mailpit
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t}
-	port := switchtest.FreePort(t)
-	w.mail = switchtest.StartMailpit(t, switchtest.MailpitOptions{SMTPPort: port})
+	port := switchtest.FreePort(t) // nothing listens there until startMail
+	w.smtpPort = port
 	w.Switch = switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
 		c.Mail = mailer.Config{Host: "127.0.0.1", Port: port, Security: "none", From: "Tulpar <invoices@tulpar.test>", Timeout: 5 * time.Second}
 	}})
 	return w
+}
+
+func (w *world) startMail() {
+	w.mail = switchtest.StartMailpit(w.t, switchtest.MailpitOptions{SMTPPort: w.smtpPort})
 }
 
 // api sends a JSON API request as the test merchant.
@@ -183,14 +188,32 @@ func TestLinkPaidInBrowser(t *testing.T) {
 
 // TestInvoiceMailed: an invoice made out to a buyer is e-mailed in its
 // language with the link's QR code attached, which decodes to the link;
-// the buyer pays it once, after which its page says it is paid and takes
-// no second payment.
+// the mail server is down at first, and the queue retries until it is up.
+// The buyer opens it in real Chromium and pays it (two-stage: held), after
+// which its page says it is paid and takes no second payment.
 func TestInvoiceMailed(t *testing.T) {
 	w := newWorld(t)
+	back := make(chan string, 4)
+	shop := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		back <- r.URL.String()
+		_, _ = io.WriteString(rw, "<!DOCTYPE html><title>shop</title><p id=back>thanks</p>")
+	}))
+	t.Cleanup(shop.Close)
 	inv := w.create(map[string]any{"amount": 1500000, "one_time": true, "customer_email": "buyer@example.kz",
-		"customer_name": "Aigerim", "description": "Invoice 17: two chairs", "language": "en",
-		"expires_at": time.Now().Add(72 * time.Hour).Format(time.RFC3339)})
+		"customer_name": "Aigerim", "description": "Invoice 17: two chairs", "language": "en", "capture": "manual",
+		"return_url": shop.URL + "/paid", "expires_at": time.Now().Add(72 * time.Hour).Format(time.RFC3339)})
 	link := inv["url"].(string)
+	w.Eventually(func() bool {
+		stats, err := w.D.SAF().Stats()
+		require.NoError(t, err)
+		for _, q := range stats {
+			if q.Queue == paylinks.QueueKey(switchtest.Merchant) && q.HeadLastError != "" {
+				return true
+			}
+		}
+		return false
+	}, "the send failed while the mail server is down, and stays queued")
+	w.startMail()
 
 	var msg switchtest.MailMessage
 	w.Eventually(func() bool {
@@ -205,7 +228,8 @@ func TestInvoiceMailed(t *testing.T) {
 	require.Contains(t, msg.Text, "Amount: 15000.00 ₸")
 	require.Contains(t, msg.Text, "Pay: "+link)
 	require.Len(t, msg.Attachments, 1)
-	require.Equal(t, link, decodeQR(t, w.mail.Part(msg.ID, msg.Attachments[0].PartID)), "the attached QR code is the link")
+	scanned := decodeQR(t, w.mail.Part(msg.ID, msg.Attachments[0].PartID))
+	require.Equal(t, link, scanned, "the attached QR code is the link")
 
 	// The link's own QR codes.
 	resp, err := http.Get(link + "/qr.png")
@@ -231,10 +255,30 @@ func TestInvoiceMailed(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, first.StatusCode)
 	pay := first.Header.Get("Location")
 	require.True(t, strings.HasPrefix(pay, "/pay/"), pay)
-	again := w.post(link, url.Values{"lang": {"en"}})
-	require.Equal(t, pay, again.Header.Get("Location"), "the invoice's unpaid order again, not a second one")
-	id := strings.TrimPrefix(pay, "/pay/")
-	require.EqualValues(t, 0, w.Pay(id, switchtest.Visa)["errorCode"])
+
+	// The buyer scans the QR code and pays in the browser: the invoice's
+	// unpaid order again, not a second one.
+	ctx := switchtest.NewChrome(t, chromedp.WindowSize(390, 800))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 800, chromedp.EmulatePortrait, chromedp.EmulateMobile),
+		chromedp.Navigate(scanned),
+		chromedp.WaitVisible(chromedp.ID("submit")),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("pan")),
+	))
+	require.Equal(t, w.URL()+pay, run(t, ctx, chromedp.Location()))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("pan"), switchtest.Visa),
+		chromedp.SendKeys(chromedp.ID("expiry"), "1230"),
+		chromedp.SendKeys(chromedp.ID("cvv2"), switchtest.CVV2),
+		chromedp.SendKeys(chromedp.ID("holder"), "AIGERIM TEST"),
+		chromedp.Click(chromedp.ID("pay")),
+	))
+	require.Contains(t, <-back, "/paid", "the buyer came back to the shop")
+	o := w.Order(strings.TrimPrefix(pay, "/pay/"))
+	require.Equal(t, order.StatusApproved, o.Status, "two-stage: held; action code %d", o.ActionCode)
+	require.Equal(t, "Aigerim", o.Customer)
+	require.Equal(t, "buyer@example.kz", o.Email)
 
 	st, body = w.page(link)
 	require.Equal(t, http.StatusOK, st)
