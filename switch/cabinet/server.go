@@ -49,6 +49,8 @@ type Server struct {
 	// guard limits the wrong passwords one address may try across logins
 	// (the account lock itself is the users store's).
 	guard *authguard.Guard
+	// links are the payment links (nil: no such page).
+	links Links
 }
 
 // UnsignedCallbacks tells the cabinet which merchants have no callback
@@ -113,7 +115,7 @@ var assetNames = []string{"cabinet.css"}
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // pageNames are the templates, each with the layout.
-var pageNames = []string{"login", "password", "orders", "columns", "order", "confirm", "reports", "settings", "users", "audit", "message"}
+var pageNames = []string{"login", "password", "orders", "columns", "order", "confirm", "reports", "links", "settings", "users", "audit", "message"}
 
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -159,6 +161,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /reports", s.signedIn(roleAny, s.reportsPage))
 	m.HandleFunc("GET /reports/export.csv", s.signedIn(roleAny, s.reportCSV))
 	m.HandleFunc("GET /reports/export.xlsx", s.signedIn(roleAny, s.reportXLSX))
+	m.HandleFunc("GET /links", s.signedIn(roleMerchant, s.linksPage))
+	m.HandleFunc("POST /links", s.signedIn(roleMerchant, s.linkCreate))
+	m.HandleFunc("POST /links/{code}/disable", s.signedIn(roleMerchant, s.linkDisable))
 	m.HandleFunc("GET /settings", s.signedIn(roleAny, s.settingsPage))
 	m.HandleFunc("POST /settings/profile", s.signedIn(roleAny, s.profileSubmit))
 	m.HandleFunc("POST /settings/integration", s.signedIn(roleMerchant, s.integrationSubmit))
@@ -209,6 +214,7 @@ type view struct {
 	Page                                        string // the template, as the body's class
 	User                                        *users.User
 	Operator, CanAct                            bool
+	Links                                       bool // the user may see payment links
 	CSRF                                        string
 	Nav                                         string
 	Switcher                                    []langLink
@@ -232,6 +238,7 @@ func (s *Server) render(rq *req, status int, page, heading string, data any) {
 	if rq.user != nil {
 		v.Operator = rq.user.Role == users.RoleOperator
 		v.CanAct = rq.user.Role != users.RoleViewer
+		v.Links = s.links != nil && rq.user.Role == users.RoleMerchant
 	}
 	q := rq.r.URL.Query()
 	for _, l := range languages {

@@ -44,6 +44,7 @@ func (d *Daemon) startCabinet() error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	c.PaymentLinks(d.paylinks)
 	c.UnsignedCallbacks(func(merchant string) bool {
 		for _, m := range d.cfg.API.Merchants {
 			if m.Merchant == merchant && m.CallbackSecret != "" {

@@ -128,7 +128,7 @@ func bad(field, format string, a ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)}
 }
 
-// currencies the switch accepts, with their exponent and sign.
+// currencies the switch accepts, with their sign.
 var currencies = map[string]struct {
 	alpha, sign string
 }{"398": {"KZT", "₸"}, "840": {"USD", "$"}, "978": {"EUR", "€"}, "643": {"RUB", "₽"}}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,6 +194,29 @@ func (s *Service) Get(merchant, code string) (*Link, error) {
 		return nil, ErrNotFound
 	}
 	return &l, nil
+}
+
+// List is a merchant's links, newest first.
+func (s *Service) List(merchant string) ([]*Link, error) {
+	var out []*Link
+	err := s.d.Journal.DB().View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLinks)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var l Link
+			if err := json.Unmarshal(v, &l); err != nil {
+				return err
+			}
+			if l.Merchant == merchant {
+				out = append(out, &l)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, err
 }
 
 // Disable switches a link off for good; disabling one already off changes

@@ -34,6 +34,9 @@ const (
 	EventRefund   EventKind = "refund"
 	EventExport   EventKind = "export"
 	EventDenied   EventKind = "denied" // a request for what the user may not see or do
+	// A payment link or invoice made or switched off in the cabinet.
+	EventLinkCreated  EventKind = "payment_link_created"
+	EventLinkDisabled EventKind = "payment_link_disabled"
 )
 
 // Event is one entry of the audit log.
