@@ -17,7 +17,12 @@ type PaymentLinks interface {
 	Disable(ctx context.Context, merchant, code string) (*paylinks.Link, error)
 	State(ctx context.Context, l *paylinks.Link) (paylinks.State, error)
 	URL(code string) string
+	OrderIDs(code string, max int) ([]string, error)
 }
+
+// maxLinkOrders bounds order_ids: a perpetual link may be paid without
+// end; order_count says how often.
+const maxLinkOrders = 100
 
 type createLinkRequest struct {
 	Amount        *int64  `json:"amount"`
@@ -59,6 +64,7 @@ type paymentLinkObject struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 	DisabledAt    *time.Time `json:"disabled_at,omitempty"`
+	OrderCount    int        `json:"order_count"`
 	OrderIDs      []string   `json:"order_ids"`
 }
 
@@ -71,7 +77,13 @@ func (c *call) linkJSON(l *paylinks.Link) (paymentLinkObject, error) {
 	v := paymentLinkObject{Object: "payment_link", Code: l.Code, URL: u, QRSVGURL: u + "/qr.svg", QRPNGURL: u + "/qr.png",
 		Status: string(st), OneTime: l.OneTime, Currency: l.Currency, Description: l.Description, Language: l.Language,
 		CustomerEmail: l.Email, CustomerName: l.Name, AskEmail: l.AskEmail, AskName: l.AskName, Capture: "automatic",
-		ReturnURL: l.ReturnURL, CreatedAt: l.CreatedAt, OrderIDs: append([]string{}, l.Orders...)}
+		ReturnURL: l.ReturnURL, CreatedAt: l.CreatedAt, OrderCount: l.OrderCount}
+	if v.OrderIDs, err = c.s.cfg.PaymentLinks.OrderIDs(l.Code, maxLinkOrders); err != nil {
+		return paymentLinkObject{}, err
+	}
+	if v.OrderIDs == nil {
+		v.OrderIDs = []string{}
+	}
 	if l.TwoStage {
 		v.Capture = "manual"
 	}

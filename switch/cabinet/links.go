@@ -53,7 +53,7 @@ func (s *Server) linksData(rq *req) (linksData, error) {
 			return d, err
 		}
 		r := linkRow{Code: l.Code, URL: s.links.URL(l.Code), Description: l.Description, OneTime: l.OneTime,
-			State: t(rq.lang, "l_"+string(st)), Active: st == paylinks.Active, Orders: len(l.Orders)}
+			State: t(rq.lang, "l_"+string(st)), Active: st == paylinks.Active, Orders: l.OrderCount}
 		if l.Amount > 0 {
 			r.Amount = money(l.Amount, l.Currency)
 		} else {

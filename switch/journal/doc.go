@@ -134,6 +134,7 @@
 //	report_mail_queued switch/reportmail    merchant, day → when its daily report was queued
 //	receipts.meta     switch/receipt        the key of the receipt links' tokens
 //	payment_links     switch/paylinks       link code → payment link or invoice (JSON)
+//	payment_links.orders switch/paylinks    link code, order id → the orders paid through each link
 //	users             switch/users          login → cabinet user (role, merchant, argon2id hash, lock, preferences)
 //	users.sessions    switch/users          SHA-256 of a session token → cabinet session
 //	users.audit       switch/users          sequence → audit event (sign-ins, failures, locks, users' actions)

@@ -57,8 +57,10 @@ type Link struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// DisabledAt is when the merchant switched the link off; zero while on.
 	DisabledAt time.Time `json:"disabled_at,omitzero"`
-	// Orders are the orders registered through the link, oldest first.
-	Orders []string `json:"orders,omitempty"`
+	// OrderCount is how many orders were registered through the link;
+	// their ids are in a bucket of their own (Service.OrderIDs), so that a
+	// perpetual link's record stays small however often it is paid.
+	OrderCount int `json:"order_count,omitempty"`
 }
 
 // State is what a link can do now.

@@ -184,6 +184,16 @@ func TestLinkPaidInBrowser(t *testing.T) {
 	require.Equal(t, l["code"], o.Params[paylinks.ParamLink])
 	_, viaAPI := w.api("GET", "/v1/orders/"+o.ID, nil)
 	require.Equal(t, "deposited", viaAPI["status"], "the JSON API sees the link's order")
+	require.Equal(t, l["code"].(string)+"-1", o.Number)
+
+	// A second buyer: a second order, listed after the first.
+	second := w.post(link, url.Values{"amount": {"100"}, "email": {"second@example.kz"}})
+	require.Equal(t, http.StatusSeeOther, second.StatusCode)
+	id2 := strings.TrimPrefix(second.Header.Get("Location"), "/pay/")
+	require.Equal(t, l["code"].(string)+"-2", w.Order(id2).Number)
+	_, got = w.api("GET", "/v1/payment_links/"+l["code"].(string), nil)
+	require.EqualValues(t, 2, got["order_count"])
+	require.Equal(t, []any{o.ID, id2}, got["order_ids"])
 }
 
 // TestInvoiceMailed: an invoice made out to a buyer is e-mailed in its

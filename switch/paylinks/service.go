@@ -1,10 +1,12 @@
 package paylinks
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,9 +23,14 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
 
-// bucketLinks holds code → Link as JSON (listed with the data file's
-// buckets in switch/journal's doc).
-var bucketLinks = []byte("payment_links")
+// bucketLinks holds code → Link as JSON; bucketOrders code, 0, order id →
+// nothing: the orders paid through each link, in order (order ids are
+// UUIDv7, which sort by time). Both are listed with the data file's
+// buckets in switch/journal's doc.
+var (
+	bucketLinks  = []byte("payment_links")
+	bucketOrders = []byte("payment_links.orders")
+)
 
 // Errors.
 var (
@@ -116,7 +123,7 @@ func (s *Service) Create(ctx context.Context, l Link) (*Link, error) {
 	if _, ok := s.d.Shops(l.Merchant); !ok {
 		return nil, bad("merchant", "unknown merchant")
 	}
-	l.Code, l.CreatedAt, l.Orders, l.DisabledAt = newCode(), now, nil, time.Time{}
+	l.Code, l.CreatedAt, l.OrderCount, l.DisabledAt = newCode(), now, 0, time.Time{}
 	if !l.ExpiresAt.IsZero() {
 		l.ExpiresAt = l.ExpiresAt.UTC()
 	}
@@ -239,7 +246,11 @@ func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, er
 func (s *Service) State(ctx context.Context, l *Link) (State, error) {
 	paid := false
 	if l.OneTime {
-		for _, id := range l.Orders {
+		ids, err := s.OrderIDs(l.Code, 0)
+		if err != nil {
+			return "", err
+		}
+		for _, id := range ids {
 			o, err := s.d.Orders.Get(ctx, id)
 			if err != nil && !errors.Is(err, order.ErrNotFound) {
 				return "", err
@@ -295,10 +306,16 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		}
 		name = strings.TrimSpace(b.Name)
 	}
-	if l.OneTime && len(l.Orders) > 0 {
-		o, err := s.d.Orders.Get(ctx, l.Orders[len(l.Orders)-1])
-		if err == nil && o.Status == order.StatusRegistered && o.ExpiresAt.After(s.d.Now()) {
-			return o, nil
+	if l.OneTime && l.OrderCount > 0 {
+		last, err := s.OrderIDs(l.Code, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(last) == 1 {
+			o, err := s.d.Orders.Get(ctx, last[0])
+			if err == nil && o.Status == order.StatusRegistered && o.ExpiresAt.After(s.d.Now()) {
+				return o, nil
+			}
 		}
 	}
 	ret := l.ReturnURL
@@ -310,7 +327,7 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		}
 	}
 	req := payments.RegisterRequest{
-		Merchant: l.Merchant, Number: l.Code + "-" + strconv.Itoa(len(l.Orders)+1), Amount: amount, Currency: l.Currency,
+		Merchant: l.Merchant, Number: l.Code + "-" + strconv.Itoa(l.OrderCount+1), Amount: amount, Currency: l.Currency,
 		Description: l.Description, Cart: l.Cart, Email: email, Customer: name, Language: l.Language,
 		ReturnURL: ret, Params: map[string]string{ParamLink: l.Code}, TwoStage: l.TwoStage,
 	}
@@ -324,11 +341,47 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 	}
 	// The order is on disk; a crash before the link records it leaves an
 	// order nobody pays, which expires.
-	l.Orders = append(l.Orders, res.Order.ID)
-	if err := s.write(ctx, l, nil); err != nil {
+	l.OrderCount++
+	err = s.write(ctx, l, func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketOrders)
+		if err != nil {
+			return err
+		}
+		return b.Put(orderKey(l.Code, res.Order.ID), nil)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return res.Order, nil
+}
+
+func orderKey(code, orderID string) []byte { return []byte(code + "\x00" + orderID) }
+
+// OrderIDs are the ids of the last max orders paid through a link (all
+// when max is 0), oldest first.
+func (s *Service) OrderIDs(code string, max int) ([]string, error) {
+	var ids []string
+	prefix := orderKey(code, "")
+	err := s.d.Journal.DB().View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOrders)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		// From the end of the link's keys backwards: the newest first.
+		k, _ := c.Seek(append(append([]byte(nil), prefix[:len(prefix)-1]...), 1))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && (max == 0 || len(ids) < max); k, _ = c.Prev() {
+			ids = append(ids, string(k[len(prefix):]))
+		}
+		return nil
+	})
+	slices.Reverse(ids)
+	return ids, err
 }
 
 // formatAmount is minor units as the buyer reads them: 1500.50 ₸.
