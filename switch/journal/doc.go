@@ -133,6 +133,7 @@
 //	callbacks.sent    switch/callbacks      callbacks already queued, so none is sent twice
 //	report_mail_queued switch/reportmail    merchant, day → when its daily report was queued
 //	receipts.meta     switch/receipt        the key of the receipt links' tokens
+//	receipts.mailed   switch/receipt        order, operation → receipts queued for the buyer's e-mail
 //	users             switch/users          login → cabinet user (role, merchant, argon2id hash, lock, preferences)
 //	users.sessions    switch/users          SHA-256 of a session token → cabinet session
 //	users.audit       switch/users          sequence → audit event (sign-ins, failures, locks, users' actions)
