@@ -13,6 +13,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -182,9 +183,12 @@ func TestRRNBase36FormatAndHourRollover(t *testing.T) {
 func TestRRNUniqueAcrossRestart(t *testing.T) {
 	now := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
+	var mu sync.Mutex // reservations ahead run on their own goroutine
 	var durablePeriod string
 	var durableUpto uint64
 	reserve := func(period string, upto uint64) error {
+		mu.Lock()
+		defer mu.Unlock()
 		durablePeriod, durableUpto = period, upto
 		return nil
 	}
@@ -195,7 +199,10 @@ func TestRRNUniqueAcrossRestart(t *testing.T) {
 		require.NoError(t, err)
 		seen[r] = true
 	}
-	require.Equal(t, uint64(30), durableUpto, "reserved in blocks ahead of use")
+	g.Settle()
+	mu.Lock()
+	require.Equal(t, uint64(30), durableUpto, "reserved in blocks, the next one ahead of use")
+	mu.Unlock()
 	// The process dies; the next one resumes from the durable reservation.
 	g2 := NewRRNs(RRNOptions{Now: clock, Reserve: reserve, Block: 10, ResumePeriod: durablePeriod, ResumeUpto: durableUpto})
 	for range 25 {
@@ -207,6 +214,47 @@ func TestRRNUniqueAcrossRestart(t *testing.T) {
 	failing := NewRRNs(RRNOptions{Now: clock, Reserve: func(string, uint64) error { return errors.New("disk full") }})
 	_, err := failing.Next()
 	require.ErrorContains(t, err, "disk full", "no RRN is issued that was not reserved")
+}
+
+// TestRRNReservedAhead: the next block is made durable in the background
+// while the current one is used, and no number outside a durable block is
+// ever handed out: when the block runs out first, Next waits.
+func TestRRNReservedAhead(t *testing.T) {
+	now := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var durable uint64
+	calls := 0
+	g := NewRRNs(RRNOptions{Now: func() time.Time { return now }, Block: 10, Reserve: func(_ string, upto uint64) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if !first {
+			<-release // the disk is slow
+		}
+		mu.Lock()
+		durable = upto
+		mu.Unlock()
+		return nil
+	}})
+	for i := 1; i <= 10; i++ {
+		r, err := g.Next() // the first block: none of these waits for the slow reservation ahead
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("%s%08d", RRNPeriod(RRNDecimal, now), i), r)
+	}
+	got := make(chan string)
+	go func() {
+		r, err := g.Next()
+		assert.NoError(t, err)
+		mu.Lock()
+		assert.Equal(t, uint64(20), durable, "number 11 only once 11-20 are durable")
+		mu.Unlock()
+		got <- r
+	}()
+	close(release)
+	require.Equal(t, fmt.Sprintf("%s%08d", RRNPeriod(RRNDecimal, now), 11), <-got)
+	g.Settle()
 }
 
 func TestResponseCodes(t *testing.T) {

@@ -44,6 +44,12 @@ func (s *STANs) Next() string {
 // numbers in blocks through Reserve, which a caller makes durable (the
 // switch writes it to its store) before any number of the block is used;
 // after a restart, Resume starts above the last reservation.
+//
+// The next block is reserved ahead, in the background, when half of the
+// current one is used: a reservation is a durable write (an fsync), and
+// made inline it held every payment of the switch behind the mutex for
+// its duration, once a block. Next waits only when the numbers run out
+// before the reservation ahead is done.
 type RRNs struct {
 	mu       sync.Mutex
 	now      func() time.Time
@@ -53,6 +59,10 @@ type RRNs struct {
 	period   string
 	next     uint64
 	reserved uint64
+	// ahead is set while a reservation runs in the background; done is
+	// closed when it ends.
+	ahead bool
+	done  chan struct{}
 }
 
 // RRNFormat is how an RRN is spelled.
@@ -126,6 +136,34 @@ func NewRRNs(o RRNOptions) *RRNs {
 	return g
 }
 
+// reserveAhead makes the block up to upto of period durable in the
+// background. The caller holds mu. A failure is only logged by the next
+// inline reservation's error: the numbers already reserved stay good.
+func (g *RRNs) reserveAhead(period string, upto uint64) {
+	g.ahead, g.done = true, make(chan struct{})
+	go func() {
+		err := g.reserve(period, upto)
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if err == nil && g.period == period && upto > g.reserved {
+			g.reserved = upto
+		}
+		g.ahead = false
+		close(g.done)
+	}()
+}
+
+// Settle waits for a reservation running in the background to end, so
+// that what Reserve recorded is the last word (a clean stop, tests).
+func (g *RRNs) Settle() {
+	g.mu.Lock()
+	done, ahead := g.done, g.ahead
+	g.mu.Unlock()
+	if ahead {
+		<-done
+	}
+}
+
 // RRNPeriod returns the prefix of RRNs issued at t in format f: "yddd"
 // (decimal) or "ydddhh" (base 36).
 func RRNPeriod(f RRNFormat, t time.Time) string {
@@ -151,6 +189,18 @@ func (g *RRNs) Next() (string, error) {
 	if g.next > max {
 		return "", ErrRRNExhausted
 	}
+	for g.next > g.reserved && g.ahead {
+		// The block ran out before the reservation ahead was durable:
+		// wait for it rather than hand out a number it does not cover.
+		done := g.done
+		g.mu.Unlock()
+		<-done
+		g.mu.Lock()
+		if p := RRNPeriod(g.format, g.now()); p != g.period {
+			g.period, g.next, g.reserved = p, 1, 0
+			period = p
+		}
+	}
 	if g.next > g.reserved {
 		upto := min(g.next+g.block-1, max)
 		if g.reserve != nil {
@@ -159,6 +209,9 @@ func (g *RRNs) Next() (string, error) {
 			}
 		}
 		g.reserved = upto
+	}
+	if g.reserve != nil && !g.ahead && g.reserved < max && g.reserved-g.next < g.block/2 {
+		g.reserveAhead(period, min(g.reserved+g.block, max))
 	}
 	seq := g.next
 	g.next++

@@ -315,6 +315,11 @@ func (c *Config) Validate() error {
 	if err := c.Reports.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
+	for _, id := range slices.Sorted(maps.Keys(c.Receipts.Merchants)) {
+		if c.Receipts.Merchants[id].EmailBuyer && !c.Mail.Enabled() {
+			errs = append(errs, fmt.Errorf("config: receipts.merchants.%s.email_buyer: needs mail (host, or dir) to send them", id))
+		}
+	}
 	if len(c.Reports.Merchants) > 0 && !c.Mail.Enabled() {
 		errs = append(errs, errors.New("config: reports.merchants: needs mail (host, or dir) to send them"))
 	}

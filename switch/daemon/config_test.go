@@ -9,6 +9,9 @@ import (
 
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/mailer"
+	"github.com/tulpar-switch/tulpar/switch/receipt"
+	"github.com/tulpar-switch/tulpar/switch/reportmail"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
 )
@@ -154,4 +157,17 @@ fiscal:
 	require.ErrorContains(t, err, "config: fiscal: merchants.shop.tax_rate: required")
 	require.ErrorContains(t, err, "config: fiscal.merchants.ghost: not a payments merchant")
 	require.NotContains(t, err.Error(), "merchants.ghost.")
+}
+
+// Mail that has nowhere to go is refused at --check, naming the key.
+func TestConfigMailNeedsAServer(t *testing.T) {
+	c, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	c.Reports.Merchants = map[string]reportmail.Subscription{"nobody": {Email: []string{"a@shop.kz"}}}
+	c.Receipts.Merchants = map[string]receipt.MerchantReceipt{switchtest.Merchant: {EmailBuyer: true}}
+	err := c.Validate()
+	require.ErrorContains(t, err, "config: reports.merchants: needs mail (host, or dir) to send them")
+	require.ErrorContains(t, err, "config: reports.merchants.nobody: not a payments merchant")
+	require.ErrorContains(t, err, "config: receipts.merchants."+switchtest.Merchant+".email_buyer: needs mail")
+	c.Mail = mailer.Config{Host: "smtp.example.kz", Security: "tls", From: "nope"}
+	require.ErrorContains(t, c.Validate(), `config: mail: from: "nope"`)
 }

@@ -185,6 +185,9 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.wireFiscal(&deps, kinds); err != nil {
 		return nil, err
 	}
+	if err := d.wireReceipts(&deps, kinds); err != nil {
+		return nil, err
+	}
 	if d.payments, err = payments.New(cfg.Payments, deps); err != nil {
 		return nil, fmt.Errorf("daemon: payments: %w", err)
 	}

@@ -96,6 +96,48 @@ func (d *Daemon) wireFiscal(deps *payments.Deps, kinds kindMux) error {
 	return nil
 }
 
+// wireReceipts makes the receipts' handler and, when a merchant wants its
+// buyers to get their receipts by e-mail, the hook that queues them with
+// each order change. The handler reads orders and merchants through
+// d.payments, which exists by the time a request or a queued mail comes.
+func (d *Daemon) wireReceipts(deps *payments.Deps, kinds kindMux) error {
+	shops := func(id string) (receipt.Shop, bool) {
+		m, ok := d.payments.Merchant(id)
+		if !ok {
+			return receipt.Shop{}, false
+		}
+		return receipt.Shop{Name: m.Name, Site: m.URL}, true
+	}
+	orders := receipt.OrdersFunc(func(id string) (*order.Order, error) { return d.payments.Store().Get(id) })
+	var err error
+	if d.receipts, err = receipt.New(d.cfg.Receipts, d.journal.DB(), orders, shops, d.url,
+		d.log.With().Str("component", "receipts").Logger()); err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	mailing := false
+	for _, m := range d.cfg.Receipts.Merchants {
+		mailing = mailing || m.EmailBuyer
+	}
+	if !mailing {
+		return nil
+	}
+	m, err := d.mailer()
+	if err != nil {
+		return err
+	}
+	bm := receipt.NewBuyerMail(d.receipts, d.saf, m, func(ctx context.Context, orderID string, sent bool, payload []byte) error {
+		dir := journal.In
+		if sent {
+			dir = journal.Out
+		}
+		_, err := d.journal.Append(ctx, journal.Entry{Direction: dir, Channel: order.ChannelMail, OrderID: orderID, Payload: payload})
+		return err
+	}, d.log.With().Str("component", "receipts").Logger())
+	deps.InTx = chainInTx(deps.InTx, bm.InTx)
+	kinds[order.KindReceiptMail] = bm
+	return nil
+}
+
 // inTxHook is payments.Deps.InTx: work done inside an order change's own
 // transaction.
 type inTxHook = func(tx *bolt.Tx, o *order.Order, op *order.Operation) error
@@ -156,18 +198,6 @@ func (d *Daemon) mountMerchantSide(kinds kindMux) error {
 	}
 	if acfg.PaymentPageURL == "" {
 		acfg.PaymentPageURL = d.url + "/pay"
-	}
-	shops := func(id string) (receipt.Shop, bool) {
-		m, ok := d.payments.Merchant(id)
-		if !ok {
-			return receipt.Shop{}, false
-		}
-		return receipt.Shop{Name: m.Name, Site: m.URL}, true
-	}
-	var err error
-	if d.receipts, err = receipt.New(d.cfg.Receipts, d.journal.DB(), d.payments.Store(), shops, d.url,
-		d.log.With().Str("component", "receipts").Logger()); err != nil {
-		return fmt.Errorf("daemon: %w", err)
 	}
 	d.mux.Handle(receipt.Prefix, d.receipts)
 	acfg.ReceiptURL = d.receipts.URL

@@ -133,6 +133,7 @@
 //	callbacks.sent    switch/callbacks      callbacks already queued, so none is sent twice
 //	report_mail_queued switch/reportmail    merchant, day → when its daily report was queued
 //	receipts.meta     switch/receipt        the key of the receipt links' tokens
+//	receipts.mailed   switch/receipt        order, operation → receipts queued for the buyer's e-mail
 //	payment_links     switch/paylinks       link code → payment link or invoice (JSON)
 //	payment_links.orders switch/paylinks    link code, order id → the orders paid through each link
 //	users             switch/users          login → cabinet user (role, merchant, argon2id hash, lock, preferences)

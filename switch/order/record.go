@@ -126,6 +126,9 @@ const (
 	// KindReportMail items are a merchant's daily report to e-mail
 	// (switch/reportmail).
 	KindReportMail = "report_mail"
+	// KindReceiptMail items are a receipt to e-mail to the buyer
+	// (switch/receipt).
+	KindReceiptMail = "receipt_mail"
 	// KindFiscal items are a fiscal receipt to issue (switch/fiscal).
 	KindFiscal = "fiscal"
 	// KindInvoiceMail items are an invoice to e-mail to its buyer

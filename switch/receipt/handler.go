@@ -30,6 +30,13 @@ type Orders interface {
 	Get(id string) (*order.Order, error)
 }
 
+// OrdersFunc is a function as Orders (the daemon's, whose store exists
+// only once the payments service that takes the mail hook is built).
+type OrdersFunc func(id string) (*order.Order, error)
+
+// Get calls f.
+func (f OrdersFunc) Get(id string) (*order.Order, error) { return f(id) }
+
 // Shops says what a receipt shows of a merchant; false for one unknown.
 type Shops func(merchant string) (Shop, bool)
 
@@ -163,10 +170,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, lang, texts[Language(lang)].NoReceipt)
 		return
 	}
-	shop, _ := h.shops(o.Merchant)
-	shop.TermsURL = h.cfg.Merchants[o.Merchant].TermsURL
-	link := h.URL(o.ID, opID)
-	v := Build(o, op, shop, lang, h.loc, link, link+"&format=pdf&lang="+Language(lang))
+	v := h.view(o, op, opID, lang)
+	link := v.URL
 	if q.Get("format") == "pdf" {
 		var buf bytes.Buffer
 		if err := WritePDF(&buf, v); err != nil {
@@ -190,6 +195,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.render(w, http.StatusOK, d)
+}
+
+// view is op's receipt with its links; opID is as the link names it ("":
+// the payment).
+func (h *Handler) view(o *order.Order, op *order.Operation, opID, lang string) *View {
+	shop, _ := h.shops(o.Merchant)
+	shop.TermsURL = h.cfg.Merchants[o.Merchant].TermsURL
+	link := h.URL(o.ID, opID)
+	return Build(o, op, shop, lang, h.loc, link, link+"&format=pdf&lang="+Language(lang))
 }
 
 type pageData struct {

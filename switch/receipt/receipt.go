@@ -38,6 +38,9 @@ type Config struct {
 type MerchantReceipt struct {
 	// TermsURL is the merchant's return and refund conditions.
 	TermsURL string `yaml:"terms_url"`
+	// EmailBuyer e-mails each receipt, PDF attached, to the order's
+	// e-mail when it has one (the daemon's mail section sends it).
+	EmailBuyer bool `yaml:"email_buyer"`
 }
 
 // Validate checks the section; errors name the key.

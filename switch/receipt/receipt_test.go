@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/receipt"
@@ -36,12 +37,16 @@ type world struct {
 	id, refundOp string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, configure ...func(*daemon.Config)) *world {
 	s := switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
 		c.Receipts = receipt.Config{Merchants: map[string]receipt.MerchantReceipt{switchtest.Merchant: {TermsURL: terms}}}
+		for _, f := range configure {
+			f(c)
+		}
 	}})
 	reg, err := s.D.Payments().Register(context.Background(), payments.RegisterRequest{
 		Merchant: switchtest.Merchant, Number: "R-2026-001", Amount: 150050, Language: "ru", ReturnURL: "https://shop.example.kz/ok",
+		Email: "buyer@example.kz",
 		Cart: []order.CartItem{
 			{Name: "Қымыз, 1 л (кумыс)", Quantity: 2, Price: 50025, Amount: 100050},
 			{Name: "Доставка по Алматы", Quantity: 1, Price: 50000, Amount: 50000},
@@ -230,4 +235,42 @@ func TestFiscalOnTheReceipt(t *testing.T) {
 	require.True(t, bytes.HasPrefix(pdf.Bytes(), []byte("%PDF-")))
 	_, err = receipt.Operation(o, "op-unknown")
 	require.ErrorIs(t, err, receipt.ErrNoReceipt)
+}
+
+// TestReceiptsMailedToTheBuyer: with email_buyer, the payment's receipt
+// and the refund's reach the buyer through a real SMTP server, each once
+// (a restart queues none again), with the PDF attached and the link.
+func TestReceiptsMailedToTheBuyer(t *testing.T) {
+	mp := switchtest.StartMailpit(t, switchtest.MailpitOptions{})
+	w := newWorld(t, func(c *daemon.Config) {
+		c.Mail = mailer.Config{Host: mp.SMTPHost, Port: mp.SMTPPort, Security: "none", From: "receipts@tulpar.test"}
+		c.Receipts.Merchants[switchtest.Merchant] = receipt.MerchantReceipt{TermsURL: terms, EmailBuyer: true}
+	})
+	wait := func(n int) []switchtest.MailSummary {
+		var got []switchtest.MailSummary
+		w.Eventually(func() bool { got = mp.Messages(); return len(got) >= n }, "the receipts' mail")
+		return got
+	}
+	got := wait(2)
+	subjects := map[string]switchtest.MailSummary{}
+	for _, m := range got {
+		subjects[strings.SplitN(m.Subject, " · ", 2)[0]] = m
+	}
+	require.Contains(t, subjects, "Торговый чек")
+	require.Contains(t, subjects, "Чек возврата")
+	msg := mp.Message(subjects["Торговый чек"].ID)
+	require.Equal(t, "buyer@example.kz", msg.To[0].Address)
+	require.Contains(t, msg.Text, w.D.Receipts().URL(w.id, purchase(t, w.Order(w.id)).ID))
+	require.Len(t, msg.Attachments, 1)
+	require.True(t, bytes.HasPrefix(mp.Part(msg.ID, msg.Attachments[0].PartID), []byte("%PDF-")))
+
+	// A later change of the order (a second partial refund) mails its own
+	// receipt only; a restart mails nothing again.
+	w.Restart()
+	ans, err := w.RBS("refund", url.Values{"orderId": {w.id}, "amount": {"10000"}}, 0)
+	require.NoError(t, err)
+	require.EqualValues(t, "0", fmt.Sprint(ans["errorCode"]), "refund: %v", ans)
+	require.Len(t, wait(3), 3)
+	w.SAFDrained()
+	require.Len(t, mp.Messages(), 3, "one mail per receipt")
 }
