@@ -25,47 +25,56 @@ type PaymentLinks interface {
 const maxLinkOrders = 100
 
 type createLinkRequest struct {
-	Amount        *int64  `json:"amount"`
-	MinAmount     *int64  `json:"min_amount"`
-	MaxAmount     *int64  `json:"max_amount"`
-	Currency      *string `json:"currency"`
-	Description   *string `json:"description"`
-	Language      *string `json:"language"`
-	OneTime       *bool   `json:"one_time"`
-	CustomerEmail *string `json:"customer_email"`
-	CustomerName  *string `json:"customer_name"`
-	AskEmail      *bool   `json:"ask_email"`
-	AskName       *bool   `json:"ask_name"`
-	Capture       *string `json:"capture"`
-	ReturnURL     *string `json:"return_url"`
-	ExpiresAt     *string `json:"expires_at"`
+	Amount        *int64      `json:"amount"`
+	MinAmount     *int64      `json:"min_amount"`
+	MaxAmount     *int64      `json:"max_amount"`
+	Currency      *string     `json:"currency"`
+	Description   *string     `json:"description"`
+	Language      *string     `json:"language"`
+	OneTime       *bool       `json:"one_time"`
+	CustomerEmail *string     `json:"customer_email"`
+	CustomerName  *string     `json:"customer_name"`
+	AskEmail      *bool       `json:"ask_email"`
+	AskName       *bool       `json:"ask_name"`
+	Capture       *string     `json:"capture"`
+	ReturnURL     *string     `json:"return_url"`
+	ExpiresAt     *string     `json:"expires_at"`
+	CustomFields  []linkField `json:"custom_fields"`
+}
+
+// linkField is a custom field of a link's form, as the API spells it.
+type linkField struct {
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Required bool   `json:"required"`
 }
 
 type paymentLinkObject struct {
-	Object        string     `json:"object"`
-	Code          string     `json:"code"`
-	URL           string     `json:"url"`
-	QRSVGURL      string     `json:"qr_svg_url"`
-	QRPNGURL      string     `json:"qr_png_url"`
-	Status        string     `json:"status"`
-	OneTime       bool       `json:"one_time"`
-	Amount        *int64     `json:"amount,omitempty"`
-	MinAmount     *int64     `json:"min_amount,omitempty"`
-	MaxAmount     *int64     `json:"max_amount,omitempty"`
-	Currency      string     `json:"currency"`
-	Description   string     `json:"description,omitempty"`
-	Language      string     `json:"language"`
-	CustomerEmail string     `json:"customer_email,omitempty"`
-	CustomerName  string     `json:"customer_name,omitempty"`
-	AskEmail      bool       `json:"ask_email"`
-	AskName       bool       `json:"ask_name"`
-	Capture       string     `json:"capture"`
-	ReturnURL     string     `json:"return_url,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
-	DisabledAt    *time.Time `json:"disabled_at,omitempty"`
-	OrderCount    int        `json:"order_count"`
-	OrderIDs      []string   `json:"order_ids"`
+	Object        string      `json:"object"`
+	Code          string      `json:"code"`
+	URL           string      `json:"url"`
+	QRSVGURL      string      `json:"qr_svg_url"`
+	QRPNGURL      string      `json:"qr_png_url"`
+	Status        string      `json:"status"`
+	OneTime       bool        `json:"one_time"`
+	Amount        *int64      `json:"amount,omitempty"`
+	MinAmount     *int64      `json:"min_amount,omitempty"`
+	MaxAmount     *int64      `json:"max_amount,omitempty"`
+	Currency      string      `json:"currency"`
+	Description   string      `json:"description,omitempty"`
+	Language      string      `json:"language"`
+	CustomerEmail string      `json:"customer_email,omitempty"`
+	CustomerName  string      `json:"customer_name,omitempty"`
+	AskEmail      bool        `json:"ask_email"`
+	AskName       bool        `json:"ask_name"`
+	Capture       string      `json:"capture"`
+	ReturnURL     string      `json:"return_url,omitempty"`
+	CreatedAt     time.Time   `json:"created_at"`
+	ExpiresAt     *time.Time  `json:"expires_at,omitempty"`
+	DisabledAt    *time.Time  `json:"disabled_at,omitempty"`
+	CustomFields  []linkField `json:"custom_fields"`
+	OrderCount    int         `json:"order_count"`
+	OrderIDs      []string    `json:"order_ids"`
 }
 
 func (c *call) linkJSON(l *paylinks.Link) (paymentLinkObject, error) {
@@ -77,7 +86,10 @@ func (c *call) linkJSON(l *paylinks.Link) (paymentLinkObject, error) {
 	v := paymentLinkObject{Object: "payment_link", Code: l.Code, URL: u, QRSVGURL: u + "/qr.svg", QRPNGURL: u + "/qr.png",
 		Status: string(st), OneTime: l.OneTime, Currency: l.Currency, Description: l.Description, Language: l.Language,
 		CustomerEmail: l.Email, CustomerName: l.Name, AskEmail: l.AskEmail, AskName: l.AskName, Capture: "automatic",
-		ReturnURL: l.ReturnURL, CreatedAt: l.CreatedAt, OrderCount: l.OrderCount}
+		ReturnURL: l.ReturnURL, CreatedAt: l.CreatedAt, OrderCount: l.OrderCount, CustomFields: []linkField{}}
+	for _, f := range l.Fields {
+		v.CustomFields = append(v.CustomFields, linkField(f))
+	}
 	if v.OrderIDs, err = c.s.cfg.PaymentLinks.OrderIDs(l.Code, maxLinkOrders); err != nil {
 		return paymentLinkObject{}, err
 	}
@@ -172,6 +184,9 @@ func (c *call) v1CreateLink() {
 		return
 	}
 	l.TwoStage = str(q.Capture) == "manual"
+	for _, f := range q.CustomFields {
+		l.Fields = append(l.Fields, paylinks.Field(f))
+	}
 	if q.ExpiresAt != nil {
 		t, err := time.Parse(time.RFC3339, *q.ExpiresAt)
 		if err != nil {

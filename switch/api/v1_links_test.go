@@ -18,7 +18,8 @@ func TestV1PaymentLinks(t *testing.T) {
 	h.client = &http.Client{Transport: check}
 
 	link := h.v1("POST", "/v1/payment_links", keyA, "", map[string]any{
-		"min_amount": 10000, "max_amount": 500000, "description": "Donation", "ask_email": true, "language": "en"})
+		"min_amount": 10000, "max_amount": 500000, "description": "Donation", "ask_email": true, "language": "en",
+		"custom_fields": []map[string]any{{"name": "dedication", "label": "In memory of"}}})
 	require.Equal(t, http.StatusCreated, link.Status, string(link.Raw))
 	code := link.Body["code"].(string)
 	require.Len(t, code, 10)
@@ -26,6 +27,7 @@ func TestV1PaymentLinks(t *testing.T) {
 	require.Equal(t, "active", link.Body["status"])
 	require.EqualValues(t, 10000, link.Body["min_amount"])
 	require.NotContains(t, link.Body, "amount")
+	require.Equal(t, []any{map[string]any{"name": "dedication", "label": "In memory of", "required": false}}, link.Body["custom_fields"])
 
 	deadline := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
 	inv := h.v1("POST", "/v1/payment_links", keyA, "inv-1", map[string]any{
@@ -81,6 +83,9 @@ func TestV1PaymentLinks(t *testing.T) {
 		{map[string]any{"amount": 100, "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"},
 		{map[string]any{"amount": "100"}, "amount"},
 		{map[string]any{"amount": 100, "colour": "red"}, "colour"},
+		{map[string]any{"amount": 100, "custom_fields": []any{map[string]any{"name": "Room No", "label": "Room"}}}, "custom_fields[0].name"},
+		{map[string]any{"amount": 100, "custom_fields": []any{map[string]any{"name": "payment_link", "label": "x"}}}, "custom_fields[0].name"},
+		{map[string]any{"amount": 100, "custom_fields": []any{map[string]any{"name": "a", "label": "A"}, map[string]any{"name": "b", "label": ""}}}, "custom_fields[1].label"},
 	} {
 		r := h.v1("POST", "/v1/payment_links", keyA, "", c.body)
 		require.Equal(t, http.StatusBadRequest, r.Status, "%v: %s", c.body, r.Raw)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tulpar-switch/tulpar/switch/qrcode"
@@ -43,6 +44,12 @@ func (s *Service) Handler() http.Handler {
 	return mux
 }
 
+// fieldInput is a custom field on the form, with what the buyer typed.
+type fieldInput struct {
+	Field
+	Value string
+}
+
 type pageData struct {
 	Lang                       string
 	T                          text
@@ -53,6 +60,7 @@ type pageData struct {
 	AskEmail, AskName          bool
 	Action                     string
 	Form                       struct{ Amount, Email, Name string }
+	Fields                     []fieldInput
 	QR                         template.HTML
 }
 
@@ -85,6 +93,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, problem string, 
 	d := &pageData{Lang: lang, T: t, Action: Prefix + l.Code}
 	if form != nil {
 		d.Form = form.Form
+	}
+	for _, f := range l.Fields {
+		d.Fields = append(d.Fields, fieldInput{Field: f, Value: r.PostFormValue("c_" + f.Name)})
 	}
 	d.Shop, _ = s.d.Shops(l.Merchant)
 	st, err := s.State(r.Context(), l)
@@ -148,7 +159,12 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	var form pageData
 	form.Form.Amount, form.Form.Email, form.Form.Name = r.PostFormValue("amount"), r.PostFormValue("email"), r.PostFormValue("name")
-	b := Buyer{Email: form.Form.Email, Name: form.Form.Name}
+	b := Buyer{Email: form.Form.Email, Name: form.Form.Name, Fields: map[string]string{}}
+	for k, v := range r.PostForm {
+		if name, ok := strings.CutPrefix(k, "c_"); ok && len(v) > 0 {
+			b.Fields[name] = v[0]
+		}
+	}
 	lang := language(r.PostFormValue("lang"))
 	if form.Form.Amount != "" {
 		a, ok := parseAmount(form.Form.Amount)
@@ -162,7 +178,15 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
-		s.serve(w, r, fieldLabel(lang, fe.Field)+": "+texts[lang].Check, &form)
+		label := fieldLabel(lang, fe.Field)
+		if l, lerr := s.Get("", r.PathValue("code")); lerr == nil {
+			for _, f := range l.Fields {
+				if f.Name == fe.Field {
+					label = f.Label
+				}
+			}
+		}
+		s.serve(w, r, label+": "+texts[lang].Check, &form)
 		return
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotPayable):
 		s.serve(w, r, "", nil) // the page says why

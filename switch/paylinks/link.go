@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +50,10 @@ type Link struct {
 	AskEmail bool   `json:"ask_email,omitempty"`
 	AskName  bool   `json:"ask_name,omitempty"`
 	TwoStage bool   `json:"two_stage,omitempty"`
+	// Fields are the merchant's own questions the buyer answers on the
+	// page (a contract number, a room); the answers go into the order's
+	// params under each field's name.
+	Fields []Field `json:"fields,omitempty"`
 	// ReturnURL is where the hosted page sends the buyer after paying;
 	// empty for the merchant's site.
 	ReturnURL string    `json:"return_url,omitempty"`
@@ -62,6 +67,20 @@ type Link struct {
 	// perpetual link's record stays small however often it is paid.
 	OrderCount int `json:"order_count,omitempty"`
 }
+
+// Field is a custom field of a link's form.
+type Field struct {
+	Name     string `json:"name"`  // the order param's key: a-z, 0-9, _
+	Label    string `json:"label"` // as the buyer reads it
+	Required bool   `json:"required,omitempty"`
+}
+
+// Limits of custom fields.
+const (
+	MaxFields     = 5
+	MaxFieldLabel = 64
+	MaxFieldValue = 256
+)
 
 // State is what a link can do now.
 type State string
@@ -182,6 +201,23 @@ func (l *Link) Validate(now time.Time) error {
 	if !l.ExpiresAt.IsZero() && !l.ExpiresAt.After(now) {
 		return bad("expires_at", "must be in the future")
 	}
+	if len(l.Fields) > MaxFields {
+		return bad("custom_fields", "at most %d", MaxFields)
+	}
+	seen := map[string]bool{}
+	for i, f := range l.Fields {
+		at := fmt.Sprintf("custom_fields[%d]", i)
+		if !validFieldName(f.Name) || f.Name == ParamLink {
+			return bad(at+".name", "must be 1 to 32 of a-z, 0-9 and _, not %s", ParamLink)
+		}
+		if seen[f.Name] {
+			return bad(at+".name", "%q twice", f.Name)
+		}
+		seen[f.Name] = true
+		if strings.TrimSpace(f.Label) == "" || !validText(f.Label, MaxFieldLabel) {
+			return bad(at+".label", "must be 1 to %d printable characters", MaxFieldLabel)
+		}
+	}
 	var total int64
 	for i, it := range l.Cart {
 		if it.Name == "" || it.Quantity <= 0 || it.Price <= 0 {
@@ -193,6 +229,19 @@ func (l *Link) Validate(now time.Time) error {
 		return bad("cart", "the lines' total %d is not the amount %d", total, l.Amount)
 	}
 	return nil
+}
+
+func validFieldName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // validEmail: a bare address, as a mail header takes it.

@@ -128,7 +128,8 @@ func TestLinkPaidInBrowser(t *testing.T) {
 	}))
 	t.Cleanup(shop.Close)
 	l := w.create(map[string]any{"min_amount": 10000, "max_amount": 500000, "description": "Қайырымдылық", "ask_email": true,
-		"language": "kk", "return_url": shop.URL + "/thanks"})
+		"language": "kk", "return_url": shop.URL + "/thanks",
+		"custom_fields": []map[string]any{{"name": "contract", "label": "Келісімшарт нөмірі", "required": true}}})
 	link := l["url"].(string)
 
 	ctx := switchtest.NewChrome(t, chromedp.WindowSize(320, 800))
@@ -151,6 +152,7 @@ func TestLinkPaidInBrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("f-amount"), "50"),
 		chromedp.SendKeys(chromedp.ID("f-email"), "buyer@example.kz"),
+		chromedp.SendKeys(chromedp.ID("f-c-contract"), "K-17"),
 		chromedp.Click(chromedp.ID("submit")),
 		chromedp.WaitVisible(chromedp.ID("error")),
 	))
@@ -159,6 +161,7 @@ func TestLinkPaidInBrowser(t *testing.T) {
 	require.Equal(t, "Сомасы: мәнін тексеріңіз", text)
 
 	require.Equal(t, "50", run(t, ctx, chromedp.Value(chromedp.ID("f-amount"))), "what the buyer typed is kept")
+	require.Equal(t, "K-17", run(t, ctx, chromedp.Value(chromedp.ID("f-c-contract"))))
 	run(t, ctx, chromedp.Evaluate[string](`document.getElementById('f-amount').value = ''`))
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("f-amount"), "1500,50"),
@@ -182,12 +185,15 @@ func TestLinkPaidInBrowser(t *testing.T) {
 	require.Equal(t, "buyer@example.kz", o.Email)
 	require.Equal(t, "kk", o.Language)
 	require.Equal(t, l["code"], o.Params[paylinks.ParamLink])
+	require.Equal(t, "K-17", o.Params["contract"], "the custom field's answer is in the order's params")
 	_, viaAPI := w.api("GET", "/v1/orders/"+o.ID, nil)
 	require.Equal(t, "deposited", viaAPI["status"], "the JSON API sees the link's order")
 	require.Equal(t, l["code"].(string)+"-1", o.Number)
 
 	// A second buyer: a second order, listed after the first.
-	second := w.post(link, url.Values{"amount": {"100"}, "email": {"second@example.kz"}})
+	require.Equal(t, http.StatusUnprocessableEntity, w.post(link, url.Values{"amount": {"100"}, "email": {"second@example.kz"}}).StatusCode,
+		"a required custom field left empty")
+	second := w.post(link, url.Values{"amount": {"100"}, "email": {"second@example.kz"}, "c_contract": {"K-18"}})
 	require.Equal(t, http.StatusSeeOther, second.StatusCode)
 	id2 := strings.TrimPrefix(second.Header.Get("Location"), "/pay/")
 	require.Equal(t, l["code"].(string)+"-2", w.Order(id2).Number)

@@ -267,6 +267,8 @@ func (s *Service) State(ctx context.Context, l *Link) (State, error) {
 type Buyer struct {
 	Amount      int64 // for a link whose buyer chooses it
 	Email, Name string
+	// Fields are the answers to the link's custom fields, by name.
+	Fields map[string]string
 }
 
 // Pay registers an order through the link for buyer and returns it. A
@@ -306,6 +308,16 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		}
 		name = strings.TrimSpace(b.Name)
 	}
+	params := map[string]string{ParamLink: l.Code}
+	for _, f := range l.Fields {
+		v := strings.TrimSpace(b.Fields[f.Name])
+		if (f.Required && v == "") || !validText(v, MaxFieldValue) {
+			return nil, bad(f.Name, "is required, at most %d printable characters", MaxFieldValue)
+		}
+		if v != "" {
+			params[f.Name] = v
+		}
+	}
 	if l.OneTime && l.OrderCount > 0 {
 		last, err := s.OrderIDs(l.Code, 1)
 		if err != nil {
@@ -329,7 +341,7 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 	req := payments.RegisterRequest{
 		Merchant: l.Merchant, Number: l.Code + "-" + strconv.Itoa(l.OrderCount+1), Amount: amount, Currency: l.Currency,
 		Description: l.Description, Cart: l.Cart, Email: email, Customer: name, Language: l.Language,
-		ReturnURL: ret, Params: map[string]string{ParamLink: l.Code}, TwoStage: l.TwoStage,
+		ReturnURL: ret, Params: params, TwoStage: l.TwoStage,
 	}
 	if !l.ExpiresAt.IsZero() {
 		// An invoice's order ends with its pay-by deadline, not later.
