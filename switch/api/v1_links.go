@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/paylinks"
 )
 
@@ -40,6 +41,14 @@ type createLinkRequest struct {
 	ReturnURL     *string     `json:"return_url"`
 	ExpiresAt     *string     `json:"expires_at"`
 	CustomFields  []linkField `json:"custom_fields"`
+	Cart          []cartLine  `json:"cart"`
+}
+
+// cartLine is a line of an invoice's cart: price in minor units.
+type cartLine struct {
+	Name     string `json:"name"`
+	Quantity int64  `json:"quantity"`
+	Price    int64  `json:"price"`
 }
 
 // linkField is a custom field of a link's form, as the API spells it.
@@ -73,6 +82,7 @@ type paymentLinkObject struct {
 	ExpiresAt     *time.Time  `json:"expires_at,omitempty"`
 	DisabledAt    *time.Time  `json:"disabled_at,omitempty"`
 	CustomFields  []linkField `json:"custom_fields"`
+	Cart          []cartLine  `json:"cart,omitempty"`
 	OrderCount    int         `json:"order_count"`
 	OrderIDs      []string    `json:"order_ids"`
 }
@@ -89,6 +99,9 @@ func (c *call) linkJSON(l *paylinks.Link) (paymentLinkObject, error) {
 		ReturnURL: l.ReturnURL, CreatedAt: l.CreatedAt, OrderCount: l.OrderCount, CustomFields: []linkField{}}
 	for _, f := range l.Fields {
 		v.CustomFields = append(v.CustomFields, linkField(f))
+	}
+	for _, it := range l.Cart {
+		v.Cart = append(v.Cart, cartLine{Name: it.Name, Quantity: it.Quantity, Price: it.Price})
 	}
 	if v.OrderIDs, err = c.s.cfg.PaymentLinks.OrderIDs(l.Code, maxLinkOrders); err != nil {
 		return paymentLinkObject{}, err
@@ -186,6 +199,9 @@ func (c *call) v1CreateLink() {
 	l.TwoStage = str(q.Capture) == "manual"
 	for _, f := range q.CustomFields {
 		l.Fields = append(l.Fields, paylinks.Field(f))
+	}
+	for _, it := range q.Cart {
+		l.Cart = append(l.Cart, order.CartItem{Name: it.Name, Quantity: it.Quantity, Price: it.Price, Amount: it.Quantity * it.Price})
 	}
 	if q.ExpiresAt != nil {
 		t, err := time.Parse(time.RFC3339, *q.ExpiresAt)

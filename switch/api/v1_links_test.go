@@ -31,14 +31,15 @@ func TestV1PaymentLinks(t *testing.T) {
 
 	deadline := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
 	inv := h.v1("POST", "/v1/payment_links", keyA, "inv-1", map[string]any{
-		"amount": 1500000, "one_time": true, "customer_email": "buyer@example.kz", "customer_name": "Айгерім",
+		"amount": 1500000, "one_time": true, "cart": []any{map[string]any{"name": "Chair", "quantity": 2, "price": 750000}}, "customer_email": "buyer@example.kz", "customer_name": "Айгерім",
 		"capture": "manual", "language": "kk", "description": "Invoice 17", "expires_at": deadline.Format(time.RFC3339)})
 	require.Equal(t, http.StatusCreated, inv.Status, string(inv.Raw))
 	require.Equal(t, true, inv.Body["one_time"])
 	require.Equal(t, "manual", inv.Body["capture"])
 	require.Equal(t, deadline.Format(time.RFC3339), inv.Body["expires_at"])
+	require.Equal(t, []any{map[string]any{"name": "Chair", "quantity": 2.0, "price": 750000.0}}, inv.Body["cart"])
 	again := h.v1("POST", "/v1/payment_links", keyA, "inv-1", map[string]any{
-		"amount": 1500000, "one_time": true, "customer_email": "buyer@example.kz", "customer_name": "Айгерім",
+		"amount": 1500000, "one_time": true, "cart": []any{map[string]any{"name": "Chair", "quantity": 2, "price": 750000}}, "customer_email": "buyer@example.kz", "customer_name": "Айгерім",
 		"capture": "manual", "language": "kk", "description": "Invoice 17", "expires_at": deadline.Format(time.RFC3339)})
 	require.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
 	require.Equal(t, inv.Body["code"], again.Body["code"], "the same key makes no second invoice")
@@ -83,6 +84,10 @@ func TestV1PaymentLinks(t *testing.T) {
 		{map[string]any{"amount": 100, "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"},
 		{map[string]any{"amount": "100"}, "amount"},
 		{map[string]any{"amount": 100, "colour": "red"}, "colour"},
+		{map[string]any{"amount": 100, "cart": []any{map[string]any{"name": "A", "quantity": 1, "price": 99}}}, "cart"},
+		{map[string]any{"amount": 100, "cart": []any{map[string]any{"name": "", "quantity": 1, "price": 100}}}, "cart[0].name"},
+		{map[string]any{"amount": 100, "cart": []any{map[string]any{"name": "A", "quantity": 0, "price": 100}}}, "cart[0].quantity"},
+		{map[string]any{"min_amount": 100, "max_amount": 200, "cart": []any{map[string]any{"name": "A", "quantity": 1, "price": 100}}}, "cart"},
 		{map[string]any{"amount": 100, "custom_fields": []any{map[string]any{"name": "Room No", "label": "Room"}}}, "custom_fields[0].name"},
 		{map[string]any{"amount": 100, "custom_fields": []any{map[string]any{"name": "payment_link", "label": "x"}}}, "custom_fields[0].name"},
 		{map[string]any{"amount": 100, "custom_fields": []any{map[string]any{"name": "a", "label": "A"}, map[string]any{"name": "b", "label": ""}}}, "custom_fields[1].label"},

@@ -44,6 +44,12 @@ func (s *Service) Handler() http.Handler {
 	return mux
 }
 
+// cartLine is a cart's line as the page shows it.
+type cartLine struct {
+	Name, Price, Total string
+	Quantity           int64
+}
+
 // fieldInput is a custom field on the form, with what the buyer typed.
 type fieldInput struct {
 	Field
@@ -61,6 +67,7 @@ type pageData struct {
 	Action                     string
 	Form                       struct{ Amount, Email, Name string }
 	Fields                     []fieldInput
+	Cart                       []cartLine
 	QR                         template.HTML
 }
 
@@ -120,6 +127,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, problem string, 
 		return
 	}
 	d.Description, d.AskEmail, d.AskName, d.Error = l.Description, l.AskEmail, l.AskName, problem
+	for _, it := range l.Cart {
+		d.Cart = append(d.Cart, cartLine{Name: it.Name, Quantity: it.Quantity, Price: formatAmount(it.Price, l.Currency),
+			Total: formatAmount(it.Quantity*it.Price, l.Currency)})
+	}
 	if l.Amount > 0 {
 		d.Amount = formatAmount(l.Amount, l.Currency)
 	} else {

@@ -80,6 +80,7 @@ const (
 	MaxFields     = 5
 	MaxFieldLabel = 64
 	MaxFieldValue = 256
+	MaxCart       = 100
 )
 
 // State is what a link can do now.
@@ -218,14 +219,26 @@ func (l *Link) Validate(now time.Time) error {
 			return bad(at+".label", "must be 1 to %d printable characters", MaxFieldLabel)
 		}
 	}
+	if len(l.Cart) > MaxCart {
+		return bad("cart", "at most %d lines", MaxCart)
+	}
 	var total int64
 	for i, it := range l.Cart {
-		if it.Name == "" || it.Quantity <= 0 || it.Price <= 0 {
-			return bad(fmt.Sprintf("cart[%d]", i), "needs a name, a positive quantity and a positive price")
+		at := fmt.Sprintf("cart[%d]", i)
+		switch {
+		case strings.TrimSpace(it.Name) == "" || !validText(it.Name, MaxName):
+			return bad(at+".name", "must be 1 to %d printable characters", MaxName)
+		case it.Quantity <= 0 || it.Quantity > 1_000_000:
+			return bad(at+".quantity", "must be a whole number from 1 to 1000000")
+		case it.Price <= 0 || it.Price > maxAmount:
+			return bad(at+".price", "must be a positive number of minor units up to %d", int64(maxAmount))
 		}
 		total += it.Quantity * it.Price
+		if total > maxAmount {
+			return bad("cart", "the lines' total exceeds %d", int64(maxAmount))
+		}
 	}
-	if len(l.Cart) > 0 && total != l.Amount {
+	if len(l.Cart) > 0 && total != l.Amount { // a link the buyer chooses the amount of has no cart
 		return bad("cart", "the lines' total %d is not the amount %d", total, l.Amount)
 	}
 	return nil

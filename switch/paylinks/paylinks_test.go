@@ -216,6 +216,7 @@ func TestInvoiceMailed(t *testing.T) {
 	}))
 	t.Cleanup(shop.Close)
 	inv := w.create(map[string]any{"amount": 1500000, "one_time": true, "customer_email": "buyer@example.kz",
+		"cart":          []map[string]any{{"name": "Chair", "quantity": 2, "price": 700000}, {"name": "Delivery", "quantity": 1, "price": 100000}},
 		"customer_name": "Aigerim", "description": "Invoice 17: two chairs", "language": "en", "capture": "manual",
 		"return_url": shop.URL + "/paid", "expires_at": time.Now().Add(72 * time.Hour).Format(time.RFC3339)})
 	link := inv["url"].(string)
@@ -263,6 +264,7 @@ func TestInvoiceMailed(t *testing.T) {
 	require.Equal(t, http.StatusOK, st)
 	require.Contains(t, body, "15000.00 ₸")
 	require.NotContains(t, body, `name="email"`, "the invoice's e-mail is fixed, not asked")
+	require.Contains(t, body, "<td class=\"name\">Chair</td><td class=\"num\">2 × 7000.00 ₸</td><td class=\"num\">14000.00 ₸</td>")
 
 	// A post from another site is refused (the browser says so).
 	require.Equal(t, http.StatusForbidden, w.post(link, url.Values{}, "Sec-Fetch-Site", "cross-site").StatusCode)
@@ -274,11 +276,15 @@ func TestInvoiceMailed(t *testing.T) {
 
 	// The buyer scans the QR code and pays in the browser: the invoice's
 	// unpaid order again, not a second one.
-	ctx := switchtest.NewChrome(t, chromedp.WindowSize(390, 800))
+	ctx := switchtest.NewChrome(t, chromedp.WindowSize(320, 800))
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.EmulateViewport(390, 800, chromedp.EmulatePortrait, chromedp.EmulateMobile),
+		chromedp.EmulateViewport(320, 800, chromedp.EmulatePortrait, chromedp.EmulateMobile),
 		chromedp.Navigate(scanned),
-		chromedp.WaitVisible(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("cart")),
+	))
+	require.False(t, run(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)),
+		"the invoice with its cart scrolls sideways at 320 px")
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("submit")),
 		chromedp.WaitVisible(chromedp.ID("pan")),
 	))
@@ -294,6 +300,8 @@ func TestInvoiceMailed(t *testing.T) {
 	o := w.Order(strings.TrimPrefix(pay, "/pay/"))
 	require.Equal(t, order.StatusApproved, o.Status, "two-stage: held; action code %d", o.ActionCode)
 	require.Equal(t, "Aigerim", o.Customer)
+	require.Len(t, o.Cart, 2, "the invoice's cart is the order's, for its receipt")
+	require.Equal(t, "Chair", o.Cart[0].Name)
 	require.Equal(t, "buyer@example.kz", o.Email)
 
 	st, body = w.page(link)
