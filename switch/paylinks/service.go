@@ -324,8 +324,10 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 			return nil, err
 		}
 		if len(last) == 1 {
+			// Still payable, or being paid (3-D Secure): that order, so a
+			// one-time link never has two payments under way.
 			o, err := s.d.Orders.Get(ctx, last[0])
-			if err == nil && o.Status == order.StatusRegistered && o.ExpiresAt.After(s.d.Now()) {
+			if err == nil && (o.Status == order.Status3DS || o.Status == order.StatusRegistered && o.ExpiresAt.After(s.d.Now())) {
 				return o, nil
 			}
 		}
