@@ -49,7 +49,17 @@ type Server struct {
 	// guard limits the wrong passwords one address may try across logins
 	// (the account lock itself is the users store's).
 	guard *authguard.Guard
+	// special queues special reports (nil: no mail configured).
+	special SpecialQueue
+	// fiscalDead counts a merchant's fiscal receipts that went to the dead
+	// letters ("" for every merchant); nil without fiscalization.
+	fiscalDead func(merchant string) (int, error)
 }
+
+// FiscalFailures lets the register warn about fiscal receipts the fiscal
+// service never issued (dead letters), which the law requires and only a
+// person can now sort out. Call it before serving.
+func (s *Server) FiscalFailures(f func(merchant string) (int, error)) { s.fiscalDead = f }
 
 // UnsignedCallbacks tells the cabinet which merchants have no callback
 // secret (the daemon knows the callbacks' config). Call it before serving.
@@ -150,6 +160,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /orders", s.signedIn(roleAny, s.ordersPage))
 	m.HandleFunc("GET /orders/export.csv", s.signedIn(roleAny, s.exportCSV))
 	m.HandleFunc("GET /orders/export.xlsx", s.signedIn(roleAny, s.exportXLSX))
+	m.HandleFunc("POST /orders/email", s.signedIn(roleAny, s.emailReport))
 	m.HandleFunc("GET /columns", s.signedIn(roleAny, s.columnsPage))
 	m.HandleFunc("POST /columns", s.signedIn(roleAny, s.columnsSubmit))
 	m.HandleFunc("POST /filters", s.signedIn(roleAny, s.saveFilter))

@@ -29,6 +29,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/receipt"
+	"github.com/tulpar-switch/tulpar/switch/reportmail"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
@@ -47,6 +48,7 @@ type Daemon struct {
 	saf      *saf.Queue
 	payments *payments.Service
 	receipts *receipt.Handler
+	reports  *reportmail.Sender // nil without mail
 	ln       net.Listener
 	http     *http.Server
 	adminLn  net.Listener
@@ -173,8 +175,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.wireCallbacks(&deps, kinds); err != nil {
 		return nil, err
 	}
-	reports, err := d.wireReports(kinds)
-	if err != nil {
+	if d.reports, err = d.wireReports(kinds); err != nil {
 		return nil, err
 	}
 	if err := d.wireFiscal(&deps, kinds); err != nil {
@@ -205,11 +206,11 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.saf.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("daemon: saf: %w", err)
 	}
-	if reports != nil {
+	if d.reports != nil {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			reports.Run(runCtx)
+			d.reports.Run(runCtx)
 		}()
 	}
 	d.wg.Add(4)
