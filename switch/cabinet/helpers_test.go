@@ -46,7 +46,7 @@ type stack struct {
 	seq atomic.Int64
 }
 
-func newStack(t testing.TB) *stack {
+func newStack(t testing.TB, configure ...func(*daemon.Config)) *stack {
 	t.Helper()
 	s := &stack{t: t, TLS: switchtest.NewTLS(t)}
 	s.Switch = switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
@@ -61,6 +61,9 @@ func newStack(t testing.TB) *stack {
 		c.Payments.Merchants = append(c.Payments.Merchants, r)
 		// The merchant's callback server in the settings test is on loopback.
 		c.API.Merchants[0].CallbackAllowPrivate = true
+		for _, f := range configure {
+			f(c)
+		}
 	}})
 	us := s.D.Users()
 	for _, u := range []users.NewUser{

@@ -51,6 +51,8 @@ type ordersData struct {
 	ExportCSV, ExportXLSX  string
 	ColumnsURL             string
 	CurrentQuery, SaveName string
+	EmailTo                string
+	CanEmail               bool
 	Hidden                 url.Values
 }
 
@@ -101,6 +103,17 @@ func (s *Server) ordersPage(rq *req) {
 	d := ordersData{F: f, Query: f.values().Encode(), Statuses: statusChoices(rq.lang, f), Merchants: s.merchantChoices(rq, f.Merchant), Errors: errs}
 	d.CurrentQuery = d.Query
 	d.Hidden = f.values()
+	if to := rq.r.URL.Query().Get("emailed"); to != "" {
+		rq.flash = fmt.Sprintf(t(rq.lang, "emailed"), to)
+	}
+	d.EmailTo, d.CanEmail = rq.user.Email, s.special != nil
+	if s.fiscalDead != nil {
+		if n, err := s.fiscalDead(rq.scope()); err != nil {
+			s.log.Error().Err(err).Msg("fiscal dead letters not read")
+		} else if n > 0 {
+			rq.alert = fmt.Sprintf(t(rq.lang, "fiscal_dead"), n)
+		}
+	}
 	loc := rq.loc()
 	switch {
 	case f.From != "" && f.To != "":

@@ -51,7 +51,17 @@ type Server struct {
 	guard *authguard.Guard
 	// links are the payment links (nil: no such page).
 	links Links
+	// special queues special reports (nil: no mail configured).
+	special SpecialQueue
+	// fiscalDead counts a merchant's fiscal receipts that went to the dead
+	// letters ("" for every merchant); nil without fiscalization.
+	fiscalDead func(merchant string) (int, error)
 }
+
+// FiscalFailures lets the register warn about fiscal receipts the fiscal
+// service never issued (dead letters), which the law requires and only a
+// person can now sort out. Call it before serving.
+func (s *Server) FiscalFailures(f func(merchant string) (int, error)) { s.fiscalDead = f }
 
 // UnsignedCallbacks tells the cabinet which merchants have no callback
 // secret (the daemon knows the callbacks' config). Call it before serving.
@@ -152,6 +162,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /orders", s.signedIn(roleAny, s.ordersPage))
 	m.HandleFunc("GET /orders/export.csv", s.signedIn(roleAny, s.exportCSV))
 	m.HandleFunc("GET /orders/export.xlsx", s.signedIn(roleAny, s.exportXLSX))
+	m.HandleFunc("POST /orders/email", s.signedIn(roleAny, s.emailReport))
 	m.HandleFunc("GET /columns", s.signedIn(roleAny, s.columnsPage))
 	m.HandleFunc("POST /columns", s.signedIn(roleAny, s.columnsSubmit))
 	m.HandleFunc("POST /filters", s.signedIn(roleAny, s.saveFilter))

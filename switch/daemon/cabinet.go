@@ -45,6 +45,26 @@ func (d *Daemon) startCabinet() error {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	c.PaymentLinks(d.paylinks)
+	if len(d.cfg.Fiscal.Merchants) > 0 {
+		c.FiscalFailures(func(merchant string) (int, error) {
+			n := 0
+			for id := range d.cfg.Fiscal.Merchants {
+				if merchant != "" && id != merchant {
+					continue
+				}
+				dead, err := d.FiscalDeadLetters(id)
+				if err != nil {
+					return 0, err
+				}
+				n += len(dead)
+			}
+			return n, nil
+		})
+	}
+	if d.reports != nil {
+		c.SpecialReports(d.reports.QueueSpecial)
+		d.reports.Special(c.RenderSpecial)
+	}
 	c.UnsignedCallbacks(func(merchant string) bool {
 		for _, m := range d.cfg.API.Merchants {
 			if m.Merchant == merchant && m.CallbackSecret != "" {

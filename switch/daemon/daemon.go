@@ -31,6 +31,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/paylinks"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/receipt"
+	"github.com/tulpar-switch/tulpar/switch/reportmail"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 	"github.com/tulpar-switch/tulpar/switch/tlsconf"
@@ -52,6 +53,7 @@ type Daemon struct {
 	paylinks *paylinks.Service
 	// mail is the one mailer (nil until asked for; see mailer()).
 	mail    *mailer.Mailer
+	reports *reportmail.Sender // nil without mail
 	ln      net.Listener
 	http    *http.Server
 	adminLn net.Listener
@@ -178,8 +180,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.wireCallbacks(&deps, kinds); err != nil {
 		return nil, err
 	}
-	reports, err := d.wireReports(kinds)
-	if err != nil {
+	if d.reports, err = d.wireReports(kinds); err != nil {
 		return nil, err
 	}
 	if err := d.wireFiscal(&deps, kinds); err != nil {
@@ -210,11 +211,11 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.saf.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("daemon: saf: %w", err)
 	}
-	if reports != nil {
+	if d.reports != nil {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			reports.Run(runCtx)
+			d.reports.Run(runCtx)
 		}()
 	}
 	d.wg.Add(4)

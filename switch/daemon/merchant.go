@@ -245,11 +245,12 @@ func (d *Daemon) mountMerchantSide(kinds kindMux) error {
 	return nil
 }
 
-// wireReports sets up the daily report e-mails when any merchant asked for
-// them: the mailer, and the sender as the deliverer of its queued items.
-// Nil when none did.
+// wireReports sets up the reports by e-mail when the switch has mail: the
+// daily reports of the merchants that asked for them, and the special
+// reports the cabinet's users ask for; the sender delivers their queued
+// items. Nil without mail.
 func (d *Daemon) wireReports(kinds kindMux) (*reportmail.Sender, error) {
-	if len(d.cfg.Reports.Merchants) == 0 {
+	if !d.cfg.Mail.Enabled() {
 		return nil, nil
 	}
 	m, err := d.mailer()

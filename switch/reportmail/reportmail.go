@@ -22,6 +22,7 @@ import (
 	"net/mail"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,11 +113,18 @@ func QueueKey(merchant string) string { return "report:" + merchant }
 // (listed with the data file's buckets in switch/journal's doc).
 var bucketQueued = []byte("report_mail_queued")
 
-// job is a queued report's payload.
+// job is a queued report's payload: a merchant's day, or a special
+// report someone asked for (Spec, rendered by the Renderer).
 type job struct {
-	Merchant string `json:"merchant"`
-	Date     string `json:"date"`
+	Merchant string          `json:"merchant"`
+	Date     string          `json:"date,omitempty"`
+	To       []string        `json:"to,omitempty"`
+	Spec     json.RawMessage `json:"spec,omitempty"`
 }
+
+// Renderer builds a special report's message from its spec (the
+// cabinet's filtered register: it owns the filter and the columns).
+type Renderer func(ctx context.Context, spec []byte) (mailer.Message, error)
 
 // Sender schedules and sends the reports. It is the saf.Deliverer of
 // order.KindReportMail items.
@@ -131,6 +139,35 @@ type Sender struct {
 
 	checks, queued prometheus.Counter
 	sent           *prometheus.CounterVec
+	// render is set by the cabinet, which starts after the queue: a
+	// special report due before then waits for it (Retry).
+	render atomic.Pointer[Renderer]
+}
+
+// Special sets the renderer of special reports.
+func (s *Sender) Special(r Renderer) { s.render.Store(&r) }
+
+// QueueSpecial queues a special report for to, journaled in the same
+// transaction: it is built and sent by the queue, with its retries, after
+// the browser that asked has gone.
+func (s *Sender) QueueSpecial(ctx context.Context, merchant string, to []string, spec []byte) error {
+	if s.render.Load() == nil {
+		return errors.New("reports: no special reports here")
+	}
+	payload, err := json.Marshal(job{Merchant: merchant, To: to, Spec: spec})
+	if err != nil {
+		return err
+	}
+	entry, _ := json.Marshal(map[string]any{"kind": "special_report", "merchant": merchant, "to": to, "spec": json.RawMessage(spec), "outcome": "queued"})
+	_, err = s.j.AppendTx(ctx, []journal.Entry{{Direction: journal.Internal, Channel: order.ChannelMail, Payload: entry}}, func(tx *bolt.Tx, _ []uint64) error {
+		_, err := s.queue.EnqueueTx(tx, saf.Item{Queue: QueueKey(merchant), Kind: order.KindReportMail, Payload: payload})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reports: special report: %w", err)
+	}
+	s.queued.Inc()
+	return nil
 }
 
 // New builds the Sender; queue must deliver order.KindReportMail items to
@@ -260,27 +297,41 @@ func queuedKey(merchant, date string) []byte { return []byte(merchant + "\x00" +
 // reads the same), journaled before and after the send.
 func (s *Sender) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
 	var jb job
-	if err := json.Unmarshal(it.Payload, &jb); err != nil || jb.Merchant == "" || jb.Date == "" {
+	if err := json.Unmarshal(it.Payload, &jb); err != nil || jb.Merchant == "" || (jb.Date == "" && jb.Spec == nil) {
 		return saf.Rejected, fmt.Errorf("reports: item %d: undecodable payload", it.ID)
 	}
-	sub, ok := s.cfg.Merchants[jb.Merchant]
-	if !ok {
-		return saf.Rejected, fmt.Errorf("reports: item %d: merchant %s no longer subscribed", it.ID, jb.Merchant)
+	kind := "daily_report"
+	var msg mailer.Message
+	var err error
+	if jb.Spec != nil {
+		kind = "special_report"
+		render := s.render.Load()
+		if render == nil {
+			return saf.Retry, fmt.Errorf("reports: item %d: special reports not ready yet", it.ID)
+		}
+		if msg, err = (*render)(ctx, jb.Spec); err == nil {
+			msg.To = jb.To
+		}
+	} else {
+		sub, ok := s.cfg.Merchants[jb.Merchant]
+		if !ok {
+			return saf.Rejected, fmt.Errorf("reports: item %d: merchant %s no longer subscribed", it.ID, jb.Merchant)
+		}
+		msg, err = s.Build(ctx, jb.Merchant, jb.Date, sub)
 	}
-	log := s.log.With().Str("merchant", jb.Merchant).Str("date", jb.Date).Int("attempt", it.Attempts).Logger()
-	msg, err := s.Build(ctx, jb.Merchant, jb.Date, sub)
+	log := s.log.With().Str("merchant", jb.Merchant).Str("date", jb.Date).Str("kind", kind).Int("attempt", it.Attempts).Logger()
 	if err != nil {
-		log.Error().Err(err).Msg("daily report not built")
+		log.Error().Err(err).Msg("report not built")
 		return saf.Retry, err
 	}
-	out, _ := json.Marshal(map[string]any{"kind": "daily_report", "merchant": jb.Merchant, "date": jb.Date,
+	out, _ := json.Marshal(map[string]any{"kind": kind, "merchant": jb.Merchant, "date": jb.Date,
 		"to": msg.To, "subject": msg.Subject, "attachments": attachmentNames(msg), "repeat": repeat})
 	if _, err := s.j.Append(ctx, journal.Entry{Direction: journal.Out, Channel: order.ChannelMail, Payload: out}); err != nil {
 		return saf.Retry, fmt.Errorf("reports: journal: %w", err)
 	}
 	sendErr := s.mail.Send(ctx, msg)
 	outcome := saf.Delivered
-	result := map[string]any{"kind": "daily_report", "merchant": jb.Merchant, "date": jb.Date, "outcome": "sent"}
+	result := map[string]any{"kind": kind, "merchant": jb.Merchant, "date": jb.Date, "outcome": "sent"}
 	if sendErr != nil {
 		outcome, result["outcome"], result["error"] = saf.Retry, "failed", sendErr.Error()
 	}
@@ -292,10 +343,10 @@ func (s *Sender) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Out
 		outcome, sendErr = saf.Retry, fmt.Errorf("reports: journal: %w", err)
 	}
 	if sendErr != nil {
-		log.Warn().Err(sendErr).Msg("daily report not sent; the queue retries")
+		log.Warn().Err(sendErr).Msg("report not sent; the queue retries")
 		return outcome, sendErr
 	}
-	log.Info().Strs("to", msg.To).Msg("daily report sent")
+	log.Info().Int("recipients", len(msg.To)).Msg("report sent")
 	return outcome, nil
 }
 
