@@ -521,5 +521,8 @@ func TestDirectoryConnectionsReused(t *testing.T) {
 	first := opened.Load()
 	require.LessOrEqual(t, first, int64(16))
 	wave(2)
-	require.Equal(t, first, opened.Load(), "the second wave reused the first's connections")
+	// A connection handed back a moment after the next request looked
+	// for one costs a dial under load; two kept idle (Go's default) cost
+	// fourteen.
+	require.LessOrEqual(t, opened.Load()-first, int64(2), "the second wave reused the first's connections")
 }
