@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/paylinks"
+	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
@@ -353,4 +355,20 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	v, err := chromedp.Run(ctx, a)
 	require.NoError(t, err)
 	return v
+}
+
+// TestLinkNumberTakenByACrash: an order registered through a link whose
+// count a crash kept from being recorded holds the link's next number;
+// the next buyer gets the number after it, not an error for ever after.
+func TestLinkNumberTakenByACrash(t *testing.T) {
+	w := newWorld(t)
+	l := w.create(map[string]any{"amount": 5000, "description": "Coffee"})
+	code := l["code"].(string)
+	_, err := w.D.Payments().Register(context.Background(), payments.RegisterRequest{Merchant: switchtest.Merchant, Number: code + "-1",
+		Amount: 5000, ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	resp := w.post(l["url"].(string), url.Values{})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	id := path.Base(resp.Header.Get("Location"))
+	require.Equal(t, code+"-2", w.Order(id).Number)
 }

@@ -341,7 +341,7 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		}
 	}
 	req := payments.RegisterRequest{
-		Merchant: l.Merchant, Number: l.Code + "-" + strconv.Itoa(l.OrderCount+1), Amount: amount, Currency: l.Currency,
+		Merchant: l.Merchant, Amount: amount, Currency: l.Currency,
 		Description: l.Description, Cart: l.Cart, Email: email, Customer: name, Language: l.Language,
 		ReturnURL: ret, Params: params, TwoStage: l.TwoStage,
 	}
@@ -349,12 +349,22 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		// An invoice's order ends with its pay-by deadline, not later.
 		req.Lifetime = l.ExpiresAt.Sub(s.d.Now())
 	}
-	res, err := s.d.Orders.Register(ctx, req)
-	if err != nil {
-		return nil, err
+	// The order is on disk before the link counts it: a crash between the
+	// two leaves an order nobody pays, which expires, and its number taken,
+	// so the next one takes the number after it.
+	var res *payments.Result
+	for tries := 0; ; tries++ {
+		req.Number = l.Code + "-" + strconv.Itoa(l.OrderCount+1)
+		res, err = s.d.Orders.Register(ctx, req)
+		if errors.Is(err, order.ErrDuplicateNumber) && tries < 10 {
+			l.OrderCount++
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
-	// The order is on disk; a crash before the link records it leaves an
-	// order nobody pays, which expires.
 	l.OrderCount++
 	err = s.write(ctx, l, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketOrders)
