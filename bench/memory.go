@@ -23,6 +23,20 @@ type MemoryStats struct {
 	RSSMax        uint64  `json:"rss_max_bytes"`
 	SlopeMBPerMin float64 `json:"heap_live_slope_mb_per_min"`
 	RSSSlope      float64 `json:"rss_slope_mb_per_min"`
+	// RSSGrowthAfterMinute is how much the resident set grew from the
+	// first sample a minute into the run to the last, in percent: flat
+	// memory is a small number (0 for runs shorter than a minute).
+	RSSGrowthAfterMinute float64 `json:"rss_growth_after_first_minute_percent"`
+	// Curve is every sample, for the plot (--plot) and for scripts.
+	Curve []MemoryPoint `json:"curve,omitempty"`
+}
+
+// MemoryPoint is one sample: seconds into the run, resident set and live
+// heap in bytes.
+type MemoryPoint struct {
+	Seconds  float64 `json:"s"`
+	RSS      uint64  `json:"rss"`
+	HeapLive uint64  `json:"heap_live"`
 }
 
 // MemorySampler samples memory once per interval until Stop.
@@ -85,6 +99,12 @@ func (s *MemorySampler) Stop() *MemoryStats {
 	}
 	st.SlopeMBPerMin = slope(s.at, s.heap) * 60 / (1 << 20)
 	st.RSSSlope = slope(s.at, s.rss) * 60 / (1 << 20)
+	for i, at := range s.at {
+		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], HeapLive: s.heap[i]})
+		if at >= time.Minute && st.RSSGrowthAfterMinute == 0 && s.rss[i] > 0 && i < len(s.at)-1 {
+			st.RSSGrowthAfterMinute = 100 * (float64(st.RSSLast) - float64(s.rss[i])) / float64(s.rss[i])
+		}
+	}
 	return st
 }
 

@@ -127,6 +127,9 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "\nmemory (%d samples after warm-up): heap live %s → %s (max %s, slope %+.2f MB/min); RSS %s → %s (max %s, slope %+.2f MB/min)\n",
 			m.Samples, mb(m.HeapLiveFirst), mb(m.HeapLiveLast), mb(m.HeapLiveMax), m.SlopeMBPerMin,
 			mb(m.RSSFirst), mb(m.RSSLast), mb(m.RSSMax), m.RSSSlope)
+		if m.RSSGrowthAfterMinute != 0 {
+			fmt.Fprintf(w, "RSS growth after the first minute: %+.1f%%\n", m.RSSGrowthAfterMinute)
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

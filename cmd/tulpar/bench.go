@@ -24,6 +24,7 @@ type benchFlags struct {
 	duration, warmup, drainTimeout                                   time.Duration
 	requests, amount                                                 int64
 	mix, card, declineCard, cpuProfile, memProfile, dataDir, logLvl  string
+	plot                                                             string
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -64,6 +65,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the measured run, warm-up included, to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile (pprof) at the end of the run to this file")
 	fs.StringVar(&f.dataDir, "data", "", "--self: data directory of the switch (default: a temporary directory, removed afterwards)")
+	fs.StringVar(&f.plot, "plot", "", "write the run's memory over time (resident set and live heap) as a PNG to this file")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", bench.DefaultDrainTimeout, "--self: after the run, wait at most this long for the queued advices, reversals and callbacks to be sent (reported as the drain)")
 	fs.StringVar(&f.logLvl, "log-level", "warn", "--self: log level of the switch and simulators (logs go to stderr); info costs throughput")
 	fs.Usage = func() {
@@ -102,6 +104,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	} else {
 		rep.Write(stdout)
+	}
+	if f.plot != "" {
+		if err := writePlot(f.plot, rep.Memory); err != nil {
+			fmt.Fprintln(stderr, "tulpar bench:", err)
+			return exitFail
+		}
 	}
 	if rep.Failed() {
 		return exitFail
@@ -147,4 +155,16 @@ func (f *benchFlags) config(stderr io.Writer) (bench.Config, error) {
 		cfg.Start = self.Start
 	}
 	return cfg, nil
+}
+
+func writePlot(path string, m *bench.MemoryStats) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := bench.WritePlot(f, m); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -64,7 +64,7 @@ func TestBenchHelpExplainsEveryFlag(t *testing.T) {
 	code, _, errOut := runBenchCmd(t, "--help")
 	require.Equal(t, exitOK, code)
 	for _, flag := range []string{"scenario", "self", "url", "token", "iso-addr", "dialect", "clients", "rate", "workers", "duration",
-		"requests", "warmup", "json", "reference", "cpuprofile", "memprofile", "mix", "data", "drain-timeout"} {
+		"requests", "warmup", "json", "reference", "cpuprofile", "memprofile", "mix", "data", "drain-timeout", "plot"} {
 		require.Regexp(t, `(?m)^  -`+flag+`( |$)`, errOut, "help names --%s", flag)
 	}
 	code, _, errOut = runBenchCmd(t, "--scenario", "nope", "--requests", "1")
