@@ -229,3 +229,34 @@ func TestEarlierCardsIndexed(t *testing.T) {
 	_, err = payments.NewStore(db)
 	require.NoError(t, err, "opening again indexes nothing twice")
 }
+
+// TestNewNumberReplacesTheStoredCard: an order registered with a stored
+// card and paid with another card number is that number's payment: the
+// bank is charged the number typed, the order names it (so its refund
+// goes back to it) and nothing goes as credential on file.
+func TestNewNumberReplacesTheStoredCard(t *testing.T) {
+	s := switchtest.Run(t, switchtest.Options{})
+	h := &harness{Switch: s, t: t, svc: s.D.Payments()}
+	ctx := context.Background()
+	first, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "keep-1", Amount: 1000, Customer: "17",
+		ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	res, err := h.svc.Pay(ctx, payments.PayRequest{OrderID: first.Order.ID, KeepCard: true,
+		Card: payments.CardInput{PAN: visa, Expiry: visaExp, CVV2: "123"}})
+	require.NoError(t, err)
+	require.NotNil(t, res.Order.Stored)
+	uses := len(h.Bank.CredentialUses())
+
+	second, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "keep-2", Amount: 2000, Customer: "17",
+		CardID: res.Order.Stored.ID, ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	before := h.Account(switchtest.MC)
+	res, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: second.Order.ID, Card: payments.CardInput{PAN: switchtest.MC, Expiry: visaExp, CVV2: "123"}})
+	require.NoError(t, err)
+	require.Equal(t, order.StatusDeposited, res.Order.Status)
+	require.Equal(t, "555555******5599", res.Order.Card.Masked, "the order names the card charged")
+	require.Empty(t, res.Order.StoredCard)
+	require.False(t, res.Order.MerchantInitiated)
+	require.Len(t, h.Bank.CredentialUses(), uses, "no credential-on-file use")
+	require.NotEqual(t, before, h.Account(switchtest.MC), "the number typed was charged")
+}

@@ -141,6 +141,13 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 		return nil, err
 	}
 	n := o.Clone()
+	if r.Card.PAN != "" && n.StoredCard != "" {
+		// A card number typed for an order registered with a stored card
+		// (or an earlier attempt's): this attempt is that card's, not the
+		// stored one's, or the bank would charge one card while the order,
+		// its reversals and refunds named the other.
+		n.StoredCard, n.Card, n.MerchantInitiated = "", nil, false
+	}
 	if r.Card.PAN == "" {
 		if err := s.useStoredCard(ctx, n, &r, now); err != nil {
 			return nil, err
