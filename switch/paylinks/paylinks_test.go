@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"net/http"
@@ -371,4 +372,21 @@ func TestLinkNumberTakenByACrash(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	id := path.Base(resp.Header.Get("Location"))
 	require.Equal(t, code+"-2", w.Order(id).Number)
+}
+
+// TestDisableClosesOpenOrders: a buyer who opened a link before the shop
+// switched it off cannot pay the order it made afterwards.
+func TestDisableClosesOpenOrders(t *testing.T) {
+	w := newWorld(t)
+	l := w.create(map[string]any{"amount": 5000, "description": "Coffee"})
+	resp := w.post(l["url"].(string), url.Values{})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	id := path.Base(resp.Header.Get("Location"))
+	require.Equal(t, order.StatusRegistered, w.Order(id).Status)
+	st, _ := w.api("POST", "/v1/payment_links/"+l["code"].(string)+"/disable", nil)
+	require.Equal(t, http.StatusOK, st)
+	require.Equal(t, order.StatusDeclined, w.Order(id).Status, "the open order closed with the link")
+	ans := w.Pay(id, switchtest.Visa)
+	require.NotEqual(t, "0", fmt.Sprint(ans["errorCode"]), "and cannot be paid: %v", ans)
+	require.Equal(t, order.StatusDeclined, w.Order(id).Status)
 }

@@ -43,6 +43,7 @@ var (
 type Orders interface {
 	Register(ctx context.Context, r payments.RegisterRequest) (*payments.Result, error)
 	Get(ctx context.Context, id string) (*order.Order, error)
+	Decline(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error)
 }
 
 // Queue takes an invoice e-mail inside the link's commit (saf.Queue).
@@ -239,8 +240,32 @@ func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, er
 	if err := s.write(ctx, l, nil); err != nil {
 		return nil, err
 	}
+	// Its orders still waiting for a card close too: a buyer who opened
+	// the link before it was switched off must not pay it after (the shop
+	// switched it off because it was paid some other way).
+	ids, err := s.OrderIDs(l.Code, maxOpenOrders)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if o, err := s.d.Orders.Get(ctx, id); err == nil && o.Status == order.StatusRegistered {
+			if _, err := s.d.Orders.Decline(ctx, payments.FollowUpRequest{OrderID: id, Merchant: l.Merchant}); err != nil {
+				return nil, fmt.Errorf("paylinks: %s: close order %s: %w", l.Code, id, err)
+			}
+		}
+	}
 	return l, nil
 }
+
+// maxOpenOrders bounds the orders Disable looks at: the newest, which are
+// the only ones still within an order's lifetime (orderLifetime).
+const maxOpenOrders = 100
+
+// orderLifetime is how long a link's order waits for its buyer on the
+// card page, as any order does; an invoice's pay-by date shortens it,
+// never lengthens it (an order open for weeks would outlive a switch-off
+// and keep a 3-D Secure attempt's CVV2 in memory that long).
+const orderLifetime = 20 * time.Minute
 
 // State is the link's state now, reading its orders for a one-time one.
 func (s *Service) State(ctx context.Context, l *Link) (State, error) {
@@ -345,9 +370,10 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		Description: l.Description, Cart: l.Cart, Email: email, Customer: name, Language: l.Language,
 		ReturnURL: ret, Params: params, TwoStage: l.TwoStage,
 	}
+	req.Lifetime = orderLifetime
 	if !l.ExpiresAt.IsZero() {
 		// An invoice's order ends with its pay-by deadline, not later.
-		req.Lifetime = l.ExpiresAt.Sub(s.d.Now())
+		req.Lifetime = min(orderLifetime, l.ExpiresAt.Sub(s.d.Now()))
 	}
 	// The order is on disk before the link counts it: a crash between the
 	// two leaves an order nobody pays, which expires, and its number taken,
