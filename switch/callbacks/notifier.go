@@ -95,11 +95,12 @@ func (n *Notifier) target(merchant string) (Target, bool) {
 	if n.urls != nil {
 		if u := n.urls(merchant); u != "" {
 			if !ok {
-				// A URL the merchant typed: public addresses only unless
-				// the operator's config allows the merchant more.
-				t = Target{Unsigned: true, AllowPrivate: n.cfg.PrivateOK[merchant]}
+				t = Target{Unsigned: true}
 			}
-			t.URL, ok = u, true
+			// A URL the merchant typed: public addresses only unless the
+			// operator allows the merchant more (a configured target's
+			// allow_private speaks for the configured URL, not this one).
+			t.URL, t.AllowPrivate, ok = u, n.cfg.PrivateOK[merchant], true
 		}
 	}
 	return t, ok

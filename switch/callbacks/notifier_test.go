@@ -461,7 +461,10 @@ func TestCallbacksKeepOffInternalAddresses(t *testing.T) {
 func TestMerchantTypedURLKeepsOffInternalAddresses(t *testing.T) {
 	for _, allowed := range []bool{false, true} {
 		shop := newFakeMerchant(t, alwaysOK)
-		n, err := callbacks.New(callbacks.Config{PrivateOK: map[string]bool{"m1": allowed}}, zerolog.Nop(), nil, nil)
+		// The configured target may reach private addresses; the URL the
+		// merchant typed may only if PrivateOK says so.
+		configured := callbacks.Target{URL: "https://configured.example.kz/cb", Unsigned: true, AllowPrivate: true}
+		n, err := callbacks.New(callbacks.Config{Merchants: map[string]callbacks.Target{"m1": configured}, PrivateOK: map[string]bool{"m1": allowed}}, zerolog.Nop(), nil, nil)
 		require.NoError(t, err)
 		n.URLs(func(string) string { return shop.srv.URL + "/typed" })
 		q := &switchtest.Queue{}
