@@ -247,6 +247,13 @@ func TestNewNumberReplacesTheStoredCard(t *testing.T) {
 	require.NotNil(t, res.Order.Stored)
 	uses := len(h.Bank.CredentialUses())
 
+	// A customer's card does not pay an order registered for nobody.
+	anon, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "keep-anon", Amount: 700, ReturnURL: "https://shop.example.kz/ok"})
+	require.NoError(t, err)
+	_, err = h.svc.Pay(ctx, payments.PayRequest{OrderID: anon.Order.ID, CardID: res.Order.Stored.ID})
+	require.ErrorIs(t, err, order.ErrCardOwner)
+	require.Len(t, h.Bank.CredentialUses(), uses, "nothing went to the bank")
+
 	second, err := h.svc.Register(ctx, payments.RegisterRequest{Merchant: merchant, Number: "keep-2", Amount: 2000, Customer: "17",
 		CardID: res.Order.Stored.ID, ReturnURL: "https://shop.example.kz/ok"})
 	require.NoError(t, err)

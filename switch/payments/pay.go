@@ -304,7 +304,10 @@ func (s *Service) useStoredCard(ctx context.Context, n *order.Order, r *PayReque
 	if err != nil {
 		return err
 	}
-	if n.Customer != "" && reg.Stored.ClientID != "" && n.Customer != reg.Stored.ClientID {
+	// A card stored for a customer pays that customer's orders only: an
+	// order registered without a clientId is nobody's, and a merchant must
+	// not charge a customer's card for it (RBS refuses the same).
+	if reg.Stored.ClientID != "" && n.Customer != reg.Stored.ClientID {
 		return &order.InputError{Field: "cardId", Reason: order.ErrCardOwner.Error(), Err: order.ErrCardOwner}
 	}
 	pan, err := s.d.Vault.DecryptPAN(ctx, reg.Card.Ciphertext)
@@ -319,9 +322,6 @@ func (s *Service) useStoredCard(ctx context.Context, n *order.Order, r *PayReque
 	c.Ciphertext = append([]byte(nil), reg.Card.Ciphertext...)
 	c.Expiry = reg.StoredExpiry()
 	n.Card, n.StoredCard = &c, id
-	if n.Customer == "" {
-		n.Customer = reg.Stored.ClientID
-	}
 	n.MerchantInitiated = r.Card.CVV2 == ""
 	r.KeepCard = false
 	return nil
