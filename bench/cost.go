@@ -98,12 +98,23 @@ func drain(ctx context.Context, end JournalSample, sample func() (JournalSample,
 	d := &DrainStats{DepthAtEnd: end.SAFDepth, DepthAfter: end.SAFDepth}
 	start := time.Now()
 	deadline := start.Add(timeout)
+	// The queues say nothing when they empty: a tool looks again every
+	// 50 ms, and gives up at the deadline or when the run is cancelled.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	giveUp := time.NewTimer(time.Until(deadline))
+	defer giveUp.Stop()
 	for d.DepthAfter > 0 {
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			d.TimedOut = true
+		case <-giveUp.C:
+			d.TimedOut = true
+		case <-tick.C:
+		}
+		if d.TimedOut {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
 		s, err := sample()
 		if err != nil {
 			return nil
