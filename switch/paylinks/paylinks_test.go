@@ -156,9 +156,12 @@ func TestLinkPaidInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("f-amount"), "50"),
 		chromedp.SendKeys(chromedp.ID("f-email"), "buyer@example.kz"),
 		chromedp.SendKeys(chromedp.ID("f-c-contract"), "K-17"),
-		chromedp.Click(chromedp.ID("submit")),
-		chromedp.WaitVisible(chromedp.ID("error")),
 	))
+	// The form posts and the browser loads a new document: waiting for
+	// that load before looking for the next page's elements keeps the
+	// queries off the old document's nodes, which vanish under them.
+	submit(t, ctx)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("error"))))
 	text, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("error")))
 	require.NoError(t, err)
 	require.Equal(t, "Сомасы: мәнін тексеріңіз", text)
@@ -168,7 +171,9 @@ func TestLinkPaidInBrowser(t *testing.T) {
 	run(t, ctx, chromedp.Evaluate[string](`document.getElementById('f-amount').value = ''`))
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("f-amount"), "1500,50"),
-		chromedp.Click(chromedp.ID("submit")),
+	))
+	submit(t, ctx)
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.ID("pan")),
 		chromedp.SendKeys(chromedp.ID("pan"), switchtest.Visa),
 		chromedp.SendKeys(chromedp.ID("expiry"), "1230"),
@@ -287,10 +292,8 @@ func TestInvoiceMailed(t *testing.T) {
 	))
 	require.False(t, run(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)),
 		"the invoice with its cart scrolls sideways at 320 px")
-	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Click(chromedp.ID("submit")),
-		chromedp.WaitVisible(chromedp.ID("pan")),
-	))
+	submit(t, ctx)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("pan"))))
 	require.Equal(t, w.URL()+pay, run(t, ctx, chromedp.Location()))
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("pan"), switchtest.Visa),
@@ -349,6 +352,14 @@ func TestLinkRefused(t *testing.T) {
 
 	st, _ = w.page(w.URL() + paylinks.Prefix + "0000000000")
 	require.Equal(t, http.StatusNotFound, st)
+}
+
+// submit clicks the link form's button and waits until the document the
+// post leads to has loaded.
+func submit(t *testing.T, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("submit")))
+	require.NoError(t, err)
 }
 
 func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
