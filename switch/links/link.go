@@ -637,6 +637,9 @@ func (l *Link) recomputeLocked() State {
 		return ""
 	}
 	l.state, l.since = best, l.now()
+	// The gauge changes with the state, before anyone waiting is woken:
+	// a /metrics scrape after WaitReady sees the link ready.
+	l.met.setState(best)
 	close(l.changed)
 	l.changed = make(chan struct{})
 	return best
@@ -646,7 +649,6 @@ func (l *Link) announce(st State) {
 	if st == "" {
 		return
 	}
-	l.met.setState(st)
 	ev := l.log.Info()
 	if st == StateDown {
 		ev = l.log.Warn()
