@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,11 +77,52 @@ func TestAuditorsCommands(t *testing.T) {
 	files, err := os.ReadDir(reports)
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "one report per merchant")
-	tulpar(exitOK, "reconcile", "--data", dir, "--bank", demo.BankASCII, "--settlement", settlement, "--date", day, "--quiet")
+	recon := tulpar(exitOK, "reconcile", "--data", dir, "--bank", demo.BankASCII, "--settlement", settlement, "--date", day, "--quiet")
+
+	// The first half of the journal moved into an archive, as at the end of
+	// a business day: every command reads the same history, from the data
+	// directory or from a copy of the live file with --archive.
+	path := filepath.Join(dir, journal.DataFile)
+	j, err := journal.Open(path, journal.Options{})
+	require.NoError(t, err)
+	n, err := j.Count()
+	require.NoError(t, err)
+	mid, err := j.Get(n / 2)
+	require.NoError(t, err)
+	info, err := j.Archive(mid.Time.Add(time.Nanosecond), "audit")
+	require.NoError(t, err)
+	require.NotNil(t, info)
+	require.NoError(t, j.Close())
+	verify := tulpar(exitOK, "journal", "verify", "--data", dir, "--quiet")
+	require.Contains(t, verify, "1 archive files, entries 1..")
+	require.Equal(t, export, tulpar(exitOK, "journal", "export", "--data", dir, "--format", "jsonl", "--quiet"), "the same entries, archived or not")
+	tulpar(exitOK, "journal", "replay", "--data", dir, "--quiet")
+	reports2 := t.TempDir()
+	tulpar(exitOK, "report", "daily", "--data", dir, "--date", day, "--out", reports2, "--quiet")
+	for _, f := range files {
+		if filepath.Ext(f.Name()) != ".csv" {
+			continue
+		}
+		a, err := os.ReadFile(filepath.Join(reports, f.Name()))
+		require.NoError(t, err)
+		b, err := os.ReadFile(filepath.Join(reports2, f.Name()))
+		require.NoError(t, err)
+		require.Equal(t, string(a), string(b), "the daily report reads the archive")
+	}
+	require.Equal(t, recon, tulpar(exitOK, "reconcile", "--data", dir, "--bank", demo.BankASCII, "--settlement", settlement, "--date", day, "--quiet"))
+	elsewhere := t.TempDir()
+	live, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(elsewhere, "copy.db"), live, 0o600))
+	copyArgs := []string{"--copy", filepath.Join(elsewhere, "copy.db"), "--quiet"}
+	out := tulpar(exitFail, append([]string{"journal", "verify"}, copyArgs...)...)
+	require.Contains(t, out, "are in no file", "a copy without its archives is a gap verify names")
+	copyArgs = append(copyArgs, "--archive", filepath.Join(dir, journal.ArchiveDirName))
+	require.Equal(t, verify, tulpar(exitOK, append([]string{"journal", "verify"}, copyArgs...)...))
+	require.Equal(t, export, tulpar(exitOK, append([]string{"journal", "export", "--format", "jsonl"}, copyArgs...)...))
 
 	// One byte of one entry changed behind the journal's back: verify fails
 	// and names the entry.
-	path := filepath.Join(dir, journal.DataFile)
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
@@ -91,6 +133,6 @@ func TestAuditorsCommands(t *testing.T) {
 		return b.Put(k, v)
 	}))
 	require.NoError(t, db.Close())
-	out := tulpar(exitFail, "journal", "verify", "--data", dir, "--quiet")
-	require.Contains(t, out, "entry 1")
+	out = tulpar(exitFail, "journal", "verify", "--data", dir, "--quiet")
+	require.Contains(t, out, fmt.Sprintf("entry %d", info.Last+1), "the live file's first entry")
 }

@@ -30,9 +30,11 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return runGroup(ctx, "journal", `
 The journal is the switch's append-only, hash-chained record of every message
 and order change, kept with the order store in `+journal.DataFile+` in the data
-directory. These commands open it read-only and refuse a file a running switch
+directory, and in the archive files each closed business day moved to
+(`+journal.ArchiveDirName+` beside it, or --archive): these commands read them
+as one history. They open it read-only and refuse a file a running switch
 holds: stop the switch, or give --copy a consistent copy the switch wrote
-(GET /admin/journal/snapshot on the admin listener). Exit codes: 0 ok, 1 failure or mismatch, 2 usage.
+(GET /admin/journal/snapshot on the admin listener) with the archives. Exit codes: 0 ok, 1 failure or mismatch, 2 usage.
 `, journalCommands, args, stdout, stderr)
 }
 
@@ -59,6 +61,7 @@ func auditFlags(name, usage, about string, stderr io.Writer) *flag.FlagSet {
 // dataFlags are the flags of every command that reads the data file.
 type dataFlags struct {
 	dir, copy string
+	archive   string
 	lock      time.Duration
 	quiet     bool
 }
@@ -66,6 +69,7 @@ type dataFlags struct {
 func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.dir, "data", "", "the switch's data directory (reads "+journal.DataFile+" in it, read-only)")
 	fs.StringVar(&d.copy, "copy", "", "a copy of the data file to read instead of --data (the way to audit while the switch runs)")
+	fs.StringVar(&d.archive, "archive", "", "the journal's archive files (default: "+journal.ArchiveDirName+" beside the data file or the copy)")
 	fs.DurationVar(&d.lock, "lock-timeout", audit.DefaultLockTimeout, "how long to wait for the file lock before deciding a switch holds the file")
 	fs.BoolVar(&d.quiet, "quiet", false, "no progress bar (there is none anyway when stderr is not a terminal)")
 }
@@ -78,7 +82,7 @@ func (d *dataFlags) open(stderr io.Writer) (*audit.Data, int) {
 		fmt.Fprintln(stderr, err)
 		return nil, exitUsage
 	}
-	data, err := audit.Open(path, d.lock)
+	data, err := audit.Open(path, d.archive, d.lock)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if errors.Is(err, audit.ErrLocked) {

@@ -58,7 +58,7 @@ func BenchmarkVerifyReplay1M(b *testing.B) {
 	if bench1M.err != nil {
 		b.Fatal(bench1M.err)
 	}
-	d, err := Open(bench1M.path, 0)
+	d, err := Open(bench1M.path, "", 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func (f *fixture) close() {
 func (f *fixture) open() *Data {
 	f.tb.Helper()
 	f.close()
-	d, err := Open(f.path, 0)
+	d, err := Open(f.path, "", 0)
 	require.NoError(f.tb, err)
 	f.tb.Cleanup(func() { d.Close() })
 	return d

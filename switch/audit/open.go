@@ -29,11 +29,15 @@ type Data struct {
 	Journal *journal.Journal
 }
 
-// Open opens the data file at path read-only. bbolt's read-only mode takes
-// a shared flock, which cannot coexist with the switch's exclusive one, so
-// this never reads a file a switch is writing: it fails with ErrLocked after
-// lockTimeout (DefaultLockTimeout when zero).
-func Open(path string, lockTimeout time.Duration) (*Data, error) {
+// Open opens the data file at path read-only, with the journal's archives
+// in archiveDir (empty: the directory journal.ArchiveDirName beside the
+// file), so that every reader sees the journal as one history. bbolt's
+// read-only mode takes a shared flock, which cannot coexist with the
+// switch's exclusive one, so this never reads a file a switch is writing:
+// it fails with ErrLocked after lockTimeout (DefaultLockTimeout when zero).
+// The archives never change once written, and the switch holds them
+// shared: they can be read while it runs.
+func Open(path, archiveDir string, lockTimeout time.Duration) (*Data, error) {
 	if lockTimeout <= 0 {
 		lockTimeout = DefaultLockTimeout
 	}
@@ -43,7 +47,7 @@ func Open(path string, lockTimeout time.Duration) (*Data, error) {
 	// The journal opens the data file: it refuses a damaged copy (one bbolt
 	// would read past its end is a SIGBUS in the very tool the switch's
 	// refusal sends operators to) and reads nothing it cannot trust.
-	j, err := journal.OpenReadOnly(path, journal.Options{LockTimeout: lockTimeout})
+	j, err := journal.OpenReadOnly(path, journal.Options{LockTimeout: lockTimeout, ArchiveDir: archiveDir})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s: stop the switch, or audit a consistent copy (GET /admin/journal/snapshot on its admin listener) with --copy", ErrLocked, path)
 	}

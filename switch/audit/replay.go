@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -47,7 +48,11 @@ type ReplayResult struct {
 	Orders       int    // orders rebuilt from the journal
 	StoreOrders  int    // orders in the order store
 	Matched      int
-	Differences  []Difference // sorted by order id
+	// Pruned counts orders of the store last changed before the oldest
+	// entry kept: their history went with archives past retention, so
+	// there is nothing to compare them with.
+	Pruned      int
+	Differences []Difference // sorted by order id
 	// Index is the check of the order store's query indexes.
 	Index IndexCheck
 }
@@ -115,6 +120,10 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 		progress(r.Entries, total)
 	}
 	r.Orders = len(last)
+	var historyFrom time.Time // zero: the whole history is kept
+	if first, err := d.Journal.First(); err == nil && first.Seq > 1 {
+		historyFrom = first.Time
+	}
 
 	err = d.DB.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(order.BucketOrders)
@@ -126,6 +135,13 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 			id := string(k)
 			ref, ok := last[id]
 			if !ok {
+				var o struct {
+					UpdatedAt time.Time `json:"updated_at"`
+				}
+				if !historyFrom.IsZero() && json.Unmarshal(v, &o) == nil && o.UpdatedAt.Before(historyFrom) {
+					r.Pruned++
+					return nil
+				}
 				r.Differences = append(r.Differences, Difference{OrderID: id, Kind: MissingInJournal})
 				return nil
 			}
@@ -249,6 +265,9 @@ func WriteReplay(w io.Writer, r *ReplayResult) {
 	}
 	fmt.Fprintf(w, "%s: %d journal entries, %d state changes, %d orders rebuilt; order store holds %d; %d match, %d differ\n",
 		verdict, r.Entries, r.StateEntries, r.Orders, r.StoreOrders, r.Matched, len(r.Differences))
+	if r.Pruned > 0 {
+		fmt.Fprintf(w, "%d orders last changed before the oldest entry kept (their archives are past retention): not compared\n", r.Pruned)
+	}
 	switch {
 	case !r.Index.Built && len(r.Index.Differences) == 0:
 		fmt.Fprintf(w, "indexes: none of this layout in the file (the switch builds them at its next start)\n")

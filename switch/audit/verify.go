@@ -23,7 +23,11 @@ type VerifyResult struct {
 	WithOrder   uint64            // entries carrying an order id
 	Orders      int               // orders in the order store
 	First, Last time.Time         // entry times
-	HeadHash    [journal.HashSize]byte
+	// FirstSeq is the first entry kept: 1, or the first after the archives
+	// retention removed.
+	FirstSeq uint64
+	Archives []journal.ArchiveInfo // the archive files read, oldest first
+	HeadHash [journal.HashSize]byte
 }
 
 // Verify checks the whole journal (journal.Verify: hashes, sequence without
@@ -44,12 +48,14 @@ func Verify(ctx context.Context, d *Data, byChannel bool, progress Progress) (*V
 	if err := d.Journal.VerifyProgress(ctx, progress); err != nil {
 		return nil, err
 	}
-	r := &VerifyResult{Entries: total}
+	r := &VerifyResult{Entries: total, Archives: d.Journal.Archives()}
 	if total > 0 {
-		first, err := d.Journal.Get(1)
+		first, err := d.Journal.First()
 		if err != nil {
 			return nil, fmt.Errorf("audit: verify: %w", err)
 		}
+		r.Entries = total - first.Seq + 1
+		r.FirstSeq = first.Seq
 		last, err := d.Journal.Last()
 		if err != nil {
 			return nil, fmt.Errorf("audit: verify: %w", err)
@@ -109,6 +115,12 @@ func WriteVerify(w io.Writer, r *VerifyResult, err error) {
 		return
 	}
 	fmt.Fprintf(w, "OK: %d entries, hash chain intact\n", r.Entries)
+	if r.FirstSeq > 1 {
+		fmt.Fprintf(w, "  entries before %d were removed with their archives (retention)\n", r.FirstSeq)
+	}
+	if n := len(r.Archives); n > 0 {
+		fmt.Fprintf(w, "  %d archive files, entries %d..%d, then the live file\n", n, r.Archives[0].First, r.Archives[n-1].Last)
+	}
 	if r.Entries > 0 {
 		fmt.Fprintf(w, "  first %s, last %s\n", r.First.Format(time.RFC3339Nano), r.Last.Format(time.RFC3339Nano))
 		fmt.Fprintf(w, "  head hash %s (anchor it outside the file to detect a cut tail)\n", hex.EncodeToString(r.HeadHash[:]))

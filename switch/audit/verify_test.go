@@ -80,7 +80,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 
 func TestOpenRefusesALiveFile(t *testing.T) {
 	f := newFixture(t) // holds the file with a writer's exclusive lock
-	_, err := Open(f.path, 50*time.Millisecond)
+	_, err := Open(f.path, "", 50*time.Millisecond)
 	require.ErrorIs(t, err, ErrLocked)
 	require.Contains(t, err.Error(), "--copy")
 }
@@ -96,7 +96,7 @@ func TestOpenRefusesTruncatedCopy(t *testing.T) {
 	fi, err := os.Stat(f.path)
 	require.NoError(t, err)
 	require.NoError(t, os.Truncate(f.path, fi.Size()/2))
-	_, err = Open(f.path, 0)
+	_, err = Open(f.path, "", 0)
 	require.ErrorIs(t, err, journal.ErrDamaged)
 	require.Contains(t, err.Error(), f.path)
 	_, err = journal.OpenReadOnly(f.path, journal.Options{})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,29 @@ func (d *Daemon) adminHandler() http.Handler {
 		if _, err := d.journal.Snapshot(w); err != nil {
 			d.log.Error().Err(err).Msg("journal snapshot")
 		}
+	})
+	// The archives complete a snapshot: closed business days of the
+	// journal, files that never change once written.
+	mux.HandleFunc("GET /admin/journal/archives", func(w http.ResponseWriter, r *http.Request) {
+		list := []map[string]any{}
+		for _, a := range d.journal.Archives() {
+			list = append(list, map[string]any{"name": filepath.Base(a.Path), "first": a.First, "last": a.Last, "bytes": a.Bytes})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"archives": list})
+	})
+	mux.HandleFunc("GET /admin/journal/archives/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		for _, a := range d.journal.Archives() {
+			if filepath.Base(a.Path) != name {
+				continue
+			}
+			d.log.Warn().Str("remote", r.RemoteAddr).Str("operator", operator(r, d.cfg.AdminTokenSHA256 != "")).Str("archive", name).Msg("journal archive downloaded")
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Disposition", "attachment; filename="+name)
+			http.ServeFile(w, r, a.Path)
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "name: no archive of that name (GET /admin/journal/archives lists them)"})
 	})
 	return d.adminAuth(mux)
 }

@@ -33,7 +33,7 @@ func TestAdminNeedsItsToken(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	for _, path := range []string{"/admin/links", "/admin/saf", "/admin/journal/snapshot"} {
+	for _, path := range []string{"/admin/links", "/admin/saf", "/admin/journal/snapshot", "/admin/journal/archives"} {
 		require.Equal(t, http.StatusUnauthorized, get(path, ""), path)
 		require.Equal(t, http.StatusUnauthorized, get(path, "guess"), path)
 		require.Equal(t, http.StatusOK, get(path, "operators-secret"), path)

@@ -26,6 +26,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/fiscal"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -122,6 +123,10 @@ type Config struct {
 	// the switch tries a write to learn that it can again, and then settles
 	// the outcomes it had to keep in memory. Default 1s.
 	JournalProbeInterval time.Duration `yaml:"journal_probe_interval"`
+	// JournalArchive closes each business day of the journal into an
+	// archive file, so the live data file stays small, and prunes
+	// archives past their retention.
+	JournalArchive journal.ArchiveConfig `yaml:"journal_archive"`
 	// Clock, when set, is the payment flows' clock in place of time.Now:
 	// tests move it forward to expire orders. No config file sets it.
 	Clock func() time.Time `yaml:"-"`
@@ -231,6 +236,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.ReadTimeout > 0 && c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout {
 		errs = append(errs, fmt.Errorf("config: http.read_header_timeout: %s is longer than http.read_timeout (%s)", c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout))
+	}
+	if err := c.JournalArchive.Validate("journal_archive"); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	if err := c.validateAdmin(); err != nil {
 		errs = append(errs, err)

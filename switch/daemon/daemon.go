@@ -69,9 +69,11 @@ type Daemon struct {
 	cabinetURL string
 	users      *users.Store
 	recovered  atomic.Bool
-	mux        *http.ServeMux
-	url        string
-	gate       *gate
+	// archiveFailures counts failed closings of a journal day (archive.go).
+	archiveFailures prometheus.Counter
+	mux             *http.ServeMux
+	url             string
+	gate            *gate
 
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -108,11 +110,12 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		return nil, fmt.Errorf("daemon: data_dir: %w", err)
 	}
 	d.journal, err = journal.Open(filepath.Join(cfg.DataDir, journal.DataFile), journal.Options{
-		Logger: log.With().Str("component", "journal").Logger(), Registerer: d.reg,
+		Logger: log.With().Str("component", "journal").Logger(), Registerer: d.reg, ArchiveDir: cfg.JournalArchive.Dir,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
+	d.archiveMetrics()
 	d.links, err = links.NewSet(cfg.Links, links.Deps{
 		Log: log.With().Str("component", "links").Logger(), Registry: d.reg, MAC: d.hsm,
 		Keys: newKeyImporter(d.hsm, cfg.Links), OnUnsolicited: d.unsolicited,
@@ -221,6 +224,10 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	d.wg.Add(4)
 	go d.journalUnsolicited()
 	go d.expireLoop(runCtx)
+	if !d.cfg.JournalArchive.Off {
+		d.wg.Add(1)
+		go d.archiveLoop(runCtx)
+	}
 	go d.healthLoop(runCtx)
 	go d.openWhenReady(runCtx)
 	d.reg.MustRegister(healthCollector{d})

@@ -38,6 +38,21 @@
 //	"journal.meta"   "version": 1 byte, 0x01
 //	                 "head":    last seq (8 bytes big-endian) then its hash
 //	                            (32 bytes), rewritten in every commit
+//	                 "base":    first seq this file holds (8 bytes) then the
+//	                            hash of the entry before it (32 bytes); absent:
+//	                            entry 1 and the zero hash
+//	                 "retained" (live file) first seq kept in any file, then
+//	                            its predecessor's hash; absent: entry 1
+//
+// # Archives
+//
+// Archive moves the entries of closed business days out of the live file
+// into archive files (archive.go): bbolt files with the same three buckets
+// holding one stretch of the chain, written and fsynced in full, then
+// renamed into place and opened read-only, before the live file's base
+// moves past them. Readers take the archives and the live file as one
+// history; Verify checks each file and that each begins where the one
+// before ended. Prune removes the oldest archives and moves "retained".
 //
 // An entry value is its body followed by the SHA-256 of the body:
 //

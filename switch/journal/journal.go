@@ -72,6 +72,10 @@ type Options struct {
 
 	// Now stamps entries whose Time is zero. Default time.Now.
 	Now func() time.Time
+
+	// ArchiveDir holds the archive files (see Archive). Default: the
+	// directory ArchiveDirName beside the file.
+	ArchiveDir string
 }
 
 func (o Options) withDefaults() Options {
@@ -129,6 +133,11 @@ type Journal struct {
 
 	// lastErr is the error of the last commit, nil after a good one (Healthy).
 	lastErr atomic.Pointer[error]
+
+	// arch lists the archive files that hold the chain's older entries;
+	// archMu lets one Archive or Prune run at a time.
+	arch   archives
+	archMu sync.Mutex
 
 	closeOnce sync.Once
 	closeErr  error
@@ -223,6 +232,10 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 		opts:     opts,
 		log:      opts.Logger,
 	}
+	j.arch.dir = opts.ArchiveDir
+	if j.arch.dir == "" {
+		j.arch.dir = DefaultArchiveDir(db.Path())
+	}
 	if j.readOnly {
 		if err := db.View(func(tx *bolt.Tx) error {
 			if tx.Bucket(entriesBucket) == nil || tx.Bucket(metaBucket) == nil {
@@ -234,6 +247,9 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 		}
 		// A read-only journal has no writer; Close only closes the DB.
 		j.closed = true
+		if err := j.loadArchives(); err != nil {
+			return nil, err
+		}
 		return j, nil
 	}
 
@@ -258,6 +274,9 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("journal: %s: %w", db.Path(), err)
+	}
+	if err := j.loadArchives(); err != nil {
+		return nil, err
 	}
 
 	m, err := newMetrics(opts.Registerer)
@@ -296,18 +315,29 @@ func loadTail(tx *bolt.Tx) (uint64, [HashSize]byte, error) {
 	if err != nil {
 		return 0, zero, err
 	}
+	base, err := readMark(tx.Bucket(metaBucket), baseKey)
+	if err != nil {
+		return 0, zero, err
+	}
 	k, _ := tx.Bucket(entriesBucket).Cursor().Last()
+	if len(k) == 8 && binary.BigEndian.Uint64(k) < base.seq {
+		k = nil // only entries already archived, which a stop left behind
+	}
 	if k == nil {
-		if ok && headSeq != 0 {
+		// Every entry archived: the chain goes on from the base.
+		if base.seq > 1 && (!ok || headSeq != base.seq-1 || headHash != base.prev) {
+			return 0, zero, &ChainError{Seq: base.seq - 1, Reason: ReasonHead, Detail: "the head record is not the last archived entry"}
+		}
+		if base.seq == 1 && ok && headSeq != 0 {
 			return 0, zero, &ChainError{Seq: headSeq, Reason: ReasonHead, Detail: "head names an entry but the journal is empty"}
 		}
-		return 0, zero, nil
+		return base.seq - 1, base.prev, nil
 	}
 	if len(k) != 8 {
 		return 0, zero, &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("last key %x is not an 8-byte sequence number", k)}
 	}
 	seq := binary.BigEndian.Uint64(k)
-	hash, err := checkTail(tx, seq)
+	hash, err := checkTail(tx, seq, base)
 	if err != nil {
 		return 0, zero, err
 	}
@@ -324,15 +354,18 @@ func loadTail(tx *bolt.Tx) (uint64, [HashSize]byte, error) {
 // checkTail checks the last tailCheck entries up to last as Verify does:
 // each key is the seq inside its value, each value decodes and hashes to its
 // stored hash, the seqs run without a gap, and each entry carries its
-// predecessor's hash (entry 1 the zero hash). It returns the last entry's
-// hash.
-func checkTail(tx *bolt.Tx, last uint64) ([HashSize]byte, error) {
-	from := uint64(1)
-	if last > tailCheck {
+// predecessor's hash (the file's first entry the hash its base records). It
+// returns the last entry's hash.
+func checkTail(tx *bolt.Tx, last uint64, base mark) ([HashSize]byte, error) {
+	from := base.seq
+	if last >= base.seq+tailCheck {
 		from = last - tailCheck + 1
 	}
 	var prev [HashSize]byte
-	linked := from == 1 // entry 1 links to the zero hash; a later first entry's predecessor is not read
+	linked := from == base.seq // the file's first entry links to its base; a later first entry's predecessor is not read
+	if linked {
+		prev = base.prev
+	}
 	next := from
 	var e Entry
 	c := tx.Bucket(entriesBucket).Cursor()
@@ -401,6 +434,7 @@ func (j *Journal) Close() error {
 			<-j.done
 			j.log.Info().Uint64("last_seq", j.lastSeq).Msg("journal closed")
 		}
+		j.arch.closeAll()
 		if j.ownsDB {
 			j.closeErr = j.db.Close()
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -83,13 +84,15 @@ func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }
 // verifyChunk is how many entries Verify checks per read transaction.
 const verifyChunk = 4096
 
-// Verify walks the whole journal and returns nil if it is intact, or a
-// *ChainError naming the first broken or missing entry. It checks, in
-// sequence order: each key is the seq inside its value; each value decodes
-// and hashes to its stored hash; seqs run 1, 2, 3, ... without a gap; each
-// entry carries its predecessor's hash; the head record names the last entry
-// and its hash; and the order index holds exactly one key per entry with an
-// order id.
+// Verify walks the whole journal, the archives and the live file, and
+// returns nil if it is intact, or a *ChainError naming the first broken or
+// missing entry. It checks, in sequence order: each key is the seq inside
+// its value; each value decodes and hashes to its stored hash; seqs run
+// without a gap from the first entry kept (1, or where Prune let the
+// history begin) through the archives into the live file; each entry
+// carries its predecessor's hash, across files too; each file's head
+// record names its last entry and its hash; and each file's order index
+// holds exactly one key per entry with an order id.
 //
 // Verify streams in short read transactions (memory does not grow with the
 // journal) and may run while the switch appends: it checks the journal up
@@ -106,23 +109,87 @@ func (j *Journal) Verify(ctx context.Context) error { return j.VerifyProgress(ct
 // long journal. progress may be nil.
 func (j *Journal) VerifyProgress(ctx context.Context, progress func(done, total uint64)) error {
 	var headSeq uint64
-	var headHash [HashSize]byte
+	var retained, base mark
 	if err := j.db.View(func(tx *bolt.Tx) error {
 		var err error
-		headSeq, headHash, _, err = readHead(tx)
+		if headSeq, _, _, err = readHead(tx); err != nil {
+			return err
+		}
+		if retained, err = readMark(tx.Bucket(metaBucket), retainedKey); err != nil {
+			return err
+		}
+		base, err = readMark(tx.Bucket(metaBucket), baseKey)
 		return err
 	}); err != nil {
 		return err
 	}
+	report := func(done uint64) {
+		if progress != nil {
+			progress(done, headSeq)
+		}
+	}
+	want := retained // where the next file must begin
+	segs := j.arch.acquire()
+	defer release(segs)
+	for _, s := range segs {
+		if s.base.seq >= base.seq {
+			break // a move Archive is making: the live file holds these too
+		}
+		if err := continues(want, s.base, s.path); err != nil {
+			return err
+		}
+		last, hash, err := verifyFile(ctx, s.db, s.base, report)
+		if ce := (*ChainError)(nil); errors.As(err, &ce) {
+			ce.Detail = strings.TrimSuffix("in archive "+s.path+"; "+ce.Detail, "; ")
+			return ce
+		}
+		if err != nil {
+			return fmt.Errorf("journal: archive %s: %w", s.path, err)
+		}
+		want = mark{seq: last + 1, prev: hash}
+	}
+	if err := continues(want, base, "the live file"); err != nil {
+		return err
+	}
+	_, _, err := verifyFile(ctx, j.db, base, report)
+	return err
+}
 
-	var prev [HashSize]byte
-	next := uint64(1) // the seq the chain needs next
+// continues checks that a file whose stretch of the chain begins at got
+// follows the files before it, which end before want.
+func continues(want, got mark, file string) error {
+	switch {
+	case got.seq > want.seq:
+		return &ChainError{Seq: want.seq, Reason: ReasonSeqGap, Detail: fmt.Sprintf("entries %d..%d are in no file; %s begins at %d", want.seq, got.seq-1, file, got.seq)}
+	case got.seq < want.seq:
+		return &ChainError{Seq: got.seq, Reason: ReasonSeqMismatch, Detail: fmt.Sprintf("%s begins at %d, inside the files before it", file, got.seq)}
+	case got.prev != want.prev:
+		return &ChainError{Seq: got.seq, Reason: ReasonPrevHash, Detail: fmt.Sprintf("%s begins after hash %x, entry %d hashes to %x", file, got.prev[:6], want.seq-1, want.prev[:6])}
+	}
+	return nil
+}
+
+// verifyFile checks one journal file's stretch of the chain, from its base
+// to its head record, and its order index; it returns the head.
+func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done uint64)) (uint64, [HashSize]byte, error) {
+	var headSeq uint64
+	var headHash [HashSize]byte
+	if err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		headSeq, headHash, _, err = readHead(tx)
+		return err
+	}); err != nil {
+		return 0, headHash, err
+	}
+
+	prev := base.prev
+	next := base.seq // the seq the chain needs next
 	withOrder := 0
 	for next <= headSeq {
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, headHash, err
 		}
-		err := j.db.View(func(tx *bolt.Tx) error {
+		err := db.View(func(tx *bolt.Tx) error {
 			ob := tx.Bucket(orderBucket)
 			c := tx.Bucket(entriesBucket).Cursor()
 			var e Entry
@@ -159,19 +226,17 @@ func (j *Journal) VerifyProgress(ctx context.Context, progress func(done, total 
 			return nil
 		})
 		if err != nil {
-			return err
+			return 0, headHash, err
 		}
-		if progress != nil {
-			progress(next-1, headSeq)
-		}
+		progress(next - 1)
 	}
 	if prev != headHash {
-		return &ChainError{Seq: headSeq, Reason: ReasonHead, Detail: "last entry's hash differs from the head record"}
+		return 0, headHash, &ChainError{Seq: headSeq, Reason: ReasonHead, Detail: "last entry's hash differs from the head record"}
 	}
 
 	// Entries after the head are either appended since Verify began (the
 	// head moved with them) or planted behind a head that did not.
-	if err := j.db.View(func(tx *bolt.Tx) error {
+	if err := db.View(func(tx *bolt.Tx) error {
 		head2, _, _, err := readHead(tx)
 		if err != nil {
 			return err
@@ -186,15 +251,15 @@ func (j *Journal) VerifyProgress(ctx context.Context, progress func(done, total 
 		}
 		return nil
 	}); err != nil {
-		return err
+		return 0, headHash, err
 	}
-	return j.verifyIndex(ctx, headSeq, withOrder)
+	return headSeq, headHash, verifyIndex(ctx, db, base.seq, headSeq, withOrder)
 }
 
 // verifyIndex checks every index key up to headSeq points at an entry with
 // that order id. With the forward check in Verify (every such entry has its
 // key) and equal counts, index and entries match one to one.
-func (j *Journal) verifyIndex(ctx context.Context, headSeq uint64, withOrder int) error {
+func verifyIndex(ctx context.Context, db *bolt.DB, first, headSeq uint64, withOrder int) error {
 	var after []byte // last index key checked
 	keys := 0
 	for {
@@ -202,7 +267,7 @@ func (j *Journal) verifyIndex(ctx context.Context, headSeq uint64, withOrder int
 			return err
 		}
 		done := false
-		err := j.db.View(func(tx *bolt.Tx) error {
+		err := db.View(func(tx *bolt.Tx) error {
 			eb := tx.Bucket(entriesBucket)
 			c := tx.Bucket(orderBucket).Cursor()
 			var k []byte
@@ -225,6 +290,9 @@ func (j *Journal) verifyIndex(ctx context.Context, headSeq uint64, withOrder int
 				after = append(after[:0], k...)
 				if seq > headSeq {
 					continue // appended after Verify read the head
+				}
+				if seq < first {
+					continue // archived; the archive's own index has it (an Archive in progress deletes it)
 				}
 				n++
 				keys++

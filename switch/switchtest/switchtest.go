@@ -388,7 +388,8 @@ func (s *Switch) Reconciled() {
 	require.NoError(s.t, s.Bank.WriteSettlement(&file, now))
 	rows, err := audit.ParseSettlement(strings.NewReader(file.String()))
 	require.NoError(s.t, err)
-	data, err := audit.Open(copyPath, time.Second)
+	// The archives are files that never change: the copy is read with them.
+	data, err := audit.Open(copyPath, s.D.Journal().ArchiveDir(), time.Second)
 	require.NoError(s.t, err)
 	defer data.Close()
 	res, err := audit.Reconcile(context.Background(), data, BankName, now.Format(time.DateOnly), time.UTC, rows, nil)
