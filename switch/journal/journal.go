@@ -126,6 +126,9 @@ type Journal struct {
 	reqs   chan *request
 	done   chan struct{} // closed when the writer goroutine has returned
 
+	// store keeps the writer's commit rounds (writer.go).
+	store roundLog
+
 	// Owned by the writer goroutine after New returns.
 	lastSeq  uint64
 	lastHash [HashSize]byte
@@ -253,25 +256,39 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 		return j, nil
 	}
 
-	err := db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{entriesBucket, orderBucket, metaBucket} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
+	// A journal file is written to only once its tail checks out: a file
+	// Open refuses is left as it was. Only a new one gets its buckets here.
+	fresh := false
+	if err := db.View(func(tx *bolt.Tx) error {
+		fresh = tx.Bucket(entriesBucket) == nil || tx.Bucket(orderBucket) == nil || tx.Bucket(metaBucket) == nil ||
+			tx.Bucket(metaBucket).Get(versionKey) == nil
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("journal: %s: %w", db.Path(), err)
+	}
+	var err error
+	if !fresh {
+		err = db.View(func(tx *bolt.Tx) error { return checkVersion(tx.Bucket(metaBucket)) })
+	} else {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, name := range [][]byte{entriesBucket, orderBucket, metaBucket} {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
 			}
-		}
-		meta := tx.Bucket(metaBucket)
-		if meta.Get(versionKey) == nil {
-			if err := meta.Put(versionKey, []byte{formatVersion}); err != nil {
-				return err
+			meta := tx.Bucket(metaBucket)
+			if meta.Get(versionKey) == nil {
+				if err := meta.Put(versionKey, []byte{formatVersion}); err != nil {
+					return err
+				}
 			}
-		}
-		if err := checkVersion(meta); err != nil {
-			return err
-		}
-		seq, hash, err := loadTail(tx)
-		j.lastSeq, j.lastHash = seq, hash
-		return err
-	})
+			return checkVersion(meta)
+		})
+	}
+	if err == nil {
+		j.store = boltLog{db}
+		j.lastSeq, j.lastHash, err = j.store.tail()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: %s: %w", db.Path(), err)
 	}

@@ -155,97 +155,173 @@ func (j *Journal) writer() {
 	}
 }
 
-// errTxFuncFailed aborts an attempt whose TxFunc failed; commit retries the
-// batch without the failed request.
 // maxKeptArena bounds the encoding buffer the writer keeps between batches;
 // a batch of large payloads gets a fresh one that the GC can take back.
 const maxKeptArena = 4 << 20
 
-var errTxFuncFailed = errors.New("journal: tx func failed")
+// round is one commit round: the entries of every request the writer took,
+// numbered and chained on from the committed tail and encoded, and the
+// requests' transaction functions. The writer builds it; a roundLog makes
+// it durable.
+type round struct {
+	records []record
+	funcs   []roundFunc
+	last    uint64         // the last entry's seq
+	hash    [HashSize]byte // and its hash: the new head
+}
 
-// commit writes a batch in one transaction and answers every request in it.
+// record is one encoded entry: its key, its stored value and, when it
+// names an order, its key in the order index.
+type record struct {
+	key, value, orderKey []byte
+}
+
+// roundFunc is a request's TxFunc with the seqs its entries received.
+type roundFunc struct {
+	fn   TxFunc
+	seqs []uint64
+}
+
+// roundLog is where commit rounds go: the one place that knows how they
+// are stored. The journal's chain (numbering, hashing, the group commit,
+// the answers to callers) is the writer's and does not change with it;
+// today it is the bbolt file, and a replicated log (one message per
+// round) can stand in front of it when the switch runs on several
+// machines.
+type roundLog interface {
+	// commit makes the round durable, every record and every func, or
+	// nothing. A func that fails fails the round with a *funcError.
+	commit(r *round) error
+	// tail returns the last committed seq and its hash, checked.
+	tail() (uint64, [HashSize]byte, error)
+}
+
+// funcError is a round's failure caused by one request's TxFunc: the
+// writer answers that request with it and commits the others without it.
+type funcError struct {
+	index int // in round.funcs
+	err   error
+}
+
+func (e *funcError) Error() string { return e.err.Error() }
+
+// buildRound numbers, chains and encodes the batch's entries after the
+// committed tail into j.arena (bbolt keeps references to keys and values
+// until commit, so they are carved from an arena that lives at least that
+// long).
+func (j *Journal) buildRound(batch []*request) *round {
+	r := &round{funcs: make([]roundFunc, len(batch))}
+	seq, prev := j.lastSeq, j.lastHash
+	arena := j.arena[:0]
+	for i, req := range batch {
+		seqs := make([]uint64, len(req.entries))
+		for k := range req.entries {
+			e := &req.entries[k]
+			seq++
+			e.Seq, e.PrevHash = seq, prev
+			var rec record
+			off := len(arena)
+			arena = binary.BigEndian.AppendUint64(arena, seq)
+			rec.key = arena[off:len(arena):len(arena)]
+			off = len(arena)
+			arena, prev = appendEntry(arena, e)
+			rec.value = arena[off:len(arena):len(arena)]
+			if e.OrderID != "" {
+				off = len(arena)
+				arena = orderKey(arena, e.OrderID, seq)
+				rec.orderKey = arena[off:len(arena):len(arena)]
+			}
+			r.records = append(r.records, rec)
+			seqs[k] = seq
+		}
+		r.funcs[i] = roundFunc{fn: req.fn, seqs: seqs}
+	}
+	if cap(arena) <= maxKeptArena {
+		j.arena = arena
+	}
+	r.last, r.hash = seq, prev
+	return r
+}
+
+// commit writes a batch in one round and answers every request in it.
 func (j *Journal) commit(batch []*request) {
 	for len(batch) > 0 {
 		start := time.Now()
-		failed, failedErr := -1, error(nil)
-		seqs := make([][]uint64, len(batch))
-		seq, prev := j.lastSeq, j.lastHash
-		entries := 0
-
-		err := j.db.Update(func(tx *bolt.Tx) error {
-			// Seq and prev restart from the committed tail on every attempt,
-			// so a retried attempt assigns the same numbers.
-			seq, prev, entries = j.lastSeq, j.lastHash, 0
-			eb, ob, mb := tx.Bucket(entriesBucket), tx.Bucket(orderBucket), tx.Bucket(metaBucket)
-			if eb == nil || ob == nil || mb == nil {
-				return ErrNoJournal
-			}
-			// bbolt keeps references to keys and values until commit, so
-			// they are carved from an arena that lives at least that long.
-			arena := j.arena[:0]
-			for i, r := range batch {
-				s := make([]uint64, len(r.entries))
-				for k := range r.entries {
-					e := &r.entries[k]
-					seq++
-					e.Seq, e.PrevHash = seq, prev
-					off := len(arena)
-					arena = binary.BigEndian.AppendUint64(arena, seq)
-					key := arena[off:len(arena):len(arena)]
-					off = len(arena)
-					arena, prev = appendEntry(arena, e)
-					if err := eb.Put(key, arena[off:len(arena):len(arena)]); err != nil {
-						return err
-					}
-					if e.OrderID != "" {
-						off = len(arena)
-						arena = orderKey(arena, e.OrderID, seq)
-						if err := ob.Put(arena[off:len(arena):len(arena)], nil); err != nil {
-							return err
-						}
-					}
-					s[k] = seq
-				}
-				entries += len(r.entries)
-				seqs[i] = s
-				if r.fn != nil {
-					if err := callTxFunc(r.fn, tx, s); err != nil {
-						failed, failedErr = i, err
-						return errTxFuncFailed
-					}
-				}
-			}
-			if cap(arena) <= maxKeptArena {
-				j.arena = arena
-			}
-			head := binary.BigEndian.AppendUint64(make([]byte, 0, 8+HashSize), seq)
-			return mb.Put(headKey, append(head, prev[:]...))
-		})
-
-		if failed >= 0 {
+		r := j.buildRound(batch)
+		err := j.store.commit(r)
+		var fe *funcError
+		if errors.As(err, &fe) {
+			// Numbered again without the failed request: the same seqs
+			// go to the entries that are committed.
 			j.m.failed.Inc()
-			batch[failed].done <- result{err: fmt.Errorf("journal: append tx func: %w", failedErr)}
-			batch = append(batch[:failed], batch[failed+1:]...)
+			batch[fe.index].done <- result{err: fmt.Errorf("journal: append tx func: %w", fe.err)}
+			batch = append(batch[:fe.index], batch[fe.index+1:]...)
 			continue
 		}
 		if err != nil {
 			j.m.failed.Add(float64(len(batch)))
-			j.log.Error().Err(err).Int("requests", len(batch)).Int("entries", entries).Msg("journal commit failed")
+			j.log.Error().Err(err).Int("requests", len(batch)).Int("entries", len(r.records)).Msg("journal commit failed")
 			err = fmt.Errorf("%w: %w", ErrCommit, err)
 			j.setHealth(err)
-			for _, r := range batch {
-				r.done <- result{err: err}
+			for _, req := range batch {
+				req.done <- result{err: err}
 			}
 			return
 		}
-		j.lastSeq, j.lastHash = seq, prev
+		j.lastSeq, j.lastHash = r.last, r.hash
 		j.setHealth(nil)
-		j.m.observe(entries, time.Since(start))
-		for i, r := range batch {
-			r.done <- result{seqs: seqs[i]}
+		j.m.observe(len(r.records), time.Since(start))
+		for i, req := range batch {
+			req.done <- result{seqs: r.funcs[i].seqs}
 		}
 		return
 	}
+}
+
+// boltLog keeps the rounds in the journal's buckets of the bbolt file, in
+// the transaction that also runs the callers' TxFuncs on their buckets.
+type boltLog struct{ db *bolt.DB }
+
+func (l boltLog) commit(r *round) error {
+	return l.db.Update(func(tx *bolt.Tx) error {
+		eb, ob, mb := tx.Bucket(entriesBucket), tx.Bucket(orderBucket), tx.Bucket(metaBucket)
+		if eb == nil || ob == nil || mb == nil {
+			return ErrNoJournal
+		}
+		// Entries are only ever appended at the end of their bucket: at
+		// bbolt's default fill a split leaves every page half empty, which
+		// doubled the pages the journal writes and the file's growth.
+		eb.FillPercent = 1
+		n := 0
+		for i, f := range r.funcs {
+			for range f.seqs {
+				rec := r.records[n]
+				n++
+				if err := eb.Put(rec.key, rec.value); err != nil {
+					return err
+				}
+				if rec.orderKey != nil {
+					if err := ob.Put(rec.orderKey, nil); err != nil {
+						return err
+					}
+				}
+			}
+			if f.fn != nil {
+				if err := callTxFunc(f.fn, tx, f.seqs); err != nil {
+					return &funcError{index: i, err: err}
+				}
+			}
+		}
+		return mb.Put(headKey, mark{seq: r.last, prev: r.hash}.encode())
+	})
+}
+
+func (l boltLog) tail() (seq uint64, hash [HashSize]byte, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		seq, hash, err = loadTail(tx)
+		return err
+	})
+	return seq, hash, err
 }
 
 // callTxFunc turns a panic in a caller's TxFunc into that caller's error
