@@ -403,7 +403,7 @@ func (j *Journal) writeArchive(path string, base mark, last uint64, lastHash [Ha
 	}
 	tmp := path + ".tmp"
 	_ = os.Remove(tmp) // a copy a stop interrupted
-	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: j.opts.LockTimeout, NoSync: true, NoFreelistSync: true})
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: j.opts.LockTimeout, NoSync: true})
 	if err != nil {
 		return fmt.Errorf("journal: archive: %w", err)
 	}
