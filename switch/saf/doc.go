@@ -14,9 +14,14 @@
 //
 // # Delivery
 //
-// Each bank with items has one worker. It takes the bank's head, counts the
-// attempt on disk, calls Deliver, and records the outcome in the same write
-// transaction that takes the next head:
+// Each bank with items has one worker. It takes the bank's head and the
+// due items behind it (up to Config.Batch), counts their attempts on disk,
+// calls Deliver for each in turn, and records the outcomes in the same write
+// transaction that takes the next batch: one commit for a batch, not one for
+// every item, which is what lets the queue keep up with a busy switch. An
+// item to be retried ends its batch; the items claimed behind it are not
+// tried and get their attempt back when the outcomes are recorded.
+// Outcomes:
 //
 //   - Delivered: the head is removed; the next item goes.
 //   - Retry: the head stays; it is tried again after a backoff that doubles
@@ -36,7 +41,9 @@
 // An item leaves the queue only in the transaction that records the bank's
 // valid reply. If the process dies after the bank answered and before that
 // commit, the item is sent again after restart. Because the attempt was
-// counted before it was sent, that send is marked repeat=true, so the
+// counted before it was sent, that send is marked repeat=true (so is the
+// first send of an item claimed with an interrupted batch but never tried:
+// a repeat of an advice the bank never saw is answered as the advice), so the
 // caller sends 0421/0221, and the bank answers a repeat it has already seen
 // with its original answer; the payments core must treat a second reply to
 // the same advice as harmless. Nothing is ever delivered zero times unless an

@@ -11,6 +11,7 @@ import (
 type metrics struct {
 	attempts  *prometheus.CounterVec
 	delivered *prometheus.CounterVec
+	steps     *prometheus.CounterVec
 }
 
 var (
@@ -32,9 +33,13 @@ func newMetrics(q *Queue, reg prometheus.Registerer) (*metrics, error) {
 			Name: "tulpar_saf_delivered_total",
 			Help: "Items the bank acknowledged and the queue removed.",
 		}, []string{"queue"}),
+		steps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tulpar_saf_commits_total",
+			Help: "Transactions a queue's worker committed, each recording a batch of outcomes and claiming the next batch.",
+		}, []string{"queue"}),
 	}
 	if reg != nil {
-		all := []prometheus.Collector{m.attempts, m.delivered, (*gauges)(q)}
+		all := []prometheus.Collector{m.attempts, m.delivered, m.steps, (*gauges)(q)}
 		for i, c := range all {
 			if err := reg.Register(c); err != nil {
 				for _, done := range all[:i] {

@@ -79,6 +79,13 @@ type Config struct {
 	AttemptTimeout time.Duration
 	// Now is the clock for timestamps and due times. Default time.Now.
 	Now func() time.Time
+	// Batch is how many of a bank's due items one transaction claims;
+	// they are delivered one after another, in order, and their outcomes
+	// recorded together with the next claim, so a busy queue pays one
+	// commit per batch rather than per item. An item that must be retried
+	// ends the batch: the items behind it wait, as behind any head.
+	// Default 64.
+	Batch int
 	// Jitter turns a nominal backoff into the delay actually waited, so that
 	// banks coming back do not see every switch retry in step. Default:
 	// uniform in [d/2, d]. Tests pass the identity for determinism.
@@ -91,6 +98,7 @@ const (
 	DefaultRetryMax       = 5 * time.Minute
 	DefaultMaxAttempts    = 20
 	DefaultAttemptTimeout = 30 * time.Second
+	DefaultBatch          = 64
 )
 
 // withDefaults fills zero fields and validates the result.
@@ -106,6 +114,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if c.Batch <= 0 {
+		c.Batch = DefaultBatch
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -14,7 +14,8 @@ import (
 // and position, so that one damaged value cannot block its bank's queue.
 var bucketCorrupt = []byte("saf.corrupt")
 
-// worker delivers one bank's queue, head first, one attempt at a time.
+// worker delivers one bank's queue, head first, one attempt at a time, a
+// batch of claimed items after another.
 type worker struct {
 	q      *Queue
 	bank   string
@@ -32,32 +33,36 @@ func (w *worker) wake(force bool) {
 	}
 }
 
-// attempt is a finished attempt whose outcome is not yet on disk.
+// attempt is a claimed item and, once tried, the outcome not yet on disk.
 type attempt struct {
 	pos     []byte
 	item    Item // as stored when claimed: Attempts counts this attempt
 	outcome Outcome
 	err     error
+	// skipped: claimed with a batch but never tried (an item before it is
+	// to be retried, or the worker stops); recording it gives the attempt
+	// back.
+	skipped bool
 }
 
 func (w *worker) run(ctx context.Context) {
 	defer w.q.wg.Done()
 	log := w.q.log.With().Str("queue", w.bank).Logger()
-	var done *attempt // recorded by the next step, in the same tx as the next claim
+	var done []*attempt // recorded by the next step, in the same tx as the next claim
 	storeFailures := 0
 	for {
 		if w.stopping(ctx) {
 			if done != nil {
-				// The attempt finished: record it so that a Delivered item is
-				// not sent again after restart. Best effort; failing that,
+				// The attempts finished: record them so that a Delivered item
+				// is not sent again after restart. Best effort; failing that,
 				// at-least-once covers it.
-				if _, _, err := w.q.step(w.bank, done, false, false); err != nil {
-					log.Warn().Err(err).Uint64("id", done.item.ID).Msg("saf outcome not recorded at shutdown; the item will be repeated after restart")
+				if _, _, err := w.q.step(w.bank, done, 0, false); err != nil {
+					log.Warn().Err(err).Uint64("id", done[0].item.ID).Int("items", len(done)).Msg("saf outcomes not recorded at shutdown; the items will be repeated after restart")
 				}
 			}
 			return
 		}
-		claimed, wait, err := w.q.step(w.bank, done, true, w.forced.Swap(false))
+		claimed, wait, err := w.q.step(w.bank, done, w.q.cfg.Batch, w.forced.Swap(false))
 		if err != nil {
 			storeFailures++
 			d := w.q.backoff(storeFailures)
@@ -66,13 +71,35 @@ func (w *worker) run(ctx context.Context) {
 			continue
 		}
 		done, storeFailures = nil, 0
-		if claimed == nil {
+		if len(claimed) == 0 {
 			w.wait(ctx, wait) // wait 0: idle until woken
 			continue
 		}
-		outcome, derr := w.deliver(ctx, claimed.item)
-		claimed.outcome, claimed.err = outcome, derr
+		w.deliverBatch(ctx, claimed)
 		done = claimed
+	}
+}
+
+// deliverBatch tries the claimed items in queue order until one is not
+// settled (to be retried: the items behind it wait for it, as behind any
+// head) or the worker stops; the rest are given back untried.
+func (w *worker) deliverBatch(ctx context.Context, claimed []*attempt) {
+	for i, a := range claimed {
+		if i > 0 && w.stopping(ctx) {
+			skip(claimed[i:])
+			return
+		}
+		a.outcome, a.err = w.deliver(ctx, a.item)
+		if a.outcome != Delivered && a.outcome != Rejected {
+			skip(claimed[i+1:])
+			return
+		}
+	}
+}
+
+func skip(as []*attempt) {
+	for _, a := range as {
+		a.skipped = true
 	}
 }
 
@@ -113,16 +140,17 @@ func (w *worker) deliver(ctx context.Context, it Item) (Outcome, error) {
 	return w.q.deliver.Deliver(actx, it, it.Attempts > 1)
 }
 
-// step runs one write transaction for bank's worker: it records done's
-// outcome (if any) and, when claim is set, takes the head if it is due,
-// counting the attempt on disk before the caller delivers it. Doing both in
-// one transaction halves the fsyncs on a busy queue.
+// step runs one write transaction for bank's worker: it records the done
+// attempts' outcomes and claims up to claim items from the head on, each
+// due (force: the head even if not), counting their attempts on disk
+// before the caller delivers them. Doing both in one transaction, for a
+// batch of items, spares the fsyncs on a busy queue.
 //
-// It returns the claimed attempt, or nil and how long until the head is due
-// (0 when the queue is empty).
-func (q *Queue) step(bank string, done *attempt, claim, force bool) (*attempt, time.Duration, error) {
+// It returns the claimed attempts, or none and how long until the head is
+// due (0 when the queue is empty).
+func (q *Queue) step(bank string, done []*attempt, claim int, force bool) ([]*attempt, time.Duration, error) {
 	var (
-		claimed *attempt
+		claimed []*attempt
 		wait    time.Duration
 		events  []func()
 	)
@@ -134,47 +162,49 @@ func (q *Queue) step(bank string, done *attempt, claim, force bool) (*attempt, t
 			return err
 		}
 		now := q.cfg.Now()
-		if done != nil {
-			ev, err := q.record(tx, b, done, now)
+		for _, a := range done {
+			ev, err := q.record(tx, b, a, now)
 			if err != nil {
 				return err
 			}
 			events = append(events, ev)
 		}
-		if !claim {
-			return nil
-		}
-		for {
-			k, v := b.Cursor().First()
-			if k == nil {
-				return nil
-			}
+		// bbolt wants a cursor repositioned after its bucket changes.
+		c := b.Cursor()
+		k, v := c.First()
+		for k != nil && len(claimed) < claim {
+			pos := append([]byte(nil), k...)
 			it, err := decodeItem(v)
 			if err != nil {
 				if err := quarantine(tx, bank, k, v); err != nil {
 					return err
 				}
-				pos := append([]byte(nil), k...)
 				events = append(events, func() {
 					q.log.Error().Err(err).Str("queue", bank).Hex("position", pos).Msg("saf corrupt item moved aside to saf.corrupt")
 				})
+				k, v = c.Seek(pos) // the item after the one moved aside
 				continue
 			}
-			if !force && it.NextAttemptAt.After(now) {
-				wait = it.NextAttemptAt.Sub(now)
+			if (!force || len(claimed) > 0) && it.NextAttemptAt.After(now) {
+				if len(claimed) == 0 {
+					wait = it.NextAttemptAt.Sub(now)
+				}
 				return nil
 			}
 			it.Attempts++
-			if err := b.Put(k, encodeItem(nil, &it)); err != nil {
+			if err := b.Put(pos, encodeItem(nil, &it)); err != nil {
 				return err
 			}
-			claimed = &attempt{pos: append([]byte(nil), k...), item: it}
-			return nil
+			claimed = append(claimed, &attempt{pos: pos, item: it})
+			c.Seek(pos)
+			k, v = c.Next()
 		}
+		return nil
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("bank %q: %w", bank, err)
 	}
+	q.m.steps.WithLabelValues(bank).Inc()
 	for _, ev := range events {
 		ev()
 	}
@@ -192,6 +222,11 @@ func (q *Queue) record(tx *bolt.Tx, b *bolt.Bucket, a *attempt, now time.Time) (
 		return func() {
 			q.log.Error().Str("queue", bank).Uint64("id", it.ID).Msg("saf head vanished before its outcome was recorded")
 		}, nil
+	}
+	if a.skipped {
+		// Claimed but never tried: the attempt it counted is given back.
+		it.Attempts--
+		return func() {}, b.Put(a.pos, encodeItem(nil, &it))
 	}
 	if a.err != nil {
 		it.LastError = truncateError(a.err.Error())
