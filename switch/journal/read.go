@@ -35,7 +35,7 @@ func (j *Journal) Iterate(from uint64, fn func(Entry) error) error {
 	chunk := make([]Entry, 0, iterateChunk)
 	for {
 		var err error
-		chunk, err = j.readFrom(next, chunk[:0])
+		chunk, err = j.readFrom(next, iterateChunk, chunk[:0])
 		if err != nil {
 			return err
 		}
@@ -63,10 +63,9 @@ func (j *Journal) firstSeq() uint64 {
 	return first
 }
 
-// readFrom appends to out up to iterateChunk entries from seq next on, all
-// from the one file that holds next. It returns none past the end of the
-// journal.
-func (j *Journal) readFrom(next uint64, out []Entry) ([]Entry, error) {
+// readFrom appends to out up to n entries from seq next on, all from the
+// one file that holds next. It returns none past the end of the journal.
+func (j *Journal) readFrom(next uint64, n int, out []Entry) ([]Entry, error) {
 	// Archive lists an archive before its entries leave the live file, so
 	// an entry below the live file's base that no archive listed a moment
 	// ago is in the one listed since: look again once.
@@ -76,7 +75,7 @@ func (j *Journal) readFrom(next uint64, out []Entry) ([]Entry, error) {
 			if s.holds(next) {
 				err := s.db.View(func(tx *bolt.Tx) error {
 					var err error
-					out, err = readEntries(tx, next, s.last, out)
+					out, err = readEntries(tx, next, s.last, n, out)
 					return err
 				})
 				release(segs)
@@ -90,7 +89,7 @@ func (j *Journal) readFrom(next uint64, out []Entry) ([]Entry, error) {
 			if base, err = readMark(tx.Bucket(metaBucket), baseKey); err != nil || next < base.seq {
 				return err
 			}
-			out, err = readEntries(tx, next, math.MaxUint64, out)
+			out, err = readEntries(tx, next, math.MaxUint64, n, out)
 			return err
 		})
 		if err != nil || next >= base.seq {
@@ -100,12 +99,12 @@ func (j *Journal) readFrom(next uint64, out []Entry) ([]Entry, error) {
 	return out, j.gapError(next)
 }
 
-// readEntries appends entries next..last (at most iterateChunk of them)
-// from one file's entries bucket.
-func readEntries(tx *bolt.Tx, next, last uint64, out []Entry) ([]Entry, error) {
+// readEntries appends entries next..last (at most limit of them) from one
+// file's entries bucket.
+func readEntries(tx *bolt.Tx, next, last uint64, limit int, out []Entry) ([]Entry, error) {
 	c := tx.Bucket(entriesBucket).Cursor()
 	n := 0
-	for k, v := c.Seek(seqKey(next)); k != nil && n < iterateChunk; k, v = c.Next() {
+	for k, v := c.Seek(seqKey(next)); k != nil && n < limit; k, v = c.Next() {
 		var e Entry
 		if err := checkStored(k, v, &e, true); err != nil {
 			return out, err
@@ -193,7 +192,7 @@ func (j *Journal) Get(seq uint64) (Entry, error) {
 	if seq == 0 {
 		return Entry{}, ErrNotFound
 	}
-	es, err := j.readFrom(seq, nil)
+	es, err := j.readFrom(seq, 1, nil)
 	if err != nil {
 		var ce *ChainError
 		if errors.As(err, &ce) && ce.Reason == ReasonSeqGap && ce.Seq == seq {

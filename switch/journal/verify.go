@@ -108,6 +108,10 @@ func (j *Journal) Verify(ctx context.Context) error { return j.VerifyProgress(ct
 // many it has checked of how many the head names, for a progress bar on a
 // long journal. progress may be nil.
 func (j *Journal) VerifyProgress(ctx context.Context, progress func(done, total uint64)) error {
+	// An Archive moving entries meanwhile would show as a gap between the
+	// archives and the live file: it waits (it is tried again every minute).
+	j.archMu.Lock()
+	defer j.archMu.Unlock()
 	var headSeq uint64
 	var retained, base mark
 	if err := j.db.View(func(tx *bolt.Tx) error {
