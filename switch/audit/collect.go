@@ -30,7 +30,7 @@ func collectDay(ctx context.Context, d *Data, from, to time.Time, keep func(*ord
 	}
 	latest := map[string]*order.Order{} // only orders with an operation of the day
 	var seen uint64
-	err = d.Journal.Iterate(1, func(e journal.Entry) error {
+	err = d.Journal.Iterate(d.Journal.SeqSince(from), func(e journal.Entry) error {
 		seen++
 		if seen%progressEvery == 0 {
 			if progress != nil {

@@ -128,7 +128,11 @@ func Export(ctx context.Context, d *Data, f ExportFilter, format string, w io.Wr
 		}
 		total, _ := d.Journal.Count()
 		var seen uint64
-		err := d.Journal.Iterate(1, func(e journal.Entry) error {
+		from := uint64(1)
+		if !f.From.IsZero() {
+			from = d.Journal.SeqSince(f.From)
+		}
+		err := d.Journal.Iterate(from, func(e journal.Entry) error {
 			seen++
 			if seen%progressEvery == 0 {
 				if progress != nil {

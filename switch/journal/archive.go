@@ -600,6 +600,25 @@ func (j *Journal) Prune(before time.Time) ([]string, error) {
 	return paths, nil
 }
 
+// SeqSince returns a sequence number from which Iterate sees every entry
+// written at or after t, so that a scan of one day does not read every
+// archive before it: the first entry of the archive before the first one
+// that ends at or after t (one archive early, as callers may stamp an
+// entry a moment before one appended earlier), or of the live file.
+func (j *Journal) SeqSince(t time.Time) uint64 {
+	segs := j.arch.acquire()
+	defer release(segs)
+	for i, s := range segs {
+		if !s.lastTime.Before(t) {
+			return segs[max(i-1, 0)].base.seq
+		}
+	}
+	if len(segs) > 0 {
+		return segs[len(segs)-1].base.seq
+	}
+	return j.firstSeq()
+}
+
 // ArchiveDir is the directory the journal reads and writes archives in.
 func (j *Journal) ArchiveDir() string { return j.arch.dir }
 

@@ -401,3 +401,28 @@ func TestCloseDays(t *testing.T) {
 		`journal_archive.time_zone: "Mars/Olympus"`)
 	require.ErrorContains(t, ArchiveConfig{KeepDays: -1}.Validate("journal_archive"), "journal_archive.keep_days: -1")
 }
+
+// TestSeqSince: a scan of one day starts one archive before the first
+// that reaches the day, not at entry 1.
+func TestSeqSince(t *testing.T) {
+	j, _ := mustOpen(t, Options{})
+	appendAt(t, j, 10, day1)
+	appendAt(t, j, 10, day2)
+	appendAt(t, j, 10, day3)
+	require.Equal(t, uint64(1), j.SeqSince(day3), "no archives: the first entry")
+	_, err := j.Archive(cutoff(day1), "d1")
+	require.NoError(t, err)
+	_, err = j.Archive(cutoff(day2), "d2")
+	require.NoError(t, err)
+	require.Equal(t, uint64(11), j.SeqSince(day3), "the last archive, one before the live file")
+	require.Equal(t, uint64(1), j.SeqSince(day2), "the archive before the one holding the day")
+	require.Equal(t, uint64(1), j.SeqSince(day1))
+	var seen []uint64
+	require.NoError(t, j.Iterate(j.SeqSince(day3), func(e Entry) error {
+		if !e.Time.Before(day3) {
+			seen = append(seen, e.Seq)
+		}
+		return nil
+	}))
+	require.Equal(t, seqRange(21, 30), seen)
+}
