@@ -182,11 +182,11 @@ func (s *Store) List(merchant string, from, to time.Time, fn func(*order.Order) 
 func (s *Store) All(fn func(*order.Order) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOrders).ForEach(func(_, v []byte) error {
-			var o order.Order
-			if err := json.Unmarshal(v, &o); err != nil {
+			o, err := order.Decode(v)
+			if err != nil {
 				return fmt.Errorf("payments: decode order: %w", err)
 			}
-			return fn(&o)
+			return fn(o)
 		})
 	})
 }
@@ -222,11 +222,11 @@ func getOrder(tx *bolt.Tx, id string) (*order.Order, error) {
 	if v == nil {
 		return nil, fmt.Errorf("order %q: %w", id, order.ErrNotFound)
 	}
-	var o order.Order
-	if err := json.Unmarshal(v, &o); err != nil {
+	o, err := order.Decode(v)
+	if err != nil {
 		return nil, fmt.Errorf("payments: decode order %q: %w", id, err)
 	}
-	return &o, nil
+	return o, nil
 }
 
 // putOrder writes o (already encoded as data) and its indexes. prev is the
