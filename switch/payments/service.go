@@ -435,7 +435,7 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	}
 	now := s.d.Now()
 	_, err = s.d.Journal.AppendTx(ctx, all, func(tx *bolt.Tx, _ []uint64) error {
-		if err := putOrder(tx, o, data, c.prev); err != nil {
+		if err := putOrder(tx, s.store.cache, o, data, c.prev); err != nil {
 			return err
 		}
 		for _, it := range its {
@@ -456,6 +456,9 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	if err != nil {
 		return fmt.Errorf("payments: commit order %s: %w", o.ID, storageErr(err))
 	}
+	// Before anyone waiting on the change reads it, and before the flow
+	// changes o again.
+	s.store.cache.committed(o, data)
 	c.reply.committed(c.final)
 	for _, q := range c.items {
 		s.d.SAF.Notify(q.bank)
