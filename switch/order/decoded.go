@@ -1,11 +1,6 @@
 package order
 
 import (
-	"encoding"
-	"encoding/json"
-	"reflect"
-	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -13,188 +8,121 @@ import (
 // CopyDecoded returns the order that decoding o's JSON gives (Decode of
 // json.Marshal(o)) without the JSON, or false when o holds something the
 // round trip changes in a way a copy does not mirror: a string that is not
-// UTF-8, a time that is not in UTC, a type with JSON methods of its own.
-// The order store fills its cache of decoded orders with it at each commit
-// (payments), so a read after a change need not decode the change again;
-// what it returns must be, field for field, what a read from the store
-// would return, or readers would see an order the store does not hold.
+// UTF-8 (encoding replaces its bytes), a time not in UTC (decoded in a
+// zone of its offset's). The order store fills its cache of decoded orders
+// with it at each commit (payments), so a read after a change need not
+// decode the change again: what it returns must be, field for field, what
+// a read from the store would return, or readers would see an order the
+// store does not hold.
+//
+// It is Clone with JSON's rules: an empty slice or map that is omitted
+// when empty (omitempty) decodes as nil, one that is not as an empty one;
+// a time has no monotonic reading. TestCopyDecodedIsDecode fills every
+// field an order can hold, by reflection, and compares with the round
+// trip: a field added to Order, or to a type in it, must be added here.
 func (o *Order) CopyDecoded() (*Order, bool) {
-	c := new(Order)
-	if !copyDecoded(reflect.ValueOf(c).Elem(), reflect.ValueOf(o).Elem(), false) {
+	var r roundTrip
+	c := *o
+	r.strings(o.ID, o.Merchant, o.Number, o.Description, o.Email, o.Customer, o.Language, o.ReturnURL, o.FailURL,
+		o.Currency, o.DeclineReason, o.Bank, o.Rule, o.IP, o.StoredCard, o.Phone, o.CallbackURL)
+	c.CreatedAt, c.UpdatedAt, c.ExpiresAt = r.time(o.CreatedAt), r.time(o.UpdatedAt), r.time(o.ExpiresAt)
+	c.Cart = nil
+	if len(o.Cart) > 0 {
+		c.Cart = make([]CartItem, len(o.Cart))
+		for i, it := range o.Cart {
+			r.strings(it.Name, it.QuantityDecimal, it.Measure, it.PositionID, it.Code, it.Currency, it.Extra)
+			if it.TaxType != nil {
+				v := *it.TaxType
+				it.TaxType = &v
+			}
+			c.Cart[i] = it
+		}
+	}
+	c.Params = nil
+	if len(o.Params) > 0 {
+		c.Params = make(map[string]string, len(o.Params))
+		for k, v := range o.Params {
+			r.strings(k, v)
+			c.Params[k] = v
+		}
+	}
+	if o.Shop != nil {
+		sh := *o.Shop
+		r.strings(sh.OrderID, sh.LocalTime, sh.Terminal, sh.BuyerName, sh.BuyerPhone)
+		sh.Info = nil
+		if len(o.Shop.Info) > 0 {
+			sh.Info = append([]Info(nil), o.Shop.Info...)
+			for _, in := range sh.Info {
+				r.strings(in.Key, in.Value)
+			}
+		}
+		c.Shop = &sh
+	}
+	if o.Card != nil {
+		card := *o.Card
+		r.strings(card.Masked, card.Token, card.Expiry, card.Holder, card.Brand)
+		if card.Ciphertext != nil {
+			// Base64 in JSON, not omitted: decoded as a slice even when empty.
+			card.Ciphertext = append(make([]byte, 0, len(card.Ciphertext)), card.Ciphertext...)
+		}
+		c.Card = &card
+	}
+	if o.ThreeDS != nil {
+		t := *o.ThreeDS
+		r.strings(t.TransID, t.Status, t.ECI, t.Version, t.DSTransID)
+		c.ThreeDS = &t
+	}
+	if o.Registration != nil {
+		reg := *o.Registration
+		r.strings(reg.Status)
+		c.Registration = &reg
+	}
+	if o.Stored != nil {
+		st := *o.Stored
+		r.strings(st.ID, st.ClientID, st.Expiry, st.Op)
+		c.Stored = &st
+	}
+	if o.Ops != nil {
+		// Not omitted: [] decodes as an empty slice, null as nil.
+		c.Ops = make([]Operation, len(o.Ops))
+		for i, op := range o.Ops {
+			r.strings(op.ID, string(op.Type), string(op.Status), op.Bank, op.MTI, op.STAN, op.RRN, op.DE7, op.ApprovalCode,
+				op.ResponseCode, op.TerminalID, op.MerchantID, op.IdemKey, op.Of)
+			op.Time = r.time(op.Time)
+			c.Ops[i] = op
+		}
+	}
+	c.Fiscal = nil
+	if len(o.Fiscal) > 0 {
+		c.Fiscal = make([]FiscalReceipt, len(o.Fiscal))
+		for i, f := range o.Fiscal {
+			r.strings(f.ExternalID, f.OpID, f.Kind, f.FiscalSign, f.ReceiptID, f.Link, f.QR)
+			f.Time = r.time(f.Time)
+			c.Fiscal[i] = f
+		}
+	}
+	if r.changed {
 		return nil, false
 	}
-	return c, true
+	return &c, true
 }
 
-var (
-	timeType        = reflect.TypeFor[time.Time]()
-	orderType       = reflect.TypeFor[Order]()
-	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
-	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
-	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
-	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-)
+// roundTrip notes what a JSON round trip would change that CopyDecoded
+// does not mirror.
+type roundTrip struct{ changed bool }
 
-// copyDecoded sets dst (a zero value) to what encoding/json's decoding of
-// src's encoding gives; omitEmpty is the ",omitempty" of the field src is.
-func copyDecoded(dst, src reflect.Value, omitEmpty bool) bool {
-	switch src.Kind() {
-	case reflect.String:
-		s := src.String()
+func (r *roundTrip) strings(ss ...string) {
+	for _, s := range ss {
 		if !utf8.ValidString(s) {
-			return false // encoding replaces the invalid bytes
-		}
-		dst.SetString(s)
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		dst.Set(src)
-	case reflect.Pointer:
-		if src.IsNil() {
-			return true
-		}
-		p := reflect.New(src.Type().Elem())
-		if !copyDecoded(p.Elem(), src.Elem(), false) {
-			return false
-		}
-		dst.Set(p)
-	case reflect.Slice:
-		switch {
-		case src.IsNil():
-		case src.Len() == 0 && omitEmpty:
-			// Omitted, so absent when decoded: nil.
-		case src.Type().Elem().Kind() == reflect.Uint8:
-			// Base64 in JSON; decoding makes a slice even of nothing.
-			if !plainType(src.Type().Elem()) {
-				return false
-			}
-			dst.SetBytes(append(make([]byte, 0, src.Len()), src.Bytes()...))
-		default:
-			n := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
-			for i := range src.Len() {
-				if !copyDecoded(n.Index(i), src.Index(i), false) {
-					return false
-				}
-			}
-			dst.Set(n)
-		}
-	case reflect.Map:
-		if src.IsNil() || (src.Len() == 0 && omitEmpty) {
-			return true
-		}
-		t := src.Type()
-		if t.Key().Kind() != reflect.String || !plainType(t.Key()) {
-			return false
-		}
-		n := reflect.MakeMapWithSize(t, src.Len())
-		for it := src.MapRange(); it.Next(); {
-			k, v := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
-			if !copyDecoded(k, it.Key(), false) || !copyDecoded(v, it.Value(), false) {
-				return false
-			}
-			n.SetMapIndex(k, v)
-		}
-		dst.Set(n)
-	case reflect.Struct:
-		if src.Type() == timeType {
-			t := src.Interface().(time.Time)
-			if t.Location() != time.UTC || t.Year() < 0 || t.Year() > 9999 {
-				return false // decoded in another zone, or not encoded at all
-			}
-			dst.Set(reflect.ValueOf(t.Round(0))) // no monotonic reading survives
-			return true
-		}
-		fields, ok := structFields(src.Type())
-		if !ok {
-			return false
-		}
-		for _, f := range fields {
-			if !copyDecoded(dst.Field(f.index), src.Field(f.index), f.omitEmpty) {
-				return false
-			}
-		}
-	default:
-		// Floats, interfaces, arrays, channels...: not in an order.
-		return false
-	}
-	return true
-}
-
-// plainType reports whether t has no JSON or text methods of its own,
-// which would encode or decode it as they please.
-func plainType(t reflect.Type) bool {
-	return !hasMethods(t, jsonMarshaler, jsonUnmarshaler, textMarshaler, textUnmarshaler)
-}
-
-func hasMethods(t reflect.Type, ifaces ...reflect.Type) bool {
-	p := reflect.PointerTo(t)
-	for _, i := range ifaces {
-		if t.Implements(i) || p.Implements(i) {
-			return true
+			r.changed = true
 		}
 	}
-	return false
 }
 
-type decodedField struct {
-	index     int
-	omitEmpty bool
-}
-
-// decodedFields caches structFields by type.
-var decodedFields sync.Map // reflect.Type → []decodedField, or nil for a type copyDecoded refuses
-
-// structFields lists the fields of t that JSON carries, or false when t
-// is a struct copyDecoded cannot mirror.
-func structFields(t reflect.Type) ([]decodedField, bool) {
-	if v, ok := decodedFields.Load(t); ok {
-		fs := v.([]decodedField)
-		return fs, fs != nil
+// time is t as decoded: without a monotonic reading.
+func (r *roundTrip) time(t time.Time) time.Time {
+	if t.Location() != time.UTC || t.Year() < 0 || t.Year() > 9999 {
+		r.changed = true // decoded in another zone, or not encoded at all
 	}
-	fs := buildFields(t)
-	decodedFields.Store(t, fs)
-	return fs, fs != nil
-}
-
-func buildFields(t reflect.Type) []decodedField {
-	// Order's UnmarshalJSON reads what its plain encoding writes as the
-	// plain decoding does (orderJSON): registration.card_id is never
-	// written.
-	switch {
-	case t == orderType && hasMethods(t, jsonMarshaler, textMarshaler, textUnmarshaler):
-		return nil
-	case t != orderType && !plainType(t):
-		return nil
-	}
-	fs := []decodedField{}
-	names := map[string]bool{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Anonymous {
-			return nil
-		}
-		tag := f.Tag.Get("json")
-		if !f.IsExported() || tag == "-" {
-			continue // not encoded: zero when decoded, as dst already is
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = f.Name
-		}
-		if names[strings.ToLower(name)] {
-			return nil // names the decoder may mix up
-		}
-		names[strings.ToLower(name)] = true
-		omit := false
-		for o := range strings.SplitSeq(opts, ",") {
-			switch o {
-			case "omitempty":
-				omit = true
-			case "":
-			default:
-				return nil // ",string", ",omitzero"...: not mirrored
-			}
-		}
-		fs = append(fs, decodedField{index: i, omitEmpty: omit})
-	}
-	return fs
+	return t.Round(0)
 }
