@@ -11,12 +11,19 @@ import (
 )
 
 // Every order the cache serves in this package's tests, whichever flow
-// reads it, is checked against the decoding of the bytes it was served for.
+// reads it, is checked against the decoding of the bytes it was served
+// for, and every order a commit encodes against json.Marshal.
 func init() {
 	checkCached = func(data []byte, o *order.Order) {
 		want, err := order.Decode(data)
 		if err != nil || !reflect.DeepEqual(want, o) {
 			panic(fmt.Sprintf("payments: the cache served order %s unlike its stored JSON (%v)", o.ID, err))
+		}
+	}
+	checkEncoded = func(o *order.Order, data []byte) {
+		want, err := json.Marshal(o)
+		if err != nil || string(want) != string(data) {
+			panic(fmt.Sprintf("payments: order %s encoded unlike json.Marshal (%v)", o.ID, err))
 		}
 	}
 }

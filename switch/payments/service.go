@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -412,9 +411,12 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	o := c.o
 	o.Version = c.prev + 1
 	o.UpdatedAt = s.d.Now().UTC()
-	data, err := json.Marshal(o)
+	data, err := order.Encode(o)
 	if err != nil {
 		return fmt.Errorf("payments: encode order %s: %w", o.ID, err)
+	}
+	if checkEncoded != nil {
+		checkEncoded(o, data)
 	}
 	its, err := s.safItems(o, c.items)
 	if err != nil {
@@ -474,6 +476,10 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	}
 	return nil
 }
+
+// checkEncoded, when set (by the package's tests), checks each order's
+// encoding against json.Marshal's.
+var checkEncoded func(o *order.Order, data []byte)
 
 // storageErr marks the journal's disk failures with ErrStorage: nothing of
 // what was being written is on disk, and the merchant may retry.
