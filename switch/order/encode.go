@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -19,13 +20,21 @@ import (
 // to Order, or to a type in it, and not here fails it) and FuzzEncode
 // over strings of any bytes.
 func Encode(o *Order) ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 2048)}
+	buf := encodeBufs.Get().(*[]byte)
+	defer encodeBufs.Put(buf)
+	e := encoder{b: (*buf)[:0]}
 	e.order(o)
+	*buf = e.b
 	if e.err != nil {
 		return nil, e.err
 	}
-	return e.b, nil
+	// The store, the journal and the order cache keep what is returned:
+	// a copy of its own size, as json.Marshal returns.
+	return append([]byte(nil), e.b...), nil
 }
+
+// encodeBufs are Encode's working buffers, grown to the orders encoded.
+var encodeBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // encoder appends JSON as encoding/json writes it, with its HTML
 // escaping, field by field in the order of the struct.
