@@ -8,8 +8,9 @@ import (
 )
 
 // orderCacheSize bounds the cache: orders of the payments in flight and
-// just finished, a few KB each.
-const orderCacheSize = 4096
+// just finished (a payment's steps follow each other within a second or
+// two), a few KB each; every cached order is heap the collector marks.
+const orderCacheSize = 1024
 
 // orderCache keeps, for the orders this process committed last, the JSON
 // it stored and the order that JSON decodes to, so that reading an order
@@ -27,6 +28,11 @@ const orderCacheSize = 4096
 type orderCache struct {
 	mu sync.Mutex
 	m  map[string]*cachedOrder
+	// ids holds the cached ids in the order they came in, oldest at
+	// next, which the next new id evicts. Picking a victim by ranging
+	// over m instead costs a scan of a map that churns.
+	ids  [orderCacheSize]string
+	next int
 }
 
 // cachedOrder is never changed once in the cache: a change replaces it.
@@ -44,7 +50,7 @@ type cachedOrder struct {
 var checkCached func(data []byte, o *order.Order)
 
 func newOrderCache() *orderCache {
-	return &orderCache{m: make(map[string]*cachedOrder)}
+	return &orderCache{m: make(map[string]*cachedOrder, orderCacheSize)}
 }
 
 func (c *orderCache) lookup(id string, stored []byte) *cachedOrder {
@@ -94,11 +100,10 @@ func (c *orderCache) committed(o *order.Order, data []byte) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[o.ID]; !ok && len(c.m) >= orderCacheSize {
-		for id := range c.m { // a random victim: Go's map iteration order
-			delete(c.m, id)
-			break
-		}
+	if _, ok := c.m[o.ID]; !ok {
+		delete(c.m, c.ids[c.next]) // "" while the ring fills: absent
+		c.ids[c.next] = o.ID
+		c.next = (c.next + 1) % orderCacheSize
 	}
 	c.m[o.ID] = e
 }

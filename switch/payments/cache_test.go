@@ -97,14 +97,28 @@ func TestOrderCacheWithoutCopy(t *testing.T) {
 	require.NoError(t, put(t, db, st, cachedOrderOf(2), 1))
 }
 
-// The cache holds at most orderCacheSize orders.
+// The cache holds at most orderCacheSize orders, the latest to come in;
+// a change of an order it holds replaces it in place.
 func TestOrderCacheBounded(t *testing.T) {
 	c := newOrderCache()
-	for i := range orderCacheSize + 10 {
-		o := cachedOrderOf(1)
-		o.ID = fmt.Sprintf("o-%d", i)
-		c.committed(o, []byte(o.ID))
+	put := func(id string, version uint64) {
+		o := cachedOrderOf(version)
+		o.ID = id
+		c.committed(o, []byte(fmt.Sprint(id, version)))
 	}
+	for i := range orderCacheSize + 10 {
+		put(fmt.Sprintf("o-%d", i), 1)
+	}
+	held := func(id string) bool { _, ok := c.m[id]; return ok }
+	require.Len(t, c.m, orderCacheSize)
+	require.False(t, held("o-9"))
+	require.True(t, held("o-10"))
+	put("o-500", 2) // a change of a cached order: nothing evicted
+	require.True(t, held("o-10"))
+	require.Equal(t, uint64(2), c.m["o-500"].version)
+	put("o-new", 1)
+	require.False(t, held("o-10"), "the oldest goes")
+	require.True(t, held("o-11"))
 	require.Len(t, c.m, orderCacheSize)
 }
 
@@ -140,5 +154,22 @@ func BenchmarkStoreGet(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// go test -run '^$' -bench OrderCacheCommitted -benchmem ./switch/payments
+func BenchmarkOrderCacheCommitted(b *testing.B) {
+	c := newOrderCache()
+	o := cachedOrderOf(1)
+	data, err := json.Marshal(o)
+	require.NoError(b, err)
+	ids := make([]string, 4*orderCacheSize)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("0193a4e7-7c1d-7b3a-9f3e-%012d", i)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		o.ID = ids[i%len(ids)] // a new order each time: the cache is full, one goes
+		c.committed(o, data)
 	}
 }
