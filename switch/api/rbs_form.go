@@ -19,10 +19,11 @@ import (
 // (no credentials, no card data), settles the answer's language and
 // authenticates. On false the answer has been sent.
 func (c *call) rbsBegin() (url.Values, bool) {
-	c.reqPayload, _ = json.Marshal(map[string]string{"endpoint": c.endpoint})
 	c.lang = queryLanguage(c.r)
 	form, e := readForm(c.r)
 	if e != nil {
+		// No form to journal: the endpoint alone.
+		c.reqPayload, _ = json.Marshal(map[string]string{"endpoint": c.endpoint})
 		c.rbsAnswer(e)
 		return nil, false
 	}

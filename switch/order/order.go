@@ -483,23 +483,10 @@ func (o *Order) Clone() *Order {
 // order's stored card, so that every card the switch ever kept is one
 // StoredCard.
 func (o *Order) UnmarshalJSON(b []byte) error {
-	type plain Order
-	var v struct {
-		plain
-		Registration *struct {
-			Status string `json:"status"`
-			CardID string `json:"card_id"`
-		} `json:"registration"`
-	}
+	var v orderJSON
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*o = Order(v.plain)
-	if r := v.Registration; r != nil {
-		o.Registration = &Registration{Status: r.Status}
-		if r.CardID != "" && o.Stored == nil {
-			o.Stored = &StoredCard{ID: r.CardID}
-		}
-	}
+	*o = v.order()
 	return nil
 }

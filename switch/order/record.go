@@ -152,10 +152,40 @@ type Advice struct {
 var BucketOrders = []byte("orders")
 
 // Decode reads an order's JSON, from the store or a ChannelState entry.
+// It decodes into orderJSON itself, as UnmarshalJSON does: json.Unmarshal
+// into an Order would scan b three times (validating it, skipping it to
+// find its end for UnmarshalJSON, validating it again) before decoding it.
 func Decode(b []byte) (*Order, error) {
-	var o Order
-	if err := json.Unmarshal(b, &o); err != nil {
+	var v orderJSON
+	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, err
 	}
+	o := v.order()
 	return &o, nil
+}
+
+// orderJSON is the shape an order's JSON is read into: Order's fields,
+// with registration as orders written before stored cards had a record of
+// their own kept it (a kept registration's card id in
+// registration.card_id).
+type orderJSON struct {
+	plainOrder
+	Registration *struct {
+		Status string `json:"status"`
+		CardID string `json:"card_id"`
+	} `json:"registration"`
+}
+
+// plainOrder is Order without its UnmarshalJSON.
+type plainOrder Order
+
+func (v *orderJSON) order() Order {
+	o := Order(v.plainOrder)
+	if r := v.Registration; r != nil {
+		o.Registration = &Registration{Status: r.Status}
+		if r.CardID != "" && o.Stored == nil {
+			o.Stored = &StoredCard{ID: r.CardID}
+		}
+	}
+	return o
 }

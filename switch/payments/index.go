@@ -3,7 +3,6 @@ package payments
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -131,8 +130,8 @@ func (s *Store) RebuildIndexes() error {
 					done = true
 					return nil
 				}
-				var o order.Order
-				if err := json.Unmarshal(v, &o); err != nil {
+				o, err := order.Decode(v)
+				if err != nil {
 					return fmt.Errorf("decode order %q: %w", k, err)
 				}
 				// The old row (if any) was written by another layout:
@@ -140,7 +139,7 @@ func (s *Store) RebuildIndexes() error {
 				if err := byTime.Delete(order.TimeKey(o.Merchant, o.CreatedAt, o.ID)); err != nil {
 					return err
 				}
-				if err := putIndexes(tx, &o); err != nil {
+				if err := putIndexes(tx, o); err != nil {
 					return fmt.Errorf("order %q: %w", k, err)
 				}
 				after = append(after[:0], k...)

@@ -110,7 +110,7 @@ func (s *Store) Find(q Query, by SortKey, asc bool, offset, limit int) (*Page, e
 			return err
 		}
 		for _, id := range ids {
-			o, err := getOrder(tx, id)
+			o, err := getOrder(tx, s.cache, id)
 			if err != nil {
 				return err
 			}
@@ -142,7 +142,7 @@ const chunk = 4000
 // store. The orders given are those committed when their chunk was read.
 func (s *Store) Each(q Query, asc bool, fn func(*order.Order) error) error {
 	return s.chunked(q, asc, func(tx *bolt.Tx, h *hit, _ rowFunc) error {
-		o, err := getOrder(tx, string(h.id))
+		o, err := getOrder(tx, s.cache, string(h.id))
 		if err != nil {
 			return err
 		}
@@ -394,7 +394,7 @@ func (sc *scan) findNumber(merchants []string, after *position) error {
 		if id == nil {
 			continue
 		}
-		o, err := getOrder(sc.tx, string(id))
+		o, err := getOrder(sc.tx, nil, string(id))
 		if err != nil {
 			return err
 		}

@@ -19,11 +19,11 @@ func Rebuild(j *journal.Journal) (map[string]*order.Order, error) {
 		if e.Channel != order.ChannelState {
 			return nil
 		}
-		var o order.Order
-		if err := json.Unmarshal(e.Payload, &o); err != nil {
+		o, err := order.Decode(e.Payload)
+		if err != nil {
 			return fmt.Errorf("payments: rebuild: entry %d: %w", e.Seq, err)
 		}
-		out[o.ID] = &o
+		out[o.ID] = o
 		return nil
 	})
 	return out, err

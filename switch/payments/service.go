@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -412,9 +411,12 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	o := c.o
 	o.Version = c.prev + 1
 	o.UpdatedAt = s.d.Now().UTC()
-	data, err := json.Marshal(o)
+	data, err := order.Encode(o)
 	if err != nil {
 		return fmt.Errorf("payments: encode order %s: %w", o.ID, err)
+	}
+	if checkEncoded != nil {
+		checkEncoded(o, data)
 	}
 	its, err := s.safItems(o, c.items)
 	if err != nil {
@@ -435,7 +437,7 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	}
 	now := s.d.Now()
 	_, err = s.d.Journal.AppendTx(ctx, all, func(tx *bolt.Tx, _ []uint64) error {
-		if err := putOrder(tx, o, data, c.prev); err != nil {
+		if err := putOrder(tx, s.store.cache, o, data, c.prev); err != nil {
 			return err
 		}
 		for _, it := range its {
@@ -456,6 +458,9 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	if err != nil {
 		return fmt.Errorf("payments: commit order %s: %w", o.ID, storageErr(err))
 	}
+	// Before anyone waiting on the change reads it, and before the flow
+	// changes o again.
+	s.store.cache.committed(o, data)
 	c.reply.committed(c.final)
 	for _, q := range c.items {
 		s.d.SAF.Notify(q.bank)
@@ -471,6 +476,10 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	}
 	return nil
 }
+
+// checkEncoded, when set (by the package's tests), checks each order's
+// encoding against json.Marshal's.
+var checkEncoded func(o *order.Order, data []byte)
 
 // storageErr marks the journal's disk failures with ErrStorage: nothing of
 // what was being written is on disk, and the merchant may retry.

@@ -45,7 +45,8 @@ var ErrConflict = errors.New("order changed concurrently")
 // Store reads and writes orders. Writes happen inside the journal's
 // transactions (see Service); reads are plain bbolt views.
 type Store struct {
-	db *bolt.DB
+	db    *bolt.DB
+	cache *orderCache
 }
 
 // NewStore creates the store's buckets if needed.
@@ -62,7 +63,7 @@ func NewStore(db *bolt.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payments: order store: %w", err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, cache: newOrderCache()}
 	if err := s.ensureIndexes(); err != nil {
 		return nil, fmt.Errorf("payments: order store: %w", err)
 	}
@@ -74,7 +75,7 @@ func (s *Store) Get(id string) (*order.Order, error) {
 	var o *order.Order
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		o, err = getOrder(tx, id)
+		o, err = getOrder(tx, s.cache, id)
 		return err
 	})
 	return o, err
@@ -89,7 +90,7 @@ func (s *Store) ByNumber(merchant, number string) (*order.Order, error) {
 			return fmt.Errorf("merchant %q order number %q: %w", merchant, number, order.ErrNotFound)
 		}
 		var err error
-		o, err = getOrder(tx, string(id))
+		o, err = getOrder(tx, s.cache, string(id))
 		return err
 	})
 	return o, err
@@ -105,7 +106,7 @@ func (s *Store) ByCard(merchant, cardID string) (*order.Order, error) {
 			return fmt.Errorf("merchant %q card %q: %w", merchant, cardID, order.ErrNotFound)
 		}
 		var err error
-		o, err = getOrder(tx, string(id))
+		o, err = getOrder(tx, s.cache, string(id))
 		return err
 	})
 	return o, err
@@ -135,7 +136,7 @@ func (s *Store) cardsUnder(index []byte, merchant, key string) ([]*order.Order, 
 			if id == nil {
 				return fmt.Errorf("payments: index %s names card %q that cards_by_id does not", index, k[len(prefix):])
 			}
-			o, err := getOrder(tx, string(id))
+			o, err := getOrder(tx, s.cache, string(id))
 			if err != nil {
 				return err
 			}
@@ -165,7 +166,7 @@ func (s *Store) List(merchant string, from, to time.Time, fn func(*order.Order) 
 		}
 		for ; k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, lo) >= 0; k, _ = c.Prev() {
 			id := string(k[len(prefix)+9:])
-			o, err := getOrder(tx, id)
+			o, err := getOrder(tx, s.cache, id)
 			if err != nil {
 				return err
 			}
@@ -182,11 +183,11 @@ func (s *Store) List(merchant string, from, to time.Time, fn func(*order.Order) 
 func (s *Store) All(fn func(*order.Order) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOrders).ForEach(func(_, v []byte) error {
-			var o order.Order
-			if err := json.Unmarshal(v, &o); err != nil {
+			o, err := order.Decode(v)
+			if err != nil {
 				return fmt.Errorf("payments: decode order: %w", err)
 			}
-			return fn(&o)
+			return fn(o)
 		})
 	})
 }
@@ -217,27 +218,35 @@ func (s *Store) expiredIDs(now time.Time) ([]string, error) {
 	return ids, err
 }
 
-func getOrder(tx *bolt.Tx, id string) (*order.Order, error) {
+// getOrder reads order id in tx, from cache (nil for none) when it holds
+// what tx does.
+func getOrder(tx *bolt.Tx, cache *orderCache, id string) (*order.Order, error) {
 	v := tx.Bucket(bucketOrders).Get([]byte(id))
 	if v == nil {
 		return nil, fmt.Errorf("order %q: %w", id, order.ErrNotFound)
 	}
-	var o order.Order
-	if err := json.Unmarshal(v, &o); err != nil {
+	if o := cache.order(id, v); o != nil {
+		return o, nil
+	}
+	o, err := order.Decode(v)
+	if err != nil {
 		return nil, fmt.Errorf("payments: decode order %q: %w", id, err)
 	}
-	return &o, nil
+	return o, nil
 }
 
 // putOrder writes o (already encoded as data) and its indexes. prev is the
 // version the caller read; a different stored version means a lost update.
-func putOrder(tx *bolt.Tx, o *order.Order, data []byte, prev uint64) error {
+// cache (nil for none) knows the stored version when it holds what tx does.
+func putOrder(tx *bolt.Tx, cache *orderCache, o *order.Order, data []byte, prev uint64) error {
 	orders := tx.Bucket(bucketOrders)
 	if old := orders.Get([]byte(o.ID)); old != nil {
 		var cur struct {
 			Version uint64 `json:"version"`
 		}
-		if err := json.Unmarshal(old, &cur); err != nil {
+		if v, ok := cache.version(o.ID, old); ok {
+			cur.Version = v
+		} else if err := json.Unmarshal(old, &cur); err != nil {
 			return fmt.Errorf("payments: decode order %q: %w", o.ID, err)
 		}
 		if cur.Version != prev {
@@ -299,7 +308,7 @@ func indexEarlierCards(tx *bolt.Tx) error {
 		return nil
 	}
 	err := tx.Bucket(bucketCards).ForEach(func(_, id []byte) error {
-		o, err := getOrder(tx, string(id))
+		o, err := getOrder(tx, nil, string(id))
 		if err != nil {
 			return err
 		}
