@@ -3,8 +3,10 @@ package issuersim
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -56,6 +58,10 @@ func TestLogsCarryNoCardData(t *testing.T) {
 	bad.TerminalID = ""
 	c.mustSend(bad)
 
+	// The bank logs an answer after it has sent it: the last lines may
+	// still be on their way when the client has its reply.
+	require.Eventually(t, func() bool { return strings.Count(logs.String(), `"message":"answered"`) >= 7 }, 10*time.Second, time.Millisecond,
+		"the sign-on's and the six messages' answers logged")
 	out := logs.String()
 	require.Contains(t, out, `"rc":"N7"`)
 	for _, pan := range []string{visa, mastercard, lostCard} {

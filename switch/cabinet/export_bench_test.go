@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/tulpar-switch/tulpar/switch/order"
 )
 
@@ -34,15 +36,20 @@ func syntheticOrders(n int) orderSource {
 }
 
 // peakHeap wraps src to sample the live heap every 5,000 orders.
-func peakHeap(src orderSource, peak *uint64) orderSource {
+func peakHeap(src orderSource, peak *uint64, collect bool) orderSource {
 	return func(fn func(*order.Order) error) error {
 		n := 0
 		// The live heap as the last GC marked it: what the export holds on
 		// to, without the garbage between collections that HeapInuse
-		// counts (which made the test depend on the GC's timing).
+		// counts (which made the test depend on the GC's timing). With
+		// collect, a GC right there marks it: exact, whenever the runtime
+		// would have collected (the test; the benchmark keeps its timing).
 		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		return src(func(o *order.Order) error {
 			if n++; n%5000 == 0 {
+				if collect {
+					runtime.GC()
+				}
 				metrics.Read(live)
 				*peak = max(*peak, live[0].Value.Uint64())
 			}
@@ -74,7 +81,7 @@ func BenchmarkExportXLSX(b *testing.B) {
 				base := ms.HeapInuse
 				peak = 0
 				cw := &countingWriter{}
-				if err := sh.writeXLSX(cw, "Транзакции", peakHeap(syntheticOrders(n), &peak)); err != nil {
+				if err := sh.writeXLSX(cw, "Транзакции", peakHeap(syntheticOrders(n), &peak, false)); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(cw.n)/(1<<20), "file-MB")
@@ -105,14 +112,19 @@ func TestExportXLSXMemoryFlat(t *testing.T) {
 		base := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		metrics.Read(base)
 		var peak uint64
-		if err := sh.writeXLSX(io.Discard, "T", peakHeap(syntheticOrders(n), &peak)); err != nil {
+		if err := sh.writeXLSX(io.Discard, "T", peakHeap(syntheticOrders(n), &peak, true)); err != nil {
 			t.Fatal(err)
 		}
 		return peak - min(peak, base[0].Value.Uint64())
 	}
 	small, large := measure(30_000), measure(90_000)
 	t.Logf("peak live heap: %.1f MB at 30,000 rows, %.1f MB at 90,000", float64(small)/(1<<20), float64(large)/(1<<20))
-	if large > small+small/4 {
+	// excelize keeps up to StreamChunkSize (16 MB) of rows in memory
+	// before it moves them to its temporary file, so the peak depends on
+	// where in that cycle the samples fall: the bound is one chunk over
+	// the smaller export, and a fixed ceiling far below what 90,000 rows
+	// held in memory would take.
+	if large > small+excelize.StreamChunkSize || large > 48<<20 {
 		t.Fatalf("the export's memory grows with its rows: %d bytes at 30,000, %d at 90,000", small, large)
 	}
 }
