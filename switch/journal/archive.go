@@ -160,8 +160,11 @@ func (a *archives) closeAll() {
 var archiveName = regexp.MustCompile(`^journal-[0-9A-Za-z-]+-[0-9]+` + regexp.QuoteMeta(ArchiveSuffix) + `$`)
 
 // openArchives opens every archive file in dir (none when dir does not
-// exist), oldest first.
-func openArchives(dir string, lockTimeout time.Duration) ([]*segment, error) {
+// exist), oldest first. An archive that does not open is skipped when
+// skip says so (each error goes to skip): the switch keeps taking
+// payments on a sound live file, and the hole shows in Verify; auditors
+// are refused with the reason.
+func openArchives(dir string, lockTimeout time.Duration, skip func(error) bool) ([]*segment, error) {
 	names, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -175,6 +178,9 @@ func openArchives(dir string, lockTimeout time.Duration) ([]*segment, error) {
 			continue
 		}
 		s, err := openSegment(filepath.Join(dir, n.Name()), lockTimeout)
+		if err != nil && skip(err) {
+			continue
+		}
 		if err != nil {
 			for _, s := range out {
 				s.close()
@@ -251,7 +257,13 @@ func openSegment(path string, lockTimeout time.Duration) (*segment, error) {
 // read-only journal), entries below the live file's base (deleted now), an
 // archive already pruned (removed now).
 func (j *Journal) loadArchives() error {
-	segs, err := openArchives(j.arch.dir, j.opts.LockTimeout)
+	segs, err := openArchives(j.arch.dir, j.opts.LockTimeout, func(err error) bool {
+		if j.readOnly {
+			return false
+		}
+		j.log.Error().Err(err).Msg("journal archive unreadable: skipped; its entries are missing from the history until it is restored")
+		return true
+	})
 	if err != nil {
 		return err
 	}

@@ -426,3 +426,28 @@ func TestSeqSince(t *testing.T) {
 	}))
 	require.Equal(t, seqRange(21, 30), seen)
 }
+
+// TestArchiveDamaged: an archive that does not open does not stop the
+// switch (its live file is sound; the hole shows in Verify), and an
+// auditor's read-only open names it.
+func TestArchiveDamaged(t *testing.T) {
+	j, path := mustOpen(t, Options{})
+	appendAt(t, j, 20, day1)
+	appendAt(t, j, 5, day2)
+	info, err := j.Archive(cutoff(day1), "2026-12-04")
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	require.NoError(t, os.Chmod(info.Path, 0o600))
+	require.NoError(t, os.WriteFile(info.Path, []byte("not a bbolt file"), 0o600))
+
+	_, err = OpenReadOnly(path, Options{})
+	require.ErrorContains(t, err, info.Path)
+	j, err = Open(path, Options{})
+	require.NoError(t, err, "the switch runs on its live file")
+	defer j.Close()
+	appendAt(t, j, 1, day3)
+	var ce *ChainError
+	require.ErrorAs(t, j.Verify(context.Background()), &ce)
+	require.Equal(t, ReasonSeqGap, ce.Reason)
+	require.Equal(t, uint64(1), ce.Seq)
+}
