@@ -350,10 +350,11 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	return v
 }
 
-// wait waits until the page has an element matching css.
+// wait waits until the page shows an element matching css, across the
+// navigation a click may have started.
 func wait(t *testing.T, ctx context.Context, css string) {
 	t.Helper()
-	do(t, ctx, chromedp.WaitReady(chromedp.CSS(css)))
+	switchtest.WaitShown(t, ctx, css)
 }
 
 func text(t *testing.T, ctx context.Context, css string) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
 // screenshots is where TestBrowserPhoneWidths leaves its screenshots for a
@@ -114,7 +115,8 @@ func TestBrowserPhoneWidths(t *testing.T) {
 
 				// The bank declines (51, insufficient funds): the buyer may
 				// try again and reads only that the bank said no.
-				require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("pay")), chromedp.WaitVisible(chromedp.ID("declined"))))
+				require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("pay"))))
+				switchtest.WaitShown(t, ctx, "#declined")
 				require.Equal(t, declinedText[lang], run(t, ctx, chromedp.Text(chromedp.ID("declined"))))
 				page := run(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
 				require.NotContains(t, page, order.ActionText(order.ActionFunds, lang), "the issuer's reason is the shop's, not the buyer's")

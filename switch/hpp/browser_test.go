@@ -42,7 +42,7 @@ func TestBrowserPaysWithChallenge(t *testing.T) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("pay"))))
 
 		// The ACS shows the one-time code (it is a simulator); type it.
-		require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("otp"))))
+		switchtest.WaitShown(t, ctx, "#otp")
 		code := run(t, ctx, chromedp.Text(chromedp.ID("otp")))
 		require.Regexp(t, `^\d{6}$`, code)
 		require.NoError(t, chromedp.Do(ctx,

@@ -94,3 +94,34 @@ func NewChrome(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Cont
 	})
 	return ctx
 }
+
+// WaitShown waits until the page shows an element matching css, whatever
+// documents the browser goes through first (a form post, a redirect, the
+// 3-D Secure pages posting themselves on). chromedp's WaitVisible resolves
+// its node in the document it finds and fails with "Could not find node
+// with given id" when a navigation replaces that document under it; this
+// asks the current document each time and takes an error from a document
+// going away as "not yet".
+func WaitShown(t testing.TB, ctx context.Context, css string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	script := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length) })()`, css)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](script))
+		if err == nil && shown {
+			return
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the page never showed %s (last error: %v)", css, last)
+		case <-tick.C:
+		}
+	}
+}
