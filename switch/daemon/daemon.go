@@ -131,6 +131,10 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	kinds := kindMux{}
 	d.saf, err = saf.New(d.journal.DB(), saf.Config{
 		RetryMin: cfg.SAF.RetryMin, RetryMax: cfg.SAF.RetryMax, MaxAttempts: cfg.SAF.MaxAttempts, AttemptTimeout: cfg.SAF.AttemptTimeout,
+		// What must follow what is an order's advices (a completion, then
+		// its reversal), its callbacks, its fiscal receipts: the rest of a
+		// bank's queue goes at once, as its payments do.
+		PerOrder: true,
 	}, kinds, log.With().Str("component", "saf").Logger(), d.reg)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: saf: %w", err)

@@ -33,8 +33,10 @@
 //     them, which puts them at the tail of their bank's queue.
 //
 // Order holds within a bank: an item is attempted only when every item queued
-// before it for the same bank was delivered or became a dead letter. Banks
-// never wait for each other.
+// before it for the same bank was delivered or became a dead letter; with
+// Config.PerOrder (the switch's setting), within an order: a completion
+// before its reversal, while different orders' items in a batch go at once.
+// Banks never wait for each other.
 //
 // # At least once
 //

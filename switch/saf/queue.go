@@ -86,6 +86,14 @@ type Config struct {
 	// ends the batch: the items behind it wait, as behind any head.
 	// Default 64.
 	Batch int
+	// PerOrder relaxes the order of delivery from the whole bank's queue to
+	// each order's items (Item.OrderID; items without one keep the queue's
+	// order among themselves): the items of different orders in a batch
+	// are delivered at once, which is what a bank's link carries anyway,
+	// instead of each waiting for the answer to the one before. An item to
+	// be retried then ends only its order's part of the batch. The next
+	// batch still starts at the head, so a head in backoff holds the queue.
+	PerOrder bool
 	// Jitter turns a nominal backoff into the delay actually waited, so that
 	// banks coming back do not see every switch retry in step. Default:
 	// uniform in [d/2, d]. Tests pass the identity for determinism.

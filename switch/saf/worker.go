@@ -3,6 +3,7 @@ package saf
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,16 +83,44 @@ func (w *worker) run(ctx context.Context) {
 
 // deliverBatch tries the claimed items in queue order until one is not
 // settled (to be retried: the items behind it wait for it, as behind any
-// head) or the worker stops; the rest are given back untried.
+// head) or the worker stops; the rest are given back untried. With
+// Config.PerOrder the same holds for each order's items, and different
+// orders' items go at once.
 func (w *worker) deliverBatch(ctx context.Context, claimed []*attempt) {
-	for i, a := range claimed {
+	if !w.q.cfg.PerOrder {
+		w.deliverInTurn(ctx, claimed)
+		return
+	}
+	var groups [][]*attempt
+	at := map[string]int{}
+	for _, a := range claimed {
+		// Items without an order keep their queue order among themselves.
+		i, ok := at[a.item.OrderID]
+		if !ok {
+			i = len(groups)
+			at[a.item.OrderID] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], a)
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() { w.deliverInTurn(ctx, g) })
+	}
+	wg.Wait()
+}
+
+// deliverInTurn tries as one after another until one is not settled or
+// the worker stops, and gives the rest back untried.
+func (w *worker) deliverInTurn(ctx context.Context, as []*attempt) {
+	for i, a := range as {
 		if i > 0 && w.stopping(ctx) {
-			skip(claimed[i:])
+			skip(as[i:])
 			return
 		}
 		a.outcome, a.err = w.deliver(ctx, a.item)
 		if a.outcome != Delivered && a.outcome != Rejected {
-			skip(claimed[i+1:])
+			skip(as[i+1:])
 			return
 		}
 	}
