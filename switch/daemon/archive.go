@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -19,7 +20,7 @@ func (d *Daemon) archiveLoop(ctx context.Context) {
 	t := time.NewTicker(archiveEvery)
 	defer t.Stop()
 	for {
-		d.CloseJournalDays()
+		d.closeJournalDays()
 		select {
 		case <-ctx.Done():
 			return
@@ -32,18 +33,16 @@ func (d *Daemon) archiveLoop(ctx context.Context) {
 // and prunes the archives past journal_archive.keep_days; the daemon does
 // it every minute. A failure is logged and counted, and tried again at the
 // next look: the entries stay in the live file meanwhile, nothing is lost.
-func (d *Daemon) CloseJournalDays() {
-	loc, err := d.cfg.JournalArchive.Location()
-	if err == nil {
-		var pruned []string
-		now := time.Now()
-		if d.cfg.Clock != nil {
-			now = d.cfg.Clock()
-		}
-		_, pruned, err = d.journal.CloseDays(now, loc, d.cfg.JournalArchive.KeepDays)
-		for _, p := range pruned {
-			d.log.Info().Str("path", p).Int("keep_days", d.cfg.JournalArchive.KeepDays).Msg("journal archive past retention removed")
-		}
+func (d *Daemon) CloseJournalDays() { d.closeJournalDays() }
+
+func (d *Daemon) closeJournalDays() {
+	now := time.Now()
+	if d.cfg.Clock != nil {
+		now = d.cfg.Clock()
+	}
+	_, pruned, err := d.journal.CloseDays(now, d.archiveLoc, d.cfg.JournalArchive.KeepDays)
+	for _, p := range pruned {
+		d.log.Info().Str("path", p).Int("keep_days", d.cfg.JournalArchive.KeepDays).Msg("journal archive past retention removed")
 	}
 	if err != nil {
 		d.archiveFailures.Inc()
@@ -51,9 +50,16 @@ func (d *Daemon) CloseJournalDays() {
 	}
 }
 
-// archiveMetrics are the archives' count and size as they stand, and the
-// archiving failures.
-func (d *Daemon) archiveMetrics() {
+// archiveMetrics resolves the business day's zone and registers the
+// archives' count and size as they stand, and the archiving failures.
+func (d *Daemon) archiveMetrics() error {
+	// The zone is read once: Validate checked it, and the loop looks every
+	// minute.
+	loc, err := d.cfg.JournalArchive.Location()
+	if err != nil {
+		return fmt.Errorf("journal_archive.time_zone: %w", err)
+	}
+	d.archiveLoc = loc
 	d.archiveFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tulpar_journal_archive_failures_total",
 		Help: "Attempts to close a business day of the journal into an archive, or to prune archives, that failed.",
@@ -84,4 +90,5 @@ func (d *Daemon) archiveMetrics() {
 			return float64(fi.Size())
 		}),
 	)
+	return nil
 }

@@ -71,6 +71,7 @@ type Daemon struct {
 	recovered  atomic.Bool
 	// archiveFailures counts failed closings of a journal day (archive.go).
 	archiveFailures prometheus.Counter
+	archiveLoc      *time.Location // journal_archive.time_zone
 	mux             *http.ServeMux
 	url             string
 	gate            *gate
@@ -115,7 +116,9 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	d.archiveMetrics()
+	if err := d.archiveMetrics(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 	d.links, err = links.NewSet(cfg.Links, links.Deps{
 		Log: log.With().Str("component", "links").Logger(), Registry: d.reg, MAC: d.hsm,
 		Keys: newKeyImporter(d.hsm, cfg.Links), OnUnsolicited: d.unsolicited,
