@@ -10,12 +10,20 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/compact"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 // TestPANs are the test card numbers used across Tulpar's tests.
@@ -138,6 +146,11 @@ func (f Finding) String() string {
 // Find walks every regular file under dir and returns where any needle occurs.
 // It also returns how many files and bytes it read, so a caller can check that
 // the scan saw what it expected to.
+//
+// A bbolt file (the switch's data file, a journal archive) is also read
+// value by value, decoded: the journal and the order store keep their
+// records compressed (switch/compact), where a secret need not appear as
+// its bytes. Such a finding's offset is the record's place in its bucket.
 func Find(dir string, needles ...Needle) (findings []Finding, files int, size int64, err error) {
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -152,27 +165,81 @@ func Find(dir string, needles ...Needle) (findings []Finding, files int, size in
 		}
 		files++
 		size += int64(len(data))
-		text := utf8.Valid(data) && bytes.IndexByte(data, 0) < 0
-		for _, nd := range needles {
-			if nd.Word && !text {
-				continue
+		findings = append(findings, findIn(path, data, needles)...)
+		if journal.CheckFile(path) == nil {
+			decoded, err := findDecoded(path, needles)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
 			}
-			for off := 0; ; {
-				i := bytes.Index(data[off:], nd.Pattern)
-				if i < 0 {
-					break
-				}
-				at := off + i
-				off = at + 1
-				if nd.Word && !wholeWord(data, at, len(nd.Pattern)) {
-					continue
-				}
-				findings = append(findings, Finding{File: path, Offset: at, Needle: nd.Name})
-			}
+			findings = append(findings, decoded...)
 		}
 		return nil
 	})
 	return findings, files, size, err
+}
+
+// findIn returns where any needle occurs in data, one file's bytes or one
+// decoded record.
+func findIn(name string, data []byte, needles []Needle) (findings []Finding) {
+	text := utf8.Valid(data) && bytes.IndexByte(data, 0) < 0
+	for _, nd := range needles {
+		if nd.Word && !text {
+			continue
+		}
+		for off := 0; ; {
+			i := bytes.Index(data[off:], nd.Pattern)
+			if i < 0 {
+				break
+			}
+			at := off + i
+			off = at + 1
+			if nd.Word && !wholeWord(data, at, len(nd.Pattern)) {
+				continue
+			}
+			findings = append(findings, Finding{File: name, Offset: at, Needle: nd.Name})
+		}
+	}
+	return findings
+}
+
+// findDecoded reads every value of every bucket of a bbolt file and scans
+// what the value says once decoded: a journal entry's payload and fields,
+// a compressed record's bytes.
+func findDecoded(path string, needles []Needle) (findings []Finding, err error) {
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var walk func(where string, b *bolt.Bucket) error
+	walk = func(where string, b *bolt.Bucket) error {
+		n := 0
+		return b.ForEach(func(k, v []byte) error {
+			n++
+			if v == nil {
+				if sub := b.Bucket(k); sub != nil {
+					return walk(fmt.Sprintf("%s/%x", where, k), sub)
+				}
+				return nil
+			}
+			name := fmt.Sprintf("%s bucket %s, record %d, decoded", path, where, n)
+			if e, err := journal.DecodeEntry(v); err == nil || errors.Is(err, journal.ErrHashMismatch) {
+				fields := strings.Join([]string{e.Channel, e.OrderID, e.MTI, e.STAN, e.RRN}, "\x00")
+				findings = append(findings, findIn(name, append([]byte(fields+"\x00"), e.Payload...), needles)...)
+				return nil
+			}
+			if len(v) > 0 && v[0] != compact.Raw {
+				if rec, err := compact.Decode(nil, v, 64<<20); err == nil {
+					findings = append(findings, findIn(name, rec, needles)...)
+				}
+			}
+			return nil
+		})
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(string(name), b) })
+	})
+	return findings, err
 }
 
 // wholeWord reports whether data[at:at+n] has no word character on either

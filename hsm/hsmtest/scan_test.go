@@ -1,6 +1,7 @@
 package hsmtest
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/compact"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 // The scanner must catch what it claims to; a scanner that finds nothing
@@ -83,3 +88,40 @@ func (r *recorder) Errorf(format string, args ...any) {
 }
 
 func (r *recorder) Helper() {}
+
+// TestFindReadsCompressedRecords: a PAN in a journal payload or an order
+// stored compressed is not in the file as its bytes; the scan decodes the
+// data file's records and finds it there.
+func TestFindReadsCompressedRecords(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, journal.DataFile)
+	j, err := journal.Open(path, journal.Options{})
+	require.NoError(t, err)
+	pan := TestPANs[0] // its run of ones becomes a back-reference when compressed
+	leak := []byte(`{"endpoint":"paymentorder","params":{"$PAN":"` + pan + `","MDORDER":"01a24e20-9063-765d-aa38-fcbb45c8f1de"}}`)
+	_, err = j.AppendTx(context.Background(), []journal.Entry{{Direction: journal.In, Channel: "api", Payload: leak}},
+		func(tx *bolt.Tx, _ []uint64) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("orders"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("o-1"), compact.Append(nil, leak))
+		})
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), pan, "compressed: the raw bytes alone would miss it")
+	findings, files, _, err := Find(dir, PAN(pan)...)
+	require.NoError(t, err)
+	require.Equal(t, 1, files)
+	var where []string
+	for _, f := range findings {
+		where = append(where, f.File)
+		assert.NotContains(t, f.String(), pan)
+	}
+	require.Len(t, findings, 2, "%v", where)
+	assert.Contains(t, where[0]+where[1], "bucket journal, record 1, decoded")
+	assert.Contains(t, where[0]+where[1], "bucket orders, record 1, decoded")
+}

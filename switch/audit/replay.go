@@ -130,9 +130,13 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
+		return b.ForEach(func(k, stored []byte) error {
 			r.StoreOrders++
 			id := string(k)
+			v, err := order.StoredJSON(stored)
+			if err != nil {
+				return fmt.Errorf("order %s: store value: %w", id, err)
+			}
 			ref, ok := last[id]
 			if !ok {
 				var o struct {
@@ -146,8 +150,9 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 				return nil
 			}
 			delete(last, id)
-			// The store writes the very bytes the journal holds, so equal
-			// hashes are the common case; only a mismatch pays for decoding.
+			// The store keeps the very JSON the journal holds (compressed),
+			// so equal hashes are the common case; only a mismatch pays
+			// for decoding.
 			if sha256.Sum256(v) == ref.hash {
 				r.Matched++
 				return nil

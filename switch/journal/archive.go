@@ -435,7 +435,7 @@ func (j *Journal) writeArchive(path string, base mark, last uint64, lastHash [Ha
 			}
 		}
 		meta := tx.Bucket(metaBucket)
-		if err := meta.Put(versionKey, []byte{formatVersion}); err != nil {
+		if err := meta.Put(versionKey, []byte{fileVersion}); err != nil {
 			return err
 		}
 		if err := meta.Put(baseKey, base.encode()); err != nil {

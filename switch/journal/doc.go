@@ -54,7 +54,8 @@
 // history; Verify checks each file and that each begins where the one
 // before ended. Prune removes the oldest archives and moves "retained".
 //
-// An entry value is its body followed by the SHA-256 of the body:
+// An entry's canonical encoding (EncodeEntry) is its body followed by the
+// SHA-256 of the body:
 //
 //	body:
 //	  0x01                  format version
@@ -75,6 +76,17 @@
 // Varints are those of encoding/binary and must be minimal, so every entry
 // has exactly one encoding. Because each body includes the previous hash,
 // changing any byte of any entry changes every later hash.
+//
+// The journal stores the canonical encoding with two differences: the
+// first byte is 0x02, and the payload field holds the payload's compact
+// form (switch/compact: a codec byte, then the payload, compressed with S2
+// against a built-in dictionary when that is smaller; an order's JSON to
+// about a third). The hash is the canonical encoding's, computed over the
+// payload as written, so the chain does not depend on how a payload was
+// compressed. Readers take both versions: files written before compression
+// hold 0x01 values, and their meta "version" is raised from 1 to 2 when a
+// writer opens them (a build without compression refuses a version-2
+// file).
 //
 // # Opening a damaged file
 //
@@ -127,8 +139,8 @@
 //	bucket            owner (writer)        holds
 //	journal           switch/journal        seq → entry (the hash chain)
 //	journal.order     switch/journal        order id, seq → nil (ByOrder)
-//	journal.meta      switch/journal        format version; head (last seq, hash)
-//	orders            switch/payments       order id → order JSON (switch/order: BucketOrders; auditors read it)
+//	journal.meta      switch/journal        file version; head (last seq, hash)
+//	orders            switch/payments       order id → order JSON, compressed (switch/order: BucketOrders, StoreValue; auditors read it)
 //	orders_by_number  switch/payments       merchant, number → order id
 //	orders_by_time    switch/payments       merchant, created, id → the order's index row (switch/order: Row)
 //	orders_by_status  switch/payments       merchant, status, created, id → nil

@@ -7,15 +7,32 @@ import (
 	"fmt"
 	"time"
 	"unsafe"
+
+	"github.com/tulpar-switch/tulpar/switch/compact"
 )
 
 // HashSize is the length of an entry hash and of the previous-entry hash it
 // carries (SHA-256).
 const HashSize = sha256.Size
 
-// formatVersion is the first byte of every entry value. A reader that meets a
-// version it does not know must stop rather than guess.
+// formatVersion is the first byte of an entry's canonical encoding
+// (EncodeEntry), the bytes its hash covers, and of the values the journal
+// stored before it compressed payloads. A reader that meets a version it
+// does not know must stop rather than guess.
 const formatVersion = 1
+
+// storedVersion is the first byte of the values the journal stores now:
+// the canonical encoding with the payload in its compact form (a codec
+// byte, then the payload, compressed when that is smaller). The hash is
+// still the canonical encoding's, so the chain does not depend on how a
+// payload was compressed: two compressors (or two versions of one) store
+// different bytes for the same entry, with the same hash.
+const storedVersion = 2
+
+// maxStoredPayload bounds what a stored payload may decompress to: far
+// over any Options.MaxPayloadSize a switch runs with, and small enough
+// that a damaged length cannot make a reader allocate without end.
+const maxStoredPayload = 64 << 20
 
 // Field limits. The encoder refuses entries beyond them and the decoder refuses
 // values beyond them, so that "decodes without error" means "is an entry the
@@ -76,7 +93,11 @@ type Entry struct {
 	RRN       string
 	Payload   []byte
 	PrevHash  [HashSize]byte // Hash of entry Seq-1; zero for entry 1
-	Hash      [HashSize]byte // SHA-256 of this entry's encoded body
+	Hash      [HashSize]byte // SHA-256 of this entry's canonical encoding (EncodeEntry) without the hash
+
+	// packed is Payload's compact form (compact.Append), made by the
+	// caller's goroutine in AppendTx so the writer only copies it.
+	packed []byte
 }
 
 // Errors returned by DecodeEntry. Verify reports them inside a *ChainError.
@@ -119,6 +140,30 @@ func (e *Entry) validate(maxPayload int) error {
 func appendEntry(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
 	start := len(dst)
 	dst = append(dst, formatVersion)
+	dst = appendHeader(dst, e)
+	dst = appendBytes(dst, e.Payload)
+	dst = append(dst, e.PrevHash[:]...)
+	h := sha256.Sum256(dst[start:])
+	return append(dst, h[:]...), h
+}
+
+// appendStored appends the value the journal stores for e (storedVersion)
+// and returns the extended slice and the entry's hash, which is
+// appendEntry's. e.packed must be compact.Append of e.Payload.
+func appendStored(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
+	start := len(dst)
+	dst = append(dst, storedVersion)
+	dst = appendHeader(dst, e)
+	head := dst[start+1:]
+	dst = appendBytes(dst, e.packed)
+	dst = append(dst, e.PrevHash[:]...)
+	h := canonicalHash(head, e.Payload, e.PrevHash[:])
+	return append(dst, h[:]...), h
+}
+
+// appendHeader appends the fields between the version byte and the
+// payload, the same in both versions.
+func appendHeader(dst []byte, e *Entry) []byte {
 	dst = binary.AppendUvarint(dst, e.Seq)
 	dst = binary.AppendVarint(dst, e.Time.UnixNano())
 	dst = append(dst, byte(e.Direction))
@@ -126,11 +171,23 @@ func appendEntry(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
 	dst = appendBytes(dst, e.OrderID)
 	dst = appendBytes(dst, e.MTI)
 	dst = appendBytes(dst, e.STAN)
-	dst = appendBytes(dst, e.RRN)
-	dst = appendBytes(dst, e.Payload)
-	dst = append(dst, e.PrevHash[:]...)
-	h := sha256.Sum256(dst[start:])
-	return append(dst, h[:]...), h
+	return appendBytes(dst, e.RRN)
+}
+
+// canonicalHash is the SHA-256 of the canonical encoding whose header
+// fields (after the version byte) are head, without writing it out.
+func canonicalHash(head, payload, prev []byte) [HashSize]byte {
+	h := sha256.New()
+	var n [1 + binary.MaxVarintLen64]byte
+	n[0] = formatVersion
+	h.Write(n[:1])
+	h.Write(head)
+	h.Write(binary.AppendUvarint(n[:0], uint64(len(payload))))
+	h.Write(payload)
+	h.Write(prev)
+	var sum [HashSize]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 func appendBytes[T string | []byte](dst []byte, s T) []byte {
@@ -145,7 +202,8 @@ func EncodeEntry(e Entry) ([]byte, [HashSize]byte) {
 	return appendEntry(nil, &e)
 }
 
-// DecodeEntry parses one stored entry value and checks its hash. The returned
+// DecodeEntry parses one stored entry value (either version) and checks
+// its hash. The returned
 // Entry owns its memory: it does not alias b. A structural problem returns an
 // error wrapping ErrMalformed; an edited entry returns one wrapping
 // ErrHashMismatch together with the decoded entry.
@@ -165,11 +223,12 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 	}
 	body := b[:len(b)-HashSize]
 	d.b = body
-	if v := d.byte(); v != formatVersion {
+	v := d.byte()
+	if v != formatVersion && v != storedVersion {
 		if d.err != nil {
 			return d.err
 		}
-		return fmt.Errorf("%w: format version %d, want %d", ErrMalformed, v, formatVersion)
+		return fmt.Errorf("%w: format version %d, want %d or %d", ErrMalformed, v, formatVersion, storedVersion)
 	}
 	e.Seq = d.uvarint("seq")
 	nanos := d.varint("time")
@@ -187,6 +246,7 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 	e.MTI = str(d.bytes("MTI", MaxFieldLen))
 	e.STAN = str(d.bytes("STAN", MaxFieldLen))
 	e.RRN = str(d.bytes("RRN", MaxFieldLen))
+	head := body[1 : len(body)-len(d.b)]
 	payload := d.bytes("payload", len(b))
 	prev := d.fixed("prev hash", HashSize)
 	if d.err != nil {
@@ -202,13 +262,27 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 		return fmt.Errorf("%w: empty channel", ErrMalformed)
 	}
 	e.Time = time.Unix(0, nanos).UTC()
+	copy(e.PrevHash[:], prev)
+	copy(e.Hash[:], b[len(body):])
+	if v == storedVersion {
+		raw, err := compact.Decode(nil, payload, maxStoredPayload)
+		if err != nil {
+			return fmt.Errorf("%w: payload: %w", ErrMalformed, err)
+		}
+		if own && payload[0] == compact.Raw {
+			raw = append([]byte(nil), raw...)
+		}
+		e.Payload = raw
+		if canonicalHash(head, raw, prev) != e.Hash {
+			return ErrHashMismatch
+		}
+		return nil
+	}
 	if own {
 		e.Payload = append([]byte(nil), payload...)
 	} else {
 		e.Payload = payload
 	}
-	copy(e.PrevHash[:], prev)
-	copy(e.Hash[:], b[len(body):])
 	if sha256.Sum256(body) != e.Hash {
 		return ErrHashMismatch
 	}

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -267,8 +268,13 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %s: %w", db.Path(), err)
 	}
 	var err error
+	older := false
 	if !fresh {
-		err = db.View(func(tx *bolt.Tx) error { return checkVersion(tx.Bucket(metaBucket)) })
+		err = db.View(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(metaBucket)
+			older = bytes.Equal(meta.Get(versionKey), []byte{formatVersion})
+			return checkVersion(meta)
+		})
 	} else {
 		err = db.Update(func(tx *bolt.Tx) error {
 			for _, name := range [][]byte{entriesBucket, orderBucket, metaBucket} {
@@ -278,7 +284,7 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 			}
 			meta := tx.Bucket(metaBucket)
 			if meta.Get(versionKey) == nil {
-				if err := meta.Put(versionKey, []byte{formatVersion}); err != nil {
+				if err := meta.Put(versionKey, []byte{fileVersion}); err != nil {
 					return err
 				}
 			}
@@ -288,6 +294,12 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 	if err == nil {
 		j.store = boltLog{db}
 		j.lastSeq, j.lastHash, err = j.store.tail()
+	}
+	if err == nil && older {
+		// Its tail checks out: from here on it gets compressed entries.
+		err = db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(metaBucket).Put(versionKey, []byte{fileVersion})
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: %s: %w", db.Path(), err)
@@ -308,8 +320,15 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 	return j, nil
 }
 
+// fileVersion is the version a journal file (live or archive) records in
+// its meta bucket: 2 once it may hold storedVersion entries. A writer
+// raises a version-1 file to 2 when it opens it, so a build from before
+// compressed payloads refuses the file at open rather than meeting
+// entries it cannot read.
+const fileVersion = 2
+
 func checkVersion(meta *bolt.Bucket) error {
-	if v := meta.Get(versionKey); len(v) != 1 || v[0] != formatVersion {
+	if v := meta.Get(versionKey); len(v) != 1 || (v[0] != formatVersion && v[0] != fileVersion) {
 		return fmt.Errorf("%w: unsupported format version %x", ErrMalformed, v)
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/compact"
 )
 
 // TxFunc writes a caller's own buckets in the transaction that commits its
@@ -80,6 +82,9 @@ func (j *Journal) AppendTx(ctx context.Context, entries []Entry, fn TxFunc) ([]u
 		if err := e.validate(j.opts.MaxPayloadSize); err != nil {
 			return nil, fmt.Errorf("entry %d of %d: %w", i+1, len(entries), err)
 		}
+		// Compressed here, on the caller's goroutine: the writer, which
+		// every caller waits for, only copies it.
+		e.packed = compact.Append(nil, e.Payload)
 		own[i] = e
 	}
 	r := &request{entries: own, fn: fn, done: make(chan result, 1)}
@@ -224,7 +229,7 @@ func (j *Journal) buildRound(batch []*request) *round {
 			arena = binary.BigEndian.AppendUint64(arena, seq)
 			rec.key = arena[off:len(arena):len(arena)]
 			off = len(arena)
-			arena, prev = appendEntry(arena, e)
+			arena, prev = appendStored(arena, e)
 			rec.value = arena[off:len(arena):len(arena)]
 			if e.OrderID != "" {
 				off = len(arena)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/compact"
 )
 
 // The recorded format: what the journal and the store-and-forward queue
@@ -148,14 +149,38 @@ type Advice struct {
 }
 
 // BucketOrders is the order store's bucket in the data file: order id →
-// the order's JSON (Order), as its last ChannelState entry holds it.
+// StoreValue of the order's JSON (Order), the JSON its last ChannelState
+// entry holds. Values written before the store compressed them are the
+// JSON itself; readers take both (StoredJSON, Decode).
 var BucketOrders = []byte("orders")
 
-// Decode reads an order's JSON, from the store or a ChannelState entry.
-// It decodes into orderJSON itself, as UnmarshalJSON does: json.Unmarshal
-// into an Order would scan b three times (validating it, skipping it to
-// find its end for UnmarshalJSON, validating it again) before decoding it.
+// StoreValue returns the order store's value for the order whose JSON is
+// data: compressed (switch/compact), a third of the JSON's size, so an
+// order's page holds three times the orders and the file grows less.
+func StoreValue(data []byte) []byte { return compact.Append(nil, data) }
+
+// maxOrderJSON bounds what a stored order may decompress to: a damaged
+// value must not make a reader allocate without end.
+const maxOrderJSON = 16 << 20
+
+// StoredJSON returns the order's JSON that a BucketOrders value holds.
+func StoredJSON(v []byte) ([]byte, error) {
+	if len(v) > 0 && v[0] == '{' {
+		return v, nil
+	}
+	return compact.Decode(nil, v, maxOrderJSON)
+}
+
+// Decode reads an order from a ChannelState entry's JSON or a
+// BucketOrders value. It decodes into orderJSON itself, as UnmarshalJSON
+// does: json.Unmarshal into an Order would scan b three times (validating
+// it, skipping it to find its end for UnmarshalJSON, validating it again)
+// before decoding it.
 func Decode(b []byte) (*Order, error) {
+	b, err := StoredJSON(b)
+	if err != nil {
+		return nil, err
+	}
 	var v orderJSON
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, err

@@ -85,3 +85,24 @@ func BenchmarkOrderEncode(b *testing.B) {
 		}
 	}
 }
+
+// TestStoreValue: the store keeps an order's JSON compressed; both that
+// and the JSON older data files hold decode to the same order.
+func TestStoreValue(t *testing.T) {
+	o := paidOrder()
+	data, err := Encode(o)
+	require.NoError(t, err)
+	stored := StoreValue(data)
+	require.Less(t, len(stored), len(data)*2/3)
+	for _, v := range [][]byte{stored, data} {
+		js, err := StoredJSON(v)
+		require.NoError(t, err)
+		require.Equal(t, string(data), string(js))
+		got, err := Decode(v)
+		require.NoError(t, err)
+		require.Equal(t, o.Ops, got.Ops)
+		require.Equal(t, o.Deposited, got.Deposited)
+	}
+	_, err = Decode(append([]byte{9}, data...))
+	require.ErrorContains(t, err, "unknown codec 9")
+}

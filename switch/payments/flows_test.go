@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/order"
@@ -419,4 +420,53 @@ func TestCardRegistration(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, order.RegistrationDropped, done.Order.Registration.Status)
 	require.Nil(t, done.Order.Stored)
+}
+
+// TestOrderStoredAsJSON: a data file from before the store compressed
+// orders holds their JSON; such an order reads, changes (its version
+// checked against the old value) and is written back compressed. And an
+// order stored compressed changes after a restart, when no cache knows
+// its version.
+func TestOrderStoredAsJSON(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	o := h.pay(h.register(20000, true), visa, visaExp)
+	o2 := h.pay(h.register(30000, true), visa, visaExp)
+	h.Restart()
+	h.svc = h.D.Payments()
+	fu, err := h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o2.ID})
+	require.NoError(t, err)
+	require.Equal(t, order.StatusDeposited, fu.Order.Status)
+
+	db := h.D.Journal().DB()
+	var plain []byte
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(order.BucketOrders)
+		v := b.Get([]byte(o.ID))
+		require.NotEqual(t, byte('{'), v[0], "stored compressed")
+		js, err := order.StoredJSON(v)
+		require.NoError(t, err)
+		require.Less(t, len(v), len(js)/2)
+		plain = append([]byte(nil), js...)
+		return b.Put([]byte(o.ID), plain)
+	}))
+	got, err := h.svc.Get(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, order.StatusApproved, got.Status)
+	fu, err = h.svc.Complete(ctx, payments.FollowUpRequest{OrderID: o.ID})
+	require.NoError(t, err)
+	require.Equal(t, order.StatusDeposited, fu.Order.Status)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(order.BucketOrders).Get([]byte(o.ID))
+		require.NotEqual(t, byte('{'), v[0], "written back compressed")
+		return nil
+	}))
+	for _, id := range []string{o.ID, o2.ID} {
+		h.Eventually(func() bool { return h.opStatus(id, order.OpCompletion) == order.OpApproved }, "0220 delivered")
+	}
+	rebuilt, err := payments.Rebuild(h.D.Journal())
+	require.NoError(t, err)
+	diffs, err := payments.Diff(rebuilt, h.svc.Store())
+	require.NoError(t, err)
+	require.Empty(t, diffs)
 }

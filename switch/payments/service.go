@@ -422,6 +422,7 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	if err != nil {
 		return err
 	}
+	stored := order.StoreValue(data)
 	all := make([]journal.Entry, 0, len(c.entries)+3)
 	all = append(all, c.reply.requestEntry(o)...)
 	for _, e := range c.entries {
@@ -437,7 +438,7 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	}
 	now := s.d.Now()
 	_, err = s.d.Journal.AppendTx(ctx, all, func(tx *bolt.Tx, _ []uint64) error {
-		if err := putOrder(tx, s.store.cache, o, data, c.prev); err != nil {
+		if err := putOrder(tx, s.store.cache, o, stored, c.prev); err != nil {
 			return err
 		}
 		for _, it := range its {
@@ -460,7 +461,7 @@ func (s *Service) commit(ctx context.Context, c change) error {
 	}
 	// Before anyone waiting on the change reads it, and before the flow
 	// changes o again.
-	s.store.cache.committed(o, data)
+	s.store.cache.committed(o, stored)
 	c.reply.committed(c.final)
 	for _, q := range c.items {
 		s.d.SAF.Notify(q.bank)

@@ -235,10 +235,10 @@ func getOrder(tx *bolt.Tx, cache *orderCache, id string) (*order.Order, error) {
 	return o, nil
 }
 
-// putOrder writes o (already encoded as data) and its indexes. prev is the
+// putOrder writes o (already encoded as stored, order.StoreValue) and its indexes. prev is the
 // version the caller read; a different stored version means a lost update.
 // cache (nil for none) knows the stored version when it holds what tx does.
-func putOrder(tx *bolt.Tx, cache *orderCache, o *order.Order, data []byte, prev uint64) error {
+func putOrder(tx *bolt.Tx, cache *orderCache, o *order.Order, stored []byte, prev uint64) error {
 	orders := tx.Bucket(bucketOrders)
 	if old := orders.Get([]byte(o.ID)); old != nil {
 		var cur struct {
@@ -246,7 +246,9 @@ func putOrder(tx *bolt.Tx, cache *orderCache, o *order.Order, data []byte, prev 
 		}
 		if v, ok := cache.version(o.ID, old); ok {
 			cur.Version = v
-		} else if err := json.Unmarshal(old, &cur); err != nil {
+		} else if js, err := order.StoredJSON(old); err != nil {
+			return fmt.Errorf("payments: decode order %q: %w", o.ID, err)
+		} else if err := json.Unmarshal(js, &cur); err != nil {
 			return fmt.Errorf("payments: decode order %q: %w", o.ID, err)
 		}
 		if cur.Version != prev {
@@ -262,7 +264,7 @@ func putOrder(tx *bolt.Tx, cache *orderCache, o *order.Order, data []byte, prev 
 			return err
 		}
 	}
-	if err := orders.Put([]byte(o.ID), data); err != nil {
+	if err := orders.Put([]byte(o.ID), stored); err != nil {
 		return err
 	}
 	if err := putIndexes(tx, o); err != nil {

@@ -1,0 +1,144 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tulpar-switch/tulpar/switch/compact"
+)
+
+// orderJSON is a state entry's payload as the switch journals it.
+const orderJSON = `{"id":"0193a1c2-7f00-7abc-9def-0123456789ab","merchant":"demo-shop","number":"A-1","language":"ru","return_url":"https://shop.example.kz/ok","two_stage":false,"amount":100,"currency":"398","created_at":"2026-12-07T01:31:26.691416763Z","updated_at":"2026-12-07T01:31:26.727878748Z","expires_at":"2026-12-07T01:51:26.691416763Z","status":2,"action_code":0,"approved":100,"deposited":100,"refunded":0,"ops":[],"version":3}`
+
+// TestStoredEntry: the journal stores an entry with its payload
+// compressed, and the entry reads back as the canonical one, with the
+// canonical hash: compression is how it is kept, not what the chain says.
+func TestStoredEntry(t *testing.T) {
+	for _, payload := range []string{orderJSON, "", "x"} {
+		e := testEntry(5, 2)
+		e.Seq, e.PrevHash[0] = 9, 0x42
+		e.Payload = []byte(payload)
+		canonical, h := EncodeEntry(e)
+		e.packed = compact.Append(nil, e.Payload)
+		stored, sh := appendStored(nil, &e)
+		require.Equal(t, h, sh, "the hash is the canonical encoding's")
+		require.Equal(t, byte(storedVersion), stored[0])
+		if len(payload) > 100 {
+			require.Less(t, len(stored), len(canonical)-len(payload)/3, "payload compressed")
+		}
+		for _, own := range []bool{true, false} {
+			var got, want Entry
+			require.NoError(t, decodeEntry(stored, &got, own))
+			require.NoError(t, decodeEntry(canonical, &want, own))
+			require.Equal(t, string(want.Payload), string(got.Payload))
+			got.Payload, want.Payload = nil, nil
+			require.Equal(t, want, got)
+		}
+	}
+}
+
+func TestStoredEntryTampered(t *testing.T) {
+	e := testEntry(5, 2)
+	e.Payload = []byte(orderJSON)
+	e.packed = compact.Append(nil, e.Payload)
+	stored, _ := appendStored(nil, &e)
+	// Every byte of the stored value matters: a flipped one either fails
+	// to decode or decodes to an entry whose hash is not the stored one.
+	for i := range stored {
+		_, err := DecodeEntry(flip(stored, i))
+		require.Error(t, err, "byte %d flipped", i)
+		if !errorIsAny(err, ErrMalformed, ErrHashMismatch) {
+			t.Fatalf("byte %d flipped: %v", i, err)
+		}
+	}
+	// An attacker who recompresses the payload differently (raw here)
+	// changes no content: the entry still checks out with the same hash.
+	e.packed = compact.Append(nil, nil)[:1]
+	e.packed = append(e.packed, e.Payload...)
+	again, h := appendStored(nil, &e)
+	got, err := DecodeEntry(again)
+	require.NoError(t, err)
+	require.Equal(t, h, got.Hash)
+	require.Equal(t, orderJSON, string(got.Payload))
+}
+
+func errorIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOpenVersion1File: a journal written before payloads were compressed
+// (file version 1, canonical values) opens, reads and verifies as before,
+// takes compressed entries after its own with the chain carried on, and
+// is raised to version 2 so an older build refuses it rather than meet
+// entries it cannot read.
+func TestOpenVersion1File(t *testing.T) {
+	ctx := context.Background()
+	j, path := mustOpenFile(t)
+	for i := range 10 {
+		e := testEntry(i, 3)
+		e.Payload = []byte(orderJSON)
+		_, err := j.Append(ctx, e)
+		require.NoError(t, err)
+	}
+	require.NoError(t, j.Close())
+	// Make it the file an older build wrote: every value canonical.
+	editFile(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket(entriesBucket)
+		c := b.Cursor()
+		var olds [][2][]byte
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			require.Equal(t, byte(storedVersion), v[0])
+			e, err := DecodeEntry(v)
+			require.NoError(t, err)
+			canonical, _ := EncodeEntry(e)
+			olds = append(olds, [2][]byte{append([]byte(nil), k...), canonical})
+		}
+		for _, kv := range olds {
+			if err := b.Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(metaBucket).Put(versionKey, []byte{formatVersion})
+	})
+	var before []Entry
+	j, err := Open(path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, j.Iterate(1, func(e Entry) error { before = append(before, e); return nil }))
+	require.Len(t, before, 10)
+	_, err = j.Append(ctx, Entry{Direction: Internal, Channel: "state", OrderID: "order-1", Payload: []byte(orderJSON)})
+	require.NoError(t, err)
+	MustVerify(t, j)
+	history, err := j.ByOrder("order-1")
+	require.NoError(t, err)
+	require.Len(t, history, 4, "three old entries (1, 4, 7) and the new one")
+	require.Equal(t, before[9].Hash, history[3].PrevHash, "the chain runs on from the old entries")
+	require.Equal(t, before[4].Payload, history[1].Payload)
+	require.NoError(t, j.Close())
+
+	editFile(t, path, func(tx *bolt.Tx) error {
+		require.Equal(t, []byte{fileVersion}, tx.Bucket(metaBucket).Get(versionKey))
+		v := tx.Bucket(entriesBucket).Get(seqKey(11))
+		require.Equal(t, byte(storedVersion), v[0])
+		require.Equal(t, byte(formatVersion), tx.Bucket(entriesBucket).Get(seqKey(1))[0], "old entries are left as they are")
+		return nil
+	})
+}
+
+// mustOpenFile is mustOpen for a test that closes and reopens the file
+// itself.
+func mustOpenFile(tb testing.TB) (*Journal, string) {
+	tb.Helper()
+	path := tb.TempDir() + "/journal.db"
+	j, err := Open(path, Options{})
+	require.NoError(tb, err)
+	return j, path
+}
