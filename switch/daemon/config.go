@@ -123,6 +123,13 @@ type Config struct {
 	// the switch tries a write to learn that it can again, and then settles
 	// the outcomes it had to keep in memory. Default 1s.
 	JournalProbeInterval time.Duration `yaml:"journal_probe_interval"`
+	// MappedReleaseInterval is how often the data file's pages are taken
+	// out of the process's resident set (journal.ReleaseMapped), so the
+	// resident set follows what the switch reads rather than the size of
+	// the file. Default 5s: the resident set climbs by what the switch
+	// touches between two releases (at 600 payments a second, about 20 MB
+	// in 5 seconds).
+	MappedReleaseInterval time.Duration `yaml:"mapped_release_interval"`
 	// JournalArchive closes each business day of the journal into an
 	// archive file, so the live data file stays small, and prunes
 	// archives past their retention.
@@ -171,7 +178,7 @@ func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", LogLevel: "info", HSM: hsm.DefaultConfig(),
 		Payments: payments.DefaultConfig(), ShutdownTimeout: 15 * time.Second, ExpiryInterval: 30 * time.Second,
-		StartWait: 30 * time.Second, JournalProbeInterval: time.Second,
+		StartWait: 30 * time.Second, JournalProbeInterval: time.Second, MappedReleaseInterval: 5 * time.Second,
 		ThreeDS: ThreeDSConfig{Timeout: 30 * time.Second},
 		HTTP:    HTTPConfig{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute},
 	}
@@ -220,7 +227,8 @@ func (c *Config) Validate() error {
 		v   time.Duration
 	}{
 		{"shutdown_timeout", c.ShutdownTimeout}, {"expiry_interval", c.ExpiryInterval}, {"start_wait", c.StartWait},
-		{"journal_probe_interval", c.JournalProbeInterval}, {"threeds.timeout", c.ThreeDS.Timeout},
+		{"journal_probe_interval", c.JournalProbeInterval}, {"mapped_release_interval", c.MappedReleaseInterval},
+		{"threeds.timeout", c.ThreeDS.Timeout},
 		{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.read_timeout", c.HTTP.ReadTimeout},
 		{"http.write_timeout", c.HTTP.WriteTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout},
 	} {

@@ -228,9 +228,10 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 			d.reports.Run(runCtx)
 		}()
 	}
-	d.wg.Add(4)
+	d.wg.Add(5)
 	go d.journalUnsolicited()
 	go d.expireLoop(runCtx)
+	go d.releaseMappedLoop(runCtx)
 	if !d.cfg.JournalArchive.Off {
 		d.wg.Add(1)
 		go d.archiveLoop(runCtx)
@@ -452,6 +453,24 @@ func (d *Daemon) expireLoop(ctx context.Context) {
 				d.log.Error().Err(err).Msg("expire orders")
 			} else if n > 0 {
 				d.log.Info().Int("orders", n).Msg("expired unpaid orders")
+			}
+		}
+	}
+}
+
+// releaseMappedLoop keeps the data file's pages out of the resident set
+// (journal.ReleaseMapped).
+func (d *Daemon) releaseMappedLoop(ctx context.Context) {
+	defer d.wg.Done()
+	t := time.NewTicker(d.cfg.MappedReleaseInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := d.journal.ReleaseMapped(); err != nil {
+				d.log.Error().Err(err).Msg("release the data file's mapped pages")
 			}
 		}
 	}
