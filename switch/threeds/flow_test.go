@@ -521,8 +521,11 @@ func TestDirectoryConnectionsReused(t *testing.T) {
 	first := opened.Load()
 	require.LessOrEqual(t, first, int64(16))
 	wave(2)
-	// A connection handed back a moment after the next request looked
-	// for one costs a dial under load; two kept idle (Go's default) cost
-	// fourteen.
-	require.LessOrEqual(t, opened.Load()-first, int64(2), "the second wave reused the first's connections")
+	// Two kept idle (Go's default) cost fourteen dials in the second
+	// wave. With the pool, a connection the client hands back only after
+	// the next request looked for one still costs a dial: the transport
+	// returns it from its read loop, after Begin has returned, and on a
+	// loaded machine (CI) seven of sixteen have been that late. Fewer
+	// than half tells the two apart without timing.
+	require.Less(t, opened.Load()-first, int64(8), "the second wave reused the first's connections")
 }
