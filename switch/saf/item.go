@@ -108,6 +108,29 @@ func decodeItem(b []byte) (Item, error) {
 	return it, nil
 }
 
+// itemStamp reads an item's queue and EnqueuedAt (Unix nanoseconds, 0 for
+// none) without decoding the rest or copying anything: Stats reads every
+// item of a queue that may be deep, on every metrics scrape.
+func itemStamp(b []byte) (queue []byte, enqueuedAt int64, err error) {
+	d := decoder{b: b}
+	if v := d.byte(); d.err == nil && v != itemVersion {
+		return nil, 0, fmt.Errorf("%w: format version %d, want %d", errCorrupt, v, itemVersion)
+	}
+	d.uvarint() // ID
+	queue = d.bytes(MaxQueueLen, "queue")
+	d.bytes(MaxOrderIDLen, "order id")
+	d.bytes(MaxKindLen, "kind")
+	d.uvarint() // Attempts
+	enqueuedAt = d.varint()
+	if d.err != nil {
+		return nil, 0, d.err
+	}
+	if len(queue) == 0 {
+		return nil, 0, fmt.Errorf("%w: empty bank", errCorrupt)
+	}
+	return queue, enqueuedAt, nil
+}
+
 func appendBytes(dst, b []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
 	return append(dst, b...)

@@ -79,6 +79,13 @@ func FuzzDecodeItem(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// What Stats reads of it without decoding it is what it holds.
+		queue, enqueued, err := itemStamp(b)
+		if err != nil {
+			t.Fatalf("decoded item, stamp refused: %v", err)
+		}
+		assert.Equal(t, it.Queue, string(queue))
+		assert.True(t, it.EnqueuedAt.Equal(fromUnixNano(enqueued)))
 		again, err := decodeItem(encodeItem(nil, &it))
 		if err != nil {
 			t.Fatalf("re-encoded item does not decode: %v", err)

@@ -114,48 +114,56 @@ type QueueStats struct {
 }
 
 // Stats returns every bank that has pending items or dead letters, by name.
-// It reads the whole queue, which is meant to stay small.
+// It reads every item, decoding the head of each queue and only the queue
+// and time of the others (itemStamp): the metrics scrape calls it, and a
+// bank that is down can hold tens of thousands.
 func (q *Queue) Stats() ([]QueueStats, error) {
 	now := q.cfg.Now()
 	byBank := make(map[string]*QueueStats)
-	get := func(bank string) *QueueStats {
-		s := byBank[bank]
+	get := func(bank []byte) *QueueStats {
+		s := byBank[string(bank)]
 		if s == nil {
-			s = &QueueStats{Queue: bank}
-			byBank[bank] = s
+			s = &QueueStats{Queue: string(bank)}
+			byBank[s.Queue] = s
 		}
 		return s
 	}
 	err := q.db.View(func(tx *bolt.Tx) error {
 		pending := tx.Bucket(bucketPending)
 		err := pending.ForEachBucket(func(name []byte) error {
-			first := true
-			return pending.Bucket(name).ForEach(func(k, v []byte) error {
-				it, err := decodeItem(v)
+			c := pending.Bucket(name).Cursor()
+			k, v := c.First()
+			if k == nil {
+				return nil
+			}
+			head, err := decodeItem(v)
+			if err != nil {
+				return fmt.Errorf("bank %q position %x: %w", name, k, err)
+			}
+			s := get([]byte(head.Queue))
+			s.HeadAttempts, s.HeadNextAttemptAt, s.HeadLastError = head.Attempts, head.NextAttemptAt, head.LastError
+			for ; k != nil; k, v = c.Next() {
+				queue, enqueued, err := itemStamp(v)
 				if err != nil {
 					return fmt.Errorf("bank %q position %x: %w", name, k, err)
 				}
-				s := get(it.Queue)
+				s := get(queue)
 				s.Depth++
-				if first {
-					first = false
-					s.HeadAttempts, s.HeadNextAttemptAt, s.HeadLastError = it.Attempts, it.NextAttemptAt, it.LastError
-				}
-				if age := now.Sub(it.EnqueuedAt); age > s.OldestAge {
+				if age := now.Sub(fromUnixNano(enqueued)); age > s.OldestAge {
 					s.OldestAge = age
 				}
-				return nil
-			})
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 		return tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
-			it, err := decodeItem(v)
+			queue, _, err := itemStamp(v)
 			if err != nil {
 				return fmt.Errorf("dead letter %x: %w", k, err)
 			}
-			get(it.Queue).DeadLetters++
+			get(queue).DeadLetters++
 			return nil
 		})
 	})

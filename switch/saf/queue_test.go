@@ -1,6 +1,7 @@
 package saf
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -535,4 +536,30 @@ func TestNewRejectsOtherStoreVersion(t *testing.T) {
 	assert.ErrorContains(t, err, "version")
 	_, err = New(nil, Config{}, newRecorder(0), zerolog.Nop(), nil)
 	assert.Error(t, err)
+}
+
+// BenchmarkStats: the metrics scrape over a bank's backlog of 20,000
+// items.
+func BenchmarkStats(b *testing.B) {
+	db, _ := mustOpenDB(b)
+	q, err := New(db, fastConfig(), newChanDeliverer(), zerolog.Nop(), nil)
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, q.Close(context.Background())) })
+	payload := bytes.Repeat([]byte("x"), 600) // an advice's size
+	require.NoError(b, db.Update(func(tx *bolt.Tx) error {
+		for i := range 20000 {
+			it := testItem("halyk", fmt.Sprintf("o-%d", i))
+			it.Payload = payload
+			if _, err := q.EnqueueTx(tx, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	for b.Loop() {
+		st, err := q.Stats()
+		if err != nil || len(st) != 1 || st[0].Depth != 20000 {
+			b.Fatal(st, err)
+		}
+	}
 }
