@@ -220,6 +220,9 @@ func journalStats(before, after JournalSample, ops int64, wall time.Duration) *J
 		busy := after.CommitSeconds - before.CommitSeconds
 		js.Commits = uint64(commits)
 		js.EntriesPerCommit = float64(js.Written) / commits
+		if ops > 0 {
+			js.CommitsPerOperation = commits / float64(ops)
+		}
 		js.MeanCommit = time.Duration(busy / commits * float64(time.Second))
 		js.WriterBusy = busy / wall.Seconds()
 	}
