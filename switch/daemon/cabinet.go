@@ -84,7 +84,7 @@ func (d *Daemon) startCabinet() error {
 	// policy the cabinet's pages widen to their own stylesheet, HSTS under
 	// TLS) on every answer, the 503 below included.
 	d.cabinet = &http.Server{Handler: secureDefaults(d.cabinetGuard(c.Handler()), tcfg != nil), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
-		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout}
+		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ErrorLog: serverErrorLog(d.log, "cabinet")}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

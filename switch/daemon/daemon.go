@@ -245,7 +245,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	}
 	handler := secureDefaults(d.mux, cfg.TLS != nil)
 	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
+		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: serverErrorLog(log, "merchant")}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -257,7 +257,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		mux := http.NewServeMux()
 		mux.Handle(cnp.Prefix, d.cnp)
 		d.cnpHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
+			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: serverErrorLog(log, "cnp")}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -275,7 +275,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 				return nil, err
 			}
 		}
-		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
+		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: serverErrorLog(log, "admin")}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,4 +68,41 @@ func TestMerchantPinnedClientCertificate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "api.merchants[0].client_cert_sha256: needs tls.client_auth")
 	cfg.API.Merchants[0].ClientCertSHA256 = []string{"abc"}
 	require.ErrorContains(t, cfg.Validate(), "api: merchants[0].client_cert_sha256[0]: the SHA-256 of the certificate's DER")
+}
+
+// TestServerErrorsInTheLog: what net/http reports outside any handler (a
+// client that does not speak TLS to the TLS port) is a JSON line of the
+// switch's log naming the server, not plain text on the standard logger.
+func TestServerErrorsInTheLog(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := tlsconf.NewCA(dir, "switch")
+	require.NoError(t, err)
+	srvCert, srvKey, err := ca.Issue(dir, "server", "127.0.0.1")
+	require.NoError(t, err)
+	logs := &switchtest.LogBuffer{}
+	s := switchtest.Run(t, switchtest.Options{Log: logs, Configure: func(c *daemon.Config) {
+		c.PlainHTTP = false
+		c.TLS = &tlsconf.Config{CertFile: srvCert, KeyFile: srvKey}
+		c.PublicURL = ""
+	}})
+	u, err := url.Parse(s.URL())
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	_, err = conn.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, conn) // the server answers in plain HTTP and closes
+	require.NoError(t, conn.Close())
+	var line map[string]any
+	s.Eventually(func() bool {
+		for _, l := range logs.Lines() {
+			if strings.Contains(l, "TLS handshake error") {
+				return json.Unmarshal([]byte(l), &line) == nil
+			}
+		}
+		return false
+	}, "the handshake error logged")
+	require.Equal(t, "warn", line["level"])
+	require.Equal(t, "merchant", line["server"])
+	require.Contains(t, line["message"], "client sent an HTTP request to an HTTPS server")
 }
