@@ -202,11 +202,10 @@ func EncodeEntry(e Entry) ([]byte, [HashSize]byte) {
 	return appendEntry(nil, &e)
 }
 
-// DecodeEntry parses one stored entry value (either version) and checks
-// its hash. The returned
-// Entry owns its memory: it does not alias b. A structural problem returns an
-// error wrapping ErrMalformed; an edited entry returns one wrapping
-// ErrHashMismatch together with the decoded entry.
+// DecodeEntry parses one stored entry value (either version) and checks its
+// hash. The returned Entry owns its memory: it does not alias b. A
+// structural problem returns an error wrapping ErrMalformed; an edited entry
+// returns one wrapping ErrHashMismatch together with the decoded entry.
 func DecodeEntry(b []byte) (Entry, error) {
 	var e Entry
 	err := decodeEntry(b, &e, true)
