@@ -422,7 +422,7 @@ func (d *Daemon) unsolicited(link string, m *iso.Message, late bool) {
 	// here, so neither is the ciphertext the order holds.
 	// The order it belongs to, when it answers a request sent recently: so
 	// the order's history and replay show it.
-	e := journal.Entry{Direction: journal.In, Channel: channel, OrderID: d.payments.OrderOf(m), MTI: m.MTI, STAN: m.STAN, RRN: m.RRN,
+	e := journal.Entry{Direction: journal.In, Channel: channel, OrderID: d.payments.OrderOf(link, m), MTI: m.MTI, STAN: m.STAN, RRN: m.RRN,
 		Payload: order.NewISORecord(link, codec, m, nil).Payload()}
 	select {
 	case d.unsol <- e:

@@ -511,7 +511,7 @@ func (s *Service) send(ctx context.Context, orderID, bank string, m *iso.Message
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExchangeTimeout)
 	defer cancel()
 	start := time.Now()
-	s.recent.add(m, orderID, start)
+	s.recent.add(bank, m, orderID, start)
 	resp, err := s.d.Banks.Send(ctx, bank, m)
 	ev := s.d.Log.Info()
 	if err != nil {

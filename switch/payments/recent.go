@@ -33,8 +33,13 @@ type recentKey struct {
 // second it still covers several minutes.
 const maxRecent = 1 << 20
 
-func (r *recentExchanges) add(m *iso.Message, orderID string, now time.Time) {
-	k := iso.MatchKey(m)
+// recentKeyOf is bank and match key: each bank numbers its own STANs (all
+// from the same clock seed) and names its own terminals, so the match key
+// alone is shared by two banks' messages often.
+func recentKeyOf(bank string, m *iso.Message) string { return bank + "|" + iso.MatchKey(m) }
+
+func (r *recentExchanges) add(bank string, m *iso.Message, orderID string, now time.Time) {
+	k := recentKeyOf(bank, m)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byKey == nil {
@@ -55,12 +60,14 @@ func (r *recentExchanges) add(m *iso.Message, orderID string, now time.Time) {
 	r.byKey[k] = recentExchange{orderID, now}
 }
 
-func (r *recentExchanges) lookup(m *iso.Message) string {
+func (r *recentExchanges) lookup(bank string, m *iso.Message) string {
+	k := recentKeyOf(bank, m)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.byKey[iso.MatchKey(m)].orderID
+	return r.byKey[k].orderID
 }
 
-// OrderOf names the order a bank's message belongs to when it matches a
-// request sent recently (a late or unmatched answer), or "".
-func (s *Service) OrderOf(m *iso.Message) string { return s.recent.lookup(m) }
+// OrderOf names the order a message from bank (its link's name) belongs
+// to when it matches a request sent to that bank recently (a late or
+// unmatched answer), or "".
+func (s *Service) OrderOf(bank string, m *iso.Message) string { return s.recent.lookup(bank, m) }
