@@ -12,11 +12,12 @@ import (
 // two), a few KB each; every cached order is heap the collector marks.
 const orderCacheSize = 1024
 
-// orderCache keeps, for the orders this process committed last, the JSON
-// it stored and the order that JSON decodes to, so that reading an order
-// after its change does not decode the change again (a payment reads its
-// order at every step: card entry, completion, refund, the callbacks), and
-// the next change learns the stored version without decoding it.
+// orderCache keeps, for the orders this process committed last, the value
+// it stored (order.StoreValue) and the order it decodes to, so that
+// reading an order after its change does not decode the change again (a
+// payment reads its order at every step: card entry, completion, refund,
+// the callbacks), and the next change learns the stored version without
+// decoding it.
 //
 // The store stays the truth: an entry serves a read only while its bytes
 // are, byte for byte, those the store holds in the reader's transaction.
@@ -66,7 +67,7 @@ func (c *orderCache) lookup(id string, stored []byte) *cachedOrder {
 	return e
 }
 
-// order returns the order whose stored JSON is stored, or nil when the
+// order returns the order whose store value is stored, or nil when the
 // cache does not hold it.
 func (c *orderCache) order(id string, stored []byte) *order.Order {
 	e := c.lookup(id, stored)
@@ -83,7 +84,7 @@ func (c *orderCache) order(id string, stored []byte) *order.Order {
 	return o
 }
 
-// version returns the version of the order whose stored JSON is stored.
+// version returns the version of the order whose store value is stored.
 func (c *orderCache) version(id string, stored []byte) (uint64, bool) {
 	if e := c.lookup(id, stored); e != nil {
 		return e.version, true

@@ -235,9 +235,10 @@ func getOrder(tx *bolt.Tx, cache *orderCache, id string) (*order.Order, error) {
 	return o, nil
 }
 
-// putOrder writes o (already encoded as stored, order.StoreValue) and its indexes. prev is the
-// version the caller read; a different stored version means a lost update.
-// cache (nil for none) knows the stored version when it holds what tx does.
+// putOrder writes o (already encoded: stored is order.StoreValue of its
+// JSON) and its indexes. prev is the version the caller read; a different
+// stored version means a lost update. cache (nil for none) knows the
+// stored version when it holds what tx does.
 func putOrder(tx *bolt.Tx, cache *orderCache, o *order.Order, stored []byte, prev uint64) error {
 	orders := tx.Bucket(bucketOrders)
 	if old := orders.Get([]byte(o.ID)); old != nil {
