@@ -77,12 +77,13 @@ func TestLayers(t *testing.T) {
 			return strings.HasPrefix(i, "github.com/moov-io/")
 		}, true},
 		// hsm/hsmtest is the tests' card-data scanner: it reads the data
-		// file's records (journal, compressed orders) to scan them.
+		// file's records (journal, compressed orders) to scan them;
+		// switch/compact/mkdict reads a journal to make a dictionary.
 		{"the foundation does no HTTP and no storage", func(p string) bool { return is("specs", "iso", "hsm", "routing")(p) && !is("hsm/hsmtest")(p) },
 			func(i string) bool { return i == "net/http" || strings.HasPrefix(i, "go.etcd.io/bbolt") }, false},
 		{"the foundation and the journal use nothing of the switch but the record compressor",
 			func(p string) bool {
-				return is("specs", "iso", "hsm", "routing", "switch/journal", "switch/compact")(p) && !is("hsm/pkcs11", "hsm/hsmtest")(p)
+				return is("specs", "iso", "hsm", "routing", "switch/journal", "switch/compact")(p) && !is("hsm/pkcs11", "hsm/hsmtest", "switch/compact/mkdict")(p)
 			},
 			func(i string) bool { return strings.HasPrefix(i, module) && !is("specs", "switch/compact")(i) }, false},
 		{"the PKCS#11 module builds on hsm alone", is("hsm/pkcs11"),
