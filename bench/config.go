@@ -90,6 +90,10 @@ type System struct {
 	// Journal, when set, samples the switch's journal before and after the
 	// measured run.
 	Journal func() (JournalSample, error)
+	// DataFileSize, when set, reads the size of the switch's data file:
+	// the memory samples carry it, so a long run shows the file's growth
+	// beside the resident set's.
+	DataFileSize func() int64
 	// Notes go into the report.
 	Notes []string
 	// Close stops it.

@@ -172,7 +172,11 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 		sc.close()
 		return nil, err
 	}
-	mem := SampleMemory(time.Second, c.Load.Warmup)
+	var dataFile func() int64
+	if sys != nil {
+		dataFile = sys.DataFileSize
+	}
+	mem := SampleMemory(time.Second, c.Load.Warmup, dataFile)
 	res, err := Run(ctx, c.load(), counted)
 	rep := sc.report
 	rep.Memory = mem.Stop()

@@ -27,16 +27,23 @@ type MemoryStats struct {
 	// first sample a minute into the run to the last, in percent: flat
 	// memory is a small number (0 for runs shorter than a minute).
 	RSSGrowthAfterMinute float64 `json:"rss_growth_after_first_minute_percent"`
+	// DataFileFirst and DataFileLast are the switch's data file's size at
+	// the first and last sample (--self; 0 otherwise), DataFileSlope its
+	// growth fitted over the run.
+	DataFileFirst int64   `json:"data_file_first_bytes,omitempty"`
+	DataFileLast  int64   `json:"data_file_last_bytes,omitempty"`
+	DataFileSlope float64 `json:"data_file_slope_mb_per_min,omitempty"`
 	// Curve is every sample, for the plot (--plot) and for scripts.
 	Curve []MemoryPoint `json:"curve,omitempty"`
 }
 
-// MemoryPoint is one sample: seconds into the run, resident set and live
-// heap in bytes.
+// MemoryPoint is one sample: seconds into the run, resident set, live
+// heap and (--self) the data file, in bytes.
 type MemoryPoint struct {
 	Seconds  float64 `json:"s"`
 	RSS      uint64  `json:"rss"`
 	HeapLive uint64  `json:"heap_live"`
+	DataFile int64   `json:"data_file,omitempty"`
 }
 
 // MemorySampler samples memory once per interval until Stop.
@@ -47,12 +54,14 @@ type MemorySampler struct {
 	at   []time.Duration
 	heap []uint64
 	rss  []uint64
+	data []int64
 	from time.Time
 }
 
 // SampleMemory starts sampling every interval; samples taken before skip
-// (the warm-up) are dropped.
-func SampleMemory(interval, skip time.Duration) *MemorySampler {
+// (the warm-up) are dropped. dataFile, when not nil, reads the data
+// file's size at each sample.
+func SampleMemory(interval, skip time.Duration, dataFile func() int64) *MemorySampler {
 	s := &MemorySampler{stop: make(chan struct{}), from: time.Now()}
 	s.done.Add(1)
 	go func() {
@@ -74,6 +83,11 @@ func SampleMemory(interval, skip time.Duration) *MemorySampler {
 				s.at = append(s.at, at)
 				s.heap = append(s.heap, sample[0].Value.Uint64())
 				s.rss = append(s.rss, rss())
+				var size int64
+				if dataFile != nil {
+					size = dataFile()
+				}
+				s.data = append(s.data, size)
 				s.mu.Unlock()
 			}
 		}
@@ -99,8 +113,20 @@ func (s *MemorySampler) Stop() *MemoryStats {
 	}
 	st.SlopeMBPerMin = slope(s.at, s.heap) * 60 / (1 << 20)
 	st.RSSSlope = slope(s.at, s.rss) * 60 / (1 << 20)
+	data := s.data
+	if len(data) != len(s.at) {
+		data = make([]int64, len(s.at))
+	}
+	st.DataFileFirst, st.DataFileLast = data[0], data[len(data)-1]
+	if st.DataFileLast > 0 {
+		sizes := make([]uint64, len(data))
+		for i, d := range data {
+			sizes[i] = uint64(max(d, 0))
+		}
+		st.DataFileSlope = slope(s.at, sizes) * 60 / (1 << 20)
+	}
 	for i, at := range s.at {
-		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], HeapLive: s.heap[i]})
+		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], HeapLive: s.heap[i], DataFile: data[i]})
 		if at >= time.Minute && st.RSSGrowthAfterMinute == 0 && s.rss[i] > 0 && i < len(s.at)-1 {
 			st.RSSGrowthAfterMinute = 100 * (float64(st.RSSLast) - float64(s.rss[i])) / float64(s.rss[i])
 		}

@@ -18,8 +18,10 @@ func WritePlot(w io.Writer, m *MemoryStats) error {
 	xs := make([]float64, len(m.Curve))
 	rss := make([]float64, len(m.Curve))
 	heap := make([]float64, len(m.Curve))
+	data := make([]float64, len(m.Curve))
 	for i, p := range m.Curve {
 		xs[i], rss[i], heap[i] = p.Seconds, float64(p.RSS)/(1<<20), float64(p.HeapLive)/(1<<20)
+		data[i] = float64(p.DataFile) / (1 << 20)
 	}
 	title := fmt.Sprintf("memory over %.0f s (a run under a minute has no growth figure)", xs[len(xs)-1])
 	if xs[len(xs)-1] > 60 {
@@ -35,6 +37,12 @@ func WritePlot(w io.Writer, m *MemoryStats) error {
 			chart.ContinuousSeries{Name: "resident set (MB)", XValues: xs, YValues: rss},
 			chart.ContinuousSeries{Name: "live heap (MB)", XValues: xs, YValues: heap},
 		},
+	}
+	if m.DataFileLast > 0 {
+		// On an axis of its own: the file grows to many times the
+		// resident set, which would flatten the curves that matter.
+		g.YAxisSecondary = chart.YAxis{Name: "data file MB"} // go-chart draws the secondary axis on the left
+		g.Series = append(g.Series, chart.ContinuousSeries{Name: "data file (MB, left axis)", XValues: xs, YValues: data, YAxis: chart.YAxisSecondary})
 	}
 	g.Elements = []chart.Renderable{chart.Legend(&g)}
 	if err := g.Render(chart.PNG, w); err != nil {

@@ -20,10 +20,36 @@ func TestWritePlot(t *testing.T) {
 	}
 	m := s.Stop()
 	require.InDelta(t, 100*float64(159-129)/129, m.RSSGrowthAfterMinute, 0.01) // 129 MB at 60 s, 159 MB at the end
+	require.Zero(t, m.DataFileLast, "no data file sampled")
 	var buf bytes.Buffer
 	require.NoError(t, WritePlot(&buf, m))
 	img, err := png.Decode(&buf)
 	require.NoError(t, err)
 	require.Equal(t, 1024, img.Bounds().Dx())
 	require.Error(t, WritePlot(&buf, &MemoryStats{}), "no samples, no plot")
+}
+
+// TestDataFileOverTime: with a data file to size (--self) every sample
+// carries it, the report fits its growth, and the plot draws it on its own
+// axis.
+func TestDataFileOverTime(t *testing.T) {
+	s := &MemorySampler{stop: make(chan struct{})}
+	for i := range 120 {
+		s.at = append(s.at, time.Duration(i+1)*time.Second)
+		s.rss = append(s.rss, 100<<20)
+		s.heap = append(s.heap, 20<<20)
+		s.data = append(s.data, int64(1000+2*i)<<20) // +2 MB a second
+	}
+	m := s.Stop()
+	require.Equal(t, int64(1000)<<20, m.DataFileFirst)
+	require.Equal(t, int64(1238)<<20, m.DataFileLast)
+	require.InDelta(t, 120, m.DataFileSlope, 0.01, "MB a minute")
+	require.Equal(t, int64(1238)<<20, m.Curve[119].DataFile)
+	var report bytes.Buffer
+	(&Report{Result: &Result{}, Memory: m}).Write(&report)
+	require.Contains(t, report.String(), "data file 1000.0MB → 1238.0MB (slope +120.00 MB/min")
+	var buf bytes.Buffer
+	require.NoError(t, WritePlot(&buf, m))
+	_, err := png.Decode(&buf)
+	require.NoError(t, err)
 }

@@ -135,6 +135,10 @@ func (r *Report) Write(w io.Writer) {
 		if m.RSSGrowthAfterMinute != 0 {
 			fmt.Fprintf(w, "RSS growth after the first minute: %+.1f%%\n", m.RSSGrowthAfterMinute)
 		}
+		if m.DataFileLast > 0 {
+			fmt.Fprintf(w, "data file %s → %s (slope %+.2f MB/min; every sample in --json)\n",
+				mb(uint64(max(m.DataFileFirst, 0))), mb(uint64(m.DataFileLast)), m.DataFileSlope)
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

@@ -133,9 +133,10 @@ func (w *benchWorld) system() *bench.System {
 		URL:      w.d.URL(), Token: w.token,
 		Link: BankASCII, LinkDialect: "ascii", Send: w.d.Links().Get(BankASCII).Send,
 		Bank: BankASCII, BankAddr: w.sims.ASCIIAddr(), BankDialect: "ascii",
-		Journal: w.journal,
-		Notes:   []string{note},
-		Close:   w.close,
+		Journal:      w.journal,
+		DataFileSize: w.dataFileSize,
+		Notes:        []string{note},
+		Close:        w.close,
 	}
 }
 
@@ -149,9 +150,7 @@ func (w *benchWorld) journal() (bench.JournalSample, error) {
 	}
 	s := bench.JournalSample{Entries: n}
 	s.Commits, s.CommitSeconds = journalCommits(w.d.Registry())
-	if fi, err := os.Stat(filepath.Join(w.dir, journal.DataFile)); err == nil {
-		s.DataBytes = fi.Size()
-	}
+	s.DataBytes = w.dataFileSize()
 	queues, err := w.d.SAF().Stats()
 	if err != nil {
 		return bench.JournalSample{}, err
@@ -160,6 +159,15 @@ func (w *benchWorld) journal() (bench.JournalSample, error) {
 		s.SAFDepth += q.Depth
 	}
 	return s, nil
+}
+
+// dataFileSize is the data file's size in bytes, 0 when it cannot be read.
+func (w *benchWorld) dataFileSize() int64 {
+	fi, err := os.Stat(filepath.Join(w.dir, journal.DataFile))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // journalCommits reads the journal writer's group commits and the seconds
