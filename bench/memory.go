@@ -33,8 +33,41 @@ type MemoryStats struct {
 	DataFileFirst int64   `json:"data_file_first_bytes,omitempty"`
 	DataFileLast  int64   `json:"data_file_last_bytes,omitempty"`
 	DataFileSlope float64 `json:"data_file_slope_mb_per_min,omitempty"`
+	// Runtime is where the Go runtime's memory was at the end of the run:
+	// what the resident set holds beyond the live heap.
+	Runtime *RuntimeMemory `json:"runtime,omitempty"`
 	// Curve is every sample, for the plot (--plot) and for scripts.
 	Curve []MemoryPoint `json:"curve,omitempty"`
+}
+
+// RuntimeMemory is runtime/metrics' /memory/classes at one moment, in
+// bytes: Total is what the runtime has mapped and not released; the heap's
+// objects (live and not yet swept), its free spans kept for reuse, the
+// goroutine stacks and the rest (metadata, profiling, other).
+type RuntimeMemory struct {
+	Total       uint64 `json:"total"`
+	HeapObjects uint64 `json:"heap_objects"`
+	HeapFree    uint64 `json:"heap_free"`
+	HeapUnused  uint64 `json:"heap_unused"`
+	Stacks      uint64 `json:"stacks"`
+}
+
+// runtimeMemory reads /memory/classes now.
+func runtimeMemory() *RuntimeMemory {
+	names := []string{"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes", "/memory/classes/heap/objects:bytes",
+		"/memory/classes/heap/free:bytes", "/memory/classes/heap/unused:bytes", "/memory/classes/heap/stacks:bytes"}
+	samples := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		samples[i].Name = n
+	}
+	metrics.Read(samples)
+	v := func(i int) uint64 {
+		if samples[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return samples[i].Value.Uint64()
+	}
+	return &RuntimeMemory{Total: v(0) - v(1), HeapObjects: v(2), HeapFree: v(3), HeapUnused: v(4), Stacks: v(5)}
 }
 
 // MemoryPoint is one sample: seconds into the run, resident set, live
@@ -101,7 +134,7 @@ func (s *MemorySampler) Stop() *MemoryStats {
 	s.done.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := &MemoryStats{Samples: len(s.at)}
+	st := &MemoryStats{Samples: len(s.at), Runtime: runtimeMemory()}
 	if len(s.at) == 0 {
 		return st
 	}

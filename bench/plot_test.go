@@ -48,6 +48,12 @@ func TestDataFileOverTime(t *testing.T) {
 	var report bytes.Buffer
 	(&Report{Result: &Result{}, Memory: m}).Write(&report)
 	require.Contains(t, report.String(), "data file 1000.0MB → 1238.0MB (slope +120.00 MB/min")
+	// The runtime's own account, read at Stop: this test process's.
+	require.NotNil(t, m.Runtime)
+	require.Positive(t, m.Runtime.Total)
+	require.Positive(t, m.Runtime.HeapObjects)
+	require.LessOrEqual(t, m.Runtime.HeapObjects+m.Runtime.HeapFree+m.Runtime.Stacks, m.Runtime.Total)
+	require.Contains(t, report.String(), "Go runtime at the end: ")
 	var buf bytes.Buffer
 	require.NoError(t, WritePlot(&buf, m))
 	_, err := png.Decode(&buf)

@@ -135,6 +135,10 @@ func (r *Report) Write(w io.Writer) {
 		if m.RSSGrowthAfterMinute != 0 {
 			fmt.Fprintf(w, "RSS growth after the first minute: %+.1f%%\n", m.RSSGrowthAfterMinute)
 		}
+		if rt := m.Runtime; rt != nil && rt.Total > 0 {
+			fmt.Fprintf(w, "Go runtime at the end: %s held (heap objects %s, free heap kept %s, unused in spans %s, stacks %s)\n",
+				mb(rt.Total), mb(rt.HeapObjects), mb(rt.HeapFree), mb(rt.HeapUnused), mb(rt.Stacks))
+		}
 		if m.DataFileLast > 0 {
 			fmt.Fprintf(w, "data file %s → %s (slope %+.2f MB/min; every sample in --json)\n",
 				mb(uint64(max(m.DataFileFirst, 0))), mb(uint64(m.DataFileLast)), m.DataFileSlope)
