@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"time"
@@ -12,22 +11,6 @@ import (
 // archiveEvery is how often the switch looks whether a business day has
 // closed. Looking is one read of the live file's oldest entry.
 const archiveEvery = time.Minute
-
-// archiveLoop closes each business day of the journal into an archive file
-// once the day is over, and prunes archives past their retention.
-func (d *Daemon) archiveLoop(ctx context.Context) {
-	defer d.wg.Done()
-	t := time.NewTicker(archiveEvery)
-	defer t.Stop()
-	for {
-		d.closeJournalDays()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
 
 // CloseJournalDays archives the journal's business days that have ended
 // and prunes the archives past journal_archive.keep_days; the daemon does

@@ -230,13 +230,19 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	}
 	d.wg.Add(5)
 	go d.journalUnsolicited()
-	go d.expireLoop(runCtx)
-	go d.releaseMappedLoop(runCtx)
+	go d.every(runCtx, d.cfg.ExpiryInterval, d.expireDue)
+	go d.every(runCtx, d.cfg.MappedReleaseInterval, d.releaseMapped)
 	if !d.cfg.JournalArchive.Off {
+		// Each business day of the journal into an archive file once the
+		// day is over (first a day that ended while the switch was down),
+		// and archives past their retention pruned.
 		d.wg.Add(1)
-		go d.archiveLoop(runCtx)
+		go func() {
+			d.closeJournalDays()
+			d.every(runCtx, archiveEvery, func(context.Context) { d.closeJournalDays() })
+		}()
 	}
-	go d.healthLoop(runCtx)
+	go d.every(runCtx, d.cfg.JournalProbeInterval, d.checkJournal)
 	go d.openWhenReady(runCtx)
 	d.reg.MustRegister(healthCollector{d})
 
@@ -440,39 +446,37 @@ func (d *Daemon) journalUnsolicited() {
 	}
 }
 
-func (d *Daemon) expireLoop(ctx context.Context) {
+// every runs fn at each tick of interval until ctx ends: the daemon's
+// periodic work (expiry, the journal's health, its archives, the mapped
+// pages), each on its own goroutine counted in d.wg.
+func (d *Daemon) every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
 	defer d.wg.Done()
-	t := time.NewTicker(d.cfg.ExpiryInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := d.payments.ExpireDue(ctx); err != nil {
-				d.log.Error().Err(err).Msg("expire orders")
-			} else if n > 0 {
-				d.log.Info().Int("orders", n).Msg("expired unpaid orders")
-			}
+			fn(ctx)
 		}
 	}
 }
 
-// releaseMappedLoop keeps the data file's pages out of the resident set
+// expireDue declines unpaid orders past their lifetime.
+func (d *Daemon) expireDue(ctx context.Context) {
+	if n, err := d.payments.ExpireDue(ctx); err != nil {
+		d.log.Error().Err(err).Msg("expire orders")
+	} else if n > 0 {
+		d.log.Info().Int("orders", n).Msg("expired unpaid orders")
+	}
+}
+
+// releaseMapped keeps the data file's pages out of the resident set
 // (journal.ReleaseMapped).
-func (d *Daemon) releaseMappedLoop(ctx context.Context) {
-	defer d.wg.Done()
-	t := time.NewTicker(d.cfg.MappedReleaseInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := d.journal.ReleaseMapped(); err != nil {
-				d.log.Error().Err(err).Msg("release the data file's mapped pages")
-			}
-		}
+func (d *Daemon) releaseMapped(context.Context) {
+	if _, err := d.journal.ReleaseMapped(); err != nil {
+		d.log.Error().Err(err).Msg("release the data file's mapped pages")
 	}
 }
 

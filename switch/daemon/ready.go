@@ -122,34 +122,24 @@ func (d *Daemon) writable() error {
 	return nil
 }
 
-// healthLoop watches the journal: while it cannot write, it probes with an
-// empty commit at JournalProbeInterval; once it writes, it settles the
-// outcomes payments had to keep in memory.
-func (d *Daemon) healthLoop(ctx context.Context) {
-	defer d.wg.Done()
-	t := time.NewTicker(d.cfg.JournalProbeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// checkJournal watches the journal (every JournalProbeInterval): while it
+// cannot write, it probes with an empty commit; once it writes, it settles
+// the outcomes payments had to keep in memory.
+func (d *Daemon) checkJournal(ctx context.Context) {
+	if d.journal.Healthy() != nil {
+		if err := d.journal.Probe(ctx); err != nil {
+			d.log.Warn().Err(err).Msg("journal still cannot write")
 			return
-		case <-t.C:
 		}
-		if d.journal.Healthy() != nil {
-			if err := d.journal.Probe(ctx); err != nil {
-				d.log.Warn().Err(err).Msg("journal still cannot write")
-				continue
-			}
-		}
-		if d.payments.Unrecorded() == 0 {
-			continue
-		}
-		left, err := d.payments.ResolveUnrecorded(ctx)
-		if err != nil {
-			d.log.Error().Err(err).Int("orders_left", left).Msg("settling unrecorded outcomes")
-		} else {
-			d.log.Info().Msg("unrecorded outcomes settled")
-		}
+	}
+	if d.payments.Unrecorded() == 0 {
+		return
+	}
+	left, err := d.payments.ResolveUnrecorded(ctx)
+	if err != nil {
+		d.log.Error().Err(err).Int("orders_left", left).Msg("settling unrecorded outcomes")
+	} else {
+		d.log.Info().Msg("unrecorded outcomes settled")
 	}
 }
 
