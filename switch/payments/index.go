@@ -27,6 +27,11 @@ func putIndexes(tx *bolt.Tx, o *order.Order) error {
 	enc := row.Encode()
 	tk, sk, fks := order.IndexKeys(o, row)
 	byTime, byStatus, byField := tx.Bucket(bucketByTime), tx.Bucket(bucketByStatus), tx.Bucket(bucketByField)
+	// Keyed by creation time under a merchant (and status): appended at a
+	// few right ends, as the orders bucket (putOrder). The field index is
+	// keyed by RRN, card digits and approval codes: inserted anywhere, it
+	// keeps bbolt's default.
+	byTime.FillPercent, byStatus.FillPercent = 0.9, 0.9
 	old := byTime.Get(tk)
 	if bytes.Equal(old, enc) {
 		return nil
