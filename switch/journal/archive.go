@@ -445,9 +445,10 @@ func (j *Journal) writeArchive(path string, base mark, last uint64, lastHash [Ha
 	}); err != nil {
 		return err
 	}
-	type kv struct{ k, v, idx []byte }
+	type kv struct{ k, v []byte }
 	for next := base.seq; next <= last; {
 		var chunk []kv
+		var orders orderGroups
 		if err = j.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(entriesBucket).Cursor()
 			var e Entry
@@ -459,11 +460,8 @@ func (j *Journal) writeArchive(path string, base mark, last uint64, lastHash [Ha
 				if e.Seq != want {
 					return &ChainError{Seq: want, Reason: ReasonSeqGap, Detail: "missing while archiving"}
 				}
-				item := kv{k: bytes.Clone(k), v: bytes.Clone(v)}
-				if e.OrderID != "" {
-					item.idx = orderKey(nil, e.OrderID, e.Seq)
-				}
-				chunk = append(chunk, item)
+				chunk = append(chunk, kv{k: bytes.Clone(k), v: bytes.Clone(v)})
+				orders.add(strings.Clone(e.OrderID), e.Seq)
 				want++
 			}
 			if want <= last && len(chunk) < archiveChunk {
@@ -480,13 +478,8 @@ func (j *Journal) writeArchive(path string, base mark, last uint64, lastHash [Ha
 				if err := eb.Put(it.k, it.v); err != nil {
 					return err
 				}
-				if it.idx != nil {
-					if err := ob.Put(it.idx, nil); err != nil {
-						return err
-					}
-				}
 			}
-			return nil
+			return indexRound(ob, orders.list)
 		}); err != nil {
 			return err
 		}
@@ -538,7 +531,6 @@ func (j *Journal) dropThrough(last uint64, lastHash [HashSize]byte) error {
 			}
 			c := eb.Cursor()
 			var e Entry
-			var ikey []byte
 			n := 0
 			for k, v := c.First(); k != nil; k, v = c.First() {
 				if len(k) != 8 || binary.BigEndian.Uint64(k) > last {
@@ -552,8 +544,7 @@ func (j *Journal) dropThrough(last uint64, lastHash [HashSize]byte) error {
 					return err
 				}
 				if e.OrderID != "" {
-					ikey = orderKey(ikey[:0], e.OrderID, e.Seq)
-					if err := ob.Delete(ikey); err != nil {
+					if err := dropIndexed(ob, e.OrderID, e.Seq, last); err != nil {
 						return err
 					}
 				}

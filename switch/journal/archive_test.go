@@ -40,15 +40,38 @@ func appendAt(t *testing.T, j *Journal, n int, at time.Time) uint64 {
 	return last
 }
 
-// liveKeys counts the entries the live file itself holds.
+// liveKeys counts the entries the live file itself holds, and those its
+// order index lists at or after its base (a chunk that also lists later
+// entries keeps its archived ones, below the base).
 func liveKeys(t *testing.T, j *Journal) (entries, index int) {
 	t.Helper()
 	require.NoError(t, j.db.View(func(tx *bolt.Tx) error {
 		entries = tx.Bucket(entriesBucket).Stats().KeyN
-		index = tx.Bucket(orderBucket).Stats().KeyN
-		return nil
+		base, err := readMark(tx.Bucket(metaBucket), baseKey)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(orderBucket).ForEach(func(k, v []byte) error {
+			_, seqs, err := chunkSeqs(nil, k, v)
+			for _, s := range seqs {
+				if s >= base.seq {
+					index++
+				}
+			}
+			return err
+		})
 	}))
 	return entries, index
+}
+
+// indexKeys counts the live file's order index keys (chunks).
+func indexKeys(t *testing.T, j *Journal) (n int) {
+	t.Helper()
+	require.NoError(t, j.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(orderBucket).Stats().KeyN
+		return nil
+	}))
+	return n
 }
 
 // allSeqs reads the journal with Iterate and checks every entry links to
@@ -94,6 +117,7 @@ func TestArchiveDays(t *testing.T) {
 	entries, index := liveKeys(t, j)
 	require.Equal(t, 200, entries, "the archived entries left the live file")
 	require.Equal(t, 200, index)
+	require.Equal(t, 10, indexKeys(t, j), "one chunk an order, holding day 1 and day 2")
 
 	require.Equal(t, seqRange(1, 500), allSeqs(t, j, 0))
 	require.Equal(t, seqRange(290, 500), allSeqs(t, j, 290))
@@ -118,6 +142,7 @@ func TestArchiveDays(t *testing.T) {
 	require.Equal(t, uint64(500), info2.Last)
 	entries, _ = liveKeys(t, j)
 	require.Zero(t, entries)
+	require.Zero(t, indexKeys(t, j), "the chunks that held day 1 and day 2 went with day 2")
 	last, err := j.Last()
 	require.NoError(t, err)
 	require.Equal(t, uint64(500), last.Seq, "with the live file empty the last entry is the newest archive's")

@@ -26,16 +26,19 @@
 // equals the order store. Two files could not promise that: a SIGKILL between
 // their two fsyncs leaves them disagreeing.
 //
-// # On-disk format (version 1)
+// # On-disk format
 //
 // Three buckets at the root of the bbolt file:
 //
 //	"journal"        key: seq, 8 bytes big-endian, from 1 without gaps
 //	                 value: the entry, below
 //	"journal.order"  key: len(order id) as 2 bytes big-endian, order id,
-//	                      seq as 8 bytes big-endian
-//	                 value: empty
-//	"journal.meta"   "version": 1 byte, 0x01
+//	                      the chunk's first seq as 8 bytes big-endian
+//	                 value: the chunk's later seqs, each the uvarint of
+//	                      its step from the one before (never zero);
+//	                      empty for a chunk of one (orderindex.go)
+//	"journal.meta"   "version": 1 byte: 1, 2 (stored entries) or 3
+//	                            (index chunks); see fileVersion
 //	                 "head":    last seq (8 bytes big-endian) then its hash
 //	                            (32 bytes), rewritten in every commit
 //	                 "base":    first seq this file holds (8 bytes) then the
@@ -138,7 +141,7 @@
 //
 //	bucket            owner (writer)        holds
 //	journal           switch/journal        seq → entry (the hash chain)
-//	journal.order     switch/journal        order id, seq → nil (ByOrder)
+//	journal.order     switch/journal        order id, first seq → the order's later seqs (ByOrder)
 //	journal.meta      switch/journal        file version; head (last seq, hash)
 //	orders            switch/payments       order id → order JSON, compressed (switch/order: BucketOrders, StoreValue; auditors read it)
 //	orders_by_number  switch/payments       merchant, number → order id

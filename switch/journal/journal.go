@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -272,7 +271,8 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 	if !fresh {
 		err = db.View(func(tx *bolt.Tx) error {
 			meta := tx.Bucket(metaBucket)
-			older = bytes.Equal(meta.Get(versionKey), []byte{formatVersion})
+			v := meta.Get(versionKey)
+			older = len(v) == 1 && v[0] < fileVersion
 			return checkVersion(meta)
 		})
 	} else {
@@ -296,7 +296,8 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 		j.lastSeq, j.lastHash, err = j.store.tail()
 	}
 	if err == nil && older {
-		// Its tail checks out: from here on it gets compressed entries.
+		// Its tail checks out: from here on it gets compressed entries
+		// and index chunks.
 		err = db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(metaBucket).Put(versionKey, []byte{fileVersion})
 		})
@@ -321,14 +322,15 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 }
 
 // fileVersion is the version a journal file (live or archive) records in
-// its meta bucket: 2 once it may hold storedVersion entries. A writer
-// raises a version-1 file to 2 when it opens it, so a build from before
-// compressed payloads refuses the file at open rather than meeting
-// entries it cannot read.
-const fileVersion = 2
+// its meta bucket: 2 once it may hold storedVersion entries, 3 once its
+// order index may hold chunks (orderindex.go). A writer raises an older
+// file to 3 when it opens it, so a build from before refuses the file at
+// open rather than meeting entries or an index it cannot read. Both
+// earlier forms stay readable: a version-1 entry, a one-key index entry.
+const fileVersion = 3
 
 func checkVersion(meta *bolt.Bucket) error {
-	if v := meta.Get(versionKey); len(v) != 1 || (v[0] != formatVersion && v[0] != fileVersion) {
+	if v := meta.Get(versionKey); len(v) != 1 || v[0] < formatVersion || v[0] > fileVersion {
 		return fmt.Errorf("%w: unsupported format version %x", ErrMalformed, v)
 	}
 	return nil

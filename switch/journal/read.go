@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -165,23 +164,28 @@ func (j *Journal) ByOrder(orderID string) ([]Entry, error) {
 // byOrder appends orderID's entries with seq >= from in one file.
 func byOrder(tx *bolt.Tx, orderID string, from uint64, out []Entry) ([]Entry, error) {
 	eb := tx.Bucket(entriesBucket)
-	prefix := orderPrefix(nil, orderID)
 	c := tx.Bucket(orderBucket).Cursor()
-	for k, _ := c.Seek(orderKey(nil, orderID, from)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		_, seq, ok := parseOrderKey(k)
-		if !ok {
-			return out, &ChainError{Reason: ReasonIndex, Detail: fmt.Sprintf("malformed index key %x", k)}
-		}
-		key := seqKey(seq)
-		v := eb.Get(key)
-		if v == nil {
-			return out, &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index names a missing entry"}
-		}
-		var e Entry
-		if err := checkStored(key, v, &e, true); err != nil {
+	var seqs []uint64
+	for k, v := c.Seek(orderKey(nil, orderID, 0)); isChunkOf(k, orderID); k, v = c.Next() {
+		var err error
+		if _, seqs, err = chunkSeqs(seqs[:0], k, v); err != nil {
 			return out, err
 		}
-		out = append(out, e)
+		for _, seq := range seqs {
+			if seq < from {
+				continue
+			}
+			key := seqKey(seq)
+			v := eb.Get(key)
+			if v == nil {
+				return out, &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index names a missing entry"}
+			}
+			var e Entry
+			if err := checkStored(key, v, &e, true); err != nil {
+				return out, err
+			}
+			out = append(out, e)
+		}
 	}
 	return out, nil
 }

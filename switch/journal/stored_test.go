@@ -77,9 +77,10 @@ func errorIsAny(err error, targets ...error) bool {
 
 // TestOpenVersion1File: a journal written before payloads were compressed
 // (file version 1, canonical values) opens, reads and verifies as before,
-// takes compressed entries after its own with the chain carried on, and
-// is raised to version 2 so an older build refuses it rather than meet
-// entries it cannot read.
+// takes compressed entries after its own with the chain carried on and
+// its order index (one key an entry) extended in chunks, and is raised to
+// version 3 so an older build refuses it rather than meet entries it
+// cannot read.
 func TestOpenVersion1File(t *testing.T) {
 	ctx := context.Background()
 	j, path := mustOpenFile(t)
@@ -107,6 +108,9 @@ func TestOpenVersion1File(t *testing.T) {
 				return err
 			}
 		}
+		if err := oneKeyPerEntry(tx); err != nil {
+			return err
+		}
 		return tx.Bucket(metaBucket).Put(versionKey, []byte{formatVersion})
 	})
 	var before []Entry
@@ -129,8 +133,39 @@ func TestOpenVersion1File(t *testing.T) {
 		v := tx.Bucket(entriesBucket).Get(seqKey(11))
 		require.Equal(t, byte(storedVersion), v[0])
 		require.Equal(t, byte(formatVersion), tx.Bucket(entriesBucket).Get(seqKey(1))[0], "old entries are left as they are")
+		require.Equal(t, 10, tx.Bucket(orderBucket).Stats().KeyN, "the last old key of order-1 took entry 11")
+		require.Equal(t, appendDeltas(nil, 8, []uint64{11}), tx.Bucket(orderBucket).Get(orderKey(nil, "order-1", 8)))
 		return nil
 	})
+}
+
+// oneKeyPerEntry rewrites the order index as builds before chunks wrote
+// it: a key without a value for each entry.
+func oneKeyPerEntry(tx *bolt.Tx) error {
+	ob := tx.Bucket(orderBucket)
+	var keys [][]byte
+	err := ob.ForEach(func(k, v []byte) error {
+		id, seqs, err := chunkSeqs(nil, k, v)
+		for _, s := range seqs {
+			keys = append(keys, orderKey(nil, id, s))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(orderBucket); err != nil {
+		return err
+	}
+	if ob, err = tx.CreateBucket(orderBucket); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := ob.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mustOpenFile is mustOpen for a test that closes and reopens the file

@@ -194,10 +194,10 @@ func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done 
 			return 0, headHash, err
 		}
 		err := db.View(func(tx *bolt.Tx) error {
-			ob := tx.Bucket(orderBucket)
+			oc := tx.Bucket(orderBucket).Cursor()
 			c := tx.Bucket(entriesBucket).Cursor()
 			var e Entry
-			var ikey []byte
+			var buf []uint64
 			n := 0
 			k, v := c.Seek(seqKey(next))
 			for ; k != nil && n < verifyChunk && next <= headSeq; k, v = c.Next() {
@@ -214,8 +214,11 @@ func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done 
 					return &ChainError{Seq: next, Reason: ReasonPrevHash, Detail: fmt.Sprintf("prev hash %x, entry %d hashes to %x", e.PrevHash[:6], next-1, prev[:6])}
 				}
 				if e.OrderID != "" {
-					ikey = orderKey(ikey[:0], e.OrderID, next)
-					if ob.Get(ikey) == nil {
+					var has bool
+					var err error
+					if has, buf, err = indexHas(oc, e.OrderID, next, buf); err != nil {
+						return err
+					} else if !has {
 						return &ChainError{Seq: next, Reason: ReasonIndex, Detail: "entry missing from the order index"}
 					}
 					withOrder++
@@ -260,9 +263,9 @@ func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done 
 	return headSeq, headHash, verifyIndex(ctx, db, base.seq, headSeq, withOrder)
 }
 
-// verifyIndex checks every index key up to headSeq points at an entry with
-// that order id. With the forward check in Verify (every such entry has its
-// key) and equal counts, index and entries match one to one.
+// verifyIndex checks every seq the index lists up to headSeq is an entry
+// with that order id. With the forward check in Verify (every such entry
+// is listed) and equal counts, index and entries match one to one.
 func verifyIndex(ctx context.Context, db *bolt.DB, first, headSeq uint64, withOrder int) error {
 	var after []byte // last index key checked
 	keys := 0
@@ -274,42 +277,46 @@ func verifyIndex(ctx context.Context, db *bolt.DB, first, headSeq uint64, withOr
 		err := db.View(func(tx *bolt.Tx) error {
 			eb := tx.Bucket(entriesBucket)
 			c := tx.Bucket(orderBucket).Cursor()
-			var k []byte
+			var k, v []byte
 			if after == nil {
-				k, _ = c.First()
-			} else if k, _ = c.Seek(after); bytes.Equal(k, after) {
-				k, _ = c.Next()
+				k, v = c.First()
+			} else if k, v = c.Seek(after); bytes.Equal(k, after) {
+				k, v = c.Next()
 			}
 			var e Entry
 			var sk []byte
-			for n := 0; n < verifyChunk; k, _ = c.Next() {
+			var seqs []uint64
+			for n := 0; n < verifyChunk; k, v = c.Next() {
 				if k == nil {
 					done = true
 					return nil
 				}
-				id, seq, ok := parseOrderKey(k)
-				if !ok {
-					return &ChainError{Reason: ReasonIndex, Detail: fmt.Sprintf("malformed index key %x", k)}
-				}
-				after = append(after[:0], k...)
-				if seq > headSeq {
-					continue // appended after Verify read the head
-				}
-				if seq < first {
-					continue // archived; the archive's own index has it (an Archive in progress deletes it)
-				}
-				n++
-				keys++
-				sk = binary.BigEndian.AppendUint64(sk[:0], seq)
-				v := eb.Get(sk)
-				if v == nil {
-					return &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index names a missing entry"}
-				}
-				if err := checkStored(sk, v, &e, false); err != nil {
+				var id string
+				var err error
+				if id, seqs, err = chunkSeqs(seqs[:0], k, v); err != nil {
 					return err
 				}
-				if e.OrderID != id {
-					return &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index files the entry under another order id"}
+				after = append(after[:0], k...)
+				for _, seq := range seqs {
+					if seq > headSeq {
+						continue // appended after Verify read the head
+					}
+					if seq < first {
+						continue // archived; the archive's own index has it (an Archive in progress deletes it)
+					}
+					n++
+					keys++
+					sk = binary.BigEndian.AppendUint64(sk[:0], seq)
+					v := eb.Get(sk)
+					if v == nil {
+						return &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index names a missing entry"}
+					}
+					if err := checkStored(sk, v, &e, false); err != nil {
+						return err
+					}
+					if e.OrderID != id {
+						return &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index files the entry under another order id"}
+					}
 				}
 			}
 			return nil
@@ -322,7 +329,7 @@ func verifyIndex(ctx context.Context, db *bolt.DB, first, headSeq uint64, withOr
 		}
 	}
 	if keys != withOrder {
-		return &ChainError{Seq: headSeq, Reason: ReasonIndex, Detail: fmt.Sprintf("%d index keys for %d entries with an order id", keys, withOrder)}
+		return &ChainError{Seq: headSeq, Reason: ReasonIndex, Detail: fmt.Sprintf("%d entries in the order index for %d entries with an order id", keys, withOrder)}
 	}
 	return nil
 }

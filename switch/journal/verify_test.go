@@ -100,6 +100,16 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"plant an index key", func(tx *bolt.Tx) error {
 			return tx.Bucket(orderBucket).Put(orderKey(nil, "order-x", 6), nil)
 		}, 6, ReasonIndex},
+		// order-3's entries are 4, 8, 12, 16 and 20, in one chunk.
+		{"drop an entry from a chunk", func(tx *bolt.Tx) error {
+			return tx.Bucket(orderBucket).Put(orderKey(nil, "order-3", 4), appendDeltas(nil, 4, []uint64{12, 16, 20}))
+		}, 8, ReasonIndex},
+		{"plant an entry in a chunk", func(tx *bolt.Tx) error {
+			return tx.Bucket(orderBucket).Put(orderKey(nil, "order-3", 4), appendDeltas(nil, 4, []uint64{8, 12, 13, 16, 20}))
+		}, 13, ReasonIndex},
+		{"a zero step in a chunk", func(tx *bolt.Tx) error {
+			return tx.Bucket(orderBucket).Put(orderKey(nil, "order-3", 4), []byte{4, 0, 4})
+		}, 8, ReasonIndex},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

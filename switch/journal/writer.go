@@ -170,15 +170,15 @@ const maxKeptArena = 4 << 20
 // it durable.
 type round struct {
 	records []record
+	orders  []orderSeqs // the entries that name an order, by order
 	funcs   []roundFunc
 	last    uint64         // the last entry's seq
 	hash    [HashSize]byte // and its hash: the new head
 }
 
-// record is one encoded entry: its key, its stored value and, when it
-// names an order, its key in the order index.
+// record is one encoded entry: its key and its stored value.
 type record struct {
-	key, value, orderKey []byte
+	key, value []byte
 }
 
 // roundFunc is a request's TxFunc with the seqs its entries received.
@@ -218,6 +218,7 @@ func (j *Journal) buildRound(batch []*request) *round {
 	r := &round{funcs: make([]roundFunc, len(batch))}
 	seq, prev := j.lastSeq, j.lastHash
 	arena := j.arena[:0]
+	var orders orderGroups
 	for i, req := range batch {
 		seqs := make([]uint64, len(req.entries))
 		for k := range req.entries {
@@ -231,11 +232,7 @@ func (j *Journal) buildRound(batch []*request) *round {
 			off = len(arena)
 			arena, prev = appendStored(arena, e)
 			rec.value = arena[off:len(arena):len(arena)]
-			if e.OrderID != "" {
-				off = len(arena)
-				arena = orderKey(arena, e.OrderID, seq)
-				rec.orderKey = arena[off:len(arena):len(arena)]
-			}
+			orders.add(e.OrderID, seq)
 			r.records = append(r.records, rec)
 			seqs[k] = seq
 		}
@@ -244,7 +241,7 @@ func (j *Journal) buildRound(batch []*request) *round {
 	if cap(arena) <= maxKeptArena {
 		j.arena = arena
 	}
-	r.last, r.hash = seq, prev
+	r.last, r.hash, r.orders = seq, prev, orders.list
 	return r
 }
 
@@ -305,17 +302,15 @@ func (l boltLog) commit(r *round) error {
 				if err := eb.Put(rec.key, rec.value); err != nil {
 					return err
 				}
-				if rec.orderKey != nil {
-					if err := ob.Put(rec.orderKey, nil); err != nil {
-						return err
-					}
-				}
 			}
 			if f.fn != nil {
 				if err := callTxFunc(f.fn, tx, f.seqs); err != nil {
 					return &funcError{index: i, err: err}
 				}
 			}
+		}
+		if err := indexRound(ob, r.orders); err != nil {
+			return err
 		}
 		return mb.Put(headKey, mark{seq: r.last, prev: r.hash}.encode())
 	})
