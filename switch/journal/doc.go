@@ -80,16 +80,18 @@
 // has exactly one encoding. Because each body includes the previous hash,
 // changing any byte of any entry changes every later hash.
 //
-// The journal stores the canonical encoding with two differences: the
-// first byte is 0x02, and the payload field holds the payload's compact
-// form (switch/compact: a codec byte, then the payload, compressed with S2
+// The journal stores the canonical encoding with three differences: the
+// first byte is 0x03; the payload field holds the payload's compact form
+// (switch/compact: a codec byte, then the payload, compressed with S2
 // against a built-in dictionary when that is smaller; an order's JSON to
-// about a third). The hash is the canonical encoding's, computed over the
-// payload as written, so the chain does not depend on how a payload was
-// compressed. Readers take both versions: files written before compression
-// hold 0x01 values, and their meta "version" is raised from 1 to 2 when a
-// writer opens them (a build without compression refuses a version-2
-// file).
+// about a third); and an order id in the switch's own form (a UUID's 36
+// characters, lower-case hex) is stored as its 16 bytes, with 0x80 added
+// to the direction byte to say so. The hash is the canonical encoding's,
+// computed over the payload and the order id as written, so the chain
+// does not depend on how an entry is kept. Readers take every version:
+// files written before compression hold 0x01 values, later ones 0x02
+// (compressed, the order id as text); a writer raises an older file's
+// meta "version" to 3 when it opens it, so an older build refuses it.
 //
 // # Opening a damaged file
 //

@@ -21,13 +21,25 @@ const HashSize = sha256.Size
 // does not know must stop rather than guess.
 const formatVersion = 1
 
+// compressedVersion is the first byte of the values the journal stored
+// from compressed payloads on: the canonical encoding with the payload in
+// its compact form (a codec byte, then the payload, compressed when that
+// is smaller). The hash is still the canonical encoding's, so the chain
+// does not depend on how a payload was compressed: two compressors (or
+// two versions of one) store different bytes for the same entry, with the
+// same hash.
+const compressedVersion = 2
+
 // storedVersion is the first byte of the values the journal stores now:
-// the canonical encoding with the payload in its compact form (a codec
-// byte, then the payload, compressed when that is smaller). The hash is
-// still the canonical encoding's, so the chain does not depend on how a
-// payload was compressed: two compressors (or two versions of one) store
-// different bytes for the same entry, with the same hash.
-const storedVersion = 2
+// compressedVersion's, and an order id in the form the switch makes
+// (a UUID's 36 characters, lower-case) stored as its 16 bytes, flagged by
+// uuidFlag in the direction byte. Nine entries in ten name an order: 20
+// bytes each, 200 an operation.
+const storedVersion = 3
+
+// uuidFlag marks, in a storedVersion value's direction byte, an order id
+// stored as a UUID's 16 bytes.
+const uuidFlag = 0x80
 
 // maxStoredPayload bounds what a stored payload may decompress to: far
 // over any Options.MaxPayloadSize a switch runs with, and small enough
@@ -153,12 +165,77 @@ func appendEntry(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
 func appendStored(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
 	start := len(dst)
 	dst = append(dst, storedVersion)
-	dst = appendHeader(dst, e)
-	head := dst[start+1:]
+	id, isUUID := packUUID(e.OrderID)
+	if !isUUID {
+		dst = appendHeader(dst, e)
+		head := dst[start+1:]
+		dst = appendBytes(dst, e.packed)
+		dst = append(dst, e.PrevHash[:]...)
+		h := canonicalHash(head, e.Payload, e.PrevHash[:])
+		return append(dst, h[:]...), h
+	}
+	dst = binary.AppendUvarint(dst, e.Seq)
+	dst = binary.AppendVarint(dst, e.Time.UnixNano())
+	dst = append(dst, byte(e.Direction)|uuidFlag)
+	dst = appendBytes(dst, e.Channel)
+	dst = append(dst, id[:]...)
+	dst = appendBytes(dst, e.MTI)
+	dst = appendBytes(dst, e.STAN)
+	dst = appendBytes(dst, e.RRN)
 	dst = appendBytes(dst, e.packed)
 	dst = append(dst, e.PrevHash[:]...)
-	h := canonicalHash(head, e.Payload, e.PrevHash[:])
+	h := canonicalHash(appendHeader(nil, e), e.Payload, e.PrevHash[:])
 	return append(dst, h[:]...), h
+}
+
+// packUUID returns the 16 bytes of id when id is a UUID as the switch
+// writes it: 36 characters, hyphens at 8, 13, 18 and 23, lower-case hex
+// elsewhere, so that unpackUUID gives back the very same string.
+func packUUID(id string) (out [16]byte, ok bool) {
+	if len(id) != 36 {
+		return out, false
+	}
+	n := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if id[i] != '-' {
+				return out, false
+			}
+			i++
+			continue
+		}
+		hi, ok1 := lowerHex(id[i])
+		lo, ok2 := lowerHex(id[i+1])
+		if !ok1 || !ok2 {
+			return out, false
+		}
+		out[n] = hi<<4 | lo
+		n++
+		i += 2
+	}
+	return out, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// unpackUUID appends the text form of a packed UUID to dst.
+func unpackUUID(dst []byte, b []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return dst
 }
 
 // appendHeader appends the fields between the version byte and the
@@ -202,7 +279,7 @@ func EncodeEntry(e Entry) ([]byte, [HashSize]byte) {
 	return appendEntry(nil, &e)
 }
 
-// DecodeEntry parses one stored entry value (either version) and checks its
+// DecodeEntry parses one stored entry value (any version) and checks its
 // hash. The returned Entry owns its memory: it does not alias b. A
 // structural problem returns an error wrapping ErrMalformed; an edited entry
 // returns one wrapping ErrHashMismatch together with the decoded entry.
@@ -223,15 +300,20 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 	body := b[:len(b)-HashSize]
 	d.b = body
 	v := d.byte()
-	if v != formatVersion && v != storedVersion {
+	if v != formatVersion && v != compressedVersion && v != storedVersion {
 		if d.err != nil {
 			return d.err
 		}
-		return fmt.Errorf("%w: format version %d, want %d or %d", ErrMalformed, v, formatVersion, storedVersion)
+		return fmt.Errorf("%w: format version %d, want %d to %d", ErrMalformed, v, formatVersion, storedVersion)
 	}
 	e.Seq = d.uvarint("seq")
 	nanos := d.varint("time")
-	e.Direction = Direction(d.byte())
+	dir := d.byte()
+	packed := v == storedVersion && dir&uuidFlag != 0
+	if packed {
+		dir &^= uuidFlag
+	}
+	e.Direction = Direction(dir)
 	str := func(b []byte) string {
 		if own {
 			return string(b)
@@ -241,7 +323,13 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 		return unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	e.Channel = str(d.bytes("channel", MaxChannelLen))
-	e.OrderID = str(d.bytes("order id", MaxFieldLen))
+	if packed {
+		if id := d.fixed("order id", 16); id != nil {
+			e.OrderID = string(unpackUUID(make([]byte, 0, 36), id))
+		}
+	} else {
+		e.OrderID = str(d.bytes("order id", MaxFieldLen))
+	}
 	e.MTI = str(d.bytes("MTI", MaxFieldLen))
 	e.STAN = str(d.bytes("STAN", MaxFieldLen))
 	e.RRN = str(d.bytes("RRN", MaxFieldLen))
@@ -261,9 +349,12 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 		return fmt.Errorf("%w: empty channel", ErrMalformed)
 	}
 	e.Time = time.Unix(0, nanos).UTC()
+	if packed {
+		head = appendHeader(nil, e) // the canonical header the hash covers
+	}
 	copy(e.PrevHash[:], prev)
 	copy(e.Hash[:], b[len(body):])
-	if v == storedVersion {
+	if v != formatVersion {
 		raw, err := compact.Decode(nil, payload, maxStoredPayload)
 		if err != nil {
 			return fmt.Errorf("%w: payload: %w", ErrMalformed, err)

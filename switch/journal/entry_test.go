@@ -100,10 +100,14 @@ func FuzzDecodeEntry(f *testing.F) {
 		e.packed = compact.Append(nil, e.Payload)
 		b, _ = appendStored(nil, &e)
 		f.Add(b)
+		e.OrderID = orderUUID
+		b, _ = appendStored(nil, &e)
+		f.Add(b)
 	}
 	f.Add([]byte{})
 	f.Add([]byte{1})
 	f.Add([]byte{2})
+	f.Add([]byte{3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e Entry
 		err := decodeEntry(b, &e, true)
@@ -115,7 +119,7 @@ func FuzzDecodeEntry(f *testing.F) {
 		if err == nil {
 			require.Equal(t, e.Hash, h)
 		}
-		if b[0] == storedVersion {
+		if b[0] != formatVersion {
 			// A stored value is not canonical (its payload is compressed
 			// however its writer chose); what it says is: the canonical
 			// encoding of what it decodes to has its hash.

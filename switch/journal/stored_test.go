@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,10 +19,18 @@ const orderJSON = `{"id":"0193a1c2-7f00-7abc-9def-0123456789ab","merchant":"demo
 // compressed, and the entry reads back as the canonical one, with the
 // canonical hash: compression is how it is kept, not what the chain says.
 func TestStoredEntry(t *testing.T) {
-	for _, payload := range []string{orderJSON, "", "x"} {
+	for i, payload := range []string{orderJSON, "", "x", orderJSON, orderJSON, orderJSON} {
 		e := testEntry(5, 2)
 		e.Seq, e.PrevHash[0] = 9, 0x42
 		e.Payload = []byte(payload)
+		switch i {
+		case 3:
+			e.OrderID = orderUUID // packed into 16 bytes
+		case 4:
+			e.OrderID = strings.ToUpper(orderUUID) // kept as written: it would read back lower-case
+		case 5:
+			e.OrderID = ""
+		}
 		canonical, h := EncodeEntry(e)
 		e.packed = compact.Append(nil, e.Payload)
 		stored, sh := appendStored(nil, &e)
@@ -29,6 +38,9 @@ func TestStoredEntry(t *testing.T) {
 		require.Equal(t, byte(storedVersion), stored[0])
 		if len(payload) > 100 {
 			require.Less(t, len(stored), len(canonical)-len(payload)/3, "payload compressed")
+		}
+		if i == 3 {
+			require.Less(t, len(stored), len(canonical)-len(payload)/3-20, "the order id in 16 bytes")
 		}
 		for _, own := range []bool{true, false} {
 			var got, want Entry
@@ -41,20 +53,37 @@ func TestStoredEntry(t *testing.T) {
 	}
 }
 
+// orderUUID is an order id as the switch makes them.
+const orderUUID = "0193a1c2-7f00-7abc-9def-0123456789ab"
+
 func TestStoredEntryTampered(t *testing.T) {
-	e := testEntry(5, 2)
-	e.Payload = []byte(orderJSON)
-	e.packed = compact.Append(nil, e.Payload)
-	stored, _ := appendStored(nil, &e)
-	// Every byte of the stored value matters: a flipped one either fails
-	// to decode or decodes to an entry whose hash is not the stored one.
-	for i := range stored {
-		_, err := DecodeEntry(flip(stored, i))
-		require.Error(t, err, "byte %d flipped", i)
-		if !errorIsAny(err, ErrMalformed, ErrHashMismatch) {
-			t.Fatalf("byte %d flipped: %v", i, err)
+	for _, id := range []string{"order-1", orderUUID} {
+		e := testEntry(5, 2)
+		e.OrderID = id
+		e.Payload = []byte(orderJSON)
+		e.packed = compact.Append(nil, e.Payload)
+		stored, _ := appendStored(nil, &e)
+		want, err := DecodeEntry(stored)
+		require.NoError(t, err)
+		// Every byte of the stored value matters: a flipped one either
+		// fails to decode or decodes to an entry whose hash is not the
+		// stored one. The one exception changes no content: version 3
+		// read as 2, the same layout when the order id is not packed.
+		for i := range stored {
+			got, err := DecodeEntry(flip(stored, i))
+			if i == 0 && id == "order-1" {
+				require.NoError(t, err)
+				require.Equal(t, want, got)
+				continue
+			}
+			require.Error(t, err, "%s: byte %d flipped", id, i)
+			if !errorIsAny(err, ErrMalformed, ErrHashMismatch) {
+				t.Fatalf("%s: byte %d flipped: %v", id, i, err)
+			}
 		}
 	}
+	e := testEntry(5, 2)
+	e.Payload = []byte(orderJSON)
 	// An attacker who recompresses the payload differently (raw here)
 	// changes no content: the entry still checks out with the same hash.
 	e.packed = compact.Append(nil, nil)[:1]
