@@ -37,8 +37,9 @@
 //	                 value: the chunk's later seqs, each the uvarint of
 //	                      its step from the one before (never zero);
 //	                      empty for a chunk of one (orderindex.go)
-//	"journal.meta"   "version": 1 byte: 1, 2 (stored entries) or 3
-//	                            (index chunks); see fileVersion
+//	"journal.meta"   "version": 1 byte: 1, 2 (compressed entries), 3
+//	                            (index chunks) or 4 (entries without seq
+//	                            and previous hash); see fileVersion
 //	                 "head":    last seq (8 bytes big-endian) then its hash
 //	                            (32 bytes), rewritten in every commit
 //	                 "base":    first seq this file holds (8 bytes) then the
@@ -80,18 +81,33 @@
 // has exactly one encoding. Because each body includes the previous hash,
 // changing any byte of any entry changes every later hash.
 //
-// The journal stores the canonical encoding with three differences: the
-// first byte is 0x03; the payload field holds the payload's compact form
-// (switch/compact: a codec byte, then the payload, compressed with S2
-// against a built-in dictionary when that is smaller; an order's JSON to
-// about a third); and an order id in the switch's own form (a UUID's 36
-// characters, lower-case hex) is stored as its 16 bytes, with 0x80 added
-// to the direction byte to say so. The hash is the canonical encoding's,
-// computed over the payload and the order id as written, so the chain
-// does not depend on how an entry is kept. Readers take every version:
-// files written before compression hold 0x01 values, later ones 0x02
-// (compressed, the order id as text); a writer raises an older file's
-// meta "version" to 3 when it opens it, so an older build refuses it.
+// The journal stores an entry in a form of its own (version 4), with the
+// same fields and the same hash as the canonical encoding:
+//
+//	0x04                  stored version
+//	varint   time
+//	byte     direction, plus 0x80 when the order id is packed
+//	uvarint  n, n bytes   channel
+//	16 bytes, or          order id: a UUID in the switch's own form (36
+//	uvarint n, n bytes    characters, lower-case hex) as its 16 bytes;
+//	                      any other id as text
+//	uvarint  n, n bytes   MTI, then STAN, then RRN
+//	uvarint  n, n bytes   the payload's compact form (switch/compact: a
+//	                      codec byte, then the payload, compressed with S2
+//	                      against a built-in dictionary when that is
+//	                      smaller; an order's JSON to about a third)
+//	32 bytes              the entry's hash
+//
+// The seq is the value's key and the previous hash the last 32 bytes of
+// the value before (the file's "base" record's for its first entry), so
+// neither is stored again; the hash is the canonical encoding's, over all
+// of them and the payload as written, so the chain does not depend on how
+// an entry is kept, and an entry read under another seq or after another
+// entry does not check out. Readers take every earlier version too: 0x01
+// (canonical, before compression), 0x02 (canonical layout, compact
+// payload), 0x03 (0x02 with the packed order id); each of those carries
+// its seq and previous hash. A writer raises an older file's meta
+// "version" to 4 when it opens it, so an older build refuses it.
 //
 // # Opening a damaged file
 //

@@ -30,15 +30,24 @@ const formatVersion = 1
 // same hash.
 const compressedVersion = 2
 
-// storedVersion is the first byte of the values the journal stores now:
-// compressedVersion's, and an order id in the form the switch makes
-// (a UUID's 36 characters, lower-case) stored as its 16 bytes, flagged by
-// uuidFlag in the direction byte. Nine entries in ten name an order: 20
-// bytes each, 200 an operation.
-const storedVersion = 3
+// packedIDVersion is the first byte of the values the journal stored
+// after compressedVersion: its layout, and an order id in the form the
+// switch makes (a UUID's 36 characters, lower-case) stored as its 16
+// bytes, flagged by uuidFlag in the direction byte. Nine entries in ten
+// name an order: 20 bytes each, 200 an operation.
+const packedIDVersion = 3
 
-// uuidFlag marks, in a storedVersion value's direction byte, an order id
-// stored as a UUID's 16 bytes.
+// storedVersion is the first byte of the values the journal stores now:
+// packedIDVersion's without the two fields the file already holds, the
+// seq (the value's key) and the previous entry's hash (the last 32 bytes
+// of the value before, or the file's base record for its first entry).
+// The hash is computed over them all the same, so an entry still cannot
+// be changed, moved or taken out without breaking it or the next one; a
+// reader of one entry reads its predecessor's stored hash with it.
+const storedVersion = 4
+
+// uuidFlag marks, in a packedIDVersion or storedVersion value's direction
+// byte, an order id stored as a UUID's 16 bytes.
 const uuidFlag = 0x80
 
 // maxStoredPayload bounds what a stored payload may decompress to: far
@@ -163,27 +172,22 @@ func appendEntry(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
 // and returns the extended slice and the entry's hash, which is
 // appendEntry's. e.packed must be compact.Append of e.Payload.
 func appendStored(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
-	start := len(dst)
 	dst = append(dst, storedVersion)
-	id, isUUID := packUUID(e.OrderID)
-	if !isUUID {
-		dst = appendHeader(dst, e)
-		head := dst[start+1:]
-		dst = appendBytes(dst, e.packed)
-		dst = append(dst, e.PrevHash[:]...)
-		h := canonicalHash(head, e.Payload, e.PrevHash[:])
-		return append(dst, h[:]...), h
-	}
-	dst = binary.AppendUvarint(dst, e.Seq)
 	dst = binary.AppendVarint(dst, e.Time.UnixNano())
-	dst = append(dst, byte(e.Direction)|uuidFlag)
-	dst = appendBytes(dst, e.Channel)
-	dst = append(dst, id[:]...)
+	id, isUUID := packUUID(e.OrderID)
+	if isUUID {
+		dst = append(dst, byte(e.Direction)|uuidFlag)
+		dst = appendBytes(dst, e.Channel)
+		dst = append(dst, id[:]...)
+	} else {
+		dst = append(dst, byte(e.Direction))
+		dst = appendBytes(dst, e.Channel)
+		dst = appendBytes(dst, e.OrderID)
+	}
 	dst = appendBytes(dst, e.MTI)
 	dst = appendBytes(dst, e.STAN)
 	dst = appendBytes(dst, e.RRN)
 	dst = appendBytes(dst, e.packed)
-	dst = append(dst, e.PrevHash[:]...)
 	h := canonicalHash(appendHeader(nil, e), e.Payload, e.PrevHash[:])
 	return append(dst, h[:]...), h
 }
@@ -279,20 +283,39 @@ func EncodeEntry(e Entry) ([]byte, [HashSize]byte) {
 	return appendEntry(nil, &e)
 }
 
-// DecodeEntry parses one stored entry value (any version) and checks its
-// hash. The returned Entry owns its memory: it does not alias b. A
-// structural problem returns an error wrapping ErrMalformed; an edited entry
-// returns one wrapping ErrHashMismatch together with the decoded entry.
+// DecodeEntry parses one stored entry value and checks its hash. The
+// returned Entry owns its memory: it does not alias b. A structural
+// problem returns an error wrapping ErrMalformed; an edited entry returns
+// one wrapping ErrHashMismatch together with the decoded entry. A value
+// of the current version does not carry its seq and its predecessor's
+// hash: DecodeEntry returns its other fields with ErrUnchained, and
+// DecodeStored reads it whole.
 func DecodeEntry(b []byte) (Entry, error) {
 	var e Entry
-	err := decodeEntry(b, &e, true)
+	err := decodeEntry(b, 0, nil, &e, true)
 	return e, err
 }
 
-// decodeEntry parses b into e. With own false, e.Payload and the string
+// DecodeStored parses the value stored under seq, whose predecessor's
+// hash is prev (the last HashSize bytes of the value stored under seq-1,
+// or the file's base record's hash for its first entry), and checks its
+// hash, as DecodeEntry does. Values of earlier versions carry their own
+// seq and previous hash, and seq and prev are not used for them.
+func DecodeStored(seq uint64, prev [HashSize]byte, b []byte) (Entry, error) {
+	var e Entry
+	err := decodeEntry(b, seq, &prev, &e, true)
+	return e, err
+}
+
+// ErrUnchained is DecodeEntry's answer for a value of the current
+// version: its fields are decoded, its hash not checked (DecodeStored).
+var ErrUnchained = errors.New("journal: entry decoded without its seq and predecessor's hash (DecodeStored checks it)")
+
+// decodeEntry parses b, stored under seq after an entry whose hash is
+// *prev (nil: not known), into e. With own false, e.Payload and the string
 // fields alias b: the caller must not keep e past b's lifetime (a bbolt
 // transaction's), nor modify b while using e.
-func decodeEntry(b []byte, e *Entry, own bool) error {
+func decodeEntry(b []byte, seq uint64, prevHash *[HashSize]byte, e *Entry, own bool) error {
 	d := decoder{b: b}
 	if len(b) < 1+HashSize {
 		return fmt.Errorf("%w: %d bytes, shorter than any entry", ErrMalformed, len(b))
@@ -300,16 +323,21 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 	body := b[:len(b)-HashSize]
 	d.b = body
 	v := d.byte()
-	if v != formatVersion && v != compressedVersion && v != storedVersion {
+	if v < formatVersion || v > storedVersion {
 		if d.err != nil {
 			return d.err
 		}
 		return fmt.Errorf("%w: format version %d, want %d to %d", ErrMalformed, v, formatVersion, storedVersion)
 	}
-	e.Seq = d.uvarint("seq")
+	chained := v == storedVersion // seq and prev hash are not in the value
+	if chained {
+		e.Seq = seq
+	} else {
+		e.Seq = d.uvarint("seq")
+	}
 	nanos := d.varint("time")
 	dir := d.byte()
-	packed := v == storedVersion && dir&uuidFlag != 0
+	packed := v >= packedIDVersion && dir&uuidFlag != 0
 	if packed {
 		dir &^= uuidFlag
 	}
@@ -335,7 +363,14 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 	e.RRN = str(d.bytes("RRN", MaxFieldLen))
 	head := body[1 : len(body)-len(d.b)]
 	payload := d.bytes("payload", len(b))
-	prev := d.fixed("prev hash", HashSize)
+	var prev []byte
+	if chained {
+		if prevHash != nil {
+			prev = prevHash[:]
+		}
+	} else {
+		prev = d.fixed("prev hash", HashSize)
+	}
 	if d.err != nil {
 		return d.err
 	}
@@ -349,8 +384,10 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 		return fmt.Errorf("%w: empty channel", ErrMalformed)
 	}
 	e.Time = time.Unix(0, nanos).UTC()
-	if packed {
-		head = appendHeader(nil, e) // the canonical header the hash covers
+	if packed || chained {
+		// The canonical header the hash covers, in one allocation.
+		n := 1 + 3*binary.MaxVarintLen64 + 5*2 + len(e.Channel) + len(e.OrderID) + len(e.MTI) + len(e.STAN) + len(e.RRN)
+		head = appendHeader(make([]byte, 0, n), e)
 	}
 	copy(e.PrevHash[:], prev)
 	copy(e.Hash[:], b[len(body):])
@@ -363,6 +400,9 @@ func decodeEntry(b []byte, e *Entry, own bool) error {
 			raw = append([]byte(nil), raw...)
 		}
 		e.Payload = raw
+		if prev == nil {
+			return ErrUnchained
+		}
 		if canonicalHash(head, raw, prev) != e.Hash {
 			return ErrHashMismatch
 		}

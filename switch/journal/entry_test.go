@@ -108,9 +108,11 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add([]byte{1})
 	f.Add([]byte{2})
 	f.Add([]byte{3})
+	f.Add([]byte{4})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e Entry
-		err := decodeEntry(b, &e, true)
+		var prev [HashSize]byte // the seeds' entries follow the zero hash, as seq 0
+		err := decodeEntry(b, 0, &prev, &e, true)
 		if err != nil && !errors.Is(err, ErrHashMismatch) {
 			require.ErrorIs(t, err, ErrMalformed)
 			return
@@ -124,7 +126,7 @@ func FuzzDecodeEntry(f *testing.F) {
 			// however its writer chose); what it says is: the canonical
 			// encoding of what it decodes to has its hash.
 			var c Entry
-			require.NoError(t, decodeEntry(again, &c, true))
+			require.NoError(t, decodeEntry(again, 0, nil, &c, true))
 			require.Equal(t, string(e.Payload), string(c.Payload))
 			return
 		}

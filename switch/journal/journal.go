@@ -322,12 +322,13 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 }
 
 // fileVersion is the version a journal file (live or archive) records in
-// its meta bucket: 2 once it may hold storedVersion entries, 3 once its
-// order index may hold chunks (orderindex.go). A writer raises an older
-// file to 3 when it opens it, so a build from before refuses the file at
-// open rather than meeting entries or an index it cannot read. Both
-// earlier forms stay readable: a version-1 entry, a one-key index entry.
-const fileVersion = 3
+// its meta bucket: 2 once it may hold compressed entries, 3 once its order
+// index may hold chunks (orderindex.go), 4 once it may hold entries
+// without their seq and previous hash (storedVersion). A writer raises an
+// older file to 4 when it opens it, so a build from before refuses the
+// file at open rather than meeting entries or an index it cannot read.
+// Every earlier form stays readable.
+const fileVersion = 4
 
 func checkVersion(meta *bolt.Bucket) error {
 	if v := meta.Get(versionKey); len(v) != 1 || v[0] < formatVersion || v[0] > fileVersion {
@@ -407,11 +408,12 @@ func checkTail(tx *bolt.Tx, last uint64, base mark) ([HashSize]byte, error) {
 	next := from
 	var e Entry
 	c := tx.Bucket(entriesBucket).Cursor()
+	p := newChainReader(tx)
 	for k, v := c.Seek(seqKey(from)); k != nil && next <= last; k, v = c.Next() {
 		if len(k) == 8 && binary.BigEndian.Uint64(k) != next {
 			return prev, &ChainError{Seq: next, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; the next entry is %d", binary.BigEndian.Uint64(k))}
 		}
-		if err := checkStored(k, v, &e, false); err != nil {
+		if err := checkStored(k, v, p, &e, false); err != nil {
 			return prev, err
 		}
 		if linked && e.PrevHash != prev {
@@ -439,14 +441,24 @@ func readHead(tx *bolt.Tx) (seq uint64, hash [HashSize]byte, ok bool, err error)
 	return binary.BigEndian.Uint64(v), hash, true, nil
 }
 
-// checkStored decodes the value stored under key k into e and checks it is
-// the entry that key promises. With own false, e aliases v (see decodeEntry).
-func checkStored(k, v []byte, e *Entry, own bool) error {
+// checkStored decodes the value stored under key k into e and checks it
+// is the entry that key promises. p gives the hash of the entry before it
+// (a current value does not carry it) and learns e's. With own false, e
+// aliases v (see decodeEntry).
+func checkStored(k, v []byte, p *chainReader, e *Entry, own bool) error {
 	if len(k) != 8 {
 		return &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("key %x is not an 8-byte sequence number", k)}
 	}
 	seq := binary.BigEndian.Uint64(k)
-	if err := decodeEntry(v, e, own); err != nil {
+	var prev *[HashSize]byte
+	if len(v) > 0 && v[0] == storedVersion {
+		h, err := p.prev(seq)
+		if err != nil {
+			return err
+		}
+		prev = &h
+	}
+	if err := decodeEntry(v, seq, prev, e, own); err != nil {
 		if errors.Is(err, ErrHashMismatch) {
 			return &ChainError{Seq: seq, Reason: ReasonHash, Err: err}
 		}
@@ -455,7 +467,73 @@ func checkStored(k, v []byte, e *Entry, own bool) error {
 	if e.Seq != seq {
 		return &ChainError{Seq: seq, Reason: ReasonSeqMismatch, Detail: fmt.Sprintf("entry stored under %d says it is %d", seq, e.Seq)}
 	}
+	p.seq, p.hash = seq, e.Hash
 	return nil
+}
+
+// decodeFields decodes the value stored under key k into e where its
+// fields are all that is needed and the chain was checked elsewhere (the
+// forward pass of Verify, the archive a value was copied to): a current
+// value's hash is not checked, since that needs the entry before it.
+func decodeFields(k, v []byte, e *Entry) error {
+	if len(k) != 8 {
+		return &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("key %x is not an 8-byte sequence number", k)}
+	}
+	seq := binary.BigEndian.Uint64(k)
+	err := decodeEntry(v, seq, nil, e, false)
+	switch {
+	case err == nil, errors.Is(err, ErrUnchained):
+	case errors.Is(err, ErrHashMismatch):
+		return &ChainError{Seq: seq, Reason: ReasonHash, Err: err}
+	default:
+		return &ChainError{Seq: seq, Reason: ReasonDecode, Err: err}
+	}
+	if e.Seq != seq {
+		return &ChainError{Seq: seq, Reason: ReasonSeqMismatch, Detail: fmt.Sprintf("entry stored under %d says it is %d", seq, e.Seq)}
+	}
+	return nil
+}
+
+// chainReader gives checkStored the hash of the entry before the one it
+// reads, in one file's read transaction: the hash of the entry it read
+// last when the reader goes in order, else the stored hash of the value
+// before (its last HashSize bytes), or the file's base record's for its
+// first entry.
+type chainReader struct {
+	tx   *bolt.Tx
+	seq  uint64 // the entry read last (0: none), whose hash is hash
+	hash [HashSize]byte
+
+	eb   *bolt.Bucket // opened at the first lookup
+	base mark
+}
+
+func newChainReader(tx *bolt.Tx) *chainReader { return &chainReader{tx: tx} }
+
+func (p *chainReader) prev(seq uint64) ([HashSize]byte, error) {
+	if p.seq != 0 && seq == p.seq+1 {
+		return p.hash, nil
+	}
+	var h [HashSize]byte
+	if p.eb == nil {
+		base, err := readMark(p.tx.Bucket(metaBucket), baseKey)
+		if err != nil {
+			return h, err
+		}
+		p.eb, p.base = p.tx.Bucket(entriesBucket), base
+	}
+	if seq == p.base.seq {
+		return p.base.prev, nil
+	}
+	v := p.eb.Get(seqKey(seq - 1))
+	if v == nil || seq < p.base.seq {
+		return h, &ChainError{Seq: seq - 1, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; entry %d needs its hash", seq)}
+	}
+	if len(v) < 1+HashSize {
+		return h, &ChainError{Seq: seq - 1, Reason: ReasonDecode, Detail: fmt.Sprintf("%d bytes, shorter than any entry", len(v))}
+	}
+	copy(h[:], v[len(v)-HashSize:])
+	return h, nil
 }
 
 // Close lets the writer commit every Append already accepted, stops it and,

@@ -102,10 +102,11 @@ func (j *Journal) readFrom(next uint64, n int, out []Entry) ([]Entry, error) {
 // file's entries bucket.
 func readEntries(tx *bolt.Tx, next, last uint64, limit int, out []Entry) ([]Entry, error) {
 	c := tx.Bucket(entriesBucket).Cursor()
+	p := newChainReader(tx)
 	n := 0
 	for k, v := c.Seek(seqKey(next)); k != nil && n < limit; k, v = c.Next() {
 		var e Entry
-		if err := checkStored(k, v, &e, true); err != nil {
+		if err := checkStored(k, v, p, &e, true); err != nil {
 			return out, err
 		}
 		if e.Seq > last {
@@ -165,6 +166,7 @@ func (j *Journal) ByOrder(orderID string) ([]Entry, error) {
 func byOrder(tx *bolt.Tx, orderID string, from uint64, out []Entry) ([]Entry, error) {
 	eb := tx.Bucket(entriesBucket)
 	c := tx.Bucket(orderBucket).Cursor()
+	p := newChainReader(tx)
 	var seqs []uint64
 	for k, v := c.Seek(orderKey(nil, orderID, 0)); isChunkOf(k, orderID); k, v = c.Next() {
 		var err error
@@ -181,7 +183,7 @@ func byOrder(tx *bolt.Tx, orderID string, from uint64, out []Entry) ([]Entry, er
 				return out, &ChainError{Seq: seq, Reason: ReasonIndex, Detail: "order index names a missing entry"}
 			}
 			var e Entry
-			if err := checkStored(key, v, &e, true); err != nil {
+			if err := checkStored(key, v, p, &e, true); err != nil {
 				return out, err
 			}
 			out = append(out, e)
@@ -228,7 +230,7 @@ func (j *Journal) Last() (Entry, error) {
 		if k == nil || len(k) == 8 && binary.BigEndian.Uint64(k) < base.seq {
 			return ErrNotFound
 		}
-		return checkStored(k, v, &e, true)
+		return checkStored(k, v, newChainReader(tx), &e, true)
 	})
 	if !errors.Is(err, ErrNotFound) {
 		return e, err

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -42,15 +43,52 @@ func TestStoredEntry(t *testing.T) {
 		if i == 3 {
 			require.Less(t, len(stored), len(canonical)-len(payload)/3-20, "the order id in 16 bytes")
 		}
+		// The versions before, which carried the seq and the previous
+		// hash (and version 2 the order id as text), still read the same.
+		v2, v3 := appendOld(compressedVersion, &e), appendOld(packedIDVersion, &e)
+		require.Less(t, len(stored), len(v3)-HashSize, "no seq, no previous hash")
 		for _, own := range []bool{true, false} {
-			var got, want Entry
-			require.NoError(t, decodeEntry(stored, &got, own))
-			require.NoError(t, decodeEntry(canonical, &want, own))
-			require.Equal(t, string(want.Payload), string(got.Payload))
-			got.Payload, want.Payload = nil, nil
-			require.Equal(t, want, got)
+			var want Entry
+			require.NoError(t, decodeEntry(canonical, 0, nil, &want, own))
+			for _, b := range [][]byte{stored, v2, v3} {
+				var got Entry
+				require.NoError(t, decodeEntry(b, 9, &e.PrevHash, &got, own), "version %d", b[0])
+				require.Equal(t, string(want.Payload), string(got.Payload))
+				got.Payload = want.Payload
+				require.Equal(t, want, got, "version %d", b[0])
+			}
 		}
+		// Without its seq and previous hash a current value gives its
+		// fields and says it could not be checked.
+		got, err := DecodeEntry(stored)
+		require.ErrorIs(t, err, ErrUnchained)
+		require.Equal(t, string(e.Payload), string(got.Payload))
+		require.Equal(t, e.OrderID, got.OrderID)
 	}
+}
+
+// appendOld is the value the journal stored for e in an earlier version:
+// compressedVersion (the canonical layout with the compact payload) or
+// packedIDVersion (and an order id that is a UUID in 16 bytes).
+func appendOld(version byte, e *Entry) []byte {
+	dst := []byte{version}
+	id, isUUID := packUUID(e.OrderID)
+	if version == compressedVersion || !isUUID {
+		dst = appendHeader(dst, e)
+	} else {
+		dst = binary.AppendUvarint(dst, e.Seq)
+		dst = binary.AppendVarint(dst, e.Time.UnixNano())
+		dst = append(dst, byte(e.Direction)|uuidFlag)
+		dst = appendBytes(dst, e.Channel)
+		dst = append(dst, id[:]...)
+		dst = appendBytes(dst, e.MTI)
+		dst = appendBytes(dst, e.STAN)
+		dst = appendBytes(dst, e.RRN)
+	}
+	dst = appendBytes(dst, e.packed)
+	dst = append(dst, e.PrevHash[:]...)
+	h := canonicalHash(appendHeader(nil, e), e.Payload, e.PrevHash[:])
+	return append(dst, h[:]...)
 }
 
 // orderUUID is an order id as the switch makes them.
@@ -62,25 +100,25 @@ func TestStoredEntryTampered(t *testing.T) {
 		e.OrderID = id
 		e.Payload = []byte(orderJSON)
 		e.packed = compact.Append(nil, e.Payload)
+		e.Seq, e.PrevHash[3] = 7, 0x42
 		stored, _ := appendStored(nil, &e)
-		want, err := DecodeEntry(stored)
+		_, err := DecodeStored(7, e.PrevHash, stored)
 		require.NoError(t, err)
 		// Every byte of the stored value matters: a flipped one either
 		// fails to decode or decodes to an entry whose hash is not the
-		// stored one. The one exception changes no content: version 3
-		// read as 2, the same layout when the order id is not packed.
+		// stored one.
 		for i := range stored {
-			got, err := DecodeEntry(flip(stored, i))
-			if i == 0 && id == "order-1" {
-				require.NoError(t, err)
-				require.Equal(t, want, got)
-				continue
-			}
+			_, err := DecodeStored(7, e.PrevHash, flip(stored, i))
 			require.Error(t, err, "%s: byte %d flipped", id, i)
 			if !errorIsAny(err, ErrMalformed, ErrHashMismatch) {
 				t.Fatalf("%s: byte %d flipped: %v", id, i, err)
 			}
 		}
+		// Nor can it be read under another seq or after another entry.
+		_, err = DecodeStored(8, e.PrevHash, stored)
+		require.ErrorIs(t, err, ErrHashMismatch)
+		_, err = DecodeStored(7, [HashSize]byte{}, stored)
+		require.ErrorIs(t, err, ErrHashMismatch)
 	}
 	e := testEntry(5, 2)
 	e.Payload = []byte(orderJSON)
@@ -89,7 +127,7 @@ func TestStoredEntryTampered(t *testing.T) {
 	e.packed = compact.Append(nil, nil)[:1]
 	e.packed = append(e.packed, e.Payload...)
 	again, h := appendStored(nil, &e)
-	got, err := DecodeEntry(again)
+	got, err := DecodeStored(e.Seq, e.PrevHash, again)
 	require.NoError(t, err)
 	require.Equal(t, h, got.Hash)
 	require.Equal(t, orderJSON, string(got.Payload))
@@ -108,7 +146,7 @@ func errorIsAny(err error, targets ...error) bool {
 // (file version 1, canonical values) opens, reads and verifies as before,
 // takes compressed entries after its own with the chain carried on and
 // its order index (one key an entry) extended in chunks, and is raised to
-// version 3 so an older build refuses it rather than meet entries it
+// version 4 so an older build refuses it rather than meet entries it
 // cannot read.
 func TestOpenVersion1File(t *testing.T) {
 	ctx := context.Background()
@@ -127,7 +165,12 @@ func TestOpenVersion1File(t *testing.T) {
 		var olds [][2][]byte
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			require.Equal(t, byte(storedVersion), v[0])
-			e, err := DecodeEntry(v)
+			var prev [HashSize]byte
+			if seq := binary.BigEndian.Uint64(k); seq > 1 {
+				p := b.Get(seqKey(seq - 1))
+				copy(prev[:], p[len(p)-HashSize:])
+			}
+			e, err := DecodeStored(binary.BigEndian.Uint64(k), prev, v)
 			require.NoError(t, err)
 			canonical, _ := EncodeEntry(e)
 			olds = append(olds, [2][]byte{append([]byte(nil), k...), canonical})

@@ -15,6 +15,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -55,7 +56,7 @@ func run(dataFile, out string) error {
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			e, err := journal.DecodeEntry(v)
-			if err != nil {
+			if err != nil && !errors.Is(err, journal.ErrUnchained) { // the payload is what matters here
 				return fmt.Errorf("entry %x: %w", k, err)
 			}
 			kind := kindOf(e)
