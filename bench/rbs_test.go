@@ -1,0 +1,47 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A worker keeps at most maxPaid approved purchases for its refunds: the
+// default mix buys six times as often as it refunds, and the list, in the
+// load generator's heap beside the switch's, grew for the whole run. The
+// RBS endpoints are a stand-in here (the mix's HTTP client is what is
+// tested; switch/demo's selfbench test runs it against the switch).
+func TestRBSMixKeepsFewOrdersToRefund(t *testing.T) {
+	var n, refunds atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/register.do"):
+			fmt.Fprintf(w, `{"orderId":"order-%d"}`, n.Add(1))
+		case strings.HasSuffix(r.URL.Path, "/paymentorder.do"):
+			fmt.Fprint(w, `{"errorCode":0,"redirect":"https://shop.example.kz/ok"}`)
+		case strings.HasSuffix(r.URL.Path, "/refund.do"):
+			refunds.Add(1)
+			fmt.Fprint(w, `{"errorCode":0}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	mix, err := NewRBSMix(RBSOptions{URL: srv.URL, Token: "t", Card: "4444555511113333", DeclineCard: "4000000000000044",
+		Amount: 100, Mix: Mix{Purchase: 90, Refund: 10}, Conns: 1})
+	require.NoError(t, err)
+	defer mix.Close()
+	target := mix.Target()
+	for range 300 {
+		_, err := target(context.Background(), 0)
+		require.NoError(t, err)
+	}
+	require.Positive(t, refunds.Load(), "refunds of earlier purchases")
+	require.Len(t, mix.worker(0).paid, maxPaid)
+}
