@@ -73,3 +73,17 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 }
 
 func sha256Sum(b []byte) [HashSize]byte { return sha256.Sum256(b) }
+
+// orderHistory is the seqs ByOrder gives for orderID, each checked to
+// carry that order id.
+func orderHistory(t *testing.T, j *Journal, orderID string) []uint64 {
+	t.Helper()
+	es, err := j.ByOrder(orderID)
+	require.NoError(t, err)
+	var seqs []uint64
+	for _, e := range es {
+		require.Equal(t, orderID, e.OrderID)
+		seqs = append(seqs, e.Seq)
+	}
+	return seqs
+}

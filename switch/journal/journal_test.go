@@ -58,14 +58,7 @@ func TestAppendIterateByOrder(t *testing.T) {
 		require.Equal(t, 1, n)
 	})
 	t.Run("by order", func(t *testing.T) {
-		es, err := j.ByOrder("order-1")
-		require.NoError(t, err)
-		var seqs []uint64
-		for _, e := range es {
-			require.Equal(t, "order-1", e.OrderID)
-			seqs = append(seqs, e.Seq)
-		}
-		require.Equal(t, []uint64{2, 5, 8, 11}, seqs)
+		require.Equal(t, []uint64{2, 5, 8, 11}, orderHistory(t, j, "order-1"))
 		none, err := j.ByOrder("order-9")
 		require.NoError(t, err)
 		require.Empty(t, none)
