@@ -235,7 +235,11 @@ func openSegment(path string, lockTimeout time.Duration) (*segment, error) {
 			return &ChainError{Seq: s.base.seq, Reason: ReasonHead, Detail: "an archive without entries"}
 		}
 		var e Entry
-		if err := checkStored(k, v, newChainReader(tx), &e, true); err != nil {
+		p := newChainReader(tx)
+		if err := checkStored(k, v, p, &e, true); err != nil {
+			return err
+		}
+		if err := p.settle(); err != nil {
 			return err
 		}
 		if e.Seq != head || e.Hash != hash || head < s.base.seq {
@@ -346,8 +350,7 @@ func (j *Journal) Archive(before time.Time, label string) (*ArchiveInfo, error) 
 	var lastHash [HashSize]byte
 	// Find the last entry to move, reading in short transactions.
 	for done := false; !done; {
-		err := j.db.View(func(tx *bolt.Tx) error {
-			var err error
+		err := j.db.View(func(tx *bolt.Tx) (err error) {
 			if base, err = readMark(tx.Bucket(metaBucket), baseKey); err != nil {
 				return err
 			}
@@ -355,6 +358,7 @@ func (j *Journal) Archive(before time.Time, label string) (*ArchiveInfo, error) 
 			c := tx.Bucket(entriesBucket).Cursor()
 			var e Entry
 			p := newChainReader(tx)
+			defer p.done(&err) // last's hash is the archive's head
 			n := 0
 			for k, v := c.Seek(seqKey(from)); ; k, v = c.Next() {
 				if k == nil {
@@ -450,10 +454,11 @@ func (j *Journal) writeArchive(path string, base mark, last uint64, lastHash [Ha
 	for next := base.seq; next <= last; {
 		var chunk []kv
 		var orders orderGroups
-		if err = j.db.View(func(tx *bolt.Tx) error {
+		if err = j.db.View(func(tx *bolt.Tx) (err error) {
 			c := tx.Bucket(entriesBucket).Cursor()
 			var e Entry
 			p := newChainReader(tx)
+			defer p.done(&err)
 			want := next
 			for k, v := c.Seek(seqKey(next)); k != nil && want <= last && len(chunk) < archiveChunk; k, v = c.Next() {
 				if err := checkStored(k, v, p, &e, false); err != nil {

@@ -52,7 +52,7 @@ func flipEntry(seq uint64) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(entriesBucket)
 		v := append([]byte(nil), b.Get(seqKey(seq))...)
-		v[len(v)-2*HashSize-1] ^= 0x20
+		v[lastPayloadByte(v)] ^= 0x20
 		return b.Put(seqKey(seq), v)
 	}
 }
@@ -174,12 +174,18 @@ func TestOpenCreatesAMissingFile(t *testing.T) {
 // to find.
 func TestOpenChecksTheLastEntries(t *testing.T) {
 	const n = tailCheck + 100
+	// The file is one round, whose entries store their hash every
+	// hashEvery seqs: the oldest entry Open reads is hashed from the
+	// stored hash before it, so the entries after that one are checked too.
+	stored := uint64(n-tailCheck) - uint64(n-tailCheck)%hashEvery
+	require.Less(t, stored, uint64(n-tailCheck), "the test needs entries without a stored hash before the tail")
 	for _, tt := range []struct {
 		seq     uint64
 		refused bool
 	}{
-		{n - tailCheck + 1, true}, // the oldest entry Open checks
-		{n - tailCheck, false},
+		{n - tailCheck + 1, true}, // the oldest entry Open reads
+		{stored + 1, true},
+		{stored, false},
 	} {
 		path := mustJournalFile(t, n)
 		editFile(t, path, flipEntry(tt.seq))

@@ -38,8 +38,9 @@
 //	                      its step from the one before (never zero);
 //	                      empty for a chunk of one (orderindex.go)
 //	"journal.meta"   "version": 1 byte: 1, 2 (compressed entries), 3
-//	                            (index chunks) or 4 (entries without seq
-//	                            and previous hash); see fileVersion
+//	                            (index chunks), 4 (entries without seq
+//	                            and previous hash) or 5 (entries without
+//	                            their hash); see fileVersion
 //	                 "head":    last seq (8 bytes big-endian) then its hash
 //	                            (32 bytes), rewritten in every commit
 //	                 "base":    first seq this file holds (8 bytes) then the
@@ -106,8 +107,20 @@
 // entry does not check out. Readers take every earlier version too: 0x01
 // (canonical, before compression), 0x02 (canonical layout, compact
 // payload), 0x03 (0x02 with the packed order id); each of those carries
-// its seq and previous hash. A writer raises an older file's meta
-// "version" to 4 when it opens it, so an older build refuses it.
+// its seq and previous hash.
+//
+// Most entries do not store their hash either (version 5: the version 4
+// value without its last 32 bytes). A commit round stores the hash of its
+// last entry and of each entry whose seq is a multiple of 16; an entry
+// between has the hash that follows from its predecessor's, and the next
+// stored hash, or the head record after a file's last entry, is only
+// right if every entry since the last stored one is. Readers hash back
+// from the stored hash before an entry and on to the one after it before
+// they hand it on; Verify names an edit by the stretch of entries the
+// first stored hash after it covers. An archive can end, and the live
+// file begin, inside such a stretch: the archive's head record and the
+// live file's base carry the hash across. A writer raises an older file's
+// meta "version" to 5 when it opens it, so an older build refuses it.
 //
 // # Opening a damaged file
 //

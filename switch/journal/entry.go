@@ -46,6 +46,21 @@ const packedIDVersion = 3
 // reader of one entry reads its predecessor's stored hash with it.
 const storedVersion = 4
 
+// unhashedVersion is the first byte of a value stored without its hash:
+// storedVersion's layout without the last 32 bytes. A commit round keeps
+// the hash of its last entry and of every hashEvery-th seq; the entries
+// between carry none, since each one's hash follows from its
+// predecessor's and the next stored hash (or the head record, which holds
+// the last entry's) covers them all. That is 32 bytes off nine entries in
+// ten at the switch's usual rounds of a dozen. A reader of one of them
+// hashes back from the stored hash before it and on to the one after
+// (chainReader).
+const unhashedVersion = 5
+
+// hashEvery bounds how many entries a reader of one entry hashes: within
+// a long round, every entry whose seq is a multiple of it stores its hash.
+const hashEvery = 16
+
 // uuidFlag marks, in a packedIDVersion or storedVersion value's direction
 // byte, an order id stored as a UUID's 16 bytes.
 const uuidFlag = 0x80
@@ -168,11 +183,16 @@ func appendEntry(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
 	return append(dst, h[:]...), h
 }
 
-// appendStored appends the value the journal stores for e (storedVersion)
-// and returns the extended slice and the entry's hash, which is
-// appendEntry's. e.packed must be compact.Append of e.Payload.
-func appendStored(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
-	dst = append(dst, storedVersion)
+// appendStored appends the value the journal stores for e (storedVersion,
+// or unhashedVersion without withHash) and returns the extended slice and
+// the entry's hash, which is appendEntry's. e.packed must be
+// compact.Append of e.Payload.
+func appendStored(dst []byte, e *Entry, withHash bool) ([]byte, [HashSize]byte) {
+	if withHash {
+		dst = append(dst, storedVersion)
+	} else {
+		dst = append(dst, unhashedVersion)
+	}
 	dst = binary.AppendVarint(dst, e.Time.UnixNano())
 	id, isUUID := packUUID(e.OrderID)
 	if isUUID {
@@ -189,7 +209,10 @@ func appendStored(dst []byte, e *Entry) ([]byte, [HashSize]byte) {
 	dst = appendBytes(dst, e.RRN)
 	dst = appendBytes(dst, e.packed)
 	h := canonicalHash(appendHeader(nil, e), e.Payload, e.PrevHash[:])
-	return append(dst, h[:]...), h
+	if withHash {
+		dst = append(dst, h[:]...)
+	}
+	return dst, h
 }
 
 // packUUID returns the 16 bytes of id when id is a UUID as the switch
@@ -300,7 +323,11 @@ func DecodeEntry(b []byte) (Entry, error) {
 // hash is prev (the last HashSize bytes of the value stored under seq-1,
 // or the file's base record's hash for its first entry), and checks its
 // hash, as DecodeEntry does. Values of earlier versions carry their own
-// seq and previous hash, and seq and prev are not used for them.
+// seq and previous hash, and seq and prev are not used for them. A value
+// stored without its hash (most entries inside a commit round) cannot be
+// checked alone: DecodeStored returns it with the hash computed from prev
+// and ErrUnconfirmed; the next value that stores a hash, or the head
+// record, confirms it, which the journal's readers and Verify check.
 func DecodeStored(seq uint64, prev [HashSize]byte, b []byte) (Entry, error) {
 	var e Entry
 	err := decodeEntry(b, seq, &prev, &e, true)
@@ -311,25 +338,33 @@ func DecodeStored(seq uint64, prev [HashSize]byte, b []byte) (Entry, error) {
 // version: its fields are decoded, its hash not checked (DecodeStored).
 var ErrUnchained = errors.New("journal: entry decoded without its seq and predecessor's hash (DecodeStored checks it)")
 
+// ErrUnconfirmed is DecodeStored's answer for a value stored without its
+// hash: every field is decoded and Hash computed from the predecessor's;
+// a later stored hash confirms it.
+var ErrUnconfirmed = errors.New("journal: entry stored without its hash; the next stored hash confirms it")
+
 // decodeEntry parses b, stored under seq after an entry whose hash is
 // *prev (nil: not known), into e. With own false, e.Payload and the string
 // fields alias b: the caller must not keep e past b's lifetime (a bbolt
 // transaction's), nor modify b while using e.
 func decodeEntry(b []byte, seq uint64, prevHash *[HashSize]byte, e *Entry, own bool) error {
-	d := decoder{b: b}
-	if len(b) < 1+HashSize {
-		return fmt.Errorf("%w: %d bytes, shorter than any entry", ErrMalformed, len(b))
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty value", ErrMalformed)
 	}
-	body := b[:len(b)-HashSize]
-	d.b = body
-	v := d.byte()
-	if v < formatVersion || v > storedVersion {
-		if d.err != nil {
-			return d.err
+	v := b[0]
+	if v < formatVersion || v > unhashedVersion {
+		return fmt.Errorf("%w: format version %d, want %d to %d", ErrMalformed, v, formatVersion, unhashedVersion)
+	}
+	hashed := v != unhashedVersion // the value ends with the entry's hash
+	body := b
+	if hashed {
+		if len(b) < 1+HashSize {
+			return fmt.Errorf("%w: %d bytes, shorter than any entry", ErrMalformed, len(b))
 		}
-		return fmt.Errorf("%w: format version %d, want %d to %d", ErrMalformed, v, formatVersion, storedVersion)
+		body = b[:len(b)-HashSize]
 	}
-	chained := v == storedVersion // seq and prev hash are not in the value
+	d := decoder{b: body[1:]}
+	chained := v >= storedVersion // seq and prev hash are not in the value
 	if chained {
 		e.Seq = seq
 	} else {
@@ -390,6 +425,7 @@ func decodeEntry(b []byte, seq uint64, prevHash *[HashSize]byte, e *Entry, own b
 		head = appendHeader(make([]byte, 0, n), e)
 	}
 	copy(e.PrevHash[:], prev)
+	e.Hash = [HashSize]byte{}
 	copy(e.Hash[:], b[len(body):])
 	if v != formatVersion {
 		raw, err := compact.Decode(nil, payload, maxStoredPayload)
@@ -403,7 +439,12 @@ func decodeEntry(b []byte, seq uint64, prevHash *[HashSize]byte, e *Entry, own b
 		if prev == nil {
 			return ErrUnchained
 		}
-		if canonicalHash(head, raw, prev) != e.Hash {
+		h := canonicalHash(head, raw, prev)
+		if !hashed {
+			e.Hash = h
+			return ErrUnconfirmed
+		}
+		if h != e.Hash {
 			return ErrHashMismatch
 		}
 		return nil

@@ -87,3 +87,12 @@ func orderHistory(t *testing.T, j *Journal, orderID string) []uint64 {
 	}
 	return seqs
 }
+
+// lastPayloadByte is the index of the last byte of a stored value's
+// payload: before the hash the value ends with, if it stores one.
+func lastPayloadByte(v []byte) int {
+	if v[0] == unhashedVersion {
+		return len(v) - 1
+	}
+	return len(v) - HashSize - 1
+}

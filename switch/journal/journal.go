@@ -324,11 +324,12 @@ func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
 // fileVersion is the version a journal file (live or archive) records in
 // its meta bucket: 2 once it may hold compressed entries, 3 once its order
 // index may hold chunks (orderindex.go), 4 once it may hold entries
-// without their seq and previous hash (storedVersion). A writer raises an
-// older file to 4 when it opens it, so a build from before refuses the
+// without their seq and previous hash (storedVersion), 5 once it may hold
+// entries without their own hash (unhashedVersion). A writer raises an
+// older file to 5 when it opens it, so a build from before refuses the
 // file at open rather than meeting entries or an index it cannot read.
 // Every earlier form stays readable.
-const fileVersion = 4
+const fileVersion = 5
 
 func checkVersion(meta *bolt.Bucket) error {
 	if v := meta.Get(versionKey); len(v) != 1 || v[0] < formatVersion || v[0] > fileVersion {
@@ -450,18 +451,39 @@ func checkStored(k, v []byte, p *chainReader, e *Entry, own bool) error {
 		return &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("key %x is not an 8-byte sequence number", k)}
 	}
 	seq := binary.BigEndian.Uint64(k)
+	if p.open != 0 && seq != p.seq+1 {
+		// Leaving a stretch of entries without their hash: confirm it
+		// before the reader forgets where it was.
+		if err := p.settle(); err != nil {
+			return err
+		}
+	}
 	var prev *[HashSize]byte
-	if len(v) > 0 && v[0] == storedVersion {
+	p.back = 0
+	if len(v) > 0 && v[0] >= storedVersion {
 		h, err := p.prev(seq)
 		if err != nil {
 			return err
 		}
 		prev = &h
 	}
-	if err := decodeEntry(v, seq, prev, e, own); err != nil {
-		if errors.Is(err, ErrHashMismatch) {
-			return &ChainError{Seq: seq, Reason: ReasonHash, Err: err}
+	err := decodeEntry(v, seq, prev, e, own)
+	if p.open == 0 && p.back != 0 {
+		p.open = p.back // hashed from further back, unconfirmed as well
+	}
+	switch {
+	case err == nil:
+		p.open = 0
+	case errors.Is(err, ErrUnconfirmed):
+		if p.open == 0 {
+			p.open = seq
 		}
+	case errors.Is(err, ErrHashMismatch) && p.open != 0:
+		return &ChainError{Seq: seq, Reason: ReasonHash, Err: err, Detail: fmt.Sprintf(
+			"entries %d..%d do not hash to the hash entry %d stores", p.open, seq, seq)}
+	case errors.Is(err, ErrHashMismatch):
+		return &ChainError{Seq: seq, Reason: ReasonHash, Err: err}
+	default:
 		return &ChainError{Seq: seq, Reason: ReasonDecode, Err: err}
 	}
 	if e.Seq != seq {
@@ -497,43 +519,146 @@ func decodeFields(k, v []byte, e *Entry) error {
 // chainReader gives checkStored the hash of the entry before the one it
 // reads, in one file's read transaction: the hash of the entry it read
 // last when the reader goes in order, else the stored hash of the value
-// before (its last HashSize bytes), or the file's base record's for its
-// first entry.
+// before, or the file's base record's for its first entry; a value stored
+// without its hash (unhashedVersion) has it hashed from the stored hash
+// before it.
+//
+// It also sees that every entry read without a stored hash is confirmed:
+// a reader going on in order confirms a stretch of them at the next value
+// that stores its hash; one that stops or jumps first calls settle (or
+// checkStored does, on a jump), which hashes on to that value, or to the
+// head record after the file's last entry. A reader that hands entries
+// on calls settle before it does.
 type chainReader struct {
 	tx   *bolt.Tx
 	seq  uint64 // the entry read last (0: none), whose hash is hash
 	hash [HashSize]byte
+	open uint64 // the first of the entries read since the last stored hash (0: none)
+	back uint64 // the first entry prev hashed to reach the one read (0: none)
 
-	eb   *bolt.Bucket // opened at the first lookup
-	base mark
+	eb      *bolt.Bucket // opened at the first lookup
+	base    mark
+	scratch Entry
 }
 
 func newChainReader(tx *bolt.Tx) *chainReader { return &chainReader{tx: tx} }
+
+func (p *chainReader) init() error {
+	if p.eb != nil {
+		return nil
+	}
+	base, err := readMark(p.tx.Bucket(metaBucket), baseKey)
+	if err != nil {
+		return err
+	}
+	p.eb, p.base = p.tx.Bucket(entriesBucket), base
+	return nil
+}
 
 func (p *chainReader) prev(seq uint64) ([HashSize]byte, error) {
 	if p.seq != 0 && seq == p.seq+1 {
 		return p.hash, nil
 	}
 	var h [HashSize]byte
-	if p.eb == nil {
-		base, err := readMark(p.tx.Bucket(metaBucket), baseKey)
-		if err != nil {
-			return h, err
-		}
-		p.eb, p.base = p.tx.Bucket(entriesBucket), base
+	if err := p.init(); err != nil {
+		return h, err
 	}
 	if seq == p.base.seq {
 		return p.base.prev, nil
 	}
-	v := p.eb.Get(seqKey(seq - 1))
-	if v == nil || seq < p.base.seq {
+	if seq < p.base.seq {
 		return h, &ChainError{Seq: seq - 1, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; entry %d needs its hash", seq)}
 	}
-	if len(v) < 1+HashSize {
-		return h, &ChainError{Seq: seq - 1, Reason: ReasonDecode, Detail: fmt.Sprintf("%d bytes, shorter than any entry", len(v))}
+	// Back to the nearest value that stores its hash (or the base), then
+	// forward, hashing the values that do not.
+	c := p.eb.Cursor()
+	var run []uint64 // seqs without a stored hash, last first
+	s := seq - 1
+	k, v := c.Seek(seqKey(s))
+	for {
+		if k == nil || binary.BigEndian.Uint64(k) != s {
+			return h, &ChainError{Seq: s, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; entry %d needs its hash", s+1)}
+		}
+		if len(v) == 0 || v[0] != unhashedVersion {
+			if len(v) < 1+HashSize {
+				return h, &ChainError{Seq: s, Reason: ReasonDecode, Detail: fmt.Sprintf("%d bytes, shorter than any entry", len(v))}
+			}
+			copy(h[:], v[len(v)-HashSize:])
+			break
+		}
+		run = append(run, s)
+		if s == p.base.seq {
+			h = p.base.prev
+			break
+		}
+		s--
+		k, v = c.Prev()
 	}
-	copy(h[:], v[len(v)-HashSize:])
+	if len(run) > 0 {
+		p.back = run[len(run)-1]
+	}
+	for i := len(run) - 1; i >= 0; i-- {
+		s := run[i]
+		err := decodeEntry(p.eb.Get(seqKey(s)), s, &h, &p.scratch, false)
+		if !errors.Is(err, ErrUnconfirmed) {
+			return h, &ChainError{Seq: s, Reason: ReasonDecode, Err: err}
+		}
+		h = p.scratch.Hash
+	}
 	return h, nil
+}
+
+// done settles p after a read that ended without an error, so that what
+// was read is confirmed before the transaction's caller uses it: a reader
+// defers p.done(&err).
+func (p *chainReader) done(err *error) {
+	if *err == nil {
+		*err = p.settle()
+	}
+}
+
+// settle confirms the entries read since the last stored hash: it hashes
+// on from the last one read to the next value that stores its hash, or
+// to the file's last entry, whose hash the head record holds.
+func (p *chainReader) settle() error {
+	if p.open == 0 {
+		return nil
+	}
+	if err := p.init(); err != nil {
+		return err
+	}
+	first, s, h := p.open, p.seq, p.hash
+	p.open = 0
+	c := p.eb.Cursor()
+	for k, v := c.Seek(seqKey(s + 1)); ; k, v = c.Next() {
+		if k == nil {
+			head, hash, ok, err := readHead(p.tx)
+			if err != nil {
+				return err
+			}
+			if !ok || head != s || hash != h {
+				return &ChainError{Seq: s, Reason: ReasonHead, Detail: fmt.Sprintf(
+					"entries %d..%d carry no hash of their own and the head record names entry %d with hash %x, not %x", first, s, head, hash[:6], h[:6])}
+			}
+			return nil
+		}
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != s+1 {
+			return &ChainError{Seq: s + 1, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; entries %d..%d need a stored hash after them", first, s)}
+		}
+		s++
+		err := decodeEntry(v, s, &h, &p.scratch, false)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrUnconfirmed):
+			h = p.scratch.Hash
+		case errors.Is(err, ErrHashMismatch):
+			return &ChainError{Seq: s, Reason: ReasonHash, Err: err, Detail: fmt.Sprintf(
+				"entries %d..%d do not hash to the hash entry %d stores", first, s, s)}
+		default:
+			return &ChainError{Seq: s, Reason: ReasonDecode, Err: err}
+		}
+	}
 }
 
 // Close lets the writer commit every Append already accepted, stops it and,

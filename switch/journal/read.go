@@ -100,9 +100,10 @@ func (j *Journal) readFrom(next uint64, n int, out []Entry) ([]Entry, error) {
 
 // readEntries appends entries next..last (at most limit of them) from one
 // file's entries bucket.
-func readEntries(tx *bolt.Tx, next, last uint64, limit int, out []Entry) ([]Entry, error) {
+func readEntries(tx *bolt.Tx, next, last uint64, limit int, out []Entry) (_ []Entry, err error) {
 	c := tx.Bucket(entriesBucket).Cursor()
 	p := newChainReader(tx)
+	defer p.done(&err)
 	n := 0
 	for k, v := c.Seek(seqKey(next)); k != nil && n < limit; k, v = c.Next() {
 		var e Entry
@@ -163,10 +164,11 @@ func (j *Journal) ByOrder(orderID string) ([]Entry, error) {
 }
 
 // byOrder appends orderID's entries with seq >= from in one file.
-func byOrder(tx *bolt.Tx, orderID string, from uint64, out []Entry) ([]Entry, error) {
+func byOrder(tx *bolt.Tx, orderID string, from uint64, out []Entry) (_ []Entry, err error) {
 	eb := tx.Bucket(entriesBucket)
 	c := tx.Bucket(orderBucket).Cursor()
 	p := newChainReader(tx)
+	defer p.done(&err)
 	var seqs []uint64
 	for k, v := c.Seek(orderKey(nil, orderID, 0)); isChunkOf(k, orderID); k, v = c.Next() {
 		var err error
@@ -230,7 +232,11 @@ func (j *Journal) Last() (Entry, error) {
 		if k == nil || len(k) == 8 && binary.BigEndian.Uint64(k) < base.seq {
 			return ErrNotFound
 		}
-		return checkStored(k, v, newChainReader(tx), &e, true)
+		p := newChainReader(tx)
+		if err := checkStored(k, v, p, &e, true); err != nil {
+			return err
+		}
+		return p.settle()
 	})
 	if !errors.Is(err, ErrNotFound) {
 		return e, err

@@ -34,9 +34,15 @@ func TestStoredEntry(t *testing.T) {
 		}
 		canonical, h := EncodeEntry(e)
 		e.packed = compact.Append(nil, e.Payload)
-		stored, sh := appendStored(nil, &e)
+		stored, sh := appendStored(nil, &e, true)
 		require.Equal(t, h, sh, "the hash is the canonical encoding's")
 		require.Equal(t, byte(storedVersion), stored[0])
+		// Inside a round, the same value without the hash: it reads as
+		// the same entry, its hash computed, to be confirmed later.
+		unhashed, uh := appendStored(nil, &e, false)
+		require.Equal(t, h, uh)
+		require.Equal(t, byte(unhashedVersion), unhashed[0])
+		require.Equal(t, stored[1:len(stored)-HashSize], unhashed[1:])
 		if len(payload) > 100 {
 			require.Less(t, len(stored), len(canonical)-len(payload)/3, "payload compressed")
 		}
@@ -50,9 +56,13 @@ func TestStoredEntry(t *testing.T) {
 		for _, own := range []bool{true, false} {
 			var want Entry
 			require.NoError(t, decodeEntry(canonical, 0, nil, &want, own))
-			for _, b := range [][]byte{stored, v2, v3} {
+			for _, b := range [][]byte{stored, v2, v3, unhashed} {
 				var got Entry
-				require.NoError(t, decodeEntry(b, 9, &e.PrevHash, &got, own), "version %d", b[0])
+				if err := decodeEntry(b, 9, &e.PrevHash, &got, own); b[0] == unhashedVersion {
+					require.ErrorIs(t, err, ErrUnconfirmed)
+				} else {
+					require.NoError(t, err, "version %d", b[0])
+				}
 				require.Equal(t, string(want.Payload), string(got.Payload))
 				got.Payload = want.Payload
 				require.Equal(t, want, got, "version %d", b[0])
@@ -101,7 +111,7 @@ func TestStoredEntryTampered(t *testing.T) {
 		e.Payload = []byte(orderJSON)
 		e.packed = compact.Append(nil, e.Payload)
 		e.Seq, e.PrevHash[3] = 7, 0x42
-		stored, _ := appendStored(nil, &e)
+		stored, h := appendStored(nil, &e, true)
 		_, err := DecodeStored(7, e.PrevHash, stored)
 		require.NoError(t, err)
 		// Every byte of the stored value matters: a flipped one either
@@ -119,6 +129,24 @@ func TestStoredEntryTampered(t *testing.T) {
 		require.ErrorIs(t, err, ErrHashMismatch)
 		_, err = DecodeStored(7, [HashSize]byte{}, stored)
 		require.ErrorIs(t, err, ErrHashMismatch)
+
+		// Stored without its hash, every byte still matters: a flipped
+		// one fails to decode or hashes to another hash than the entry's,
+		// which the next stored hash then does not follow from.
+		unhashed, _ := appendStored(nil, &e, false)
+		got, err := DecodeStored(7, e.PrevHash, unhashed)
+		require.ErrorIs(t, err, ErrUnconfirmed)
+		require.Equal(t, h, got.Hash)
+		for i := range unhashed {
+			got, err := DecodeStored(7, e.PrevHash, flip(unhashed, i))
+			if errors.Is(err, ErrUnconfirmed) {
+				require.NotEqual(t, h, got.Hash, "%s: byte %d flipped", id, i)
+				continue
+			}
+			require.ErrorIs(t, err, ErrMalformed, "%s: byte %d flipped", id, i)
+		}
+		got, _ = DecodeStored(8, e.PrevHash, unhashed)
+		require.NotEqual(t, h, got.Hash, "read under another seq")
 	}
 	e := testEntry(5, 2)
 	e.Payload = []byte(orderJSON)
@@ -126,7 +154,7 @@ func TestStoredEntryTampered(t *testing.T) {
 	// changes no content: the entry still checks out with the same hash.
 	e.packed = compact.Append(nil, nil)[:1]
 	e.packed = append(e.packed, e.Payload...)
-	again, h := appendStored(nil, &e)
+	again, h := appendStored(nil, &e, true)
 	got, err := DecodeStored(e.Seq, e.PrevHash, again)
 	require.NoError(t, err)
 	require.Equal(t, h, got.Hash)
@@ -146,7 +174,7 @@ func errorIsAny(err error, targets ...error) bool {
 // (file version 1, canonical values) opens, reads and verifies as before,
 // takes compressed entries after its own with the chain carried on and
 // its order index (one key an entry) extended in chunks, and is raised to
-// version 4 so an older build refuses it rather than meet entries it
+// the current version so an older build refuses it rather than meet entries it
 // cannot read.
 func TestOpenVersion1File(t *testing.T) {
 	ctx := context.Background()

@@ -187,7 +187,8 @@ func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done 
 	}
 
 	prev := base.prev
-	next := base.seq // the seq the chain needs next
+	next := base.seq  // the seq the chain needs next
+	open := uint64(0) // the first entry since the last stored hash, across chunks
 	withOrder := 0
 	for next <= headSeq {
 		if err := ctx.Err(); err != nil {
@@ -200,7 +201,11 @@ func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done 
 			var buf []uint64
 			// The chain so far, for the current values that do not
 			// carry the previous hash.
-			p := &chainReader{tx: tx, seq: next - 1, hash: prev}
+			// The last entry's hash is checked against the head record
+			// at the end, so a stretch without stored hashes that runs
+			// to the end is confirmed there.
+			p := &chainReader{tx: tx, seq: next - 1, hash: prev, open: open}
+			defer func() { open = p.open }()
 			n := 0
 			k, v := c.Seek(seqKey(next))
 			for ; k != nil && n < verifyChunk && next <= headSeq; k, v = c.Next() {
@@ -239,6 +244,10 @@ func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done 
 			return 0, headHash, err
 		}
 		progress(next - 1)
+	}
+	if prev != headHash && open != 0 {
+		return 0, headHash, &ChainError{Seq: headSeq, Reason: ReasonHead, Detail: fmt.Sprintf(
+			"entries %d..%d carry no hash of their own and do not hash to the one the head record holds", open, headSeq)}
 	}
 	if prev != headHash {
 		return 0, headHash, &ChainError{Seq: headSeq, Reason: ReasonHead, Detail: "last entry's hash differs from the head record"}

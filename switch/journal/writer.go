@@ -219,6 +219,10 @@ func (j *Journal) buildRound(batch []*request) *round {
 	seq, prev := j.lastSeq, j.lastHash
 	arena := j.arena[:0]
 	var orders orderGroups
+	left := 0 // entries of the round not yet encoded
+	for _, req := range batch {
+		left += len(req.entries)
+	}
 	for i, req := range batch {
 		seqs := make([]uint64, len(req.entries))
 		for k := range req.entries {
@@ -230,7 +234,10 @@ func (j *Journal) buildRound(batch []*request) *round {
 			arena = binary.BigEndian.AppendUint64(arena, seq)
 			rec.key = arena[off:len(arena):len(arena)]
 			off = len(arena)
-			arena, prev = appendStored(arena, e)
+			// The round's last entry keeps its hash, so a round never
+			// leaves the ones before it to be confirmed by the next.
+			left--
+			arena, prev = appendStored(arena, e, left == 0 || seq%hashEvery == 0)
 			rec.value = arena[off:len(arena):len(arena)]
 			orders.add(e.OrderID, seq)
 			r.records = append(r.records, rec)

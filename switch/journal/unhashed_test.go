@@ -1,0 +1,211 @@
+package journal
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+// storedHashes lists the seqs whose values store their hash.
+func storedHashes(t *testing.T, path string) (hashed []uint64, n int) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(entriesBucket).ForEach(func(k, v []byte) error {
+			n++
+			if v[0] != unhashedVersion {
+				hashed = append(hashed, seqOf(k))
+			}
+			return nil
+		})
+	}))
+	return hashed, n
+}
+
+func seqOf(k []byte) uint64 {
+	return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 | uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7])
+}
+
+// TestRoundStoresFewHashes: a round stores the hash of its last entry and
+// of every hashEvery-th seq, and no other: the chain is the same, the
+// file 32 bytes an entry smaller.
+func TestRoundStoresFewHashes(t *testing.T) {
+	j, path := mustOpenFile(t)
+	ctx := context.Background()
+	var batch []Entry
+	for i := range 40 {
+		batch = append(batch, testEntry(i, 3))
+	}
+	_, err := j.Append(ctx, batch...) // 1..40
+	require.NoError(t, err)
+	_, err = j.Append(ctx, testEntry(40, 3)) // 41, a round of one
+	require.NoError(t, err)
+	MustVerify(t, j)
+	all := make([]Entry, 0, 41)
+	require.NoError(t, j.Iterate(1, func(e Entry) error { all = append(all, e); return nil }))
+	require.Len(t, all, 41)
+	for i := 1; i < len(all); i++ {
+		require.Equal(t, all[i-1].Hash, all[i].PrevHash, "entry %d", all[i].Seq)
+	}
+	require.NoError(t, j.Close())
+
+	hashed, n := storedHashes(t, path)
+	require.Equal(t, 41, n)
+	require.Equal(t, []uint64{16, 32, 40, 41}, hashed)
+}
+
+// TestUnhashedEntryRead: one entry read alone (Get, ByOrder, Last) is
+// hashed from the stored hash before it and confirmed by the one after;
+// an edit to an entry without a hash fails every read that relies on it
+// and hands none of its stretch on, while other stretches read on.
+func TestUnhashedEntryRead(t *testing.T) {
+	j, path := mustOpenFile(t)
+	ctx := context.Background()
+	var batch []Entry
+	for i := range 40 {
+		batch = append(batch, testEntry(i, 3))
+	}
+	_, err := j.Append(ctx, batch...)
+	require.NoError(t, err)
+	var want []Entry
+	require.NoError(t, j.Iterate(1, func(e Entry) error { want = append(want, e); return nil }))
+	for _, seq := range []uint64{1, 15, 16, 17, 20, 33, 40} {
+		e, err := j.Get(seq)
+		require.NoError(t, err, "entry %d", seq)
+		require.Equal(t, want[seq-1], e)
+	}
+	history, err := j.ByOrder("order-1")
+	require.NoError(t, err)
+	require.Len(t, history, 13)
+	for _, e := range history {
+		require.Equal(t, want[e.Seq-1], e)
+	}
+	require.NoError(t, j.Close())
+
+	// Entry 20 edited by hand, its stretch 17..32 broken.
+	editFile(t, path, func(tx *bolt.Tx) error {
+		v := append([]byte(nil), tx.Bucket(entriesBucket).Get(seqKey(20))...)
+		require.Equal(t, byte(unhashedVersion), v[0])
+		v[lastPayloadByte(v)] ^= 1
+		return tx.Bucket(entriesBucket).Put(seqKey(20), v)
+	})
+	ro, err := OpenReadOnly(path, Options{})
+	require.NoError(t, err)
+	defer ro.Close()
+	for _, seq := range []uint64{17, 20, 31, 32} {
+		_, err := ro.Get(seq)
+		var ce *ChainError
+		require.ErrorAs(t, err, &ce, "entry %d", seq)
+		require.Equal(t, ReasonHash, ce.Reason, "entry %d", seq)
+		require.Equal(t, uint64(32), ce.Seq, "entry %d: named where the stored hash is", seq)
+	}
+	for _, seq := range []uint64{16, 33, 40} {
+		_, err := ro.Get(seq)
+		require.NoError(t, err, "entry %d is outside the broken stretch", seq)
+	}
+	_, err = ro.ByOrder("order-2") // 3, 6, ..., 18, 21, ...
+	require.ErrorIs(t, err, ErrChainBroken)
+	var seen []uint64
+	err = ro.Iterate(1, func(e Entry) error { seen = append(seen, e.Seq); return nil })
+	require.ErrorIs(t, err, ErrChainBroken)
+	require.NotContains(t, seen, uint64(20), "the edited entry is never handed on")
+	var ce *ChainError
+	require.ErrorAs(t, ro.Verify(ctx), &ce)
+	require.Equal(t, uint64(32), ce.Seq)
+	require.Contains(t, ce.Detail, "entries 17..32")
+}
+
+// TestArchiveCutInsideARound: a business day can end inside a round, so an
+// archive can end, and the live file begin, with entries that store no
+// hash; the archive's head record and the live file's base carry the
+// chain across, and an edit on either side of the cut is found.
+func TestArchiveCutInsideARound(t *testing.T) {
+	j, path := mustOpenFile(t)
+	ctx := context.Background()
+	var batch []Entry
+	for i := range 50 {
+		e := testEntry(i, 10)
+		e.Time = day1.Add(time.Duration(i) * time.Millisecond)
+		if i >= 40 {
+			e.Time = day2.Add(time.Duration(i) * time.Millisecond)
+		}
+		batch = append(batch, e)
+	}
+	_, err := j.Append(ctx, batch...)
+	require.NoError(t, err)
+	info, err := j.Archive(cutoff(day1), "2026-12-04")
+	require.NoError(t, err)
+	require.Equal(t, uint64(40), info.Last)
+	MustVerify(t, j)
+	for _, seq := range []uint64{39, 40, 41, 42, 50} {
+		e, err := j.Get(seq)
+		require.NoError(t, err, "entry %d", seq)
+		require.Equal(t, seq, e.Seq)
+	}
+	last, err := j.Last()
+	require.NoError(t, err)
+	require.Equal(t, uint64(50), last.Seq)
+	require.NoError(t, j.Close())
+
+	hashed, _ := storedHashes(t, info.Path)
+	require.Equal(t, []uint64{16, 32}, hashed, "the archive ends on entries without a hash")
+	hashed, _ = storedHashes(t, path)
+	require.Equal(t, []uint64{48, 50}, hashed, "the live file begins with entries without a hash")
+
+	// Entry 38, in the archive's last stretch: only the head record can
+	// tell.
+	require.NoError(t, os.Chmod(info.Path, 0o600))
+	editFile(t, info.Path, func(tx *bolt.Tx) error {
+		v := append([]byte(nil), tx.Bucket(entriesBucket).Get(seqKey(38))...)
+		v[lastPayloadByte(v)] ^= 1
+		return tx.Bucket(entriesBucket).Put(seqKey(38), v)
+	})
+	_, err = OpenReadOnly(path, Options{})
+	var ce *ChainError
+	require.ErrorAs(t, err, &ce, "opening the archive reads its last entry")
+	require.Equal(t, ReasonHead, ce.Reason)
+	require.Contains(t, ce.Detail, "entries 33..40")
+}
+
+// TestLiveFileBeginsInsideARound: the live file's first entries after a
+// cut store no hash; an edit to one is found at the next stored hash.
+func TestLiveFileBeginsInsideARound(t *testing.T) {
+	j, path := mustOpenFile(t)
+	ctx := context.Background()
+	var batch []Entry
+	for i := range 50 {
+		e := testEntry(i, 10)
+		e.Time = day1
+		if i >= 40 {
+			e.Time = day2
+		}
+		batch = append(batch, e)
+	}
+	_, err := j.Append(ctx, batch...)
+	require.NoError(t, err)
+	_, err = j.Archive(cutoff(day1), "2026-12-04")
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	editFile(t, path, func(tx *bolt.Tx) error {
+		v := append([]byte(nil), tx.Bucket(entriesBucket).Get(seqKey(41))...)
+		v[lastPayloadByte(v)] ^= 1
+		return tx.Bucket(entriesBucket).Put(seqKey(41), v)
+	})
+	ro, err := OpenReadOnly(path, Options{})
+	require.NoError(t, err)
+	defer ro.Close()
+	var ce *ChainError
+	require.ErrorAs(t, ro.Verify(ctx), &ce)
+	require.Equal(t, ReasonHash, ce.Reason)
+	require.Equal(t, uint64(48), ce.Seq)
+	require.Contains(t, ce.Detail, "entries 41..48")
+	_, err = ro.Get(42)
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, uint64(48), ce.Seq)
+}
