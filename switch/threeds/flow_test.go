@@ -525,7 +525,8 @@ func TestDirectoryConnectionsReused(t *testing.T) {
 	// wave. With the pool, a connection the client hands back only after
 	// the next request looked for one still costs a dial: the transport
 	// returns it from its read loop, after Begin has returned, and on a
-	// loaded machine (CI) seven of sixteen have been that late. Fewer
-	// than half tells the two apart without timing.
-	require.Less(t, opened.Load()-first, int64(8), "the second wave reused the first's connections")
+	// loaded machine seven, and with another test run beside it nine, of
+	// sixteen have been that late. Fewer than twelve still tells the pool
+	// from the default's fourteen without timing.
+	require.Less(t, opened.Load()-first, int64(12), "the second wave reused the first's connections")
 }
