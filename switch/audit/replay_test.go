@@ -148,3 +148,49 @@ func TestReplayChecksIndexes(t *testing.T) {
 	WriteReplay(&out, r)
 	require.Contains(t, out.String(), "indexes: 1 differences")
 }
+
+// TestReplayChecksPackedIndexKeys: the keys of an order with a UUID id hold
+// it packed (order.AppendIDTail); replay finds them, and names the order
+// when its orders_by_time key is found in layout 1's form instead (the id
+// as text), as a rebuild that left the old key behind would leave it.
+func TestReplayChecksPackedIndexKeys(t *testing.T) {
+	const v7 = "0190c2a4-7b1e-7c3d-8e4f-a0b1c2d3e4f5"
+	f := newFixture(t)
+	f.day()
+	o := &order.Order{ID: v7, Merchant: "shop-1", Number: "1006", Amount: 120000, Currency: "398", CreatedAt: f.tick(),
+		Status: order.StatusDeposited, Approved: 120000, Deposited: 120000, Bank: "halyk", Card: &order.Card{Masked: "440043******0019"}}
+	f.commit(o)
+	f.close()
+	db, err := bolt.Open(f.path, 0o600, nil)
+	require.NoError(t, err)
+	_, err = payments.NewStore(db)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	d := f.open()
+	r, err := Replay(context.Background(), d, nil)
+	require.NoError(t, err)
+	require.NoError(t, d.Close()) // the file's lock, for the edit below
+	require.True(t, r.Index.Built)
+	require.True(t, r.OK(), "%v", r.Index.Differences)
+
+	db, err = bolt.Open(f.path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(order.BucketByTime)
+		tk := order.TimeKey(o.Merchant, o.CreatedAt, o.ID)
+		row := b.Get(tk)
+		require.NotNil(t, row)
+		require.Len(t, tk, len("shop-1")+1+8+17, "packed")
+		if err := b.Delete(tk); err != nil {
+			return err
+		}
+		layout1 := append(append(append([]byte(nil), tk[:len("shop-1")+1+8]...), 0), v7...)
+		return b.Put(layout1, row)
+	}))
+	require.NoError(t, db.Close())
+	r, err = Replay(context.Background(), f.open(), nil)
+	require.NoError(t, err)
+	require.False(t, r.OK())
+	require.Equal(t, 1, r.Index.Mismatches, "%v", r.Index.Differences)
+	require.Contains(t, r.Index.Differences[0], "order "+v7+": orders_by_time has row ,")
+}

@@ -13,16 +13,24 @@ import (
 // (the payments core writes them in each order change's transaction, the
 // auditors' replay checks them), so their layout is defined here, once.
 //
-//	orders_by_time    merchant 0x00 created 0x00 id            → the order's Row
-//	orders_by_status  merchant 0x00 status created 0x00 id     → nil
-//	orders_by_field   merchant 0x00 field value 0x00 created 0x00 id → nil
+//	orders_by_time    merchant 0x00 created id                  → the order's Row
+//	orders_by_status  merchant 0x00 status created id           → nil
+//	orders_by_field   merchant 0x00 field value 0x00 created id → nil
 //
 // created is CreatedAt in Unix nanoseconds, 8 bytes big-endian, so that
 // within one merchant (and one status, or one field value) keys run in
 // creation order. status is one byte (Status). field is one byte
 // (FieldRRN, FieldLast4, FieldApproval) and value its text, which never
-// holds a 0x00. Orders are found by their number through orders_by_number
-// (merchant 0x00 number → id).
+// holds a 0x00. id is the order id's tail (AppendIDTail): 0x01 and the 16
+// bytes of a UUID when the id is one in the switch's own text form (its
+// ids are UUIDv7: 20 bytes less in each of an order's ~5 keys than the
+// text), else 0x00 and the id's text. Each id has exactly one tail, so a
+// key is found again from the order alone. Orders created in the same
+// nanosecond run by their tails' bytes: ids kept as text before UUIDs,
+// UUIDs among themselves in their text's order (lower-case hex packs in
+// the same order), texts in byte order. (Layout 1 ran them by the id's
+// text, which always followed a 0x00.) Orders are found by their number
+// through orders_by_number (merchant 0x00 number → id, as text).
 var (
 	BucketByTime   = []byte("orders_by_time")
 	BucketByStatus = []byte("orders_by_status")
@@ -32,8 +40,9 @@ var (
 // IndexVersion names the layout above. A store whose indexes were built
 // with another version (or none: files from before the cabinet) rebuilds
 // them from its orders when it opens. It is kept under IndexVersionKey in
-// BucketStoreMeta, 4 bytes big-endian.
-const IndexVersion = 1
+// BucketStoreMeta, 4 bytes big-endian. Version 1 ended every key with 0x00
+// and the id's text; 2 packs UUIDs (AppendIDTail).
+const IndexVersion = 2
 
 // BucketStoreMeta is the order store's bucket of small records (RRN
 // reservations, the indexes' version); IndexVersionKey names the latter.
@@ -215,48 +224,181 @@ func createdBytes(dst []byte, t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(dst, uint64(t.UnixNano()))
 }
 
-// TimeKey is o's key in orders_by_time.
+// Tags of an id's tail, the byte after a key's creation time. Text sorts
+// first, so a key ending at the text tag with no id (TimeKey with "") is
+// the first of its nanosecond.
+const (
+	tailText byte = 0x00 // the id's text follows
+	tailUUID byte = 0x01 // the 16 bytes of a UUID follow
+)
+
+// uuidTextLen is a UUID's length in text, packedTailLen its tail's packed.
+const (
+	uuidTextLen   = 36
+	packedTailLen = 1 + 16
+)
+
+// AppendIDTail appends id as index keys end with it: 0x01 and the 16 bytes
+// of a UUID when id is one in canonical lower-case text (hyphens at 8, 13,
+// 18 and 23, lower-case hex elsewhere: unpacking gives back the very same
+// string), else 0x00 and the text. An upper-case UUID stays text: packed,
+// it would come back as another string, and the orders bucket knows the
+// order by the text.
+func AppendIDTail(dst []byte, id string) []byte {
+	if u, ok := packUUID(id); ok {
+		return append(append(dst, tailUUID), u[:]...)
+	}
+	return append(append(dst, tailText), id...)
+}
+
+// IDFromTail is the order id of a tail AppendIDTail made. It refuses any
+// other bytes, a text tail holding an id that packs included: one id has
+// one tail, so keys compare as the ids they name.
+func IDFromTail(tail []byte) (string, bool) {
+	if !validTail(tail) {
+		return "", false
+	}
+	if tail[0] == tailUUID {
+		var text [uuidTextLen]byte
+		return string(unpackUUID(text[:0], tail[1:])), true
+	}
+	return string(tail[1:]), true
+}
+
+// validTail reports whether tail is one AppendIDTail makes.
+func validTail(tail []byte) bool {
+	if len(tail) == 0 {
+		return false
+	}
+	switch tail[0] {
+	case tailUUID:
+		return len(tail) == packedTailLen
+	case tailText:
+		_, packs := packUUID(tail[1:])
+		return !packs
+	}
+	return false
+}
+
+// packUUID returns the 16 bytes of id when id is a UUID in canonical
+// lower-case text. (switch/journal keeps its own copy for its entries'
+// order ids; order does not depend on journal.)
+func packUUID[T string | []byte](id T) (out [16]byte, ok bool) {
+	if len(id) != uuidTextLen {
+		return out, false
+	}
+	n := 0
+	for i := 0; i < uuidTextLen; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if id[i] != '-' {
+				return out, false
+			}
+			i++
+			continue
+		}
+		hi, ok1 := lowerHex(id[i])
+		lo, ok2 := lowerHex(id[i+1])
+		if !ok1 || !ok2 {
+			return out, false
+		}
+		out[n] = hi<<4 | lo
+		n++
+		i += 2
+	}
+	return out, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// unpackUUID appends the canonical text of a packed UUID to dst.
+func unpackUUID(dst []byte, b []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return dst
+}
+
+// TimeKey is o's key in orders_by_time. With id "" it is the first key
+// that any order created at created could have (List's bounds).
 func TimeKey(merchant string, created time.Time, id string) []byte {
-	k := make([]byte, 0, len(merchant)+len(id)+10)
+	return TimeKeyOfTail(merchant, created.UnixNano(), AppendIDTail(nil, id))
+}
+
+// TimeKeyOfTail is the orders_by_time key of the order whose creation time
+// and id's tail another of its keys ends with (SplitKeyTail): the way from
+// a status or field key to the order's row.
+func TimeKeyOfTail(merchant string, created int64, tail []byte) []byte {
+	k := make([]byte, 0, len(merchant)+9+len(tail))
 	k = append(append(k, merchant...), 0)
-	k = createdBytes(k, created)
-	return append(append(k, 0), id...)
+	return append(binary.BigEndian.AppendUint64(k, uint64(created)), tail...)
 }
 
 // StatusKey is an order's key in orders_by_status.
 func StatusKey(merchant string, s Status, created time.Time, id string) []byte {
-	k := make([]byte, 0, len(merchant)+len(id)+11)
+	return statusKey(merchant, s, created, AppendIDTail(nil, id))
+}
+
+func statusKey(merchant string, s Status, created time.Time, tail []byte) []byte {
+	k := make([]byte, 0, len(merchant)+10+len(tail))
 	k = append(append(k, merchant...), 0, byte(s))
-	k = createdBytes(k, created)
-	return append(append(k, 0), id...)
+	return append(createdBytes(k, created), tail...)
 }
 
 // FieldKey is an order's key in orders_by_field for one of its values.
 func FieldKey(merchant string, f FieldValue, created time.Time, id string) []byte {
-	k := make([]byte, 0, len(merchant)+len(f.Value)+len(id)+12)
+	return fieldKey(merchant, f, created, AppendIDTail(nil, id))
+}
+
+func fieldKey(merchant string, f FieldValue, created time.Time, tail []byte) []byte {
+	k := make([]byte, 0, len(merchant)+len(f.Value)+11+len(tail))
 	k = append(append(k, merchant...), 0, f.Field)
 	k = append(append(k, f.Value...), 0)
-	k = createdBytes(k, created)
-	return append(append(k, 0), id...)
+	return append(createdBytes(k, created), tail...)
+}
+
+// SplitKeyTail reads the creation time (Unix nanoseconds) and the id's
+// tail that end every index key, given the length of the key's prefix
+// before them. tail is k's own bytes: copy it to keep it past the
+// transaction.
+func SplitKeyTail(k []byte, prefix int) (created int64, tail []byte, ok bool) {
+	if len(k) < prefix+9 || !validTail(k[prefix+8:]) {
+		return 0, nil, false
+	}
+	return int64(binary.BigEndian.Uint64(k[prefix:])), k[prefix+8:], true
 }
 
 // KeyTail reads the creation time (Unix nanoseconds) and order id that end
 // every index key, given the length of the key's prefix before them.
 func KeyTail(k []byte, prefix int) (created int64, id string, ok bool) {
-	if len(k) < prefix+9 || k[prefix+8] != 0 {
+	created, tail, ok := SplitKeyTail(k, prefix)
+	if !ok {
 		return 0, "", false
 	}
-	return int64(binary.BigEndian.Uint64(k[prefix:])), string(k[prefix+9:]), true
+	id, _ = IDFromTail(tail)
+	return created, id, true
 }
 
 // IndexKeys are every key o has in the three indexes, by bucket: one in
 // orders_by_time (whose value is the row), one in orders_by_status and one
 // in orders_by_field per field value of the row.
 func IndexKeys(o *Order, r Row) (byTime, byStatus []byte, byField [][]byte) {
-	byTime = TimeKey(o.Merchant, o.CreatedAt, o.ID)
-	byStatus = StatusKey(o.Merchant, r.Status, o.CreatedAt, o.ID)
+	tail := AppendIDTail(nil, o.ID)
+	byTime = TimeKeyOfTail(o.Merchant, o.CreatedAt.UnixNano(), tail)
+	byStatus = statusKey(o.Merchant, r.Status, o.CreatedAt, tail)
 	for _, f := range r.Fields {
-		byField = append(byField, FieldKey(o.Merchant, f, o.CreatedAt, o.ID))
+		byField = append(byField, fieldKey(o.Merchant, f, o.CreatedAt, tail))
 	}
 	return byTime, byStatus, byField
 }

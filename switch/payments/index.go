@@ -82,9 +82,8 @@ func putIndexes(tx *bolt.Tx, o *order.Order) error {
 const rebuildBatch = 5000
 
 // ensureIndexes builds the query indexes from the orders when they were
-// built with another layout or never (a data file from before them): the
-// status and field indexes are dropped and made again, every order's row
-// rewritten.
+// built with another layout or never (a data file from before them): all
+// three are dropped and made again.
 func (s *Store) ensureIndexes() error {
 	var have []byte
 	if err := s.db.View(func(tx *bolt.Tx) error {
@@ -104,9 +103,16 @@ func (s *Store) ensureIndexes() error {
 // in transactions of a few thousand orders. The switch must not be writing
 // (New runs it before the service starts, when the indexes are missing or
 // of another version).
+//
+// orders_by_time is dropped with the others: its keys in another layout
+// are not those the orders make now (layout 1 kept a UUID's text where 2
+// packs it), so deleting each order's key as this build makes it would
+// leave the old one behind. The version is deleted in the same
+// transaction and written only when every order is indexed: a rebuild
+// cut short starts again from empty indexes at the next open.
 func (s *Store) RebuildIndexes() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketByStatus, bucketByField} {
+		for _, name := range [][]byte{bucketByTime, bucketByStatus, bucketByField} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
@@ -129,7 +135,6 @@ func (s *Store) RebuildIndexes() error {
 					k, v = c.Next()
 				}
 			}
-			byTime := tx.Bucket(bucketByTime)
 			for n := 0; n < rebuildBatch; n++ {
 				if k == nil {
 					done = true
@@ -138,11 +143,6 @@ func (s *Store) RebuildIndexes() error {
 				o, err := order.Decode(v)
 				if err != nil {
 					return fmt.Errorf("decode order %q: %w", k, err)
-				}
-				// The old row (if any) was written by another layout:
-				// forget it, so every key is made anew.
-				if err := byTime.Delete(order.TimeKey(o.Merchant, o.CreatedAt, o.ID)); err != nil {
-					return err
 				}
 				if err := putIndexes(tx, o); err != nil {
 					return fmt.Errorf("order %q: %w", k, err)

@@ -3,7 +3,6 @@ package payments
 import (
 	"bytes"
 	"container/heap"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -59,10 +58,11 @@ type Page struct {
 const MaxPageSize = 500
 
 // Find returns the orders of q from offset, at most limit of them, sorted
-// by by (descending unless asc; ties by creation time, then id), with the
-// count of all q selects. It reads in one short transaction: the indexes
-// give the orders in creation order, so a deep page costs a walk over
-// keys, not over orders.
+// by by (descending unless asc; ties by creation time, then id as the
+// index keys order them: order's index.go), with the count of all q
+// selects. It reads in one short transaction: the indexes give the orders
+// in creation order, so a deep page costs a walk over keys, not over
+// orders.
 func (s *Store) Find(q Query, by SortKey, asc bool, offset, limit int) (*Page, error) {
 	if limit <= 0 || limit > MaxPageSize || offset < 0 {
 		return nil, fmt.Errorf("%w: page of %d from %d", ErrQuery, limit, offset)
@@ -80,12 +80,17 @@ func (s *Store) Find(q Query, by SortKey, asc bool, offset, limit int) (*Page, e
 		if err != nil || sc == nil {
 			return err
 		}
+		// Ids are made of the keys' tails only for the page's orders.
 		var ids []string
 		if keyOf == nil {
 			_, err = sc.each(0, func(h *hit, _ rowFunc) error {
 				p.Total++
 				if p.Total > offset && len(ids) < limit {
-					ids = append(ids, string(h.id))
+					id, err := idOf(h.tail)
+					if err != nil {
+						return err
+					}
+					ids = append(ids, id)
 				}
 				return nil
 			})
@@ -97,13 +102,18 @@ func (s *Store) Find(q Query, by SortKey, asc bool, offset, limit int) (*Page, e
 				if err != nil {
 					return err
 				}
-				top.push(sorted{val: keyOf(r), created: h.created, id: h.id})
+				top.push(sorted{val: keyOf(r), created: h.created, tail: h.tail})
 				return nil
 			})
-			for i, h := range top.sorted() {
-				if i >= offset {
-					ids = append(ids, string(h.id))
+			if err != nil {
+				return err
+			}
+			for _, h := range top.sorted()[min(offset, top.h.Len()):] {
+				id, err := idOf(h.tail)
+				if err != nil {
+					return err
 				}
+				ids = append(ids, id)
 			}
 		}
 		if err != nil {
@@ -142,7 +152,11 @@ const chunk = 4000
 // store. The orders given are those committed when their chunk was read.
 func (s *Store) Each(q Query, asc bool, fn func(*order.Order) error) error {
 	return s.chunked(q, asc, func(tx *bolt.Tx, h *hit, _ rowFunc) error {
-		o, err := getOrder(tx, s.cache, string(h.id))
+		id, err := idOf(h.tail)
+		if err != nil {
+			return err
+		}
+		o, err := getOrder(tx, s.cache, id)
 		if err != nil {
 			return err
 		}
@@ -166,7 +180,11 @@ func (s *Store) EachRow(q Query, asc bool, fn func(RowRef) error) error {
 		if err != nil {
 			return err
 		}
-		return fn(RowRef{Merchant: h.merchant, ID: string(h.id), Created: time.Unix(0, h.created).UTC(), Row: r})
+		id, err := idOf(h.tail)
+		if err != nil {
+			return err
+		}
+		return fn(RowRef{Merchant: h.merchant, ID: id, Created: time.Unix(0, h.created).UTC(), Row: r})
 	})
 }
 
@@ -203,21 +221,36 @@ func (s *Store) chunked(q Query, asc bool, fn func(*bolt.Tx, *hit, rowFunc) erro
 	}
 }
 
-// hit is one order a scan found. id points into the transaction's pages:
-// copy it to keep it.
+// hit is one order a scan found. tail is the order id's tail as the index
+// keys end with it (order.AppendIDTail): hits compare by it as stored, and
+// the id is made of it (idOf) only for an order loaded or returned. It
+// points into the transaction's pages: copy it to keep it.
 type hit struct {
 	merchant string
 	created  int64
-	id       []byte
+	tail     []byte
+}
+
+// idOf is the order id of an index key's tail.
+func idOf(tail []byte) (string, error) {
+	id, ok := order.IDFromTail(tail)
+	if !ok {
+		return "", fmt.Errorf("index key ends with %x: not an order id", tail)
+	}
+	return id, nil
 }
 
 // rowFunc reads the order's index row (with its fields or without), once.
 type rowFunc func(fields bool) (order.Row, error)
 
-// position is where a walk stopped, for the next to go on after it.
+// position is where a walk stopped, for the next to go on after it: the
+// last key's creation time and id's tail, in the layout of the indexes it
+// was read from. It lives only between the read transactions of one
+// chunked walk, never in a page link or a token (the cabinet and the API
+// page by offset), so a new index layout has no older positions to read.
 type position struct {
 	created int64
-	id      string
+	tail    []byte
 }
 
 // source walks one range of one index in creation order: a merchant's
@@ -233,7 +266,7 @@ type source struct {
 
 	k, v    []byte
 	created int64
-	id      []byte
+	tail    []byte
 }
 
 func (src *source) first() {
@@ -258,28 +291,32 @@ func (src *source) next() {
 
 func (src *source) set(k, v []byte) {
 	src.k, src.v = nil, nil
-	n := len(src.prefix)
-	if k == nil || !bytes.HasPrefix(k, src.prefix) || bytes.Compare(k, src.lo) < 0 || bytes.Compare(k, src.hi) >= 0 ||
-		len(k) < n+9 || k[n+8] != 0 {
+	if k == nil || !bytes.HasPrefix(k, src.prefix) || bytes.Compare(k, src.lo) < 0 || bytes.Compare(k, src.hi) >= 0 {
+		return
+	}
+	created, tail, ok := order.SplitKeyTail(k, len(src.prefix))
+	if !ok {
 		return
 	}
 	src.k, src.v = k, v
-	src.created, src.id = int64(binary.BigEndian.Uint64(k[n:])), k[n+9:]
+	src.created, src.tail = created, tail
 }
 
-// before orders the walk: newest first when descending.
-func before(desc bool, ac int64, aid []byte, bc int64, bid []byte) bool {
+// before orders the walk: newest first when descending. Orders created in
+// the same nanosecond go by their ids' tails as the keys hold them, so
+// that the walk, merged from several ranges, runs in key order.
+func before(desc bool, ac int64, atail []byte, bc int64, btail []byte) bool {
 	if ac != bc {
 		return (ac > bc) == desc
 	}
-	return (bytes.Compare(aid, bid) > 0) == desc
+	return (bytes.Compare(atail, btail) > 0) == desc
 }
 
 type merge []*source
 
 func (m merge) Len() int { return len(m) }
 func (m merge) Less(i, j int) bool {
-	return before(m[i].desc, m[i].created, m[i].id, m[j].created, m[j].id)
+	return before(m[i].desc, m[i].created, m[i].tail, m[j].created, m[j].tail)
 }
 func (m merge) Swap(i, j int) { m[i], m[j] = m[j], m[i] }
 func (m *merge) Push(x any)   { *m = append(*m, x.(*source)) }
@@ -331,8 +368,7 @@ func newScan(tx *bolt.Tx, q Query, desc bool, after *position) (*scan, error) {
 			hi = append(append([]byte(nil), prefix...), created8(q.To)...)
 		}
 		if after != nil {
-			k := append(append(append([]byte(nil), prefix...), be64(after.created)...), 0)
-			k = append(k, after.id...)
+			k := append(append(append([]byte(nil), prefix...), be64(after.created)...), after.tail...)
 			if desc {
 				if bytes.Compare(k, hi) < 0 {
 					hi = k
@@ -398,18 +434,20 @@ func (sc *scan) findNumber(merchants []string, after *position) error {
 		if err != nil {
 			return err
 		}
-		h := hit{merchant: m, created: o.CreatedAt.UnixNano(), id: []byte(o.ID)}
+		// The tail the order's index keys end with: a Number query's
+		// orders compare as any walk's.
+		h := hit{merchant: m, created: o.CreatedAt.UnixNano(), tail: order.AppendIDTail(nil, o.ID)}
 		if !sc.q.From.IsZero() && h.created < sc.q.From.UnixNano() || !sc.q.To.IsZero() && h.created >= sc.q.To.UnixNano() {
 			continue
 		}
-		if after != nil && !before(sc.desc, after.created, []byte(after.id), h.created, h.id) {
+		if after != nil && !before(sc.desc, after.created, after.tail, h.created, h.tail) {
 			continue
 		}
 		sc.number = append(sc.number, numbered{h, order.RowOf(o)})
 	}
 	sort.Slice(sc.number, func(i, j int) bool {
 		a, b := sc.number[i], sc.number[j]
-		return before(sc.desc, a.created, a.id, b.created, b.id)
+		return before(sc.desc, a.created, a.tail, b.created, b.tail)
 	})
 	return nil
 }
@@ -443,9 +481,10 @@ func (sc *scan) each(budget int, fn func(h *hit, row rowFunc) error) (*position,
 		}
 		if loaded < want {
 			if raw == nil {
-				raw = sc.byTime.Get(timeKey(h.merchant, h.created, h.id))
+				raw = sc.byTime.Get(order.TimeKeyOfTail(h.merchant, h.created, h.tail))
 				if raw == nil {
-					return order.Row{}, fmt.Errorf("order %s: no index row", h.id)
+					id, _ := order.IDFromTail(h.tail)
+					return order.Row{}, fmt.Errorf("order %s: no index row", id)
 				}
 			}
 			if fields {
@@ -459,7 +498,7 @@ func (sc *scan) each(budget int, fn func(h *hit, row rowFunc) error) (*position,
 	}
 	for walked := 1; len(sc.srcs) > 0; walked++ {
 		src := sc.srcs[0]
-		h = hit{merchant: src.merchant, created: src.created, id: src.id}
+		h = hit{merchant: src.merchant, created: src.created, tail: src.tail}
 		raw, loaded = nil, 0
 		if src.rowInValue {
 			raw = src.v
@@ -484,18 +523,10 @@ func (sc *scan) each(budget int, fn func(h *hit, row rowFunc) error) (*position,
 			heap.Fix(&sc.srcs, 0)
 		}
 		if budget > 0 && walked >= budget && len(sc.srcs) > 0 {
-			return &position{created: h.created, id: string(h.id)}, nil
+			return &position{created: h.created, tail: append([]byte(nil), h.tail...)}, nil
 		}
 	}
 	return nil, nil
-}
-
-// timeKey is order.TimeKey from a key's parts.
-func timeKey(merchant string, created int64, id []byte) []byte {
-	k := make([]byte, 0, len(merchant)+len(id)+10)
-	k = append(append(k, merchant...), 0)
-	k = binary.BigEndian.AppendUint64(k, uint64(created))
-	return append(append(k, 0), id...)
 }
 
 // needsRow says whether the checks read the row, and its fields.
@@ -578,7 +609,7 @@ func be64(v int64) []byte {
 type sorted struct {
 	val     int64
 	created int64
-	id      []byte
+	tail    []byte
 }
 
 // topN keeps the n first by sort value.
@@ -591,13 +622,13 @@ type topN struct {
 func (t *topN) push(x sorted) {
 	t.h.asc = t.asc
 	if len(t.h.xs) < t.n {
-		x.id = append([]byte(nil), x.id...)
+		x.tail = append([]byte(nil), x.tail...)
 		heap.Push(&t.h, x)
 		return
 	}
 	// The heap's root is the worst kept: replace it when x is better.
 	if t.h.better(x, t.h.xs[0]) {
-		x.id = append(t.h.xs[0].id[:0], x.id...)
+		x.tail = append(t.h.xs[0].tail[:0], x.tail...)
 		t.h.xs[0] = x
 		heap.Fix(&t.h, 0)
 	}
@@ -620,7 +651,7 @@ func (h *sortHeap) better(a, b sorted) bool {
 	if a.val != b.val {
 		return (a.val < b.val) == h.asc
 	}
-	return before(true, a.created, a.id, b.created, b.id)
+	return before(true, a.created, a.tail, b.created, b.tail)
 }
 
 func (h *sortHeap) Len() int           { return len(h.xs) }

@@ -21,9 +21,9 @@ import (
 var (
 	bucketOrders   = order.BucketOrders         // id → order JSON
 	bucketByNumber = []byte("orders_by_number") // merchant \x00 number → id
-	bucketByTime   = order.BucketByTime         // merchant \x00 created (8 bytes) \x00 id → the order's index row
-	bucketByStatus = order.BucketByStatus       // merchant \x00 status created \x00 id → nil
-	bucketByField  = order.BucketByField        // merchant \x00 field value \x00 created \x00 id → nil
+	bucketByTime   = order.BucketByTime         // merchant \x00 created (8 bytes) id (order.AppendIDTail) → the order's index row
+	bucketByStatus = order.BucketByStatus       // merchant \x00 status created id → nil
+	bucketByField  = order.BucketByField        // merchant \x00 field value \x00 created id → nil
 	bucketPending  = []byte("orders_pending")   // id → nil, while an exchange's outcome is unknown
 	bucketOpen     = []byte("orders_open")      // id → expiry (8 bytes), while awaiting payment
 	bucketMeta     = order.BucketStoreMeta      // small durable counters (RRN reservations, index version)
@@ -165,7 +165,10 @@ func (s *Store) List(merchant string, from, to time.Time, fn func(*order.Order) 
 			k, _ = c.Prev()
 		}
 		for ; k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, lo) >= 0; k, _ = c.Prev() {
-			id := string(k[len(prefix)+9:])
+			_, id, ok := order.KeyTail(k, len(prefix))
+			if !ok {
+				return fmt.Errorf("payments: list: orders_by_time key %x does not end with a creation time and order id", k)
+			}
 			o, err := getOrder(tx, s.cache, id)
 			if err != nil {
 				return err
