@@ -194,7 +194,7 @@ func appendStored(dst []byte, e *Entry, withHash bool) ([]byte, [HashSize]byte) 
 		dst = append(dst, unhashedVersion)
 	}
 	dst = binary.AppendVarint(dst, e.Time.UnixNano())
-	id, isUUID := packUUID(e.OrderID)
+	id, isUUID := compact.PackUUID(e.OrderID)
 	if isUUID {
 		dst = append(dst, byte(e.Direction)|uuidFlag)
 		dst = appendBytes(dst, e.Channel)
@@ -213,56 +213,6 @@ func appendStored(dst []byte, e *Entry, withHash bool) ([]byte, [HashSize]byte) 
 		dst = append(dst, h[:]...)
 	}
 	return dst, h
-}
-
-// packUUID returns the 16 bytes of id when id is a UUID as the switch
-// writes it: 36 characters, hyphens at 8, 13, 18 and 23, lower-case hex
-// elsewhere, so that unpackUUID gives back the very same string.
-func packUUID(id string) (out [16]byte, ok bool) {
-	if len(id) != 36 {
-		return out, false
-	}
-	n := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if id[i] != '-' {
-				return out, false
-			}
-			i++
-			continue
-		}
-		hi, ok1 := lowerHex(id[i])
-		lo, ok2 := lowerHex(id[i+1])
-		if !ok1 || !ok2 {
-			return out, false
-		}
-		out[n] = hi<<4 | lo
-		n++
-		i += 2
-	}
-	return out, true
-}
-
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}
-
-// unpackUUID appends the text form of a packed UUID to dst.
-func unpackUUID(dst []byte, b []byte) []byte {
-	const hexDigits = "0123456789abcdef"
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
-		}
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
-	}
-	return dst
 }
 
 // appendHeader appends the fields between the version byte and the
@@ -388,7 +338,7 @@ func decodeEntry(b []byte, seq uint64, prevHash *[HashSize]byte, e *Entry, own b
 	e.Channel = str(d.bytes("channel", MaxChannelLen))
 	if packed {
 		if id := d.fixed("order id", 16); id != nil {
-			e.OrderID = string(unpackUUID(make([]byte, 0, 36), id))
+			e.OrderID = string(compact.AppendUUIDText(make([]byte, 0, 36), id))
 		}
 	} else {
 		e.OrderID = str(d.bytes("order id", MaxFieldLen))

@@ -82,7 +82,7 @@ func TestStoredEntry(t *testing.T) {
 // packedIDVersion (and an order id that is a UUID in 16 bytes).
 func appendOld(version byte, e *Entry) []byte {
 	dst := []byte{version}
-	id, isUUID := packUUID(e.OrderID)
+	id, isUUID := compact.PackUUID(e.OrderID)
 	if version == compressedVersion || !isUUID {
 		dst = appendHeader(dst, e)
 	} else {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tulpar-switch/tulpar/switch/compact"
 )
 
 // The order store's query indexes: what the merchant cabinet filters and
@@ -245,7 +247,7 @@ const (
 // it would come back as another string, and the orders bucket knows the
 // order by the text.
 func AppendIDTail(dst []byte, id string) []byte {
-	if u, ok := packUUID(id); ok {
+	if u, ok := compact.PackUUID(id); ok {
 		return append(append(dst, tailUUID), u[:]...)
 	}
 	return append(append(dst, tailText), id...)
@@ -260,7 +262,7 @@ func IDFromTail(tail []byte) (string, bool) {
 	}
 	if tail[0] == tailUUID {
 		var text [uuidTextLen]byte
-		return string(unpackUUID(text[:0], tail[1:])), true
+		return string(compact.AppendUUIDText(text[:0], tail[1:])), true
 	}
 	return string(tail[1:]), true
 }
@@ -274,60 +276,10 @@ func validTail(tail []byte) bool {
 	case tailUUID:
 		return len(tail) == packedTailLen
 	case tailText:
-		_, packs := packUUID(tail[1:])
+		_, packs := compact.PackUUID(tail[1:])
 		return !packs
 	}
 	return false
-}
-
-// packUUID returns the 16 bytes of id when id is a UUID in canonical
-// lower-case text. (switch/journal keeps its own copy for its entries'
-// order ids; order does not depend on journal.)
-func packUUID[T string | []byte](id T) (out [16]byte, ok bool) {
-	if len(id) != uuidTextLen {
-		return out, false
-	}
-	n := 0
-	for i := 0; i < uuidTextLen; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if id[i] != '-' {
-				return out, false
-			}
-			i++
-			continue
-		}
-		hi, ok1 := lowerHex(id[i])
-		lo, ok2 := lowerHex(id[i+1])
-		if !ok1 || !ok2 {
-			return out, false
-		}
-		out[n] = hi<<4 | lo
-		n++
-		i += 2
-	}
-	return out, true
-}
-
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}
-
-// unpackUUID appends the canonical text of a packed UUID to dst.
-func unpackUUID(dst []byte, b []byte) []byte {
-	const hexDigits = "0123456789abcdef"
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
-		}
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
-	}
-	return dst
 }
 
 // TimeKey is o's key in orders_by_time. With id "" it is the first key

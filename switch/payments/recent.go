@@ -5,9 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/compact"
 )
 
 // recentExchanges remembers, for a while after each message is sent, which
@@ -35,8 +34,8 @@ type recentExchanges struct {
 }
 
 type recentExchange struct {
-	id uuid.UUID // zero: the id is in texts
-	at int64     // Unix nanoseconds
+	id [16]byte // a UUID's bytes (compact.PackUUID); zero: the id is in texts
+	at int64    // Unix nanoseconds
 }
 
 type recentSent struct {
@@ -67,8 +66,8 @@ func (r *recentExchanges) keyOf(bank string, m *iso.Message) uint64 {
 func (r *recentExchanges) add(bank string, m *iso.Message, orderID string, now time.Time) {
 	at := now.UnixNano()
 	e := recentExchange{at: at}
-	id, err := uuid.Parse(orderID)
-	packed := err == nil && id != (uuid.UUID{}) && id.String() == orderID
+	id, packed := compact.PackUUID(orderID)
+	packed = packed && id != [16]byte{}
 	if packed {
 		e.id = id
 	}
@@ -107,10 +106,10 @@ func (r *recentExchanges) lookup(bank string, m *iso.Message) string {
 	if !ok {
 		return ""
 	}
-	if e.id == (uuid.UUID{}) {
+	if e.id == [16]byte{} {
 		return r.texts[k]
 	}
-	return e.id.String()
+	return string(compact.AppendUUIDText(make([]byte, 0, 36), e.id[:]))
 }
 
 // OrderOf names the order a message from bank (its link's name) belongs
