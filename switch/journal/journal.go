@@ -576,7 +576,7 @@ func (p *chainReader) prev(seq uint64) ([HashSize]byte, error) {
 	s := seq - 1
 	k, v := c.Seek(seqKey(s))
 	for {
-		if k == nil || binary.BigEndian.Uint64(k) != s {
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != s {
 			return h, &ChainError{Seq: s, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; entry %d needs its hash", s+1)}
 		}
 		if len(v) == 0 || v[0] != unhashedVersion {

@@ -209,3 +209,31 @@ func TestLiveFileBeginsInsideARound(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, uint64(48), ce.Seq)
 }
+
+// TestUnhashedWalkOverDamage: hashing back over a stretch that runs into a
+// hole and a key that is not a seq is a gap named, not a fault.
+func TestUnhashedWalkOverDamage(t *testing.T) {
+	j, path := mustOpenFile(t)
+	var batch []Entry
+	for i := range 40 {
+		batch = append(batch, testEntry(i, 3))
+	}
+	_, err := j.Append(context.Background(), batch...)
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	editFile(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket(entriesBucket)
+		if err := b.Delete(seqKey(1)); err != nil {
+			return err
+		}
+		return b.Put([]byte{0, 0, 0, 0, 0}, []byte{unhashedVersion})
+	})
+	ro, err := OpenReadOnly(path, Options{})
+	require.NoError(t, err)
+	defer ro.Close()
+	_, err = ro.Get(10)
+	var ce *ChainError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, ReasonSeqGap, ce.Reason)
+	require.Equal(t, uint64(1), ce.Seq)
+}
