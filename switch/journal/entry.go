@@ -61,8 +61,8 @@ const unhashedVersion = 5
 // a long round, every entry whose seq is a multiple of it stores its hash.
 const hashEvery = 16
 
-// uuidFlag marks, in a packedIDVersion or storedVersion value's direction
-// byte, an order id stored as a UUID's 16 bytes.
+// uuidFlag marks, in a packedIDVersion, storedVersion or unhashedVersion
+// value's direction byte, an order id stored as a UUID's 16 bytes.
 const uuidFlag = 0x80
 
 // maxStoredPayload bounds what a stored payload may decompress to: far

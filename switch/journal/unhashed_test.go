@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func storedHashes(t *testing.T, path string) (hashed []uint64, n int) {
 		return tx.Bucket(entriesBucket).ForEach(func(k, v []byte) error {
 			n++
 			if v[0] != unhashedVersion {
-				hashed = append(hashed, seqOf(k))
+				hashed = append(hashed, binary.BigEndian.Uint64(k))
 			}
 			return nil
 		})
