@@ -43,7 +43,8 @@ const packedIDVersion = 3
 // of the value before, or the file's base record for its first entry).
 // The hash is computed over them all the same, so an entry still cannot
 // be changed, moved or taken out without breaking it or the next one; a
-// reader of one entry reads its predecessor's stored hash with it.
+// reader of one entry hashes on from its predecessor's stored hash, or
+// from the last one stored before it (unhashedVersion).
 const storedVersion = 4
 
 // unhashedVersion is the first byte of a value stored without its hash:
@@ -270,8 +271,9 @@ func DecodeEntry(b []byte) (Entry, error) {
 }
 
 // DecodeStored parses the value stored under seq, whose predecessor's
-// hash is prev (the last HashSize bytes of the value stored under seq-1,
-// or the file's base record's hash for its first entry), and checks its
+// hash is prev (the last HashSize bytes of the value stored under seq-1
+// when that value stores its hash, else the hash DecodeStored computed
+// for it; the file's base record's hash for its first entry), and checks its
 // hash, as DecodeEntry does. Values of earlier versions carry their own
 // seq and previous hash, and seq and prev are not used for them. A value
 // stored without its hash (most entries inside a commit round) cannot be

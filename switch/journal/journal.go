@@ -458,6 +458,9 @@ func checkStored(k, v []byte, p *chainReader, e *Entry, own bool) error {
 			return err
 		}
 	}
+	if err := p.follows(seq, v, p.open != 0); err != nil {
+		return err
+	}
 	var prev *[HashSize]byte
 	p.back = 0
 	if len(v) > 0 && v[0] >= storedVersion {
@@ -579,6 +582,9 @@ func (p *chainReader) prev(seq uint64) ([HashSize]byte, error) {
 		if len(k) != 8 || binary.BigEndian.Uint64(k) != s {
 			return h, &ChainError{Seq: s, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; entry %d needs its hash", s+1)}
 		}
+		if err := p.follows(s, v, false); err != nil {
+			return h, err
+		}
 		if len(v) == 0 || v[0] != unhashedVersion {
 			if len(v) < 1+HashSize {
 				return h, &ChainError{Seq: s, Reason: ReasonDecode, Detail: fmt.Sprintf("%d bytes, shorter than any entry", len(v))}
@@ -606,6 +612,27 @@ func (p *chainReader) prev(seq uint64) ([HashSize]byte, error) {
 		h = p.scratch.Hash
 	}
 	return h, nil
+}
+
+// follows refuses a value no writer stores at seq, before any hashing:
+// one without its hash at a multiple of hashEvery (the writer always
+// stores it there, so a stretch is never longer than hashEvery-1 and a
+// reader's walk stays short however the file was edited), or, after
+// entries without their hash (inStretch), one of the versions before
+// storedVersion, which checks only itself and would confirm nothing.
+func (p *chainReader) follows(seq uint64, v []byte, inStretch bool) error {
+	if len(v) == 0 {
+		return nil // decodeEntry names it
+	}
+	switch {
+	case v[0] == unhashedVersion && seq%hashEvery == 0:
+		return &ChainError{Seq: seq, Reason: ReasonDecode, Detail: fmt.Sprintf(
+			"stored without its hash, which every entry whose seq is a multiple of %d keeps", hashEvery)}
+	case inStretch && v[0] < storedVersion:
+		return &ChainError{Seq: seq, Reason: ReasonDecode, Detail: fmt.Sprintf(
+			"a value of version %d after entries stored without their hash", v[0])}
+	}
+	return nil
 }
 
 // done settles p after a read that ended without an error, so that what
@@ -646,6 +673,9 @@ func (p *chainReader) settle() error {
 			return &ChainError{Seq: s + 1, Reason: ReasonSeqGap, Detail: fmt.Sprintf("missing; entries %d..%d need a stored hash after them", first, s)}
 		}
 		s++
+		if err := p.follows(s, v, true); err != nil {
+			return err
+		}
 		err := decodeEntry(v, s, &h, &p.scratch, false)
 		switch {
 		case err == nil:

@@ -29,10 +29,6 @@ func storedHashes(t *testing.T, path string) (hashed []uint64, n int) {
 	return hashed, n
 }
 
-func seqOf(k []byte) uint64 {
-	return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 | uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7])
-}
-
 // TestRoundStoresFewHashes: a round stores the hash of its last entry and
 // of every hashEvery-th seq, and no other: the chain is the same, the
 // file 32 bytes an entry smaller.
@@ -237,4 +233,62 @@ func TestUnhashedWalkOverDamage(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, ReasonSeqGap, ce.Reason)
 	require.Equal(t, uint64(1), ce.Seq)
+}
+
+// TestStretchesStayShort: a value no writer stores is refused before any
+// hashing: one stripped of its hash where every writer keeps it (which
+// would make a reader hash back to the file's beginning), and an old
+// version after entries without their hash (it checks only itself, so it
+// would confirm nothing).
+func TestStretchesStayShort(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		edit   func(t *testing.T, b *bolt.Bucket) error
+		seq    uint64
+		detail string
+	}{
+		{"hash stripped at 16", func(t *testing.T, b *bolt.Bucket) error {
+			v := append([]byte(nil), b.Get(seqKey(16))...)
+			require.Equal(t, byte(storedVersion), v[0])
+			v = v[:len(v)-HashSize]
+			v[0] = unhashedVersion
+			return b.Put(seqKey(16), v)
+		}, 16, "multiple of 16"},
+		{"entry 32 in version 1", func(t *testing.T, b *bolt.Bucket) error {
+			p := &chainReader{tx: b.Tx()}
+			prev, err := p.prev(32)
+			require.NoError(t, err)
+			e, err := DecodeStored(32, prev, b.Get(seqKey(32)))
+			require.NoError(t, err)
+			canonical, _ := EncodeEntry(e)
+			return b.Put(seqKey(32), canonical)
+		}, 32, "version 1 after entries stored without their hash"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			j, path := mustOpenFile(t)
+			var batch []Entry
+			for i := range 40 {
+				batch = append(batch, testEntry(i, 3))
+			}
+			_, err := j.Append(context.Background(), batch...)
+			require.NoError(t, err)
+			require.NoError(t, j.Close())
+			editFile(t, path, func(tx *bolt.Tx) error { return tt.edit(t, tx.Bucket(entriesBucket)) })
+			ro, err := OpenReadOnly(path, Options{})
+			require.NoError(t, err)
+			defer ro.Close()
+			for _, err := range []error{ro.Verify(context.Background()), getErr(ro, 20)} {
+				var ce *ChainError
+				require.ErrorAs(t, err, &ce)
+				require.Equal(t, ReasonDecode, ce.Reason)
+				require.Equal(t, tt.seq, ce.Seq)
+				require.Contains(t, ce.Detail, tt.detail)
+			}
+		})
+	}
+}
+
+func getErr(j *Journal, seq uint64) error {
+	_, err := j.Get(seq)
+	return err
 }
