@@ -117,7 +117,9 @@
 // right if every entry since the last stored one is. Readers hash back
 // from the stored hash before an entry and on to the one after it before
 // they hand it on; Verify names an edit by the stretch of entries the
-// first stored hash after it covers. An archive can end, and the live
+// first stored hash after it covers. A value without its hash at a seq
+// that is a multiple of 16, or one of versions 1 to 3 after values
+// without theirs, is no writer's and is refused: a stretch stays short. An archive can end, and the live
 // file begin, inside such a stretch: the archive's head record and the
 // live file's base carry the hash across. A writer raises an older file's
 // meta "version" to 5 when it opens it, so an older build refuses it.
