@@ -277,3 +277,36 @@ func TestIndexesRebuiltFromLayout1(t *testing.T) {
 	require.NoError(t, st.Each(payments.Query{}, false, func(o *order.Order) error { walked = append(walked, o.ID); return nil }))
 	require.Equal(t, ids(all), walked)
 }
+
+// TestDamagedIndexKeyIsAnError: a key inside a query's range that does not
+// end with a creation time and an id (a damaged index) fails the query, as
+// it fails List, instead of ending the range there and answering fewer
+// orders as if that were all.
+func TestDamagedIndexKeyIsAnError(t *testing.T) {
+	db, st := openStore(t, "damaged.db")
+	orders := sampleOrders(3, 20, []string{"shop"}, time.Hour)
+	writeOrders(t, db, orders)
+	var all []string
+	require.NoError(t, st.Each(payments.Query{}, true, func(o *order.Order) error { all = append(all, o.ID); return nil }))
+	require.Len(t, all, 20)
+	// At the tenth order's creation time: the text tag, then a packable
+	// UUID, which AppendIDTail never writes as text.
+	tenth := orders[0]
+	for _, o := range orders {
+		if o.ID == all[9] {
+			tenth = o
+		}
+	}
+	bad := binary.BigEndian.AppendUint64([]byte("shop\x00"), uint64(tenth.CreatedAt.UnixNano()))
+	bad = append(append(bad, 0x00), "0190c2a4-7b1e-7c3d-8e4f-a0b1c2d3e4f5"...)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket(order.BucketByTime).Put(bad, []byte{1}) }))
+
+	var got []string
+	err := st.Each(payments.Query{}, true, func(o *order.Order) error { got = append(got, o.ID); return nil })
+	require.ErrorContains(t, err, "does not end with a creation time and an order id")
+	// The damaged key's "0190…" sorts before the tenth order's own text
+	// tail in that nanosecond: nine orders come before it.
+	require.Equal(t, all[:9], got, "the orders before the damaged key, then the error")
+	_, err = st.Find(payments.Query{}, payments.SortCreated, true, 0, 50)
+	require.Error(t, err)
+}

@@ -267,6 +267,9 @@ type source struct {
 	k, v    []byte
 	created int64
 	tail    []byte
+	// err: a key in the range that is not an index key (a damaged
+	// index); the walk stops with it rather than end the range quietly.
+	err error
 }
 
 func (src *source) first() {
@@ -296,6 +299,7 @@ func (src *source) set(k, v []byte) {
 	}
 	created, tail, ok := order.SplitKeyTail(k, len(src.prefix))
 	if !ok {
+		src.err = fmt.Errorf("payments: index key %x does not end with a creation time and an order id", k)
 		return
 	}
 	src.k, src.v = k, v
@@ -379,11 +383,15 @@ func newScan(tx *bolt.Tx, q Query, desc bool, after *position) (*scan, error) {
 		}
 		return lo, hi
 	}
+	var bad error
 	add := func(b *bolt.Bucket, merchant string, prefix []byte, rowInValue bool) {
 		lo, hi := bound(prefix)
 		src := &source{c: b.Cursor(), merchant: merchant, prefix: prefix, lo: lo, hi: hi, desc: desc, rowInValue: rowInValue}
 		if src.first(); src.k != nil {
 			sc.srcs = append(sc.srcs, src)
+		}
+		if bad == nil {
+			bad = src.err
 		}
 	}
 	switch f, v := q.driver(); {
@@ -404,6 +412,9 @@ func newScan(tx *bolt.Tx, q Query, desc bool, after *position) (*scan, error) {
 		for _, m := range merchants {
 			add(sc.byTime, m, append([]byte(m), 0), true)
 		}
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	heap.Init(&sc.srcs)
 	return sc, nil
@@ -517,6 +528,9 @@ func (sc *scan) each(budget int, fn func(h *hit, row rowFunc) error) (*position,
 			}
 		}
 		src.next()
+		if src.err != nil {
+			return nil, src.err
+		}
 		if src.k == nil {
 			heap.Pop(&sc.srcs)
 		} else {
