@@ -447,10 +447,10 @@ func readHead(tx *bolt.Tx) (seq uint64, hash [HashSize]byte, ok bool, err error)
 // (a current value does not carry it) and learns e's. With own false, e
 // aliases v (see decodeEntry).
 func checkStored(k, v []byte, p *chainReader, e *Entry, own bool) error {
-	if len(k) != 8 {
-		return &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("key %x is not an 8-byte sequence number", k)}
+	seq, err := keySeq(k)
+	if err != nil {
+		return err
 	}
-	seq := binary.BigEndian.Uint64(k)
 	if p.open != 0 && seq != p.seq+1 {
 		// Leaving a stretch of entries without their hash: confirm it
 		// before the reader forgets where it was.
@@ -470,7 +470,7 @@ func checkStored(k, v []byte, p *chainReader, e *Entry, own bool) error {
 		}
 		prev = &h
 	}
-	err := decodeEntry(v, seq, prev, e, own)
+	err = decodeEntry(v, seq, prev, e, own)
 	if p.open == 0 && p.back != 0 {
 		p.open = p.back // hashed from further back, unconfirmed as well
 	}
@@ -484,15 +484,39 @@ func checkStored(k, v []byte, p *chainReader, e *Entry, own bool) error {
 	case errors.Is(err, ErrHashMismatch) && p.open != 0:
 		return &ChainError{Seq: seq, Reason: ReasonHash, Err: err, Detail: fmt.Sprintf(
 			"entries %d..%d do not hash to the hash entry %d stores", p.open, seq, seq)}
-	case errors.Is(err, ErrHashMismatch):
-		return &ChainError{Seq: seq, Reason: ReasonHash, Err: err}
 	default:
-		return &ChainError{Seq: seq, Reason: ReasonDecode, Err: err}
+		return decodeError(seq, err)
 	}
+	if err := sameSeq(seq, e); err != nil {
+		return err
+	}
+	p.seq, p.hash = seq, e.Hash
+	return nil
+}
+
+// keySeq is the seq an entries key names.
+func keySeq(k []byte) (uint64, error) {
+	if len(k) != 8 {
+		return 0, &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("key %x is not an 8-byte sequence number", k)}
+	}
+	return binary.BigEndian.Uint64(k), nil
+}
+
+// decodeError is decodeEntry's error for the value under seq as a
+// ChainError: an edited entry, or one that does not decode.
+func decodeError(seq uint64, err error) error {
+	if errors.Is(err, ErrHashMismatch) {
+		return &ChainError{Seq: seq, Reason: ReasonHash, Err: err}
+	}
+	return &ChainError{Seq: seq, Reason: ReasonDecode, Err: err}
+}
+
+// sameSeq refuses a value of an older version stored under another seq
+// than its own.
+func sameSeq(seq uint64, e *Entry) error {
 	if e.Seq != seq {
 		return &ChainError{Seq: seq, Reason: ReasonSeqMismatch, Detail: fmt.Sprintf("entry stored under %d says it is %d", seq, e.Seq)}
 	}
-	p.seq, p.hash = seq, e.Hash
 	return nil
 }
 
@@ -501,22 +525,14 @@ func checkStored(k, v []byte, p *chainReader, e *Entry, own bool) error {
 // forward pass of Verify, the archive a value was copied to): a current
 // value's hash is not checked, since that needs the entry before it.
 func decodeFields(k, v []byte, e *Entry) error {
-	if len(k) != 8 {
-		return &ChainError{Reason: ReasonDecode, Detail: fmt.Sprintf("key %x is not an 8-byte sequence number", k)}
+	seq, err := keySeq(k)
+	if err != nil {
+		return err
 	}
-	seq := binary.BigEndian.Uint64(k)
-	err := decodeEntry(v, seq, nil, e, false)
-	switch {
-	case err == nil, errors.Is(err, ErrUnchained):
-	case errors.Is(err, ErrHashMismatch):
-		return &ChainError{Seq: seq, Reason: ReasonHash, Err: err}
-	default:
-		return &ChainError{Seq: seq, Reason: ReasonDecode, Err: err}
+	if err := decodeEntry(v, seq, nil, e, false); err != nil && !errors.Is(err, ErrUnchained) {
+		return decodeError(seq, err)
 	}
-	if e.Seq != seq {
-		return &ChainError{Seq: seq, Reason: ReasonSeqMismatch, Detail: fmt.Sprintf("entry stored under %d says it is %d", seq, e.Seq)}
-	}
-	return nil
+	return sameSeq(seq, e)
 }
 
 // chainReader gives checkStored the hash of the entry before the one it

@@ -29,19 +29,49 @@ func storedHashes(t *testing.T, path string) (hashed []uint64, n int) {
 	return hashed, n
 }
 
+// oneRound appends n entries for orders order-0..order-2 in one Append,
+// so one commit round: entries store their hash at multiples of hashEvery
+// and at n.
+func oneRound(t *testing.T, j *Journal, n int) {
+	t.Helper()
+	var batch []Entry
+	for i := range n {
+		batch = append(batch, testEntry(i, 3))
+	}
+	_, err := j.Append(context.Background(), batch...)
+	require.NoError(t, err)
+}
+
+// roundAcrossDays writes entries 1..50 in one round, 1..40 on day1 and
+// 41..50 on day2, and archives day1: the cut falls inside a stretch of
+// entries without their hash.
+func roundAcrossDays(t *testing.T, j *Journal) *ArchiveInfo {
+	t.Helper()
+	var batch []Entry
+	for i := range 50 {
+		e := testEntry(i, 10)
+		e.Time = day1.Add(time.Duration(i) * time.Millisecond)
+		if i >= 40 {
+			e.Time = day2.Add(time.Duration(i) * time.Millisecond)
+		}
+		batch = append(batch, e)
+	}
+	_, err := j.Append(context.Background(), batch...)
+	require.NoError(t, err)
+	info, err := j.Archive(cutoff(day1), "2026-12-04")
+	require.NoError(t, err)
+	require.Equal(t, uint64(40), info.Last)
+	return info
+}
+
 // TestRoundStoresFewHashes: a round stores the hash of its last entry and
 // of every hashEvery-th seq, and no other: the chain is the same, the
 // file 32 bytes an entry smaller.
 func TestRoundStoresFewHashes(t *testing.T) {
 	j, path := mustOpenFile(t)
 	ctx := context.Background()
-	var batch []Entry
-	for i := range 40 {
-		batch = append(batch, testEntry(i, 3))
-	}
-	_, err := j.Append(ctx, batch...) // 1..40
-	require.NoError(t, err)
-	_, err = j.Append(ctx, testEntry(40, 3)) // 41, a round of one
+	oneRound(t, j, 40)                        // 1..40
+	_, err := j.Append(ctx, testEntry(40, 3)) // 41, a round of one
 	require.NoError(t, err)
 	MustVerify(t, j)
 	all := make([]Entry, 0, 41)
@@ -64,12 +94,7 @@ func TestRoundStoresFewHashes(t *testing.T) {
 func TestUnhashedEntryRead(t *testing.T) {
 	j, path := mustOpenFile(t)
 	ctx := context.Background()
-	var batch []Entry
-	for i := range 40 {
-		batch = append(batch, testEntry(i, 3))
-	}
-	_, err := j.Append(ctx, batch...)
-	require.NoError(t, err)
+	oneRound(t, j, 40)
 	var want []Entry
 	require.NoError(t, j.Iterate(1, func(e Entry) error { want = append(want, e); return nil }))
 	for _, seq := range []uint64{1, 15, 16, 17, 20, 33, 40} {
@@ -85,13 +110,9 @@ func TestUnhashedEntryRead(t *testing.T) {
 	}
 	require.NoError(t, j.Close())
 
-	// Entry 20 edited by hand, its stretch 17..32 broken.
-	editFile(t, path, func(tx *bolt.Tx) error {
-		v := append([]byte(nil), tx.Bucket(entriesBucket).Get(seqKey(20))...)
-		require.Equal(t, byte(unhashedVersion), v[0])
-		v[lastPayloadByte(v)] ^= 1
-		return tx.Bucket(entriesBucket).Put(seqKey(20), v)
-	})
+	// Entry 20 (no hash of its own: TestRoundStoresFewHashes) edited by
+	// hand, its stretch 17..32 broken.
+	editFile(t, path, flipEntry(20))
 	ro, err := OpenReadOnly(path, Options{})
 	require.NoError(t, err)
 	defer ro.Close()
@@ -124,21 +145,7 @@ func TestUnhashedEntryRead(t *testing.T) {
 // chain across, and an edit on either side of the cut is found.
 func TestArchiveCutInsideARound(t *testing.T) {
 	j, path := mustOpenFile(t)
-	ctx := context.Background()
-	var batch []Entry
-	for i := range 50 {
-		e := testEntry(i, 10)
-		e.Time = day1.Add(time.Duration(i) * time.Millisecond)
-		if i >= 40 {
-			e.Time = day2.Add(time.Duration(i) * time.Millisecond)
-		}
-		batch = append(batch, e)
-	}
-	_, err := j.Append(ctx, batch...)
-	require.NoError(t, err)
-	info, err := j.Archive(cutoff(day1), "2026-12-04")
-	require.NoError(t, err)
-	require.Equal(t, uint64(40), info.Last)
+	info := roundAcrossDays(t, j)
 	MustVerify(t, j)
 	for _, seq := range []uint64{39, 40, 41, 42, 50} {
 		e, err := j.Get(seq)
@@ -158,11 +165,7 @@ func TestArchiveCutInsideARound(t *testing.T) {
 	// Entry 38, in the archive's last stretch: only the head record can
 	// tell.
 	require.NoError(t, os.Chmod(info.Path, 0o600))
-	editFile(t, info.Path, func(tx *bolt.Tx) error {
-		v := append([]byte(nil), tx.Bucket(entriesBucket).Get(seqKey(38))...)
-		v[lastPayloadByte(v)] ^= 1
-		return tx.Bucket(entriesBucket).Put(seqKey(38), v)
-	})
+	editFile(t, info.Path, flipEntry(38))
 	_, err = OpenReadOnly(path, Options{})
 	var ce *ChainError
 	require.ErrorAs(t, err, &ce, "opening the archive reads its last entry")
@@ -174,31 +177,14 @@ func TestArchiveCutInsideARound(t *testing.T) {
 // cut store no hash; an edit to one is found at the next stored hash.
 func TestLiveFileBeginsInsideARound(t *testing.T) {
 	j, path := mustOpenFile(t)
-	ctx := context.Background()
-	var batch []Entry
-	for i := range 50 {
-		e := testEntry(i, 10)
-		e.Time = day1
-		if i >= 40 {
-			e.Time = day2
-		}
-		batch = append(batch, e)
-	}
-	_, err := j.Append(ctx, batch...)
-	require.NoError(t, err)
-	_, err = j.Archive(cutoff(day1), "2026-12-04")
-	require.NoError(t, err)
+	roundAcrossDays(t, j)
 	require.NoError(t, j.Close())
-	editFile(t, path, func(tx *bolt.Tx) error {
-		v := append([]byte(nil), tx.Bucket(entriesBucket).Get(seqKey(41))...)
-		v[lastPayloadByte(v)] ^= 1
-		return tx.Bucket(entriesBucket).Put(seqKey(41), v)
-	})
+	editFile(t, path, flipEntry(41))
 	ro, err := OpenReadOnly(path, Options{})
 	require.NoError(t, err)
 	defer ro.Close()
 	var ce *ChainError
-	require.ErrorAs(t, ro.Verify(ctx), &ce)
+	require.ErrorAs(t, ro.Verify(context.Background()), &ce)
 	require.Equal(t, ReasonHash, ce.Reason)
 	require.Equal(t, uint64(48), ce.Seq)
 	require.Contains(t, ce.Detail, "entries 41..48")
@@ -211,12 +197,7 @@ func TestLiveFileBeginsInsideARound(t *testing.T) {
 // hole and a key that is not a seq is a gap named, not a fault.
 func TestUnhashedWalkOverDamage(t *testing.T) {
 	j, path := mustOpenFile(t)
-	var batch []Entry
-	for i := range 40 {
-		batch = append(batch, testEntry(i, 3))
-	}
-	_, err := j.Append(context.Background(), batch...)
-	require.NoError(t, err)
+	oneRound(t, j, 40)
 	require.NoError(t, j.Close())
 	editFile(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket(entriesBucket)
@@ -266,12 +247,7 @@ func TestStretchesStayShort(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			j, path := mustOpenFile(t)
-			var batch []Entry
-			for i := range 40 {
-				batch = append(batch, testEntry(i, 3))
-			}
-			_, err := j.Append(context.Background(), batch...)
-			require.NoError(t, err)
+			oneRound(t, j, 40)
 			require.NoError(t, j.Close())
 			editFile(t, path, func(tx *bolt.Tx) error { return tt.edit(t, tx.Bucket(entriesBucket)) })
 			ro, err := OpenReadOnly(path, Options{})
