@@ -18,6 +18,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/specs"
+	"github.com/tulpar-switch/tulpar/switch/httplog"
 )
 
 // Default addresses when neither the flags nor the config file name one.
@@ -226,7 +227,7 @@ func serve(ctx context.Context, cfg issuersim.Config, fb fallbacks, log zerolog.
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		mux.Handle("/", bank.AdminHandler())
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: httplog.ErrorLog(log, "admin")}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error().Err(err).Msg("admin API stopped")

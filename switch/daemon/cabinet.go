@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/switch/cabinet"
+	"github.com/tulpar-switch/tulpar/switch/httplog"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
 
@@ -84,7 +85,7 @@ func (d *Daemon) startCabinet() error {
 	// policy the cabinet's pages widen to their own stylesheet, HSTS under
 	// TLS) on every answer, the 503 below included.
 	d.cabinet = &http.Server{Handler: secureDefaults(d.cabinetGuard(c.Handler()), tcfg != nil), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
-		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ErrorLog: serverErrorLog(d.log, "cabinet")}
+		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ErrorLog: httplog.ErrorLog(d.log, "cabinet")}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

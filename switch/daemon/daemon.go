@@ -24,6 +24,7 @@ import (
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/routing"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
+	"github.com/tulpar-switch/tulpar/switch/httplog"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
@@ -251,7 +252,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	}
 	handler := secureDefaults(d.mux, cfg.TLS != nil)
 	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: serverErrorLog(log, "merchant")}
+		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: httplog.ErrorLog(log, "merchant")}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -263,7 +264,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		mux := http.NewServeMux()
 		mux.Handle(cnp.Prefix, d.cnp)
 		d.cnpHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: serverErrorLog(log, "cnp")}
+			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: httplog.ErrorLog(log, "cnp")}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -281,7 +282,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 				return nil, err
 			}
 		}
-		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: serverErrorLog(log, "admin")}
+		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: httplog.ErrorLog(log, "admin")}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/issuersim/acs"
+	"github.com/tulpar-switch/tulpar/switch/httplog"
 )
 
 // sizing is how much the simulators hold: enough for people trying the
@@ -61,7 +62,7 @@ func startSimulators(log zerolog.Logger, size sizing, acsTLS *tls.Config) (*Simu
 	if err != nil {
 		return nil, fmt.Errorf("demo: acs: %w", err)
 	}
-	s.acs = &http.Server{ReadHeaderTimeout: 10 * time.Second,
+	s.acs = &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: httplog.ErrorLog(log, "acs-sim"),
 		Handler: acs.New(size.acs, log.With().Str("component", "acs-sim").Logger()).Handler()}
 	s.acsURL = "http://" + ln.Addr().String()
 	if acsTLS != nil {
