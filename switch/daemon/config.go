@@ -247,7 +247,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("config: http.read_header_timeout: %s is longer than http.read_timeout (%s)", c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout))
 	}
 	if err := c.JournalArchive.Validate("journal_archive"); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	if err := c.validateAdmin(); err != nil {
 		errs = append(errs, err)
@@ -259,7 +259,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("config: plain_http: set with tls; choose one"))
 	case c.TLS != nil:
 		if err := c.TLS.Validate("tls", true); err != nil {
-			errs = append(errs, fmt.Errorf("config: %w", err))
+			errs = append(errs, eachPrefixed("config: ", err)...)
 		}
 	}
 	for i, m := range c.API.Merchants {
@@ -269,12 +269,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ThreeDS.TLS != nil {
 		if err := c.ThreeDS.TLS.Validate("threeds.tls", false); err != nil {
-			errs = append(errs, fmt.Errorf("config: %w", err))
+			errs = append(errs, eachPrefixed("config: ", err)...)
 		}
 	}
 	if c.AdminTLS != nil {
 		if err := c.AdminTLS.Validate("admin_tls", true); err != nil {
-			errs = append(errs, fmt.Errorf("config: %w", err))
+			errs = append(errs, eachPrefixed("config: ", err)...)
 		}
 	}
 	if err := c.HSM.Validate(); err != nil {
@@ -311,26 +311,26 @@ func (c *Config) Validate() error {
 	}
 	if c.CabinetTLS != nil {
 		if err := c.CabinetTLS.Validate("cabinet_tls", true); err != nil {
-			errs = append(errs, fmt.Errorf("config: %w", err))
+			errs = append(errs, eachPrefixed("config: ", err)...)
 		}
 	}
 	if c.CabinetListen != "" && c.cabinetTLS() == nil && !c.PlainHTTP {
 		errs = append(errs, errors.New("config: cabinet_tls: the cabinet needs a certificate (cabinet_tls, or the tls section's), or plain_http: true behind a proxy that terminates TLS"))
 	}
 	if err := c.Cabinet.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	if err := c.Callbacks.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: callbacks: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	if err := c.Receipts.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	if err := c.Mail.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	if err := c.Reports.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	for _, id := range slices.Sorted(maps.Keys(c.Receipts.Merchants)) {
 		if c.Receipts.Merchants[id].EmailBuyer && !c.Mail.Enabled() {
@@ -356,10 +356,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Payments.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	if err := c.CNP.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	// The merchants' credentials are checked here, not first at start;
 	// the payment page's URL, when not given, Start makes from public_url.
@@ -368,7 +368,7 @@ func (c *Config) Validate() error {
 		acfg.PaymentPageURL = "https://switch.invalid/pay"
 	}
 	if err := acfg.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	merchants := map[string]bool{}
 	for _, m := range c.Payments.Merchants {
@@ -388,7 +388,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if _, err := routing.New(c.Routing, c.linkNames()); err != nil {
-		errs = append(errs, fmt.Errorf("config: routing: %w", err))
+		errs = append(errs, eachPrefixed("config: routing: ", err)...)
 	}
 	return errors.Join(errs...)
 }

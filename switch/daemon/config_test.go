@@ -1,12 +1,14 @@
 package daemon_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tulpar-switch/tulpar/switch/callbacks"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
@@ -170,4 +172,25 @@ func TestConfigMailNeedsAServer(t *testing.T) {
 	require.ErrorContains(t, err, "config: receipts.merchants."+switchtest.Merchant+".email_buyer: needs mail")
 	c.Mail = mailer.Config{Host: "smtp.example.kz", Security: "tls", From: "nope"}
 	require.ErrorContains(t, c.Validate(), `config: mail: from: "nope"`)
+}
+
+// A section with several mistakes names each with its full key, every line
+// starting "config: ", not just the first line of the section's errors.
+func TestConfigEveryLineNamesItsKey(t *testing.T) {
+	c, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	c.Callbacks.Merchants = map[string]callbacks.Target{
+		"a": {Secret: "s"},
+		"b": {URL: "ftp://shop.kz/cb", Secret: "s", Method: "PUT"},
+	}
+	c.Mail = mailer.Config{Host: "smtp.example.kz", Security: "tls", From: "nope"}
+	err := c.Validate()
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	for _, l := range lines {
+		require.True(t, strings.HasPrefix(l, "config: "), "a line without its prefix: %q in\n%s", l, err)
+	}
+	require.Contains(t, lines, "config: callbacks: merchants.a.url: required")
+	require.Contains(t, lines, "config: callbacks: merchants.b.url: must be an absolute http or https URL")
+	require.Contains(t, lines, `config: callbacks: merchants.b.method: "PUT": must be GET or POST`)
+	require.NotContains(t, err.Error(), "callbacks: callbacks:")
 }
