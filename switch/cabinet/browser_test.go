@@ -37,7 +37,6 @@ var (
 // by export or by report. The main pages are photographed at desktop and
 // phone widths on the way (-screenshots DIR).
 func TestBrowserCabinet(t *testing.T) {
-	exe := switchtest.EnsureChromium(t)
 	s := newStack(t)
 	var mine []*order.Order
 	for i, amount := range []int64{1_000_000, 150_000, 1, 425_050, 89_900, 1_200_000} {
@@ -45,7 +44,7 @@ func TestBrowserCabinet(t *testing.T) {
 	}
 	declined := s.declined(switchtest.Merchant, 50_000)
 	theirs := s.paid(Rival, 777_700, false)
-	ctx := newChrome(t, exe, s.TLS)
+	ctx := newChrome(t, s.TLS)
 	base := s.D.CabinetURL()
 	require.True(t, strings.HasPrefix(base, "https://"), base)
 	require.NoError(t, os.MkdirAll(*screenshotDir, 0o755))
@@ -312,29 +311,13 @@ func shootSettings(t *testing.T, ctx context.Context, base string) {
 	shoot(t, ctx, "settings")
 }
 
-// newChrome starts headless Chromium trusting the cabinet's test
-// certificate, and only it: its public key is the one whose errors are
-// ignored (Chromium has no trust store a test can add the CA to).
-func newChrome(t *testing.T, exe string, cert *switchtest.TLS) context.Context {
+// newChrome starts the harness's headless Chromium trusting the cabinet's
+// test certificate, and only it: its public key is the one whose errors
+// are ignored (Chromium has no trust store a test can add the CA to).
+func newChrome(t *testing.T, cert *switchtest.TLS) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.Flag("ignore-certificate-errors-spki-list", cert.SPKI()),
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1440, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-	})
-	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900)), "starting Chromium at %s", exe)
+	ctx := switchtest.NewChrome(t, chromedp.Flag("ignore-certificate-errors-spki-list", cert.SPKI()), chromedp.WindowSize(1440, 900))
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900)), "starting Chromium")
 	return ctx
 }
 

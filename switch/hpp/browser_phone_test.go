@@ -65,10 +65,9 @@ const panLayoutJS = `(function () {
 // issuer's reason; and a buyer who ticks "remember this card" leaves it
 // stored for the shop's customer. Each state is a screenshot for review.
 func TestBrowserPhoneWidths(t *testing.T) {
-	exe := ensureChromium(t)
 	s := newStack(t, func(c *daemon.Config) { c.Payments.Merchants[0].MaxAttempts = 3 })
 	shop := newShop(t)
-	ctx := newChrome(t, exe)
+	ctx := newChrome(t)
 	dir := *screenshots
 	if dir == "" {
 		dir = t.TempDir()

@@ -24,10 +24,9 @@ import (
 // frictionless card in the same browser. The bank is issuersim over a real
 // ISO 8583 link, so "paid" means the simulated issuer approved.
 func TestBrowserPaysWithChallenge(t *testing.T) {
-	exe := ensureChromium(t)
 	s := newStack(t)
 	shop := newShop(t)
-	ctx := newChrome(t, exe)
+	ctx := newChrome(t)
 
 	t.Run("challenge card, two-stage", func(t *testing.T) {
 		o := s.register(orderSpec{lang: "ru", twoStage: true, returnURL: shop.URL + "/return?cart=7", failURL: shop.URL + "/fail"})
@@ -84,9 +83,8 @@ func TestBrowserPaysWithChallenge(t *testing.T) {
 // the table the server put in the form, and refuses, as the server does, a
 // card number no brand claims.
 func TestBrowserBrandBadges(t *testing.T) {
-	exe := ensureChromium(t)
 	s := newStack(t)
-	ctx := newChrome(t, exe)
+	ctx := newChrome(t)
 	openForm(t, ctx, s, s.register(orderSpec{lang: "en"}))
 
 	for _, b := range routing.Brands() {
@@ -165,34 +163,12 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	return v
 }
 
-// newChrome starts headless Chromium with a fresh profile; it is closed
-// when the test ends.
-func newChrome(t *testing.T, exe string) context.Context {
+// newChrome starts the harness's headless Chromium on a phone-sized
+// window; it is closed when the test ends.
+func newChrome(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox, // root in a container
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(360, 740),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-	})
-	require.NoError(t, chromedp.Do(ctx), "starting Chromium at %s", exe)
+	ctx := switchtest.NewChrome(t, chromedp.WindowSize(360, 740))
+	require.NoError(t, chromedp.Do(ctx), "starting Chromium")
 	return ctx
 }
 
@@ -234,6 +210,3 @@ func (s *shop) wait(t *testing.T, st *stack, orderID, path string) url.Values {
 		return nil
 	}
 }
-
-// ensureChromium is the shared harness's (switchtest.EnsureChromium).
-func ensureChromium(t *testing.T) string { return switchtest.EnsureChromium(t) }
