@@ -15,7 +15,7 @@ import (
 // shows in the order's history. Memory only, bounded: an answer later than
 // the window is still journaled, without its order.
 //
-// At 600 operations a second its 150-second window holds over 100,000
+// At 600 operations a second a 150-second window held over 100,000
 // exchanges, which made it the biggest thing in the switch's heap (and,
 // at the switch's GOGC of 400, five times that in the resident set). An
 // exchange is kept in a few dozen bytes: the bank and match key as a
@@ -42,6 +42,10 @@ type recentSent struct {
 	key uint64
 	at  int64
 }
+
+// recentWindow is how many exchange timeouts an exchange is remembered
+// after it was sent.
+const recentWindow = 4
 
 // maxRecent bounds the memory a burst can take: at 2,000 exchanges a
 // second it still covers several minutes.
