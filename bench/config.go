@@ -25,6 +25,8 @@ const (
 	ScenarioReference = "reference"
 )
 
+// The disk scenario is ScenarioDisk, in disk.go.
+
 // Config is one benchmark run as `tulpar bench` gives it: the scenario, the
 // load, what to compare it with and what to write down. Its fields are the
 // command's flags, and Validate's errors name the flag.
@@ -60,6 +62,12 @@ type Config struct {
 	// Progress, when set (a terminal), gets a progress line once a second,
 	// rewritten in place.
 	Progress io.Writer
+
+	// Dir and Pages shape the disk scenario: the directory whose disk it
+	// measures (the switch's data directory), and the pages each commit
+	// writes before its first fdatasync (default DefaultDiskPages).
+	Dir   string
+	Pages int
 
 	// DrainTimeout bounds the wait, after the measured run, for the
 	// system's store-and-forward queues to empty (--self). Default 2m.
@@ -130,8 +138,19 @@ func (c Config) Validate() error {
 			return errors.New("sim: needs --self (for a running simulator use --scenario iso --iso-addr)")
 		}
 	case ScenarioReference:
+	case ScenarioDisk:
+		switch {
+		case c.Start != nil:
+			return errors.New("disk: measures the disk of --data alone; without --self")
+		case c.Dir == "":
+			return errors.New("disk: --data required: a directory on the disk to measure (the switch's data directory)")
+		case c.Pages < 0 || c.Pages > diskFilePage/2:
+			return fmt.Errorf("disk: --pages: %d is not between 1 and %d", c.Pages, diskFilePage/2)
+		case c.Reference:
+			return errors.New("disk: --reference compares authorizations; a commit is not one")
+		}
 	default:
-		return fmt.Errorf("scenario: %q is not e2e, iso, sim or reference", c.Scenario)
+		return fmt.Errorf("scenario: %q is not e2e, iso, sim, reference or disk", c.Scenario)
 	}
 	return nil
 }

@@ -96,6 +96,17 @@ type scenario struct {
 // to the addresses in c.
 func (c Config) scenario(ctx context.Context, sys *System) (*scenario, error) {
 	switch {
+	case c.Scenario == ScenarioDisk:
+		pages := c.Pages
+		if pages == 0 {
+			pages = DefaultDiskPages
+		}
+		d, err := openDiskCommits(c.Dir, pages)
+		if err != nil {
+			return nil, err
+		}
+		return &scenario{target: d.commit, close: d.close,
+			report: NewReport(ScenarioDisk, fmt.Sprintf("%d random 4 KiB pages + fdatasync, then one page + fdatasync (a bbolt commit's writes), in %s", pages, c.Dir))}, nil
 	case c.Scenario == ScenarioE2E:
 		return c.e2e(sys)
 	case c.Scenario == ScenarioISO && sys != nil:

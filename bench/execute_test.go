@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,7 +32,12 @@ func TestConfigValidate(t *testing.T) {
 		{"sim needs a system", Config{Scenario: ScenarioSim, Load: load, ISOAddr: "127.0.0.1:1"}, "sim: needs --self"},
 		{"sim", Config{Scenario: ScenarioSim, Load: load, Start: start}, ""},
 		{"reference", Config{Scenario: ScenarioReference, Load: load}, ""},
-		{"unknown scenario", Config{Scenario: "nope", Load: load}, `scenario: "nope" is not e2e, iso, sim or reference`},
+		{"unknown scenario", Config{Scenario: "nope", Load: load}, `scenario: "nope" is not e2e, iso, sim, reference or disk`},
+		{"disk", Config{Scenario: ScenarioDisk, Load: load, Dir: "/var/lib/tulpar"}, ""},
+		{"disk needs a directory", Config{Scenario: ScenarioDisk, Load: load}, "disk: --data required"},
+		{"disk without the switch", Config{Scenario: ScenarioDisk, Load: load, Dir: "/d", Start: start}, "disk: measures the disk of --data alone; without --self"},
+		{"disk with too many pages", Config{Scenario: ScenarioDisk, Load: load, Dir: "/d", Pages: 9000}, "disk: --pages: 9000 is not between 1 and 8192"},
+		{"disk has no reference", Config{Scenario: ScenarioDisk, Load: load, Dir: "/d", Reference: true}, "disk: --reference compares authorizations"},
 		{"bad load", Config{Scenario: ScenarioReference, Load: Options{Model: Closed{}, Requests: 1}}, "clients: must be at least 1"},
 	}
 	for _, tc := range tests {
@@ -141,4 +147,30 @@ func TestExecuteStopsAtAFailedStart(t *testing.T) {
 	_, err := Execute(context.Background(), Config{Scenario: ScenarioSim, Load: Options{Model: Closed{Clients: 1}, Requests: 1},
 		Start: func(context.Context) (*System, error) { return nil, errors.New("no bank today") }})
 	require.ErrorContains(t, err, "no bank today")
+}
+
+// TestExecuteDisk: the disk scenario commits in a file of its own in the
+// directory, reports the commits' latency with no authorizations line, and
+// leaves nothing behind.
+func TestExecuteDisk(t *testing.T) {
+	dir := t.TempDir()
+	rep, err := Execute(context.Background(), Config{Scenario: ScenarioDisk, Dir: dir, Pages: 3,
+		Load: Options{Model: Closed{Clients: 2}, Requests: 40}})
+	require.NoError(t, err)
+	require.Equal(t, int64(40), rep.Result.OK)
+	require.Zero(t, rep.Result.Errors)
+	require.Contains(t, rep.Result.Kinds, "commit")
+	require.Contains(t, rep.Target, "3 random 4 KiB pages + fdatasync, then one page + fdatasync")
+	var out bytes.Buffer
+	rep.Write(&out)
+	require.NotContains(t, out.String(), "authorizations/s")
+	require.NoFileExists(t, filepath.Join(dir, DiskFile))
+
+	// A file of that name already there is not the scenario's to overwrite.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, DiskFile), []byte("mine"), 0o600))
+	_, err = Execute(context.Background(), Config{Scenario: ScenarioDisk, Dir: dir, Load: Options{Model: Closed{Clients: 1}, Requests: 1}})
+	require.ErrorContains(t, err, "disk: ")
+	b, err := os.ReadFile(filepath.Join(dir, DiskFile))
+	require.NoError(t, err)
+	require.Equal(t, "mine", string(b))
 }

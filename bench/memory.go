@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,10 +24,18 @@ type MemoryStats struct {
 	RSSMax        uint64  `json:"rss_max_bytes"`
 	SlopeMBPerMin float64 `json:"heap_live_slope_mb_per_min"`
 	RSSSlope      float64 `json:"rss_slope_mb_per_min"`
-	// RSSGrowthAfterMinute is how much the resident set grew from the
-	// first sample a minute into the run to the last, in percent: flat
-	// memory is a small number (0 for runs shorter than a minute).
+	// RSSGrowthAfterMinute is how much the resident set grew after the
+	// first minute of the run, in percent: from RSSSecondMinute, the
+	// median of the samples in the run's second minute, to RSSLastMinute,
+	// the median of those in its last (the two overlap in a run shorter
+	// than two minutes; 0 for one shorter than a minute). Flat memory is a
+	// small number. Medians, not single samples: the resident set swings
+	// by tens of MB from one second to the next (a GC cycle, the mapped
+	// file's pages released each second), so two single samples said more
+	// about when they fell than about growth.
 	RSSGrowthAfterMinute float64 `json:"rss_growth_after_first_minute_percent"`
+	RSSSecondMinute      uint64  `json:"rss_second_minute_median_bytes,omitempty"`
+	RSSLastMinute        uint64  `json:"rss_last_minute_median_bytes,omitempty"`
 	// DataFileFirst and DataFileLast are the switch's data file's size at
 	// the first and last sample (--self; 0 otherwise), DataFileSlope its
 	// growth fitted over the run.
@@ -158,13 +167,35 @@ func (s *MemorySampler) Stop() *MemoryStats {
 		}
 		st.DataFileSlope = slope(s.at, sizes) * 60 / (1 << 20)
 	}
+	end := s.at[len(s.at)-1]
+	var second, last []uint64
 	for i, at := range s.at {
 		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], HeapLive: s.heap[i], DataFile: data[i]})
-		if at >= time.Minute && st.RSSGrowthAfterMinute == 0 && s.rss[i] > 0 && i < len(s.at)-1 {
-			st.RSSGrowthAfterMinute = 100 * (float64(st.RSSLast) - float64(s.rss[i])) / float64(s.rss[i])
+		if end < time.Minute || s.rss[i] == 0 {
+			continue
+		}
+		if at >= time.Minute && at < 2*time.Minute {
+			second = append(second, s.rss[i])
+		}
+		if at > end-time.Minute {
+			last = append(last, s.rss[i])
 		}
 	}
+	if len(second) > 0 && len(last) > 0 {
+		st.RSSSecondMinute, st.RSSLastMinute = median(second), median(last)
+		st.RSSGrowthAfterMinute = 100 * (float64(st.RSSLastMinute) - float64(st.RSSSecondMinute)) / float64(st.RSSSecondMinute)
+	}
 	return st
+}
+
+// median of xs, which it sorts.
+func median(xs []uint64) uint64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return xs[n/2-1]/2 + xs[n/2]/2
 }
 
 // slope is the least-squares slope of ys over xs, in units per second.

@@ -24,8 +24,8 @@ func WritePlot(w io.Writer, m *MemoryStats) error {
 		data[i] = float64(p.DataFile) / (1 << 20)
 	}
 	title := fmt.Sprintf("memory over %.0f s (a run under a minute has no growth figure)", xs[len(xs)-1])
-	if xs[len(xs)-1] > 60 {
-		title = fmt.Sprintf("memory: resident set %+.1f%% after the first minute", m.RSSGrowthAfterMinute)
+	if m.RSSSecondMinute > 0 {
+		title = fmt.Sprintf("resident set %+.1f%% after the first minute (medians)", m.RSSGrowthAfterMinute)
 	}
 	g := chart.Chart{
 		Title:  title,

@@ -9,17 +9,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestWritePlot: two minutes of samples make a PNG of the curve, and the
-// growth after the first minute is measured from the first sample past it.
+// TestWritePlot: four minutes of samples make a PNG of the curve, and the
+// growth after the first minute is measured from the median of the
+// second minute to that of the last.
 func TestWritePlot(t *testing.T) {
 	s := &MemorySampler{stop: make(chan struct{})}
-	for i := range 120 {
+	for i := range 240 {
 		s.at = append(s.at, time.Duration(i+1)*time.Second)
-		s.rss = append(s.rss, uint64(100+i/2)<<20) // +0.5 MB a second
+		s.rss = append(s.rss, uint64(200+i)<<19) // 100 MB, +0.5 MB a second
 		s.heap = append(s.heap, 20<<20)
 	}
 	m := s.Stop()
-	require.InDelta(t, 100*float64(159-129)/129, m.RSSGrowthAfterMinute, 0.01) // 129 MB at 60 s, 159 MB at the end
+	// The second minute is the samples at 60..119 s, median 89.5 s: 144.25
+	// MB; the last is 181..240 s, median 210.5 s: 204.75 MB.
+	require.Equal(t, uint64(577)<<18, m.RSSSecondMinute)
+	require.Equal(t, uint64(819)<<18, m.RSSLastMinute)
+	require.InDelta(t, 100*(204.75-144.25)/144.25, m.RSSGrowthAfterMinute, 0.01)
 	require.Zero(t, m.DataFileLast, "no data file sampled")
 	var buf bytes.Buffer
 	require.NoError(t, WritePlot(&buf, m))
@@ -27,6 +32,40 @@ func TestWritePlot(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1024, img.Bounds().Dx())
 	require.Error(t, WritePlot(&buf, &MemoryStats{}), "no samples, no plot")
+}
+
+// TestRSSGrowthIgnoresSpikes: a resident set that is level but for a spike
+// in the sample a minute in and another in the last sample grew by
+// nothing; two single samples would have called it -50% or +100%.
+func TestRSSGrowthIgnoresSpikes(t *testing.T) {
+	s := &MemorySampler{stop: make(chan struct{})}
+	for i := range 600 {
+		s.at = append(s.at, time.Duration(i+1)*time.Second)
+		rss := uint64(150) << 20
+		if i+1 == 60 || i+1 == 600 {
+			rss *= 2
+		}
+		s.rss = append(s.rss, rss)
+		s.heap = append(s.heap, 20<<20)
+	}
+	m := s.Stop()
+	require.Zero(t, m.RSSGrowthAfterMinute)
+	require.Equal(t, uint64(300)<<20, m.RSSLast)
+	require.Equal(t, uint64(300)<<20, m.RSSMax)
+}
+
+// TestRSSGrowthNeedsAMinute: a run shorter than a minute reports no
+// growth after it.
+func TestRSSGrowthNeedsAMinute(t *testing.T) {
+	s := &MemorySampler{stop: make(chan struct{})}
+	for i := range 59 {
+		s.at = append(s.at, time.Duration(i+1)*time.Second)
+		s.rss = append(s.rss, uint64(100+i)<<20)
+		s.heap = append(s.heap, 20<<20)
+	}
+	m := s.Stop()
+	require.Zero(t, m.RSSGrowthAfterMinute)
+	require.Zero(t, m.RSSSecondMinute)
 }
 
 // TestDataFileOverTime: with a data file to size (--self) every sample

@@ -98,7 +98,10 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "scenario %s: %s\n", r.Scenario, r.Target)
 	fmt.Fprintf(w, "%s, GOMAXPROCS %d, %d CPUs; %s\n\n", r.GoVersion, r.GOMAXPROCS, r.NumCPU, describeLoad(r.Result))
 	writeResult(w, r.Result)
-	fmt.Fprintf(w, "\nauthorizations/s: %.0f\n", r.AuthorizationsPerSecond)
+	fmt.Fprintln(w)
+	if r.Scenario != ScenarioDisk {
+		fmt.Fprintf(w, "authorizations/s: %.0f\n", r.AuthorizationsPerSecond)
+	}
 	if len(r.Result.ErrorKinds) > 0 {
 		fmt.Fprintf(w, "errors by kind: %s\n", formatCounts(r.Result.ErrorKinds))
 	} else {
@@ -132,8 +135,9 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "\nmemory (%d samples after warm-up): heap live %s → %s (max %s, slope %+.2f MB/min); RSS %s → %s (max %s, slope %+.2f MB/min)\n",
 			m.Samples, mb(m.HeapLiveFirst), mb(m.HeapLiveLast), mb(m.HeapLiveMax), m.SlopeMBPerMin,
 			mb(m.RSSFirst), mb(m.RSSLast), mb(m.RSSMax), m.RSSSlope)
-		if m.RSSGrowthAfterMinute != 0 {
-			fmt.Fprintf(w, "RSS growth after the first minute: %+.1f%%\n", m.RSSGrowthAfterMinute)
+		if m.RSSSecondMinute > 0 {
+			fmt.Fprintf(w, "RSS growth after the first minute: %+.1f%% (median of the second minute %s, of the last %s)\n",
+				m.RSSGrowthAfterMinute, mb(m.RSSSecondMinute), mb(m.RSSLastMinute))
 		}
 		if rt := m.Runtime; rt != nil && rt.Total > 0 {
 			fmt.Fprintf(w, "Go runtime at the end: %s held (heap objects %s, free heap kept %s, unused in spans %s, stacks %s)\n",

@@ -19,7 +19,7 @@ import (
 type benchFlags struct {
 	scenario, url, token, user, password, isoAddr, dialect, acquirer string
 	self, separate, signOn, json, reference                          bool
-	clients, workers, conns                                          int
+	clients, workers, conns, pages                                   int
 	rate                                                             float64
 	duration, warmup, drainTimeout                                   time.Duration
 	requests, amount                                                 int64
@@ -34,7 +34,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.scenario, "scenario", "e2e", "what to load: e2e (merchant API: register.do, paymentorder.do, deposit.do, refund.do, in the --mix), "+
 		"iso (0100s straight at a bank: through Tulpar's link with --self, else a raw client at --iso-addr), "+
 		"sim (--self only: a raw client at the simulated bank, the simulator's own capacity), "+
-		"reference (the bare moov-io/iso8583-connection round trip to a minimal echo server on loopback)")
+		"reference (the bare moov-io/iso8583-connection round trip to a minimal echo server on loopback), "+
+		"disk (no switch: a bbolt commit's writes and fdatasyncs on the disk of --data, the floor under each journal commit)")
 	fs.BoolVar(&f.self, "self", false, "start the switch, two simulated banks and the 3-D Secure simulator in this process "+
 		"(journal durable, in --data) and measure them; the load generator shares the machine")
 	fs.BoolVar(&f.separate, "separate", false, "--self: run the simulated banks and the 3-D Secure simulator in a child process "+
@@ -64,12 +65,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.declineCard, "decline-card", "4000000000000044", "e2e: the card of the decline share (the simulators' lost card: 41)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the measured run, warm-up included, to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile (pprof) at the end of the run to this file")
-	fs.StringVar(&f.dataDir, "data", "", "--self: data directory of the switch (default: a temporary directory, removed afterwards)")
+	fs.StringVar(&f.dataDir, "data", "", "--self: data directory of the switch (default: a temporary directory, removed afterwards); "+
+		"disk: the directory whose disk is measured (required)")
+	fs.IntVar(&f.pages, "pages", bench.DefaultDiskPages, "disk: pages each commit writes before its first fdatasync")
 	fs.StringVar(&f.plot, "plot", "", "write the run's memory over time (resident set and live heap) as a PNG to this file")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", bench.DefaultDrainTimeout, "--self: after the run, wait at most this long for the queued advices, reversals and callbacks to be sent (reported as the drain)")
 	fs.StringVar(&f.logLvl, "log-level", "warn", "--self: log level of the switch and simulators (logs go to stderr); info costs throughput")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tulpar bench [--self] [--scenario e2e|iso|sim|reference] [--clients N | --rate R] [--duration D] [--requests N] [--reference] [--json]")
+		fmt.Fprintln(stderr, "Usage: tulpar bench [--self] [--scenario e2e|iso|sim|reference|disk] [--clients N | --rate R] [--duration D] [--requests N] [--reference] [--json]")
 		fmt.Fprintln(stderr, "\nMeasures authorizations per second and their latency (HDR histograms: p50, p90, p99, p99.9, max),")
 		fmt.Fprintln(stderr, "errors by kind and, with --self, the journal entries written. A live progress line goes to stderr")
 		fmt.Fprintln(stderr, "when it is a terminal. Exits 1 when any measured operation failed.")
@@ -78,6 +81,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "  tulpar bench --self --rate 1000 --duration 10m        # latency at a fixed rate, memory trend")
 		fmt.Fprintln(stderr, "  tulpar bench --self --scenario iso                    # Tulpar's link layer and the simulated bank alone")
 		fmt.Fprintln(stderr, "  tulpar bench --url http://switch:8080 --token T       # a running switch")
+		fmt.Fprintln(stderr, "  tulpar bench --scenario disk --data /var/lib/tulpar --clients 1  # the disk's floor under each commit")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -136,6 +140,9 @@ func (f *benchFlags) config(stderr io.Writer) (bench.Config, error) {
 		Mix: mix, Card: f.card, DeclineCard: f.declineCard, Amount: f.amount,
 		ISOAddr: f.isoAddr, Dialect: f.dialect, AcquirerID: f.acquirer, SignOn: f.signOn, Conns: f.conns,
 		CPUProfile: f.cpuProfile, MemProfile: f.memProfile, DrainTimeout: f.drainTimeout,
+	}
+	if f.scenario == bench.ScenarioDisk {
+		cfg.Dir, cfg.Pages = f.dataDir, f.pages
 	}
 	if ff, ok := stderr.(*os.File); ok && term.IsTerminal(int(ff.Fd())) {
 		cfg.Progress = stderr
