@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/tulpar-switch/tulpar/switch/saf"
 
 	"go.yaml.in/yaml/v3"
 
@@ -381,6 +384,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Fiscal.Validate(); err != nil {
 		errs = append(errs, eachPrefixed("config: ", err)...)
+	}
+	// Receipts travel on the store-and-forward queue, whose own limit
+	// dead-letters an item first: a larger fiscal limit would never apply.
+	if safMax := cmp.Or(c.SAF.MaxAttempts, saf.DefaultMaxAttempts); safMax > 0 && c.Fiscal.MaxAttempts > safMax {
+		errs = append(errs, fmt.Errorf("config: fiscal.max_attempts: %d is more than saf.max_attempts (%d), which receipts also obey; raise saf.max_attempts or lower this", c.Fiscal.MaxAttempts, safMax))
 	}
 	for _, id := range slices.Sorted(maps.Keys(c.Fiscal.Merchants)) {
 		if !merchants[id] {

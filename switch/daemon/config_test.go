@@ -159,6 +159,12 @@ fiscal:
 	require.ErrorContains(t, err, "config: fiscal: merchants.shop.tax_rate: required")
 	require.ErrorContains(t, err, "config: fiscal.merchants.ghost: not a payments merchant")
 	require.NotContains(t, err.Error(), "merchants.ghost.")
+
+	// A fiscal limit above the queue's would never apply.
+	c.Fiscal.MaxAttempts = 30
+	require.ErrorContains(t, c.Validate(), "config: fiscal.max_attempts: 30 is more than saf.max_attempts (20), which receipts also obey")
+	c.SAF.MaxAttempts = 40
+	require.NotContains(t, c.Validate().Error(), "fiscal.max_attempts")
 }
 
 // Mail that has nowhere to go is refused at --check, naming the key.

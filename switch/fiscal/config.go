@@ -20,7 +20,7 @@ type Config struct {
 	Merchants map[string]Merchant `yaml:"merchants"`
 	// MaxAttempts is how many attempts a receipt gets before it moves to
 	// the dead letters. Default 20. The store-and-forward queue's own
-	// saf.max_attempts applies too: the smaller wins.
+	// saf.max_attempts applies too, so the switch refuses a larger value.
 	MaxAttempts int `yaml:"max_attempts"`
 	// Timeout bounds one call to the fiscal service (connect, send, its
 	// answer). Default 15s. saf.attempt_timeout bounds a whole attempt,

@@ -1,15 +1,15 @@
 package fiscal_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/fiscal"
@@ -37,10 +37,15 @@ func startSim(t *testing.T, cfg fiscalsim.Config) *fiscalsim.Server {
 	return sim
 }
 
-// withFiscal configures the test merchant's fiscalization at sim.
+// withFiscal configures the test merchant's fiscalization at sim. The
+// store-and-forward queue's own limit is raised to maxAttempts when lower:
+// receipts obey both.
 func withFiscal(simURL string, maxAttempts int, preauth bool) func(*daemon.Config) {
 	rate := 12
 	return func(c *daemon.Config) {
+		if maxAttempts > cmp.Or(c.SAF.MaxAttempts, saf.DefaultMaxAttempts) {
+			c.SAF.MaxAttempts = maxAttempts
+		}
 		c.Fiscal = fiscal.Config{MaxAttempts: maxAttempts, Timeout: 2 * time.Second, Merchants: map[string]fiscal.Merchant{
 			switchtest.Merchant: {URL: simURL, Login: simLogin, Password: simPassword, PosID: simPos, SectionID: 1,
 				TaxRate: &rate, Email: "receipts@shop.example.kz", FiscalizePreauth: preauth},
