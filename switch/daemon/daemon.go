@@ -139,6 +139,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		// its reversal), its callbacks, its fiscal receipts: the rest of a
 		// bank's queue goes at once, as its payments do.
 		PerOrder: true,
+		Update:   d.journal.Update,
 	}, kinds, log.With().Str("component", "saf").Logger(), d.reg)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: saf: %w", err)

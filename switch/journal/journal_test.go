@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -448,4 +449,54 @@ func TestMetricsRegistration(t *testing.T) {
 	// sharing counters.
 	_, err = Open(filepath.Join(t.TempDir(), "second.db"), Options{Registerer: reg})
 	require.Error(t, err)
+}
+
+// TestUpdateSharesARound: Update runs a write with no entries in the
+// writer's next round, in the same bbolt transaction as the entries queued
+// beside it, and hands back its own error unwrapped.
+func TestUpdateSharesARound(t *testing.T) {
+	j, _ := mustOpen(t, Options{})
+	release, first := blockWriter(t, j)
+	var updateTx, appendTx atomic.Int64
+	updated, appended := make(chan error, 1), make(chan error, 1)
+	go func() {
+		updated <- j.Update(func(tx *bolt.Tx) error {
+			updateTx.Store(int64(tx.ID()))
+			b, err := tx.CreateBucketIfNotExists([]byte("queue"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("head"), []byte("claimed"))
+		})
+	}()
+	go func() {
+		_, err := j.AppendTx(context.Background(), []Entry{testEntry(1, 1)}, func(tx *bolt.Tx, _ []uint64) error {
+			appendTx.Store(int64(tx.ID()))
+			return nil
+		})
+		appended <- err
+	}()
+	// Both wait behind the blocked round; then one round takes both.
+	waitFor(t, "both queued", func() bool { return len(j.reqs) == 2 })
+	release()
+	require.NoError(t, <-first)
+	require.NoError(t, <-updated)
+	require.NoError(t, <-appended)
+	require.Equal(t, appendTx.Load(), updateTx.Load(), "one transaction")
+	require.NoError(t, j.DB().View(func(tx *bolt.Tx) error {
+		require.Equal(t, "claimed", string(tx.Bucket([]byte("queue")).Get([]byte("head"))))
+		return nil
+	}))
+
+	boom := errors.New("boom")
+	err := j.Update(func(tx *bolt.Tx) error {
+		require.NoError(t, tx.Bucket([]byte("queue")).Put([]byte("head"), []byte("garbage")))
+		return boom
+	})
+	require.Same(t, boom, err, "its own error, as bolt.DB.Update returns it")
+	require.NoError(t, j.DB().View(func(tx *bolt.Tx) error {
+		require.Equal(t, "claimed", string(tx.Bucket([]byte("queue")).Get([]byte("head"))), "rolled back")
+		return nil
+	}))
+	require.ErrorContains(t, j.Update(func(*bolt.Tx) error { panic("bug") }), "panic: bug")
 }

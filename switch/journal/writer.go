@@ -120,6 +120,24 @@ func (j *Journal) AppendTx(ctx context.Context, entries []Entry, fn TxFunc) ([]u
 	}
 }
 
+// Update runs fn in the writer's next commit round, with no entries of
+// its own, and returns once that round is durable: bolt.DB.Update for
+// writes that need no entry (the store-and-forward queue's steps), sharing
+// the round's fsyncs with everyone else's instead of taking the file's one
+// write lock between rounds. fn follows TxFunc's rules; its own error is
+// returned as it is.
+func (j *Journal) Update(fn func(*bolt.Tx) error) error {
+	var fnErr error
+	_, err := j.AppendTx(context.Background(), nil, func(tx *bolt.Tx, _ []uint64) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	if err != nil && fnErr != nil {
+		return fnErr
+	}
+	return err
+}
+
 // writer is the only goroutine that writes entries. Each round it takes
 // every request waiting in the queue (up to MaxBatchEntries) and commits them
 // in one transaction; while it fsyncs, the next callers queue up, so the batch

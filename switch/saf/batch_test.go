@@ -2,6 +2,7 @@ package saf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestBatchRetryHoldsTheRest: a batch is delivered in queue order; when an
@@ -134,4 +136,42 @@ func TestBatchPerOrder(t *testing.T) {
 	assert.True(t, overtaken.Load(), "B's items went while A's was in flight")
 	assert.Equal(t, []seen{{a1, 1, false}, {a2, 1, false}, {a3, 1, false}, {a3, 2, true}, {a4, 1, false}}, got["A"])
 	assert.Equal(t, []seen{{b1, 1, false}, {b2, 1, false}}, got["B"], "another order's items are not held by A's retry")
+}
+
+// TestStepsThroughTheCallersWriter: with Config.Update the queue writes
+// only through it (the switch's journal writer), and a commit that runs
+// each step twice (a group commit retried without another caller's failed
+// function) delivers every item once and leaves the queue drained.
+func TestStepsThroughTheCallersWriter(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	var calls atomic.Int64
+	cfg := fastConfig()
+	cfg.Update = func(fn func(*bolt.Tx) error) error {
+		calls.Add(1)
+		retried := errors.New("another caller's function failed: the round runs again")
+		if err := db.Update(func(tx *bolt.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return retried
+		}); !errors.Is(err, retried) {
+			return err
+		}
+		return db.Update(fn)
+	}
+	rec := newRecorder(16)
+	q := mustNew(t, db, cfg, rec)
+	var want []uint64
+	for i := range 6 {
+		want = append(want, mustEnqueue(t, q, "halyk", fmt.Sprintf("order-%d", i)))
+	}
+	require.EqualValues(t, 6, calls.Load(), "each Enqueue")
+	mustStart(t, q)
+	got := rec.waitDelivered(t, len(want))
+	assert.ElementsMatch(t, want, ids(got), "each item once")
+	for _, it := range got {
+		assert.Equal(t, 1, it.Attempts, "a first attempt, not a repeat")
+	}
+	waitFor(t, "queue drained", func() bool { return len(mustPending(t, q, "halyk")) == 0 })
+	require.Greater(t, calls.Load(), int64(6), "the worker's steps")
 }

@@ -35,7 +35,7 @@ func newMetrics(q *Queue, reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"queue"}),
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tulpar_saf_commits_total",
-			Help: "Transactions a queue's worker committed, each recording a batch of outcomes and claiming the next batch.",
+			Help: "Steps a queue's worker committed, each recording a batch of outcomes and claiming the next batch (in the switch, inside the journal's commit rounds).",
 		}, []string{"queue"}),
 	}
 	if reg != nil {

@@ -62,7 +62,7 @@ func (q *Queue) Retry(ctx context.Context, id uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err := q.cfg.Update(func(tx *bolt.Tx) error {
 		dead := tx.Bucket(bucketDead)
 		v := dead.Get(u64(id))
 		if v == nil {

@@ -94,6 +94,15 @@ type Config struct {
 	// be retried then ends only its order's part of the batch. The next
 	// batch still starts at the head, so a head in backoff holds the queue.
 	PerOrder bool
+	// Update runs fn in a write transaction on the queue's file and
+	// commits it; default: the file's own (bolt.DB.Update). A caller whose
+	// file has a group-committing writer gives its own, so that the
+	// queue's steps share that writer's commits and their fsyncs instead
+	// of taking bbolt's one write lock between them (the switch: the
+	// journal's writer, where each step had been a commit of its own, a
+	// quarter of all commits at 600 payments a second). fn is written to
+	// be run again if a commit is retried, and blocks on nothing.
+	Update func(fn func(*bolt.Tx) error) error
 	// Jitter turns a nominal backoff into the delay actually waited, so that
 	// banks coming back do not see every switch retry in step. Default:
 	// uniform in [d/2, d]. Tests pass the identity for determinism.
@@ -233,6 +242,9 @@ func New(db *bolt.DB, cfg Config, deliver Deliverer, log zerolog.Logger, reg pro
 	if err != nil {
 		return nil, fmt.Errorf("saf: open buckets: %w", err)
 	}
+	if cfg.Update == nil {
+		cfg.Update = db.Update
+	}
 	q := &Queue{
 		db:      db,
 		cfg:     cfg,
@@ -301,7 +313,7 @@ func (q *Queue) Enqueue(ctx context.Context, it Item) (uint64, error) {
 		return 0, err
 	}
 	var id uint64
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err := q.cfg.Update(func(tx *bolt.Tx) error {
 		var err error
 		id, err = q.EnqueueTx(tx, it)
 		return err

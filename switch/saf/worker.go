@@ -183,8 +183,8 @@ func (q *Queue) step(bank string, done []*attempt, claim int, force bool) ([]*at
 		wait    time.Duration
 		events  []func()
 	)
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		events = events[:0] // Update does not retry, but keep fn idempotent
+	err := q.cfg.Update(func(tx *bolt.Tx) error {
+		events = events[:0] // a group-committing Update may run fn again: start over
 		claimed, wait = nil, 0
 		b, err := tx.Bucket(bucketPending).CreateBucketIfNotExists([]byte(bank))
 		if err != nil {
