@@ -168,9 +168,11 @@
 // journal opens it and runs its transactions. Writes to any bucket happen
 // inside a TxFunc of AppendTx (the journal's transaction hooks: payments'
 // commit, store-and-forward's EnqueueTx, callbacks' InTx, the daily
-// reports' scheduler) or, for the
-// queue's own bookkeeping, in bbolt transactions of the package that owns
-// the bucket; no package writes another's bucket.
+// reports' scheduler), or of Update, the same round without entries (the
+// store-and-forward workers' steps), or, for what is set up once or rarely
+// (buckets at start, RRN reservations, the cabinet's users), in bbolt
+// transactions of the package that owns the bucket; no package writes
+// another's bucket.
 //
 //	bucket            owner (writer)        holds
 //	journal           switch/journal        seq → entry (the hash chain)

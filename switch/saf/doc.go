@@ -18,7 +18,10 @@
 // due items behind it (up to Config.Batch), counts their attempts on disk,
 // calls Deliver for each in turn, and records the outcomes in the same write
 // transaction that takes the next batch: one commit for a batch, not one for
-// every item, which is what lets the queue keep up with a busy switch. An
+// every item, which is what lets the queue keep up with a busy switch. That
+// transaction is Config.Update's: the switch runs it in the journal writer's
+// next round, beside the payments' entries, so the queue adds no commit of
+// its own. An
 // item to be retried ends its batch; the items claimed behind it are not
 // tried and get their attempt back when the outcomes are recorded.
 // Outcomes:
