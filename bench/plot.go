@@ -25,7 +25,7 @@ func WritePlot(w io.Writer, m *MemoryStats) error {
 	}
 	title := fmt.Sprintf("memory over %.0f s (a run under a minute has no growth figure)", xs[len(xs)-1])
 	if m.RSSSecondMinute > 0 {
-		title = fmt.Sprintf("resident set %+.1f%% after the first minute (medians)", m.RSSGrowthAfterMinute)
+		title = fmt.Sprintf("RSS %+.1f%% after the first minute (medians)", m.RSSGrowthAfterMinute)
 	}
 	g := chart.Chart{
 		Title:  title,
