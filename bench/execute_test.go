@@ -164,6 +164,8 @@ func TestExecuteDisk(t *testing.T) {
 	var out bytes.Buffer
 	rep.Write(&out)
 	require.NotContains(t, out.String(), "authorizations/s")
+	require.Zero(t, rep.AuthorizationsPerSecond, "commits are not authorizations, in --json either")
+	require.Positive(t, rep.Result.Throughput)
 	require.NoFileExists(t, filepath.Join(dir, DiskFile))
 
 	// A file of that name already there is not the scenario's to overwrite.

@@ -26,7 +26,8 @@ type Report struct {
 	Result     *Result   `json:"result"`
 	// AuthorizationsPerSecond counts the operations that carried an
 	// authorization to a bank (the merchant-API mix) or, for the ISO
-	// scenarios, every successful exchange.
+	// scenarios, every successful exchange; 0 for the disk scenario, whose
+	// commits a second are Result.Throughput.
 	AuthorizationsPerSecond float64 `json:"authorizations_per_second"`
 	// Reference is the bare moov-io/iso8583-connection round trip
 	// measured in the same run with the same concurrency; Ratio is
