@@ -43,5 +43,10 @@ func TestRBSMixKeepsFewOrdersToRefund(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Positive(t, refunds.Load(), "refunds of earlier purchases")
-	require.Len(t, mix.worker(0).paid, maxPaid)
+	// 270 purchases or so, against room for maxPaid: the list is full but
+	// for the refunds of the last few operations (the mix is random: a
+	// refund at the very end leaves it one short).
+	paid := len(mix.worker(0).paid)
+	require.LessOrEqual(t, paid, maxPaid)
+	require.GreaterOrEqual(t, paid, maxPaid-8)
 }
