@@ -23,9 +23,10 @@ const (
 	// ScenarioReference: the bare moov-io/iso8583-connection round trip to
 	// a minimal echo server on loopback.
 	ScenarioReference = "reference"
+	// ScenarioDisk: no switch, one durable commit as bbolt writes one on
+	// the disk of Dir (disk.go).
+	ScenarioDisk = "disk"
 )
-
-// The disk scenario is ScenarioDisk, in disk.go.
 
 // Config is one benchmark run as `tulpar bench` gives it: the scenario, the
 // load, what to compare it with and what to write down. Its fields are the

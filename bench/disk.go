@@ -9,16 +9,6 @@ import (
 	"sync"
 )
 
-// ScenarioDisk: the durable commit of the data directory's disk alone, as
-// bbolt makes one (package journal's writer commits every round so): Pages
-// 4 KiB pages written at random places in a file, an fdatasync, then one
-// page (bbolt's meta page) and a second fdatasync. No switch runs: it is
-// the floor under each commit the journal makes on that disk, and a
-// payment waits for three in series (the order, the bank exchange's
-// write-ahead, its outcome). One writer, as bbolt has: with more clients
-// than one, operations queue for it as the journal's callers do.
-const ScenarioDisk = "disk"
-
 // DefaultDiskPages is what one commit of the switch wrote at half of peak
 // on the 2-vCPU test machine (2026-12-07): about 36 bbolt pages, nine
 // buckets' leaf, branch and root each, and a few more.
@@ -33,6 +23,15 @@ const (
 // removed at the end.
 const DiskFile = "tulpar-bench-disk.tmp"
 
+// diskCommits is the disk scenario (ScenarioDisk): the durable commit of
+// the data directory's disk alone, as bbolt makes one (the journal's
+// writer commits every round so): Pages 4 KiB pages written at random
+// places in a file, an fdatasync, then one page (bbolt's meta page) and a
+// second fdatasync. No switch runs: it is the floor under each commit the
+// journal makes on that disk, and a payment waits for three in series (the
+// order, the bank exchange's write-ahead, its outcome). One writer, as
+// bbolt has: with more clients than one, operations queue for it as the
+// journal's callers do.
 type diskCommits struct {
 	mu    sync.Mutex
 	f     *os.File
