@@ -64,11 +64,14 @@ type Config struct {
 	// rewritten in place.
 	Progress io.Writer
 
-	// Dir and Pages shape the disk scenario: the directory whose disk it
-	// measures (the switch's data directory), and the pages each commit
-	// writes before its first fdatasync (default DefaultDiskPages).
-	Dir   string
-	Pages int
+	// Dir, Pages and Adjacent shape the disk scenario: the directory
+	// whose disk it measures (the switch's data directory), the pages each
+	// commit writes before its first fdatasync (default
+	// DefaultDiskPages), and whether they go side by side in one write
+	// (as an append-only log's) instead of at random places (as bbolt's).
+	Dir      string
+	Pages    int
+	Adjacent bool
 
 	// DrainTimeout bounds the wait, after the measured run, for the
 	// system's store-and-forward queues to empty (--self). Default 2m.

@@ -101,12 +101,15 @@ func (c Config) scenario(ctx context.Context, sys *System) (*scenario, error) {
 		if pages == 0 {
 			pages = DefaultDiskPages
 		}
-		d, err := openDiskCommits(c.Dir, pages)
+		d, err := openDiskCommits(c.Dir, pages, c.Adjacent)
 		if err != nil {
 			return nil, err
 		}
-		return &scenario{target: d.commit, close: d.close,
-			report: NewReport(ScenarioDisk, fmt.Sprintf("%d random 4 KiB pages + fdatasync, then one page + fdatasync (a bbolt commit's writes), in %s", pages, c.Dir))}, nil
+		what := fmt.Sprintf("%d random 4 KiB pages + fdatasync, then one page + fdatasync (a bbolt commit's writes), in %s", pages, c.Dir)
+		if c.Adjacent {
+			what = fmt.Sprintf("%d adjacent 4 KiB pages in one write + fdatasync, then one page + fdatasync (a bbolt commit's bytes, placed as a log's), in %s", pages, c.Dir)
+		}
+		return &scenario{target: d.commit, close: d.close, report: NewReport(ScenarioDisk, what)}, nil
 	case c.Scenario == ScenarioE2E:
 		return c.e2e(sys)
 	case c.Scenario == ScenarioISO && sys != nil:

@@ -176,3 +176,38 @@ func TestExecuteDisk(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "mine", string(b))
 }
+
+// The disk scenario's pages: at random places, or side by side with
+// --adjacent. A commit changes the first byte of each page it writes, so
+// the pages it wrote are those no longer zero.
+func TestDiskCommitPlacesPages(t *testing.T) {
+	written := func(adjacent bool) []int64 {
+		d, err := openDiskCommits(t.TempDir(), 8, adjacent)
+		require.NoError(t, err)
+		defer d.close()
+		_, err = d.commit(context.Background(), 0)
+		require.NoError(t, err)
+		var pages []int64
+		page := make([]byte, diskPage)
+		for pg := int64(2); pg < diskFilePage; pg++ { // 0 and 1: the metas
+			_, err := d.f.ReadAt(page, pg*diskPage)
+			require.NoError(t, err)
+			if page[0] != 0 {
+				pages = append(pages, pg)
+			}
+		}
+		return pages
+	}
+	adjacent := written(true)
+	require.Len(t, adjacent, 8)
+	require.Equal(t, adjacent[0]+7, adjacent[7], "one stretch: %v", adjacent)
+	random := written(false)
+	require.Len(t, random, 8) // 8 of 16,382 pages: the same twice is unlikely, and the seed is fixed
+	require.Greater(t, random[7]-random[0], int64(7), "apart: %v", random)
+
+	rep, err := Execute(context.Background(), Config{Scenario: ScenarioDisk, Dir: t.TempDir(), Pages: 4, Adjacent: true,
+		Load: Options{Model: Closed{Clients: 1}, Requests: 5}})
+	require.NoError(t, err)
+	require.Equal(t, int64(5), rep.Result.OK)
+	require.Contains(t, rep.Target, "4 adjacent 4 KiB pages in one write + fdatasync")
+}

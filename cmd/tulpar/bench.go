@@ -18,7 +18,7 @@ import (
 // (bench.Execute); --self's world is switch/demo's (demo.SelfBench).
 type benchFlags struct {
 	scenario, url, token, user, password, isoAddr, dialect, acquirer string
-	self, separate, signOn, json, reference                          bool
+	self, separate, signOn, json, reference, adjacent                bool
 	clients, workers, conns, pages                                   int
 	rate                                                             float64
 	duration, warmup, drainTimeout                                   time.Duration
@@ -68,6 +68,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.dataDir, "data", "", "--self: data directory of the switch (default: a temporary directory, removed afterwards); "+
 		"disk: the directory whose disk is measured (required)")
 	fs.IntVar(&f.pages, "pages", bench.DefaultDiskPages, "disk: pages each commit writes before its first fdatasync")
+	fs.BoolVar(&f.adjacent, "adjacent", false, "disk: write each commit's pages side by side in one write (as an append-only log would) instead of at random places (as bbolt's freelist places them)")
 	fs.StringVar(&f.plot, "plot", "", "write the run's memory over time (resident set and live heap) as a PNG to this file")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", bench.DefaultDrainTimeout, "--self: after the run, wait at most this long for the queued advices, reversals and callbacks to be sent (reported as the drain)")
 	fs.StringVar(&f.logLvl, "log-level", "warn", "--self: log level of the switch and simulators (logs go to stderr); info costs throughput")
@@ -142,7 +143,7 @@ func (f *benchFlags) config(stderr io.Writer) (bench.Config, error) {
 		CPUProfile: f.cpuProfile, MemProfile: f.memProfile, DrainTimeout: f.drainTimeout,
 	}
 	if f.scenario == bench.ScenarioDisk {
-		cfg.Dir, cfg.Pages = f.dataDir, f.pages
+		cfg.Dir, cfg.Pages, cfg.Adjacent = f.dataDir, f.pages, f.adjacent
 	}
 	if ff, ok := stderr.(*os.File); ok && term.IsTerminal(int(ff.Fd())) {
 		cfg.Progress = stderr
