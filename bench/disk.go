@@ -35,8 +35,8 @@ const DiskFile = "tulpar-bench-disk.tmp"
 //
 // With adjacent the same pages go side by side at a random place, in one
 // write: the commit an append-only log would make of the same bytes. On
-// the 2-vCPU test machine (2026-12-07) 36 pages cost 0.42-0.45 ms a
-// commit at p50 so against 1.58-1.65 ms at random places: its disk
+// the 2-vCPU test machine (2026-12-07) 36 pages placed so cost 0.42-0.45
+// ms a commit at p50, against 1.58-1.65 ms at random places: its disk
 // charges for each separate stretch written, and bbolt's freelist
 // scatters a commit's pages (about 29 stretches for 35 pages in the
 // switch's commits at 600 operations a second).
