@@ -2,18 +2,22 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/paylinks"
+	"github.com/tulpar-switch/tulpar/switch/payments"
 )
 
 // PaymentLinks keeps the merchants' payment links and invoices
 // (paylinks.Service).
 type PaymentLinks interface {
-	Create(ctx context.Context, l paylinks.Link) (*paylinks.Link, error)
+	// CreateWith commits with the new link what with makes of it: the
+	// answer and its idempotency receipt.
+	CreateWith(ctx context.Context, l paylinks.Link, with func(*paylinks.Link) (payments.Record, error)) (*paylinks.Link, error)
 	Get(merchant, code string) (*paylinks.Link, error)
 	Disable(ctx context.Context, merchant, code string) (*paylinks.Link, error)
 	State(ctx context.Context, l *paylinks.Link) (paylinks.State, error)
@@ -211,8 +215,32 @@ func (c *call) v1CreateLink() {
 		}
 		l.ExpiresAt = t
 	}
-	made, err := c.s.cfg.PaymentLinks.Create(c.r.Context(), l)
-	c.linkAnswer(&v, made, err, http.StatusCreated)
+	if v.key == "" {
+		made, err := c.s.cfg.PaymentLinks.CreateWith(c.r.Context(), l, nil)
+		c.linkAnswer(&v, made, err, http.StatusCreated)
+		return
+	}
+	// With a key, the answer and its receipt commit with the link: a
+	// crash after the link alone would let the retry make a second one.
+	var body []byte
+	_, err := c.s.cfg.PaymentLinks.CreateWith(c.r.Context(), l, func(made *paylinks.Link) (payments.Record, error) {
+		obj, err := c.linkJSON(made)
+		if err != nil {
+			return payments.Record{}, err
+		}
+		body, _ = json.Marshal(obj)
+		req := c.reqPayload
+		if c.reqJournaled {
+			req = nil
+		}
+		return c.s.svc.ReceiptRecord(*v.receipt(c.merchant.Merchant), "", req, c.answerPayload(http.StatusCreated, body)), nil
+	})
+	if err != nil {
+		c.linkAnswer(&v, nil, err, 0)
+		return
+	}
+	c.release(&v)
+	c.send(http.StatusCreated, body)
 }
 
 func (c *call) v1GetLink() {

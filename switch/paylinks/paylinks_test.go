@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -19,8 +20,10 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/paylinks"
@@ -400,4 +403,51 @@ func TestDisableClosesOpenOrders(t *testing.T) {
 	ans := w.Pay(id, switchtest.Visa)
 	require.NotEqual(t, "0", fmt.Sprint(ans["errorCode"]), "and cannot be paid: %v", ans)
 	require.Equal(t, order.StatusDeclined, w.Order(id).Status)
+}
+
+// TestCreateWithCommitsTogether: what CreateWith's caller keeps with a
+// new link (the API's answer and idempotency receipt) commits in the
+// link's transaction, or neither does.
+func TestCreateWithCommitsTogether(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	svc := w.D.PaymentLinks()
+	l := paylinks.Link{Merchant: switchtest.Merchant, Amount: 5000, Description: "Coffee"}
+	key := payments.ReceiptKey{Merchant: switchtest.Merchant, Key: "together", RequestHash: []byte{7}}
+	var code string
+	answer := func(made *paylinks.Link) (payments.Record, error) {
+		code = made.Code
+		return w.D.Payments().ReceiptRecord(key, "", nil, []byte(`{"code":"`+made.Code+`"}`)), nil
+	}
+
+	refused := errors.New("the receipt cannot be written")
+	_, err := svc.CreateWith(ctx, l, func(made *paylinks.Link) (payments.Record, error) {
+		r, err := answer(made)
+		r.Put = func(*bolt.Tx) error { return refused }
+		return r, err
+	})
+	require.ErrorIs(t, err, refused)
+	_, err = svc.Get(switchtest.Merchant, code)
+	require.ErrorIs(t, err, paylinks.ErrNotFound, "no link without its receipt")
+	rec, err := w.D.Payments().Receipt(switchtest.Merchant, "together")
+	require.NoError(t, err)
+	require.Nil(t, rec)
+
+	made, err := svc.CreateWith(ctx, l, answer)
+	require.NoError(t, err)
+	require.Equal(t, code, made.Code)
+	rec, err = w.D.Payments().Receipt(switchtest.Merchant, "together")
+	require.NoError(t, err)
+	require.Equal(t, `{"code":"`+made.Code+`"}`, string(rec.Answer))
+	var linkSeq uint64
+	require.NoError(t, w.D.Journal().Iterate(1, func(e journal.Entry) error {
+		if e.Channel == order.ChannelPaymentLink {
+			linkSeq = e.Seq
+		}
+		return nil
+	}))
+	next, err := w.D.Journal().Get(linkSeq + 1)
+	require.NoError(t, err)
+	require.Equal(t, order.ChannelAPI, next.Channel, "the link's entry, then the answer's, in one append")
+	require.Equal(t, `{"code":"`+made.Code+`"}`, string(next.Payload))
 }

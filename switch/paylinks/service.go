@@ -111,6 +111,15 @@ func QueueKey(merchant string) string { return "invoice:" + merchant }
 // queues the invoice mail in the same commit. Input errors are
 // FieldErrors.
 func (s *Service) Create(ctx context.Context, l Link) (*Link, error) {
+	return s.CreateWith(ctx, l, nil)
+}
+
+// CreateWith is Create committing with the link what with makes of it,
+// once its code and creation time are set (with nil: nothing): the API's
+// answer and its idempotency receipt, so that a crash cannot keep the
+// link and lose the receipt, and a retry with the same key make a second
+// link. with may run more than once (a code taken is drawn again).
+func (s *Service) CreateWith(ctx context.Context, l Link, with func(*Link) (payments.Record, error)) (*Link, error) {
 	now := s.d.Now().UTC()
 	if l.Currency == "" {
 		l.Currency = "398"
@@ -129,9 +138,21 @@ func (s *Service) Create(ctx context.Context, l Link) (*Link, error) {
 		l.ExpiresAt = l.ExpiresAt.UTC()
 	}
 	mail := l.Email != "" && s.d.Queue != nil && s.d.Mail != nil
-	err := s.write(ctx, &l, func(tx *bolt.Tx) error {
+	var rec payments.Record
+	if with != nil {
+		var err error
+		if rec, err = with(&l); err != nil {
+			return nil, err
+		}
+	}
+	err := s.write(ctx, &l, rec.Entries, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketLinks).Get([]byte(l.Code)) != nil {
 			return errCollision
+		}
+		if rec.Put != nil {
+			if err := rec.Put(tx); err != nil {
+				return err
+			}
 		}
 		if !mail {
 			return nil
@@ -141,7 +162,7 @@ func (s *Service) Create(ctx context.Context, l Link) (*Link, error) {
 		return err
 	})
 	if errors.Is(err, errCollision) { // 59 bits: never, but never twice
-		return s.Create(ctx, l)
+		return s.CreateWith(ctx, l, with)
 	}
 	if err != nil {
 		return nil, err
@@ -151,15 +172,15 @@ func (s *Service) Create(ctx context.Context, l Link) (*Link, error) {
 
 var errCollision = errors.New("paylinks: code taken")
 
-// write stores l with a journal entry holding it, and runs also in the
-// same transaction.
-func (s *Service) write(ctx context.Context, l *Link, also func(tx *bolt.Tx) error) error {
+// write stores l with a journal entry holding it, followed by more, and
+// runs also in the same transaction.
+func (s *Service) write(ctx context.Context, l *Link, more []journal.Entry, also func(tx *bolt.Tx) error) error {
 	b, err := json.Marshal(l)
 	if err != nil {
 		return err
 	}
 	e := journal.Entry{Direction: journal.Internal, Channel: order.ChannelPaymentLink, Payload: b}
-	_, err = s.d.Journal.AppendTx(ctx, []journal.Entry{e}, func(tx *bolt.Tx, _ []uint64) error {
+	_, err = s.d.Journal.AppendTx(ctx, append([]journal.Entry{e}, more...), func(tx *bolt.Tx, _ []uint64) error {
 		bk, err := tx.CreateBucketIfNotExists(bucketLinks)
 		if err != nil {
 			return err
@@ -237,7 +258,7 @@ func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, er
 		return l, err
 	}
 	l.DisabledAt = s.d.Now().UTC()
-	if err := s.write(ctx, l, nil); err != nil {
+	if err := s.write(ctx, l, nil, nil); err != nil {
 		return nil, err
 	}
 	// Its orders still waiting for a card close too: a buyer who opened
@@ -392,7 +413,7 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		break
 	}
 	l.OrderCount++
-	err = s.write(ctx, l, func(tx *bolt.Tx) error {
+	err = s.write(ctx, l, nil, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketOrders)
 		if err != nil {
 			return err

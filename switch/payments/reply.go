@@ -193,17 +193,34 @@ func (s *Service) Receipt(merchant, key string) (*Receipt, error) {
 	return rec, nil
 }
 
-// RecordReceipt keeps an answer as the receipt of k, with the request and
-// answer's journal entries, in one commit (request nil when a commit
+// Record is what keeps an answer: its journal entries and a write in the
+// same transaction. A service whose change is not the payment core's (a
+// payment link's creation) commits it with that change, so that the
+// change and its idempotency receipt are on disk together or not at all.
+type Record struct {
+	Entries []journal.Entry
+	Put     func(tx *bolt.Tx) error
+}
+
+// ReceiptRecord is the Record of an answer kept as the receipt of k, with
+// the request and answer's journal entries (request nil when a commit
 // already carried it).
-func (s *Service) RecordReceipt(ctx context.Context, k ReceiptKey, orderID string, request, answer []byte) error {
+func (s *Service) ReceiptRecord(k ReceiptKey, orderID string, request, answer []byte) Record {
 	rec := Receipt{RequestHash: k.RequestHash, Answer: answer, OrderID: orderID, Created: s.d.Now().UTC()}
 	var es []journal.Entry
 	if request != nil {
 		es = append(es, journal.Entry{Direction: journal.In, Channel: order.ChannelAPI, OrderID: orderID, Payload: request})
 	}
 	es = append(es, journal.Entry{Direction: journal.Out, Channel: order.ChannelAPI, OrderID: orderID, Payload: answer})
-	_, err := s.d.Journal.AppendTx(detach(ctx), es, func(tx *bolt.Tx, _ []uint64) error { return putReceipt(tx, &k, rec) })
+	return Record{Entries: es, Put: func(tx *bolt.Tx) error { return putReceipt(tx, &k, rec) }}
+}
+
+// RecordReceipt keeps an answer as the receipt of k, with the request and
+// answer's journal entries, in one commit (request nil when a commit
+// already carried it).
+func (s *Service) RecordReceipt(ctx context.Context, k ReceiptKey, orderID string, request, answer []byte) error {
+	r := s.ReceiptRecord(k, orderID, request, answer)
+	_, err := s.d.Journal.AppendTx(detach(ctx), r.Entries, func(tx *bolt.Tx, _ []uint64) error { return r.Put(tx) })
 	if err != nil {
 		return fmt.Errorf("payments: idempotency receipt: %w", storageErr(err))
 	}
