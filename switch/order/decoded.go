@@ -74,7 +74,7 @@ func (o *Order) CopyDecoded() (*Order, bool) {
 	}
 	if o.Registration != nil {
 		reg := *o.Registration
-		r.strings(reg.Status)
+		r.strings(reg.Status, reg.Deciding)
 		c.Registration = &reg
 	}
 	if o.Stored != nil {

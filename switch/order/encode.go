@@ -240,6 +240,7 @@ func (e *encoder) order(o *Order) {
 		e.key("registration")
 		e.open('{')
 		e.strOmit("status", r.Status)
+		e.strOmit("deciding", r.Deciding)
 		e.close('}')
 	}
 	if st := o.Stored; st != nil {

@@ -186,6 +186,12 @@ type Registration struct {
 	// Status is "" until the merchant decides, then RegistrationKept or
 	// RegistrationDropped.
 	Status string `json:"status,omitempty"`
+	// Deciding is the decision whose reversal of the hold is at the bank:
+	// written ahead with the reversal, so that a crash before its outcome
+	// is recorded does not lose what the merchant asked for. It becomes
+	// Status when the reversal stands, and is cleared when the bank
+	// declines it.
+	Deciding string `json:"deciding,omitempty"`
 }
 
 // StoredCard is the switch's one record of a card kept for a merchant's

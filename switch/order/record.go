@@ -196,8 +196,9 @@ func Decode(b []byte) (*Order, error) {
 type orderJSON struct {
 	plainOrder
 	Registration *struct {
-		Status string `json:"status"`
-		CardID string `json:"card_id"`
+		Status   string `json:"status"`
+		Deciding string `json:"deciding"`
+		CardID   string `json:"card_id"`
 	} `json:"registration"`
 }
 
@@ -207,7 +208,7 @@ type plainOrder Order
 func (v *orderJSON) order() Order {
 	o := Order(v.plainOrder)
 	if r := v.Registration; r != nil {
-		o.Registration = &Registration{Status: r.Status}
+		o.Registration = &Registration{Status: r.Status, Deciding: r.Deciding}
 		if r.CardID != "" && o.Stored == nil {
 			o.Stored = &StoredCard{ID: r.CardID}
 		}

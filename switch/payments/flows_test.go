@@ -375,6 +375,7 @@ func TestCardRegistration(t *testing.T) {
 	o, err := h.svc.Get(ctx, reg.ID)
 	require.NoError(t, err)
 	require.Empty(t, o.Registration.Status)
+	require.Empty(t, o.Registration.Deciding, "nor leaves one going ahead")
 	require.Nil(t, o.Stored)
 	h.Bank.SetKnobs(issuersim.Knobs{})
 

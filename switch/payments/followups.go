@@ -157,13 +157,23 @@ func (s *Service) CompleteRegistration(ctx context.Context, r FollowUpRequest, k
 		if err != nil {
 			return nil, err
 		}
-		return s.cancel(ctx, r, o, n, pan, rp, func(n *order.Order, opID string) {
-			n.Registration.Status = decision
-			if keep {
-				n.Stored = &order.StoredCard{ID: uuid.NewString(), Op: opID}
-			}
-		})
+		n.Registration.Deciding = decision
+		return s.cancel(ctx, r, o, n, pan, rp, decideRegistration)
 	})
+}
+
+// decideRegistration records, once the reversal opID of a registration's
+// hold stands, the decision it carried out (Registration.Deciding): the
+// flow's own, or the one a crash left written ahead (settleUnrecorded).
+func decideRegistration(n *order.Order, opID string) {
+	r := n.Registration
+	if r == nil || r.Deciding == "" {
+		return
+	}
+	r.Status, r.Deciding = r.Deciding, ""
+	if r.Status == order.RegistrationKept {
+		n.Stored = &order.StoredCard{ID: uuid.NewString(), Op: opID}
+	}
 }
 
 // cancel sends the reversal; stands, when set, changes the order further
@@ -207,6 +217,9 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 	p.ResponseCode, p.ActionCode = resp.ResponseCode, order.ActionForDE39(resp.ResponseCode)
 	approved := iso.LookupResponseCode(resp.ResponseCode).Approved
 	p.Status = order.OpDeclined
+	if !approved && n.Registration != nil {
+		n.Registration.Deciding = "" // a declined reversal decides nothing
+	}
 	if approved {
 		p.Status = order.OpApproved
 		order.ApplyCancel(n, p.Amount)
