@@ -42,6 +42,35 @@ func TestRecentExchangesPerBank(t *testing.T) {
 	require.Empty(t, r.lookup("halyk", answer))
 }
 
+// TestRecentExchangesTurnOver: the window turns over many times its
+// ring's size; what is inside it is found, what left it is not, and the
+// text ids leave with their exchanges.
+func TestRecentExchangesTurnOver(t *testing.T) {
+	r := recentExchanges{window: 3000 * time.Millisecond}
+	start := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	msg := func(i int) *iso.Message {
+		return &iso.Message{MTI: "0200", STAN: fmt.Sprintf("%06d", i), TerminalID: "00000001"}
+	}
+	id := func(i int) string {
+		if i%10 == 0 {
+			return fmt.Sprintf("ORDER-%d", i) // kept as text
+		}
+		return fmt.Sprintf("0193a1c2-7f00-7abc-9def-%012x", i)
+	}
+	const total = 20_000
+	for i := range total {
+		r.add("halyk", msg(i), id(i), start.Add(time.Duration(i)*time.Millisecond))
+	}
+	require.Equal(t, 3000, r.n, "a millisecond apart, a 3 s window holds 3,000")
+	require.Len(t, r.ring, 4096, "grown to hold them, no more")
+	require.Len(t, r.texts, 300, "a tenth are texts, and those that left went with them")
+	for _, i := range []int{total - 1, total - 1500, total - 3000} {
+		require.Equal(t, id(i), r.lookup("halyk", msg(i)), "exchange %d", i)
+	}
+	require.Empty(t, r.lookup("halyk", msg(total-3001)), "left the window")
+	require.Empty(t, r.lookup("halyk", msg(10)))
+}
+
 // BenchmarkRecentExchanges: what the window costs the heap, in bytes an
 // exchange it holds, and the time of an add. 90,000 held is 150 s at 600
 // exchanges a second.
@@ -75,4 +104,69 @@ func BenchmarkRecentExchanges(b *testing.B) {
 	}
 	b.ReportMetric(perHeld, "heap-B/held")
 	runtime.KeepAlive(r)
+}
+
+// BenchmarkRecentExchangesChurn: the heap a full window holds once it
+// has turned over several times, as at steady load (90,000 held, a
+// minute at 1,500 exchanges a second), in bytes an exchange held.
+//
+//	go test ./switch/payments -run '^$' -bench RecentExchangesChurn -benchmem
+func BenchmarkRecentExchangesChurn(b *testing.B) {
+	const held = 90_000
+	msgs := make([]*iso.Message, 4*held)
+	for i := range msgs {
+		msgs[i] = &iso.Message{MTI: "0200", STAN: fmt.Sprintf("%06d", i%1_000_000), TerminalID: fmt.Sprintf("T%07d", i/1_000_000)}
+	}
+	start := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	tick := time.Millisecond
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r := &recentExchanges{window: held * tick}
+	i := 0
+	for ; i < 10*held; i++ {
+		r.add("halyk", msgs[i%len(msgs)], "0193a1c2-7f00-7abc-9def-0123456789ab", start.Add(time.Duration(i)*tick))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perHeld := float64(after.HeapAlloc-before.HeapAlloc) / held
+	b.ResetTimer()
+	for ; b.Loop(); i++ {
+		r.add("halyk", msgs[i%len(msgs)], "0193a1c2-7f00-7abc-9def-0123456789ab", start.Add(time.Duration(i)*tick))
+	}
+	b.ReportMetric(perHeld, "heap-B/held")
+	runtime.KeepAlive(r)
+}
+
+// BenchmarkRecentLookup: a late answer's lookup in a full window (a
+// minute at 720 exchanges a second, as 600 operations make), found 15 s
+// back from the newest (one exchange timeout late), and a message that
+// matches nothing (the whole window walked).
+//
+//	go test ./switch/payments -run '^$' -bench RecentLookup
+func BenchmarkRecentLookup(b *testing.B) {
+	const held = 43_200
+	r := &recentExchanges{window: time.Hour}
+	start := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	msg := func(i int) *iso.Message {
+		return &iso.Message{MTI: "0200", STAN: fmt.Sprintf("%06d", i), TerminalID: "00000001"}
+	}
+	for i := range held {
+		r.add("halyk", msg(i), "0193a1c2-7f00-7abc-9def-0123456789ab", start.Add(time.Duration(i)))
+	}
+	late, none := msg(held-15*720), msg(held+1)
+	b.Run("late", func(b *testing.B) {
+		for b.Loop() {
+			if r.lookup("halyk", late) == "" {
+				b.Fatal("not found")
+			}
+		}
+	})
+	b.Run("none", func(b *testing.B) {
+		for b.Loop() {
+			if r.lookup("halyk", none) != "" {
+				b.Fatal("found")
+			}
+		}
+	})
 }
