@@ -198,6 +198,15 @@ func (c *call) finish() {
 
 // answerPayload is an answer as the journal keeps it: the endpoint, the
 // HTTP status and the body (a receipt replays the last two).
+// requestToJournal is the request's journal payload, nil when a commit
+// already carried it.
+func (c *call) requestToJournal() []byte {
+	if c.reqJournaled {
+		return nil
+	}
+	return c.reqPayload
+}
+
 func (c *call) answerPayload(status int, body []byte) []byte {
 	b, _ := json.Marshal(answerRecord{c.endpoint, status, body})
 	return b
@@ -254,10 +263,7 @@ func (c *call) write(status int, body []byte, key *payments.ReceiptKey) {
 		c.send(status, body)
 		return
 	}
-	req := c.reqPayload
-	if c.reqJournaled {
-		req = nil
-	}
+	req := c.requestToJournal()
 	ans := c.answerPayload(status, body)
 	var err error
 	if key != nil {

@@ -229,11 +229,7 @@ func (c *call) v1CreateLink() {
 			return payments.Record{}, err
 		}
 		body, _ = json.Marshal(obj)
-		req := c.reqPayload
-		if c.reqJournaled {
-			req = nil
-		}
-		return c.s.svc.ReceiptRecord(*v.receipt(c.merchant.Merchant), "", req, c.answerPayload(http.StatusCreated, body)), nil
+		return c.s.svc.ReceiptRecord(*v.receipt(c.merchant.Merchant), "", c.requestToJournal(), c.answerPayload(http.StatusCreated, body)), nil
 	})
 	if err != nil {
 		c.linkAnswer(&v, nil, err, 0)

@@ -122,7 +122,7 @@ func (s *Service) Cancel(ctx context.Context, r FollowUpRequest) (*Result, error
 		if err != nil {
 			return nil, err
 		}
-		return s.cancel(ctx, r, o, n, pan, rp, nil)
+		return s.cancel(ctx, r, o, n, pan, rp)
 	})
 }
 
@@ -158,14 +158,16 @@ func (s *Service) CompleteRegistration(ctx context.Context, r FollowUpRequest, k
 			return nil, err
 		}
 		n.Registration.Deciding = decision
-		return s.cancel(ctx, r, o, n, pan, rp, decideRegistration)
+		return s.cancel(ctx, r, o, n, pan, rp)
 	})
 }
 
-// decideRegistration records, once the reversal opID of a registration's
-// hold stands, the decision it carried out (Registration.Deciding): the
-// flow's own, or the one a crash left written ahead (settleUnrecorded).
-func decideRegistration(n *order.Order, opID string) {
+// reversalStands records on n what a reversal opID that stands (approved,
+// or queued as an advice) carries out besides releasing the amount: a
+// registration's decision written ahead with it (Registration.Deciding),
+// whether the flow records the outcome (cancel) or recovery does after a
+// crash (settleUnrecorded).
+func reversalStands(n *order.Order, opID string) {
 	r := n.Registration
 	if r == nil || r.Deciding == "" {
 		return
@@ -176,9 +178,18 @@ func decideRegistration(n *order.Order, opID string) {
 	}
 }
 
-// cancel sends the reversal; stands, when set, changes the order further
-// in the commit that records the reversal as standing.
-func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply, stands func(n *order.Order, opID string)) (*Result, error) {
+// reversalDeclined records on n that a reversal the bank declined decided
+// nothing: the merchant may ask again.
+func reversalDeclined(n *order.Order) {
+	if n.Registration != nil {
+		n.Registration.Deciding = ""
+	}
+}
+
+// cancel sends the reversal, and records with its outcome what a reversal
+// that stands or is declined changes besides (reversalStands,
+// reversalDeclined).
+func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Order, pan string, rp *reply) (*Result, error) {
 	auth := o.AuthOp()
 	amount := r.Amount
 	if amount == 0 {
@@ -201,9 +212,7 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 		p.Status, p.ActionCode = order.OpQueued, order.ActionApproved
 		order.ApplyCancel(n, p.Amount)
 		n.ActionCode = order.ActionApproved
-		if stands != nil {
-			stands(n, op.ID)
-		}
+		reversalStands(n, op.ID)
 		advice := *m
 		advice.MTI = iso.MTIReversalAdvice
 		err := s.commit(ctx, change{o: n, prev: prev, reply: rp, final: true,
@@ -216,17 +225,14 @@ func (s *Service) cancel(ctx context.Context, r FollowUpRequest, o, n *order.Ord
 	}
 	p.ResponseCode, p.ActionCode = resp.ResponseCode, order.ActionForDE39(resp.ResponseCode)
 	approved := iso.LookupResponseCode(resp.ResponseCode).Approved
-	p.Status = order.OpDeclined
-	if !approved && n.Registration != nil {
-		n.Registration.Deciding = "" // a declined reversal decides nothing
-	}
 	if approved {
 		p.Status = order.OpApproved
 		order.ApplyCancel(n, p.Amount)
 		n.ActionCode = order.ActionApproved
-		if stands != nil {
-			stands(n, op.ID)
-		}
+		reversalStands(n, op.ID)
+	} else {
+		p.Status = order.OpDeclined
+		reversalDeclined(n)
 	}
 	err = s.commit(ctx, change{o: n, prev: prev, reply: rp, final: approved,
 		entries: []journal.Entry{s.isoEntry(n, auth.Bank, journal.In, resp)}})

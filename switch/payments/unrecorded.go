@@ -197,26 +197,22 @@ func (s *Service) settleUnrecorded(n *order.Order, op *order.Operation, pan stri
 	switch op.Type {
 	case order.OpReversal:
 		auth := n.Op(op.Of)
-		// A registration's decision, written ahead with its reversal,
-		// holds when the reversal does (decideRegistration).
 		switch {
 		case resp != nil && !approved:
 			op.Status = order.OpDeclined
-			if n.Registration != nil {
-				n.Registration.Deciding = ""
-			}
+			reversalDeclined(n)
 			return queued{}, false
 		case resp != nil:
 			op.Status = order.OpApproved
 			order.ApplyCancel(n, op.Amount)
-			decideRegistration(n, op.ID)
+			reversalStands(n, op.ID)
 			return queued{}, false
 		}
 		// Unanswered: the cancel stands, as an advice the bank cannot refuse.
 		op.Status, op.ActionCode = order.OpQueued, order.ActionApproved
 		adv := s.reversalMessage(n, auth, pan, op.Amount, true, op.STAN)
 		order.ApplyCancel(n, op.Amount)
-		decideRegistration(n, op.ID)
+		reversalStands(n, op.ID)
 		return queued{op.Bank, op.ID, order.KindReversalAdvice, adv}, true
 	case order.OpCompletion:
 		auth := n.Op(op.Of)
