@@ -423,7 +423,7 @@ func (c *call) rbsRefund() {
 	}
 	key := ""
 	if ext != "" {
-		key = "rbs-refund:" + ext
+		key = order.RefundIdemKey(ext)
 	}
 	c.followUp(form, func(ctx context.Context, r payments.FollowUpRequest) (*payments.Result, error) {
 		r.Amount, r.IdemKey, r.ExpectedDeposited, r.Reply.Answer = amount, key, expected, nil

@@ -185,6 +185,9 @@ func TestRBSFollowUpsByOrderNumber(t *testing.T) {
 	require.Equal(t, ok, h.rbs("reverse", byNumber("amount", "10000", "merchantLogin", userA)))
 	require.Equal(t, ok, h.rbs("deposit", byNumber("amount", "0", "merchantLogin", "shop-a")))
 	require.Equal(t, ok, h.rbs("refund", byNumber("amount", "20000", "externalRefundId", "part")))
+	// The JSON API's Idempotency-Key is the switch's, not an
+	// externalRefundId: the RBS status shows none for it.
+	require.Equal(t, http.StatusCreated, h.v1("POST", "/v1/orders/"+id+"/refunds", keyA, "json-key", map[string]any{"amount": 10000}).Status)
 	require.Equal(t, ok, h.rbs("refund", byNumber("amount", "0", "externalRefundId", "rest")))
 	require.Equal(t, ok, h.rbs("refund", byNumber("amount", "0", "externalRefundId", "rest")), "the same refund again: its answer")
 	st := h.rbs("getOrderStatusExtended", byNumber("merchantLogin", userA))
@@ -192,9 +195,10 @@ func TestRBSFollowUpsByOrderNumber(t *testing.T) {
 	require.Equal(t, map[string]any{"paymentState": "REFUNDED", "approvedAmount": 90000.0, "depositedAmount": 90000.0,
 		"refundedAmount": 90000.0, "feeAmount": 0.0}, st["paymentAmountInfo"])
 	refunds := st["refunds"].([]any)
-	require.Len(t, refunds, 2)
-	require.EqualValues(t, 70000, refunds[1].(map[string]any)["amount"], "0: the 70000 left")
-	require.Equal(t, "rest", refunds[1].(map[string]any)["externalRefundId"])
+	require.Len(t, refunds, 3)
+	require.NotContains(t, refunds[1], "externalRefundId")
+	require.EqualValues(t, 60000, refunds[2].(map[string]any)["amount"], "0: the 60000 left")
+	require.Equal(t, "rest", refunds[2].(map[string]any)["externalRefundId"])
 	require.Equal(t, "0", h.rbs("getOrderStatus", byNumber())["ErrorCode"])
 
 	register(t, h, "register", "num-2", "1000")

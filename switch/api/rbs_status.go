@@ -167,7 +167,7 @@ func statusExtended(o *order.Order, lang, success string) map[string]any {
 			continue
 		}
 		refunds = append(refunds, refund{
-			Date: op.Time.In(almaty).Format(rbsTimeLayout), ExternalRefundID: strings.TrimPrefix(op.IdemKey, "rbs-refund:"),
+			Date: op.Time.In(almaty).Format(rbsTimeLayout), ExternalRefundID: op.RefundID(),
 			ApprovalCode: op.ApprovalCode, ActionCode: op.ActionCode, ReferenceNumber: op.RRN, Amount: op.Amount,
 		})
 	}

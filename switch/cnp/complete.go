@@ -156,15 +156,19 @@ func (c *call) followUpRefusal(err error) *refusal {
 		return refuse("", "the bank is unavailable")
 	case errors.Is(err, order.ErrNotFound):
 		return refuse("referenceNr", StatusNoSuchTransaction)
+	case errors.Is(err, payments.ErrKeyReused):
+		return refuse("additionalInformation", refundIDKey+" was used for a refund of another amount")
 	}
 	return c.flowRefusal(err)
 }
 
 // refundTransaction: guide 2.4. Full or partial, repeated up to what was
 // settled; only for merchants whose config enables refunds (the vendor
-// shipped it switched off). The API gives a refund no id of its own, so
-// a retry after a lost answer refunds again: a shop should read
-// amountRefunded with getTransactionStatus before retrying.
+// shipped it switched off). The API gives a refund no id of its own: a
+// shop that sends one as the additionalInformation item externalRefundId
+// can retry after a lost answer and get the first refund's outcome;
+// without it a retry refunds again, as the vendor's does, so such a shop
+// reads amountRefunded with getTransactionStatus before retrying.
 func (c *call) refundTransaction(body *node) error {
 	ms, err := readMembers(body, c.op, nsOps, []string{"merchantId", "password", "referenceNr", "refundAmount",
 		"description", "goodsToRefund", "additionalInformation"}, "goodsToRefund", "additionalInformation")
@@ -212,12 +216,20 @@ func (c *call) refundTransaction(body *node) error {
 	if r == nil {
 		_, r = infoList("additionalInformation", req.Info)
 	}
+	var id string
+	if r == nil {
+		id, r = refundID("additionalInformation", req.Info)
+	}
 	if r != nil {
 		c.falseAnswer(r)
 		return nil
 	}
+	key := ""
+	if id != "" {
+		key = order.RefundIdemKey(id)
+	}
 	res, err := c.s.svc.Refund(c.r.Context(), payments.FollowUpRequest{
-		OrderID: o.ID, Merchant: m.Merchant, Amount: amount, Reply: payments.Reply{Request: c.reqPayload},
+		OrderID: o.ID, Merchant: m.Merchant, Amount: amount, IdemKey: key, Reply: payments.Reply{Request: c.reqPayload},
 	})
 	c.took(res)
 	switch {

@@ -211,9 +211,14 @@
 //     false); partial and repeated, up to amountSettled less
 //     amountRefunded; description is required; goodsToRefund and
 //     additionalInformation (key and value required) are checked and
-//     journaled. The API gives a refund no id: a retry after a lost answer
-//     refunds again, so a shop reads amountRefunded before retrying.
-//     TestPurchaseLifecycle.
+//     journaled. The API gives a refund no id; the switch takes one from
+//     the additionalInformation item externalRefundId (at most 64
+//     characters, once): the same id again answers the first refund's
+//     outcome and sends nothing to the bank, another amount under it is
+//     false, and RBS refund.do's externalRefundId is the same id on the
+//     same order. Without one a retry after a lost answer refunds again,
+//     as the vendor's does, so such a shop reads amountRefunded before
+//     retrying. TestPurchaseLifecycle, TestRefundID.
 //
 // getExtendedTransactionStatus
 //

@@ -32,6 +32,7 @@ const (
 	maxOrderID     = 64
 	maxReturnURL   = 2048
 	maxRefundText  = 1000
+	maxRefundID    = 64 // as RBS refund.do's externalRefundId
 )
 
 // refusal is a request the operation refuses in its own words: success =
@@ -238,6 +239,33 @@ func infoList(field string, in []infoItem) ([]order.Info, *refusal) {
 		out = append(out, order.Info{Key: it.Key, Value: it.Value})
 	}
 	return out, nil
+}
+
+// refundIDKey is the additionalInformation key by which a shop gives a
+// refund an id of its own. The vendor's refundTransaction has none, so a
+// retry after a lost answer would refund again; with one, the same id
+// answers the first refund's outcome and sends nothing to the bank, as
+// RBS refund.do's externalRefundId (the same refund: order.RefundIdemKey).
+const refundIDKey = "externalRefundId"
+
+// refundID is the refund's id from its additionalInformation ("" when it
+// has none); more than one, or one too long, is refused.
+func refundID(field string, in []infoItem) (string, *refusal) {
+	id, seen := "", false
+	for i, it := range in {
+		if it.Key != refundIDKey {
+			continue
+		}
+		at := fmt.Sprintf("%s.%d.value", field, i+1)
+		if seen {
+			return "", refuse(at, refundIDKey+" is given twice")
+		}
+		if r := text(at, it.Value, maxRefundID); r != nil {
+			return "", r
+		}
+		id, seen = it.Value, true
+	}
+	return id, nil
 }
 
 // purchaser checks the purchaser members.

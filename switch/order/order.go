@@ -2,6 +2,7 @@ package order
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -371,6 +372,25 @@ func (o *Order) Op(id string) *Operation {
 		}
 	}
 	return nil
+}
+
+// refundIDPrefix marks, among the idempotency keys of an order's
+// operations, the refunds a shop gave an id of its own: externalRefundId
+// of the RBS refund.do and of Processing.kz refundTransaction's
+// additionalInformation. One prefix for both, so the same id is the same
+// refund through either API; other keys (the JSON API's Idempotency-Key,
+// the cabinet's) are the switch's and are never shown as the shop's id.
+const refundIDPrefix = "rbs-refund:"
+
+// RefundIdemKey is the idempotency key of a refund the shop named id.
+func RefundIdemKey(id string) string { return refundIDPrefix + id }
+
+// RefundID is the id the shop gave this refund, "" when it gave none.
+func (op *Operation) RefundID() string {
+	if id, ok := strings.CutPrefix(op.IdemKey, refundIDPrefix); ok {
+		return id
+	}
+	return ""
 }
 
 // FindIdem returns the operation of type t with idempotency key key.
