@@ -293,6 +293,45 @@ func TestAdviceRefusedStaysQueued(t *testing.T) {
 	require.Equal(t, order.OpApproved, s.Order(id).Ops[1].Status)
 }
 
+// While the bank's link is down, queued advices wait for it without
+// spending attempts (none goes as a repeat afterwards), and the link's
+// sign-on sends them at once rather than after the queue's backoff (an
+// hour here).
+func TestAdvicesWaitForTheLink(t *testing.T) {
+	s := switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
+		c.SAF.RetryMin, c.SAF.RetryMax = time.Hour, time.Hour
+	}})
+	before := s.Account(visa)
+	held := s.Register("link-down-held", 72000, true)
+	s.Pay(held, visa)
+
+	// The bank drops the connection on the next authorization and refuses
+	// sign-on from then: the link stays down.
+	s.Knobs(issuersim.Rule{MTI: "0100", AmountSuffix: "73000", Action: issuersim.ActionClose},
+		issuersim.Rule{MTI: "0800", Action: issuersim.ActionClose})
+	lost := s.Register("link-down-lost", 73000, true)
+	s.Pay(lost, visa)
+	s.Eventually(func() bool { return !s.D.Links().Ready(switchtest.BankName) }, "the link is down")
+	ans, err := s.RBS("deposit", url.Values{"orderId": {held}, "amount": {"0"}}, 0)
+	require.NoError(t, err)
+	require.Equal(t, "0", errorCode(ans), "%v", ans)
+	s.Eventually(func() bool {
+		st, err := s.D.SAF().Stats()
+		require.NoError(t, err)
+		return len(st) == 1 && st[0].Depth == 2 && st[0].HeadLastError != ""
+	}, "the lost authorization's reversal and the completion queued, tried against the closed link")
+	st, err := s.D.SAF().Stats()
+	require.NoError(t, err)
+	require.Zero(t, st[0].HeadAttempts, "no attempt spent on a link that is down")
+
+	s.Knobs()
+	s.SAFDrained()
+	require.Equal(t, 1, s.Bank.Received("0220"))
+	require.Zero(t, s.Bank.Received("0221"), "the completion went once, not as a repeat")
+	require.Zero(t, s.Bank.Received("0421"), "the reversal went once, not as a repeat")
+	s.Books(visa, before)
+}
+
 func TestAdviceNeverTakenGoesToDeadLetters(t *testing.T) {
 	s := switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) { c.SAF.MaxAttempts = 3 }})
 	id := s.Register("advice-dead", 71000, true)

@@ -3,23 +3,30 @@ package payments
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/tulpar-switch/tulpar/switch/order"
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
 
 // Deliver implements saf.Deliverer for the advices the flows queue: it
 // restores the PAN from the order, sends the advice (its repeat MTI after
 // the first attempt), journals both messages and records the bank's
-// answer on the order.
+// answer on the order. While the bank's link is not signed on, nothing is
+// sent or journaled: the queue waits for the link (saf.Unavailable),
+// and the daemon kicks it when the link is ready again.
 func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
 	var p order.Advice
 	if err := json.Unmarshal(it.Payload, &p); err != nil || p.Message == nil {
 		return saf.Rejected, fmt.Errorf("payments: SAF item %d: undecodable payload", it.ID)
+	}
+	if !s.d.Banks.Ready(it.Queue) {
+		return saf.Unavailable, fmt.Errorf("payments: %s is not connected", it.Queue)
 	}
 	o, err := s.store.Get(p.OrderID)
 	if err != nil {
@@ -40,7 +47,13 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 		return saf.Retry, err
 	}
 	resp, err := s.send(ctx, o.ID, it.Queue, &m)
-	if err != nil {
+	switch {
+	case errors.Is(err, links.ErrNotSent) && !s.d.Banks.Ready(it.Queue):
+		// The link went down under it: the queue waits for the link. A
+		// message not sent on a ready link (one that cannot be packed)
+		// is this item's own trouble, retried and dead-lettered as such.
+		return saf.Unavailable, err
+	case err != nil:
 		// Not sent, or no reply: either way the advice goes again, as a repeat.
 		return saf.Retry, err
 	}

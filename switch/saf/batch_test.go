@@ -175,3 +175,144 @@ func TestStepsThroughTheCallersWriter(t *testing.T) {
 	waitFor(t, "queue drained", func() bool { return len(mustPending(t, q, "halyk")) == 0 })
 	require.Greater(t, calls.Load(), int64(6), "the worker's steps")
 }
+
+// TestPerOrderHeldOnlyByItsOrder: with PerOrder, an item waiting out its
+// backoff holds its own order's later items and nothing else: another
+// order's item queued behind it goes at once, and once the held item is
+// through its order's items follow, in order.
+func TestPerOrderHeldOnlyByItsOrder(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	cfg := fastConfig()
+	cfg.PerOrder = true
+	cfg.RetryMin, cfg.RetryMax = time.Hour, time.Hour
+	d := newChanDeliverer()
+	q := mustNew(t, db, cfg, d)
+	mustStart(t, q)
+	a1 := mustEnqueue(t, q, "halyk", "A")
+	c := d.next(t)
+	require.Equal(t, a1, c.it.ID)
+	c.answer(Retry, errNoReply)
+	waitFor(t, "A's backoff recorded", func() bool {
+		p := mustPending(t, q, "halyk")
+		return len(p) == 1 && !p[0].NextAttemptAt.IsZero()
+	})
+
+	a2 := mustEnqueue(t, q, "halyk", "A")
+	b1 := mustEnqueue(t, q, "halyk", "B")
+	c = d.next(t)
+	assert.Equal(t, b1, c.it.ID, "B's item does not wait an hour behind A's")
+	assert.False(t, c.repeat)
+	c.answer(Delivered, nil)
+	waitFor(t, "B's item delivered", func() bool { return len(mustPending(t, q, "halyk")) == 2 })
+	p := mustPending(t, q, "halyk")
+	assert.Equal(t, []uint64{a1, a2}, []uint64{p[0].ID, p[1].ID})
+	assert.Equal(t, 0, p[1].Attempts, "A's second item is held behind its first, not tried")
+
+	q.Kick("halyk")
+	c = d.next(t)
+	assert.Equal(t, a1, c.it.ID)
+	assert.True(t, c.repeat)
+	c.answer(Delivered, nil)
+	c = d.next(t)
+	assert.Equal(t, a2, c.it.ID)
+	c.answer(Delivered, nil)
+	waitFor(t, "queue drained", func() bool { return len(mustPending(t, q, "halyk")) == 0 })
+}
+
+// TestUnavailableCountsNoAttempt: an attempt that finds the destination
+// closed (Unavailable) is not counted and the queue waits for it as a
+// whole, however long its backoff; Kick (the link is back) resumes it,
+// and each item then goes as a first attempt, not a repeat.
+func TestUnavailableCountsNoAttempt(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	cfg := fastConfig()
+	cfg.PerOrder = true
+	cfg.RetryMin, cfg.RetryMax = time.Hour, time.Hour
+	cfg.MaxAttempts = 1 // a counted attempt would be a dead letter at once
+	d := newChanDeliverer()
+	q := mustNew(t, db, cfg, d)
+	mustStart(t, q)
+	a1 := mustEnqueue(t, q, "halyk", "A")
+	c := d.next(t)
+	require.Equal(t, a1, c.it.ID)
+	c.answer(Unavailable, errors.New("halyk: not connected"))
+	waitFor(t, "the attempt given back", func() bool {
+		p := mustPending(t, q, "halyk")
+		return len(p) == 1 && p[0].Attempts == 0 && p[0].LastError != ""
+	})
+	assert.True(t, mustPending(t, q, "halyk")[0].NextAttemptAt.IsZero(), "the item has no backoff of its own")
+	b1 := mustEnqueue(t, q, "halyk", "B")
+
+	q.Kick("halyk")
+	got := map[uint64]call{}
+	for range 2 {
+		c := d.next(t)
+		got[c.it.ID] = c
+		c.answer(Delivered, nil)
+	}
+	require.Contains(t, got, a1)
+	require.Contains(t, got, b1)
+	assert.False(t, got[a1].repeat, "nothing was sent before: not a repeat")
+	assert.Equal(t, 1, got[a1].it.Attempts)
+	waitFor(t, "queue drained", func() bool { return len(mustPending(t, q, "halyk")) == 0 })
+	st, err := q.Stats()
+	require.NoError(t, err)
+	assert.Empty(t, st, "no dead letters")
+}
+
+// TestPerOrderWaitsWhenEveryOrderFails: when the items of two or more
+// orders fail one after another and none goes through, the trouble looks
+// like the destination's: the queue waits for its first item again rather
+// than spend the attempts of every order behind it, and passes held
+// orders by again once an attempt goes through.
+func TestPerOrderWaitsWhenEveryOrderFails(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	cfg := fastConfig()
+	cfg.PerOrder = true
+	cfg.RetryMin, cfg.RetryMax = time.Hour, time.Hour
+	var down atomic.Bool
+	var aFailed atomic.Int32
+	down.Store(true)
+	q := mustNew(t, db, cfg, DelivererFunc(func(_ context.Context, it Item, _ bool) (Outcome, error) {
+		if down.Load() {
+			if it.OrderID == "A" {
+				aFailed.Add(1)
+			}
+			return Retry, errNoReply
+		}
+		return Delivered, nil
+	}))
+	a1 := mustEnqueue(t, q, "halyk", "A")
+	mustEnqueue(t, q, "halyk", "B")
+	mustStart(t, q)
+	backedOff := func(n int) func() bool {
+		return func() bool {
+			p := mustPending(t, q, "halyk")
+			for _, it := range p[:min(n, len(p))] {
+				if it.NextAttemptAt.IsZero() {
+					return false
+				}
+			}
+			return len(p) >= n
+		}
+	}
+	waitFor(t, "A and B failed", backedOff(2))
+
+	c1 := mustEnqueue(t, q, "halyk", "C")
+	q.Kick("halyk") // the head, A's, once more: it fails again
+	waitFor(t, "A tried again", func() bool { return aFailed.Load() == 2 })
+	p := mustPending(t, q, "halyk")
+	require.Len(t, p, 3)
+	assert.Equal(t, a1, p[0].ID)
+	assert.Equal(t, c1, p[2].ID)
+	assert.Zero(t, p[2].Attempts, "C's item waits: two orders failed and nothing went through")
+
+	down.Store(false)
+	q.Kick("halyk") // A's goes through: B's, in its backoff, is passed by
+	waitFor(t, "A's and C's delivered", func() bool {
+		p := mustPending(t, q, "halyk")
+		return len(p) == 1 && p[0].OrderID == "B"
+	})
+	q.Kick("halyk")
+	waitFor(t, "queue drained", func() bool { return len(mustPending(t, q, "halyk")) == 0 })
+}

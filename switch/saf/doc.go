@@ -34,12 +34,23 @@
 //     moves to the dead letters, so one poisoned item blocks its bank for a
 //     bounded time and never for ever. Operators list dead letters and Retry
 //     them, which puts them at the tail of their bank's queue.
+//   - Unavailable: nothing was sent, the destination takes nothing now (the
+//     bank's link is down). No attempt is counted and the item keeps its
+//     place; the whole queue waits, a backoff of its own or until Kick, so
+//     an outage neither spends the items' attempts nor sends every item to
+//     find the door closed.
 //
 // Order holds within a bank: an item is attempted only when every item queued
 // before it for the same bank was delivered or became a dead letter; with
 // Config.PerOrder (the switch's setting), within an order: a completion
-// before its reversal, while different orders' items in a batch go at once.
-// Banks never wait for each other.
+// before its reversal, while different orders' items go at once, and an
+// item waiting out its backoff holds only its own order's items behind it,
+// so one order the bank keeps refusing does not hold the others for the
+// hour its attempts take. When two orders have failed and nothing has gone
+// through since, the trouble is taken for the destination's: the queue
+// waits at its first item not due, as without PerOrder, so an outage the
+// Deliverer cannot tell (Unavailable) spends the attempts of one item at a
+// time, not of every order's. Banks never wait for each other.
 //
 // # At least once
 //

@@ -27,7 +27,7 @@ func newMetrics(q *Queue, reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tulpar_saf_attempts_total",
-			Help: "Delivery attempts whose outcome was recorded, per queue and outcome (delivered, retry, rejected).",
+			Help: "Delivery attempts whose outcome was recorded, per queue and outcome (delivered, retry, rejected; unavailable: nothing sent, not counted as an attempt).",
 		}, []string{"queue", "outcome"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tulpar_saf_delivered_total",

@@ -18,9 +18,10 @@ import (
 type Outcome int
 
 const (
-	// Retry: no valid reply (link down, not sent, timed out). The head stays
-	// and is tried again after a backoff. It is the zero value, so a
-	// Deliverer that returns early with only an error never loses an item.
+	// Retry: no valid reply (timed out, refused for now). The item stays
+	// and is tried again after a backoff of its own. It is the zero value,
+	// so a Deliverer that returns early with only an error never loses an
+	// item.
 	Retry Outcome = iota
 	// Delivered: the bank answered validly (0430, 0230, including its answer
 	// to a repeat). The head is removed.
@@ -28,6 +29,11 @@ const (
 	// Rejected: the bank answered but refused in a way a repeat cannot fix
 	// (format error, unknown message). The head goes to the dead letters now.
 	Rejected
+	// Unavailable: nothing was sent, because the destination takes nothing
+	// now (the bank's link is down). The attempt does not count, and the
+	// whole queue waits, until Kick or a backoff of the queue's own, rather
+	// than try each of its items against the same closed door.
+	Unavailable
 )
 
 func (o Outcome) String() string {
@@ -38,6 +44,8 @@ func (o Outcome) String() string {
 		return "delivered"
 	case Rejected:
 		return "rejected"
+	case Unavailable:
+		return "unavailable"
 	}
 	return fmt.Sprintf("outcome(%d)", int(o))
 }
@@ -91,8 +99,12 @@ type Config struct {
 	// order among themselves): the items of different orders in a batch
 	// are delivered at once, which is what a bank's link carries anyway,
 	// instead of each waiting for the answer to the one before. An item to
-	// be retried then ends only its order's part of the batch. The next
-	// batch still starts at the head, so a head in backoff holds the queue.
+	// be retried ends only its order's part of the batch, and while it
+	// waits out its backoff it holds only its order's later items: a batch
+	// is claimed from the other orders' items behind it. Once two orders
+	// have failed with nothing going through between, the trouble looks
+	// like the destination's, and the queue waits at its first item not
+	// due, as without PerOrder, until an attempt goes through.
 	PerOrder bool
 	// Update runs fn in a write transaction on the queue's file and
 	// commits it; default: the file's own (bolt.DB.Update). A caller whose
@@ -332,8 +344,10 @@ func (q *Queue) Notify(bank string) {
 }
 
 // Kick is Notify plus: the bank's head is tried now even if its backoff has
-// not run out. Call it when the bank's link comes back (sign-on succeeded),
-// so a reversal does not wait minutes for a bank that is answering again.
+// not run out, and a queue waiting because its destination was
+// Unavailable goes on. Call it when the bank's link comes back (sign-on
+// succeeded), so a reversal does not wait minutes for a bank that is
+// answering again.
 func (q *Queue) Kick(bank string) {
 	if w := q.worker(bank); w != nil {
 		w.wake(true)

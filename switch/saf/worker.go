@@ -50,20 +50,22 @@ func (w *worker) run(ctx context.Context) {
 	defer w.q.wg.Done()
 	log := w.q.log.With().Str("queue", w.bank).Logger()
 	var done []*attempt // recorded by the next step, in the same tx as the next claim
-	storeFailures := 0
+	storeFailures, unavailable := 0, 0
+	var fails failing
 	for {
 		if w.stopping(ctx) {
 			if done != nil {
 				// The attempts finished: record them so that a Delivered item
 				// is not sent again after restart. Best effort; failing that,
 				// at-least-once covers it.
-				if _, _, err := w.q.step(w.bank, done, 0, false); err != nil {
+				if _, _, err := w.q.step(w.bank, done, 0, false, false); err != nil {
 					log.Warn().Err(err).Uint64("id", done[0].item.ID).Int("items", len(done)).Msg("saf outcomes not recorded at shutdown; the items will be repeated after restart")
 				}
 			}
 			return
 		}
-		claimed, wait, err := w.q.step(w.bank, done, w.q.cfg.Batch, w.forced.Swap(false))
+		pass := w.q.cfg.PerOrder && !fails.destination()
+		claimed, wait, err := w.q.step(w.bank, done, w.q.cfg.Batch, w.forced.Swap(false), pass)
 		if err != nil {
 			storeFailures++
 			d := w.q.backoff(storeFailures)
@@ -78,6 +80,86 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.deliverBatch(ctx, claimed)
 		done = claimed
+		fails.note(claimed)
+		if !anyUnavailable(claimed) {
+			unavailable = 0
+			continue
+		}
+		// The destination takes nothing now: record the batch (its
+		// unavailable items counted no attempt) and wait as a whole queue
+		// instead of trying the other orders' items against it.
+		if _, _, err := w.q.step(w.bank, done, 0, false, false); err != nil {
+			continue // the next step records done, or backs off the store
+		}
+		done = nil
+		unavailable++
+		d := w.q.backoff(unavailable)
+		log.Warn().Dur("retry_in", d).Msg("saf queue waits: its destination takes nothing now")
+		w.pause(ctx, d)
+	}
+}
+
+// failing tells an item's trouble from its destination's, for
+// Config.PerOrder: it keeps the orders whose attempts were to be retried
+// since an attempt last went through (delivered, or refused for good). One
+// such order is that order's own trouble, and the claim passes its held
+// items by; two or more look like the destination's, and the claim waits
+// at the first item not due, as without PerOrder, rather than spend every
+// order's attempts against a destination that takes nothing.
+type failing struct {
+	orders [2]string
+	n      int
+}
+
+func (f *failing) note(as []*attempt) {
+	for _, a := range as {
+		if !a.skipped && (a.outcome == Delivered || a.outcome == Rejected) {
+			f.n = 0
+			break
+		}
+	}
+	for _, a := range as {
+		if a.skipped || a.outcome == Delivered || a.outcome == Rejected || a.outcome == Unavailable {
+			continue
+		}
+		if f.n < len(f.orders) && (f.n == 0 || f.orders[0] != a.item.OrderID) {
+			f.orders[f.n] = a.item.OrderID
+			f.n++
+		}
+	}
+}
+
+// destination reports whether the failures look like the destination's.
+func (f *failing) destination() bool { return f.n >= 2 }
+
+func anyUnavailable(as []*attempt) bool {
+	for _, a := range as {
+		if !a.skipped && a.outcome == Unavailable {
+			return true
+		}
+	}
+	return false
+}
+
+// pause blocks until d passes, Kick, or stop. Unlike wait, a new arrival
+// (Notify) does not end it: the destination takes nothing, new items
+// included.
+func (w *worker) pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case <-w.wakeC:
+			if w.forced.Load() {
+				return
+			}
+		case <-w.q.stop:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -173,11 +255,13 @@ func (w *worker) deliver(ctx context.Context, it Item) (Outcome, error) {
 // attempts' outcomes and claims up to claim items from the head on, each
 // due (force: the head even if not), counting their attempts on disk
 // before the caller delivers them. Doing both in one transaction, for a
-// batch of items, spares the fsyncs on a busy queue.
+// batch of items, spares the fsyncs on a busy queue. The claim stops at
+// the first item not due, or with pass (Config.PerOrder) passes it and the
+// rest of its order by.
 //
-// It returns the claimed attempts, or none and how long until the head is
-// due (0 when the queue is empty).
-func (q *Queue) step(bank string, done []*attempt, claim int, force bool) ([]*attempt, time.Duration, error) {
+// It returns the claimed attempts, or none and how long until the first
+// item that held the claim is due (0 when the queue is empty).
+func (q *Queue) step(bank string, done []*attempt, claim int, force, pass bool) ([]*attempt, time.Duration, error) {
 	var (
 		claimed []*attempt
 		wait    time.Duration
@@ -198,6 +282,9 @@ func (q *Queue) step(bank string, done []*attempt, claim int, force bool) ([]*at
 			}
 			events = append(events, ev)
 		}
+		// PerOrder: the orders whose earlier item is not due yet; their
+		// later items wait behind it, the other orders' go.
+		var held map[string]bool
 		// bbolt wants a cursor repositioned after its bucket changes.
 		c := b.Cursor()
 		k, v := c.First()
@@ -214,11 +301,25 @@ func (q *Queue) step(bank string, done []*attempt, claim int, force bool) ([]*at
 				k, v = c.Seek(pos) // the item after the one moved aside
 				continue
 			}
-			if (!force || len(claimed) > 0) && it.NextAttemptAt.After(now) {
-				if len(claimed) == 0 {
-					wait = it.NextAttemptAt.Sub(now)
+			if pass && held[it.OrderID] {
+				k, v = c.Next()
+				continue
+			}
+			// force takes the first item even if not due: the head, as
+			// nothing is claimed or held before it.
+			if !(force && len(claimed) == 0 && held == nil) && it.NextAttemptAt.After(now) {
+				if d := it.NextAttemptAt.Sub(now); len(claimed) == 0 && (wait == 0 || d < wait) {
+					wait = d
 				}
-				return nil
+				if !pass {
+					return nil
+				}
+				if held == nil {
+					held = map[string]bool{}
+				}
+				held[it.OrderID] = true
+				k, v = c.Next()
+				continue
 			}
 			it.Attempts++
 			if err := b.Put(pos, encodeItem(nil, &it)); err != nil {
@@ -261,6 +362,12 @@ func (q *Queue) record(tx *bolt.Tx, b *bolt.Bucket, a *attempt, now time.Time) (
 		it.LastError = truncateError(a.err.Error())
 	}
 	outcome := a.outcome
+	if outcome == Unavailable {
+		// Nothing was sent: no attempt to count, and the item keeps its
+		// place and its due time; the worker pauses the queue.
+		it.Attempts--
+		return func() { q.m.attempts.WithLabelValues(bank, outcome.String()).Inc() }, b.Put(a.pos, encodeItem(nil, &it))
+	}
 	if outcome != Delivered && outcome != Rejected && outcome != Retry {
 		it.LastError = truncateError(fmt.Sprintf("deliverer returned unknown %v; treated as retry: %s", outcome, it.LastError))
 		outcome = Retry
