@@ -209,6 +209,7 @@ func (a *authn) password(ctx context.Context, user, pw, addr string) (*MerchantC
 		cached := a.ok[user]
 		a.mu.Unlock()
 		if cached.sum != nil && a.now().Before(cached.expires) && hmac.Equal(cached.sum, sum) {
+			a.guard.Succeeded(cred, addr)
 			return u.m, nil
 		}
 	}
@@ -228,7 +229,7 @@ func (a *authn) password(ctx context.Context, user, pw, addr string) (*MerchantC
 		a.guard.Failed(cred, addr)
 		return nil, nil
 	}
-	a.guard.Succeeded(cred)
+	a.guard.Succeeded(cred, addr)
 	a.mu.Lock()
 	a.ok[user] = okEntry{sum, a.now().Add(okFor)}
 	a.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -369,4 +370,35 @@ func TestGuessingIsLockedOut(t *testing.T) {
 	after, err := h.D.Journal().Count()
 	require.NoError(t, err)
 	require.Equal(t, before, after, "refused sign-ins are not journaled")
+}
+
+// TestLockSparesTheShopsAddress: a shop's user name locked by a guesser
+// still signs in from an address it signed in from before, also when its
+// password was taken from the recent-sign-in cache there, and nowhere
+// else.
+func TestLockSparesTheShopsAddress(t *testing.T) {
+	h := newHarness(t)
+	at := func(local string) func(url.Values) map[string]any {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+		hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+		return func(form url.Values) map[string]any {
+			resp, err := hc.PostForm(h.URL()+"/payment/rest/getOrderStatusExtended.do", form)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			var out map[string]any
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+			return out
+		}
+	}
+	first, second, guesser := at("127.0.0.2"), at("127.0.0.3"), at("127.0.0.4")
+	unknownOrder := "6"                                                         // signed in: the order is what is wrong
+	require.Equal(t, unknownOrder, first(credsA("orderId", "x"))["errorCode"])  // checked, then cached
+	require.Equal(t, unknownOrder, second(credsA("orderId", "x"))["errorCode"]) // from the cache
+	for range 5 {
+		require.Equal(t, "5", guesser(url.Values{"userName": {userA}, "password": {"guess"}, "orderId": {"x"}})["errorCode"])
+	}
+	require.Equal(t, "5", guesser(credsA("orderId", "x"))["errorCode"], "locked for the guesser")
+	require.Equal(t, "5", at("127.0.0.5")(credsA("orderId", "x"))["errorCode"], "and for any new address")
+	require.Equal(t, unknownOrder, first(credsA("orderId", "x"))["errorCode"])
+	require.Equal(t, unknownOrder, second(credsA("orderId", "x"))["errorCode"])
 }

@@ -10,13 +10,22 @@
 // minutes) must survive a restart, so switch/users keeps it in the data
 // file.
 //
+// A lock by credential would let anyone who knows a merchant's login (an
+// RBS user name, a Processing.kz merchantId) keep that merchant out by
+// failing on purpose. So an address the credential last signed in from
+// successfully is known to it for Config.KnownFor, and a lock does not
+// apply there: the shop's own server keeps working while the guesser
+// stays locked out. The address limit still does.
+//
 // It keeps state in memory only: a restart forgets lockouts, which is
-// what an attacker gains by crashing the switch, and that is not cheap.
+// what an attacker gains by crashing the switch, and that is not cheap;
+// it forgets known addresses too, until each signs in again.
 package authguard
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
@@ -32,6 +41,10 @@ type Config struct {
 	MaxFailures int           `yaml:"max_failures"`
 	Window      time.Duration `yaml:"window"`
 	LockFor     time.Duration `yaml:"lock_for"`
+	// KnownFor is how long an address a credential signed in from stays
+	// exempt from that credential's lock (at most maxKnown addresses a
+	// credential, the most recent). Default 720h (30 days).
+	KnownFor time.Duration `yaml:"known_for"`
 	// AddressFailuresPerMinute and AddressBurst bound the failures one
 	// client address may cause, across credentials (a guesser spreading
 	// over many user names). Defaults 20 and 20.
@@ -57,6 +70,9 @@ func (c Config) withDefaults() Config {
 	if c.LockFor <= 0 {
 		c.LockFor = 15 * time.Minute
 	}
+	if c.KnownFor <= 0 {
+		c.KnownFor = 30 * 24 * time.Hour
+	}
 	if c.AddressFailuresPerMinute <= 0 {
 		c.AddressFailuresPerMinute = 20
 	}
@@ -77,13 +93,17 @@ func (c Config) withDefaults() Config {
 
 // Validate checks a policy; errors name the key.
 func (c Config) Validate() error {
-	switch {
-	case c.MaxFailures < 0:
-		return errors.New("max_failures: must not be negative")
-	case c.Window < 0 || c.LockFor < 0 || c.HashWait < 0:
-		return errors.New("window, lock_for, hash_wait: must not be negative")
-	case c.AddressFailuresPerMinute < 0 || c.AddressBurst < 0 || c.MaxHashing < 0:
-		return errors.New("address_failures_per_minute, address_burst, max_hashing: must not be negative")
+	for _, f := range []struct {
+		key      string
+		negative bool
+	}{
+		{"max_failures", c.MaxFailures < 0}, {"window", c.Window < 0}, {"lock_for", c.LockFor < 0},
+		{"known_for", c.KnownFor < 0}, {"address_failures_per_minute", c.AddressFailuresPerMinute < 0},
+		{"address_burst", c.AddressBurst < 0}, {"max_hashing", c.MaxHashing < 0}, {"hash_wait", c.HashWait < 0},
+	} {
+		if f.negative {
+			return fmt.Errorf("%s: must not be negative", f.key)
+		}
 	}
 	return nil
 }
@@ -102,11 +122,23 @@ type Guard struct {
 	mu    sync.Mutex
 	creds map[string]*credState
 	addrs map[string]*rate.Limiter
+	known map[string][]known // by credential, most recent last
 }
 
 type credState struct {
 	failures    []time.Time // within Window, oldest first
 	lockedUntil time.Time
+}
+
+// maxKnown bounds the addresses remembered for one credential: a shop
+// signs in from a few servers, and the oldest sign-in gives way.
+const maxKnown = 8
+
+// known is an address a credential signed in from, and until when that
+// exempts it from the credential's lock.
+type known struct {
+	addr  string
+	until time.Time
 }
 
 // New returns a guard; reg, when not nil, gets its counters under name.
@@ -120,16 +152,17 @@ func New(cfg Config, name string, reg prometheus.Registerer) (*Guard, error) {
 		return nil, err
 	}
 	return &Guard{cfg: cfg, slots: make(chan struct{}, cfg.MaxHashing), m: m,
-		creds: map[string]*credState{}, addrs: map[string]*rate.Limiter{}}, nil
+		creds: map[string]*credState{}, addrs: map[string]*rate.Limiter{}, known: map[string][]known{}}, nil
 }
 
 // Allow says whether cred may be tried from addr now, and if not, how long
-// until it may. It consumes nothing: only failures count.
+// until it may. It consumes nothing: only failures count. A lock on cred
+// does not apply at an address cred is known at (Succeeded).
 func (g *Guard) Allow(cred, addr string) (retryAfter time.Duration, ok bool) {
 	now := g.cfg.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c := g.creds[cred]; c != nil && now.Before(c.lockedUntil) {
+	if c := g.creds[cred]; c != nil && now.Before(c.lockedUntil) && !g.knownAt(cred, addr, now) {
 		g.m.refused.WithLabelValues("credential").Inc()
 		return c.lockedUntil.Sub(now), false
 	}
@@ -176,13 +209,38 @@ func (g *Guard) Failed(cred, addr string) time.Duration {
 	return 0
 }
 
-// Succeeded forgets cred's failures.
-func (g *Guard) Succeeded(cred string) {
+// Succeeded forgets cred's failures, unless it is locked (a sign-in from
+// a known address does not lift the lock for the others), and makes addr
+// known to cred for Config.KnownFor.
+func (g *Guard) Succeeded(cred, addr string) {
+	now := g.cfg.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c := g.creds[cred]; c != nil && !g.cfg.Now().Before(c.lockedUntil) {
+	if c := g.creds[cred]; c != nil && !now.Before(c.lockedUntil) {
 		delete(g.creds, cred)
 	}
+	ks := g.known[cred]
+	for i, k := range ks {
+		if k.addr == addr {
+			ks = append(ks[:i], ks[i+1:]...)
+			break
+		}
+	}
+	if len(ks) == maxKnown {
+		ks = ks[1:]
+	}
+	g.known[cred] = append(ks, known{addr, now.Add(g.cfg.KnownFor)})
+}
+
+// knownAt reports whether cred signed in from addr within KnownFor. The
+// caller holds mu.
+func (g *Guard) knownAt(cred, addr string, now time.Time) bool {
+	for _, k := range g.known[cred] {
+		if k.addr == addr {
+			return now.Before(k.until)
+		}
+	}
+	return false
 }
 
 // Unlock lifts cred's lockout (an operator's action).
@@ -225,6 +283,11 @@ func (g *Guard) prune(now time.Time) {
 	for k, l := range g.addrs {
 		if l.TokensAt(now) >= float64(g.cfg.AddressBurst) {
 			delete(g.addrs, k)
+		}
+	}
+	for cred, ks := range g.known {
+		if now.After(ks[len(ks)-1].until) {
+			delete(g.known, cred) // the most recent sign-in is the last to expire
 		}
 	}
 }

@@ -2,6 +2,7 @@ package authguard
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestLockoutAndExpiry(t *testing.T) {
 	require.True(t, ok, "the lock lifts")
 
 	g.Failed("user:a", "10.0.0.1")
-	g.Succeeded("user:a")
+	g.Succeeded("user:a", "10.0.0.3")
 	g.Failed("user:a", "10.0.0.1")
 	g.Failed("user:a", "10.0.0.1")
 	_, ok = g.Allow("user:a", "10.0.0.1")
@@ -63,6 +64,50 @@ func TestLockoutAndExpiry(t *testing.T) {
 	g.Unlock("user:a")
 	_, ok = g.Allow("user:a", "10.0.0.1")
 	require.True(t, ok, "an operator unlocks")
+}
+
+// A merchant whose login an attacker locks on purpose keeps signing in
+// from the address it signed in from before; every other address stays
+// locked, the known one's success does not lift the lock, and an address
+// is known only for KnownFor.
+func TestKnownAddressOutlivesLock(t *testing.T) {
+	g, c := newGuard(t, Config{MaxFailures: 3, LockFor: time.Hour, KnownFor: 24 * time.Hour})
+	g.Succeeded("user:shop", "203.0.113.10")
+	for range 3 {
+		g.Failed("user:shop", "198.51.100.66")
+	}
+	_, ok := g.Allow("user:shop", "198.51.100.66")
+	require.False(t, ok, "the guesser is locked out")
+	_, ok = g.Allow("user:shop", "192.0.2.1")
+	require.False(t, ok, "so is any other address")
+	_, ok = g.Allow("user:shop", "203.0.113.10")
+	require.True(t, ok, "the shop's server is not")
+	g.Succeeded("user:shop", "203.0.113.10")
+	_, ok = g.Allow("user:shop", "198.51.100.66")
+	require.False(t, ok, "the shop's sign-in does not unlock the guesser")
+	_, ok = g.Allow("user:other", "203.0.113.10")
+	require.True(t, ok)
+
+	c.add(25 * time.Hour) // the lock is over; the address is no longer known
+	for range 3 {
+		g.Failed("user:shop", "198.51.100.66")
+	}
+	_, ok = g.Allow("user:shop", "203.0.113.10")
+	require.False(t, ok, "known for a day only")
+}
+
+// Each credential remembers its most recent addresses only.
+func TestKnownAddressesAreBounded(t *testing.T) {
+	g, _ := newGuard(t, Config{MaxFailures: 1})
+	for i := range maxKnown + 1 {
+		g.Succeeded("user:shop", fmt.Sprintf("10.1.0.%d", i))
+	}
+	g.Failed("user:shop", "198.51.100.66")
+	_, ok := g.Allow("user:shop", "10.1.0.0")
+	require.False(t, ok, "the oldest address gave way")
+	_, ok = g.Allow("user:shop", fmt.Sprintf("10.1.0.%d", maxKnown))
+	require.True(t, ok)
+	require.Len(t, g.known["user:shop"], maxKnown)
 }
 
 // A guesser spreading over many user names is stopped by address.

@@ -88,7 +88,7 @@ func (s *Server) loginSubmit(rq *req) {
 		rq.failed(err, "sign in")
 		return
 	}
-	s.guard.Succeeded(login)
+	s.guard.Succeeded(login, ip)
 	token, _, err := s.users.StartSession(u.Login, ip)
 	if err != nil {
 		rq.failed(err, "start session")

@@ -40,7 +40,7 @@ func (c *call) admit(m *merchant) error {
 	switch {
 	case reason == "":
 		if m.password != nil {
-			c.s.guard.Succeeded(m.MerchantID)
+			c.s.guard.Succeeded(m.MerchantID, ip)
 		}
 		return nil
 	case status == http.StatusUnauthorized && reason == reasonWrongBasic:

@@ -21,7 +21,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		want string
 	}{
 		{"short merchant id", func(c *cnp.Config) { c.Merchants[0].MerchantID = "15" }, "merchants[0].merchant_id: must be 15 letters or digits"},
-		{"negative lock", func(c *cnp.Config) { c.Guard.LockFor = -time.Minute }, "guard.window, lock_for, hash_wait: must not be negative"},
+		{"negative lock", func(c *cnp.Config) { c.Guard.LockFor = -time.Minute }, "guard.lock_for: must not be negative"},
 		{"merchant id twice", func(c *cnp.Config) { c.Merchants = append(c.Merchants, c.Merchants[0]) }, `merchants[1].merchant_id: "000000000000015" listed twice`},
 		{"no payments merchant", func(c *cnp.Config) { c.Merchants[0].Merchant = "" }, "merchants[0].merchant: required"},
 		{"no access control", func(c *cnp.Config) { c.Merchants[0].AllowedIPs = nil }, "merchants[0]: no access control"},

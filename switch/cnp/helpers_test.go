@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -210,6 +211,18 @@ func (r reply) fault() string {
 // post sends a raw request.
 func (w *world) post(path, contentType, soapAction, body string, mods ...func(*http.Request)) reply {
 	w.t.Helper()
+	return w.postWith(&http.Client{Timeout: 30 * time.Second}, path, contentType, soapAction, body, mods...)
+}
+
+// from is an HTTP client whose connections come from local, a loopback
+// address other than 127.0.0.1: another machine, as the switch sees it.
+func from(local string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+func (w *world) postWith(hc *http.Client, path, contentType, soapAction, body string, mods ...func(*http.Request)) reply {
+	w.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, w.URL()+path, strings.NewReader(body))
 	require.NoError(w.t, err)
 	if contentType != "" {
@@ -221,7 +234,7 @@ func (w *world) post(path, contentType, soapAction, body string, mods ...func(*h
 	for _, m := range mods {
 		m(req)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := hc.Do(req)
 	require.NoError(w.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -247,6 +260,12 @@ func envelope11(op, inner string) string {
 func (w *world) call(op, inner string, mods ...func(*http.Request)) reply {
 	w.t.Helper()
 	return w.post(service, "text/xml; charset=utf-8", `"urn:`+op+`"`, envelope11(op, inner), mods...)
+}
+
+// callWith is call through hc.
+func (w *world) callWith(hc *http.Client, op, inner string, mods ...func(*http.Request)) reply {
+	w.t.Helper()
+	return w.postWith(hc, service, "text/xml; charset=utf-8", `"urn:`+op+`"`, envelope11(op, inner), mods...)
 }
 
 // el writes <ns1:name>value</ns1:name> (ns2 with beans true).

@@ -201,7 +201,8 @@ func sha256Hex(s string) string {
 
 // TestBasicAuthGuessingLocksOut: wrong HTTP Basic passwords lock the
 // merchantId (three here) before any check, the right one included, with
-// HTTP 429, Retry-After and the wait in the fault; the lock ends by itself.
+// HTTP 429, Retry-After and the wait in the fault, everywhere but at the
+// address the shop signed in from before; the lock ends by itself.
 func TestBasicAuthGuessingLocksOut(t *testing.T) {
 	const (
 		basicMID = "000000000000019"
@@ -220,17 +221,22 @@ func TestBasicAuthGuessingLocksOut(t *testing.T) {
 	})
 	status := el("merchantId", basicMID) + el("referenceNr", "X")
 	as := func(pw string) func(*http.Request) { return func(q *http.Request) { q.SetBasicAuth(user, pw) } }
-	require.Equal(t, "NO_SUCH_TRANSACTION", w.call("getTransactionStatus", status, as(password)).value(t, "transactionStatus"))
+	shop, guesser, elsewhere := from("127.0.0.1"), from("127.0.0.2"), from("127.0.0.3")
+	require.Equal(t, "NO_SUCH_TRANSACTION", w.callWith(shop, "getTransactionStatus", status, as(password)).value(t, "transactionStatus"))
 	for range 3 {
-		require.Equal(t, http.StatusUnauthorized, w.call("getTransactionStatus", status, as("guess")).status)
+		require.Equal(t, http.StatusUnauthorized, w.callWith(guesser, "getTransactionStatus", status, as("guess")).status)
 	}
-	r := w.call("getTransactionStatus", status, as(password))
-	require.Equal(t, http.StatusTooManyRequests, r.status, r.body)
-	require.Equal(t, "600", r.header.Get("Retry-After"))
-	require.Contains(t, r.fault(), "access denied for merchantId "+basicMID+": too many failed sign-ins; retry in 600 s")
-	r = w.call("getTransactionStatus", el("merchantId", mid)+el("referenceNr", "X"))
+	for _, hc := range []*http.Client{guesser, elsewhere} {
+		r := w.callWith(hc, "getTransactionStatus", status, as(password))
+		require.Equal(t, http.StatusTooManyRequests, r.status, r.body)
+		require.Equal(t, "600", r.header.Get("Retry-After"))
+		require.Contains(t, r.fault(), "access denied for merchantId "+basicMID+": too many failed sign-ins; retry in 600 s")
+	}
+	require.Equal(t, "NO_SUCH_TRANSACTION", w.callWith(shop, "getTransactionStatus", status, as(password)).value(t, "transactionStatus"),
+		"the shop's own address, where it signed in before, is not locked out by the guesser")
+	r := w.call("getTransactionStatus", el("merchantId", mid)+el("referenceNr", "X"))
 	require.Equal(t, "NO_SUCH_TRANSACTION", r.value(t, "transactionStatus"), "other shops go on")
 
 	w.Advance(10 * time.Minute)
-	require.Equal(t, "NO_SUCH_TRANSACTION", w.call("getTransactionStatus", status, as(password)).value(t, "transactionStatus"), "the lock ended")
+	require.Equal(t, "NO_SUCH_TRANSACTION", w.callWith(elsewhere, "getTransactionStatus", status, as(password)).value(t, "transactionStatus"), "the lock ended")
 }
