@@ -2,16 +2,20 @@ package payments_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/saf"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
@@ -156,4 +160,52 @@ func TestThreeDSIDPerAttempt(t *testing.T) {
 	require.Equal(t, order.StatusDeposited, got.Status, "the third attempt is approved")
 	require.Equal(t, []string{o.ID, o.ID + "-a2", o.ID + "-a3"}, ids)
 	require.Equal(t, o.ID+"-a3", got.ThreeDS.TransID)
+}
+
+// An advice for a bank whose link is not signed on is not sent or
+// journaled: the queue waits for the link (saf.Unavailable, no attempt
+// counted). A send refused on a link that is still up (a message that
+// cannot be packed) is the advice's own trouble (Retry), and so is any
+// advice for a bank no longer configured: nothing will bring its link
+// back, so it goes the way of attempts to the dead letters.
+func TestAdviceWaitsOnlyForALinkThatMayComeBack(t *testing.T) {
+	var sent []string
+	ready := map[string]bool{"a": false, "b": true}
+	goesDown := ""
+	banks := &switchtest.Banks{
+		ReadyFunc: func(bank string) bool { return ready[bank] },
+		SendFunc: func(_ context.Context, bank string, m *iso.Message) (*iso.Message, error) {
+			sent = append(sent, bank)
+			if bank == goesDown {
+				ready[bank] = false
+			}
+			return nil, &links.SendError{Link: bank, MTI: m.MTI, STAN: m.STAN, Err: links.ErrNotSent}
+		},
+	}
+	j, err := journal.Open(filepath.Join(t.TempDir(), journal.DataFile), journal.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, j.Close()) })
+	svc := switchtest.NewService(t, switchtest.PaymentsConfig("a", "b"), payments.Deps{Banks: banks, Journal: j})
+	o := registerCore(t, svc, "advice-link")
+	payload, err := json.Marshal(order.Advice{OrderID: o.ID, Message: &iso.Message{MTI: iso.MTIReversalAdvice, STAN: "000001"}})
+	require.NoError(t, err)
+	deliver := func(bank string) saf.Outcome {
+		out, err := svc.Deliver(context.Background(), saf.Item{ID: 1, Queue: bank, OrderID: o.ID, Kind: order.KindReversalAdvice, Payload: payload}, false)
+		require.Error(t, err)
+		return out
+	}
+
+	entries, err := j.Count()
+	require.NoError(t, err)
+	require.Equal(t, saf.Unavailable, deliver("a"))
+	require.Empty(t, sent, "nothing sent to a bank that is down")
+	after, err := j.Count()
+	require.NoError(t, err)
+	require.Equal(t, entries, after, "nor journaled")
+
+	require.Equal(t, saf.Retry, deliver("b"), "not sent on a link that is up: the advice's own trouble")
+	goesDown = "b"
+	require.Equal(t, saf.Unavailable, deliver("b"), "not sent because the link went down under it")
+	require.Equal(t, saf.Retry, deliver("gone"), "a bank no longer configured has no link to wait for")
+	require.Equal(t, []string{"b", "b", "gone"}, sent)
 }

@@ -25,7 +25,7 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 	if err := json.Unmarshal(it.Payload, &p); err != nil || p.Message == nil {
 		return saf.Rejected, fmt.Errorf("payments: SAF item %d: undecodable payload", it.ID)
 	}
-	if !s.d.Banks.Ready(it.Queue) {
+	if !s.linkUp(it.Queue) {
 		return saf.Unavailable, fmt.Errorf("payments: %s is not connected", it.Queue)
 	}
 	o, err := s.store.Get(p.OrderID)
@@ -48,7 +48,7 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 	}
 	resp, err := s.send(ctx, o.ID, it.Queue, &m)
 	switch {
-	case errors.Is(err, links.ErrNotSent) && !s.d.Banks.Ready(it.Queue):
+	case errors.Is(err, links.ErrNotSent) && !s.linkUp(it.Queue):
 		// The link went down under it: the queue waits for the link. A
 		// message not sent on a ready link (one that cannot be packed)
 		// is this item's own trouble, retried and dead-lettered as such.
@@ -70,6 +70,17 @@ func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Ou
 		return saf.Retry, err
 	}
 	return outcome, nil
+}
+
+// linkUp is false while a configured bank's link is not signed on. A
+// queue named after no bank configured now (one taken out of the config
+// with advices still queued) is not waiting for any link: its advices
+// fail as Retry and end in the dead letters for an operator.
+func (s *Service) linkUp(bank string) bool {
+	if _, ok := s.banks[bank]; !ok {
+		return true
+	}
+	return s.d.Banks.Ready(bank)
 }
 
 // adviceOutcome reads the bank's answer to an advice. An advice is
