@@ -17,6 +17,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/paylinks"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
@@ -253,8 +254,33 @@ func TestBrowserCabinet(t *testing.T) {
 		require.Equal(t, "7", text(t, ctx, "#count-total"), "its own orders only")
 	})
 
+	t.Run("make an invoice with goods and a question for the buyer", func(t *testing.T) {
+		do(t, ctx, chromedp.Navigate(base+"/links"))
+		wait(t, ctx, `#link-form`)
+		do(t, ctx, chromedp.SendKeys(chromedp.ID("l-description"), "Счёт 17"),
+			chromedp.SendKeys(chromedp.ID("l-cart-name-1"), "Стул"), chromedp.SendKeys(chromedp.ID("l-cart-qty-1"), "4"),
+			chromedp.SendKeys(chromedp.ID("l-cart-price-1"), "12500"),
+			chromedp.SendKeys(chromedp.ID("l-cart-name-2"), "Доставка"), chromedp.SendKeys(chromedp.ID("l-cart-price-2"), "3000,50"),
+			chromedp.SendKeys(chromedp.ID("l-field-key-1"), "contract"), chromedp.SendKeys(chromedp.ID("l-field-label-1"), "Номер договора"),
+			chromedp.Click(chromedp.ID("l-field-required-1")), chromedp.Click(chromedp.ID("l-one-time")))
+		shoot(t, ctx, "link-form")
+		do(t, ctx, chromedp.Click(chromedp.ID("link-create")))
+		wait(t, ctx, `#flash`)
+		flash := text(t, ctx, "#flash")
+		require.Contains(t, flash, "Ссылка создана: "+s.URL()+"/l/")
+		code := flash[strings.LastIndex(flash, "/")+1:]
+		l, err := s.D.PaymentLinks().Get(switchtest.Merchant, code)
+		require.NoError(t, err)
+		require.EqualValues(t, 4*1_250_000+300_050, l.Amount, "no amount typed: the goods' total")
+		require.Len(t, l.Cart, 2)
+		require.Equal(t, []paylinks.Field{{Name: "contract", Label: "Номер договора", Required: true}}, l.Fields)
+		require.Contains(t, text(t, ctx, "#link-"+code), "Счёт 17")
+		shoot(t, ctx, "links")
+	})
+
 	t.Run("the pages at phone width", func(t *testing.T) {
 		pages := map[string]string{
+			"links":         "/links",
 			"register":      "/orders?from=&to=",
 			"order-details": "/orders/" + target.ID,
 			"order-history": "/orders/" + target.ID + "?tab=history",

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/paylinks"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
@@ -36,10 +39,27 @@ type linksData struct {
 	Error     string
 	Languages []choice
 	Form      map[string]string
+	// CartLines and FieldLines number the form's empty lines for goods
+	// and for the buyer's questions: without script, the form has room
+	// for a few of each (the JSON API takes up to paylinks.MaxCart and
+	// paylinks.MaxFields).
+	CartLines, FieldLines []int
 }
+
+// The form's lines of goods and of questions.
+const (
+	formCartLines  = 5
+	formFieldLines = 3
+)
 
 func (s *Server) linksData(rq *req) (linksData, error) {
 	d := linksData{Form: map[string]string{}}
+	for i := 1; i <= formCartLines; i++ {
+		d.CartLines = append(d.CartLines, i)
+	}
+	for i := 1; i <= min(formFieldLines, paylinks.MaxFields); i++ {
+		d.FieldLines = append(d.FieldLines, i)
+	}
 	for _, l := range languages {
 		d.Languages = append(d.Languages, choice{Value: l, Label: langNames[l], On: l == rq.lang})
 	}
@@ -118,6 +138,24 @@ func (s *Server) linkCreate(rq *req) {
 		}
 		l.ExpiresAt = at
 	}
+	lines, cartBad := formCart(f, currency)
+	if bad == "" {
+		bad = cartBad
+	}
+	for _, c := range lines {
+		l.Cart = append(l.Cart, c.item)
+	}
+	if l.Amount == 0 && strings.TrimSpace(f.Get("amount")) == "" && len(l.Cart) > 0 {
+		// Goods and no amount: the goods' total, each line clamped so
+		// the sum cannot overflow (Validate refuses lines out of range).
+		for _, it := range l.Cart {
+			l.Amount += min(it.Quantity, 1_000_000) * min(it.Price, 1_000_000_000_000)
+		}
+	}
+	questions := formFields(f)
+	for _, q := range questions {
+		l.Fields = append(l.Fields, q.field)
+	}
 	var made *paylinks.Link
 	err := errors.New(bad)
 	if bad == "" {
@@ -126,7 +164,7 @@ func (s *Server) linkCreate(rq *req) {
 	var fe *paylinks.FieldError
 	if bad != "" || errors.As(err, &fe) {
 		if fe != nil {
-			bad = fe.Field
+			bad = formField(fe.Field, lines, questions)
 		}
 		d, lerr := s.linksData(rq)
 		if lerr != nil {
@@ -148,15 +186,97 @@ func (s *Server) linkCreate(rq *req) {
 	rq.redirect("/links?created=" + made.Code)
 }
 
+// goodsLine is a line of goods the form filled, with its line number.
+type goodsLine struct {
+	line int
+	item order.CartItem
+}
+
+// formCart reads the form's lines of goods, skipping empty ones; a
+// quantity left empty is one. bad names the first field that does not
+// parse (cart_qty_2), "" when all do.
+func formCart(f url.Values, currency string) (lines []goodsLine, bad string) {
+	for i := 1; i <= formCartLines; i++ {
+		name := strings.TrimSpace(f.Get(fmt.Sprintf("cart_name_%d", i)))
+		qty := strings.TrimSpace(f.Get(fmt.Sprintf("cart_qty_%d", i)))
+		price := f.Get(fmt.Sprintf("cart_price_%d", i))
+		if name == "" && qty == "" && strings.TrimSpace(price) == "" {
+			continue
+		}
+		c := goodsLine{line: i, item: order.CartItem{Name: name, Quantity: 1}}
+		if qty != "" {
+			n, err := strconv.ParseInt(qty, 10, 64)
+			if err != nil && bad == "" {
+				bad = fmt.Sprintf("cart_qty_%d", i)
+			}
+			c.item.Quantity = n
+		}
+		p, err := parseAmount(price, currency)
+		if err != nil && bad == "" {
+			bad = fmt.Sprintf("cart_price_%d", i)
+		}
+		c.item.Price = p
+		lines = append(lines, c)
+	}
+	return lines, bad
+}
+
+// question is a question for the buyer the form filled, with its line
+// number.
+type question struct {
+	line  int
+	field paylinks.Field
+}
+
+// formFields reads the form's questions for the buyer, skipping empty
+// lines. A question without a key is keyed by its line (question_2):
+// the key names the answer in the order's params.
+func formFields(f url.Values) []question {
+	var qs []question
+	for i := 1; i <= formFieldLines; i++ {
+		key := strings.TrimSpace(f.Get(fmt.Sprintf("field_key_%d", i)))
+		label := strings.TrimSpace(f.Get(fmt.Sprintf("field_label_%d", i)))
+		if key == "" && label == "" {
+			continue
+		}
+		if key == "" {
+			key = fmt.Sprintf("question_%d", i)
+		}
+		qs = append(qs, question{i, paylinks.Field{Name: key, Label: label, Required: f.Get(fmt.Sprintf("field_required_%d", i)) != ""}})
+	}
+	return qs
+}
+
+// formField turns a field paylinks refused into the form's name of it:
+// cart[1].price is the second filled line of goods, its price input.
+func formField(field string, lines []goodsLine, qs []question) string {
+	var i int
+	var sub string
+	if n, _ := fmt.Sscanf(field, "cart[%d].%s", &i, &sub); n == 2 && i >= 0 && i < len(lines) {
+		return map[string]string{"name": "cart_name_", "quantity": "cart_qty_", "price": "cart_price_"}[sub] + strconv.Itoa(lines[i].line)
+	}
+	if n, _ := fmt.Sscanf(field, "custom_fields[%d].%s", &i, &sub); n == 2 && i >= 0 && i < len(qs) {
+		return map[string]string{"name": "field_key_", "label": "field_label_"}[sub] + strconv.Itoa(qs[i].line)
+	}
+	return field
+}
+
 // linkFieldLabel names a refused field as the form labels it.
 func linkFieldLabel(lang, field string) string {
 	key := map[string]string{"amount": "l_amount", "min_amount": "l_min", "max_amount": "l_max", "description": "l_description",
 		"customer_email": "l_email", "customer_name": "l_name", "ask_email": "l_ask_email", "ask_name": "l_ask_name",
-		"expires": "l_expires", "expires_at": "l_expires", "language": "language"}[field]
-	if key == "" {
-		return field
+		"expires": "l_expires", "expires_at": "l_expires", "language": "language", "cart": "l_cart",
+		"custom_fields": "l_fields"}[field]
+	if key != "" {
+		return t(lang, key)
 	}
-	return t(lang, key)
+	for prefix, key := range map[string]string{"cart_name_": "l_line_name", "cart_qty_": "l_line_qty", "cart_price_": "l_line_price",
+		"field_key_": "l_q_key", "field_label_": "l_q_label"} {
+		if n, err := strconv.Atoi(strings.TrimPrefix(field, prefix)); strings.HasPrefix(field, prefix) && err == nil {
+			return fmt.Sprintf(t(lang, key), n)
+		}
+	}
+	return field
 }
 
 func (s *Server) linkDisable(rq *req) {

@@ -1,6 +1,7 @@
 package cabinet_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -77,4 +78,60 @@ func TestPaymentLinksInCabinet(t *testing.T) {
 	audit := op.get("/admin/audit?lang=en").body
 	require.Contains(t, audit, "Payment link created")
 	require.Contains(t, audit, "Payment link switched off")
+}
+
+// TestPaymentLinkWithGoodsAndQuestions: the form's lines of goods make
+// the link's cart (empty lines skipped, no amount: the goods' total) and
+// its questions the buyer's custom fields (no key: keyed by the line); a
+// refused line is named by its number, with what was typed kept.
+func TestPaymentLinkWithGoodsAndQuestions(t *testing.T) {
+	s := newStack(t)
+	c, tok := s.signedIn(merchantLogin)
+	form := func(kv ...string) url.Values {
+		v := url.Values{"csrf": {tok}, "one_time": {"on"}, "description": {"Invoice 17"},
+			"cart_name_1": {"Chair"}, "cart_qty_1": {"4"}, "cart_price_1": {"12 500"},
+			"cart_name_3": {"Delivery"}, "cart_price_3": {"3000,50"},
+			"field_key_1": {"contract"}, "field_label_1": {"Contract number"}, "field_required_1": {"on"},
+			"field_label_2": {"Floor"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+
+	bad := c.post("/links?lang=en", form("cart_qty_3", "two"))
+	require.Equal(t, http.StatusBadRequest, bad.status)
+	require.Contains(t, bad.body, "Check the field: Goods, line 3: quantity")
+	require.Contains(t, bad.body, `value="two"`, "what was typed is kept")
+	require.Contains(t, bad.body, `id="l-field-required-1" name="field_required_1" aria-label="Question 1: required" checked`)
+	bad = c.post("/links?lang=en", form("cart_qty_3", "0"))
+	require.Contains(t, bad.body, "Check the field: Goods, line 3: quantity", "refused by the link's own rules, named by the form's line")
+	bad = c.post("/links?lang=en", form("amount", "100"))
+	require.Contains(t, bad.body, "Check the field: Goods (for the receipt)", "an amount that is not the goods' total")
+	bad = c.post("/links?lang=en", form("field_key_1", "Contract No"))
+	require.Contains(t, bad.body, "Check the field: Question 1: key")
+	bad = c.post("/links?lang=ru", form("cart_price_1", "abc"))
+	require.Contains(t, bad.body, "Проверьте поле: Товары, строка 1: цена")
+
+	made := c.post("/links?lang=en", form())
+	require.Equal(t, http.StatusSeeOther, made.status, made.body)
+	code := strings.TrimPrefix(made.header.Get("Location"), "/links?created=")
+	l, err := s.D.PaymentLinks().Get(switchtest.Merchant, code)
+	require.NoError(t, err)
+	require.EqualValues(t, 4*1_250_000+300_050, l.Amount, "the goods' total")
+	require.Len(t, l.Cart, 2)
+	require.Equal(t, "Chair", l.Cart[0].Name)
+	require.EqualValues(t, 4, l.Cart[0].Quantity)
+	require.EqualValues(t, 1_250_000, l.Cart[0].Price)
+	require.Equal(t, "Delivery", l.Cart[1].Name)
+	require.EqualValues(t, 1, l.Cart[1].Quantity, "no quantity: one")
+	require.Equal(t, []paylinks.Field{{Name: "contract", Label: "Contract number", Required: true}, {Name: "question_2", Label: "Floor"}}, l.Fields)
+
+	resp, err := http.Get(s.URL() + "/l/" + code + "?lang=en")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(body), "Contract number", "the buyer is asked")
+	require.Contains(t, string(body), "Chair")
 }
