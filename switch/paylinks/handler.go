@@ -202,6 +202,9 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotPayable):
 		s.serve(w, r, "", nil) // the page says why
 		return
+	case errors.Is(err, ErrBeingPaid):
+		s.serve(w, r, texts[lang].BeingPaid, &form)
+		return
 	case err != nil:
 		s.unavailable(w, err)
 		return

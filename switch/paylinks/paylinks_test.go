@@ -9,9 +9,11 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -450,4 +452,63 @@ func TestCreateWithCommitsTogether(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, order.ChannelAPI, next.Channel, "the link's entry, then the answer's, in one append")
 	require.Equal(t, `{"code":"`+made.Code+`"}`, string(next.Payload))
+}
+
+// TestOneTimeLinkSecondBuyer: an invoice whose buyer fills in an e-mail and
+// an answer gives its still-open order back to the same buyer only. A
+// second buyer does not get the first one's order (its e-mail and answer
+// would be theirs): an order still waiting for its card is closed and a
+// new one made, and while that one is in 3-D Secure the first buyer is
+// told someone else is paying, never given a second payment.
+func TestOneTimeLinkSecondBuyer(t *testing.T) {
+	w := &world{t: t}
+	w.Switch = switchtest.Run(t, switchtest.Options{ThreeDS: true})
+	inv := w.create(map[string]any{"amount": 10000, "one_time": true, "ask_email": true, "language": "en",
+		"custom_fields": []map[string]any{{"name": "room", "label": "Room", "required": true}}})
+	link := inv["url"].(string)
+	buyer := func(email, room string) *http.Response {
+		return w.post(link, url.Values{"lang": {"en"}, "email": {email}, "c_room": {room}})
+	}
+	orderOf := func(r *http.Response) string {
+		require.Equal(t, http.StatusSeeOther, r.StatusCode)
+		return strings.TrimPrefix(r.Header.Get("Location"), "/pay/")
+	}
+
+	first := orderOf(buyer("first@example.kz", "12"))
+	require.Equal(t, first, orderOf(buyer("first@example.kz", "12")), "the same buyer again: the same order")
+	second := orderOf(buyer("second@example.kz", "7"))
+	require.NotEqual(t, first, second, "another buyer: an order of their own")
+	require.Equal(t, order.StatusDeclined, w.Order(first).Status, "the first buyer's order, still without a card, is closed")
+	o := w.Order(second)
+	require.Equal(t, "second@example.kz", o.Email)
+	require.Equal(t, "7", o.Params["room"])
+
+	// The second buyer's card goes to 3-D Secure.
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	hc := &http.Client{Jar: jar, CheckRedirect: noRedirect.CheckRedirect}
+	resp, err := hc.Get(w.URL() + "/pay/" + second)
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))
+	require.NotNil(t, csrf, "the card form")
+	resp, err = hc.PostForm(w.URL()+"/pay/"+second, url.Values{"csrf": {csrf[1]}, "pan": {"5555555555555599"},
+		"expiry": {"12/30"}, "cvv2": {switchtest.CVV2}, "holder": {"SECOND BUYER"}, "email": {"second@example.kz"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, order.Status3DS, w.Order(second).Status)
+
+	resp, err = noRedirect.PostForm(link, url.Values{"lang": {"en"}, "email": {"first@example.kz"}, "c_room": {"12"}})
+	require.NoError(t, err)
+	page, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, string(page), "Someone else is paying this invoice right now. Try again in a few minutes.")
+	require.Equal(t, second, orderOf(buyer("second@example.kz", "7")), "the paying buyer gets their order back")
+	st, got := w.api("GET", "/v1/payment_links/"+inv["code"].(string), nil)
+	require.Equal(t, http.StatusOK, st)
+	require.Len(t, got["order_ids"], 2, "never a third order")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -37,6 +38,9 @@ var (
 	ErrNotFound = errors.New("paylinks: no such payment link")
 	// ErrNotPayable is a link expired, switched off or (one-time) paid.
 	ErrNotPayable = errors.New("paylinks: the link cannot be paid")
+	// ErrBeingPaid is a one-time link another buyer is paying now (3-D
+	// Secure or the bank): the buyer may try again once that is decided.
+	ErrBeingPaid = errors.New("paylinks: the invoice is being paid right now")
 )
 
 // Orders registers and reads orders (the payments service).
@@ -278,6 +282,46 @@ func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, er
 	return l, nil
 }
 
+// openOrder is a one-time link's order still open that the buyer (amount,
+// email, name, params) may take over, nil when there is none or when it
+// was another buyer's and is now closed (Pay makes a new one).
+func (s *Service) openOrder(ctx context.Context, l *Link, amount int64, email, name string, params map[string]string) (*order.Order, error) {
+	last, err := s.OrderIDs(l.Code, 1)
+	if err != nil || len(last) == 0 {
+		return nil, err
+	}
+	o, err := s.d.Orders.Get(ctx, last[0])
+	if err != nil {
+		return nil, nil // gone: a new one
+	}
+	waiting := o.Status == order.StatusRegistered && o.ExpiresAt.After(s.d.Now())
+	if !waiting && o.Status != order.Status3DS {
+		return nil, nil
+	}
+	if o.Amount == amount && o.Email == email && o.Customer == name && maps.Equal(o.Params, params) {
+		return o, nil
+	}
+	if !waiting {
+		return nil, ErrBeingPaid
+	}
+	_, err = s.d.Orders.Decline(ctx, payments.FollowUpRequest{OrderID: o.ID, Merchant: l.Merchant})
+	if err == nil {
+		return nil, nil
+	}
+	// It moved on meanwhile: its card came in, or it ended.
+	cur, gerr := s.d.Orders.Get(ctx, o.ID)
+	switch {
+	case gerr != nil || cur.Status == order.StatusRegistered:
+		return nil, fmt.Errorf("paylinks: %s: close order %s for another buyer: %w", l.Code, o.ID, err)
+	case cur.Status == order.StatusDeclined:
+		return nil, nil
+	}
+	if st, err := s.State(ctx, l); err == nil && st == Paid {
+		return nil, ErrNotPayable
+	}
+	return nil, ErrBeingPaid
+}
+
 // maxOpenOrders bounds the orders Disable looks at: the newest, which are
 // the only ones still within an order's lifetime (orderLifetime).
 const maxOpenOrders = 100
@@ -318,9 +362,14 @@ type Buyer struct {
 }
 
 // Pay registers an order through the link for buyer and returns it. A
-// one-time link's order still waiting for payment is returned again
-// rather than a second one made. Refusals: ErrNotFound, ErrNotPayable,
-// FieldErrors on the buyer's fields.
+// one-time link never has two payments under way: its order still open is
+// returned again to the same buyer (the same amount, e-mail, name and
+// answers: a second tab, a second device). Another buyer does not get
+// that order, which carries the first one's details (a receipt would go to
+// the first buyer's e-mail): an order still waiting for its card is closed
+// and a new one made, and one in 3-D Secure is ErrBeingPaid. Refusals:
+// ErrNotFound, ErrNotPayable, ErrBeingPaid, FieldErrors on the buyer's
+// fields.
 func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, error) {
 	s.payMu.Lock()
 	defer s.payMu.Unlock()
@@ -365,17 +414,9 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		}
 	}
 	if l.OneTime && l.OrderCount > 0 {
-		last, err := s.OrderIDs(l.Code, 1)
-		if err != nil {
-			return nil, err
-		}
-		if len(last) == 1 {
-			// Still payable, or being paid (3-D Secure): that order, so a
-			// one-time link never has two payments under way.
-			o, err := s.d.Orders.Get(ctx, last[0])
-			if err == nil && (o.Status == order.Status3DS || o.Status == order.StatusRegistered && o.ExpiresAt.After(s.d.Now())) {
-				return o, nil
-			}
+		o, err := s.openOrder(ctx, l, amount, email, name, params)
+		if o != nil || err != nil {
+			return o, err
 		}
 	}
 	ret := l.ReturnURL

@@ -176,15 +176,22 @@ func TestStepsThroughTheCallersWriter(t *testing.T) {
 	require.Greater(t, calls.Load(), int64(6), "the worker's steps")
 }
 
+// slowPerOrder is a PerOrder queue whose backoffs do not run out within a
+// test: only Kick ends them.
+func slowPerOrder() Config {
+	cfg := fastConfig()
+	cfg.PerOrder = true
+	cfg.RetryMin, cfg.RetryMax = time.Hour, time.Hour
+	return cfg
+}
+
 // TestPerOrderHeldOnlyByItsOrder: with PerOrder, an item waiting out its
 // backoff holds its own order's later items and nothing else: another
 // order's item queued behind it goes at once, and once the held item is
 // through its order's items follow, in order.
 func TestPerOrderHeldOnlyByItsOrder(t *testing.T) {
 	db, _ := mustOpenDB(t)
-	cfg := fastConfig()
-	cfg.PerOrder = true
-	cfg.RetryMin, cfg.RetryMax = time.Hour, time.Hour
+	cfg := slowPerOrder()
 	d := newChanDeliverer()
 	q := mustNew(t, db, cfg, d)
 	mustStart(t, q)
@@ -225,9 +232,7 @@ func TestPerOrderHeldOnlyByItsOrder(t *testing.T) {
 // and each item then goes as a first attempt, not a repeat.
 func TestUnavailableCountsNoAttempt(t *testing.T) {
 	db, _ := mustOpenDB(t)
-	cfg := fastConfig()
-	cfg.PerOrder = true
-	cfg.RetryMin, cfg.RetryMax = time.Hour, time.Hour
+	cfg := slowPerOrder()
 	cfg.MaxAttempts = 1 // a counted attempt would be a dead letter at once
 	d := newChanDeliverer()
 	q := mustNew(t, db, cfg, d)
@@ -267,9 +272,7 @@ func TestUnavailableCountsNoAttempt(t *testing.T) {
 // orders by again once an attempt goes through.
 func TestPerOrderWaitsWhenEveryOrderFails(t *testing.T) {
 	db, _ := mustOpenDB(t)
-	cfg := fastConfig()
-	cfg.PerOrder = true
-	cfg.RetryMin, cfg.RetryMax = time.Hour, time.Hour
+	cfg := slowPerOrder()
 	var down atomic.Bool
 	var aFailed atomic.Int32
 	down.Store(true)
