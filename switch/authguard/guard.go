@@ -15,7 +15,11 @@
 // failing on purpose. So an address the credential last signed in from
 // successfully is known to it for Config.KnownFor, and a lock does not
 // apply there: the shop's own server keeps working while the guesser
-// stays locked out. The address limit still does.
+// stays locked out. The address limit still does. (The cabinet's account
+// lock is the manual's, kept by switch/users, and applies everywhere.)
+// Behind a proxy every client shares the proxy's address, so one sign-in
+// makes it known and the lock stops applying: like the address limit,
+// this assumes the shops connect to the switch directly.
 //
 // It keeps state in memory only: a restart forgets lockouts, which is
 // what an attacker gains by crashing the switch, and that is not cheap;
@@ -209,16 +213,15 @@ func (g *Guard) Failed(cred, addr string) time.Duration {
 	return 0
 }
 
-// Succeeded forgets cred's failures, unless it is locked (a sign-in from
-// a known address does not lift the lock for the others), and makes addr
-// known to cred for Config.KnownFor.
+// Succeeded makes addr known to cred for Config.KnownFor. It does not
+// forget cred's failures: a shop signing in every few seconds would
+// otherwise wipe the count of a guesser spreading wrong passwords between
+// its calls; failures age out after Window, and the lock they bring does
+// not apply at the shop's known addresses.
 func (g *Guard) Succeeded(cred, addr string) {
 	now := g.cfg.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c := g.creds[cred]; c != nil && !now.Before(c.lockedUntil) {
-		delete(g.creds, cred)
-	}
 	ks := g.known[cred]
 	for i, k := range ks {
 		if k.addr == addr {

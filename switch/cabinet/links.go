@@ -139,6 +139,7 @@ func (s *Server) linkCreate(rq *req) {
 		l.ExpiresAt = at
 	}
 	lines, cartBad := formCart(f, currency)
+	computed := false
 	if bad == "" {
 		bad = cartBad
 	}
@@ -146,11 +147,20 @@ func (s *Server) linkCreate(rq *req) {
 		l.Cart = append(l.Cart, c.item)
 	}
 	if l.Amount == 0 && strings.TrimSpace(f.Get("amount")) == "" && len(l.Cart) > 0 {
-		// Goods and no amount: the goods' total, each line clamped so
-		// the sum cannot overflow (Validate refuses lines out of range).
-		for _, it := range l.Cart {
-			l.Amount += min(it.Quantity, 1_000_000) * min(it.Price, 1_000_000_000_000)
+		// Goods and no amount: the goods' total, once every line is
+		// sound (a bad line is named as itself, not as the amount it
+		// would make), each clamped so the sum cannot overflow.
+		for _, c := range lines {
+			switch {
+			case bad != "":
+			case c.item.Quantity <= 0:
+				bad = fmt.Sprintf("cart_qty_%d", c.line)
+			case c.item.Price <= 0:
+				bad = fmt.Sprintf("cart_price_%d", c.line)
+			}
+			l.Amount += min(c.item.Quantity, 1_000_000) * min(c.item.Price, 1_000_000_000_000)
 		}
+		computed = true
 	}
 	questions := formFields(f)
 	for _, q := range questions {
@@ -165,6 +175,9 @@ func (s *Server) linkCreate(rq *req) {
 	if bad != "" || errors.As(err, &fe) {
 		if fe != nil {
 			bad = formField(fe.Field, lines, questions)
+			if computed && bad == "amount" {
+				bad = "cart" // the amount is the goods' total: too large
+			}
 		}
 		d, lerr := s.linksData(rq)
 		if lerr != nil {

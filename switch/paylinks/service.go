@@ -298,29 +298,37 @@ func (s *Service) openOrder(ctx context.Context, l *Link, amount int64, email, n
 	if !waiting && o.Status != order.Status3DS {
 		return nil, nil
 	}
-	if o.Amount == amount && o.Email == email && o.Customer == name && maps.Equal(o.Params, params) {
+	if o.Amount == amount && strings.EqualFold(o.Email, email) && o.Customer == name && maps.Equal(o.Params, params) {
 		return o, nil
 	}
-	if !waiting {
+	if !waiting || s.d.Now().Sub(o.CreatedAt) < keepForBuyer {
 		return nil, ErrBeingPaid
 	}
-	_, err = s.d.Orders.Decline(ctx, payments.FollowUpRequest{OrderID: o.ID, Merchant: l.Merchant})
+	// Closed only if nobody is paying it at this very moment: payMu is
+	// held, and a Decline waiting for the order's lock would hold every
+	// link's buyers for the length of a bank exchange.
+	_, err = s.d.Orders.Decline(ctx, payments.FollowUpRequest{OrderID: o.ID, Merchant: l.Merchant, OnlyWaiting: true})
 	if err == nil {
 		return nil, nil
 	}
-	// It moved on meanwhile: its card came in, or it ended.
 	cur, gerr := s.d.Orders.Get(ctx, o.ID)
 	switch {
-	case gerr != nil || cur.Status == order.StatusRegistered:
-		return nil, fmt.Errorf("paylinks: %s: close order %s for another buyer: %w", l.Code, o.ID, err)
-	case cur.Status == order.StatusDeclined:
-		return nil, nil
+	case gerr == nil && cur.Status == order.StatusDeclined:
+		return nil, nil // it ended meanwhile
+	case errors.Is(err, payments.ErrInProgress):
+		if st, err := s.State(ctx, l); err == nil && st == Paid {
+			return nil, ErrNotPayable
+		}
+		return nil, ErrBeingPaid
 	}
-	if st, err := s.State(ctx, l); err == nil && st == Paid {
-		return nil, ErrNotPayable
-	}
-	return nil, ErrBeingPaid
+	return nil, fmt.Errorf("paylinks: %s: close order %s for another buyer: %w", l.Code, o.ID, err)
 }
+
+// keepForBuyer is how long a one-time link's order stays its buyer's
+// before another buyer may close it: the first one is most likely typing
+// the card in, and two buyers must not take the invoice from each other in
+// turn.
+const keepForBuyer = 5 * time.Minute
 
 // maxOpenOrders bounds the orders Disable looks at: the newest, which are
 // the only ones still within an order's lifetime (orderLifetime).
@@ -366,10 +374,10 @@ type Buyer struct {
 // returned again to the same buyer (the same amount, e-mail, name and
 // answers: a second tab, a second device). Another buyer does not get
 // that order, which carries the first one's details (a receipt would go to
-// the first buyer's e-mail): an order still waiting for its card is closed
-// and a new one made, and one in 3-D Secure is ErrBeingPaid. Refusals:
-// ErrNotFound, ErrNotPayable, ErrBeingPaid, FieldErrors on the buyer's
-// fields.
+// the first buyer's e-mail): an order waiting for its card longer than
+// keepForBuyer is closed and a new one made; a younger one, or one being
+// paid (3-D Secure, the bank), is ErrBeingPaid. Refusals: ErrNotFound,
+// ErrNotPayable, ErrBeingPaid, FieldErrors on the buyer's fields.
 func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, error) {
 	s.payMu.Lock()
 	defer s.payMu.Unlock()

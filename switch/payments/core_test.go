@@ -209,3 +209,36 @@ func TestAdviceWaitsOnlyForALinkThatMayComeBack(t *testing.T) {
 	require.Equal(t, saf.Retry, deliver("gone"), "a bank no longer configured has no link to wait for")
 	require.Equal(t, []string{"b", "b", "gone"}, sent)
 }
+
+// A conditional decline (OnlyWaiting, a payment link closing an order its
+// buyer left) does not wait for an order being paid: while the card is at
+// the bank it answers ErrInProgress at once, and the payment goes on.
+func TestDeclineOnlyWaitingDoesNotWait(t *testing.T) {
+	atBank, release := make(chan struct{}), make(chan struct{})
+	banks := &switchtest.Banks{SendFunc: func(_ context.Context, _ string, m *iso.Message) (*iso.Message, error) {
+		close(atBank)
+		<-release
+		return switchtest.Approve(m), nil
+	}}
+	svc := switchtest.NewService(t, switchtest.PaymentsConfig(switchtest.BankName), payments.Deps{Banks: banks})
+	o := registerCore(t, svc, "only-waiting")
+	paid := make(chan error, 1)
+	go func() {
+		_, err := payCore(svc, o)
+		paid <- err
+	}()
+	select {
+	case <-atBank:
+	case err := <-paid:
+		t.Fatalf("the payment ended before the bank: %v", err)
+	}
+	_, err := svc.Decline(context.Background(), payments.FollowUpRequest{OrderID: o.ID, OnlyWaiting: true})
+	require.ErrorIs(t, err, payments.ErrInProgress)
+	close(release)
+	require.NoError(t, <-paid)
+	got, err := svc.Get(context.Background(), o.ID)
+	require.NoError(t, err)
+	require.Equal(t, order.StatusDeposited, got.Status, "the payment went on")
+	_, err = svc.Decline(context.Background(), payments.FollowUpRequest{OrderID: o.ID, OnlyWaiting: true})
+	require.ErrorIs(t, err, payments.ErrInProgress, "paid: not waiting for its card")
+}

@@ -11,10 +11,17 @@ import (
 // decline.do, the JSON API's cancel of a registered order): it can no
 // longer be paid. A lapsed order is expired first (and then refused, as
 // already declined), so the record says which of the two ended it. An
-// order the merchant declined already is a replay.
+// order the merchant declined already is a replay. See
+// FollowUpRequest.OnlyWaiting for the conditional form.
 func (s *Service) Decline(ctx context.Context, r FollowUpRequest) (*Result, error) {
 	ctx = detach(ctx)
-	unlock := s.locks.lock(r.OrderID)
+	unlock, ok := s.locks.tryLock(r.OrderID)
+	switch {
+	case !ok && r.OnlyWaiting:
+		return nil, fmt.Errorf("payments: order %s: %w", r.OrderID, ErrInProgress)
+	case !ok:
+		unlock = s.locks.lock(r.OrderID)
+	}
 	defer unlock()
 	o, err := s.store.Get(r.OrderID)
 	if err != nil {
@@ -29,6 +36,9 @@ func (s *Service) Decline(ctx context.Context, r FollowUpRequest) (*Result, erro
 	}
 	if o, err = s.expireLocked(ctx, o); err != nil {
 		return nil, err
+	}
+	if r.OnlyWaiting && o.Status != order.StatusRegistered {
+		return nil, fmt.Errorf("payments: order %s is %v, not waiting for its card: %w", r.OrderID, o.Status, ErrInProgress)
 	}
 	if err := order.CheckDecline(o); err != nil {
 		return nil, err

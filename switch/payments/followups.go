@@ -28,6 +28,11 @@ type FollowUpRequest struct {
 	// IdemKey makes the request idempotent (externalRefundId, the JSON
 	// API's Idempotency-Key): the same key answers the first answer.
 	IdemKey string
+	// OnlyWaiting limits a Decline to an order still waiting for its card
+	// that nobody is working on now: an order whose lock is held (its card
+	// is being paid) or that has moved on is ErrInProgress, at once. A
+	// payment link closing an order another buyer left uses it.
+	OnlyWaiting bool
 	// ExpectedDeposited, when set, must equal the order's captured amount
 	// minus refunds, or the refund is refused (guards parallel refunds).
 	ExpectedDeposited *int64

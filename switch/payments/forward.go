@@ -19,7 +19,10 @@ import (
 // the first attempt), journals both messages and records the bank's
 // answer on the order. While the bank's link is not signed on, nothing is
 // sent or journaled: the queue waits for the link (saf.Unavailable),
-// and the daemon kicks it when the link is ready again.
+// and the daemon kicks it when the link is ready again. A link that falls
+// between the journal's write and the send leaves that attempt's entry
+// with no answer; the attempt is not counted, so the next one goes under
+// the same MTI and STAN.
 func (s *Service) Deliver(ctx context.Context, it saf.Item, repeat bool) (saf.Outcome, error) {
 	var p order.Advice
 	if err := json.Unmarshal(it.Payload, &p); err != nil || p.Message == nil {

@@ -552,6 +552,27 @@ type keyLock struct {
 
 func (k *keyedMutex) lock(key string) (unlock func()) {
 	k.mu.Lock()
+	l := k.entry(key)
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() { k.release(key, l) }
+}
+
+// tryLock is lock when key is free now; ok is false when another holds it.
+func (k *keyedMutex) tryLock(key string) (unlock func(), ok bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	l := k.entry(key)
+	if !l.mu.TryLock() {
+		return nil, false // l is held: its holder's refs keep it in k.m
+	}
+	l.refs++
+	return func() { k.release(key, l) }, true
+}
+
+// entry is key's lock, made if there is none; the caller holds k.mu.
+func (k *keyedMutex) entry(key string) *keyLock {
 	if k.m == nil {
 		k.m = map[string]*keyLock{}
 	}
@@ -560,16 +581,15 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 		l = &keyLock{}
 		k.m[key] = l
 	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
+	return l
+}
+
+func (k *keyedMutex) release(key string, l *keyLock) {
+	l.mu.Unlock()
+	k.mu.Lock()
+	l.refs--
+	if l.refs == 0 {
+		delete(k.m, key)
 	}
+	k.mu.Unlock()
 }

@@ -319,3 +319,29 @@ func TestPerOrderWaitsWhenEveryOrderFails(t *testing.T) {
 	q.Kick("halyk")
 	waitFor(t, "queue drained", func() bool { return len(mustPending(t, q, "halyk")) == 0 })
 }
+
+// TestPerOrderFailuresBesideASuccess: failures in a batch in which another
+// order's item went through are those items' own, not the destination's:
+// the queue goes on passing their orders by.
+func TestPerOrderFailuresBesideASuccess(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	q := mustNew(t, db, slowPerOrder(), DelivererFunc(func(_ context.Context, it Item, _ bool) (Outcome, error) {
+		if it.OrderID == "A" || it.OrderID == "C" {
+			return Retry, errNoReply
+		}
+		return Delivered, nil
+	}))
+	mustEnqueue(t, q, "halyk", "A")
+	mustEnqueue(t, q, "halyk", "B")
+	mustEnqueue(t, q, "halyk", "C")
+	mustStart(t, q) // one batch: A's and C's fail, B's goes through
+	waitFor(t, "B's delivered, A's and C's in backoff", func() bool {
+		p := mustPending(t, q, "halyk")
+		return len(p) == 2 && !p[0].NextAttemptAt.IsZero() && !p[1].NextAttemptAt.IsZero()
+	})
+	mustEnqueue(t, q, "halyk", "D")
+	waitFor(t, "D's delivered past A's and C's", func() bool { return len(mustPending(t, q, "halyk")) == 2 })
+	for _, it := range mustPending(t, q, "halyk") {
+		assert.NotEqual(t, "D", it.OrderID)
+	}
+}

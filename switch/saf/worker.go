@@ -101,11 +101,12 @@ func (w *worker) run(ctx context.Context) {
 
 // failing tells an item's trouble from its destination's, for
 // Config.PerOrder: it keeps the orders whose attempts were to be retried
-// since an attempt last went through (delivered, or refused for good). One
-// such order is that order's own trouble, and the claim passes its held
-// items by; two or more look like the destination's, and the claim waits
-// at the first item not due, as without PerOrder, rather than spend every
-// order's attempts against a destination that takes nothing.
+// in the batches since one in which an attempt went through (delivered,
+// or refused for good). One such order is that order's own trouble, and
+// the claim passes its held items by; two or more look like the
+// destination's, and the claim waits at the first item not due, as
+// without PerOrder, rather than spend every order's attempts against a
+// destination that takes nothing.
 type failing struct {
 	orders [2]string
 	n      int
@@ -114,8 +115,10 @@ type failing struct {
 func (f *failing) note(as []*attempt) {
 	for _, a := range as {
 		if !a.skipped && (a.outcome == Delivered || a.outcome == Rejected) {
+			// The destination takes things: the batch's failures, tried
+			// beside this one, are their items' own.
 			f.n = 0
-			break
+			return
 		}
 	}
 	for _, a := range as {
@@ -131,6 +134,10 @@ func (f *failing) note(as []*attempt) {
 
 // destination reports whether the failures look like the destination's.
 func (f *failing) destination() bool { return f.n >= 2 }
+
+// maxPassed bounds the items one claim passes by (held, or not due) before
+// it stops looking further down the queue.
+const maxPassed = 1024
 
 func anyUnavailable(as []*attempt) bool {
 	for _, a := range as {
@@ -283,8 +290,11 @@ func (q *Queue) step(bank string, done []*attempt, claim int, force, pass bool) 
 			events = append(events, ev)
 		}
 		// PerOrder: the orders whose earlier item is not due yet; their
-		// later items wait behind it, the other orders' go.
+		// later items wait behind it, the other orders' go. passed counts
+		// the items passed by, so that a queue of many held items is not
+		// read through in every step (inside the journal's commit round).
 		var held map[string]bool
+		passed := 0
 		// bbolt wants a cursor repositioned after its bucket changes.
 		c := b.Cursor()
 		k, v := c.First()
@@ -302,6 +312,9 @@ func (q *Queue) step(bank string, done []*attempt, claim int, force, pass bool) 
 				continue
 			}
 			if pass && held[it.OrderID] {
+				if passed++; passed > maxPassed {
+					return nil // the rest waits for these to clear
+				}
 				k, v = c.Next()
 				continue
 			}
@@ -318,6 +331,9 @@ func (q *Queue) step(bank string, done []*attempt, claim int, force, pass bool) 
 					held = map[string]bool{}
 				}
 				held[it.OrderID] = true
+				if passed++; passed > maxPassed {
+					return nil
+				}
 				k, v = c.Next()
 				continue
 			}
