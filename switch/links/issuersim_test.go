@@ -281,3 +281,28 @@ func TestSimMAC(t *testing.T) {
 		})
 	}
 }
+
+// TestSimReadyFalseOnceSendSawTheClose: when the bank closes the
+// connection under a request, the link is not ready by the time Send
+// returns, though the goroutine serving the connection may not have
+// noticed yet: a caller deciding from Ready after a failed Send (the
+// store-and-forward queue) sees the link down, not a link that failed
+// one message.
+func TestSimReadyFalseOnceSendSawTheClose(t *testing.T) {
+	lcfg := testConfig("a", "ascii")
+	lcfg.Backoff = Backoff{Min: time.Hour, Max: time.Hour} // no reconnect within the test
+	scfg := simConfig("a", "ascii")
+	scfg.Knobs = issuersim.Knobs{Rules: []issuersim.Rule{{AmountSuffix: "66", Action: issuersim.ActionClose}}}
+	sb := startSimBank(t, lcfg, SideDial, scfg, Deps{})
+	waitReady(t, sb.link)
+	for i := range 20 {
+		if i > 0 {
+			// Bring it back for the next round: a fresh link each time.
+			sb = startSimBank(t, lcfg, SideDial, scfg, Deps{})
+			waitReady(t, sb.link)
+		}
+		_, err := sb.link.Send(context.Background(), auth("", "TLP00001", 1066))
+		require.Error(t, err)
+		require.False(t, sb.link.Ready(), "round %d: the connection the Send saw close is not ready", i)
+	}
+}

@@ -276,10 +276,25 @@ func (l *Link) Addr() string {
 	return l.ln.Addr().String()
 }
 
-// Ready reports whether Send can use a signed-on connection now.
+// Ready reports whether Send can use a signed-on connection now. A
+// connection that has just closed counts as gone at once, before the
+// goroutine serving it takes it out of the ready set: a caller whose Send
+// failed because the connection closed sees the link down when it asks
+// next (store-and-forward then waits for the link instead of counting an
+// attempt).
 func (l *Link) Ready() bool {
 	r := l.ready.Load()
-	return r != nil && len(*r) > 0
+	if r == nil {
+		return false
+	}
+	for _, c := range *r {
+		select {
+		case <-c.done():
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // Codec is the link's dialect: how its messages look on the wire (the
