@@ -33,12 +33,16 @@ type FieldDiff struct {
 	Store   string
 }
 
-// Difference is one order on which the journal and the order store disagree.
+// Difference is one order, or one payment link, on which the journal and
+// the store disagree.
 type Difference struct {
 	OrderID string
-	Kind    string
-	Seq     uint64 // the journal's last state entry for the order, if any
-	Fields  []FieldDiff
+	// Link is the payment link's code when the difference is a link's
+	// (OrderID is then empty).
+	Link   string
+	Kind   string
+	Seq    uint64 // the journal's last state entry for the order, if any
+	Fields []FieldDiff
 }
 
 // ReplayResult is the outcome of Replay.
@@ -51,8 +55,12 @@ type ReplayResult struct {
 	// Pruned counts orders of the store last changed before the oldest
 	// entry kept: their history went with archives past retention, so
 	// there is nothing to compare them with.
-	Pruned      int
-	Differences []Difference // sorted by order id
+	Pruned int
+	// Links, StoreLinks, LinksMatched and LinksPruned are the same for
+	// payment links: each is its last ChannelPaymentLink entry, compared
+	// with the links' bucket.
+	Links, StoreLinks, LinksMatched, LinksPruned int
+	Differences                                  []Difference // orders by id, then links by code
 	// Index is the check of the order store's query indexes.
 	Index IndexCheck
 }
@@ -96,6 +104,7 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 	}
 	r := &ReplayResult{}
 	last := map[string]stateRef{}
+	links := map[string]stateRef{}
 	err = d.Journal.Iterate(1, func(e journal.Entry) error {
 		r.Entries++
 		if r.Entries%progressEvery == 0 {
@@ -105,6 +114,15 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+		}
+		if e.Channel == order.ChannelPaymentLink {
+			var l struct {
+				Code string `json:"code"`
+			}
+			if json.Unmarshal(e.Payload, &l) == nil && l.Code != "" {
+				links[l.Code] = stateRef{seq: e.Seq, hash: sha256.Sum256(e.Payload)}
+			}
+			return nil
 		}
 		if e.Channel != order.ChannelState || e.OrderID == "" {
 			return nil
@@ -180,10 +198,74 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 		r.Differences = append(r.Differences, Difference{OrderID: id, Kind: MissingInStore, Seq: ref.seq})
 	}
 	sort.Slice(r.Differences, func(i, j int) bool { return r.Differences[i].OrderID < r.Differences[j].OrderID })
+	r.Links = len(links)
+	if err := replayLinks(d, r, links, historyFrom); err != nil {
+		return nil, fmt.Errorf("audit: replay: payment links: %w", err)
+	}
 	if r.Index, err = checkIndexes(ctx, d.DB); err != nil {
 		return nil, fmt.Errorf("audit: replay: indexes: %w", err)
 	}
 	return r, nil
+}
+
+// replayLinks compares each payment link's last journal entry (links, by
+// code) with the links' bucket, adding to r. The bucket holds the very
+// bytes the entry does, so a hash decides; a link whose entries all went
+// with archives past retention (created and switched off before the
+// oldest entry kept) is counted as pruned, not as missing.
+func replayLinks(d *Data, r *ReplayResult, links map[string]stateRef, historyFrom time.Time) error {
+	var diffs []Difference
+	err := d.DB.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(order.BucketPaymentLinks)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			r.StoreLinks++
+			code := string(k)
+			ref, ok := links[code]
+			if !ok {
+				var l struct {
+					CreatedAt  time.Time `json:"created_at"`
+					DisabledAt time.Time `json:"disabled_at"`
+				}
+				if !historyFrom.IsZero() && json.Unmarshal(v, &l) == nil && l.CreatedAt.Before(historyFrom) && l.DisabledAt.Before(historyFrom) {
+					r.LinksPruned++
+					return nil
+				}
+				diffs = append(diffs, Difference{Link: code, Kind: MissingInJournal})
+				return nil
+			}
+			delete(links, code)
+			if sha256.Sum256(v) == ref.hash {
+				r.LinksMatched++
+				return nil
+			}
+			e, err := d.Journal.Get(ref.seq)
+			if err != nil {
+				return fmt.Errorf("link %s: journal entry %d: %w", code, ref.seq, err)
+			}
+			fields, err := diffJSON(e.Payload, v)
+			if err != nil {
+				return fmt.Errorf("link %s: %w", code, err)
+			}
+			if len(fields) == 0 {
+				r.LinksMatched++
+				return nil
+			}
+			diffs = append(diffs, Difference{Link: code, Kind: Differs, Seq: ref.seq, Fields: fields})
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for code, ref := range links {
+		diffs = append(diffs, Difference{Link: code, Kind: MissingInStore, Seq: ref.seq})
+	}
+	sort.Slice(diffs, func(i, j int) bool { return diffs[i].Link < diffs[j].Link })
+	r.Differences = append(r.Differences, diffs...)
+	return nil
 }
 
 // maxIndexDiffs bounds the index differences listed: a lost index makes
@@ -268,10 +350,23 @@ func WriteReplay(w io.Writer, r *ReplayResult) {
 	if !r.OK() {
 		verdict = "MISMATCH"
 	}
+	orderDiffs := 0
+	for _, d := range r.Differences {
+		if d.Link == "" {
+			orderDiffs++
+		}
+	}
 	fmt.Fprintf(w, "%s: %d journal entries, %d state changes, %d orders rebuilt; order store holds %d; %d match, %d differ\n",
-		verdict, r.Entries, r.StateEntries, r.Orders, r.StoreOrders, r.Matched, len(r.Differences))
+		verdict, r.Entries, r.StateEntries, r.Orders, r.StoreOrders, r.Matched, orderDiffs)
 	if r.Pruned > 0 {
 		fmt.Fprintf(w, "%d orders last changed before the oldest entry kept (their archives are past retention): not compared\n", r.Pruned)
+	}
+	if r.Links > 0 || r.StoreLinks > 0 {
+		fmt.Fprintf(w, "payment links: %d rebuilt from the journal; the store holds %d; %d match", r.Links, r.StoreLinks, r.LinksMatched)
+		if r.LinksPruned > 0 {
+			fmt.Fprintf(w, "; %d made and switched off before the oldest entry kept: not compared", r.LinksPruned)
+		}
+		fmt.Fprintln(w)
 	}
 	switch {
 	case !r.Index.Built && len(r.Index.Differences) == 0:
@@ -285,6 +380,10 @@ func WriteReplay(w io.Writer, r *ReplayResult) {
 		}
 	}
 	for _, d := range r.Differences {
+		if d.Link != "" {
+			writeLinkDifference(w, d)
+			continue
+		}
 		switch d.Kind {
 		case MissingInStore:
 			fmt.Fprintf(w, "order %s: in the journal (last state entry %d), missing from the order store\n", d.OrderID, d.Seq)
@@ -295,6 +394,20 @@ func WriteReplay(w io.Writer, r *ReplayResult) {
 			for _, f := range d.Fields {
 				fmt.Fprintf(w, "  %s: journal %s, store %s\n", f.Path, orAbsent(f.Journal), orAbsent(f.Store))
 			}
+		}
+	}
+}
+
+func writeLinkDifference(w io.Writer, d Difference) {
+	switch d.Kind {
+	case MissingInStore:
+		fmt.Fprintf(w, "payment link %s: in the journal (last entry %d), missing from the store\n", d.Link, d.Seq)
+	case MissingInJournal:
+		fmt.Fprintf(w, "payment link %s: in the store, no entry in the journal\n", d.Link)
+	default:
+		fmt.Fprintf(w, "payment link %s: differs from journal entry %d:\n", d.Link, d.Seq)
+		for _, f := range d.Fields {
+			fmt.Fprintf(w, "  %s: journal %s, store %s\n", f.Path, orAbsent(f.Journal), orAbsent(f.Store))
 		}
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -193,4 +195,78 @@ func TestReplayChecksPackedIndexKeys(t *testing.T) {
 	require.False(t, r.OK())
 	require.Equal(t, 1, r.Index.Mismatches, "%v", r.Index.Differences)
 	require.Contains(t, r.Index.Differences[0], "order "+v7+": orders_by_time has row ,")
+}
+
+// link journals a payment link and stores it, in one transaction, as
+// switch/paylinks does: the bucket holds the entry's very bytes.
+func (f *fixture) link(l map[string]any) {
+	f.tb.Helper()
+	data, err := json.Marshal(l)
+	require.NoError(f.tb, err)
+	e := journal.Entry{Time: f.tick(), Direction: journal.Internal, Channel: order.ChannelPaymentLink, Payload: data}
+	_, err = f.j.AppendTx(context.Background(), []journal.Entry{e}, func(tx *bolt.Tx, _ []uint64) error {
+		b, err := tx.CreateBucketIfNotExists(order.BucketPaymentLinks)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(l["code"].(string)), data)
+	})
+	require.NoError(f.tb, err)
+}
+
+// TestReplayComparesPaymentLinks: payment links are rebuilt from their
+// journal entries too (the last one of each), and a link changed in the
+// store behind the journal's back, or stored with no entry, is named.
+func TestReplayComparesPaymentLinks(t *testing.T) {
+	f := newFixture(t)
+	f.day()
+	created := day0.Format(time.RFC3339)
+	f.link(map[string]any{"code": "AAAAAAAAAA", "merchant": "shop-1", "amount": 150000, "currency": "398", "created_at": created})
+	f.link(map[string]any{"code": "BBBBBBBBBB", "merchant": "shop-1", "amount": 5000, "currency": "398", "one_time": true, "created_at": created})
+	f.link(map[string]any{"code": "AAAAAAAAAA", "merchant": "shop-1", "amount": 150000, "currency": "398", "created_at": created, "order_count": 1})
+	d := f.open()
+	r, err := Replay(context.Background(), d, nil)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%+v", r.Differences)
+	require.Equal(t, 2, r.Links)
+	require.Equal(t, 2, r.LinksMatched)
+	require.NoError(t, d.Close()) // the file's shared lock, before the edit takes it
+
+	require.NoError(t, f.editStore(func(tx *bolt.Tx) error {
+		b := tx.Bucket(order.BucketPaymentLinks)
+		var l map[string]any
+		require.NoError(t, json.Unmarshal(b.Get([]byte("BBBBBBBBBB")), &l))
+		l["amount"] = 500 // an invoice cut to a tenth behind the journal's back
+		data, _ := json.Marshal(l)
+		if err := b.Put([]byte("BBBBBBBBBB"), data); err != nil {
+			return err
+		}
+		return b.Put([]byte("CCCCCCCCCC"), []byte(`{"code":"CCCCCCCCCC","merchant":"shop-1","amount":1,"created_at":"`+created+`"}`))
+	}))
+	r, err = Replay(context.Background(), f.open(), nil)
+	require.NoError(t, err)
+	require.False(t, r.OK())
+	require.Equal(t, []Difference{
+		{Link: "BBBBBBBBBB", Kind: Differs, Seq: r.Differences[0].Seq, Fields: []FieldDiff{{Path: "amount", Journal: "5000", Store: "500"}}},
+		{Link: "CCCCCCCCCC", Kind: MissingInJournal},
+	}, r.Differences)
+	require.Equal(t, 6, r.Matched, "the orders still match")
+	var out bytes.Buffer
+	WriteReplay(&out, r)
+	require.Contains(t, out.String(), "payment links: 2 rebuilt from the journal; the store holds 3; 1 match\n")
+	require.Contains(t, out.String(), "payment link BBBBBBBBBB: differs from journal entry")
+	require.Contains(t, out.String(), "  amount: journal 5000, store 500\n")
+	require.Contains(t, out.String(), "payment link CCCCCCCCCC: in the store, no entry in the journal\n")
+	require.Contains(t, out.String(), "6 match, 0 differ")
+}
+
+// editStore changes the closed data file directly, as a database edit
+// behind the switch's back would.
+func (f *fixture) editStore(fn func(tx *bolt.Tx) error) error {
+	f.tb.Helper()
+	f.close()
+	db, err := bolt.Open(f.path, 0o600, nil)
+	require.NoError(f.tb, err)
+	defer db.Close()
+	return db.Update(fn)
 }

@@ -154,6 +154,11 @@ type Advice struct {
 // JSON itself; readers take both (StoredJSON, Decode).
 var BucketOrders = []byte("orders")
 
+// BucketPaymentLinks is switch/paylinks' bucket of links: code → the
+// link's JSON, byte for byte the payload of its last ChannelPaymentLink
+// entry (auditors' replay compares the two).
+var BucketPaymentLinks = []byte("payment_links")
+
 // StoreValue returns the order store's value for the order whose JSON is
 // data: compressed (switch/compact), a third of the JSON's size, so an
 // order's page holds three times the orders and the file grows less.

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tulpar-switch/tulpar/switch/audit"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
@@ -519,4 +521,17 @@ func TestOneTimeLinkSecondBuyer(t *testing.T) {
 	st, got := w.api("GET", "/v1/payment_links/"+inv["code"].(string), nil)
 	require.Equal(t, http.StatusOK, st)
 	require.Len(t, got["order_ids"], 2, "never a third order")
+
+	// An auditor's replay of a copy rebuilds the link from its journal
+	// entries, as it does the orders.
+	copyPath := filepath.Join(t.TempDir(), "copy.db")
+	require.NoError(t, w.D.Journal().CopyTo(copyPath))
+	d, err := audit.Open(copyPath, "", time.Second)
+	require.NoError(t, err)
+	defer d.Close()
+	r, err := audit.Replay(context.Background(), d, nil)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%+v", r.Differences)
+	require.Equal(t, 1, r.Links)
+	require.Equal(t, 1, r.LinksMatched)
 }

@@ -29,7 +29,7 @@ import (
 // UUIDv7, which sort by time). Both are listed with the data file's
 // buckets in switch/journal's doc.
 var (
-	bucketLinks  = []byte("payment_links")
+	bucketLinks  = order.BucketPaymentLinks
 	bucketOrders = []byte("payment_links.orders")
 )
 
