@@ -211,8 +211,8 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 // replayLinks compares each payment link's last journal entry (links, by
 // code) with the links' bucket, adding to r. The bucket holds the very
 // bytes the entry does, so a hash decides; a link whose entries all went
-// with archives past retention (created and switched off before the
-// oldest entry kept) is counted as pruned, not as missing.
+// with archives past retention (created, and switched off if it was,
+// before the oldest entry kept) is counted as pruned, not as missing.
 func replayLinks(d *Data, r *ReplayResult, links map[string]stateRef, historyFrom time.Time) error {
 	var diffs []Difference
 	err := d.DB.View(func(tx *bolt.Tx) error {
@@ -364,7 +364,7 @@ func WriteReplay(w io.Writer, r *ReplayResult) {
 	if r.Links > 0 || r.StoreLinks > 0 {
 		fmt.Fprintf(w, "payment links: %d rebuilt from the journal; the store holds %d; %d match", r.Links, r.StoreLinks, r.LinksMatched)
 		if r.LinksPruned > 0 {
-			fmt.Fprintf(w, "; %d made and switched off before the oldest entry kept: not compared", r.LinksPruned)
+			fmt.Fprintf(w, "; %d with no entry since the oldest kept (their archives are past retention): not compared", r.LinksPruned)
 		}
 		fmt.Fprintln(w)
 	}

@@ -90,7 +90,18 @@ func (l *Link) newConn(nc net.Conn, slot int) (*conn, error) {
 
 func (c *conn) write(frame []byte) (int, error) { return c.mc.Write(frame) }
 func (c *conn) done() <-chan struct{}           { return c.mc.Done() }
-func (c *conn) close()                          { c.mc.Close() }
+
+// closed reports whether the connection has closed, whether or not the
+// goroutine serving it has noticed yet.
+func (c *conn) closed() bool {
+	select {
+	case <-c.done():
+		return true
+	default:
+		return false
+	}
+}
+func (c *conn) close() { c.mc.Close() }
 
 // serve signs c on, keeps it in the link's ready set until it dies or the
 // link stops, and reports whether it was ever ready.

@@ -288,9 +288,7 @@ func (l *Link) Ready() bool {
 		return false
 	}
 	for _, c := range *r {
-		select {
-		case <-c.done():
-		default:
+		if !c.closed() {
 			return true
 		}
 	}
@@ -439,14 +437,22 @@ func (l *Link) Send(ctx context.Context, msg *iso.Message) (*iso.Message, error)
 	return resp, err
 }
 
-// pick returns a signed-on connection, round robin.
+// pick returns a signed-on connection, round robin, passing over one
+// that has just closed (as Ready does) while another is live.
 func (l *Link) pick() *conn {
 	r := l.ready.Load()
 	if r == nil || len(*r) == 0 {
 		return nil
 	}
 	list := *r
-	return list[int(l.rr.Add(1)-1)%len(list)]
+	start := int(l.rr.Add(1) - 1)
+	for i := range list {
+		c := list[(start+i)%len(list)]
+		if !c.closed() {
+			return c
+		}
+	}
+	return list[start%len(list)] // all closing: Send finds out and says not sent
 }
 
 func (l *Link) notSentErr(msg *iso.Message, cause error) error {

@@ -171,6 +171,9 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	var form pageData
 	form.Form.Amount, form.Form.Email, form.Form.Name = r.PostFormValue("amount"), r.PostFormValue("email"), r.PostFormValue("name")
 	b := Buyer{Email: form.Form.Email, Name: form.Form.Name, Fields: map[string]string{}}
+	if c, err := r.Cookie(buyerCookie(r.PathValue("code"))); err == nil {
+		b.Order = c.Value
+	}
 	for k, v := range r.PostForm {
 		if name, ok := strings.CutPrefix(k, "c_"); ok && len(v) > 0 {
 			b.Fields[name] = v[0]
@@ -209,8 +212,16 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
+	// The browser remembers its order, so that its buyer may correct
+	// their details (a one-time link: Buyer.Order).
+	http.SetCookie(w, &http.Cookie{Name: buyerCookie(r.PathValue("code")), Value: o.ID, Path: Prefix + r.PathValue("code"),
+		MaxAge: int(orderLifetime / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/pay/"+o.ID, http.StatusSeeOther)
 }
+
+// buyerCookie names the cookie holding the order a link sent the browser
+// to.
+func buyerCookie(code string) string { return "tulpar_link_" + code }
 
 // fieldLabel is the form's label of a field, for an error line.
 func fieldLabel(lang, field string) string {

@@ -457,26 +457,28 @@ func TestCreateWithCommitsTogether(t *testing.T) {
 }
 
 // TestOneTimeLinkSecondBuyer: an invoice whose buyer fills in an e-mail and
-// an answer gives its still-open order back to the same buyer only. A
-// second buyer does not get the first one's order (its e-mail and answer
-// would be theirs): while the first buyer may still be typing the card in
-// (five minutes) and while an order is in 3-D Secure the other buyer is
-// told someone else is paying; after that, an order still waiting for its
-// card is closed and a new one made. Never two payments under way.
+// an answer gives its still-open order back to the same buyer only (a
+// buyer correcting their details in the same browser gets a new order at
+// once). A second buyer does not get the first one's order (its e-mail and
+// answer would be theirs): while the first buyer may still be typing the
+// card in (five minutes) and while an order is in 3-D Secure the other
+// buyer is told someone else is paying; after that, an order still waiting
+// for its card is closed and a new one made. Never two payments under way.
 func TestOneTimeLinkSecondBuyer(t *testing.T) {
 	w := &world{t: t}
 	w.Switch = switchtest.Run(t, switchtest.Options{ThreeDS: true})
 	inv := w.create(map[string]any{"amount": 10000, "one_time": true, "ask_email": true, "language": "en",
 		"custom_fields": []map[string]any{{"name": "room", "label": "Room", "required": true}}})
 	link := inv["url"].(string)
-	buyer := func(email, room string) (*http.Response, string) {
-		resp, err := noRedirect.PostForm(link, url.Values{"lang": {"en"}, "email": {email}, "c_room": {room}})
+	post := func(hc *http.Client, email, room string) (*http.Response, string) {
+		resp, err := hc.PostForm(link, url.Values{"lang": {"en"}, "email": {email}, "c_room": {room}})
 		require.NoError(t, err)
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		require.NoError(t, err)
 		return resp, string(b)
 	}
+	buyer := func(email, room string) (*http.Response, string) { return post(noRedirect, email, room) }
 	orderOf := func(r *http.Response, body string) string {
 		require.Equal(t, http.StatusSeeOther, r.StatusCode, body)
 		return strings.TrimPrefix(r.Header.Get("Location"), "/pay/")
@@ -486,8 +488,16 @@ func TestOneTimeLinkSecondBuyer(t *testing.T) {
 		require.Contains(t, body, "Someone else is paying this invoice right now. Try again in a few minutes.")
 	}
 
-	first := orderOf(buyer("first@example.kz", "12"))
-	require.Equal(t, first, orderOf(buyer("First@Example.kz", "12")), "the same buyer again: the same order")
+	// The first buyer mistypes their e-mail and corrects it in the same
+	// browser: their own order is closed and a new one made at once.
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	browser := &http.Client{Jar: jar, CheckRedirect: noRedirect.CheckRedirect}
+	typo := orderOf(post(browser, "frist@example.kz", "12"))
+	first := orderOf(post(browser, "first@example.kz", "12"))
+	require.NotEqual(t, typo, first)
+	require.Equal(t, order.StatusDeclined, w.Order(typo).Status)
+	require.Equal(t, first, orderOf(buyer("First@Example.kz", "12")), "the same buyer again, on another device: the same order")
 	beingPaid(buyer("second@example.kz", "7"))
 	w.Advance(6 * time.Minute) // the first buyer has gone
 	second := orderOf(buyer("second@example.kz", "7"))
@@ -498,7 +508,7 @@ func TestOneTimeLinkSecondBuyer(t *testing.T) {
 	require.Equal(t, "7", o.Params["room"])
 
 	// The second buyer's card goes to 3-D Secure.
-	jar, err := cookiejar.New(nil)
+	jar, err = cookiejar.New(nil)
 	require.NoError(t, err)
 	hc := &http.Client{Jar: jar, CheckRedirect: noRedirect.CheckRedirect}
 	resp, err := hc.Get(w.URL() + "/pay/" + second)
@@ -520,7 +530,7 @@ func TestOneTimeLinkSecondBuyer(t *testing.T) {
 	require.Equal(t, second, orderOf(buyer("second@example.kz", "7")), "the paying buyer gets their order back")
 	st, got := w.api("GET", "/v1/payment_links/"+inv["code"].(string), nil)
 	require.Equal(t, http.StatusOK, st)
-	require.Len(t, got["order_ids"], 2, "never a third order")
+	require.Len(t, got["order_ids"], 3, "the typo's, the first buyer's and the second's: never one more")
 
 	// An auditor's replay of a copy rebuilds the link from its journal
 	// entries, as it does the orders.

@@ -267,14 +267,21 @@ func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, er
 	}
 	// Its orders still waiting for a card close too: a buyer who opened
 	// the link before it was switched off must not pay it after (the shop
-	// switched it off because it was paid some other way).
+	// switched it off because it was paid some other way). One whose card
+	// is being paid right now is left to its outcome (OnlyWaiting: payMu
+	// is held, and waiting for a bank exchange here would hold every
+	// link's buyers).
 	ids, err := s.OrderIDs(l.Code, maxOpenOrders)
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range ids {
 		if o, err := s.d.Orders.Get(ctx, id); err == nil && o.Status == order.StatusRegistered {
-			if _, err := s.d.Orders.Decline(ctx, payments.FollowUpRequest{OrderID: id, Merchant: l.Merchant}); err != nil {
+			_, err := s.d.Orders.Decline(ctx, payments.FollowUpRequest{OrderID: id, Merchant: l.Merchant, OnlyWaiting: true})
+			switch {
+			case errors.Is(err, payments.ErrInProgress):
+				s.d.Log.Warn().Str("link", l.Code).Str("order", id).Msg("payment link switched off while an order of it is being paid: that payment goes on")
+			case err != nil:
 				return nil, fmt.Errorf("paylinks: %s: close order %s: %w", l.Code, id, err)
 			}
 		}
@@ -284,8 +291,9 @@ func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, er
 
 // openOrder is a one-time link's order still open that the buyer (amount,
 // email, name, params) may take over, nil when there is none or when it
-// was another buyer's and is now closed (Pay makes a new one).
-func (s *Service) openOrder(ctx context.Context, l *Link, amount int64, email, name string, params map[string]string) (*order.Order, error) {
+// was another buyer's, or theirs with other details (theirs: the order
+// their browser was sent to), and is now closed (Pay makes a new one).
+func (s *Service) openOrder(ctx context.Context, l *Link, theirs string, amount int64, email, name string, params map[string]string) (*order.Order, error) {
 	last, err := s.OrderIDs(l.Code, 1)
 	if err != nil || len(last) == 0 {
 		return nil, err
@@ -301,7 +309,7 @@ func (s *Service) openOrder(ctx context.Context, l *Link, amount int64, email, n
 	if o.Amount == amount && strings.EqualFold(o.Email, email) && o.Customer == name && maps.Equal(o.Params, params) {
 		return o, nil
 	}
-	if !waiting || s.d.Now().Sub(o.CreatedAt) < keepForBuyer {
+	if !waiting || o.ID != theirs && s.d.Now().Sub(o.CreatedAt) < keepForBuyer {
 		return nil, ErrBeingPaid
 	}
 	// Closed only if nobody is paying it at this very moment: payMu is
@@ -367,6 +375,10 @@ type Buyer struct {
 	Email, Name string
 	// Fields are the answers to the link's custom fields, by name.
 	Fields map[string]string
+	// Order is the order this link sent the buyer's browser to before (the
+	// page's cookie), if any: a buyer correcting their own details gets a
+	// new order at once rather than waiting for keepForBuyer.
+	Order string
 }
 
 // Pay registers an order through the link for buyer and returns it. A
@@ -375,7 +387,8 @@ type Buyer struct {
 // answers: a second tab, a second device). Another buyer does not get
 // that order, which carries the first one's details (a receipt would go to
 // the first buyer's e-mail): an order waiting for its card longer than
-// keepForBuyer is closed and a new one made; a younger one, or one being
+// keepForBuyer, or the buyer's own (Buyer.Order) with details they
+// corrected, is closed and a new one made; a younger one, or one being
 // paid (3-D Secure, the bank), is ErrBeingPaid. Refusals: ErrNotFound,
 // ErrNotPayable, ErrBeingPaid, FieldErrors on the buyer's fields.
 func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, error) {
@@ -422,7 +435,7 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		}
 	}
 	if l.OneTime && l.OrderCount > 0 {
-		o, err := s.openOrder(ctx, l, amount, email, name, params)
+		o, err := s.openOrder(ctx, l, b.Order, amount, email, name, params)
 		if o != nil || err != nil {
 			return o, err
 		}

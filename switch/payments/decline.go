@@ -37,7 +37,7 @@ func (s *Service) Decline(ctx context.Context, r FollowUpRequest) (*Result, erro
 	if o, err = s.expireLocked(ctx, o); err != nil {
 		return nil, err
 	}
-	if r.OnlyWaiting && o.Status != order.StatusRegistered {
+	if r.OnlyWaiting && (o.Status != order.StatusRegistered || o.AtBank()) {
 		return nil, fmt.Errorf("payments: order %s is %v, not waiting for its card: %w", r.OrderID, o.Status, ErrInProgress)
 	}
 	if err := order.CheckDecline(o); err != nil {
