@@ -168,22 +168,11 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 				return nil
 			}
 			delete(last, id)
-			// The store keeps the very JSON the journal holds (compressed),
-			// so equal hashes are the common case; only a mismatch pays
-			// for decoding.
-			if sha256.Sum256(v) == ref.hash {
-				r.Matched++
-				return nil
-			}
-			e, err := d.Journal.Get(ref.seq)
-			if err != nil {
-				return fmt.Errorf("order %s: journal entry %d: %w", id, ref.seq, err)
-			}
-			fields, err := diffJSON(e.Payload, v)
+			fields, err := compareStored(d, ref, v)
 			if err != nil {
 				return fmt.Errorf("order %s: %w", id, err)
 			}
-			if len(fields) == 0 { // same order, encoded differently
+			if len(fields) == 0 {
 				r.Matched++
 				return nil
 			}
@@ -237,15 +226,7 @@ func replayLinks(d *Data, r *ReplayResult, links map[string]stateRef, historyFro
 				return nil
 			}
 			delete(links, code)
-			if sha256.Sum256(v) == ref.hash {
-				r.LinksMatched++
-				return nil
-			}
-			e, err := d.Journal.Get(ref.seq)
-			if err != nil {
-				return fmt.Errorf("link %s: journal entry %d: %w", code, ref.seq, err)
-			}
-			fields, err := diffJSON(e.Payload, v)
+			fields, err := compareStored(d, ref, v)
 			if err != nil {
 				return fmt.Errorf("link %s: %w", code, err)
 			}
@@ -266,6 +247,22 @@ func replayLinks(d *Data, r *ReplayResult, links map[string]stateRef, historyFro
 	sort.Slice(diffs, func(i, j int) bool { return diffs[i].Link < diffs[j].Link })
 	r.Differences = append(r.Differences, diffs...)
 	return nil
+}
+
+// compareStored returns the fields in which stored, a store's JSON,
+// differs from the payload of the journal entry ref names; none when they
+// agree. The store keeps the very JSON the journal holds, so equal hashes
+// are the common case; only a mismatch pays for reading the entry and
+// decoding both (the same value encoded differently is no difference).
+func compareStored(d *Data, ref stateRef, stored []byte) ([]FieldDiff, error) {
+	if sha256.Sum256(stored) == ref.hash {
+		return nil, nil
+	}
+	e, err := d.Journal.Get(ref.seq)
+	if err != nil {
+		return nil, fmt.Errorf("journal entry %d: %w", ref.seq, err)
+	}
+	return diffJSON(e.Payload, stored)
 }
 
 // maxIndexDiffs bounds the index differences listed: a lost index makes
