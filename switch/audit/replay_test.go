@@ -270,3 +270,35 @@ func (f *fixture) editStore(fn func(tx *bolt.Tx) error) error {
 	defer db.Close()
 	return db.Update(fn)
 }
+
+// TestReplayPrunedPaymentLink: a link whose every entry went with archives
+// past retention is counted as pruned, not as missing from the journal;
+// one changed since is still compared.
+func TestReplayPrunedPaymentLink(t *testing.T) {
+	f := newFixture(t)
+	created := day0.Format(time.RFC3339)
+	quiet := map[string]any{"code": "QQQQQQQQQQ", "merchant": "shop-1", "amount": 700, "currency": "398", "created_at": created}
+	busy := map[string]any{"code": "BBBBBBBBBB", "merchant": "shop-1", "amount": 900, "currency": "398", "created_at": created}
+	f.link(quiet)
+	f.link(busy)
+	nextDay := day0.Add(24 * time.Hour)
+	_, err := f.j.Archive(nextDay, "2026-03-10")
+	require.NoError(t, err)
+	pruned, err := f.j.Prune(nextDay)
+	require.NoError(t, err)
+	require.Len(t, pruned, 1)
+	f.now = nextDay
+	busy["order_count"] = 1
+	f.link(busy) // paid through on the next day: its entry is kept
+
+	r, err := Replay(context.Background(), f.open(), nil)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%+v", r.Differences)
+	require.Equal(t, 1, r.Links)
+	require.Equal(t, 2, r.StoreLinks)
+	require.Equal(t, 1, r.LinksMatched)
+	require.Equal(t, 1, r.LinksPruned, "the quiet link's entries are past retention")
+	var out bytes.Buffer
+	WriteReplay(&out, r)
+	require.Contains(t, out.String(), "payment links: 1 rebuilt from the journal; the store holds 2; 1 match; 1 with no entry since the oldest kept")
+}
