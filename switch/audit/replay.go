@@ -143,52 +143,30 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 		historyFrom = first.Time
 	}
 
-	err = d.DB.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(order.BucketOrders)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, stored []byte) error {
-			r.StoreOrders++
-			id := string(k)
-			v, err := order.StoredJSON(stored)
-			if err != nil {
-				return fmt.Errorf("order %s: store value: %w", id, err)
+	orders := stored{what: "order", bucket: order.BucketOrders, decode: order.StoredJSON,
+		pruned: func(v []byte) bool {
+			var o struct {
+				UpdatedAt time.Time `json:"updated_at"`
 			}
-			ref, ok := last[id]
-			if !ok {
-				var o struct {
-					UpdatedAt time.Time `json:"updated_at"`
-				}
-				if !historyFrom.IsZero() && json.Unmarshal(v, &o) == nil && o.UpdatedAt.Before(historyFrom) {
-					r.Pruned++
-					return nil
-				}
-				r.Differences = append(r.Differences, Difference{OrderID: id, Kind: MissingInJournal})
-				return nil
-			}
-			delete(last, id)
-			fields, err := compareStored(d, ref, v)
-			if err != nil {
-				return fmt.Errorf("order %s: %w", id, err)
-			}
-			if len(fields) == 0 {
-				r.Matched++
-				return nil
-			}
-			r.Differences = append(r.Differences, Difference{OrderID: id, Kind: Differs, Seq: ref.seq, Fields: fields})
-			return nil
-		})
-	})
-	if err != nil {
+			return json.Unmarshal(v, &o) == nil && o.UpdatedAt.Before(historyFrom)
+		},
+		difference: func(id string) Difference { return Difference{OrderID: id} }}
+	if r.StoreOrders, r.Matched, r.Pruned, err = orders.compare(d, last, !historyFrom.IsZero(), &r.Differences); err != nil {
 		return nil, fmt.Errorf("audit: replay: order store: %w", err)
 	}
-	for id, ref := range last {
-		r.Differences = append(r.Differences, Difference{OrderID: id, Kind: MissingInStore, Seq: ref.seq})
-	}
-	sort.Slice(r.Differences, func(i, j int) bool { return r.Differences[i].OrderID < r.Differences[j].OrderID })
 	r.Links = len(links)
-	if err := replayLinks(d, r, links, historyFrom); err != nil {
+	paylinks := stored{what: "payment link", bucket: order.BucketPaymentLinks,
+		// Created, and switched off if it was, before the oldest entry
+		// kept: its entries went with archives past retention.
+		pruned: func(v []byte) bool {
+			var l struct {
+				CreatedAt  time.Time `json:"created_at"`
+				DisabledAt time.Time `json:"disabled_at"`
+			}
+			return json.Unmarshal(v, &l) == nil && l.CreatedAt.Before(historyFrom) && l.DisabledAt.Before(historyFrom)
+		},
+		difference: func(code string) Difference { return Difference{Link: code} }}
+	if r.StoreLinks, r.LinksMatched, r.LinksPruned, err = paylinks.compare(d, links, !historyFrom.IsZero(), &r.Differences); err != nil {
 		return nil, fmt.Errorf("audit: replay: payment links: %w", err)
 	}
 	if r.Index, err = checkIndexes(ctx, d.DB); err != nil {
@@ -197,56 +175,81 @@ func Replay(ctx context.Context, d *Data, progress Progress) (*ReplayResult, err
 	return r, nil
 }
 
-// replayLinks compares each payment link's last journal entry (links, by
-// code) with the links' bucket, adding to r. The bucket holds the very
-// bytes the entry does, so a hash decides; a link whose entries all went
-// with archives past retention (created, and switched off if it was,
-// before the oldest entry kept) is counted as pruned, not as missing.
-func replayLinks(d *Data, r *ReplayResult, links map[string]stateRef, historyFrom time.Time) error {
-	var diffs []Difference
-	err := d.DB.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(order.BucketPaymentLinks)
+// stored is a bucket whose records are each the payload of their last
+// journal entry (orders: ChannelState, payment links: ChannelPaymentLink),
+// and how replay reads it.
+type stored struct {
+	what   string // "order", "payment link": for errors
+	bucket []byte
+	// decode turns a value into the JSON the entry holds; nil when the
+	// value is that JSON.
+	decode func([]byte) ([]byte, error)
+	// pruned reports whether a record with no entry had its last one
+	// before the oldest entry kept (archives past retention).
+	pruned func(v []byte) bool
+	// difference names a record in a Difference.
+	difference func(key string) Difference
+}
+
+// compare reads the bucket in one read transaction and compares each
+// record with its last entry (refs, by key; consumed). It appends a
+// difference for each record that differs, has no entry (unless
+// history was pruned and the record is older), or has an entry and is
+// missing, in key order, and returns how many records the bucket holds,
+// match and were pruned.
+func (st stored) compare(d *Data, refs map[string]stateRef, historyPruned bool, diffs *[]Difference) (records, matched, pruned int, err error) {
+	var found []Difference
+	err = d.DB.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(st.bucket)
 		if b == nil {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			r.StoreLinks++
-			code := string(k)
-			ref, ok := links[code]
-			if !ok {
-				var l struct {
-					CreatedAt  time.Time `json:"created_at"`
-					DisabledAt time.Time `json:"disabled_at"`
+			records++
+			key := string(k)
+			if st.decode != nil {
+				var err error
+				if v, err = st.decode(v); err != nil {
+					return fmt.Errorf("%s %s: store value: %w", st.what, key, err)
 				}
-				if !historyFrom.IsZero() && json.Unmarshal(v, &l) == nil && l.CreatedAt.Before(historyFrom) && l.DisabledAt.Before(historyFrom) {
-					r.LinksPruned++
+			}
+			ref, ok := refs[key]
+			if !ok {
+				if historyPruned && st.pruned(v) {
+					pruned++
 					return nil
 				}
-				diffs = append(diffs, Difference{Link: code, Kind: MissingInJournal})
+				dd := st.difference(key)
+				dd.Kind = MissingInJournal
+				found = append(found, dd)
 				return nil
 			}
-			delete(links, code)
+			delete(refs, key)
 			fields, err := compareStored(d, ref, v)
 			if err != nil {
-				return fmt.Errorf("link %s: %w", code, err)
+				return fmt.Errorf("%s %s: %w", st.what, key, err)
 			}
 			if len(fields) == 0 {
-				r.LinksMatched++
+				matched++
 				return nil
 			}
-			diffs = append(diffs, Difference{Link: code, Kind: Differs, Seq: ref.seq, Fields: fields})
+			dd := st.difference(key)
+			dd.Kind, dd.Seq, dd.Fields = Differs, ref.seq, fields
+			found = append(found, dd)
 			return nil
 		})
 	})
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
-	for code, ref := range links {
-		diffs = append(diffs, Difference{Link: code, Kind: MissingInStore, Seq: ref.seq})
+	for key, ref := range refs {
+		dd := st.difference(key)
+		dd.Kind, dd.Seq = MissingInStore, ref.seq
+		found = append(found, dd)
 	}
-	sort.Slice(diffs, func(i, j int) bool { return diffs[i].Link < diffs[j].Link })
-	r.Differences = append(r.Differences, diffs...)
-	return nil
+	sort.Slice(found, func(i, j int) bool { return found[i].OrderID+found[i].Link < found[j].OrderID+found[j].Link })
+	*diffs = append(*diffs, found...)
+	return records, matched, pruned, nil
 }
 
 // compareStored returns the fields in which stored, a store's JSON,
@@ -377,34 +380,21 @@ func WriteReplay(w io.Writer, r *ReplayResult) {
 		}
 	}
 	for _, d := range r.Differences {
+		// An order's entries are its state changes; a link's, the link.
+		what, entry, store := "order "+d.OrderID, "state entry", "the order store"
 		if d.Link != "" {
-			writeLinkDifference(w, d)
-			continue
+			what, entry, store = "payment link "+d.Link, "entry", "the store"
 		}
 		switch d.Kind {
 		case MissingInStore:
-			fmt.Fprintf(w, "order %s: in the journal (last state entry %d), missing from the order store\n", d.OrderID, d.Seq)
+			fmt.Fprintf(w, "%s: in the journal (last %s %d), missing from %s\n", what, entry, d.Seq, store)
 		case MissingInJournal:
-			fmt.Fprintf(w, "order %s: in the order store, no state entry in the journal\n", d.OrderID)
+			fmt.Fprintf(w, "%s: in %s, no %s in the journal\n", what, store, entry)
 		default:
-			fmt.Fprintf(w, "order %s: differs from journal entry %d:\n", d.OrderID, d.Seq)
+			fmt.Fprintf(w, "%s: differs from journal entry %d:\n", what, d.Seq)
 			for _, f := range d.Fields {
 				fmt.Fprintf(w, "  %s: journal %s, store %s\n", f.Path, orAbsent(f.Journal), orAbsent(f.Store))
 			}
-		}
-	}
-}
-
-func writeLinkDifference(w io.Writer, d Difference) {
-	switch d.Kind {
-	case MissingInStore:
-		fmt.Fprintf(w, "payment link %s: in the journal (last entry %d), missing from the store\n", d.Link, d.Seq)
-	case MissingInJournal:
-		fmt.Fprintf(w, "payment link %s: in the store, no entry in the journal\n", d.Link)
-	default:
-		fmt.Fprintf(w, "payment link %s: differs from journal entry %d:\n", d.Link, d.Seq)
-		for _, f := range d.Fields {
-			fmt.Fprintf(w, "  %s: journal %s, store %s\n", f.Path, orAbsent(f.Journal), orAbsent(f.Store))
 		}
 	}
 }
