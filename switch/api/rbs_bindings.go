@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -254,7 +255,7 @@ func (c *call) rbsPaymentOrderBinding() {
 		return
 	}
 	if ip == "" {
-		ip = clientIP(c.r)
+		ip = clientip.Host(c.r)
 	}
 	c.orderID = md
 	termURL := c.s.formURL(md) + "/3ds"

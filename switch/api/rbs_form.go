@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 )
 
 // rbsBegin reads the form, records the request as it will be journaled
@@ -39,7 +40,7 @@ func (c *call) rbsBegin() (url.Values, bool) {
 	}
 	var err error
 	if tok := form.Get("token"); tok != "" {
-		c.merchant, err = c.s.auth.secret(tok, false, clientIP(c.r))
+		c.merchant, err = c.s.auth.secret(tok, false, clientip.Host(c.r))
 	} else {
 		switch {
 		case form.Get("userName") == "":
@@ -49,7 +50,7 @@ func (c *call) rbsBegin() (url.Values, bool) {
 			c.rbsAnswer(empty(rbsMissing, "password"))
 			return nil, false
 		}
-		c.merchant, err = c.s.auth.password(c.r.Context(), form.Get("userName"), form.Get("password"), clientIP(c.r))
+		c.merchant, err = c.s.auth.password(c.r.Context(), form.Get("userName"), form.Get("password"), clientip.Host(c.r))
 	}
 	var locked *errLocked
 	switch {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -70,7 +71,7 @@ func (c *call) rbsPaymentOrder() {
 	c.orderID = id
 	ip := form.Get("ip")
 	if ip == "" {
-		ip = clientIP(c.r)
+		ip = clientip.Host(c.r)
 	}
 	termURL := c.s.formURL(id) + "/3ds"
 	reply := c.reply(func(n *order.Order, ch *threeds.Outcome) (int, []byte) {

@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tulpar-switch/tulpar/switch/authguard"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -183,7 +183,7 @@ func (c *call) finish() {
 		ev = c.s.log.Error()
 	}
 	ev = ev.Str("endpoint", c.endpoint).Str("method", c.r.Method).Int("status", c.status).
-		Str("code", c.code).Dur("duration", d).Str("remote", clientIP(c.r))
+		Str("code", c.code).Dur("duration", d).Str("remote", clientip.Host(c.r))
 	if c.merchant != nil {
 		ev = ev.Str("merchant", c.merchant.Merchant)
 	}
@@ -354,14 +354,6 @@ func (c *call) systemError() (int, []byte) {
 		return http.StatusInternalServerError, b
 	}
 	return c.rbsFatal(rbsErr(rbsSystemError, tSystem))
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 type metrics struct {

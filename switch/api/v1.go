@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -81,7 +82,7 @@ func (c *call) v1Begin(v *v1req, into any) bool {
 		return false
 	}
 	var err error
-	c.merchant, err = c.s.auth.secret(strings.TrimSpace(key), true, clientIP(c.r))
+	c.merchant, err = c.s.auth.secret(strings.TrimSpace(key), true, clientip.Host(c.r))
 	var locked *errLocked
 	if errors.As(err, &locked) {
 		c.w.Header().Set("Retry-After", strconv.Itoa(int(locked.retryAfter.Seconds()+0.999)))

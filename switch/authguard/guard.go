@@ -17,9 +17,10 @@
 // apply there: the shop's own server keeps working while the guesser
 // stays locked out. The address limit still does. (The cabinet's account
 // lock is the manual's, kept by switch/users, and applies everywhere.)
-// Behind a proxy every client shares the proxy's address, so one sign-in
-// makes it known and the lock stops applying: like the address limit,
-// this assumes the shops connect to the switch directly.
+// Both key on the client's address as switch/clientip tells it: behind a
+// proxy, only a proxy listed in http.trusted_proxies keeps its clients
+// apart; unlisted, every client has the proxy's address, one sign-in makes
+// it known and the lock stops applying.
 //
 // It keeps state in memory only: a restart forgets lockouts, which is
 // what an attacker gains by crashing the switch, and that is not cheap;

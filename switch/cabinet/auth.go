@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tulpar-switch/tulpar/switch/authguard"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
 
@@ -47,7 +48,7 @@ func (s *Server) loginSubmit(rq *req) {
 		s.showLogin(rq, http.StatusForbidden, d)
 		return
 	}
-	ip, login := clientIP(rq.r), users.NormLogin(d.Login)
+	ip, login := clientip.Host(rq.r), users.NormLogin(d.Login)
 	if wait, ok := s.guard.Allow(login, ip); !ok {
 		rq.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		d.Error = fmt.Sprintf(t(rq.lang, "too_many_tries"), max(1, int(math.Ceil(wait.Minutes()))))
@@ -108,7 +109,7 @@ func (s *Server) loginSubmit(rq *req) {
 
 func (s *Server) logout(rq *req) {
 	_ = s.users.EndSession(rq.token)
-	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventSignOut, Login: rq.user.Login, Merchant: rq.user.Merchant, IP: clientIP(rq.r)})
+	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventSignOut, Login: rq.user.Login, Merchant: rq.user.Merchant, IP: clientip.Host(rq.r)})
 	rq.cookie(sessionCookie, "", -1)
 	rq.redirect("/login")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
@@ -43,7 +44,7 @@ func (s *Server) exportSheet(rq *req) (sheet, orderSource, string, bool) {
 	}
 	src := func(fn func(*order.Order) error) error { return s.svc.Store().Each(q, f.Asc, fn) }
 	what := f.values().Encode()
-	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventExport, Merchant: rq.scope(), IP: clientIP(rq.r), Detail: what})
+	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventExport, Merchant: rq.scope(), IP: clientip.Host(rq.r), Detail: what})
 	return sh, src, "transactions-" + s.now().In(rq.loc()).Format("2006-01-02-1504"), true
 }
 

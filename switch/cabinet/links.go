@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/paylinks"
 	"github.com/tulpar-switch/tulpar/switch/users"
@@ -195,7 +196,7 @@ func (s *Server) linkCreate(rq *req) {
 		rq.failed(err, "create payment link")
 		return
 	}
-	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventLinkCreated, Merchant: rq.user.Merchant, IP: clientIP(rq.r), Detail: made.Code})
+	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventLinkCreated, Merchant: rq.user.Merchant, IP: clientip.Host(rq.r), Detail: made.Code})
 	rq.redirect("/links?created=" + made.Code)
 }
 
@@ -307,6 +308,6 @@ func (s *Server) linkDisable(rq *req) {
 		rq.failed(err, "switch off payment link")
 		return
 	}
-	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventLinkDisabled, Merchant: rq.user.Merchant, IP: clientIP(rq.r), Detail: code})
+	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventLinkDisabled, Merchant: rq.user.Merchant, IP: clientip.Host(rq.r), Detail: code})
 	rq.redirect("/links?done=disabled")
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/users"
@@ -57,7 +58,7 @@ func (s *Server) loadOrder(rq *req) (*order.Order, bool) {
 	case errors.Is(err, order.ErrNotFound) || err == nil && rq.scope() != "" && o.Merchant != rq.scope():
 		if err == nil {
 			_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventDenied, Merchant: rq.user.Merchant, Order: id,
-				IP: clientIP(rq.r), Detail: "another merchant's order"})
+				IP: clientip.Host(rq.r), Detail: "another merchant's order"})
 		}
 		rq.notFound()
 		return nil, false
@@ -326,7 +327,7 @@ func (s *Server) runAction(rq *req, o *order.Order, action string, amount int64,
 	if res != nil && res.Replay {
 		detail += " (replay of the same form)"
 	}
-	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: kind, Merchant: o.Merchant, Order: o.ID, IP: clientIP(rq.r), Detail: detail})
+	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: kind, Merchant: o.Merchant, Order: o.ID, IP: clientip.Host(rq.r), Detail: detail})
 	if err != nil && result == "failed" {
 		s.log.Error().Err(err).Str("order", o.ID).Str("action", action).Msg("cabinet action failed")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/users"
@@ -284,7 +285,7 @@ func (s *Server) reportDownload(rq *req) (*reportData, [][]any, bool) {
 		rq.message(http.StatusBadRequest, t(rq.lang, "reports"), strings.Join(d.Errors, " "))
 		return nil, nil, false
 	}
-	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventExport, Merchant: rq.scope(), IP: clientIP(rq.r), Detail: "report " + d.F.values().Encode()})
+	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventExport, Merchant: rq.scope(), IP: clientip.Host(rq.r), Detail: "report " + d.F.values().Encode()})
 	return d, s.reportRows(rq, d), true
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
 
@@ -177,7 +178,7 @@ func (s *Server) signedIn(need roleNeed, h func(*req)) http.HandlerFunc {
 			return
 		}
 		if !allowed(u, need) {
-			_ = s.users.Record(users.Event{Actor: u.Login, Kind: users.EventDenied, Merchant: u.Merchant, IP: clientIP(r), Detail: r.Method + " " + r.URL.Path})
+			_ = s.users.Record(users.Event{Actor: u.Login, Kind: users.EventDenied, Merchant: u.Merchant, IP: clientip.Host(r), Detail: r.Method + " " + r.URL.Path})
 			rq.message(http.StatusForbidden, t(rq.lang, "forbidden"), t(rq.lang, "not_found_tx"))
 			return
 		}

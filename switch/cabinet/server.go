@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -267,17 +266,6 @@ func (s *Server) render(rq *req, status int, page, heading string, data any) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	rq.w.WriteHeader(status)
 	_, _ = rq.w.Write(b.Bytes())
-}
-
-// clientIP is the request's peer address (the cabinet trusts no
-// forwarding header: put it behind a proxy that rewrites nothing, or
-// accept the proxy's address in the audit log).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // sameOrigin refuses a state-changing request another site's page sent.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/users"
 )
@@ -96,7 +97,7 @@ func (s *Server) integrationSubmit(rq *req) {
 		rq.failed(err, "save integration settings")
 		return
 	}
-	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventSettings, Merchant: rq.user.Merchant, IP: clientIP(rq.r),
+	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventSettings, Merchant: rq.user.Merchant, IP: clientip.Host(rq.r),
 		Detail: "callback_url, return_hosts"})
 	rq.redirect("/settings?done=saved")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/users"
@@ -81,7 +82,7 @@ func (s *Server) emailReport(rq *req) {
 		rq.message(503, t(rq.lang, "nav_orders"), t(rq.lang, "unavailable"))
 		return
 	}
-	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventExport, Merchant: rq.scope(), IP: clientIP(rq.r),
+	_ = s.users.Record(users.Event{Actor: rq.user.Login, Kind: users.EventExport, Merchant: rq.scope(), IP: clientip.Host(rq.r),
 		Detail: "e-mail to " + strings.Join(to, ", ") + ": " + f.values().Encode()})
 	rq.redirect("/orders?" + f.values().Encode() + "&" + url.Values{"emailed": {strings.Join(to, ", ")}}.Encode())
 }

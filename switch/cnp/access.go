@@ -5,10 +5,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
+
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 )
 
 // reasonWrongBasic is a guess: it counts towards the lockout.
@@ -27,7 +28,7 @@ var errDenied = errors.New("access denied")
 // before any check, with HTTP 429 and when to retry, until the lock ends.
 func (c *call) admit(m *merchant) error {
 	c.merchant = m
-	ip := clientIP(c.r)
+	ip := clientip.Host(c.r)
 	var reason string
 	var status int
 	if wait, ok := c.s.guard.Allow(m.MerchantID, ip); !ok && m.password != nil {
@@ -64,7 +65,7 @@ func (c *call) admit(m *merchant) error {
 // status to refuse with.
 func (m *merchant) check(r *http.Request) (string, int) {
 	if len(m.ips) > 0 {
-		a, err := netip.ParseAddr(clientIP(r))
+		a, err := netip.ParseAddr(clientip.Host(r))
 		ok := false
 		if err == nil {
 			for _, p := range m.ips {
@@ -92,12 +93,4 @@ func (m *merchant) check(r *http.Request) (string, int) {
 		}
 	}
 	return "", 0
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tulpar-switch/tulpar/switch/authguard"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -460,7 +461,7 @@ func (c *call) finish() {
 		ev = c.s.log.Error()
 	}
 	ev = ev.Str("operation", op).Str("soap", c.version.String()).Int("status", c.status).Str("outcome", c.outcome).
-		Dur("duration", d).Str("remote", clientIP(c.r))
+		Dur("duration", d).Str("remote", clientip.Host(c.r))
 	if c.merchant != nil {
 		ev = ev.Str("merchant", c.merchant.Merchant).Str("merchant_id", c.merchant.MerchantID)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 )
@@ -15,7 +16,7 @@ import (
 func (c *call) merchantFor(mid string) (*merchant, error) {
 	m := c.s.merchants[mid]
 	if m == nil {
-		c.s.log.Warn().Str("merchant_id", safeLog(mid)).Str("remote", clientIP(c.r)).Str("operation", c.op).Msg("cnp request for an unknown merchantId")
+		c.s.log.Warn().Str("merchant_id", safeLog(mid)).Str("remote", clientip.Host(c.r)).Str("operation", c.op).Msg("cnp request for an unknown merchantId")
 		return nil, nil
 	}
 	if err := c.admit(m); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/fiscal"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 )
@@ -68,7 +69,7 @@ func (d *Daemon) adminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"retried": id})
 	})
 	mux.HandleFunc("GET /admin/journal/snapshot", func(w http.ResponseWriter, r *http.Request) {
-		d.log.Warn().Str("remote", r.RemoteAddr).Str("operator", operator(r, d.cfg.AdminTokenSHA256 != "")).Msg("journal snapshot downloaded")
+		d.log.Warn().Str("remote", clientip.Host(r)).Str("operator", operator(r, d.cfg.AdminTokenSHA256 != "")).Msg("journal snapshot downloaded")
 		// One read transaction: a consistent copy of journal, orders and
 		// queues while the switch keeps running, for `tulpar journal
 		// ... --copy FILE`.
@@ -93,7 +94,7 @@ func (d *Daemon) adminHandler() http.Handler {
 			if filepath.Base(a.Path) != name {
 				continue
 			}
-			d.log.Warn().Str("remote", r.RemoteAddr).Str("operator", operator(r, d.cfg.AdminTokenSHA256 != "")).Str("archive", name).Msg("journal archive downloaded")
+			d.log.Warn().Str("remote", clientip.Host(r)).Str("operator", operator(r, d.cfg.AdminTokenSHA256 != "")).Str("archive", name).Msg("journal archive downloaded")
 			w.Header().Set("Content-Type", "application/octet-stream")
 			w.Header().Set("Content-Disposition", "attachment; filename="+name)
 			http.ServeFile(w, r, a.Path)
@@ -140,7 +141,7 @@ func (d *Daemon) adminAuth(h http.Handler) http.Handler {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(tok))
 		if !ok || subtle.ConstantTimeCompare(got[:], want) != 1 {
-			d.log.Warn().Str("remote", r.RemoteAddr).Str("path", r.URL.Path).Msg("admin request without a valid token refused")
+			d.log.Warn().Str("remote", clientip.Host(r)).Str("path", r.URL.Path).Msg("admin request without a valid token refused")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tulpar-admin"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "send the admin token as Authorization: Bearer <token>"})
 			return

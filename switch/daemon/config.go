@@ -26,6 +26,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/api"
 	"github.com/tulpar-switch/tulpar/switch/cabinet"
 	"github.com/tulpar-switch/tulpar/switch/callbacks"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/fiscal"
 	"github.com/tulpar-switch/tulpar/switch/hpp"
@@ -174,6 +175,14 @@ type HTTPConfig struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// IdleTimeout closes keep-alive connections left idle. Default 2m.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// TrustedProxies are the addresses and CIDR prefixes of the proxies in
+	// front of the switch's web listeners (merchants, Processing.kz,
+	// cabinet, admin): a request from one of them is taken to come from
+	// the address its X-Forwarded-For names (switch/clientip). Lockouts,
+	// address allow-lists, audit records and logs use that address. Empty:
+	// the header is never believed, and behind a proxy every client has
+	// the proxy's address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // DefaultConfig returns a config with every default filled in; DataDir,
@@ -248,6 +257,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.ReadTimeout > 0 && c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout {
 		errs = append(errs, fmt.Errorf("config: http.read_header_timeout: %s is longer than http.read_timeout (%s)", c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout))
+	}
+	if _, err := clientip.ParseProxies(c.HTTP.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("config: http.trusted_proxies%w", err))
 	}
 	if err := c.JournalArchive.Validate("journal_archive"); err != nil {
 		errs = append(errs, eachPrefixed("config: ", err)...)

@@ -200,3 +200,12 @@ func TestConfigEveryLineNamesItsKey(t *testing.T) {
 	require.Contains(t, lines, `config: callbacks: merchants.b.method: "PUT": must be GET or POST`)
 	require.NotContains(t, err.Error(), "callbacks: callbacks:")
 }
+
+// A trusted proxy that is not an address is refused at start, by its index.
+func TestConfigTrustedProxies(t *testing.T) {
+	c, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7", "lb.example.kz"}
+	require.ErrorContains(t, c.Validate(), `config: http.trusted_proxies[2]: "lb.example.kz" is neither an IP address nor a CIDR prefix`)
+	c.HTTP.TrustedProxies = c.HTTP.TrustedProxies[:2]
+	require.NoError(t, c.Validate())
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/tulpar-switch/tulpar/hsm"
 	"github.com/tulpar-switch/tulpar/iso"
 	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/httplog"
 	"github.com/tulpar-switch/tulpar/switch/journal"
@@ -43,6 +44,7 @@ import (
 type Daemon struct {
 	cfg      Config
 	log      zerolog.Logger
+	proxies  clientip.Proxies // whose X-Forwarded-For the web listeners believe
 	reg      *prometheus.Registry
 	hsm      hsm.Module
 	journal  *journal.Journal
@@ -98,6 +100,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	// result to nil, and the cleanup below must still see what was opened.
 	d := &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: stop, mux: http.NewServeMux(),
 		unsol: make(chan journal.Entry, 1024), gate: newGate()}
+	d.proxies, _ = clientip.ParseProxies(cfg.HTTP.TrustedProxies) // checked by Validate
 	defer func() {
 		if err != nil {
 			d.Shutdown(context.Background())
@@ -259,7 +262,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
 	}
-	handler := secureDefaults(d.mux, cfg.TLS != nil)
+	handler := d.proxies.Handler(secureDefaults(d.mux, cfg.TLS != nil))
 	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: httplog.ErrorLog(log, "merchant")}
 	d.wg.Add(1)
@@ -272,7 +275,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if d.cnpLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle(cnp.Prefix, d.cnp)
-		d.cnpHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+		d.cnpHTTP = &http.Server{Handler: d.proxies.Handler(mux), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: httplog.ErrorLog(log, "cnp")}
 		d.wg.Add(1)
 		go func() {
@@ -291,7 +294,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 				return nil, err
 			}
 		}
-		d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: httplog.ErrorLog(log, "admin")}
+		d.admin = &http.Server{Handler: d.proxies.Handler(d.adminHandler()), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: httplog.ErrorLog(log, "admin")}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()

@@ -3,13 +3,13 @@ package hpp
 import (
 	"bytes"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/tulpar-switch/tulpar/iso"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -303,7 +303,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	// A buyer who closes the tab does not cut the payment short: payments
 	// runs it on the switch's own deadlines.
 	res, err := s.svc.Pay(r.Context(), payments.PayRequest{
-		OrderID: o.ID, Card: f.card, Email: f.email, IP: clientIP(r), KeepCard: f.keep,
+		OrderID: o.ID, Card: f.card, Email: f.email, IP: clientip.Host(r), KeepCard: f.keep,
 		NotificationURL: s.cfg.base() + "/pay/" + o.ID + "/3ds?lang=" + lang,
 	})
 	f.card = payments.CardInput{Holder: f.card.Holder}
@@ -468,16 +468,6 @@ func fields(errs map[string]string) []string {
 		}
 	}
 	return out
-}
-
-// clientIP is the peer's address. Forwarded headers are not trusted: a
-// proxy in front must be configured in the daemon, not guessed here.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func origin(raw string) string {
