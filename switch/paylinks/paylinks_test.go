@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/audit"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/journal"
@@ -544,4 +545,58 @@ func TestOneTimeLinkSecondBuyer(t *testing.T) {
 	require.True(t, r.OK(), "%+v", r.Differences)
 	require.Equal(t, 1, r.Links)
 	require.Equal(t, 1, r.LinksMatched)
+}
+
+// TestOneLinkWaitingHoldsNoOther: the shop switches a link off while its
+// buyer's payment is at a slow bank and the order's lifetime has run out,
+// so closing it waits for that exchange (lazy expiry takes the order's
+// lock). Meanwhile a buyer of another link is served at once: links are
+// locked one by one. With one lock for every link (the build before), the
+// second buyer waited for the first link's bank exchange. Reading the
+// first link does not wait either: a read of an order past its lifetime
+// (lazy expiry) leaves an order under way to its operation.
+func TestOneLinkWaitingHoldsNoOther(t *testing.T) {
+	w := &world{t: t}
+	w.Switch = switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
+		c.Payments.ExchangeTimeout = 10 * time.Second
+	}})
+	slow := w.create(map[string]any{"amount": 7051, "one_time": true, "description": "Slow bank"})
+	other := w.create(map[string]any{"amount": 5000, "description": "Coffee"})
+	resp := w.post(slow["url"].(string), url.Values{})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	id := path.Base(resp.Header.Get("Location"))
+
+	w.Knobs(issuersim.Rule{AmountSuffix: "7051", Action: issuersim.ActionLate, Delay: 3 * time.Second})
+	paid := make(chan map[string]any, 1)
+	go func() {
+		ans, err := w.RBS("paymentorder", switchtest.PayForm(id, switchtest.Visa), 0)
+		if err != nil {
+			ans = map[string]any{"error": err.Error()}
+		}
+		paid <- ans
+	}()
+	w.Eventually(func() bool { return w.Order(id).AtBank() }, "the payment is at the bank")
+	w.Advance(21 * time.Minute) // the order's lifetime (20 minutes) is over while it is at the bank
+
+	disabled := make(chan int, 1)
+	go func() {
+		st, _ := w.api("POST", "/v1/payment_links/"+slow["code"].(string)+"/disable", nil)
+		disabled <- st
+	}()
+	w.Eventually(func() bool {
+		l, err := w.D.PaymentLinks().Get("", slow["code"].(string))
+		return err == nil && !l.DisabledAt.IsZero()
+	}, "the switch-off is written, and closing the link's orders waits for the payment")
+
+	resp = w.post(other["url"].(string), url.Values{})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the other link's buyer gets an order")
+	st, l := w.api("GET", "/v1/payment_links/"+slow["code"].(string), nil)
+	require.Equal(t, http.StatusOK, st)
+	require.Equal(t, "disabled", l["status"], "reading the first link does not wait for its order either")
+	require.True(t, w.Order(id).AtBank(), "while the first link's payment is still at the bank")
+
+	ans := <-paid
+	require.Equal(t, "0", fmt.Sprint(ans["errorCode"]), "the slow payment went through: %v", ans)
+	require.Equal(t, http.StatusOK, <-disabled)
+	require.Equal(t, order.StatusDeposited, w.Order(id).Status, "left to its outcome, not closed under it")
 }

@@ -11,13 +11,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
+	"github.com/tulpar-switch/tulpar/switch/keylock"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
@@ -87,10 +87,11 @@ type Deps struct {
 type Service struct {
 	d    Deps
 	base string
-	// payMu keeps two buyers of one one-time link from registering two
-	// orders at once (one lock for all links: paying is rare next to the
-	// payment itself).
-	payMu sync.Mutex
+	// links keeps two buyers of one one-time link from registering two
+	// orders at once, and a switch-off from racing a buyer, link by link:
+	// a wait on one link (an order's lock during its bank exchange, behind
+	// a lazy expiry) never holds another link's buyers.
+	links keylock.Mutexes
 }
 
 // New builds the service.
@@ -255,8 +256,7 @@ func (s *Service) List(merchant string) ([]*Link, error) {
 // Disable switches a link off for good; disabling one already off changes
 // nothing.
 func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, error) {
-	s.payMu.Lock()
-	defer s.payMu.Unlock()
+	defer s.links.Lock(code)()
 	l, err := s.Get(merchant, code)
 	if err != nil || !l.DisabledAt.IsZero() {
 		return l, err
@@ -268,9 +268,9 @@ func (s *Service) Disable(ctx context.Context, merchant, code string) (*Link, er
 	// Its orders still waiting for a card close too: a buyer who opened
 	// the link before it was switched off must not pay it after (the shop
 	// switched it off because it was paid some other way). One whose card
-	// is being paid right now is left to its outcome (OnlyWaiting: payMu
-	// is held, and waiting for a bank exchange here would hold every
-	// link's buyers).
+	// is being paid right now is left to its outcome (OnlyWaiting: the
+	// link's lock is held, and waiting for a bank exchange here would hold
+	// its buyers).
 	ids, err := s.OrderIDs(l.Code, maxOpenOrders)
 	if err != nil {
 		return nil, err
@@ -312,9 +312,9 @@ func (s *Service) openOrder(ctx context.Context, l *Link, theirs string, amount 
 	if !waiting || o.ID != theirs && s.d.Now().Sub(o.CreatedAt) < keepForBuyer {
 		return nil, ErrBeingPaid
 	}
-	// Closed only if nobody is paying it at this very moment: payMu is
-	// held, and a Decline waiting for the order's lock would hold every
-	// link's buyers for the length of a bank exchange.
+	// Closed only if nobody is paying it at this very moment: the link's
+	// lock is held, and a Decline waiting for the order's lock would hold
+	// its buyers for the length of a bank exchange.
 	_, err = s.d.Orders.Decline(ctx, payments.FollowUpRequest{OrderID: o.ID, Merchant: l.Merchant, OnlyWaiting: true})
 	if err == nil {
 		return nil, nil
@@ -392,8 +392,7 @@ type Buyer struct {
 // paid (3-D Secure, the bank), is ErrBeingPaid. Refusals: ErrNotFound,
 // ErrNotPayable, ErrBeingPaid, FieldErrors on the buyer's fields.
 func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, error) {
-	s.payMu.Lock()
-	defer s.payMu.Unlock()
+	defer s.links.Lock(code)()
 	l, err := s.Get("", code)
 	if err != nil {
 		return nil, err

@@ -173,7 +173,7 @@ func (s *Service) changeCard(ctx context.Context, r CardChange, t order.OpType, 
 	} else if err != nil {
 		return nil, err
 	}
-	unlock := s.locks.lock(held.ID)
+	unlock := s.locks.Lock(held.ID)
 	defer unlock()
 	o, err := s.store.Get(held.ID)
 	if err != nil {

@@ -15,12 +15,12 @@ import (
 // FollowUpRequest.OnlyWaiting for the conditional form.
 func (s *Service) Decline(ctx context.Context, r FollowUpRequest) (*Result, error) {
 	ctx = detach(ctx)
-	unlock, ok := s.locks.tryLock(r.OrderID)
+	unlock, ok := s.locks.TryLock(r.OrderID)
 	switch {
 	case !ok && r.OnlyWaiting:
 		return nil, fmt.Errorf("payments: order %s: %w", r.OrderID, ErrInProgress)
 	case !ok:
-		unlock = s.locks.lock(r.OrderID)
+		unlock = s.locks.Lock(r.OrderID)
 	}
 	defer unlock()
 	o, err := s.store.Get(r.OrderID)

@@ -15,7 +15,7 @@ import (
 // and writes nothing.
 func (s *Service) RecordFiscal(ctx context.Context, orderID string, r order.FiscalReceipt) error {
 	ctx = detach(ctx)
-	unlock := s.locks.lock(orderID)
+	unlock := s.locks.Lock(orderID)
 	defer unlock()
 	o, err := s.store.Get(orderID)
 	if err != nil {

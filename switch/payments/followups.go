@@ -407,7 +407,7 @@ func (s *Service) awaitCapture(ctx context.Context, orderID string) error {
 // outcome answers ErrInProgress; run checks the state machine, builds and
 // sends it from a copy of the order.
 func (s *Service) followUp(ctx context.Context, r FollowUpRequest, t order.OpType, run func(o, n *order.Order, rp *reply) (*Result, error)) (*Result, error) {
-	unlock := s.locks.lock(r.OrderID)
+	unlock := s.locks.Lock(r.OrderID)
 	defer unlock()
 	o, err := s.store.Get(r.OrderID)
 	if err != nil {

@@ -108,7 +108,7 @@ func adviceOutcome(kind, rc string) (saf.Outcome, bool) {
 
 // recordAdvice records that the bank took an advice.
 func (s *Service) recordAdvice(ctx context.Context, p order.Advice, bank string, resp *iso.Message) error {
-	unlock := s.locks.lock(p.OrderID)
+	unlock := s.locks.Lock(p.OrderID)
 	defer unlock()
 	o, err := s.store.Get(p.OrderID)
 	if err != nil {

@@ -27,7 +27,7 @@ type ParamsRequest struct {
 // written.
 func (s *Service) AddParams(ctx context.Context, r ParamsRequest) (*Result, error) {
 	ctx = detach(ctx)
-	unlock := s.locks.lock(r.OrderID)
+	unlock := s.locks.Lock(r.OrderID)
 	defer unlock()
 	o, err := s.store.Get(r.OrderID)
 	if err != nil {

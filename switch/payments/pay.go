@@ -111,7 +111,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (*Result, error) {
 			return nil, fmt.Errorf("%w: pan: must be 13 to 19 digits", ErrCard)
 		}
 	}
-	unlock := s.locks.lock(r.OrderID)
+	unlock := s.locks.Lock(r.OrderID)
 	defer unlock()
 	o, err := s.store.Get(r.OrderID)
 	if err != nil {
@@ -227,7 +227,7 @@ func (s *Service) ThreeDSComplete(ctx context.Context, orderID string) (*order.O
 	if s.d.ThreeDS == nil {
 		return nil, errors.New("payments: 3-D Secure is not configured")
 	}
-	unlock := s.locks.lock(orderID)
+	unlock := s.locks.Lock(orderID)
 	defer unlock()
 	o, err := s.store.Get(orderID)
 	if err != nil {

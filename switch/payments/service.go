@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/keylock"
 	"github.com/tulpar-switch/tulpar/switch/order"
 
 	"github.com/google/uuid"
@@ -83,7 +84,9 @@ type Service struct {
 	banks     map[string]BankProfile
 	stans     map[string]*iso.STANs
 	rrns      map[iso.RRNFormat]*iso.RRNs
-	locks     keyedMutex
+	// locks serialises the operations on one order; different orders
+	// run in parallel.
+	locks keylock.Mutexes
 	// cvv2 holds CVV2s between card entry and the authorization that
 	// follows a 3-D Secure challenge: in memory only, never on disk.
 	cvvMu sync.Mutex
@@ -330,16 +333,29 @@ func (s *Service) storedCard(merchant, cardID string, now time.Time) (*order.Ord
 	return reg, nil
 }
 
-// Get returns an order, expiring it first if its lifetime has ended.
+// Get returns an order, expiring it first if its lifetime has ended. A
+// read never waits for an operation under way on the order: a payment
+// whose lifetime ran out at the bank holds the order's lock for as long
+// as the exchange takes, and a status call, a link's page or a cabinet
+// list must not hang on it. The order is then returned as stored; that
+// operation's outcome, or a later read, settles it.
 func (s *Service) Get(ctx context.Context, id string) (*order.Order, error) {
 	o, err := s.store.Get(id)
 	if err != nil {
 		return nil, err
 	}
-	if order.Expired(o, s.d.Now()) {
-		return s.expire(ctx, id)
+	if !order.Expired(o, s.d.Now()) {
+		return o, nil
 	}
-	return o, nil
+	unlock, ok := s.locks.TryLock(id)
+	if !ok {
+		return o, nil
+	}
+	defer unlock()
+	if o, err = s.store.Get(id); err != nil {
+		return nil, err
+	}
+	return s.expireLocked(ctx, o)
 }
 
 // ByNumber returns an order by merchant order number, expiring it if due.
@@ -352,7 +368,7 @@ func (s *Service) ByNumber(ctx context.Context, merchant, number string) (*order
 }
 
 func (s *Service) expire(ctx context.Context, id string) (*order.Order, error) {
-	unlock := s.locks.lock(id)
+	unlock := s.locks.Lock(id)
 	defer unlock()
 	o, err := s.store.Get(id)
 	if err != nil {
@@ -537,59 +553,3 @@ func (s *Service) takeCVV(orderID string) string {
 }
 
 func (s *Service) forgetCVV(orderID string) { s.takeCVV(orderID) }
-
-// keyedMutex serialises operations on one order while letting different
-// orders run in parallel.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	l := k.entry(key)
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() { k.release(key, l) }
-}
-
-// tryLock is lock when key is free now; ok is false when another holds it.
-func (k *keyedMutex) tryLock(key string) (unlock func(), ok bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	l := k.entry(key)
-	if !l.mu.TryLock() {
-		return nil, false // l is held: its holder's refs keep it in k.m
-	}
-	l.refs++
-	return func() { k.release(key, l) }, true
-}
-
-// entry is key's lock, made if there is none; the caller holds k.mu.
-func (k *keyedMutex) entry(key string) *keyLock {
-	if k.m == nil {
-		k.m = map[string]*keyLock{}
-	}
-	l := k.m[key]
-	if l == nil {
-		l = &keyLock{}
-		k.m[key] = l
-	}
-	return l
-}
-
-func (k *keyedMutex) release(key string, l *keyLock) {
-	l.mu.Unlock()
-	k.mu.Lock()
-	l.refs--
-	if l.refs == 0 {
-		delete(k.m, key)
-	}
-	k.mu.Unlock()
-}

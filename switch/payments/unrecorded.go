@@ -137,7 +137,7 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 //     a future flow that sends it online could leave it pending): queued
 //     again as its 0220.
 func (s *Service) resolveOrder(ctx context.Context, id string, u *unrecorded) error {
-	unlock := s.locks.lock(id)
+	unlock := s.locks.Lock(id)
 	defer unlock()
 	o, err := s.store.Get(id)
 	if err != nil {
