@@ -84,7 +84,7 @@ func (d *Daemon) startCabinet() error {
 	// The merchants' port's defaults (no framing, nosniff, a deny-all
 	// policy the cabinet's pages widen to their own stylesheet, HSTS under
 	// TLS) on every answer, the 503 below included.
-	d.cabinet = &http.Server{Handler: d.proxies.Handler(secureDefaults(d.cabinetGuard(c.Handler()), tcfg != nil)), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
+	d.cabinet = &http.Server{Handler: d.web("cabinet", secureDefaults(d.cabinetGuard(c.Handler()), tcfg != nil)), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ErrorLog: httplog.ErrorLog(d.log, "cabinet")}
 	d.wg.Add(1)
 	go func() {

@@ -26,6 +26,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/cnp"
 	"github.com/tulpar-switch/tulpar/switch/httplog"
+	"github.com/tulpar-switch/tulpar/switch/httpmetrics"
 	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/links"
 	"github.com/tulpar-switch/tulpar/switch/mailer"
@@ -45,6 +46,7 @@ type Daemon struct {
 	cfg      Config
 	log      zerolog.Logger
 	proxies  clientip.Proxies // whose X-Forwarded-For the web listeners believe
+	httpm    *httpmetrics.Metrics
 	reg      *prometheus.Registry
 	hsm      hsm.Module
 	journal  *journal.Journal
@@ -107,6 +109,9 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		}
 	}()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.httpm, err = httpmetrics.New(d.reg); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 
 	if d.hsm, err = openHSM(cfg.HSM); err != nil {
 		return nil, fmt.Errorf("daemon: hsm: %w", err)
@@ -262,7 +267,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
 	}
-	handler := d.proxies.Handler(secureDefaults(d.mux, cfg.TLS != nil))
+	handler := d.web("merchant", secureDefaults(d.mux, cfg.TLS != nil))
 	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: httplog.ErrorLog(log, "merchant")}
 	d.wg.Add(1)
@@ -275,7 +280,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if d.cnpLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle(cnp.Prefix, d.cnp)
-		d.cnpHTTP = &http.Server{Handler: d.proxies.Handler(mux), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+		d.cnpHTTP = &http.Server{Handler: d.web("cnp", mux), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: httplog.ErrorLog(log, "cnp")}
 		d.wg.Add(1)
 		go func() {
@@ -294,7 +299,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 				return nil, err
 			}
 		}
-		d.admin = &http.Server{Handler: d.proxies.Handler(d.adminHandler()), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: httplog.ErrorLog(log, "admin")}
+		d.admin = &http.Server{Handler: d.web("admin", d.adminHandler()), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: httplog.ErrorLog(log, "admin")}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -548,6 +553,15 @@ func (d *Daemon) tlsTransport(cfg tlsconf.Config, key string) (*http.Transport, 
 		return (&tls.Dialer{Config: src.Client(host)}).DialContext(ctx, network, addr)
 	}
 	return t, nil
+}
+
+// web is what every web listener's handler h is served through, server
+// naming the listener: the client's address as a trusted proxy names it,
+// then each request counted and timed by its route. In that order: the
+// address is set on a copy of the request, and the route is read off the
+// request the muxes inside h are handed.
+func (d *Daemon) web(server string, h http.Handler) http.Handler {
+	return d.proxies.Handler(d.httpm.Handler(server, h))
 }
 
 // secureDefaults puts on every answer of the merchants' port the headers

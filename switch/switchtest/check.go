@@ -80,7 +80,7 @@ func (l *LogBuffer) Lines() []string {
 	return strings.Split(s, "\n")
 }
 
-// Counter is the value of counter name summed over the series that have
+// Counter is the value of counter (or gauge) name summed over the series that have
 // every pair of labels ("name", "value", ...); 0 when there is none.
 func Counter(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
@@ -103,7 +103,7 @@ func Counter(t testing.TB, g prometheus.Gatherer, name string, labels ...string)
 					continue series
 				}
 			}
-			sum += m.GetCounter().GetValue()
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return sum
