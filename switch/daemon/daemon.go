@@ -173,7 +173,11 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 			}
 			hc.Transport = threeds.Pooled(tr)
 		}
-		deps.ThreeDS = threeds.NewClient(cfg.ThreeDS.DirectoryURL, hc)
+		ds := threeds.NewClient(cfg.ThreeDS.DirectoryURL, hc)
+		if err := ds.Instrument(d.reg); err != nil {
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
+		deps.ThreeDS = ds
 	}
 	// Listen before wiring the web side: its URLs need the real address
 	// when the config asks for port 0.

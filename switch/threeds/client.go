@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tulpar-switch/tulpar/emv3ds"
 )
@@ -25,6 +28,60 @@ const maxResponse = 64 << 10
 type Client struct {
 	base string
 	hc   *http.Client
+	m    *metrics // nil: not counted (Instrument)
+}
+
+// metrics count the directory server's calls, as a bank link's sends are:
+// an operator sees it slow down, fail, or challenge more buyers.
+type metrics struct {
+	calls   *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// Instrument registers the client's metrics with reg:
+// tulpar_threeds_calls_total{call,outcome} (call begin or result; outcome
+// the transaction status's name, "error", "invalid" for a request refused
+// before it was sent, or "pending" for a challenge still open) and
+// tulpar_threeds_call_duration_seconds{call}. Call it before the first
+// payment.
+func (c *Client) Instrument(reg prometheus.Registerer) error {
+	m := &metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tulpar_threeds_calls_total",
+			Help: "Calls to the 3-D Secure directory server by call (begin: the AReq; result: the RRes after a challenge) and outcome.",
+		}, []string{"call", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tulpar_threeds_call_duration_seconds",
+			Help:    "3-D Secure directory server call latency by call, refused requests excluded.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"call"}),
+	}
+	for _, col := range []prometheus.Collector{m.calls, m.latency} {
+		if err := reg.Register(col); err != nil {
+			return fmt.Errorf("threeds: metrics: %w", err)
+		}
+	}
+	c.m = m
+	return nil
+}
+
+// observe counts one call that started at start.
+func (c *Client) observe(call string, start time.Time, o Outcome, err error) {
+	if c.m == nil {
+		return
+	}
+	outcome := o.Status.String()
+	switch {
+	case errors.Is(err, ErrInvalidRequest):
+		c.m.calls.WithLabelValues(call, "invalid").Inc()
+		return // nothing was sent
+	case errors.Is(err, ErrChallengePending):
+		outcome = "pending"
+	case err != nil:
+		outcome = "error"
+	}
+	c.m.calls.WithLabelValues(call, outcome).Inc()
+	c.m.latency.WithLabelValues(call).Observe(time.Since(start).Seconds())
 }
 
 // NewClient returns a client of the Directory Server at dsURL (the root the
@@ -73,6 +130,13 @@ func Pooled(t *http.Transport) *http.Transport {
 // Status is Errored. A Request that makes an AReq the DS would refuse
 // (emv3ds.AReq.Check) fails with ErrInvalidRequest before anything is sent.
 func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
+	start := time.Now()
+	o, err := c.begin(ctx, req)
+	c.observe("begin", start, o, err)
+	return o, err
+}
+
+func (c *Client) begin(ctx context.Context, req Request) (Outcome, error) {
 	if !emv3ds.ValidTransID(req.TransID) {
 		return Outcome{}, fmt.Errorf("threeds: begin: trans id: %w: want 1 to 64 of [A-Za-z0-9._-]", ErrInvalidRequest)
 	}
@@ -130,6 +194,13 @@ func (c *Client) Begin(ctx context.Context, req Request) (Outcome, error) {
 // and ErrUnknownTransaction for an id the Directory Server does not know or
 // has expired. On error the Outcome's Status is Errored.
 func (c *Client) Result(ctx context.Context, transID string) (Outcome, error) {
+	start := time.Now()
+	o, err := c.result(ctx, transID)
+	c.observe("result", start, o, err)
+	return o, err
+}
+
+func (c *Client) result(ctx context.Context, transID string) (Outcome, error) {
 	if !emv3ds.ValidTransID(transID) {
 		return Outcome{}, fmt.Errorf("threeds: result: trans id: %w: want 1 to 64 of [A-Za-z0-9._-]", ErrInvalidRequest)
 	}

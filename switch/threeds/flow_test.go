@@ -19,12 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/hsm/hsmtest"
 	"github.com/tulpar-switch/tulpar/issuersim/acs"
+	"github.com/tulpar-switch/tulpar/switch/switchtest"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
 )
 
@@ -529,4 +531,44 @@ func TestDirectoryConnectionsReused(t *testing.T) {
 	// sixteen have been that late. Fewer than twelve still tells the pool
 	// from the default's fourteen without timing.
 	require.Less(t, opened.Load()-first, int64(12), "the second wave reused the first's connections")
+}
+
+// The directory server's calls are counted by outcome and timed, as a
+// bank link's sends are; a request refused before sending is counted
+// apart and not timed.
+func TestCallsCounted(t *testing.T) {
+	w := newWorld(t, acs.Config{})
+	reg := prometheus.NewRegistry()
+	require.NoError(t, w.client.Instrument(reg))
+	w.begin("m-1", "4111111111111111")
+	w.begin("m-2", "5555555555555599")
+	_, err := w.result("m-2")
+	require.ErrorIs(t, err, threeds.ErrChallengePending)
+	_, err = w.result("../ds")
+	require.ErrorIs(t, err, threeds.ErrInvalidRequest)
+	down := threeds.NewClient("http://127.0.0.1:1", nil) // nothing listens on port 1
+	downReg := prometheus.NewRegistry()
+	require.NoError(t, down.Instrument(downReg))
+	_, err = down.Begin(ctxT(t), w.request("m-3", "4111111111111111"))
+	require.Error(t, err)
+
+	calls := func(call, outcome string) float64 {
+		return switchtest.Counter(t, reg, "tulpar_threeds_calls_total", "call", call, "outcome", outcome)
+	}
+	require.Equal(t, 1.0, calls("begin", "authenticated"))
+	require.Equal(t, 1.0, calls("begin", "challenge-required"))
+	require.Equal(t, 1.0, calls("result", "pending"))
+	require.Equal(t, 1.0, calls("result", "invalid"))
+	require.Equal(t, 1.0, switchtest.Counter(t, downReg, "tulpar_threeds_calls_total", "call", "begin", "outcome", "error"))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	timed := map[string]uint64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "tulpar_threeds_call_duration_seconds" {
+			for _, m := range mf.GetMetric() {
+				timed[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	require.Equal(t, map[string]uint64{"begin": 2, "result": 1}, timed, "the refused request is not timed")
 }
