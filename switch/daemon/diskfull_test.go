@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
 )
 
@@ -138,6 +140,10 @@ func TestDiskFullWhileAtTheBank(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "7", errorCode(ans), "a retry sends nothing: %v", ans)
 	require.Equal(t, 1, s.Bank.Received("0100"))
+	// A payment link closing its orders (OnlyWaiting) leaves this one: its
+	// lock is free, but an exchange of it has no recorded outcome.
+	_, err = s.D.Payments().Decline(context.Background(), payments.FollowUpRequest{OrderID: id, Merchant: switchtest.Merchant, OnlyWaiting: true})
+	require.ErrorIs(t, err, payments.ErrInProgress)
 
 	s.Knobs()
 	free()
