@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"sync"
@@ -171,7 +172,10 @@ func (b *Bank) Start(ctx context.Context) error {
 			return fmt.Errorf("issuersim %s: admin: %w", b.cfg.Name, err)
 		}
 		b.adminAddr = ln.Addr().String()
-		b.admin = &http.Server{Handler: b.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		// What net/http reports (a malformed request line, a handler's
+		// panic) goes to the bank's log as JSON, not to the standard logger.
+		b.admin = &http.Server{Handler: b.AdminHandler(), ReadHeaderTimeout: 5 * time.Second,
+			ErrorLog: stdlog.New(b.log.With().Str("server", "admin").Logger(), "", 0)}
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/url"
@@ -454,7 +455,9 @@ func Start(addr string, cfg Config, log zerolog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("fiscalsim: %w", err)
 	}
 	s := &Server{Sim: New(cfg, log), url: "http://" + ln.Addr().String()}
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// net/http's own reports go to log as JSON, not the standard logger.
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: stdlog.New(log.With().Str("server", "fiscalsim").Logger(), "", 0)}
 	go s.srv.Serve(ln)
 	return s, nil
 }
