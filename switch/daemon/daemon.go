@@ -132,13 +132,11 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		Log: log.With().Str("component", "links").Logger(), Registry: d.reg, MAC: d.hsm,
 		Keys: newKeyImporter(d.hsm, cfg.Links), OnUnsolicited: d.unsolicited,
 		// A bank signed on again takes its queued advices now, not after
-		// the backoff the queue was waiting out while the link was down.
-		// d.saf is set below, before Run starts the links.
-		OnStateChange: func(link string, st links.State) {
-			if st == links.StateReady {
-				d.saf.Kick(link)
-			}
-		},
+		// the backoff the queue was waiting out while the link was down:
+		// on every connection that signs on, since a bank may come back on
+		// a connection of a link whose state never left Ready. d.saf is set
+		// below, before Run starts the links.
+		OnSignedOn: func(link string) { d.saf.Kick(link) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: links: %w", err)

@@ -49,6 +49,12 @@ type Deps struct {
 	// OnStateChange is told every change of the link's state, synchronously:
 	// it must not block or call back into the link.
 	OnStateChange func(link string, st State)
+	// OnSignedOn is told each time a connection is ready (signed on where
+	// the link signs on): the link's first, or one more beside those
+	// already up, when the link's state does not change. Synchronously: it
+	// must not block or call back into the link. Work that waited for the
+	// bank can go now.
+	OnSignedOn func(link string)
 	// Now stamps DE7 on network messages and Status times.
 	Now func() time.Time
 }
@@ -630,6 +636,9 @@ func (l *Link) setSlot(slot int, st State, c *conn) {
 	changed := l.recomputeLocked()
 	l.mu.Unlock()
 	l.announce(changed)
+	if st == StateReady && l.deps.OnSignedOn != nil {
+		l.deps.OnSignedOn(l.cfg.Name)
+	}
 }
 
 // recomputeLocked derives the link's state from its slots and publishes

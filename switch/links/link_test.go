@@ -771,3 +771,38 @@ func TestBankSignOffThenSignOnAgain(t *testing.T) {
 	waitReady(t, b.link)
 	assert.EqualValues(t, 2, b.peer.signOns.Load(), "signed on again over the same connection")
 }
+
+// A bank coming back on another connection of a listen link whose state
+// never left Ready is still told: OnSignedOn hears every connection that
+// signs on, OnStateChange only the link's one change to Ready.
+func TestSignedOnHeardPerConnection(t *testing.T) {
+	cfg := testConfig("a", "ascii")
+	cfg.PoolSize = 2
+	signed := make(chan string, 4)
+	var mu sync.Mutex
+	var states []State
+	b := startBank(t, cfg, SideListen, Deps{
+		OnSignedOn: func(link string) { signed <- link },
+		OnStateChange: func(_ string, st State) {
+			mu.Lock()
+			states = append(states, st)
+			mu.Unlock()
+		},
+	}, nil)
+	require.Equal(t, "a", <-signed)
+	b.peer.dial(b.link.Addr())
+	require.Equal(t, "a", <-signed, "the second connection too")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, countState(states, StateReady), "the link became ready once: %v", states)
+}
+
+func countState(states []State, want State) int {
+	n := 0
+	for _, st := range states {
+		if st == want {
+			n++
+		}
+	}
+	return n
+}
