@@ -17,6 +17,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/paylinks"
 	"github.com/tulpar-switch/tulpar/switch/saf"
 
 	"go.yaml.in/yaml/v3"
@@ -100,6 +101,8 @@ type Config struct {
 	CNP cnp.Config `yaml:"cnp"`
 	// HPP is the hosted payment page.
 	HPP hpp.Config `yaml:"hpp"`
+	// PaymentLinks are the payment links' and invoices' own settings.
+	PaymentLinks paylinks.Config `yaml:"payment_links"`
 	// HTTP bounds the HTTP server of Listen.
 	HTTP HTTPConfig `yaml:"http"`
 	// Callbacks says where each merchant's callbacks go when more than the
@@ -374,6 +377,17 @@ func (c *Config) Validate() error {
 		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	if err := c.CNP.Validate(); err != nil {
+		errs = append(errs, eachPrefixed("config: ", err)...)
+	}
+	// The page's public_url, when not given, Start takes from the listener.
+	hcfg := c.HPP
+	if hcfg.PublicURL == "" {
+		hcfg.PublicURL = "https://switch.invalid"
+	}
+	if err := hcfg.Validate(); err != nil {
+		errs = append(errs, eachPrefixed("config: ", err)...)
+	}
+	if err := c.PaymentLinks.Validate(); err != nil {
 		errs = append(errs, eachPrefixed("config: ", err)...)
 	}
 	// The merchants' credentials are checked here, not first at start;

@@ -209,3 +209,13 @@ func TestConfigTrustedProxies(t *testing.T) {
 	c.HTTP.TrustedProxies = c.HTTP.TrustedProxies[:2]
 	require.NoError(t, c.Validate())
 }
+
+// The buyers' limits are checked with the rest, each naming its key.
+func TestConfigBuyerLimits(t *testing.T) {
+	c, _ := switchtest.Config(t, switchtest.Options{DataDir: t.TempDir()}, "127.0.0.1:8583")
+	c.HPP.CardAttempts.PerMinute, c.HPP.CardAttempts.Burst = -1, 3
+	c.PaymentLinks.Orders.PerMinute, c.PaymentLinks.Orders.Burst = 5, 0
+	err := c.Validate()
+	require.ErrorContains(t, err, "config: hpp: card_attempts.per_minute: -1: must be positive")
+	require.ErrorContains(t, err, "config: payment_links: orders_per_address.burst: 0: must be positive")
+}

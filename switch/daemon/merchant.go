@@ -303,7 +303,7 @@ func (d *Daemon) wirePaymentLinks(kinds kindMux) error {
 		deps.Mail, deps.Queue = m, d.saf
 	}
 	var err error
-	if d.paylinks, err = paylinks.New(deps); err != nil {
+	if d.paylinks, err = paylinks.New(d.cfg.PaymentLinks, deps); err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	kinds[order.KindInvoiceMail] = d.paylinks

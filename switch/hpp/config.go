@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/tulpar-switch/tulpar/switch/throttle"
 )
 
 // Config is the hosted page's section of the daemon's config file.
@@ -24,10 +26,18 @@ type Config struct {
 	// Title is the name shown in the page header and the browser's title.
 	// Default "Tulpar".
 	Title string `yaml:"title"`
+	// CardAttempts bounds the cards one client address may submit, over
+	// all orders: the brake on card testing (bots trying stolen numbers
+	// through a shop's checkout, each attempt an authorization at the
+	// bank). Past it the buyer is told to wait, with how long. Default 20
+	// a minute, 10 at once: buyers behind one carrier NAT share an address.
+	CardAttempts throttle.Config `yaml:"card_attempts"`
 }
 
 // DefaultConfig returns the defaults; PublicURL must still be set.
-func DefaultConfig() Config { return Config{Title: "Tulpar"} }
+func DefaultConfig() Config {
+	return Config{Title: "Tulpar", CardAttempts: throttle.Config{PerMinute: 20, Burst: 10}}
+}
 
 // MinSecret is the shortest Secret accepted.
 const MinSecret = 16
@@ -46,6 +56,11 @@ func (c Config) Validate() error {
 	}
 	if len(c.Title) > 100 {
 		errs = append(errs, errors.New("hpp: title: at most 100 bytes"))
+	}
+	if c.CardAttempts != (throttle.Config{}) {
+		if err := c.CardAttempts.Validate("card_attempts"); err != nil {
+			errs = append(errs, fmt.Errorf("hpp: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package hpp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -298,6 +299,18 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.met.submits.WithLabelValues("invalid_card").Inc()
 		log.Info().Str("pan", masked).Str("outcome", "invalid_card").Strs("fields", fields(f.errors)).Msg("card form refused")
 		s.showForm(w, r, http.StatusUnprocessableEntity, o, lang, f)
+		return
+	}
+	if wait, ok := s.attempts.Take(clientip.Host(r)); !ok {
+		// Counted only for a card that would go to the bank: a typo the
+		// form refuses costs the buyer nothing.
+		s.met.submits.WithLabelValues("throttled").Inc()
+		log.Warn().Str("pan", masked).Str("outcome", "throttled").Str("remote", clientip.Host(r)).Msg("too many cards from one address")
+		secs := int(wait.Seconds() + 0.999)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		v := s.newView(lang, t(lang, "throttled"))
+		v.Kind, v.Lines, v.Again = "throttled", []string{fmt.Sprintf(t(lang, "throttled_tx"), secs)}, "/pay/"+o.ID+"?lang="+lang
+		s.write(w, http.StatusTooManyRequests, "throttled", v)
 		return
 	}
 	// A buyer who closes the tab does not cut the payment short: payments

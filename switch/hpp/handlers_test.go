@@ -3,11 +3,13 @@ package hpp_test
 import (
 	"encoding/json"
 	"html"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/routing"
+	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/order"
+	"github.com/tulpar-switch/tulpar/switch/throttle"
 )
 
 const amountKZT = "15\u00a0000,00\u00a0₸"
@@ -517,4 +521,33 @@ func TestLogsOrderAndMaskedCardOnly(t *testing.T) {
 	for _, secret := range []string{frictionless, `"` + testCVV + `"`, "=" + testCVV, "AIGERIM", "buyer@example.kz", "csrf", "13/30"} {
 		require.NotContains(t, lines, secret)
 	}
+}
+
+// Card testing: one address may try only so many cards a minute, over all
+// orders. The card past the limit never reaches the bank; the buyer is
+// told to wait and for how long; another address is not held back.
+func TestCardAttemptsThrottledByAddress(t *testing.T) {
+	s := newStack(t, func(c *daemon.Config) { c.HPP.CardAttempts = throttle.Config{PerMinute: 1, Burst: 2} })
+	pay := func(b *browser) response {
+		o := s.register(orderSpec{lang: "en"})
+		return b.post(s.URL()+"/pay/"+o.ID, card(csrfToken(t, b.get(s.URL()+"/pay/"+o.ID).body), frictionless))
+	}
+	bot := newBrowser(t)
+	for range 2 {
+		require.Equal(t, http.StatusSeeOther, pay(bot).status)
+	}
+	sent := s.Bank.Received("0200")
+	r := pay(bot)
+	require.Equal(t, http.StatusTooManyRequests, r.status, r.body)
+	require.Contains(t, r.body, "Too many cards were tried from your network. Nothing was charged. Try again in ")
+	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.InDelta(t, 60, secs, 31, "one a minute: the next within a minute")
+	require.Equal(t, sent, s.Bank.Received("0200"), "the throttled card never reached the bank")
+	require.Equal(t, 1.0, s.counter("tulpar_hpp_submits_total", "outcome", "throttled"))
+
+	other := newBrowser(t)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+	other.hc.Transport = &http.Transport{DialContext: d.DialContext}
+	require.Equal(t, http.StatusSeeOther, pay(other).status, "another address pays")
 }

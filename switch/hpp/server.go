@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tulpar-switch/tulpar/switch/payments"
+	"github.com/tulpar-switch/tulpar/switch/throttle"
 )
 
 //go:embed templates/*.html
@@ -50,6 +51,8 @@ type Server struct {
 	met     *metrics
 	now     func() time.Time
 	mux     *http.ServeMux
+	// attempts are the card submits by client address (Config.CardAttempts).
+	attempts *throttle.Limiter
 }
 
 // New returns the hosted page over svc. An empty cfg.Title takes the
@@ -64,6 +67,9 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 	}
 	if cfg.Title == "" {
 		cfg.Title = DefaultConfig().Title
+	}
+	if cfg.CardAttempts == (throttle.Config{}) {
+		cfg.CardAttempts = DefaultConfig().CardAttempts
 	}
 	key := []byte(cfg.Secret)
 	if len(key) == 0 {
@@ -82,6 +88,7 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 		svc: svc, cfg: cfg, log: log, met: met, now: time.Now,
 		csrf: csrf{key: key, secure: u.Scheme == "https"},
 	}
+	s.attempts = throttle.New(cfg.CardAttempts, func() time.Time { return s.now() })
 	funcs := template.FuncMap{"t": t}
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	s.form = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/form.html"))

@@ -66,6 +66,8 @@ var texts = map[string][3]string{
 	"error":            {"The payment could not be processed", "Не удалось выполнить платёж", "Төлемді орындау мүмкін болмады"},
 	"error_tx":         {"Nothing was charged. Please try again in a few minutes.", "Деньги не списаны. Попробуйте ещё раз через несколько минут.", "Ақша алынған жоқ. Бірнеше минуттан кейін қайталап көріңіз."},
 	"declined_neutral": {"The bank declined the payment. Try another card or contact your bank.", "Банк отклонил платёж. Попробуйте другую карту или обратитесь в свой банк.", "Банк төлемді қабылдамады. Басқа картаны қолданып көріңіз немесе банкіңізге хабарласыңыз."},
+	"throttled":        {"Too many payment attempts", "Слишком много попыток оплаты", "Төлем әрекеттері тым көп"},
+	"throttled_tx":     {"Too many cards were tried from your network. Nothing was charged. Try again in %d s.", "С вашей сети было слишком много попыток оплаты картой. Деньги не списаны. Повторите через %d с.", "Сіздің желіңізден карта арқылы төлеу әрекеттері тым көп болды. Ақша алынған жоқ. %d с кейін қайталаңыз."},
 	"unavailable":      {"The payment service is temporarily unavailable", "Платёжный сервис временно недоступен", "Төлем қызметі уақытша қолжетімсіз"},
 	"stored":           {"Pay with your saved card", "Оплата сохранённой картой", "Сақталған картамен төлеу"},
 	"keep":             {"Remember this card for my next payments in this shop", "Запомнить карту для следующих оплат в этом магазине", "Картаны осы дүкендегі келесі төлемдерім үшін сақтау"},

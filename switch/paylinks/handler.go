@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 	"github.com/tulpar-switch/tulpar/switch/qrcode"
 )
 
@@ -78,6 +80,11 @@ func (s *Service) show(w http.ResponseWriter, r *http.Request) {
 // serve answers with the link's page: its state's notice, or the form
 // (with problem and what the buyer typed after a refused post).
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, problem string, form *pageData) {
+	s.serveProblem(w, r, http.StatusUnprocessableEntity, problem, form)
+}
+
+// serveProblem is serve with the status a problem is answered with.
+func (s *Service) serveProblem(w http.ResponseWriter, r *http.Request, problemStatus int, problem string, form *pageData) {
 	lang := r.URL.Query().Get("lang")
 	if lang == "" {
 		lang = r.PostFormValue("lang")
@@ -144,7 +151,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, problem string, 
 	}
 	status := http.StatusOK
 	if problem != "" {
-		status = http.StatusUnprocessableEntity
+		status = problemStatus
 	}
 	s.render(w, status, d)
 }
@@ -187,6 +194,13 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		b.Amount = a
+	}
+	if wait, ok := s.orders.Take(clientip.Host(r)); !ok {
+		secs := int(wait.Seconds() + 0.999)
+		s.d.Log.Warn().Str("link", r.PathValue("code")).Str("remote", clientip.Host(r)).Msg("too many orders through payment links from one address")
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.serveProblem(w, r, http.StatusTooManyRequests, fmt.Sprintf(texts[lang].TooMany, secs), &form)
+		return
 	}
 	o, err := s.Pay(r.Context(), r.PathValue("code"), b)
 	var fe *FieldError

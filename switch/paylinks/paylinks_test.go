@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/paylinks"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
+	"github.com/tulpar-switch/tulpar/switch/throttle"
 )
 
 // world is a switch whose mail goes to mailpit, once startMail starts it.
@@ -599,4 +602,38 @@ func TestOneLinkWaitingHoldsNoOther(t *testing.T) {
 	require.Equal(t, "0", fmt.Sprint(ans["errorCode"]), "the slow payment went through: %v", ans)
 	require.Equal(t, http.StatusOK, <-disabled)
 	require.Equal(t, order.StatusDeposited, w.Order(id).Status, "left to its outcome, not closed under it")
+}
+
+// Anyone may open a reusable link, so one address may make only so many
+// orders through links a minute: the one past the limit is not made, and
+// the buyer is told to wait and for how long. Another address goes on.
+func TestLinkOrdersThrottledByAddress(t *testing.T) {
+	w := &world{t: t}
+	w.Switch = switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
+		c.PaymentLinks.Orders = throttle.Config{PerMinute: 1, Burst: 2}
+	}})
+	l := w.create(map[string]any{"amount": 5000, "description": "Donation", "language": "en"})
+	for range 2 {
+		require.Equal(t, http.StatusSeeOther, w.post(l["url"].(string), url.Values{"lang": {"en"}}).StatusCode)
+	}
+	resp, err := noRedirect.PostForm(l["url"].(string), url.Values{"lang": {"en"}})
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Contains(t, string(body), "Too many orders were made from your network. Try again in ")
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.InDelta(t, 60, secs, 31)
+	st, got := w.api("GET", "/v1/payment_links/"+l["code"].(string), nil)
+	require.Equal(t, http.StatusOK, st)
+	require.Len(t, got["order_ids"], 2, "the third order was not made")
+
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+	other := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, CheckRedirect: noRedirect.CheckRedirect}
+	resp, err = other.PostForm(l["url"].(string), url.Values{"lang": {"en"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "another address")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/saf"
+	"github.com/tulpar-switch/tulpar/switch/throttle"
 )
 
 // bucketLinks holds code → Link as JSON; bucketOrders code, 0, order id →
@@ -83,10 +84,37 @@ type Deps struct {
 	Now       func() time.Time
 }
 
+// Config is the links' own settings.
+type Config struct {
+	// Orders bounds the orders one client address may make through links'
+	// pages: anyone may open a reusable link, so without it a bot could
+	// make orders without end (each one journaled) and use them to test
+	// stolen cards. Past it the buyer is told to wait. Default 10 a
+	// minute, 5 at once.
+	Orders throttle.Config `yaml:"orders_per_address"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config { return Config{Orders: throttle.Config{PerMinute: 10, Burst: 5}} }
+
+// Validate names the key that is wrong.
+func (c Config) Validate() error {
+	if c.Orders == (throttle.Config{}) {
+		return nil
+	}
+	if err := c.Orders.Validate("orders_per_address"); err != nil {
+		return fmt.Errorf("payment_links: %w", err)
+	}
+	return nil
+}
+
 // Service keeps the links and pays through them.
 type Service struct {
 	d    Deps
 	base string
+	// orders are the orders made through links' pages by client address
+	// (Config.Orders).
+	orders *throttle.Limiter
 	// links keeps two buyers of one one-time link from registering two
 	// orders at once, and a switch-off from racing a buyer, link by link:
 	// a wait on one link (an order's lock during its bank exchange, behind
@@ -95,14 +123,20 @@ type Service struct {
 }
 
 // New builds the service.
-func New(d Deps) (*Service, error) {
+func New(cfg Config, d Deps) (*Service, error) {
 	if d.Journal == nil || d.Orders == nil || d.Shops == nil {
 		return nil, errors.New("paylinks: journal, orders and shops are required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Orders == (throttle.Config{}) {
+		cfg.Orders = DefaultConfig().Orders
 	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{d: d, base: strings.TrimRight(d.PublicURL, "/")}, nil
+	return &Service{d: d, base: strings.TrimRight(d.PublicURL, "/"), orders: throttle.New(cfg.Orders, d.Now)}, nil
 }
 
 // URL is the link's short address.

@@ -1,0 +1,107 @@
+// Package throttle limits how often one client may do a thing that costs
+// the switch or a card holder something, keyed by the client's address
+// (switch/clientip): a buyer's card attempts on the hosted page, orders
+// made through a public payment link. Those pages need no credentials, so
+// they are where card testers (bots trying stolen card numbers through a
+// shop's checkout) and order floods come from.
+//
+// Each key has a token bucket (golang.org/x/time/rate). The set of keys
+// is bounded, so a flood from many addresses cannot grow it without end.
+// Buyers behind one carrier-grade NAT share an address: the defaults of
+// the owners leave room for many real buyers a minute.
+package throttle
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Config is one limit: PerMinute tokens a minute with up to Burst at once.
+type Config struct {
+	PerMinute float64 `yaml:"per_minute"`
+	Burst     int     `yaml:"burst"`
+}
+
+// Validate names the field that is wrong, under key (the config's path to
+// this limit).
+func (c Config) Validate(key string) error {
+	switch {
+	case c.PerMinute <= 0:
+		return fmt.Errorf("%s.per_minute: %v: must be positive", key, c.PerMinute)
+	case c.Burst <= 0:
+		return fmt.Errorf("%s.burst: %d: must be positive", key, c.Burst)
+	}
+	return nil
+}
+
+// maxKeys bounds the buckets kept: past it, full buckets (clients quiet
+// long enough to have their whole burst back) go, and if the set is still
+// too big a quarter of it goes at random. A client dropped so gets a full
+// bucket again: the limit is softer under a flood from more addresses than
+// this, never unbounded in memory.
+const maxKeys = 1 << 16
+
+// Limiter is a Config per key. Safe for concurrent use.
+type Limiter struct {
+	cfg Config
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]*rate.Limiter
+}
+
+// New returns a limiter of cfg, which must be valid; now is the clock
+// (time.Now when nil).
+func New(cfg Config, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{cfg: cfg, now: now, m: map[string]*rate.Limiter{}}
+}
+
+// Take spends one of key's tokens and reports true. With none left it
+// spends nothing and returns how long until there is one.
+func (l *Limiter) Take(key string) (retryAfter time.Duration, ok bool) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.m[key]
+	if b == nil {
+		l.bound(now)
+		b = rate.NewLimiter(rate.Limit(l.cfg.PerMinute/60), l.cfg.Burst)
+		l.m[key] = b
+	}
+	r := b.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// bound makes room for one more key; the caller holds mu.
+func (l *Limiter) bound(now time.Time) {
+	if len(l.m) < maxKeys {
+		return
+	}
+	for k, b := range l.m {
+		if b.TokensAt(now) >= float64(l.cfg.Burst) {
+			delete(l.m, k)
+		}
+	}
+	for k := range l.m {
+		if len(l.m) < maxKeys*3/4 {
+			break
+		}
+		delete(l.m, k)
+	}
+}
+
+// Len is how many keys are kept.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}

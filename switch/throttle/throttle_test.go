@@ -1,0 +1,70 @@
+package throttle_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tulpar-switch/tulpar/switch/throttle"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestBurstThenRate(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	l := throttle.New(throttle.Config{PerMinute: 6, Burst: 2}, c.now)
+	for range 2 {
+		_, ok := l.Take("203.0.113.5")
+		require.True(t, ok)
+	}
+	wait, ok := l.Take("203.0.113.5")
+	require.False(t, ok, "the burst is spent")
+	require.Equal(t, 10*time.Second, wait, "six a minute: one every ten seconds")
+	_, ok = l.Take("198.51.100.7")
+	require.True(t, ok, "another address has its own bucket")
+
+	c.add(5 * time.Second)
+	wait, ok = l.Take("203.0.113.5")
+	require.False(t, ok, "a refusal spends nothing, and half a token is not one")
+	require.Equal(t, 5*time.Second, wait)
+	c.add(5 * time.Second)
+	_, ok = l.Take("203.0.113.5")
+	require.True(t, ok)
+}
+
+func TestKeysBounded(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	l := throttle.New(throttle.Config{PerMinute: 1, Burst: 1}, c.now)
+	for i := range 70000 {
+		_, ok := l.Take(fmt.Sprintf("k%d", i))
+		require.True(t, ok)
+	}
+	require.LessOrEqual(t, l.Len(), 1<<16, "a flood of addresses does not grow the set without end")
+	c.add(time.Minute) // every bucket full again: all may go
+	_, ok := l.Take("new")
+	require.True(t, ok)
+}
+
+func TestValidateNamesTheField(t *testing.T) {
+	require.NoError(t, throttle.Config{PerMinute: 1, Burst: 1}.Validate("hpp.card_attempts"))
+	require.EqualError(t, throttle.Config{PerMinute: 0, Burst: 1}.Validate("hpp.card_attempts"), "hpp.card_attempts.per_minute: 0: must be positive")
+	require.EqualError(t, throttle.Config{PerMinute: 1, Burst: -2}.Validate("x"), "x.burst: -2: must be positive")
+}
