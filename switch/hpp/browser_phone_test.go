@@ -14,6 +14,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/daemon"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
+	"github.com/tulpar-switch/tulpar/switch/throttle"
 )
 
 // screenshots is where TestBrowserPhoneWidths leaves its screenshots for a
@@ -141,4 +142,44 @@ func TestBrowserPhoneWidths(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestBrowserThrottledPage is the page a buyer meets past the card limit of
+// their address, in real Chromium at 320 px in each language: it says how
+// long to wait, leads back to the form, and fits the screen.
+func TestBrowserThrottledPage(t *testing.T) {
+	s := newStack(t, func(c *daemon.Config) {
+		c.HPP.CardAttempts = throttle.Config{PerMinute: 1, Burst: 1}
+		c.Payments.Merchants[0].MaxAttempts = 3
+	})
+	ctx := newChrome(t)
+	dir := *screenshots
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	waits := map[string]string{"en": "Try again in ", "ru": "Повторите через ", "kk": " с кейін қайталаңыз."}
+	for i, lang := range []string{"kk", "ru", "en"} {
+		o := s.register(orderSpec{lang: lang})
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.EmulateViewport(320, 700, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch),
+			chromedp.Navigate(s.URL()+"/pay/"+o.ID),
+			chromedp.WaitVisible(chromedp.ID("pan")),
+		))
+		typeCard(t, ctx, notEnrolled, "VISA", "AIGERIM NURLANOVA")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("pay"))))
+		if i == 0 {
+			// The address's one card goes to the bank (declined: 51).
+			switchtest.WaitShown(t, ctx, "#declined")
+			run(t, ctx, chromedp.Evaluate[string](`document.getElementById('email').value = ''`)) // kept from the first try
+			typeCard(t, ctx, notEnrolled, "VISA", "AIGERIM NURLANOVA")
+			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("pay"))))
+		}
+		switchtest.WaitShown(t, ctx, `#result[data-kind="throttled"]`)
+		require.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("result"))), waits[lang])
+		require.Equal(t, "/pay/"+o.ID+"?lang="+lang, run(t, ctx, chromedp.Evaluate[string](`document.getElementById('again').getAttribute('href')`)))
+		require.True(t, run(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)), "the page scrolls sideways at 320 px")
+		png := run(t, ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("hpp-320px-%s-throttled.png", lang)), png, 0o644))
+	}
+	require.Equal(t, 1, s.Bank.Received("0200"), "one card reached the bank")
 }
