@@ -103,7 +103,7 @@ func (c *call) certRefused() bool {
 	if !ok || pins.Match(c.r.TLS) {
 		return false
 	}
-	c.s.log.Warn().Str("merchant", c.merchant.Merchant).Str("remote", c.r.RemoteAddr).Str("endpoint", c.endpoint).
+	c.s.log.Warn().Str("merchant", c.merchant.Merchant).Str("remote", clientip.Host(c.r)).Str("endpoint", c.endpoint).
 		Msg("merchant's credentials without its pinned client certificate refused")
 	return true
 }

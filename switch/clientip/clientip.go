@@ -31,6 +31,12 @@ func ParseProxies(list []string) (Proxies, error) {
 	for i, s := range list {
 		s = strings.TrimSpace(s)
 		if pre, err := netip.ParsePrefix(s); err == nil {
+			if pre.Addr().Is4In6() && pre.Bits() < 96 {
+				return Proxies{}, fmt.Errorf("[%d]: %q: an IPv4-mapped prefix shorter than /96 names no IPv4 address; write the IPv4 prefix", i, s)
+			}
+			if pre.Bits() == 0 {
+				return Proxies{}, fmt.Errorf("[%d]: %q would trust every address: anyone could name any client", i, s)
+			}
 			p.nets = append(p.nets, unmapPrefix(pre).Masked())
 			continue
 		}
@@ -125,6 +131,20 @@ func parseHop(s string) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// Network is what a limit on clients counts by: an IPv4 client's address,
+// and an IPv6 client's /64, which one subscriber is handed whole (keyed by
+// the full address, one machine could be any number of clients).
+func Network(r *http.Request) string {
+	a, err := netip.ParseAddr(Host(r))
+	if err != nil {
+		return Host(r)
+	}
+	if a = a.Unmap(); a.Is6() {
+		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+	}
+	return a.String()
 }
 
 // Host is the request's client address without its port: RemoteAddr as

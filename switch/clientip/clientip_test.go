@@ -81,4 +81,25 @@ func TestParseProxiesNamesTheEntry(t *testing.T) {
 		require.ErrorContains(t, err, "[1]: ", bad)
 		require.ErrorContains(t, err, "neither an IP address nor a CIDR prefix")
 	}
+	for _, everyone := range []string{"0.0.0.0/0", "::/0"} {
+		_, err := clientip.ParseProxies([]string{everyone})
+		require.ErrorContains(t, err, "[0]: \""+everyone+"\" would trust every address")
+	}
+	_, err := clientip.ParseProxies([]string{"::ffff:0.0.0.0/64"})
+	require.ErrorContains(t, err, "shorter than /96")
+}
+
+func TestNetwork(t *testing.T) {
+	for peer, want := range map[string]string{
+		"203.0.113.5:4000":            "203.0.113.5",
+		"[::ffff:203.0.113.5]:4000":   "203.0.113.5",
+		"[2001:db8:1:2:3:4:5:6]:4000": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:4000": "2001:db8:1:2::/64",
+		"[fe80::1%eth0]:4000":         "fe80::/64",
+		"not an address":              "not an address",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = peer
+		require.Equal(t, want, clientip.Network(r), peer)
+	}
 }

@@ -75,8 +75,9 @@ type MerchantConfig struct {
 	// receipts, so it cannot be one.
 	//
 	// AllowedIPs are the addresses (or CIDR ranges) the shop's server calls
-	// from, as the switch sees the connection's peer: a proxy in front
-	// must be one the switch trusts, which it does not guess.
+	// from: the connection's peer, or, through a proxy listed in
+	// http.trusted_proxies, the client that proxy names. A proxy is never
+	// guessed; one trusted there is trusted on every listener.
 	AllowedIPs []string `yaml:"allowed_ips"`
 	// BasicAuth, when UserName is set, asks HTTP Basic credentials
 	// (PHP's SoapClient sends them with its login and password options).

@@ -80,7 +80,8 @@
 //     false or a status value. TestProtocolFaults.
 //  6. The API has no credential (merchantId is printed on receipts), so
 //     each merchant is configured with at least one of: allowed_ips (the
-//     connection's peer; forwarded headers are not trusted), basic_auth
+//     client's address: the connection's peer, or the client a proxy in
+//     http.trusted_proxies names in X-Forwarded-For), basic_auth
 //     (HTTP Basic, as PHP's SoapClient sends with its login and password
 //     options; the password is a random secret stored as its SHA-256) and
 //     client_cert_sha256 (pinned TLS client certificates, on the
@@ -230,8 +231,8 @@
 //     table); maskedCardNumber is the first six digits, asterisks and the
 //     last four (411111******1111); verified3D is YES when 3-D Secure
 //     authenticated the buyer (ECI 05 or 02), NO otherwise (an attempt
-//     included); purchaserIpAddress is the peer of the buyer's connection
-//     to the hosted page (forwarded headers are not trusted).
+//     included); purchaserIpAddress is the buyer's address on the hosted
+//     page (the connection's peer, or as a trusted proxy names it).
 //     TestPurchaseLifecycle, TestDeclined.
 //  29. No RRN is invented: the WSDL has authCode only (the RBS and JSON
 //     views of the same order show the RRN).

@@ -103,6 +103,9 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	d := &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: stop, mux: http.NewServeMux(),
 		unsol: make(chan journal.Entry, 1024), gate: newGate()}
 	d.proxies, _ = clientip.ParseProxies(cfg.HTTP.TrustedProxies) // checked by Validate
+	if d.sharedAddress() {
+		log.Warn().Msg("plain_http without http.trusted_proxies: behind a proxy every client has the proxy's address, so lockouts by address apply to all clients together and the buyers' limits (hpp.card_attempts, payment_links.orders_per_address) are off unless set; name the proxy in http.trusted_proxies")
+	}
 	defer func() {
 		if err != nil {
 			d.Shutdown(context.Background())
@@ -132,11 +135,11 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		Log: log.With().Str("component", "links").Logger(), Registry: d.reg, MAC: d.hsm,
 		Keys: newKeyImporter(d.hsm, cfg.Links), OnUnsolicited: d.unsolicited,
 		// A bank signed on again takes its queued advices now, not after
-		// the backoff the queue was waiting out while the link was down:
-		// on every connection that signs on, since a bank may come back on
-		// a connection of a link whose state never left Ready. d.saf is set
-		// below, before Run starts the links.
-		OnSignedOn: func(link string) { d.saf.Kick(link) },
+		// the backoff the queue was waiting out while the link was down
+		// (OnBack also hears a bank back on another connection of a link
+		// whose state never left Ready). d.saf is set below, before Run
+		// starts the links.
+		OnBack: func(link string) { d.saf.Kick(link) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: links: %w", err)

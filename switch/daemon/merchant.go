@@ -21,6 +21,7 @@ import (
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/receipt"
 	"github.com/tulpar-switch/tulpar/switch/reportmail"
+	"github.com/tulpar-switch/tulpar/switch/throttle"
 )
 
 // wireCallbacks connects merchant callbacks: queued inside each order
@@ -218,6 +219,7 @@ func (d *Daemon) mountMerchantSide(kinds kindMux) error {
 	if hcfg.PublicURL == "" {
 		hcfg.PublicURL = d.url
 	}
+	hcfg.CardAttempts = d.buyerLimit(hcfg.CardAttempts)
 	h, err := hpp.New(d.payments, hcfg, d.log.With().Str("component", "hpp").Logger(), d.reg)
 	if err != nil {
 		return fmt.Errorf("daemon: hpp: %w", err)
@@ -303,7 +305,9 @@ func (d *Daemon) wirePaymentLinks(kinds kindMux) error {
 		deps.Mail, deps.Queue = m, d.saf
 	}
 	var err error
-	if d.paylinks, err = paylinks.New(d.cfg.PaymentLinks, deps); err != nil {
+	lcfg := d.cfg.PaymentLinks
+	lcfg.Orders = d.buyerLimit(lcfg.Orders)
+	if d.paylinks, err = paylinks.New(lcfg, deps); err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	kinds[order.KindInvoiceMail] = d.paylinks
@@ -312,4 +316,23 @@ func (d *Daemon) wirePaymentLinks(kinds kindMux) error {
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 	}))
 	return nil
+}
+
+// buyerLimit is a limit on buyers' addresses as configured, or off when it
+// is left at its default and every client may share one address: behind a
+// proxy (plain_http) that http.trusted_proxies does not name, each request
+// comes from the proxy, and a default limit would cap all buyers together.
+// Start warns about that.
+func (d *Daemon) buyerLimit(limit throttle.Config) throttle.Config {
+	if limit == (throttle.Config{}) && d.sharedAddress() {
+		return throttle.Config{Off: true}
+	}
+	return limit
+}
+
+// sharedAddress is true when the switch may see one address for every
+// client: plain HTTP, which is meant for behind a proxy, with no proxy
+// trusted to name its clients.
+func (d *Daemon) sharedAddress() bool {
+	return d.cfg.PlainHTTP && len(d.cfg.HTTP.TrustedProxies) == 0
 }

@@ -59,3 +59,47 @@ func TestLockoutBehindATrustedProxy(t *testing.T) {
 	require.Equal(t, refused, from("127.0.0.2", "203.0.113.10")(user, pw),
 		"a client that is not a trusted proxy does not get the shop's address by writing the header")
 }
+
+// The buyers' default limits count by the client's address, so they hold
+// only where the switch sees it: behind a proxy named in trusted_proxies
+// they apply to each client the proxy names; behind one it does not name
+// (plain_http alone) they are off, since every buyer would share the
+// proxy's address and one limit.
+func TestBuyerLimitsFollowTheProxy(t *testing.T) {
+	orders := func(s *switchtest.Switch, forwarded string, n int) []int {
+		body := strings.NewReader(`{"amount": 5000, "description": "Coffee"}`)
+		req, err := http.NewRequest(http.MethodPost, s.URL()+"/v1/payment_links", body)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+s.Secrets.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var link struct{ URL string }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&link))
+		resp.Body.Close()
+		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		var codes []int
+		for range n {
+			req, err := http.NewRequest(http.MethodPost, link.URL, strings.NewReader("lang=en"))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", forwarded)
+			resp, err := noRedirect.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			codes = append(codes, resp.StatusCode)
+		}
+		return codes
+	}
+	see, tooMany := http.StatusSeeOther, http.StatusTooManyRequests
+
+	shared := switchtest.Run(t, switchtest.Options{})
+	require.Equal(t, []int{see, see, see, see, see, see, see}, orders(shared, "203.0.113.10", 7),
+		"every buyer has the proxy's address: no default limit")
+
+	proxied := switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+	}})
+	require.Equal(t, []int{see, see, see, see, see, tooMany}, orders(proxied, "203.0.113.10", 6), "five at once for one buyer")
+	require.Equal(t, []int{see}, orders(proxied, "203.0.113.11", 1), "another buyer behind the same proxy")
+}

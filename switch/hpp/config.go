@@ -26,11 +26,12 @@ type Config struct {
 	// Title is the name shown in the page header and the browser's title.
 	// Default "Tulpar".
 	Title string `yaml:"title"`
-	// CardAttempts bounds the cards one client address may submit, over
-	// all orders: the brake on card testing (bots trying stolen numbers
-	// through a shop's checkout, each attempt an authorization at the
-	// bank). Past it the buyer is told to wait, with how long. Default 20
-	// a minute, 10 at once: buyers behind one carrier NAT share an address.
+	// CardAttempts bounds the cards one client network (an IPv4 address,
+	// an IPv6 /64) may send to the bank, over all orders: the brake on
+	// card testing (bots trying stolen numbers through a shop's checkout,
+	// each attempt an authorization at the bank). Past it the buyer is
+	// told to wait, with how long. Default 20 a minute, 10 at once: buyers
+	// behind one carrier NAT share an address.
 	CardAttempts throttle.Config `yaml:"card_attempts"`
 }
 

@@ -301,9 +301,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.showForm(w, r, http.StatusUnprocessableEntity, o, lang, f)
 		return
 	}
-	if wait, ok := s.attempts.Take(clientip.Host(r)); !ok {
-		// Counted only for a card that would go to the bank: a typo the
-		// form refuses costs the buyer nothing.
+	// Counted for a card that goes to the bank: a typo the form refuses
+	// costs the buyer nothing, and the ticket is given back when payments
+	// refuses the card or the order before sending anything.
+	ticket, wait, ok := s.attempts.Take(clientip.Network(r))
+	if !ok {
 		s.met.submits.WithLabelValues("throttled").Inc()
 		log.Warn().Str("pan", masked).Str("outcome", "throttled").Str("remote", clientip.Host(r)).Msg("too many cards from one address")
 		secs := int(wait.Seconds() + 0.999)
@@ -322,6 +324,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	f.card = payments.CardInput{Holder: f.card.Holder}
 	if err != nil {
 		if field, key, isCard := payError(err); isCard {
+			ticket.Return()
 			s.met.submits.WithLabelValues("invalid_card").Inc()
 			log.Info().Str("pan", masked).Str("outcome", "invalid_card").Str("field", field).Msg("card refused by payments")
 			f.errors[field] = key
@@ -336,7 +339,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		if errors.Is(err, order.ErrTransition) || errors.Is(err, payments.ErrInProgress) {
 			// Expired, paid meanwhile (another tab), or still at the bank:
-			// show where it is.
+			// show where it is. This card went nowhere.
+			ticket.Return()
 			s.met.submits.WithLabelValues("not_payable").Inc()
 			log.Info().Str("pan", masked).Str("outcome", "not_payable").Msg("order no longer awaiting payment")
 			s.toResult(w, r, o.ID, lang)

@@ -49,12 +49,15 @@ type Deps struct {
 	// OnStateChange is told every change of the link's state, synchronously:
 	// it must not block or call back into the link.
 	OnStateChange func(link string, st State)
-	// OnSignedOn is told each time a connection is ready (signed on where
-	// the link signs on): the link's first, or one more beside those
-	// already up, when the link's state does not change. Synchronously: it
-	// must not block or call back into the link. Work that waited for the
-	// bank can go now.
-	OnSignedOn func(link string)
+	// OnBack is told when a connection is ready (signed on where the link
+	// signs on) and no other connection of the link is live: the bank can
+	// take messages again. That is the link's change to Ready, and also a
+	// bank that came back on another connection before the link noticed
+	// its last one had closed (its state never left Ready). Not for a
+	// connection added beside live ones: a flapping connection in a pool
+	// that works must not hurry what waits out a backoff. Synchronously:
+	// it must not block or call back into the link.
+	OnBack func(link string)
 	// Now stamps DE7 on network messages and Status times.
 	Now func() time.Time
 }
@@ -630,14 +633,20 @@ func (l *Link) setSlot(slot int, st State, c *conn) {
 	l.mu.Lock()
 	l.slotState[slot] = st
 	l.conns[slot] = c
-	if st == StateReady {
+	back := st == StateReady
+	if back {
 		l.everReady = true
+		for i, other := range l.conns {
+			if i != slot && other != nil && l.slotState[i] == StateReady && !other.closed() {
+				back = false // the bank was reachable all along
+			}
+		}
 	}
 	changed := l.recomputeLocked()
 	l.mu.Unlock()
 	l.announce(changed)
-	if st == StateReady && l.deps.OnSignedOn != nil {
-		l.deps.OnSignedOn(l.cfg.Name)
+	if back && l.deps.OnBack != nil {
+		l.deps.OnBack(l.cfg.Name)
 	}
 }
 

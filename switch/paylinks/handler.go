@@ -195,16 +195,17 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		b.Amount = a
 	}
-	if wait, ok := s.orders.Take(clientip.Host(r)); !ok {
-		secs := int(wait.Seconds() + 0.999)
-		s.d.Log.Warn().Str("link", r.PathValue("code")).Str("remote", clientip.Host(r)).Msg("too many orders through payment links from one address")
+	b.Network = clientip.Network(r)
+	o, err := s.Pay(r.Context(), r.PathValue("code"), b)
+	var fe *FieldError
+	var te *ThrottledError
+	switch {
+	case errors.As(err, &te):
+		secs := int(te.RetryAfter.Seconds() + 0.999)
+		s.d.Log.Warn().Str("link", r.PathValue("code")).Str("remote", clientip.Host(r)).Msg("too many orders through payment links from one network")
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.serveProblem(w, r, http.StatusTooManyRequests, fmt.Sprintf(texts[lang].TooMany, secs), &form)
 		return
-	}
-	o, err := s.Pay(r.Context(), r.PathValue("code"), b)
-	var fe *FieldError
-	switch {
 	case errors.As(err, &fe):
 		label := fieldLabel(lang, fe.Field)
 		if l, lerr := s.Get("", r.PathValue("code")); lerr == nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
@@ -550,15 +551,13 @@ func TestOneTimeLinkSecondBuyer(t *testing.T) {
 	require.Equal(t, 1, r.LinksMatched)
 }
 
-// TestOneLinkWaitingHoldsNoOther: the shop switches a link off while its
-// buyer's payment is at a slow bank and the order's lifetime has run out,
-// so closing it waits for that exchange (lazy expiry takes the order's
-// lock). Meanwhile a buyer of another link is served at once: links are
-// locked one by one. With one lock for every link (the build before), the
-// second buyer waited for the first link's bank exchange. Reading the
-// first link does not wait either: a read of an order past its lifetime
-// (lazy expiry) leaves an order under way to its operation.
-func TestOneLinkWaitingHoldsNoOther(t *testing.T) {
+// TestSwitchOffDoesNotWaitForThePayment: the shop switches a link off
+// while its buyer's payment is at a slow bank and the order's lifetime has
+// run out. Neither the switch-off nor a read of the link waits for that
+// exchange (a lazy expiry leaves an order under way to its operation,
+// where it used to wait for the order's lock), a buyer of another link is
+// served meanwhile, and the payment goes on to its outcome.
+func TestSwitchOffDoesNotWaitForThePayment(t *testing.T) {
 	w := &world{t: t}
 	w.Switch = switchtest.Run(t, switchtest.Options{Configure: func(c *daemon.Config) {
 		c.Payments.ExchangeTimeout = 10 * time.Second
@@ -581,27 +580,68 @@ func TestOneLinkWaitingHoldsNoOther(t *testing.T) {
 	w.Eventually(func() bool { return w.Order(id).AtBank() }, "the payment is at the bank")
 	w.Advance(21 * time.Minute) // the order's lifetime (20 minutes) is over while it is at the bank
 
-	disabled := make(chan int, 1)
-	go func() {
-		st, _ := w.api("POST", "/v1/payment_links/"+slow["code"].(string)+"/disable", nil)
-		disabled <- st
-	}()
-	w.Eventually(func() bool {
-		l, err := w.D.PaymentLinks().Get("", slow["code"].(string))
-		return err == nil && !l.DisabledAt.IsZero()
-	}, "the switch-off is written, and closing the link's orders waits for the payment")
-
-	resp = w.post(other["url"].(string), url.Values{})
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the other link's buyer gets an order")
+	st, _ := w.api("POST", "/v1/payment_links/"+slow["code"].(string)+"/disable", nil)
+	require.Equal(t, http.StatusOK, st)
 	st, l := w.api("GET", "/v1/payment_links/"+slow["code"].(string), nil)
 	require.Equal(t, http.StatusOK, st)
-	require.Equal(t, "disabled", l["status"], "reading the first link does not wait for its order either")
-	require.True(t, w.Order(id).AtBank(), "while the first link's payment is still at the bank")
+	require.Equal(t, "disabled", l["status"])
+	resp = w.post(other["url"].(string), url.Values{})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the other link's buyer gets an order")
+	require.True(t, w.Order(id).AtBank(), "all while the payment is still at the bank")
 
 	ans := <-paid
 	require.Equal(t, "0", fmt.Sprint(ans["errorCode"]), "the slow payment went through: %v", ans)
-	require.Equal(t, http.StatusOK, <-disabled)
 	require.Equal(t, order.StatusDeposited, w.Order(id).Status, "left to its outcome, not closed under it")
+}
+
+// blockingOrders holds the registration of one link's orders until
+// released.
+type blockingOrders struct {
+	paylinks.Orders
+	prefix            string
+	entered, released chan struct{}
+}
+
+func (b blockingOrders) Register(ctx context.Context, r payments.RegisterRequest) (*payments.Result, error) {
+	if strings.HasPrefix(r.Number, b.prefix) {
+		close(b.entered)
+		<-b.released
+	}
+	return b.Orders.Register(ctx, r)
+}
+
+// TestLinksLockedOneByOne: a buyer of one link whose order takes its time
+// to register does not hold a buyer of another link (one lock for every
+// link, the build before, did).
+func TestLinksLockedOneByOne(t *testing.T) {
+	w := newWorld(t)
+	a := w.create(map[string]any{"amount": 5000, "one_time": true, "description": "A"})
+	b := w.create(map[string]any{"amount": 6000, "one_time": true, "description": "B"})
+	orders := blockingOrders{Orders: w.D.Payments(), prefix: a["code"].(string) + "-", entered: make(chan struct{}), released: make(chan struct{})}
+	svc, err := paylinks.New(paylinks.Config{}, paylinks.Deps{
+		Journal: w.D.Journal(), Orders: orders, PublicURL: w.URL(), Log: zerolog.Nop(),
+		Shops: func(string) (paylinks.Shop, bool) { return paylinks.Shop{Name: "Test Shop"}, true },
+	})
+	require.NoError(t, err)
+	slow := make(chan error, 1)
+	go func() {
+		_, err := svc.Pay(context.Background(), a["code"].(string), paylinks.Buyer{})
+		slow <- err
+	}()
+	<-orders.entered
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc.Pay(context.Background(), b["code"].(string), paylinks.Buyer{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "link B's buyer")
+	case <-time.After(10 * time.Second):
+		t.Fatal("link B's buyer waited for link A's")
+	}
+	close(orders.released)
+	require.NoError(t, <-slow)
 }
 
 // Anyone may open a reusable link, so one address may make only so many

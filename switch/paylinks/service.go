@@ -86,11 +86,11 @@ type Deps struct {
 
 // Config is the links' own settings.
 type Config struct {
-	// Orders bounds the orders one client address may make through links'
-	// pages: anyone may open a reusable link, so without it a bot could
-	// make orders without end (each one journaled) and use them to test
-	// stolen cards. Past it the buyer is told to wait. Default 10 a
-	// minute, 5 at once.
+	// Orders bounds the new orders one client network (an IPv4 address,
+	// an IPv6 /64) may make through links' pages: anyone may open a
+	// reusable link, so without it a bot could make orders without end
+	// (each one journaled) and use them to test stolen cards. Past it the
+	// buyer is told to wait. Default 10 a minute, 5 at once.
 	Orders throttle.Config `yaml:"orders_per_address"`
 }
 
@@ -117,8 +117,8 @@ type Service struct {
 	orders *throttle.Limiter
 	// links keeps two buyers of one one-time link from registering two
 	// orders at once, and a switch-off from racing a buyer, link by link:
-	// a wait on one link (an order's lock during its bank exchange, behind
-	// a lazy expiry) never holds another link's buyers.
+	// one link's buyer, however long their order takes, never holds
+	// another link's.
 	links keylock.Mutexes
 }
 
@@ -413,6 +413,17 @@ type Buyer struct {
 	// page's cookie), if any: a buyer correcting their own details gets a
 	// new order at once rather than waiting for keepForBuyer.
 	Order string
+	// Network is where the buyer is (clientip.Network): a new order counts
+	// against its limit (Config.Orders). Empty: not counted.
+	Network string
+}
+
+// ThrottledError is Pay refusing a new order because the buyer's network
+// made too many: RetryAfter says when one more may be made.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("paylinks: too many orders from this network; retry in %s", e.RetryAfter.Round(time.Second))
 }
 
 // Pay registers an order through the link for buyer and returns it. A
@@ -424,8 +435,10 @@ type Buyer struct {
 // keepForBuyer, or the buyer's own (Buyer.Order) with details they
 // corrected, is closed and a new one made; a younger one, or one being
 // paid (3-D Secure, the bank), is ErrBeingPaid. Refusals: ErrNotFound,
-// ErrNotPayable, ErrBeingPaid, FieldErrors on the buyer's fields.
-func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, error) {
+// ErrNotPayable, ErrBeingPaid, FieldErrors on the buyer's fields, and
+// *ThrottledError when a new order would pass the limit of the buyer's
+// network (an order handed back is not a new one).
+func (s *Service) Pay(ctx context.Context, code string, b Buyer) (_ *order.Order, err error) {
 	defer s.links.Lock(code)()
 	l, err := s.Get("", code)
 	if err != nil {
@@ -485,6 +498,17 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		Merchant: l.Merchant, Amount: amount, Currency: l.Currency,
 		Description: l.Description, Cart: l.Cart, Email: email, Customer: name, Language: l.Language,
 		ReturnURL: ret, Params: params, TwoStage: l.TwoStage,
+	}
+	if b.Network != "" {
+		ticket, wait, ok := s.orders.Take(b.Network)
+		if !ok {
+			return nil, &ThrottledError{RetryAfter: wait}
+		}
+		defer func() {
+			if err != nil {
+				ticket.Return() // no order was made
+			}
+		}()
 	}
 	req.Lifetime = orderLifetime
 	if !l.ExpiresAt.IsZero() {

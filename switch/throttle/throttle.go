@@ -23,12 +23,16 @@ import (
 type Config struct {
 	PerMinute float64 `yaml:"per_minute"`
 	Burst     int     `yaml:"burst"`
+	// Off switches the limit off: every Take succeeds.
+	Off bool `yaml:"off"`
 }
 
 // Validate names the field that is wrong, under key (the config's path to
 // this limit).
 func (c Config) Validate(key string) error {
 	switch {
+	case c.Off:
+		return nil
 	case c.PerMinute <= 0:
 		return fmt.Errorf("%s.per_minute: %v: must be positive", key, c.PerMinute)
 	case c.Burst <= 0:
@@ -61,12 +65,16 @@ func New(cfg Config, now func() time.Time) *Limiter {
 	return &Limiter{cfg: cfg, now: now, m: map[string]*rate.Limiter{}}
 }
 
-// Take spends one of key's tokens and reports true. With none left it
+// Take spends one of key's tokens and reports true; the Ticket gives it
+// back if what it was spent on did not happen after all. With none left it
 // spends nothing and returns how long until there is one.
-func (l *Limiter) Take(key string) (retryAfter time.Duration, ok bool) {
-	now := l.now()
+func (l *Limiter) Take(key string) (t *Ticket, retryAfter time.Duration, ok bool) {
+	if l.cfg.Off {
+		return nil, 0, true
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now() // under mu: the buckets see time in order
 	b := l.m[key]
 	if b == nil {
 		l.bound(now)
@@ -76,9 +84,31 @@ func (l *Limiter) Take(key string) (retryAfter time.Duration, ok bool) {
 	r := b.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return d, false
+		return nil, d, false
 	}
-	return 0, true
+	return &Ticket{l: l, r: r}, 0, true
+}
+
+// Ticket is one token Take spent.
+type Ticket struct {
+	l        *Limiter
+	r        *rate.Reservation
+	returned bool // under l.mu: rate would restore the token twice
+}
+
+// Return gives the token back: what it was spent on did not happen (the
+// card never reached the bank, no order was made). Safe on a nil Ticket
+// (a limit that is off) and more than once.
+func (t *Ticket) Return() {
+	if t == nil {
+		return
+	}
+	t.l.mu.Lock()
+	defer t.l.mu.Unlock()
+	if !t.returned {
+		t.returned = true
+		t.r.CancelAt(t.l.now())
+	}
 }
 
 // bound makes room for one more key; the caller holds mu.

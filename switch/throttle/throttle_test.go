@@ -32,34 +32,50 @@ func TestBurstThenRate(t *testing.T) {
 	c := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
 	l := throttle.New(throttle.Config{PerMinute: 6, Burst: 2}, c.now)
 	for range 2 {
-		_, ok := l.Take("203.0.113.5")
+		_, _, ok := l.Take("203.0.113.5")
 		require.True(t, ok)
 	}
-	wait, ok := l.Take("203.0.113.5")
+	_, wait, ok := l.Take("203.0.113.5")
 	require.False(t, ok, "the burst is spent")
 	require.Equal(t, 10*time.Second, wait, "six a minute: one every ten seconds")
-	_, ok = l.Take("198.51.100.7")
+	_, _, ok = l.Take("198.51.100.7")
 	require.True(t, ok, "another address has its own bucket")
 
 	c.add(5 * time.Second)
-	wait, ok = l.Take("203.0.113.5")
+	_, wait, ok = l.Take("203.0.113.5")
 	require.False(t, ok, "a refusal spends nothing, and half a token is not one")
 	require.Equal(t, 5*time.Second, wait)
 	c.add(5 * time.Second)
-	_, ok = l.Take("203.0.113.5")
+	ticket, _, ok := l.Take("203.0.113.5")
 	require.True(t, ok)
+	ticket.Return() // it did not happen after all
+	ticket.Return() // once only
+	_, _, ok = l.Take("203.0.113.5")
+	require.True(t, ok, "the returned token is there again")
+	_, _, ok = l.Take("203.0.113.5")
+	require.False(t, ok, "and only that one")
+}
+
+func TestOff(t *testing.T) {
+	l := throttle.New(throttle.Config{Off: true}, nil)
+	for range 100 {
+		tk, _, ok := l.Take("203.0.113.5")
+		require.True(t, ok)
+		tk.Return()
+	}
+	require.NoError(t, throttle.Config{Off: true}.Validate("x"))
 }
 
 func TestKeysBounded(t *testing.T) {
 	c := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
 	l := throttle.New(throttle.Config{PerMinute: 1, Burst: 1}, c.now)
 	for i := range 70000 {
-		_, ok := l.Take(fmt.Sprintf("k%d", i))
+		_, _, ok := l.Take(fmt.Sprintf("k%d", i))
 		require.True(t, ok)
 	}
 	require.LessOrEqual(t, l.Len(), 1<<16, "a flood of addresses does not grow the set without end")
 	c.add(time.Minute) // every bucket full again: all may go
-	_, ok := l.Take("new")
+	_, _, ok := l.Take("new")
 	require.True(t, ok)
 }
 
