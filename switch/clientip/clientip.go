@@ -34,7 +34,7 @@ func ParseProxies(list []string) (Proxies, error) {
 			if pre.Addr().Is4In6() && pre.Bits() < 96 {
 				return Proxies{}, fmt.Errorf("[%d]: %q: an IPv4-mapped prefix shorter than /96 names no IPv4 address; write the IPv4 prefix", i, s)
 			}
-			if pre.Bits() == 0 {
+			if unmapPrefix(pre).Bits() == 0 {
 				return Proxies{}, fmt.Errorf("[%d]: %q would trust every address: anyone could name any client", i, s)
 			}
 			p.nets = append(p.nets, unmapPrefix(pre).Masked())

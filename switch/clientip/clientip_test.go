@@ -81,7 +81,7 @@ func TestParseProxiesNamesTheEntry(t *testing.T) {
 		require.ErrorContains(t, err, "[1]: ", bad)
 		require.ErrorContains(t, err, "neither an IP address nor a CIDR prefix")
 	}
-	for _, everyone := range []string{"0.0.0.0/0", "::/0"} {
+	for _, everyone := range []string{"0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96"} {
 		_, err := clientip.ParseProxies([]string{everyone})
 		require.ErrorContains(t, err, "[0]: \""+everyone+"\" would trust every address")
 	}

@@ -47,6 +47,7 @@ type Daemon struct {
 	log      zerolog.Logger
 	proxies  clientip.Proxies // whose X-Forwarded-For the web listeners believe
 	httpm    *httpmetrics.Metrics
+	kicks    *kicker
 	reg      *prometheus.Registry
 	hsm      hsm.Module
 	journal  *journal.Journal
@@ -103,6 +104,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	d := &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: stop, mux: http.NewServeMux(),
 		unsol: make(chan journal.Entry, 1024), gate: newGate()}
 	d.proxies, _ = clientip.ParseProxies(cfg.HTTP.TrustedProxies) // checked by Validate
+	d.kicks = newKicker(time.Second, func(bank string) { d.saf.Kick(bank) })
 	if d.sharedAddress() {
 		log.Warn().Msg("plain_http without http.trusted_proxies: behind a proxy every client has the proxy's address, so lockouts by address apply to all clients together and the buyers' limits (hpp.card_attempts, payment_links.orders_per_address) are off unless set; name the proxy in http.trusted_proxies")
 	}
@@ -135,11 +137,12 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		Log: log.With().Str("component", "links").Logger(), Registry: d.reg, MAC: d.hsm,
 		Keys: newKeyImporter(d.hsm, cfg.Links), OnUnsolicited: d.unsolicited,
 		// A bank signed on again takes its queued advices now, not after
-		// the backoff the queue was waiting out while the link was down
-		// (OnBack also hears a bank back on another connection of a link
-		// whose state never left Ready). d.saf is set below, before Run
-		// starts the links.
-		OnBack: func(link string) { d.saf.Kick(link) },
+		// the backoff the queue was waiting out while the link was down.
+		// On every connection that signs on (a bank may come back on a new
+		// one while the link still counts a dead one as live), at most
+		// once a second per bank. d.saf is set below, before Run starts
+		// the links.
+		OnSignedOn: d.kicks.signedOn,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: links: %w", err)

@@ -49,15 +49,12 @@ type Deps struct {
 	// OnStateChange is told every change of the link's state, synchronously:
 	// it must not block or call back into the link.
 	OnStateChange func(link string, st State)
-	// OnBack is told when a connection is ready (signed on where the link
-	// signs on) and no other connection of the link is live: the bank can
-	// take messages again. That is the link's change to Ready, and also a
-	// bank that came back on another connection before the link noticed
-	// its last one had closed (its state never left Ready). Not for a
-	// connection added beside live ones: a flapping connection in a pool
-	// that works must not hurry what waits out a backoff. Synchronously:
-	// it must not block or call back into the link.
-	OnBack func(link string)
+	// OnSignedOn is told each time a connection is ready (signed on where
+	// the link signs on): the link's first, one beside live ones, and one
+	// that brings a bank back before the link noticed its last connection
+	// had died (a half-open one: its state never left Ready).
+	// Synchronously: it must not block or call back into the link.
+	OnSignedOn func(link string)
 	// Now stamps DE7 on network messages and Status times.
 	Now func() time.Time
 }
@@ -633,20 +630,14 @@ func (l *Link) setSlot(slot int, st State, c *conn) {
 	l.mu.Lock()
 	l.slotState[slot] = st
 	l.conns[slot] = c
-	back := st == StateReady
-	if back {
+	if st == StateReady {
 		l.everReady = true
-		for i, other := range l.conns {
-			if i != slot && other != nil && l.slotState[i] == StateReady && !other.closed() {
-				back = false // the bank was reachable all along
-			}
-		}
 	}
 	changed := l.recomputeLocked()
 	l.mu.Unlock()
 	l.announce(changed)
-	if back && l.deps.OnBack != nil {
-		l.deps.OnBack(l.cfg.Name)
+	if st == StateReady && l.deps.OnSignedOn != nil {
+		l.deps.OnSignedOn(l.cfg.Name)
 	}
 }
 

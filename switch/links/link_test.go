@@ -772,36 +772,29 @@ func TestBankSignOffThenSignOnAgain(t *testing.T) {
 	assert.EqualValues(t, 2, b.peer.signOns.Load(), "signed on again over the same connection")
 }
 
-// OnBack hears a connection that makes the bank reachable again, not one
-// added beside a live one (a flapping connection in a working pool must not
-// hurry the queues' backoff), and it hears a bank back on another
-// connection of a listen link whose state never left Ready.
-func TestBackHeardOnlyWhenNothingElseWasLive(t *testing.T) {
+// OnSignedOn hears every connection that signs on, so a bank coming back
+// on another connection of a listen link whose state never left Ready is
+// heard too; OnStateChange hears the link's one change to Ready.
+func TestSignedOnHeardPerConnection(t *testing.T) {
 	cfg := testConfig("a", "ascii")
 	cfg.PoolSize = 2
-	back := make(chan string, 4)
+	signed := make(chan string, 4)
 	var mu sync.Mutex
 	var states []State
 	b := startBank(t, cfg, SideListen, Deps{
-		OnBack: func(link string) { back <- link },
+		OnSignedOn: func(link string) { signed <- link },
 		OnStateChange: func(_ string, st State) {
 			mu.Lock()
 			states = append(states, st)
 			mu.Unlock()
 		},
 	}, nil)
-	require.Equal(t, "a", <-back, "the first connection")
-	waitReady(t, b.link)
+	require.Equal(t, "a", <-signed)
 	b.peer.dial(b.link.Addr())
-	require.Eventually(t, func() bool { return b.link.Status().ReadyConns == 2 }, 5*time.Second, 5*time.Millisecond)
-	select {
-	case <-back:
-		t.Fatal("a second connection beside a live one is not the bank coming back")
-	default:
-	}
+	require.Equal(t, "a", <-signed, "the second connection too")
 	mu.Lock()
+	defer mu.Unlock()
 	require.Equal(t, 1, countState(states, StateReady), "the link became ready once: %v", states)
-	mu.Unlock()
 }
 
 func countState(states []State, want State) int {

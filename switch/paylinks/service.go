@@ -438,7 +438,7 @@ func (e *ThrottledError) Error() string {
 // ErrNotPayable, ErrBeingPaid, FieldErrors on the buyer's fields, and
 // *ThrottledError when a new order would pass the limit of the buyer's
 // network (an order handed back is not a new one).
-func (s *Service) Pay(ctx context.Context, code string, b Buyer) (_ *order.Order, err error) {
+func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, error) {
 	defer s.links.Lock(code)()
 	l, err := s.Get("", code)
 	if err != nil {
@@ -499,13 +499,14 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (_ *order.Order
 		Description: l.Description, Cart: l.Cart, Email: email, Customer: name, Language: l.Language,
 		ReturnURL: ret, Params: params, TwoStage: l.TwoStage,
 	}
+	registered := false
 	if b.Network != "" {
 		ticket, wait, ok := s.orders.Take(b.Network)
 		if !ok {
 			return nil, &ThrottledError{RetryAfter: wait}
 		}
 		defer func() {
-			if err != nil {
+			if !registered {
 				ticket.Return() // no order was made
 			}
 		}()
@@ -531,8 +532,12 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (_ *order.Order
 		}
 		break
 	}
+	registered = true
 	l.OrderCount++
-	err = s.write(ctx, l, nil, func(tx *bolt.Tx) error {
+	// The order is made whether or not the buyer is still there: the link
+	// records it on the switch's own context, or its count falls behind
+	// the orders' numbers.
+	err = s.write(context.WithoutCancel(ctx), l, nil, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketOrders)
 		if err != nil {
 			return err

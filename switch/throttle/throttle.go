@@ -5,8 +5,12 @@
 // they are where card testers (bots trying stolen card numbers through a
 // shop's checkout) and order floods come from.
 //
-// Each key has a token bucket (golang.org/x/time/rate). The set of keys
-// is bounded, so a flood from many addresses cannot grow it without end.
+// Each key has a token bucket. The set of keys is bounded, so a flood
+// from many addresses cannot grow it without end. The bucket is a few
+// lines of its own rather than golang.org/x/time/rate's: a token must be
+// given back when what it was spent on did not happen (the card never
+// reached the bank), and rate can cancel a reservation only until the
+// moment it was granted.
 // Buyers behind one carrier-grade NAT share an address: the defaults of
 // the owners leave room for many real buyers a minute.
 package throttle
@@ -15,8 +19,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Config is one limit: PerMinute tokens a minute with up to Burst at once.
@@ -50,10 +52,17 @@ const maxKeys = 1 << 16
 
 // Limiter is a Config per key. Safe for concurrent use.
 type Limiter struct {
-	cfg Config
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]*rate.Limiter
+	cfg    Config
+	perSec float64
+	now    func() time.Time
+	mu     sync.Mutex
+	m      map[string]*bucket
+}
+
+// bucket is one key's tokens as of last.
+type bucket struct {
+	tokens float64
+	last   time.Time
 }
 
 // New returns a limiter of cfg, which must be valid; now is the clock
@@ -62,7 +71,15 @@ func New(cfg Config, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{cfg: cfg, now: now, m: map[string]*rate.Limiter{}}
+	return &Limiter{cfg: cfg, perSec: cfg.PerMinute / 60, now: now, m: map[string]*bucket{}}
+}
+
+// fill brings b's tokens up to now; the caller holds mu.
+func (l *Limiter) fill(b *bucket, now time.Time) {
+	if now.After(b.last) {
+		b.tokens = min(float64(l.cfg.Burst), b.tokens+now.Sub(b.last).Seconds()*l.perSec)
+		b.last = now
+	}
 }
 
 // Take spends one of key's tokens and reports true; the Ticket gives it
@@ -78,22 +95,22 @@ func (l *Limiter) Take(key string) (t *Ticket, retryAfter time.Duration, ok bool
 	b := l.m[key]
 	if b == nil {
 		l.bound(now)
-		b = rate.NewLimiter(rate.Limit(l.cfg.PerMinute/60), l.cfg.Burst)
+		b = &bucket{tokens: float64(l.cfg.Burst), last: now}
 		l.m[key] = b
 	}
-	r := b.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return nil, d, false
+	l.fill(b, now)
+	if b.tokens < 1 {
+		return nil, time.Duration((1 - b.tokens) / l.perSec * float64(time.Second)), false
 	}
-	return &Ticket{l: l, r: r}, 0, true
+	b.tokens--
+	return &Ticket{l: l, key: key}, 0, true
 }
 
 // Ticket is one token Take spent.
 type Ticket struct {
 	l        *Limiter
-	r        *rate.Reservation
-	returned bool // under l.mu: rate would restore the token twice
+	key      string
+	returned bool // under l.mu
 }
 
 // Return gives the token back: what it was spent on did not happen (the
@@ -105,9 +122,13 @@ func (t *Ticket) Return() {
 	}
 	t.l.mu.Lock()
 	defer t.l.mu.Unlock()
-	if !t.returned {
-		t.returned = true
-		t.r.CancelAt(t.l.now())
+	if t.returned {
+		return
+	}
+	t.returned = true
+	if b := t.l.m[t.key]; b != nil { // gone: the key's bucket is full anew
+		t.l.fill(b, t.l.now())
+		b.tokens = min(float64(t.l.cfg.Burst), b.tokens+1)
 	}
 }
 
@@ -117,7 +138,7 @@ func (l *Limiter) bound(now time.Time) {
 		return
 	}
 	for k, b := range l.m {
-		if b.TokensAt(now) >= float64(l.cfg.Burst) {
+		if l.fill(b, now); b.tokens >= float64(l.cfg.Burst) {
 			delete(l.m, k)
 		}
 	}

@@ -48,12 +48,14 @@ func TestBurstThenRate(t *testing.T) {
 	c.add(5 * time.Second)
 	ticket, _, ok := l.Take("203.0.113.5")
 	require.True(t, ok)
-	ticket.Return() // it did not happen after all
-	ticket.Return() // once only
+	c.add(2 * time.Second) // what it was spent on takes its time (0.2 of a token comes meanwhile)
+	ticket.Return()        // and did not happen after all
+	ticket.Return()        // once only
 	_, _, ok = l.Take("203.0.113.5")
 	require.True(t, ok, "the returned token is there again")
-	_, _, ok = l.Take("203.0.113.5")
+	_, wait, ok = l.Take("203.0.113.5")
 	require.False(t, ok, "and only that one")
+	require.Equal(t, 8*time.Second, wait, "0.2 of a token is there: 0.8 to go")
 }
 
 func TestOff(t *testing.T) {
