@@ -105,9 +105,6 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		unsol: make(chan journal.Entry, 1024), gate: newGate()}
 	d.proxies, _ = clientip.ParseProxies(cfg.HTTP.TrustedProxies) // checked by Validate
 	d.kicks = newKicker(time.Second, func(bank string) { d.saf.Kick(bank) })
-	if d.sharedAddress() {
-		log.Warn().Msg("plain_http without http.trusted_proxies: behind a proxy every client has the proxy's address, so lockouts by address apply to all clients together and the buyers' limits (hpp.card_attempts, payment_links.orders_per_address) are off unless set; name the proxy in http.trusted_proxies")
-	}
 	defer func() {
 		if err != nil {
 			d.Shutdown(context.Background())
@@ -274,6 +271,9 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 
 	if err := d.mountHTTP(); err != nil {
 		return nil, err
+	}
+	if d.sharedAddress() {
+		log.Warn().Msg("plain_http without http.trusted_proxies: behind a proxy every client has the proxy's address, so lockouts by address apply to all clients together and the buyers' limits (hpp.card_attempts, payment_links.orders_per_address) are off unless set; name the proxy in http.trusted_proxies")
 	}
 	handler := d.web("merchant", secureDefaults(d.mux, cfg.TLS != nil))
 	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
