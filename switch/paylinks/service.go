@@ -112,8 +112,8 @@ func (c Config) Validate() error {
 type Service struct {
 	d    Deps
 	base string
-	// orders are the orders made through links' pages by client address
-	// (Config.Orders).
+	// orders are the new orders made through links' pages by client
+	// network (Config.Orders).
 	orders *throttle.Limiter
 	// links keeps two buyers of one one-time link from registering two
 	// orders at once, and a switch-off from racing a buyer, link by link:
