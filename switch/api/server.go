@@ -16,6 +16,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/clientip"
+	"github.com/tulpar-switch/tulpar/switch/httpmetrics"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -35,7 +36,7 @@ type Server struct {
 	cfg    Config
 	log    zerolog.Logger
 	auth   *authn
-	m      *metrics
+	m      *httpmetrics.Requests
 	mux    *http.ServeMux
 	routes []Route
 	now    func() time.Time
@@ -176,8 +177,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, 
 func (c *call) finish() {
 	d := time.Since(c.start)
 	status := strconv.Itoa(c.status)
-	c.s.m.requests.WithLabelValues(c.endpoint, status, c.code).Inc()
-	c.s.m.latency.WithLabelValues(c.endpoint).Observe(d.Seconds())
+	c.s.m.Count.WithLabelValues(c.endpoint, status, c.code).Inc()
+	c.s.m.Latency.WithLabelValues(c.endpoint).Observe(d.Seconds())
 	ev := c.s.log.Info()
 	if c.status >= 500 {
 		ev = c.s.log.Error()
@@ -356,29 +357,10 @@ func (c *call) systemError() (int, []byte) {
 	return c.rbsFatal(rbsErr(rbsSystemError, tSystem))
 }
 
-type metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-}
-
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tulpar_api_requests_total",
-			Help: "Merchant API requests by endpoint, HTTP status and answer code (RBS errorCode or JSON API error code; empty on success).",
-		}, []string{"endpoint", "status", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "tulpar_api_request_duration_seconds",
-			Help:    "Merchant API request latency by endpoint, including the bank exchange and the journal commit.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20},
-		}, []string{"endpoint"}),
-	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.latency} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("api: metrics: %w", err)
-			}
-		}
-	}
-	return m, nil
+func newMetrics(reg prometheus.Registerer) (*httpmetrics.Requests, error) {
+	return httpmetrics.NewRequests(reg, "tulpar_api",
+		"Merchant API requests by endpoint, HTTP status and answer code (RBS errorCode or JSON API error code; empty on success).",
+		[]string{"endpoint", "status", "code"},
+		"Merchant API request latency by endpoint, including the bank exchange and the journal commit.",
+		[]string{"endpoint"})
 }

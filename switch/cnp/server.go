@@ -16,6 +16,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/clientip"
+	"github.com/tulpar-switch/tulpar/switch/httpmetrics"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/threeds"
@@ -34,7 +35,7 @@ type Server struct {
 	merchants map[string]*merchant // by merchantId
 	wsdl      []byte               // addresses on PublicURL
 	wsdlTLS   []byte               // addresses on TLS.PublicURL, served on that listener
-	m         *metrics
+	m         *httpmetrics.Requests
 	guard     *authguard.Guard
 	mux       *http.ServeMux
 	now       func() time.Time
@@ -454,8 +455,8 @@ func (c *call) finish() {
 	if op == "" {
 		op = "unknown"
 	}
-	c.s.m.requests.WithLabelValues(op, strconv.Itoa(c.status), c.outcome).Inc()
-	c.s.m.latency.WithLabelValues(op).Observe(d.Seconds())
+	c.s.m.Count.WithLabelValues(op, strconv.Itoa(c.status), c.outcome).Inc()
+	c.s.m.Latency.WithLabelValues(op).Observe(d.Seconds())
 	ev := c.s.log.Info()
 	if c.status >= 500 && c.outcome != "fault" {
 		ev = c.s.log.Error()

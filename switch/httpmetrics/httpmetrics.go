@@ -20,34 +20,59 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Requests are a web service's request counter and latency histogram,
+// named <prefix>_requests_total and <prefix>_request_duration_seconds: the
+// listeners' here, and the merchant APIs' by their own answer codes.
+type Requests struct {
+	Count   *prometheus.CounterVec
+	Latency *prometheus.HistogramVec
+}
+
+// Buckets are every request histogram's: from a millisecond to a minute
+// (a payment's 3-D Secure call and bank exchange included).
+var Buckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 60}
+
+// NewRequests registers a service's Requests with reg (nil: kept
+// unregistered, for tests): the counter with countLabels, the histogram
+// with latencyLabels.
+func NewRequests(reg prometheus.Registerer, prefix, countHelp string, countLabels []string, latencyHelp string, latencyLabels []string) (*Requests, error) {
+	r := &Requests{
+		Count:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: prefix + "_requests_total", Help: countHelp}, countLabels),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: prefix + "_request_duration_seconds", Help: latencyHelp, Buckets: Buckets}, latencyLabels),
+	}
+	if reg == nil {
+		return r, nil
+	}
+	for _, c := range []prometheus.Collector{r.Count, r.Latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics %s: %w", prefix, err)
+		}
+	}
+	return r, nil
+}
+
 // Metrics are the counters and histograms of every listener.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	*Requests
 	inFlight *prometheus.GaugeVec
 }
 
 // New registers the metrics with reg.
 func New(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tulpar_http_requests_total",
-			Help: "HTTP requests by listener, endpoint (the route pattern; \"none\" when no route matched) and status code (\"panic\" when the handler panicked).",
-		}, []string{"server", "route", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "tulpar_http_request_duration_seconds",
-			Help:    "HTTP request latency by listener and endpoint, from the request's headers to the handler's return.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 60},
-		}, []string{"server", "route"}),
-		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tulpar_http_requests_in_flight",
-			Help: "HTTP requests being served, by listener.",
-		}, []string{"server"}),
+	req, err := NewRequests(reg, "tulpar_http",
+		"HTTP requests by listener, endpoint (the route pattern; \"none\" when no route matched) and status code (\"panic\" when the handler panicked).",
+		[]string{"server", "route", "code"},
+		"HTTP request latency by listener and endpoint, from the request's headers to the handler's return.",
+		[]string{"server", "route"})
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.inFlight} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("httpmetrics: %w", err)
-		}
+	m := &Metrics{Requests: req, inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tulpar_http_requests_in_flight",
+		Help: "HTTP requests being served, by listener.",
+	}, []string{"server"})}
+	if err := reg.Register(m.inFlight); err != nil {
+		return nil, fmt.Errorf("httpmetrics: %w", err)
 	}
 	return m, nil
 }
@@ -72,8 +97,8 @@ func (m *Metrics) Handler(server string, h http.Handler) http.Handler {
 			if returned {
 				code = strconv.Itoa(rec.code())
 			}
-			m.requests.WithLabelValues(server, route, code).Inc()
-			m.latency.WithLabelValues(server, route).Observe(time.Since(start).Seconds())
+			m.Count.WithLabelValues(server, route, code).Inc()
+			m.Latency.WithLabelValues(server, route).Observe(time.Since(start).Seconds())
 		}()
 		h.ServeHTTP(rec, r)
 		returned = true
