@@ -75,9 +75,10 @@ type MerchantConfig struct {
 	// receipts, so it cannot be one.
 	//
 	// AllowedIPs are the addresses (or CIDR ranges) the shop's server calls
-	// from: the connection's peer, or, through a proxy listed in
-	// http.trusted_proxies, the client that proxy names. A proxy is never
-	// guessed; one trusted there is trusted on every listener.
+	// from: the connection's peer, or, on the merchants' port through a
+	// proxy listed in http.trusted_proxies, the client that proxy names.
+	// A proxy is never guessed, and never believed on the service's own
+	// TLS listener, whose shops connect directly.
 	AllowedIPs []string `yaml:"allowed_ips"`
 	// BasicAuth, when UserName is set, asks HTTP Basic credentials
 	// (PHP's SoapClient sends them with its login and password options).

@@ -110,3 +110,44 @@ func TestClientCertificates(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode, "the TLS listener serves the web service only")
 }
+
+// The service's TLS listener is there to see shops' client certificates,
+// which only a direct connection shows: a trusted proxy's X-Forwarded-For
+// is believed on the merchants' port, never on it, so a host trusted as a
+// proxy cannot pass for a shop allowed by address there.
+func TestTLSListenerBelievesNoProxy(t *testing.T) {
+	const ipMID = "000000000000022"
+	server := selfSigned(t, "tulpar", net.ParseIP("127.0.0.1"))
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	keyDER, err := x509.MarshalECPrivateKey(server.PrivateKey.(*ecdsa.PrivateKey))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate[0]}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	w := newWorld(t, func(c *daemon.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+		m := c.Payments.Merchants[0]
+		m.ID = "shop-ip"
+		c.Payments.Merchants = append(c.Payments.Merchants, m)
+		c.CNP.TLS = cnp.TLSConfig{Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}
+		s := shopConfig()
+		s.MerchantID, s.Merchant, s.AllowedIPs = ipMID, "shop-ip", []string{"203.0.113.10"}
+		c.CNP.Merchants = append(c.CNP.Merchants, s)
+	})
+	roots := x509.NewCertPool()
+	roots.AddCert(server.Leaf)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	post := func(base string) int {
+		body := envelope11("getTransactionStatus", el("merchantId", ipMID)+el("referenceNr", "X"))
+		req, err := http.NewRequest(http.MethodPost, base+service, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("X-Forwarded-For", "203.0.113.10")
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, post(w.URL()), "through the trusted proxy on the merchants' port: the shop's address")
+	require.Equal(t, http.StatusForbidden, post("https://"+w.D.CNPTLSAddr()), "on the TLS listener the peer is the client")
+}

@@ -288,7 +288,10 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 	if d.cnpLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle(cnp.Prefix, d.cnp)
-		d.cnpHTTP = &http.Server{Handler: d.web("cnp", mux), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+		// Not through the trusted proxies: this listener exists to see the
+		// shops' client certificates, which only a direct connection
+		// shows, so its peer is the shop and no header names another.
+		d.cnpHTTP = &http.Server{Handler: d.httpm.Handler("cnp", mux), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout, ErrorLog: httplog.ErrorLog(log, "cnp")}
 		d.wg.Add(1)
 		go func() {
@@ -563,7 +566,8 @@ func (d *Daemon) tlsTransport(cfg tlsconf.Config, key string) (*http.Transport, 
 	return t, nil
 }
 
-// web is what every web listener's handler h is served through, server
+// web is what the web listeners' handlers h are served through (all but
+// the Processing.kz TLS listener, whose clients connect directly), server
 // naming the listener: the client's address as a trusted proxy names it,
 // then each request counted and timed by its route. In that order: the
 // address is set on a copy of the request, and the route is read off the
