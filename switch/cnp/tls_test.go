@@ -44,6 +44,20 @@ func selfSigned(t *testing.T, name string, ip net.IP) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
+// serverCert is the service's TLS listener's certificate for 127.0.0.1,
+// written to files as the config takes it.
+func serverCert(t *testing.T) (server tls.Certificate, certFile, keyFile string) {
+	t.Helper()
+	server = selfSigned(t, "tulpar", net.ParseIP("127.0.0.1"))
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	keyDER, err := x509.MarshalECPrivateKey(server.PrivateKey.(*ecdsa.PrivateKey))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate[0]}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return server, certFile, keyFile
+}
+
 func fingerprint(c tls.Certificate) string {
 	h := sha256.Sum256(c.Certificate[0])
 	return hex.EncodeToString(h[:])
@@ -54,14 +68,8 @@ func fingerprint(c tls.Certificate) string {
 // certificate; the WSDL served there points at the listener.
 func TestClientCertificates(t *testing.T) {
 	const certMID = "000000000000021"
-	server := selfSigned(t, "tulpar", net.ParseIP("127.0.0.1"))
+	server, certFile, keyFile := serverCert(t)
 	shopCert, stranger := selfSigned(t, "shop", nil), selfSigned(t, "stranger", nil)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	keyDER, err := x509.MarshalECPrivateKey(server.PrivateKey.(*ecdsa.PrivateKey))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate[0]}), 0o600))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
 	w := newWorld(t, func(c *daemon.Config) {
 		m := c.Payments.Merchants[0]
 		m.ID = "shop-tls"
@@ -117,13 +125,7 @@ func TestClientCertificates(t *testing.T) {
 // proxy cannot pass for a shop allowed by address there.
 func TestTLSListenerBelievesNoProxy(t *testing.T) {
 	const ipMID = "000000000000022"
-	server := selfSigned(t, "tulpar", net.ParseIP("127.0.0.1"))
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	keyDER, err := x509.MarshalECPrivateKey(server.PrivateKey.(*ecdsa.PrivateKey))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate[0]}), 0o600))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	server, certFile, keyFile := serverCert(t)
 	w := newWorld(t, func(c *daemon.Config) {
 		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
 		m := c.Payments.Merchants[0]
