@@ -3,7 +3,9 @@ package callbacks
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 
@@ -113,12 +115,7 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		bad("timeout: must not be negative")
 	}
-	ids := make([]string, 0, len(c.Merchants))
-	for id := range c.Merchants {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids) // errors in a stable order
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(c.Merchants)) { // errors in a stable order
 		t := c.Merchants[id]
 		where := fmt.Sprintf("merchants.%s", id)
 		if id == "" {

@@ -3,9 +3,10 @@ package fiscal
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/tulpar-switch/tulpar/switch/saf"
@@ -103,12 +104,7 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		bad("timeout: must not be negative")
 	}
-	ids := make([]string, 0, len(c.Merchants))
-	for id := range c.Merchants {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids) // errors in a stable order
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(c.Merchants)) { // errors in a stable order
 		m := c.Merchants[id]
 		where := "merchants." + id
 		if id == "" {
