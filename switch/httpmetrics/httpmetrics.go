@@ -28,9 +28,9 @@ type Requests struct {
 	Latency *prometheus.HistogramVec
 }
 
-// Buckets are every request histogram's: from a millisecond to a minute
+// buckets are every request histogram's: from a millisecond to a minute
 // (a payment's 3-D Secure call and bank exchange included).
-var Buckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 60}
+var buckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 60}
 
 // NewRequests registers a service's Requests with reg (nil: kept
 // unregistered, for tests): the counter with countLabels, the histogram
@@ -38,7 +38,7 @@ var Buckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 
 func NewRequests(reg prometheus.Registerer, prefix, countHelp string, countLabels []string, latencyHelp string, latencyLabels []string) (*Requests, error) {
 	r := &Requests{
 		Count:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: prefix + "_requests_total", Help: countHelp}, countLabels),
-		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: prefix + "_request_duration_seconds", Help: latencyHelp, Buckets: Buckets}, latencyLabels),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: prefix + "_request_duration_seconds", Help: latencyHelp, Buckets: buckets}, latencyLabels),
 	}
 	if reg == nil {
 		return r, nil

@@ -677,3 +677,42 @@ func TestLinkOrdersThrottledByAddress(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "another address")
 }
+
+// hangingUp registers the order, then the buyer hangs up (their request's
+// context ends) before the link has recorded it.
+type hangingUp struct {
+	paylinks.Orders
+	hangUp context.CancelFunc
+}
+
+func (h hangingUp) Register(ctx context.Context, r payments.RegisterRequest) (*payments.Result, error) {
+	res, err := h.Orders.Register(ctx, r)
+	h.hangUp()
+	return res, err
+}
+
+// TestBuyerHangsUpAfterTheOrder: an order registered for a link is
+// recorded with the link even when the buyer's request ends right after:
+// the link lists it and counts it, so the next order takes the next
+// number (before, the link's write failed on the ended context, leaving
+// an order the link did not know and a count behind the numbers).
+func TestBuyerHangsUpAfterTheOrder(t *testing.T) {
+	w := newWorld(t)
+	l := w.create(map[string]any{"amount": 5000, "description": "Coffee"})
+	code := l["code"].(string)
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := paylinks.New(paylinks.Config{}, paylinks.Deps{
+		Journal: w.D.Journal(), Orders: hangingUp{Orders: w.D.Payments(), hangUp: cancel}, PublicURL: w.URL(), Log: zerolog.Nop(),
+		Shops: func(string) (paylinks.Shop, bool) { return paylinks.Shop{Name: "Test Shop"}, true },
+	})
+	require.NoError(t, err)
+	o, err := svc.Pay(ctx, code, paylinks.Buyer{Network: "203.0.113.5"})
+	require.NoError(t, err, "the order is made, and so answered")
+	require.Equal(t, code+"-1", o.Number)
+	ids, err := svc.OrderIDs(code, 0)
+	require.NoError(t, err)
+	require.Equal(t, []string{o.ID}, ids, "the link lists it")
+	got, err := svc.Get("", code)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.OrderCount, "and counts it")
+}
