@@ -47,8 +47,10 @@ func (s *Server) usersData(rq *req) (*usersData, error) {
 		switch {
 		case u.Disabled:
 			l.State = t(rq.lang, "st_disabled")
-		case u.Locked(now):
+		case u.LockedEverywhere(now):
 			l.State = fmt.Sprintf(t(rq.lang, "st_locked"), when(u.LockedUntil, loc))
+		case u.Locked(now):
+			l.State = fmt.Sprintf(t(rq.lang, "st_locked_strangers"), when(u.LockedUntil, loc))
 		case u.MustChange:
 			l.State = t(rq.lang, "st_temp")
 		default:

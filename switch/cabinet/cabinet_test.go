@@ -54,6 +54,25 @@ func TestCabinetOverHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("a guesser elsewhere does not keep the user out", func(t *testing.T) {
+		owner, _ := s.signedIn(merchantLogin)
+		guesser := s.clientFrom("127.0.0.2")
+		for range 2 {
+			require.Equal(t, http.StatusUnauthorized, guesser.login(merchantLogin, "wrong password").status)
+		}
+		p := guesser.login(merchantLogin, "wrong password")
+		require.Equal(t, http.StatusForbidden, p.status)
+		require.Contains(t, p.body, "The account is locked for 30 min.")
+		require.Equal(t, http.StatusForbidden, guesser.login(merchantLogin, password).status, "locked for the guesser's network")
+
+		require.Equal(t, http.StatusOK, owner.get("/orders").status, "the owner's session goes on")
+		require.Equal(t, http.StatusSeeOther, s.client().login(merchantLogin, password).status,
+			"and the owner's network signs in")
+		op, token := s.signedIn(operatorLogin)
+		require.Regexp(t, `Locked until [^<]*, except from the user&#39;s own networks`, op.get("/admin/users?lang=en").body)
+		require.Equal(t, http.StatusSeeOther, op.post("/admin/users/"+url.PathEscape(merchantLogin)+"/unlock", url.Values{"csrf": {token}}).status)
+	})
+
 	t.Run("a merchant's user sees only its orders", func(t *testing.T) {
 		c, _ := s.signedIn(merchantLogin)
 		list := c.get("/orders?lang=en")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -104,10 +105,19 @@ type client struct {
 	hc   *http.Client
 }
 
-func (s *stack) client() *client {
+func (s *stack) client() *client { return s.clientFrom("") }
+
+// clientFrom is a client whose connections leave from local, another
+// loopback address ("127.0.0.2"), so that the cabinet sees a second
+// network; "": the system's choice.
+func (s *stack) clientFrom(local string) *client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(s.t, err)
 	hc := s.TLS.Client()
+	if local != "" {
+		tr := hc.Transport.(*http.Transport)
+		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}).DialContext
+	}
 	hc.Jar, hc.Timeout = jar, 30*time.Second
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &client{t: s.t, base: s.D.CabinetURL(), hc: hc}

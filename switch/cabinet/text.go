@@ -259,6 +259,7 @@ var texts = map[string][3]string{
 	"state":                {"State", "Состояние", "Күйі"},
 	"st_active":            {"Active", "Активен", "Белсенді"},
 	"st_locked":            {"Locked until %s", "Заблокирован до %s", "%s дейін бұғатталған"},
+	"st_locked_strangers":  {"Locked until %s, except from the user's own networks", "Заблокирован до %s, кроме сетей пользователя", "%s дейін бұғатталған, пайдаланушының өз желілерінен басқа"},
 	"st_disabled":          {"Disabled", "Отключен", "Өшірілген"},
 	"st_temp":              {"Temporary password", "Временный пароль", "Уақытша құпиясөз"},
 	"last_sign_in":         {"Last sign-in", "Последний вход", "Соңғы кіру"},

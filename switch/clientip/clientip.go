@@ -136,10 +136,14 @@ func parseHop(s string) (netip.Addr, bool) {
 // Network is what a limit on clients counts by: an IPv4 client's address,
 // and an IPv6 client's /64, which one subscriber is handed whole (keyed by
 // the full address, one machine could be any number of clients).
-func Network(r *http.Request) string {
-	a, err := netip.ParseAddr(Host(r))
+func Network(r *http.Request) string { return NetworkOf(Host(r)) }
+
+// NetworkOf is Network for an address as Host gives it; what does not
+// parse as an address is its own network.
+func NetworkOf(host string) string {
+	a, err := netip.ParseAddr(host)
 	if err != nil {
-		return Host(r)
+		return host
 	}
 	if a = a.Unmap(); a.Is6() {
 		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()

@@ -50,8 +50,10 @@ func WriteList(w io.Writer, list []User, now time.Time) {
 		switch {
 		case u.Disabled:
 			state = "disabled"
-		case u.Locked(now):
+		case u.LockedEverywhere(now):
 			state = "locked until " + u.LockedUntil.UTC().Format(time.RFC3339)
+		case u.Locked(now):
+			state = "locked until " + u.LockedUntil.UTC().Format(time.RFC3339) + " except from its networks"
 		case u.MustChange:
 			state = "temporary password"
 		}

@@ -37,6 +37,16 @@
 // at the password. The operator can unlock it (Unlock) or reset the
 // password (ResetPassword, which also unlocks).
 //
+// Anyone who knows a login can fail on purpose, and could keep its user
+// out for good, a lock every half hour. So the lock depends on where the
+// wrong passwords come from (Authenticate): from a network the user
+// signed in from within Config.KnownFor, they lock the account everywhere
+// and end its sessions, as the manual has it; from other networks they
+// lock it for other networks only, and the user's own keep working. The
+// network is switch/clientip's (an IPv4 address, an IPv6 /64), so behind
+// an untrusted proxy every sign-in comes from the proxy and makes it
+// known: list the proxy in http.trusted_proxies.
+//
 // The lock is kept here, in the data file, and not in switch/authguard,
 // which counts failures in memory only: the manual's lock must hold across
 // a restart (else crashing or restarting the switch would hand a guesser

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tulpar-switch/tulpar/switch/authguard"
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 )
 
 // Role is what a user may see and do.
@@ -80,12 +82,24 @@ type User struct {
 	PasswordHash string `json:"password_hash"`
 	// MustChange: the password is temporary and must be changed before
 	// anything else.
-	MustChange  bool      `json:"must_change,omitempty"`
+	MustChange bool `json:"must_change,omitempty"`
+	// Failures counts wrong passwords in a row from networks the user has
+	// not signed in from (strangers'), and LockedUntil is the lock they
+	// bring: it refuses every network but the Known ones.
 	Failures    int       `json:"failures,omitempty"`
 	LockedUntil time.Time `json:"locked_until,omitzero"`
-	Disabled    bool      `json:"disabled,omitempty"`
-	Email       string    `json:"email,omitempty"`
-	Language    string    `json:"language,omitempty"`
+	// KnownFailures counts wrong passwords in a row from Known networks,
+	// and KnownLockedUntil is the lock they bring, which refuses every
+	// network (LockedUntil is set with it).
+	KnownFailures    int       `json:"known_failures,omitempty"`
+	KnownLockedUntil time.Time `json:"known_locked_until,omitzero"`
+	// Known are the networks (switch/clientip.NetworkOf) the user signed in
+	// from, each until Config.KnownFor after its last sign-in there; the
+	// most recent last, at most maxKnown.
+	Known    []KnownNetwork `json:"known,omitempty"`
+	Disabled bool           `json:"disabled,omitempty"`
+	Email    string         `json:"email,omitempty"`
+	Language string         `json:"language,omitempty"`
 	// Columns are the register's columns, in order (the cabinet's names).
 	Columns []string `json:"columns,omitempty"`
 	// Filters are the register's saved filter templates.
@@ -103,8 +117,65 @@ type SavedFilter struct {
 	Query string `json:"query"`
 }
 
-// Locked reports whether the account is locked at now.
+// KnownNetwork is a network a user signed in from, and until when that
+// sign-in exempts it from the strangers' lock.
+type KnownNetwork struct {
+	Network string    `json:"network"`
+	Until   time.Time `json:"until"`
+}
+
+// unlock lifts both locks and clears both counts. The Known networks stay:
+// they are where the user works, and a password reset is no reason to
+// treat them as strangers (guessing a temporary password is hopeless at
+// the cabinet's guard's rate per address anyway).
+func (u *User) unlock() {
+	u.Failures, u.LockedUntil, u.KnownFailures, u.KnownLockedUntil = 0, time.Time{}, 0, time.Time{}
+}
+
+// maxKnown bounds the networks remembered for one user: an office, a
+// home, a phone's carriers.
+const maxKnown = 8
+
+// Locked reports whether the account is locked at now, for strangers at
+// least (LockedEverywhere says whether for the Known networks too).
 func (u *User) Locked(now time.Time) bool { return now.Before(u.LockedUntil) }
+
+// LockedEverywhere reports whether the account is locked at now for its
+// Known networks too.
+func (u *User) LockedEverywhere(now time.Time) bool { return now.Before(u.KnownLockedUntil) }
+
+// knownAt reports whether the user signed in from network within
+// Config.KnownFor before now.
+func (u *User) knownAt(network string, now time.Time) bool {
+	for _, k := range u.Known {
+		if k.Network == network {
+			return now.Before(k.Until)
+		}
+	}
+	return false
+}
+
+// lockedAt is the lock that applies to a sign-in from network at now: the
+// Known networks' own, or the strangers'.
+func (u *User) lockedAt(network string, now time.Time) (until time.Time, locked bool) {
+	until = u.LockedUntil
+	if u.knownAt(network, now) {
+		until = u.KnownLockedUntil
+	}
+	return until, now.Before(until)
+}
+
+// remember makes network known for knownFor from now, the most recent
+// last; networks whose time is over are forgotten.
+func (u *User) remember(network string, now time.Time, knownFor time.Duration) {
+	ks := slices.DeleteFunc(u.Known, func(k KnownNetwork) bool {
+		return k.Network == network || !now.Before(k.Until)
+	})
+	if len(ks) >= maxKnown {
+		ks = ks[len(ks)-maxKnown+1:]
+	}
+	u.Known = append(ks, KnownNetwork{Network: network, Until: now.Add(knownFor)})
+}
 
 // Config tunes the store; zero fields take the defaults.
 type Config struct {
@@ -112,6 +183,10 @@ type Config struct {
 	MaxFailures int `yaml:"max_failures"`
 	// LockFor is how long. Default 30m.
 	LockFor time.Duration `yaml:"lock_for"`
+	// KnownFor is how long a network the user signed in from stays
+	// exempt from the lock strangers' wrong passwords bring. Default 720h
+	// (30 days).
+	KnownFor time.Duration `yaml:"known_for"`
 	// SessionIdle ends a session without requests for that long. Default
 	// 30m.
 	SessionIdle time.Duration `yaml:"session_idle"`
@@ -129,6 +204,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LockFor <= 0 {
 		c.LockFor = 30 * time.Minute
+	}
+	if c.KnownFor <= 0 {
+		c.KnownFor = 30 * 24 * time.Hour
 	}
 	if c.SessionIdle <= 0 {
 		c.SessionIdle = 30 * time.Minute
@@ -148,7 +226,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"lock_for", c.LockFor}, {"session_idle", c.SessionIdle}, {"session_max", c.SessionMax}} {
+	}{{"lock_for", c.LockFor}, {"known_for", c.KnownFor}, {"session_idle", c.SessionIdle}, {"session_max", c.SessionMax}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative", d.key))
 		}
@@ -338,6 +416,16 @@ type SignIn struct {
 // and the MaxFailures-th in a row locks the account (the error is then a
 // *LockedError too); the right one clears the count. Every attempt is in
 // the audit log.
+//
+// Which lock and which count depend on where the attempt comes from
+// (a.IP's network, switch/clientip.NetworkOf). Wrong passwords from a
+// network the user has not signed in from within Config.KnownFor lock the
+// account for such networks only, and leave its sessions: anyone who
+// knows a login can fail on purpose, and the manual's lock would
+// otherwise let them keep the user out of the cabinet for good. From a
+// known network they lock it everywhere and end its sessions, as the
+// manual has it. A right password clears only its own side's count, so
+// the user signing in at the office does not wipe a guesser's.
 func (s *Store) Authenticate(ctx context.Context, a SignIn) (*User, error) {
 	login := NormLogin(a.Login)
 	u, err := s.Get(login)
@@ -352,10 +440,10 @@ func (s *Store) Authenticate(ctx context.Context, a SignIn) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if u.Locked(now) {
+	network := clientip.NetworkOf(a.IP)
+	if until, locked := u.lockedAt(network, s.now()); locked {
 		s.recordQuietly(Event{Kind: EventSignInLocked, Login: login, Merchant: u.Merchant, IP: a.IP})
-		return nil, &LockedError{Until: u.LockedUntil}
+		return nil, &LockedError{Until: until}
 	}
 	ok, err := s.h.verify(ctx, u.PasswordHash, a.Password)
 	if err != nil {
@@ -365,33 +453,25 @@ func (s *Store) Authenticate(ctx context.Context, a SignIn) (*User, error) {
 	var result error
 	err = s.update(login, func(tx *bolt.Tx, u *User) error {
 		now := s.now().UTC()
-		if u.Locked(now) { // locked meanwhile by a parallel attempt
-			result = &LockedError{Until: u.LockedUntil}
+		if until, locked := u.lockedAt(network, now); locked { // locked meanwhile by a parallel attempt
+			result = &LockedError{Until: until}
 			return record(tx, Event{Time: now, Kind: EventSignInLocked, Login: login, Merchant: u.Merchant, IP: a.IP})
 		}
 		if u.Disabled {
 			result = ErrDisabled
 			return record(tx, Event{Time: now, Kind: EventSignInFailed, Login: login, Merchant: u.Merchant, IP: a.IP, Detail: "disabled"})
 		}
+		known := u.knownAt(network, now)
 		if !ok {
-			u.Failures++
-			if err := record(tx, Event{Time: now, Kind: EventSignInFailed, Login: login, Merchant: u.Merchant, IP: a.IP,
-				Detail: fmt.Sprintf("wrong password (%d of %d)", u.Failures, s.cfg.MaxFailures)}); err != nil {
-				return err
-			}
-			result = ErrBadCredentials
-			if u.Failures >= s.cfg.MaxFailures {
-				u.Failures, u.LockedUntil = 0, now.Add(s.cfg.LockFor)
-				result = &LockedError{Until: u.LockedUntil, Now: true}
-				if err := endSessions(tx, login); err != nil {
-					return err
-				}
-				return record(tx, Event{Time: now, Kind: EventLocked, Login: login, Merchant: u.Merchant, IP: a.IP,
-					Detail: fmt.Sprintf("until %s", u.LockedUntil.Format(time.RFC3339))})
-			}
-			return nil
+			return s.wrongPassword(tx, u, a.IP, known, now, &result)
 		}
-		u.Failures, u.LockedUntil, u.LastSignIn = 0, time.Time{}, now
+		if known {
+			u.KnownFailures = 0
+		} else {
+			u.Failures = 0
+		}
+		u.LastSignIn = now
+		u.remember(network, now, s.cfg.KnownFor)
 		c := *u
 		out = &c
 		return record(tx, Event{Time: now, Kind: EventSignIn, Login: login, Merchant: u.Merchant, IP: a.IP})
@@ -400,6 +480,37 @@ func (s *Store) Authenticate(ctx context.Context, a SignIn) (*User, error) {
 		return nil, err
 	}
 	return out, result
+}
+
+// wrongPassword counts a wrong password on its side (known network or
+// stranger), locks that side at the MaxFailures-th, and sets result.
+func (s *Store) wrongPassword(tx *bolt.Tx, u *User, ip string, known bool, now time.Time, result *error) error {
+	count, side := &u.Failures, "from a network the user has not signed in from"
+	if known {
+		count, side = &u.KnownFailures, "from a network the user signed in from"
+	}
+	*count++
+	if err := record(tx, Event{Time: now, Kind: EventSignInFailed, Login: u.Login, Merchant: u.Merchant, IP: ip,
+		Detail: fmt.Sprintf("wrong password (%d of %d) %s", *count, s.cfg.MaxFailures, side)}); err != nil {
+		return err
+	}
+	*result = ErrBadCredentials
+	if *count < s.cfg.MaxFailures {
+		return nil
+	}
+	*count = 0
+	until := now.Add(s.cfg.LockFor)
+	*result = &LockedError{Until: until, Now: true}
+	detail := fmt.Sprintf("until %s, except from the networks the user signed in from", until.Format(time.RFC3339))
+	if known {
+		u.KnownLockedUntil = until
+		detail = fmt.Sprintf("until %s, everywhere", until.Format(time.RFC3339))
+		if err := endSessions(tx, u.Login); err != nil {
+			return err
+		}
+	}
+	u.LockedUntil = until
+	return record(tx, Event{Time: now, Kind: EventLocked, Login: u.Login, Merchant: u.Merchant, IP: ip, Detail: detail})
 }
 
 // ChangePassword sets a user's own new password after checking the
@@ -448,7 +559,7 @@ func (s *Store) ResetPassword(ctx context.Context, login, by string) (string, er
 	}
 	err = s.update(login, func(tx *bolt.Tx, u *User) error {
 		u.PasswordHash, u.MustChange, u.PasswordSet = hash, true, s.now().UTC()
-		u.Failures, u.LockedUntil = 0, time.Time{}
+		u.unlock()
 		if err := endSessions(tx, login); err != nil {
 			return err
 		}
@@ -460,11 +571,11 @@ func (s *Store) ResetPassword(ctx context.Context, login, by string) (string, er
 	return pw, nil
 }
 
-// Unlock lifts a lock and clears the count of wrong passwords.
+// Unlock lifts both locks and clears both counts of wrong passwords.
 func (s *Store) Unlock(login, by string) error {
 	login = NormLogin(login)
 	return s.update(login, func(tx *bolt.Tx, u *User) error {
-		u.Failures, u.LockedUntil = 0, time.Time{}
+		u.unlock()
 		return record(tx, Event{Time: s.now().UTC(), Kind: EventUnlocked, Actor: by, Login: login, Merchant: u.Merchant})
 	})
 }

@@ -3,7 +3,9 @@ package users_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,13 +78,16 @@ func TestCreateAndValidate(t *testing.T) {
 	require.ErrorIs(t, s.ChangePassword(ctx, "anna@shop.kz", "wrong current", "another good one", ""), users.ErrBadCredentials)
 }
 
-// TestLockAfterThreeWrongPasswords is the manual's rule: the third wrong
-// password locks the account for 30 minutes, and while locked even the
-// right one is refused with the time it ends; then it opens again.
+// TestLockAfterThreeWrongPasswords is the manual's rule, for wrong
+// passwords from a network the user works from: the third locks the
+// account for 30 minutes, everywhere, and while locked even the right
+// one is refused with the time it ends; then it opens again.
 func TestLockAfterThreeWrongPasswords(t *testing.T) {
 	s, c := newStore(t)
 	_, err := s.Create(ctx, users.NewUser{Login: "bob", Role: users.RoleMerchant, Merchant: "shop", Password: "correct horse", Permanent: true}, "op")
 	require.NoError(t, err)
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "correct horse"})
+	require.NoError(t, err, "bob works from here")
 	tok, _, err := s.StartSession("bob", "")
 	require.NoError(t, err)
 	for i := 1; i <= 2; i++ {
@@ -100,6 +105,8 @@ func TestLockAfterThreeWrongPasswords(t *testing.T) {
 	_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "correct horse"})
 	require.True(t, errors.As(err, &le), "the right password is refused while locked")
 	require.Equal(t, 20*time.Minute, le.Until.Sub(c.Now()))
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "correct horse", IP: "198.51.100.7"})
+	require.ErrorIs(t, err, users.ErrLocked, "and from anywhere else")
 
 	c.Add(20 * time.Minute)
 	_, err = s.Authenticate(ctx, users.SignIn{Login: "bob", Password: "correct horse"})
@@ -131,7 +138,7 @@ func TestLockAfterThreeWrongPasswords(t *testing.T) {
 		kinds[e.Kind]++
 	}
 	require.Equal(t, 3, kinds[users.EventLocked])
-	require.Equal(t, 1, kinds[users.EventSignInLocked])
+	require.Equal(t, 2, kinds[users.EventSignInLocked])
 	require.Equal(t, 9, kinds[users.EventSignInFailed])
 	require.Equal(t, 1, kinds[users.EventUnlocked])
 	require.Equal(t, 1, kinds[users.EventPasswordReset])
@@ -140,6 +147,101 @@ func TestLockAfterThreeWrongPasswords(t *testing.T) {
 	// Unknown logins fail the same way, and are logged.
 	_, err = s.Authenticate(ctx, users.SignIn{Login: "nobody", Password: "x"})
 	require.ErrorIs(t, err, users.ErrBadCredentials)
+}
+
+// TestStrangersLockLeavesTheUsersNetworks: anyone who knows a login can
+// fail three times on purpose. From networks the user has not signed in
+// from, that locks only such networks: the user's own keeps signing in,
+// keeps its sessions, and does not wipe the guesser's count.
+func TestStrangersLockLeavesTheUsersNetworks(t *testing.T) {
+	s, c := newStore(t)
+	_, err := s.Create(ctx, users.NewUser{Login: "dana", Role: users.RoleMerchant, Merchant: "shop", Password: "correct horse", Permanent: true}, "op")
+	require.NoError(t, err)
+	office, home := "203.0.113.10", "2001:db8:7:7::1"
+	for _, ip := range []string{office, home} {
+		_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "correct horse", IP: ip})
+		require.NoError(t, err)
+	}
+	tok, _, err := s.StartSession("dana", office)
+	require.NoError(t, err)
+
+	guesser := users.SignIn{Login: "dana", Password: "wrong", IP: "198.51.100.66"}
+	for range 2 {
+		_, err = s.Authenticate(ctx, guesser)
+		require.ErrorIs(t, err, users.ErrBadCredentials)
+	}
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "correct horse", IP: office})
+	require.NoError(t, err)
+	_, err = s.Authenticate(ctx, guesser)
+	var le *users.LockedError
+	require.True(t, errors.As(err, &le), "the office's sign-in did not wipe the guesser's two: %v", err)
+	require.True(t, le.Now)
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "correct horse", IP: "192.0.2.200"})
+	require.ErrorIs(t, err, users.ErrLocked, "every stranger is refused, the right password too")
+
+	_, _, err = s.Session(tok)
+	require.NoError(t, err, "the strangers' lock leaves the user's sessions")
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "correct horse", IP: office})
+	require.NoError(t, err, "the office still signs in")
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "correct horse", IP: "2001:db8:7:7:abcd::2"})
+	require.NoError(t, err, "so does another machine of the home /64")
+	u, err := s.Get("dana")
+	require.NoError(t, err)
+	require.True(t, u.Locked(c.Now()))
+	require.False(t, u.LockedEverywhere(c.Now()))
+	var list strings.Builder
+	users.WriteList(&list, []users.User{*u}, c.Now())
+	require.Contains(t, list.String(), "except from its networks")
+
+	// Wrong passwords from a network of the user's lock it everywhere.
+	for range 3 {
+		_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "wrong", IP: office})
+	}
+	require.ErrorIs(t, err, users.ErrLocked)
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "correct horse", IP: home})
+	require.ErrorIs(t, err, users.ErrLocked, "locked at home too")
+	_, _, err = s.Session(tok)
+	require.ErrorIs(t, err, users.ErrNoSession, "and its sessions end")
+	require.NoError(t, s.Unlock("dana", "op"))
+
+	// A network is the user's for KnownFor after its last sign-in.
+	c.Add(31 * 24 * time.Hour)
+	for range 3 {
+		_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "wrong", IP: "198.51.100.66"})
+	}
+	require.ErrorIs(t, err, users.ErrLocked)
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "dana", Password: "correct horse", IP: office})
+	require.ErrorIs(t, err, users.ErrLocked, "an office not seen for 31 days is a stranger again")
+
+	evs, err := s.Events(users.EventFilter{Login: "dana"}, 0, 100)
+	require.NoError(t, err)
+	var locks []string
+	for _, e := range evs {
+		if e.Kind == users.EventLocked {
+			locks = append(locks, e.Detail)
+		}
+	}
+	require.Len(t, locks, 3)
+	require.Contains(t, locks[1], "everywhere", "newest first")
+	require.Contains(t, locks[2], "except from the networks the user signed in from")
+}
+
+// TestKnownNetworksBounded: a user keeps the last maxKnown networks.
+func TestKnownNetworksBounded(t *testing.T) {
+	s, _ := newStore(t)
+	_, err := s.Create(ctx, users.NewUser{Login: "erik", Role: users.RoleViewer, Merchant: "shop", Password: "correct horse", Permanent: true}, "op")
+	require.NoError(t, err)
+	for i := range 12 {
+		_, err = s.Authenticate(ctx, users.SignIn{Login: "erik", Password: "correct horse", IP: fmt.Sprintf("192.0.2.%d", i)})
+		require.NoError(t, err)
+	}
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "erik", Password: "correct horse", IP: "192.0.2.5"})
+	require.NoError(t, err)
+	u, err := s.Get("erik")
+	require.NoError(t, err)
+	require.Len(t, u.Known, 8)
+	require.Equal(t, "192.0.2.5", u.Known[7].Network, "a sign-in again moves it to the end")
+	require.Equal(t, "192.0.2.4", u.Known[0].Network, "the oldest are forgotten")
 }
 
 func TestSessions(t *testing.T) {
