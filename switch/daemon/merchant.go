@@ -324,7 +324,7 @@ func (d *Daemon) wirePaymentLinks(kinds kindMux) error {
 // comes from the proxy, and a default limit would cap all buyers together.
 // Start warns about that.
 func (d *Daemon) buyerLimit(limit throttle.Config) throttle.Config {
-	if limit == (throttle.Config{}) && d.sharedAddress() {
+	if limit.Unset() && d.sharedAddress() {
 		return throttle.Config{Off: true}
 	}
 	return limit

@@ -58,10 +58,8 @@ func (c Config) Validate() error {
 	if len(c.Title) > 100 {
 		errs = append(errs, errors.New("hpp: title: at most 100 bytes"))
 	}
-	if c.CardAttempts != (throttle.Config{}) {
-		if err := c.CardAttempts.Validate("card_attempts"); err != nil {
-			errs = append(errs, fmt.Errorf("hpp: %w", err))
-		}
+	if err := c.CardAttempts.Validate("card_attempts"); err != nil {
+		errs = append(errs, fmt.Errorf("hpp: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -304,7 +304,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	// Counted for a card that goes to the bank: a typo the form refuses
 	// costs the buyer nothing, and the ticket is given back when payments
 	// refuses the card or the order before sending anything.
-	ticket, wait, ok := s.attempts.Take(clientip.Network(r))
+	ticket, wait, ok := s.attempts.Take(clientip.Host(r))
 	if !ok {
 		s.met.submits.WithLabelValues("throttled").Inc()
 		log.Warn().Str("pan", masked).Str("outcome", "throttled").Str("remote", clientip.Host(r)).Msg("too many cards from one address")

@@ -527,7 +527,9 @@ func TestLogsOrderAndMaskedCardOnly(t *testing.T) {
 // orders. The card past the limit never reaches the bank; the buyer is
 // told to wait and for how long; another address is not held back.
 func TestCardAttemptsThrottledByAddress(t *testing.T) {
-	s := newStack(t, func(c *daemon.Config) { c.HPP.CardAttempts = throttle.Config{PerMinute: 1, Burst: 2} })
+	s := newStack(t, func(c *daemon.Config) {
+		c.HPP.CardAttempts = throttle.Config{PerMinute: 1, Burst: 2, Exempt: []string{"127.0.0.3"}}
+	})
 	pay := func(b *browser) response {
 		o := s.register(orderSpec{lang: "en"})
 		return b.post(s.URL()+"/pay/"+o.ID, card(csrfToken(t, b.get(s.URL()+"/pay/"+o.ID).body), frictionless))
@@ -546,8 +548,15 @@ func TestCardAttemptsThrottledByAddress(t *testing.T) {
 	require.Equal(t, sent, s.Bank.Received("0200"), "the throttled card never reached the bank")
 	require.Equal(t, 1.0, s.counter("tulpar_hpp_submits_total", "outcome", "throttled"))
 
-	other := newBrowser(t)
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
-	other.hc.Transport = &http.Transport{DialContext: d.DialContext}
-	require.Equal(t, http.StatusSeeOther, pay(other).status, "another address pays")
+	from := func(local string) *browser {
+		b := newBrowser(t)
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+		b.hc.Transport = &http.Transport{DialContext: d.DialContext}
+		return b
+	}
+	require.Equal(t, http.StatusSeeOther, pay(from("127.0.0.2")).status, "another address pays")
+	callCentre := from("127.0.0.3")
+	for i := range 4 {
+		require.Equal(t, http.StatusSeeOther, pay(callCentre).status, "an exempt address is not limited (card %d)", i+1)
+	}
 }

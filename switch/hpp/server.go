@@ -68,8 +68,9 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 	if cfg.Title == "" {
 		cfg.Title = DefaultConfig().Title
 	}
-	if cfg.CardAttempts == (throttle.Config{}) {
-		cfg.CardAttempts = DefaultConfig().CardAttempts
+	if cfg.CardAttempts.Unset() {
+		d := DefaultConfig().CardAttempts
+		cfg.CardAttempts.PerMinute, cfg.CardAttempts.Burst = d.PerMinute, d.Burst
 	}
 	key := []byte(cfg.Secret)
 	if len(key) == 0 {
@@ -88,7 +89,9 @@ func New(svc *payments.Service, cfg Config, log zerolog.Logger, reg prometheus.R
 		svc: svc, cfg: cfg, log: log, met: met, now: time.Now,
 		csrf: csrf{key: key, secure: u.Scheme == "https"},
 	}
-	s.attempts = throttle.New(cfg.CardAttempts, func() time.Time { return s.now() })
+	if s.attempts, err = throttle.New(cfg.CardAttempts, func() time.Time { return s.now() }); err != nil {
+		return nil, fmt.Errorf("hpp: card_attempts: %w", err)
+	}
 	funcs := template.FuncMap{"t": t}
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	s.form = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/form.html"))

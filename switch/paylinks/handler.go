@@ -195,7 +195,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		b.Amount = a
 	}
-	b.Network = clientip.Network(r)
+	b.Address = clientip.Host(r)
 	o, err := s.Pay(r.Context(), r.PathValue("code"), b)
 	var fe *FieldError
 	var te *ThrottledError

@@ -706,7 +706,7 @@ func TestBuyerHangsUpAfterTheOrder(t *testing.T) {
 		Shops: func(string) (paylinks.Shop, bool) { return paylinks.Shop{Name: "Test Shop"}, true },
 	})
 	require.NoError(t, err)
-	o, err := svc.Pay(ctx, code, paylinks.Buyer{Network: "203.0.113.5"})
+	o, err := svc.Pay(ctx, code, paylinks.Buyer{Address: "203.0.113.5"})
 	require.NoError(t, err, "the order is made, and so answered")
 	require.Equal(t, code+"-1", o.Number)
 	ids, err := svc.OrderIDs(code, 0)

@@ -99,9 +99,6 @@ func DefaultConfig() Config { return Config{Orders: throttle.Config{PerMinute: 1
 
 // Validate names the key that is wrong.
 func (c Config) Validate() error {
-	if c.Orders == (throttle.Config{}) {
-		return nil
-	}
 	if err := c.Orders.Validate("orders_per_address"); err != nil {
 		return fmt.Errorf("payment_links: %w", err)
 	}
@@ -130,13 +127,18 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Orders == (throttle.Config{}) {
-		cfg.Orders = DefaultConfig().Orders
+	if cfg.Orders.Unset() {
+		def := DefaultConfig().Orders
+		cfg.Orders.PerMinute, cfg.Orders.Burst = def.PerMinute, def.Burst
 	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{d: d, base: strings.TrimRight(d.PublicURL, "/"), orders: throttle.New(cfg.Orders, d.Now)}, nil
+	orders, err := throttle.New(cfg.Orders, d.Now)
+	if err != nil {
+		return nil, fmt.Errorf("payment_links: orders_per_address: %w", err)
+	}
+	return &Service{d: d, base: strings.TrimRight(d.PublicURL, "/"), orders: orders}, nil
 }
 
 // URL is the link's short address.
@@ -413,9 +415,9 @@ type Buyer struct {
 	// page's cookie), if any: a buyer correcting their own details gets a
 	// new order at once rather than waiting for keepForBuyer.
 	Order string
-	// Network is where the buyer is (clientip.Network): a new order counts
-	// against its limit (Config.Orders). Empty: not counted.
-	Network string
+	// Address is the buyer's (clientip.Host): a new order counts against
+	// its network's limit (Config.Orders). Empty: not counted.
+	Address string
 }
 
 // ThrottledError is Pay refusing a new order because the buyer's network
@@ -500,8 +502,8 @@ func (s *Service) Pay(ctx context.Context, code string, b Buyer) (*order.Order, 
 		ReturnURL: ret, Params: params, TwoStage: l.TwoStage,
 	}
 	registered := false
-	if b.Network != "" {
-		ticket, wait, ok := s.orders.Take(b.Network)
+	if b.Address != "" {
+		ticket, wait, ok := s.orders.Take(b.Address)
 		if !ok {
 			return nil, &ThrottledError{RetryAfter: wait}
 		}

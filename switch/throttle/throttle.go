@@ -12,13 +12,21 @@
 // reached the bank), and rate can cancel a reservation only until the
 // moment it was granted.
 // Buyers behind one carrier-grade NAT share an address: the defaults of
-// the owners leave room for many real buyers a minute.
+// the owners leave room for many real buyers a minute. Where that is not
+// enough (a shop's call centre keying in orders taken by phone, a
+// carrier's NAT the operator knows), Config.Exempt names the addresses
+// and prefixes no limit applies to.
 package throttle
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/tulpar-switch/tulpar/switch/clientip"
 )
 
 // Config is one limit: PerMinute tokens a minute with up to Burst at once.
@@ -27,20 +35,68 @@ type Config struct {
 	Burst     int     `yaml:"burst"`
 	// Off switches the limit off: every Take succeeds.
 	Off bool `yaml:"off"`
+	// Exempt are the client addresses and CIDR prefixes the limit does not
+	// apply to.
+	Exempt []string `yaml:"exempt"`
 }
 
+// Unset reports whether the rate is left to its owner's default: no rate,
+// no burst, not off. Exempt may be set with the default rate.
+func (c Config) Unset() bool { return c.PerMinute == 0 && c.Burst == 0 && !c.Off }
+
 // Validate names the field that is wrong, under key (the config's path to
-// this limit).
+// this limit). An Unset rate is valid; its owner fills it in.
 func (c Config) Validate(key string) error {
-	switch {
-	case c.Off:
-		return nil
-	case c.PerMinute <= 0:
-		return fmt.Errorf("%s.per_minute: %v: must be positive", key, c.PerMinute)
-	case c.Burst <= 0:
-		return fmt.Errorf("%s.burst: %d: must be positive", key, c.Burst)
+	var errs []error
+	if !c.Off && !c.Unset() {
+		if c.PerMinute <= 0 {
+			errs = append(errs, fmt.Errorf("%s.per_minute: %v: must be positive", key, c.PerMinute))
+		}
+		if c.Burst <= 0 {
+			errs = append(errs, fmt.Errorf("%s.burst: %d: must be positive", key, c.Burst))
+		}
 	}
-	return nil
+	if _, err := parseExempt(key, c.Exempt); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// parseExempt reads Config.Exempt: an address is its own /32 or /128, an
+// IPv4-mapped one is the IPv4 it maps (as switch/clientip gives clients).
+// A prefix covering every address is refused: that is Off, said plainly.
+func parseExempt(key string, list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for i, e := range list {
+		var p netip.Prefix
+		var err error
+		if strings.Contains(e, "/") {
+			p, err = netip.ParsePrefix(e)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(e); err == nil {
+				a = a.Unmap()
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s.exempt[%d]: %q: not an address or a CIDR prefix", key, i, e))
+			continue
+		case p.Addr().Is4In6() && p.Bits() >= 96:
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		case p.Addr().Is4In6():
+			errs = append(errs, fmt.Errorf("%s.exempt[%d]: %q: an IPv4-mapped prefix shorter than /96", key, i, e))
+			continue
+		}
+		if p.Bits() == 0 {
+			errs = append(errs, fmt.Errorf("%s.exempt[%d]: %q: exempts every client; say off: true", key, i, e))
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out, errors.Join(errs...)
 }
 
 // maxKeys bounds the buckets kept: past it, full buckets (clients quiet
@@ -53,6 +109,7 @@ const maxKeys = 1 << 16
 // Limiter is a Config per key. Safe for concurrent use.
 type Limiter struct {
 	cfg    Config
+	exempt []netip.Prefix
 	perSec float64
 	now    func() time.Time
 	mu     sync.Mutex
@@ -65,13 +122,20 @@ type bucket struct {
 	last   time.Time
 }
 
-// New returns a limiter of cfg, which must be valid; now is the clock
-// (time.Now when nil).
-func New(cfg Config, now func() time.Time) *Limiter {
+// New returns a limiter of cfg, which must be valid and not Unset (its
+// owner fills in the default rate); now is the clock (time.Now when nil).
+func New(cfg Config, now func() time.Time) (*Limiter, error) {
+	if err := cfg.Validate("limit"); err != nil {
+		return nil, err
+	}
+	if cfg.Unset() {
+		return nil, errors.New("limit: no rate: per_minute and burst, or off")
+	}
+	exempt, _ := parseExempt("limit", cfg.Exempt) // valid: checked above
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{cfg: cfg, perSec: cfg.PerMinute / 60, now: now, m: map[string]*bucket{}}
+	return &Limiter{cfg: cfg, exempt: exempt, perSec: cfg.PerMinute / 60, now: now, m: map[string]*bucket{}}, nil
 }
 
 // fill brings b's tokens up to now; the caller holds mu.
@@ -82,13 +146,17 @@ func (l *Limiter) fill(b *bucket, now time.Time) {
 	}
 }
 
-// Take spends one of key's tokens and reports true; the Ticket gives it
-// back if what it was spent on did not happen after all. With none left it
-// spends nothing and returns how long until there is one.
-func (l *Limiter) Take(key string) (t *Ticket, retryAfter time.Duration, ok bool) {
-	if l.cfg.Off {
+// Take spends one of the tokens of host's network (switch/clientip:
+// host is the client's address as clientip.Host gives it, the network an
+// IPv4 address or an IPv6 /64) and reports true; the Ticket gives it back
+// if what it was spent on did not happen after all. With none left it
+// spends nothing and returns how long until there is one. An exempt
+// host spends nothing.
+func (l *Limiter) Take(host string) (t *Ticket, retryAfter time.Duration, ok bool) {
+	if l.cfg.Off || l.exempted(host) {
 		return nil, 0, true
 	}
+	key := clientip.NetworkOf(host)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now() // under mu: the buckets see time in order
@@ -130,6 +198,24 @@ func (t *Ticket) Return() {
 		t.l.fill(b, t.l.now())
 		b.tokens = min(float64(t.l.cfg.Burst), b.tokens+1)
 	}
+}
+
+// exempted reports whether host is in Config.Exempt.
+func (l *Limiter) exempted(host string) bool {
+	if len(l.exempt) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range l.exempt {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // bound makes room for one more key; the caller holds mu.
