@@ -40,6 +40,11 @@ type Config struct {
 	// Reference also measures the reference round trip, before the
 	// scenario and with its concurrency, and reports the ratio to it.
 	Reference bool
+	// ReferenceProcs, when set, is GOMAXPROCS for the reference's round
+	// trips: Go's default on this machine when the process runs with more
+	// (cmd/tulpar raises it for the switch), so that the switch's setting
+	// does not slow the bare round trip it is compared with.
+	ReferenceProcs int
 
 	// URL and Token (or UserName and Password) are a running switch's
 	// merchant API, for e2e without a System.

@@ -82,7 +82,15 @@ func (c Config) runReference(ctx context.Context) (*Result, error) {
 	defer client.Close()
 	opts := c.load()
 	opts.Model = Closed{Clients: concurrency(c.Load.Model)}
-	return Run(ctx, opts, client.Authorizations(c.Amount))
+	if c.ReferenceProcs > 0 {
+		// Set now, and the process's own back when the reference ends.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.ReferenceProcs))
+	}
+	res, err := Run(ctx, opts, client.Authorizations(c.Amount))
+	if res != nil {
+		res.GOMAXPROCS = runtime.GOMAXPROCS(0)
+	}
+	return res, err
 }
 
 // scenario is a target ready to run, and the report it fills.
@@ -180,6 +188,7 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 		before, _ = sys.Journal() // a failed count counts from zero
 	}
 	proc := sampleProcess()
+	sched := schedLatencies()
 	t0 := time.Now()
 	stopCPU, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
@@ -193,6 +202,7 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 	mem := SampleMemory(time.Second, c.Load.Warmup, dataFile)
 	res, err := Run(ctx, c.load(), counted)
 	rep := sc.report
+	rep.Sched = schedStats(sched, schedLatencies())
 	rep.Memory = mem.Stop()
 	stopCPU()
 	sc.close()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -210,4 +211,16 @@ func TestDiskCommitPlacesPages(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(5), rep.Result.OK)
 	require.Contains(t, rep.Target, "4 adjacent 4 KiB pages in one write + fdatasync")
+}
+
+// TestReferenceAtItsOwnProcs: the reference runs at Config.ReferenceProcs,
+// says so, and gives the process its own GOMAXPROCS back.
+func TestReferenceAtItsOwnProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	rep, err := Execute(context.Background(), Config{Scenario: ScenarioReference, Load: Options{Model: Closed{Clients: 2}, Requests: 20},
+		Dialect: "ascii", AcquirerID: "400001", Conns: 1, Amount: 100, ReferenceProcs: 1})
+	require.NoError(t, err)
+	require.Equal(t, int64(20), rep.Result.OK)
+	require.Equal(t, 1, rep.Result.GOMAXPROCS)
+	require.Equal(t, before, runtime.GOMAXPROCS(0))
 }

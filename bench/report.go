@@ -40,6 +40,8 @@ type Report struct {
 	// Cost is per operation (--self); Drain the queues left after the run.
 	Cost  *CostStats  `json:"cost,omitempty"`
 	Drain *DrainStats `json:"drain,omitempty"`
+	// Sched is how long goroutines waited for the scheduler in the run.
+	Sched *SchedStats `json:"sched,omitempty"`
 	Notes []string    `json:"notes,omitempty"`
 }
 
@@ -127,10 +129,14 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "; sustained authorizations/s counting the drain: %.0f\n", d.Sustained)
 	}
 	if ref := r.Reference; ref != nil {
-		fmt.Fprintf(w, "\nreference: bare moov-io/iso8583-connection round trip on loopback, %s\n", describeLoad(ref))
+		fmt.Fprintf(w, "\nreference: bare moov-io/iso8583-connection round trip on loopback, %s, GOMAXPROCS %d\n", describeLoad(ref), ref.GOMAXPROCS)
 		writeResult(w, ref)
 		fmt.Fprintf(w, "\nratio to the reference: %.1f%% (%.0f authorizations/s over %.0f round trips/s)\n",
 			100*r.Ratio, r.AuthorizationsPerSecond, ref.Throughput)
+	}
+	if s := r.Sched; s != nil {
+		fmt.Fprintf(w, "goroutines ready to run waited for the scheduler (/sched/latencies): p50 %s, p99 %s, p99.9 %s\n",
+			s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.P999.Round(time.Microsecond))
 	}
 	if m := r.Memory; m != nil && m.Samples > 0 {
 		fmt.Fprintf(w, "\nmemory (%d samples after warm-up): heap live %s → %s (max %s, slope %+.2f MB/min); RSS %s → %s (max %s, slope %+.2f MB/min)\n",

@@ -107,10 +107,13 @@ type Progress struct {
 // Result is what a run measured. Latencies are of successful operations;
 // failed ones are counted in Errors and ErrorKinds.
 type Result struct {
-	Model   string  `json:"model"`
-	Clients int     `json:"clients,omitempty"`
-	Rate    float64 `json:"rate,omitempty"`
-	Workers int     `json:"workers,omitempty"`
+	Model string `json:"model"`
+	// GOMAXPROCS is the reference's (Config.ReferenceProcs); the
+	// scenario's is the report's.
+	GOMAXPROCS int     `json:"gomaxprocs,omitempty"`
+	Clients    int     `json:"clients,omitempty"`
+	Rate       float64 `json:"rate,omitempty"`
+	Workers    int     `json:"workers,omitempty"`
 	// Warmup is excluded; Elapsed is the measured window, from the end of
 	// the warm-up to the last measured completion.
 	Warmup  time.Duration `json:"warmup_ns"`

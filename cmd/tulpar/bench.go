@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/tulpar-switch/tulpar/bench"
+	"github.com/tulpar-switch/tulpar/switch/cores"
 	"github.com/tulpar-switch/tulpar/switch/demo"
 )
 
@@ -136,7 +138,7 @@ func (f *benchFlags) config(stderr io.Writer) (bench.Config, error) {
 		return bench.Config{}, err
 	}
 	cfg := bench.Config{
-		Scenario: f.scenario, Load: load, Reference: f.reference,
+		Scenario: f.scenario, Load: load, Reference: f.reference, ReferenceProcs: referenceProcs(),
 		URL: f.url, Token: f.token, UserName: f.user, Password: f.password,
 		Mix: mix, Card: f.card, DeclineCard: f.declineCard, Amount: f.amount,
 		ISOAddr: f.isoAddr, Dialect: f.dialect, AcquirerID: f.acquirer, SignOn: f.signOn, Conns: f.conns,
@@ -175,4 +177,15 @@ func writePlot(path string, m *bench.MemoryStats) error {
 		return err
 	}
 	return f.Close()
+}
+
+// referenceProcs is GOMAXPROCS for the reference round trip: the cores Go
+// counted when the process runs the switch with more schedulers
+// (cores.Tune), so that the ratio compares with the bare round trip as
+// moov-io runs by default; 0 (as the process) otherwise.
+func referenceProcs() int {
+	if runtime.GOMAXPROCS(0) == cores.N() {
+		return 0
+	}
+	return cores.N()
 }

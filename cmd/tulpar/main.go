@@ -12,10 +12,13 @@ import (
 	"runtime/debug"
 	"sort"
 	"syscall"
+
+	"github.com/tulpar-switch/tulpar/switch/cores"
 )
 
 func main() {
 	tuneGC()
+	cores.Tune()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

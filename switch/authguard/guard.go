@@ -31,12 +31,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"github.com/tulpar-switch/tulpar/switch/cores"
 )
 
 // Config is a guard's policy. Zero values take the defaults.
@@ -57,7 +58,7 @@ type Config struct {
 	AddressBurst             int     `yaml:"address_burst"`
 	// MaxHashing password checks run at once, each waiting at most
 	// HashWait for its turn; past that the caller is told the service is
-	// busy. Defaults half of GOMAXPROCS (at least one: the other cores stay
+	// busy. Defaults half of the cores (at least one: the other cores stay
 	// for merchants already signed in) and 250ms.
 	MaxHashing int           `yaml:"max_hashing"`
 	HashWait   time.Duration `yaml:"hash_wait"`
@@ -85,7 +86,7 @@ func (c Config) withDefaults() Config {
 		c.AddressBurst = 20
 	}
 	if c.MaxHashing <= 0 {
-		c.MaxHashing = max(1, runtime.GOMAXPROCS(0)/2)
+		c.MaxHashing = max(1, cores.N()/2)
 	}
 	if c.HashWait <= 0 {
 		c.HashWait = 250 * time.Millisecond

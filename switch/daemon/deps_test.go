@@ -90,9 +90,9 @@ func TestLayers(t *testing.T) {
 			func(i string) bool { return strings.HasPrefix(i, module) && !is("hsm")(i) }, false},
 		{"routing is pure logic: the standard library only", is("routing"), func(i string) bool { return !std(i) }, false},
 		{"store-and-forward is a generic queue: nothing of ours", is("switch/saf"), func(i string) bool { return strings.HasPrefix(i, module) }, false},
-		{"the cabinet's user store keeps people, not payments: nothing of ours but the journal that opens the data file, the guard that runs the hashes and what a client's network is", is("switch/users"),
+		{"the cabinet's user store keeps people, not payments: nothing of ours but the journal that opens the data file, the guard that runs the hashes (and the cores it sizes them by) and what a client's network is", is("switch/users"),
 			func(i string) bool {
-				return strings.HasPrefix(i, module) && !is("switch/journal", "switch/compact", "specs", "switch/authguard", "switch/clientip")(i)
+				return strings.HasPrefix(i, module) && !is("switch/journal", "switch/compact", "specs", "switch/authguard", "switch/cores", "switch/clientip")(i)
 			}, false},
 		// Both sides of 3-D Secure import the wire, and issuersim may not
 		// import switch/..., so the wire must stand on nothing of ours.

@@ -1,0 +1,27 @@
+package bench
+
+import (
+	"math"
+	"runtime/metrics"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSchedStats: quantiles of what was recorded between two reads, each
+// the upper bound of its bucket; nothing recorded is no stats.
+func TestSchedStats(t *testing.T) {
+	buckets := []float64{math.Inf(-1), 1e-6, 1e-5, 1e-4, 1e-3, math.Inf(1)}
+	before := &metrics.Float64Histogram{Buckets: buckets, Counts: []uint64{0, 500, 10, 0, 1}}
+	after := &metrics.Float64Histogram{Buckets: buckets, Counts: []uint64{0, 1480, 19, 0, 3}}
+	// Between them: 980 from 1 to 10 µs, 9 from 10 to 100 µs, 2 over 1 ms.
+	s := schedStats(before, after)
+	require.NotNil(t, s)
+	require.Equal(t, 10*time.Microsecond, s.P50)
+	require.Equal(t, 100*time.Microsecond, s.P99, "the 982nd of 991")
+	require.Equal(t, time.Millisecond, s.P999, "the last bucket has no upper bound: its lower one")
+	require.Nil(t, schedStats(after, after), "nothing recorded")
+	require.Nil(t, schedStats(nil, after))
+	require.NotNil(t, schedLatencies(), "the runtime has the histogram")
+}
