@@ -29,6 +29,7 @@ func Execute(ctx context.Context, c Config) (*Report, error) {
 		}
 		rep := NewReport(ScenarioReference, "bare moov-io/iso8583-connection round trip on loopback: client → minimal echo server → client, "+c.Dialect)
 		rep.Result, rep.AuthorizationsPerSecond = ref, ref.Throughput
+		rep.GOMAXPROCS = ref.GOMAXPROCS // the run's, not the process's again
 		return rep, nil
 	}
 	var ref *Result

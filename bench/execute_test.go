@@ -222,5 +222,6 @@ func TestReferenceAtItsOwnProcs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(20), rep.Result.OK)
 	require.Equal(t, 1, rep.Result.GOMAXPROCS)
+	require.Equal(t, 1, rep.GOMAXPROCS, "the report's header names the run's")
 	require.Equal(t, before, runtime.GOMAXPROCS(0))
 }

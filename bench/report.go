@@ -135,7 +135,7 @@ func (r *Report) Write(w io.Writer) {
 			100*r.Ratio, r.AuthorizationsPerSecond, ref.Throughput)
 	}
 	if s := r.Sched; s != nil {
-		fmt.Fprintf(w, "goroutines ready to run waited for the scheduler (/sched/latencies): p50 %s, p99 %s, p99.9 %s\n",
+		fmt.Fprintf(w, "goroutines ready to run waited in Go's run queue (/sched/latencies, warm-up included): p50 %s, p99 %s, p99.9 %s\n",
 			s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.P999.Round(time.Microsecond))
 	}
 	if m := r.Memory; m != nil && m.Samples > 0 {

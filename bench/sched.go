@@ -7,10 +7,11 @@ import (
 )
 
 // SchedStats is how long the process's goroutines waited, ready to run,
-// for the scheduler to run them (runtime/metrics /sched/latencies) over
-// the measured run: on a machine of few cores this is where a journal
+// in Go's run queue (runtime/metrics /sched/latencies) over the run,
+// warm-up included: on a machine of few cores this is where a journal
 // writer back from fdatasync waits behind HTTP handlers, and what
-// GOMAXPROCS above the core count shortens (cmd/tulpar's procsPerCore).
+// GOMAXPROCS above the core count shortens (switch/cores). With more
+// schedulers than cores part of the wait is the kernel's, not counted.
 type SchedStats struct {
 	P50  time.Duration `json:"p50_ns"`
 	P99  time.Duration `json:"p99_ns"`

@@ -9,6 +9,7 @@ package cores
 import (
 	"os"
 	"runtime"
+	"strconv"
 )
 
 // n is read when the package is initialized, before any main runs Tune.
@@ -32,10 +33,11 @@ func N() int { return n }
 const SchedulersPerCore = 4
 
 // Tune sets GOMAXPROCS to SchedulersPerCore × N unless the environment
-// sets it, and reports whether it did. Setting it stops Go from following
+// sets it (a positive number: Go ignores anything else, and so does
+// Tune), and reports whether it did. Setting it stops Go from following
 // a container's CPU limit as it changes; a restart picks up a new limit.
 func Tune() bool {
-	if os.Getenv("GOMAXPROCS") != "" {
+	if v, err := strconv.Atoi(os.Getenv("GOMAXPROCS")); err == nil && v > 0 {
 		return false
 	}
 	runtime.GOMAXPROCS(SchedulersPerCore * n)

@@ -273,7 +273,7 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (_ *Daemon, err 
 		return nil, err
 	}
 	if d.sharedAddress() {
-		log.Warn().Msg("plain_http without http.trusted_proxies: behind a proxy every client has the proxy's address, so lockouts by address apply to all clients together and the buyers' limits (hpp.card_attempts, payment_links.orders_per_address) are off unless set; name the proxy in http.trusted_proxies")
+		log.Warn().Msg("plain_http without http.trusted_proxies: behind a proxy every client has the proxy's address, so lockouts by address apply to all clients together, the proxy is every cabinet user's known network (any guesser's wrong passwords lock the account everywhere) and the buyers' limits (hpp.card_attempts, payment_links.orders_per_address) are off unless set; name the proxy in http.trusted_proxies")
 	}
 	handler := d.web("merchant", secureDefaults(d.mux, cfg.TLS != nil))
 	d.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,

@@ -268,13 +268,14 @@ func New(db *bolt.DB, cfg Config, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
+	full := cfg.withDefaults()
 	err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketUsers, bucketSessions, bucketAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("bucket %s: %w", b, err)
 			}
 		}
-		return nil
+		return seedKnown(tx, now(), full.KnownFor)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
@@ -289,7 +290,60 @@ func New(db *bolt.DB, cfg Config, now func() time.Time) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, cfg: cfg.withDefaults(), h: h, now: now}, nil
+	return &Store{db: db, cfg: full, h: h, now: now}, nil
+}
+
+// seedKnown gives the users who signed in within knownFor but know no
+// network (accounts from before the switch kept them) the networks of
+// their sign-ins in the audit log since then: otherwise a guesser could
+// keep such a user out with the strangers' lock, and no sign-in would
+// ever make the user's own network known. It reads the audit log back to
+// knownFor ago, once: a seeded user knows a network from then on.
+func seedKnown(tx *bolt.Tx, now time.Time, knownFor time.Duration) error {
+	ub := tx.Bucket(bucketUsers)
+	since := now.Add(-knownFor)
+	want := map[string]*User{}
+	if err := ub.ForEach(func(k, v []byte) error {
+		var u User
+		if err := json.Unmarshal(v, &u); err != nil {
+			return fmt.Errorf("users: decode %s: %w", k, err)
+		}
+		if len(u.Known) == 0 && u.LastSignIn.After(since) {
+			want[u.Login] = &u
+		}
+		return nil
+	}); err != nil || len(want) == 0 {
+		return err
+	}
+	c := tx.Bucket(bucketAudit).Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		var e Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("users: audit event %x: %w", k, err)
+		}
+		if e.Time.Before(since) {
+			break
+		}
+		u := want[e.Login]
+		if e.Kind != EventSignIn || u == nil || len(u.Known) == maxKnown {
+			continue
+		}
+		network := clientip.NetworkOf(e.IP)
+		if !u.knownAt(network, now) {
+			// Newest first: the list is built backwards and turned after.
+			u.Known = append(u.Known, KnownNetwork{Network: network, Until: e.Time.Add(knownFor)})
+		}
+	}
+	for _, u := range want {
+		if len(u.Known) == 0 {
+			continue
+		}
+		slices.Reverse(u.Known)
+		if err := putUser(ub, u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Config is the store's config with its defaults.
@@ -425,7 +479,9 @@ type SignIn struct {
 // otherwise let them keep the user out of the cabinet for good. From a
 // known network they lock it everywhere and end its sessions, as the
 // manual has it. A right password clears only its own side's count, so
-// the user signing in at the office does not wipe a guesser's.
+// the user signing in at the office does not wipe a guesser's (one from a
+// network not yet known does: the strangers' count is of failures in a
+// row).
 func (s *Store) Authenticate(ctx context.Context, a SignIn) (*User, error) {
 	login := NormLogin(a.Login)
 	u, err := s.Get(login)
@@ -445,7 +501,8 @@ func (s *Store) Authenticate(ctx context.Context, a SignIn) (*User, error) {
 		s.recordQuietly(Event{Kind: EventSignInLocked, Login: login, Merchant: u.Merchant, IP: a.IP})
 		return nil, &LockedError{Until: until}
 	}
-	ok, err := s.h.verify(ctx, u.PasswordHash, a.Password)
+	checked := u.PasswordHash
+	ok, err := s.h.verify(ctx, checked, a.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -456,6 +513,13 @@ func (s *Store) Authenticate(ctx context.Context, a SignIn) (*User, error) {
 		if until, locked := u.lockedAt(network, now); locked { // locked meanwhile by a parallel attempt
 			result = &LockedError{Until: until}
 			return record(tx, Event{Time: now, Kind: EventSignInLocked, Login: login, Merchant: u.Merchant, IP: a.IP})
+		}
+		if u.PasswordHash != checked {
+			// Changed or reset while the hash ran: what was checked is no
+			// longer the password. Not counted: the password may be right.
+			result = ErrBadCredentials
+			return record(tx, Event{Time: now, Kind: EventSignInFailed, Login: login, Merchant: u.Merchant, IP: a.IP,
+				Detail: "the password changed during the sign-in"})
 		}
 		if u.Disabled {
 			result = ErrDisabled

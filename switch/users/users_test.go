@@ -2,6 +2,7 @@ package users_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -314,4 +315,87 @@ func TestPrefsAndEvents(t *testing.T) {
 	all, err := s.Events(users.EventFilter{}, 0, 1000)
 	require.NoError(t, err)
 	require.Len(t, all, 32, "the creation, the settings change and the exports")
+}
+
+// TestKnownSeededFromTheAuditLog: an account from before the store kept
+// networks knows those of its sign-ins in the last KnownFor, from the
+// audit log, so a guesser cannot keep it out with the strangers' lock.
+func TestKnownSeededFromTheAuditLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "u.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true})
+	require.NoError(t, err)
+	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	s, err := users.New(db, users.Config{}, c.Now)
+	require.NoError(t, err)
+	_, err = s.Create(ctx, users.NewUser{Login: "old", Role: users.RoleMerchant, Merchant: "shop", Password: "correct horse", Permanent: true}, "op")
+	require.NoError(t, err)
+	for _, ip := range []string{"192.0.2.1", "203.0.113.10", "2001:db8:1:2::5"} {
+		_, err = s.Authenticate(ctx, users.SignIn{Login: "old", Password: "correct horse", IP: ip})
+		require.NoError(t, err)
+		c.Add(20 * 24 * time.Hour)
+	}
+	// Now 192.0.2.1 was 60 days ago, 203.0.113.10 40 and 2001:db8:1:2::5
+	// 20. Take the account back to before networks were kept.
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("users"))
+		var raw map[string]any
+		require.NoError(t, json.Unmarshal(b.Get([]byte("old")), &raw))
+		delete(raw, "known")
+		v, err := json.Marshal(raw)
+		require.NoError(t, err)
+		return b.Put([]byte("old"), v)
+	}))
+	s, err = users.New(db, users.Config{}, c.Now)
+	require.NoError(t, err)
+	u, err := s.Get("old")
+	require.NoError(t, err)
+	require.Equal(t, []string{"2001:db8:1:2::/64"}, networks(u), "the sign-ins within 30 days, no older")
+
+	for range 3 {
+		_, err = s.Authenticate(ctx, users.SignIn{Login: "old", Password: "wrong", IP: "198.51.100.66"})
+	}
+	require.ErrorIs(t, err, users.ErrLocked)
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "old", Password: "correct horse", IP: "2001:db8:1:2::9"})
+	require.NoError(t, err, "the user's own network still signs in")
+}
+
+func networks(u *users.User) []string {
+	var out []string
+	for _, k := range u.Known {
+		out = append(out, k.Network)
+	}
+	return out
+}
+
+// TestPasswordResetDuringASignIn: an operator's reset that lands while an
+// attempt's hash runs wins; the old password does not sign in.
+func TestPasswordResetDuringASignIn(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "u.db"), 0o600, &bolt.Options{NoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	base := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var s *users.Store
+	var armed, fired bool
+	now := func() time.Time {
+		// Authenticate reads the clock once after reading the account and
+		// before the hash: the reset lands there.
+		if armed && !fired {
+			fired = true
+			_, err := s.ResetPassword(ctx, "frank", "op")
+			require.NoError(t, err)
+		}
+		return base
+	}
+	s, err = users.New(db, users.Config{}, now)
+	require.NoError(t, err)
+	_, err = s.Create(ctx, users.NewUser{Login: "frank", Role: users.RoleMerchant, Merchant: "shop", Password: "correct horse", Permanent: true}, "op")
+	require.NoError(t, err)
+	armed = true
+	_, err = s.Authenticate(ctx, users.SignIn{Login: "frank", Password: "correct horse", IP: "192.0.2.1"})
+	require.True(t, fired)
+	require.ErrorIs(t, err, users.ErrBadCredentials, "the password it checked was reset meanwhile")
+	u, err := s.Get("frank")
+	require.NoError(t, err)
+	require.True(t, u.MustChange)
+	require.Zero(t, u.Failures, "not counted")
 }
