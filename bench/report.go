@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -110,6 +112,9 @@ func (r *Report) Write(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "errors: none")
 	}
+	if top := slowestSeconds(r.Result.SlowestBySecond, 5); len(top) > 0 {
+		fmt.Fprintf(w, "slowest seconds (when the operation was due, from the start, warm-up included): %s\n", strings.Join(top, ", "))
+	}
 	if j := r.Journal; j != nil {
 		fmt.Fprintf(w, "journal entries written: %d (%.1f per operation, warm-up included)\n", j.Written, j.PerOperation)
 		if j.Commits > 0 {
@@ -158,6 +163,25 @@ func (r *Report) Write(w io.Writer) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+}
+
+// slowestSeconds names the n seconds whose slowest operation was the
+// slowest, slowest first ("392s 1.15s"), for a run of at least ten
+// seconds; every second is in --json.
+func slowestSeconds(by []time.Duration, n int) []string {
+	if len(by) < 10 {
+		return nil
+	}
+	idx := make([]int, len(by))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(by[b], by[a]) })
+	var out []string
+	for _, i := range idx[:min(n, len(idx))] {
+		out = append(out, fmt.Sprintf("%ds %s", i, ms(by[i])))
+	}
+	return out
 }
 
 func describeLoad(r *Result) string {

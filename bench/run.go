@@ -123,7 +123,12 @@ type Result struct {
 	OK         int64   `json:"ok"`
 	Errors     int64   `json:"errors"`
 	Throughput float64 `json:"throughput"` // successful operations per second
-	Latency    Latency `json:"latency"`
+	// SlowestBySecond is, for each second of the run from its start
+	// (warm-up included, as the memory samples count), the slowest
+	// operation due (open loop) or started (closed) in it, 0 for none:
+	// when a stall came, to set beside the memory and the data file.
+	SlowestBySecond []time.Duration `json:"slowest_by_second_ns,omitempty"`
+	Latency         Latency         `json:"latency"`
 	// Kinds breaks the run down by operation kind.
 	Kinds map[string]KindResult `json:"kinds"`
 	// ErrorKinds counts errors by their kind (see Fail).
@@ -183,6 +188,11 @@ type recorder struct {
 	ok, fails int64
 	last      time.Time // latest measured completion
 	done      atomic.Int64
+	// slowest[i] is the slowest measured operation that was due (open
+	// loop) or started (closed) in the run's second i, warm-up included
+	// (Result.SlowestBySecond).
+	slowest []time.Duration
+	t0      time.Time
 }
 
 type kindRec struct {
@@ -197,6 +207,12 @@ func newRecorder() *recorder {
 func (r *recorder) add(kind string, lat time.Duration, err error, end time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if i := int(end.Add(-lat).Sub(r.t0) / time.Second); i >= 0 && i < maxSeconds {
+		if i >= len(r.slowest) {
+			r.slowest = append(r.slowest, make([]time.Duration, i+1-len(r.slowest))...)
+		}
+		r.slowest[i] = max(r.slowest[i], lat)
+	}
 	k := r.kinds[kind]
 	if k == nil {
 		k = &kindRec{h: newHistogram()}
@@ -231,6 +247,7 @@ func Run(ctx context.Context, o Options, target Target) (*Result, error) {
 	}
 	rec := newRecorder()
 	t0 := clock.Now()
+	rec.t0 = t0
 	measureStart := t0.Add(o.Warmup)
 	var end time.Time // zero: no time limit
 	if o.Duration > 0 {
@@ -337,8 +354,12 @@ func Run(ctx context.Context, o Options, target Target) (*Result, error) {
 		res.Kinds[name] = KindResult{OK: k.ok, Errors: k.errors, Throughput: perSecond(k.ok, res.Elapsed), Latency: Summarize(k.h)}
 	}
 	res.ErrorKinds = rec.errKinds
+	res.SlowestBySecond = rec.slowest
 	return res, nil
 }
+
+// maxSeconds bounds Result.SlowestBySecond: a day of seconds.
+const maxSeconds = 24 * 60 * 60
 
 func perSecond(n int64, d time.Duration) float64 {
 	if d <= 0 {

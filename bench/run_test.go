@@ -123,6 +123,11 @@ func TestOpenLoopCorrectsCoordinatedOmission(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, slow, int64(90), "every request due during the stall is charged for it")
+	// Due at 10 ms intervals: request 50 at 0.5 s, those due until 1.5 s wait behind it.
+	require.Len(t, open.SlowestBySecond, 2)
+	require.InDelta(t, float64(time.Second), float64(open.SlowestBySecond[0]), float64(2*time.Millisecond), "the stall began in the first second")
+	require.Less(t, open.SlowestBySecond[1], 600*time.Millisecond, "the second's slowest waited for its end only")
+	require.Greater(t, open.SlowestBySecond[1], 400*time.Millisecond)
 	require.InDelta(t, float64(time.Second), float64(open.Latency.Max), float64(2*time.Millisecond))
 	require.Greater(t, open.Latency.P90, 100*time.Millisecond, "the stall shows in the percentiles")
 

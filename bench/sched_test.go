@@ -25,3 +25,12 @@ func TestSchedStats(t *testing.T) {
 	require.Nil(t, schedStats(nil, after))
 	require.NotNil(t, schedLatencies(), "the runtime has the histogram")
 }
+
+// TestSlowestSeconds: the report names the seconds whose slowest
+// operation was the slowest, slowest first, ties in time order.
+func TestSlowestSeconds(t *testing.T) {
+	by := make([]time.Duration, 12)
+	by[3], by[7], by[9], by[11] = 900*time.Millisecond, 1200*time.Millisecond, 900*time.Millisecond, 5*time.Millisecond
+	require.Equal(t, []string{"7s 1200ms", "3s 900ms", "9s 900ms"}, slowestSeconds(by, 3))
+	require.Nil(t, slowestSeconds(by[:9], 3), "a run under ten seconds: nothing to say")
+}
