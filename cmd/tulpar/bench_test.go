@@ -82,3 +82,12 @@ func TestBenchSelfSeparate(t *testing.T) {
 	require.Regexp(t, `(?m)^\s+all\s+150\s+0\s`, out)
 	require.Contains(t, out, "run in a child process")
 }
+
+// The simulators' schedulers are a positive number.
+func TestSimulatorsRefuseNoScheduler(t *testing.T) {
+	var out, errOut strings.Builder
+	code := run(context.Background(), []string{"simulators", "--gomaxprocs", "0"}, &out, &errOut)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut.String(), "--gomaxprocs: 0: must be at least 1")
+	require.Empty(t, out.String(), "nothing started")
+}

@@ -125,7 +125,7 @@ func (w *benchWorld) start(ctx context.Context, b SelfBench) error {
 func (w *benchWorld) system() *bench.System {
 	note := "the simulated banks, the 3-D Secure simulator and the load generator run in this process and share its CPUs"
 	if w.separate {
-		note = "the simulated banks and the 3-D Secure simulator run in a child process; the load generator runs in this one and shares its CPUs"
+		note = "the simulated banks and the 3-D Secure simulator run in a child process with one Go scheduler; the load generator runs in this one and shares its CPUs"
 	}
 	return &bench.System{
 		Describe: "in-process switch at " + w.d.URL() + ", two simulated banks, 3-D Secure simulator, journal durable",
