@@ -166,7 +166,7 @@ func (r *Report) Write(w io.Writer) {
 }
 
 // slowestSeconds names the n seconds whose slowest operation was the
-// slowest, slowest first ("392s 1.15s"), for a run of at least ten
+// slowest, slowest first ("392s 1150ms"), for a run of at least ten
 // seconds; every second is in --json.
 func slowestSeconds(by []time.Duration, n int) []string {
 	if len(by) < 10 {
