@@ -42,7 +42,7 @@ type Report struct {
 	// Cost is per operation (--self); Drain the queues left after the run.
 	Cost  *CostStats  `json:"cost,omitempty"`
 	Drain *DrainStats `json:"drain,omitempty"`
-	// Sched is how long goroutines waited for the scheduler in the run.
+	// Sched is how long goroutines waited in Go's run queue in the run.
 	Sched *SchedStats `json:"sched,omitempty"`
 	Notes []string    `json:"notes,omitempty"`
 }
