@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tulpar-switch/tulpar/switch/journal"
@@ -25,7 +24,7 @@ const DefaultLockTimeout = 500 * time.Millisecond
 // Data is an open, read-only data file: the journal and the order store.
 type Data struct {
 	Path    string
-	DB      *bolt.DB
+	DB      *journal.DB
 	Journal *journal.Journal
 }
 

@@ -276,7 +276,7 @@ const maxIndexDiffs = 100
 // store holds it (Replay has compared those with the journal) and checks
 // that each is stored, with its row, and that no bucket holds more. It
 // streams the orders in one read transaction.
-func checkIndexes(ctx context.Context, db *bolt.DB) (IndexCheck, error) {
+func checkIndexes(ctx context.Context, db journal.Transactor) (IndexCheck, error) {
 	var c IndexCheck
 	err := db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(order.BucketStoreMeta)

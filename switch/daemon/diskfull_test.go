@@ -17,6 +17,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/issuersim"
 	"github.com/tulpar-switch/tulpar/switch/daemon"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/payments"
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
@@ -54,7 +55,7 @@ func preFill(t *testing.T, dir string, leave int64) {
 // then takes every page the data file still has free, so the switch's next
 // commit that needs space fails as on a full disk. It returns how to give
 // the space back: remove the ballast.
-func fillDisk(t *testing.T, dir string, db *bolt.DB) (free func()) {
+func fillDisk(t *testing.T, dir string, db journal.Transactor) (free func()) {
 	t.Helper()
 	ballast := filepath.Join(dir, "ballast-2")
 	f, err := os.Create(ballast)

@@ -206,10 +206,18 @@
 //	users.audit       switch/users          sequence → audit event (sign-ins, failures, locks, users' actions)
 //	fiscal.queued     switch/fiscal         fiscal receipts already queued, by external id, so none is queued twice
 //
+// Every package reaches the file through the journal's *DB (as a
+// Transactor), never a *bolt.DB of its own: the writer closes and opens
+// the file again now and then, when no transaction is open, to empty
+// bbolt's map of the pages allocated since it was opened (see DB).
+//
 // # Reading and auditing
 //
 // Iterate, ByOrder, Get, Last and Count read while appends go on. Verify
 // walks the chain and returns a *ChainError naming the first broken entry.
-// bbolt locks the file (flock, exclusive for the writer), so auditors take a
-// consistent copy with CopyTo or Snapshot and open that with OpenReadOnly.
+// bbolt locks the file (flock, exclusive for the writer), and Open and
+// OpenReadOnly lock the file beside it (the data file's name and ".lock")
+// the same way from open to close, across the writer's reopens; so
+// auditors take a consistent copy with CopyTo or Snapshot and open that
+// with OpenReadOnly.
 package journal

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -66,9 +67,15 @@ type Options struct {
 	MaxPayloadSize int
 
 	// LockTimeout is how long Open and OpenReadOnly wait for the file lock
-	// (bbolt takes flock: exclusive for a writer, shared for a reader).
-	// Default 2s.
+	// (bbolt takes flock: exclusive for a writer, shared for a reader) and
+	// for the lock file beside it (see lockFile). Default 2s.
 	LockTimeout time.Duration
+
+	// ReopenAfter is how many pages a file Open opened may allocate
+	// before the writer closes and opens it again, between two rounds, to
+	// empty bbolt's allocation map (see DB). Default DefaultReopenAfter;
+	// negative: never.
+	ReopenAfter int64
 
 	// Now stamps entries whose Time is zero. Default time.Now.
 	Now func() time.Time
@@ -91,6 +98,9 @@ func (o Options) withDefaults() Options {
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = 2 * time.Second
 	}
+	if o.ReopenAfter == 0 {
+		o.ReopenAfter = DefaultReopenAfter
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -111,8 +121,9 @@ func (o Options) withDefaults() Options {
 // Readers (Iterate, ByOrder, Get, Last, Count, Verify, Snapshot) may run
 // concurrently with Append and with each other.
 type Journal struct {
-	db       *bolt.DB
+	db       *DB
 	ownsDB   bool
+	lock     *os.File // the lock file Open or OpenReadOnly holds, if any
 	readOnly bool
 	opts     Options
 	log      zerolog.Logger
@@ -157,6 +168,15 @@ type Journal struct {
 // "Opening a damaged file" in the package doc).
 func Open(path string, opts Options) (j *Journal, err error) {
 	opts = opts.withDefaults()
+	lock, err := lockFile(path, true, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if j == nil {
+			unlockFile(lock)
+		}
+	}()
 	if err := CheckFile(path); err != nil {
 		return nil, err
 	}
@@ -177,14 +197,21 @@ func Open(path string, opts Options) (j *Journal, err error) {
 			j, err = nil, damaged(path, nil, "bbolt failed reading it: %v", r)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	bopts := bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType}
+	db, err = bolt.Open(path, 0o600, &bopts)
 	if err != nil {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
 			return nil, damaged(path, err, "bbolt refuses it: %v", err)
 		}
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
 	}
-	j, err = newJournal(db, opts, true)
+	d := &DB{bolt: db, path: path, opts: bopts, after: max(opts.ReopenAfter, 0)}
+	if d.file, err = os.Stat(path); err != nil || lock == nil {
+		// Without the lock file another process could take the data
+		// file in the moment it is closed for a reopen.
+		d.after = 0
+	}
+	j, err = newJournal(d, opts, true)
 	if err != nil {
 		_ = db.Close()
 		if errors.Is(err, ErrChainBroken) || errors.Is(err, ErrMalformed) {
@@ -193,29 +220,38 @@ func Open(path string, opts Options) (j *Journal, err error) {
 		}
 		return nil, err
 	}
+	j.lock = lock
 	return j, nil
 }
 
 // OpenReadOnly opens the journal file at path for reading and verifying only.
 //
 // bbolt takes a shared flock for a read-only open and an exclusive one for a
-// writer, so this cannot open the file a running switch holds: it fails after
-// Options.LockTimeout. Auditors verify a copy made by Snapshot or CopyTo while
+// writer, and so does lockFile on the lock file beside it, so this cannot
+// open the file a running switch holds: it fails after Options.LockTimeout. Auditors verify a copy made by Snapshot or CopyTo while
 // the switch runs.
 func OpenReadOnly(path string, opts Options) (*Journal, error) {
 	opts = opts.withDefaults()
+	lock, err := lockFile(path, false, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
 	if err := CheckFile(path); err != nil {
+		unlockFile(lock)
 		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: true})
 	if err != nil {
+		unlockFile(lock)
 		return nil, fmt.Errorf("journal: open %s read-only: %w", path, err)
 	}
-	j, err := newJournal(db, opts, true)
+	j, err := newJournal(&DB{bolt: db, path: path}, opts, true)
 	if err != nil {
 		_ = db.Close()
+		unlockFile(lock)
 		return nil, err
 	}
+	j.lock = lock
 	return j, nil
 }
 
@@ -224,14 +260,14 @@ func OpenReadOnly(path string, opts Options) (*Journal, error) {
 // commit both in one transaction. The caller keeps ownership: Close stops the
 // journal but leaves db open. On a read-only DB the journal only reads.
 func New(db *bolt.DB, opts Options) (*Journal, error) {
-	return newJournal(db, opts.withDefaults(), false)
+	return newJournal(&DB{bolt: db, path: db.Path()}, opts.withDefaults(), false)
 }
 
-func newJournal(db *bolt.DB, opts Options, owns bool) (*Journal, error) {
+func newJournal(db *DB, opts Options, owns bool) (*Journal, error) {
 	j := &Journal{
 		db:       db,
 		ownsDB:   owns,
-		readOnly: db.IsReadOnly(),
+		readOnly: db.bolt.IsReadOnly(),
 		opts:     opts,
 		log:      opts.Logger,
 	}
@@ -723,15 +759,16 @@ func (j *Journal) Close() error {
 		}
 		j.arch.closeAll()
 		if j.ownsDB {
-			j.closeErr = j.db.Close()
+			j.closeErr = j.db.close()
 		}
+		unlockFile(j.lock)
 	})
 	return j.closeErr
 }
 
-// DB returns the underlying bbolt DB, for callers that keep their own
-// buckets in the same file.
-func (j *Journal) DB() *bolt.DB { return j.db }
+// DB returns the data file, for callers that keep their own buckets in
+// it.
+func (j *Journal) DB() *DB { return j.db }
 
 func seqKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)

@@ -30,7 +30,7 @@ func (j *Journal) ReleaseMapped() (int64, error) {
 			return err
 		})
 	}
-	if err := drop(j.db); err != nil {
+	if err := j.db.with(drop); err != nil {
 		return total, err
 	}
 	segs := j.arch.acquire()

@@ -13,6 +13,8 @@ type metrics struct {
 	failed    prometheus.Counter
 	batchSize prometheus.Histogram
 	commit    prometheus.Histogram
+	reopens   prometheus.Counter
+	reopen    prometheus.Histogram
 }
 
 // newMetrics builds the journal's collectors and registers them on reg when
@@ -41,9 +43,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time to write and fsync one journal transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100µs .. ~3.3s
 		}),
+		reopens: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tulpar_journal_reopens_total",
+			Help: "Times the writer closed and opened the data file again to empty bbolt's allocation map.",
+		}),
+		reopen: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tulpar_journal_reopen_seconds",
+			Help:    "Time the writer took to close and open the data file again, during which nothing reads or writes it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100µs .. ~3.3s
+		}),
 	}
 	if reg != nil {
-		all := []prometheus.Collector{m.entries, m.batches, m.failed, m.batchSize, m.commit}
+		all := []prometheus.Collector{m.entries, m.batches, m.failed, m.batchSize, m.commit, m.reopens, m.reopen}
 		for i, c := range all {
 			if err := reg.Register(c); err != nil {
 				for _, done := range all[:i] {

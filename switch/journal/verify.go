@@ -175,7 +175,7 @@ func continues(want, got mark, file string) error {
 
 // verifyFile checks one journal file's stretch of the chain, from its base
 // to its head record, and its order index; it returns the head.
-func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done uint64)) (uint64, [HashSize]byte, error) {
+func verifyFile(ctx context.Context, db Transactor, base mark, progress func(done uint64)) (uint64, [HashSize]byte, error) {
 	var headSeq uint64
 	var headHash [HashSize]byte
 	if err := db.View(func(tx *bolt.Tx) error {
@@ -278,7 +278,7 @@ func verifyFile(ctx context.Context, db *bolt.DB, base mark, progress func(done 
 // verifyIndex checks every seq the index lists up to headSeq is an entry
 // with that order id. With the forward check in Verify (every such entry
 // is listed) and equal counts, index and entries match one to one.
-func verifyIndex(ctx context.Context, db *bolt.DB, first, headSeq uint64, withOrder int) error {
+func verifyIndex(ctx context.Context, db Transactor, first, headSeq uint64, withOrder int) error {
 	var after []byte // last index key checked
 	keys := 0
 	for {

@@ -172,6 +172,7 @@ func (j *Journal) writer() {
 			}
 		}
 		if len(batch) > 0 {
+			j.reopen()
 			j.commit(batch)
 		}
 		clear(batch) // drop references for the GC
@@ -307,7 +308,7 @@ func (j *Journal) commit(batch []*request) {
 
 // boltLog keeps the rounds in the journal's buckets of the bbolt file, in
 // the transaction that also runs the callers' TxFuncs on their buckets.
-type boltLog struct{ db *bolt.DB }
+type boltLog struct{ db *DB }
 
 func (l boltLog) commit(r *round) error {
 	return l.db.Update(func(tx *bolt.Tx) error {

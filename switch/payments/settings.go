@@ -52,7 +52,7 @@ type settingsCache struct {
 	m  map[string]Settings
 }
 
-func (c *settingsCache) load(db *bolt.DB) error {
+func (c *settingsCache) load(db journal.Transactor) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m = map[string]Settings{}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,12 +46,12 @@ var ErrConflict = errors.New("order changed concurrently")
 // Store reads and writes orders. Writes happen inside the journal's
 // transactions (see Service); reads are plain bbolt views.
 type Store struct {
-	db    *bolt.DB
+	db    journal.Transactor
 	cache *orderCache
 }
 
 // NewStore creates the store's buckets if needed.
-func NewStore(db *bolt.DB) (*Store, error) {
+func NewStore(db journal.Transactor) (*Store, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketOrders, bucketByNumber, bucketByTime, bucketByStatus, bucketByField, bucketPending, bucketOpen, bucketMeta, bucketCards,
 			bucketCardsByClient, bucketCardsByToken} {

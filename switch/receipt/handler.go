@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tulpar-switch/tulpar/switch/journal"
 	"github.com/tulpar-switch/tulpar/switch/order"
 	"github.com/tulpar-switch/tulpar/switch/qrcode"
 )
@@ -66,7 +67,7 @@ type Handler struct {
 
 // New builds the handler. The link key is read from db, or made and kept
 // there the first time, so links stay good across restarts.
-func New(cfg Config, db *bolt.DB, orders Orders, shops Shops, publicURL string, log zerolog.Logger) (*Handler, error) {
+func New(cfg Config, db journal.Transactor, orders Orders, shops Shops, publicURL string, log zerolog.Logger) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

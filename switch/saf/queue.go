@@ -206,7 +206,7 @@ const storeVersion = 1
 //
 // All methods are safe for concurrent use.
 type Queue struct {
-	db      *bolt.DB
+	db      DB
 	cfg     Config
 	deliver Deliverer
 	log     zerolog.Logger
@@ -222,10 +222,18 @@ type Queue struct {
 	wg      sync.WaitGroup
 }
 
+// DB is the bbolt file the queue keeps its buckets in: bbolt's read and
+// write transactions, as *bolt.DB gives them (and the switch's data file,
+// which its journal may close and open again under them).
+type DB interface {
+	View(fn func(*bolt.Tx) error) error
+	Update(fn func(*bolt.Tx) error) error
+}
+
 // New prepares the queue's buckets in db and registers its metrics on reg
 // when reg is not nil. It starts nothing: items can be queued at once, and
 // Start begins delivery.
-func New(db *bolt.DB, cfg Config, deliver Deliverer, log zerolog.Logger, reg prometheus.Registerer) (*Queue, error) {
+func New(db DB, cfg Config, deliver Deliverer, log zerolog.Logger, reg prometheus.Registerer) (*Queue, error) {
 	if db == nil {
 		return nil, errors.New("saf: nil bbolt DB")
 	}

@@ -38,7 +38,7 @@ func MustVerify(t testing.TB, j *journal.Journal) {
 
 // MustCheckDB fails t when bbolt's consistency check finds anything wrong
 // with db's pages.
-func MustCheckDB(t testing.TB, db *bolt.DB) {
+func MustCheckDB(t testing.TB, db journal.Transactor) {
 	t.Helper()
 	var errs []error
 	require.NoError(t, db.View(func(tx *bolt.Tx) error {
@@ -47,7 +47,7 @@ func MustCheckDB(t testing.TB, db *bolt.DB) {
 		}
 		return nil
 	}))
-	require.Empty(t, errs, "bbolt check of %s", db.Path())
+	require.Empty(t, errs, "bbolt check")
 }
 
 // LogBuffer collects a test's log lines. Any number of goroutines may

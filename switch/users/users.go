@@ -16,6 +16,7 @@ import (
 
 	"github.com/tulpar-switch/tulpar/switch/authguard"
 	"github.com/tulpar-switch/tulpar/switch/clientip"
+	"github.com/tulpar-switch/tulpar/switch/journal"
 )
 
 // Role is what a user may see and do.
@@ -254,14 +255,14 @@ func NewGuard(reg prometheus.Registerer) (*authguard.Guard, error) {
 // Store keeps the users, their sessions and the audit log in the switch's
 // data file. It is safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
+	db  journal.Transactor
 	cfg Config
 	h   *hasher
 	now func() time.Time
 }
 
 // New creates the buckets if needed. now may be nil (time.Now).
-func New(db *bolt.DB, cfg Config, now func() time.Time) (*Store, error) {
+func New(db journal.Transactor, cfg Config, now func() time.Time) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
