@@ -123,6 +123,10 @@ type JournalSample struct {
 	Entries       uint64
 	Commits       float64
 	CommitSeconds float64
+	// Reopens are the times the writer closed and opened the data file
+	// again, and ReopenSeconds the time it took.
+	Reopens       float64
+	ReopenSeconds float64
 	// DataBytes is the data file's size; SAFDepth the items waiting in the
 	// store-and-forward queues (advices, reversals, callbacks).
 	DataBytes int64

@@ -258,6 +258,10 @@ func journalStats(before, after JournalSample, ops int64, wall time.Duration) *J
 		js.MeanCommit = time.Duration(busy / commits * float64(time.Second))
 		js.WriterBusy = busy / wall.Seconds()
 	}
+	if n := after.Reopens - before.Reopens; n > 0 {
+		js.Reopens = uint64(n)
+		js.MeanReopen = time.Duration((after.ReopenSeconds - before.ReopenSeconds) / n * float64(time.Second))
+	}
 	return js
 }
 

@@ -54,10 +54,11 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestJournalStats(t *testing.T) {
-	js := journalStats(JournalSample{Entries: 100, Commits: 10, CommitSeconds: 1},
-		JournalSample{Entries: 700, Commits: 110, CommitSeconds: 3}, 200, 4*time.Second)
+	js := journalStats(JournalSample{Entries: 100, Commits: 10, CommitSeconds: 1, Reopens: 1, ReopenSeconds: 0.001},
+		JournalSample{Entries: 700, Commits: 110, CommitSeconds: 3, Reopens: 5, ReopenSeconds: 0.009}, 200, 4*time.Second)
 	require.Equal(t, &JournalStats{Before: 100, After: 700, Written: 600, PerOperation: 3, Commits: 100,
-		EntriesPerCommit: 6, CommitsPerOperation: 0.5, MeanCommit: 20 * time.Millisecond, WriterBusy: 0.5}, js)
+		EntriesPerCommit: 6, CommitsPerOperation: 0.5, MeanCommit: 20 * time.Millisecond, WriterBusy: 0.5,
+		Reopens: 4, MeanReopen: 2 * time.Millisecond}, js)
 	// No commit counters: entries only.
 	js = journalStats(JournalSample{Entries: 5}, JournalSample{Entries: 9}, 0, time.Second)
 	require.Equal(t, &JournalStats{Before: 5, After: 9, Written: 4}, js)

@@ -67,6 +67,11 @@ type JournalStats struct {
 	CommitsPerOperation float64       `json:"commits_per_operation"`
 	MeanCommit          time.Duration `json:"mean_commit_ns"`
 	WriterBusy          float64       `json:"writer_busy"`
+	// Reopens are the times the writer closed and opened the data file
+	// again (to empty bbolt's allocation map), each taking MeanReopen
+	// with every transaction waiting.
+	Reopens    uint64        `json:"reopens"`
+	MeanReopen time.Duration `json:"mean_reopen_ns"`
 }
 
 // NewReport fills in the environment.
@@ -120,6 +125,9 @@ func (r *Report) Write(w io.Writer) {
 		if j.Commits > 0 {
 			fmt.Fprintf(w, "journal group commits: %d, %.1f entries each, %.2f per operation, %s mean; the writer was busy %.0f%% of the time\n",
 				j.Commits, j.EntriesPerCommit, j.CommitsPerOperation, ms(j.MeanCommit), 100*j.WriterBusy)
+		}
+		if j.Reopens > 0 {
+			fmt.Fprintf(w, "data file reopened: %d times, %s mean\n", j.Reopens, ms(j.MeanReopen))
 		}
 	}
 	if c := r.Cost; c != nil {

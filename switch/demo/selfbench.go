@@ -148,7 +148,7 @@ func (w *benchWorld) journal() (bench.JournalSample, error) {
 		return bench.JournalSample{}, err
 	}
 	s := bench.JournalSample{Entries: n}
-	s.Commits, s.CommitSeconds = journalCommits(w.d.Registry())
+	journalCommits(w.d.Registry(), &s)
 	s.DataBytes = w.dataFileSize()
 	queues, err := w.d.SAF().Stats()
 	if err != nil {
@@ -173,22 +173,25 @@ func (w *benchWorld) dataFileSize() int64 {
 	return n
 }
 
-// journalCommits reads the journal writer's group commits and the seconds
-// spent in them.
-func journalCommits(g prometheus.Gatherer) (commits, seconds float64) {
+// journalCommits reads the journal writer's group commits and reopens,
+// and the seconds spent in them, into s.
+func journalCommits(g prometheus.Gatherer, s *bench.JournalSample) {
 	families, err := g.Gather()
 	if err != nil {
-		return 0, 0
+		return
 	}
 	for _, f := range families {
 		switch f.GetName() {
 		case "tulpar_journal_batches_total":
-			commits = f.GetMetric()[0].GetCounter().GetValue()
+			s.Commits = f.GetMetric()[0].GetCounter().GetValue()
 		case "tulpar_journal_commit_seconds":
-			seconds = f.GetMetric()[0].GetHistogram().GetSampleSum()
+			s.CommitSeconds = f.GetMetric()[0].GetHistogram().GetSampleSum()
+		case "tulpar_journal_reopens_total":
+			s.Reopens = f.GetMetric()[0].GetCounter().GetValue()
+		case "tulpar_journal_reopen_seconds":
+			s.ReopenSeconds = f.GetMetric()[0].GetHistogram().GetSampleSum()
 		}
 	}
-	return commits, seconds
 }
 
 // close stops the switch, then the simulators, and removes a temporary
