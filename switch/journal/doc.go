@@ -215,9 +215,9 @@
 //
 // Iterate, ByOrder, Get, Last and Count read while appends go on. Verify
 // walks the chain and returns a *ChainError naming the first broken entry.
-// bbolt locks the file (flock, exclusive for the writer), and Open and
-// OpenReadOnly lock the file beside it (the data file's name and ".lock")
-// the same way from open to close, across the writer's reopens; so
-// auditors take a consistent copy with CopyTo or Snapshot and open that
-// with OpenReadOnly.
+// bbolt locks the file (flock, exclusive for the writer). Open also holds
+// the file beside it (the data file's name and ".lock", on Unix) from open
+// to close, across the writer's reopens, and OpenReadOnly shares it when
+// it is there (a copy has none). So auditors take a consistent copy with
+// CopyTo or Snapshot and open that with OpenReadOnly.
 package journal

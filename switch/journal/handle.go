@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -24,9 +25,9 @@ type Transactor interface {
 // writer tries again before each round.
 var ErrReopening = errors.New("journal: data file closed, reopening")
 
-// DefaultReopenAfter is Options.ReopenAfter's default: about twenty
-// seconds of page allocations at half of the peak on a two-core machine,
-// and at most a megabyte or two of bbolt's allocation map.
+// DefaultReopenAfter is Options.ReopenAfter's default: about six seconds
+// of page allocations at half of the peak on a two-core machine, and at
+// most about 3 MB of bbolt's allocation map (0.5 MB measured).
 const DefaultReopenAfter = 128 << 10
 
 // DB is the bbolt data file as the journal, the order store and every
@@ -44,9 +45,9 @@ const DefaultReopenAfter = 128 << 10
 // reads its meta pages and its freelist of a page or so).
 //
 // Every transaction holds mu for reading. The writer takes it only with
-// TryLock, before a round: it never waits for transactions and never makes
-// them wait behind it; a busy moment only puts the reopen off to the next
-// round.
+// TryLock, before a round: it never waits for a transaction, and a busy
+// moment only puts the reopen off to the next round. Transactions wait
+// for the reopen itself, a few milliseconds.
 type DB struct {
 	mu   sync.RWMutex
 	bolt *bolt.DB // nil after a failed reopen, until one succeeds
@@ -94,42 +95,73 @@ func (d *DB) with(fn func(*bolt.DB) error) error {
 
 // maybeReopen closes and opens the file again when it has allocated
 // d.after pages since it was opened, or when the last reopen failed. Only
-// the journal's writer calls it, between rounds; it reports whether it
-// reopened, and the error of a failed open.
-func (d *DB) maybeReopen() (bool, error) {
+// the journal's writer calls it, before a round; check runs on the file
+// opened again, before any transaction can, and refuses it with an error
+// (the journal's head is not the writer's). It reports whether it
+// reopened, whether it put off a reopen that was due (a transaction was
+// open), and the error of a failed one.
+func (d *DB) maybeReopen(check func(*bolt.DB) error) (reopened, postponed bool, err error) {
 	// The writer is the only goroutine that sets d.bolt, so it reads it
 	// without the lock.
 	if d.after <= 0 {
-		return false, nil
+		return false, false, nil
 	}
 	if d.bolt != nil {
 		st := d.bolt.Stats()
 		if st.TxStats.GetPageCount() < d.after {
-			return false, nil
+			return false, false, nil
 		}
 	}
 	if !d.mu.TryLock() {
-		return false, nil
+		return false, true, nil
 	}
 	defer d.mu.Unlock()
 	if d.bolt != nil {
-		err := d.bolt.Close()
+		// bbolt closes its mapping and its file even when one of them
+		// fails, and every commit was fsynced before: a close error
+		// leaves nothing to lose, and the open below decides.
+		_ = d.bolt.Close()
 		d.bolt = nil
-		if err != nil {
-			// bbolt closes its mapping and its file even when one of
-			// them fails, so the open below does not meet the old one.
-			d.err = fmt.Errorf("%w: close %s: %w", ErrReopening, d.path, err)
+	}
+	db, err := d.openAgain()
+	if err == nil {
+		if err = check(db); err != nil {
+			_ = db.Close()
 		}
+	}
+	if err != nil {
+		d.err = fmt.Errorf("%w: %s: %w", ErrReopening, d.path, err)
+		return false, false, d.err
+	}
+	d.bolt, d.err = db, nil
+	return true, false, nil
+}
+
+// openAgain opens the file with the options of its first open, through
+// openSame. It takes bbolt's flock without waiting: every transaction
+// waits while the file is closed, and a process that holds the flock
+// without the lock file (bbolt's own tools) would hold them all; the
+// writer tries again before its next round. As at start-up (Open), a
+// damaged page that trips bbolt is an error, not a crash.
+func (d *DB) openAgain() (db *bolt.DB, err error) {
+	if err := CheckFile(d.path); err != nil {
+		return nil, err
 	}
 	opts := d.opts
 	opts.OpenFile = d.openSame
-	db, err := bolt.Open(d.path, 0o600, &opts)
-	if err != nil {
-		d.err = fmt.Errorf("%w: open %s: %w", ErrReopening, d.path, err)
-		return false, d.err
-	}
-	d.bolt, d.err = db, nil
-	return true, nil
+	// One try: bbolt gives up once Timeout less its 50 ms retry interval
+	// has passed; 0 would wait for ever.
+	opts.Timeout = time.Millisecond
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				_ = db.Close()
+			}
+			db, err = nil, fmt.Errorf("bbolt failed reading it: %v", r)
+		}
+	}()
+	return bolt.Open(d.path, 0o600, &opts)
 }
 
 // openSame opens the file d first opened, for a reopen, and nothing else:
@@ -172,13 +204,42 @@ func (j *Journal) reopen() {
 		return
 	}
 	start := time.Now()
-	ok, err := j.db.maybeReopen()
+	ok, postponed, err := j.db.maybeReopen(j.sameHead)
 	switch {
 	case err != nil:
-		j.log.Error().Err(err).Msg("journal data file reopen failed; retrying before the next round")
+		if !j.reopenFailing {
+			// Once, not every round while it lasts: Healthy says so.
+			j.log.Error().Err(err).Msg("journal data file reopen failed; the switch is unavailable, retrying before each round")
+			j.reopenFailing = true
+		}
 		j.setHealth(err)
 	case ok:
 		j.m.reopens.Inc()
 		j.m.reopen.Observe(time.Since(start).Seconds())
+		if j.reopenFailing {
+			j.log.Info().Msg("journal data file open again")
+			j.reopenFailing = false
+		}
+	case postponed:
+		j.m.reopensPostponed.Inc()
 	}
+}
+
+// sameHead refuses a data file whose head record is not the last entry
+// the writer committed: the file was overwritten in place (a backup
+// copied over it), and appending would fork the chain.
+func (j *Journal) sameHead(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		seq, hash, ok, err := readHead(tx)
+		if err != nil {
+			return err
+		}
+		if !ok && j.lastSeq == 0 && j.lastHash == ([HashSize]byte{}) {
+			return nil // no round has run on this new file yet
+		}
+		if !ok || seq != j.lastSeq || hash != j.lastHash {
+			return fmt.Errorf("its journal's head is entry %d, the writer's last entry is %d: the file was changed while the switch ran", seq, j.lastSeq)
+		}
+		return nil
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -64,7 +65,17 @@ func TestReopenUnderLoad(t *testing.T) {
 	require.Len(t, orderHistory(t, j, "order-7"), appenders*each/40)
 	MustVerify(t, j)
 
-	// The count of allocations starts again with the file.
+	side := 0
+	require.NoError(t, j.DB().View(func(tx *bolt.Tx) error {
+		side = tx.Bucket([]byte("test.side")).Stats().KeyN
+		return nil
+	}))
+	require.Equal(t, appenders*each/10, side, "the side writes outside the rounds")
+
+	// The count of allocations starts again with the file: one more
+	// round, alone, reopens first if it is due.
+	_, err = j.Append(ctx, testEntry(0, 40))
+	require.NoError(t, err)
 	require.NoError(t, j.DB().with(func(db *bolt.DB) error {
 		st := db.Stats()
 		require.Less(t, st.TxStats.GetPageCount(), int64(64)+64, "pages allocated since the last reopen")
@@ -75,7 +86,7 @@ func TestReopenUnderLoad(t *testing.T) {
 	require.NoError(t, err)
 	n, err = j2.Count()
 	require.NoError(t, err)
-	require.EqualValues(t, appenders*each, n)
+	require.EqualValues(t, appenders*each+1, n)
 	require.NoError(t, j2.Close())
 }
 
@@ -86,16 +97,29 @@ func TestReopenNeverWaits(t *testing.T) {
 	_, err := j.Append(context.Background(), testEntry(1, 1))
 	require.NoError(t, err)
 	d := j.DB()
-	// The writer is idle; call the reopen as it would, inside a read.
+	// The writer is idle; call the reopen as it would, inside a read. A
+	// reopen that waited would wait for this read: the read gives up
+	// after a while, so the test fails instead of hanging.
+	type outcome struct{ reopened, postponed bool }
 	require.NoError(t, d.View(func(*bolt.Tx) error {
-		ok, err := d.maybeReopen()
-		require.NoError(t, err)
-		require.False(t, ok, "reopened under an open transaction")
+		got := make(chan outcome, 1)
+		go func() {
+			ok, postponed, err := d.maybeReopen(j.sameHead)
+			assert.NoError(t, err)
+			got <- outcome{ok, postponed}
+		}()
+		select {
+		case o := <-got:
+			assert.Equal(t, outcome{false, true}, o, "reopened under an open transaction")
+		case <-time.After(10 * time.Second):
+			t.Error("the reopen waits for an open transaction")
+		}
 		return nil
 	}))
-	ok, err := d.maybeReopen()
+	ok, postponed, err := d.maybeReopen(j.sameHead)
 	require.NoError(t, err)
 	require.True(t, ok, "no transaction open, allocations past ReopenAfter")
+	require.False(t, postponed)
 	_, err = j.Append(context.Background(), testEntry(2, 1))
 	require.NoError(t, err)
 }
@@ -109,16 +133,29 @@ func TestReopenWindowLocked(t *testing.T) {
 	require.NoError(t, err)
 	d := j.DB()
 	d.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			d.mu.Unlock()
+		}
+	}()
 	require.NoError(t, d.bolt.Close())
 	d.bolt, d.err = nil, ErrReopening
 
-	_, err = OpenReadOnly(path, Options{LockTimeout: 100 * time.Millisecond})
+	ro, err := OpenReadOnly(path, Options{LockTimeout: 100 * time.Millisecond})
+	if err == nil {
+		_ = ro.Close()
+	}
 	require.ErrorIs(t, err, berrors.ErrTimeout, "a reader got the data file in the reopen's window")
-	_, err = Open(path, Options{LockTimeout: 100 * time.Millisecond})
+	rw, err := Open(path, Options{LockTimeout: 100 * time.Millisecond})
+	if err == nil {
+		_ = rw.Close()
+	}
 	require.ErrorIs(t, err, berrors.ErrTimeout, "a writer got the data file in the reopen's window")
 
 	d.mu.Unlock()
-	ok, err := d.maybeReopen()
+	locked = false
+	ok, _, err := d.maybeReopen(j.sameHead)
 	require.NoError(t, err)
 	require.True(t, ok)
 	_, err = j.Append(context.Background(), testEntry(2, 1))
@@ -154,6 +191,40 @@ func TestReopenFindsTheFileGone(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []uint64{2}, seqs)
 	require.NoError(t, j.Healthy())
+}
+
+// TestReopenFindsTheFileChanged: the same file changed in place is
+// refused as well. Cut to nothing, bbolt would have made it a new empty
+// database; an older copy written over it holds an older head, and
+// appending after it would fork the chain.
+func TestReopenFindsTheFileChanged(t *testing.T) {
+	j, path := mustOpen(t, Options{ReopenAfter: 1})
+	ctx := context.Background()
+	_, err := j.Append(ctx, testEntry(1, 1))
+	require.NoError(t, err)
+	older, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, err = j.Append(ctx, testEntry(2, 1))
+	require.NoError(t, err)
+	current, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	require.NoError(t, os.Truncate(path, 0))
+	_, err = j.Append(ctx, testEntry(3, 1))
+	require.ErrorIs(t, err, ErrReopening)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Zero(t, fi.Size(), "the reopen wrote a new database into the emptied file")
+
+	require.NoError(t, os.WriteFile(path, older, 0o600)) // same file, older contents
+	_, err = j.Append(ctx, testEntry(3, 1))
+	require.ErrorIs(t, err, ErrReopening)
+	require.ErrorContains(t, err, "head is entry 1, the writer's last entry is 2")
+
+	require.NoError(t, os.WriteFile(path, current, 0o600))
+	seqs, err := j.Append(ctx, testEntry(3, 1))
+	require.NoError(t, err)
+	require.Equal(t, []uint64{3}, seqs)
 }
 
 func copyFile(t *testing.T, from, to string) {

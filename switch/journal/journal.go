@@ -155,6 +155,9 @@ type Journal struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// reopenFailing is the writer's: whether the last reopen failed.
+	reopenFailing bool
 }
 
 // Open opens or creates the journal file at path and starts its writer. The
@@ -198,15 +201,24 @@ func Open(path string, opts Options) (j *Journal, err error) {
 		}
 	}()
 	bopts := bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType}
-	db, err = bolt.Open(path, 0o600, &bopts)
+	var opened os.FileInfo // the file bbolt opened, which a reopen must find again
+	first := bopts
+	first.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		if err == nil {
+			opened, _ = f.Stat()
+		}
+		return f, err
+	}
+	db, err = bolt.Open(path, 0o600, &first)
 	if err != nil {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
 			return nil, damaged(path, err, "bbolt refuses it: %v", err)
 		}
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
 	}
-	d := &DB{bolt: db, path: path, opts: bopts, after: max(opts.ReopenAfter, 0)}
-	if d.file, err = os.Stat(path); err != nil || lock == nil {
+	d := &DB{bolt: db, path: path, opts: bopts, after: max(opts.ReopenAfter, 0), file: opened}
+	if opened == nil || lock == nil {
 		// Without the lock file another process could take the data
 		// file in the moment it is closed for a reopen.
 		d.after = 0

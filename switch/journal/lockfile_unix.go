@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -26,6 +27,9 @@ import (
 // could keep the switch out for as long as it runs. The lock file is held
 // from Open to Close, across the reopens.
 func lockFile(path string, exclusive bool, timeout time.Duration) (*os.File, error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // one lock file, whichever link names the data file
+	}
 	name := path + ".lock"
 	flag, how := os.O_RDONLY, syscall.LOCK_SH
 	if exclusive {

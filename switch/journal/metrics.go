@@ -15,6 +15,10 @@ type metrics struct {
 	commit    prometheus.Histogram
 	reopens   prometheus.Counter
 	reopen    prometheus.Histogram
+	// reopensPostponed counts rounds a due reopen was put off (a
+	// transaction was open): rising with no reopens, the allocation map
+	// grows again.
+	reopensPostponed prometheus.Counter
 }
 
 // newMetrics builds the journal's collectors and registers them on reg when
@@ -47,6 +51,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tulpar_journal_reopens_total",
 			Help: "Times the writer closed and opened the data file again to empty bbolt's allocation map.",
 		}),
+		reopensPostponed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tulpar_journal_reopens_postponed_total",
+			Help: "Rounds a due reopen of the data file was put off because a transaction was open.",
+		}),
 		reopen: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tulpar_journal_reopen_seconds",
 			Help:    "Time the writer took to close and open the data file again, during which nothing reads or writes it.",
@@ -54,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	if reg != nil {
-		all := []prometheus.Collector{m.entries, m.batches, m.failed, m.batchSize, m.commit, m.reopens, m.reopen}
+		all := []prometheus.Collector{m.entries, m.batches, m.failed, m.batchSize, m.commit, m.reopens, m.reopen, m.reopensPostponed}
 		for i, c := range all {
 			if err := reg.Register(c); err != nil {
 				for _, done := range all[:i] {

@@ -503,9 +503,14 @@ func (s *Service) commit(ctx context.Context, c change) error {
 var checkEncoded func(o *order.Order, data []byte)
 
 // storageErr marks the journal's disk failures with ErrStorage: nothing of
-// what was being written is on disk, and the merchant may retry.
+// what was being written is on disk, and the merchant may retry. A data
+// file the journal could not open again is one of them.
 func storageErr(err error) error {
-	if errors.Is(err, journal.ErrCommit) || errors.Is(err, journal.ErrOutcomeUnknown) || errors.Is(err, journal.ErrClosed) {
+	if errors.Is(err, ErrStorage) {
+		return err
+	}
+	if errors.Is(err, journal.ErrCommit) || errors.Is(err, journal.ErrOutcomeUnknown) || errors.Is(err, journal.ErrClosed) ||
+		errors.Is(err, journal.ErrReopening) {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return err

@@ -64,12 +64,20 @@ func NewStore(db journal.Transactor) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payments: order store: %w", err)
 	}
-	s := &Store{db: db, cache: newOrderCache()}
+	s := &Store{db: storeDB{db}, cache: newOrderCache()}
 	if err := s.ensureIndexes(); err != nil {
 		return nil, fmt.Errorf("payments: order store: %w", err)
 	}
 	return s, nil
 }
+
+// storeDB marks the data file's own failures (closed, or closed while the
+// journal reopens it and cannot) with ErrStorage, so a read answers
+// "temporarily unavailable" as a write does, not "internal error".
+type storeDB struct{ db journal.Transactor }
+
+func (d storeDB) View(fn func(*bolt.Tx) error) error   { return storageErr(d.db.View(fn)) }
+func (d storeDB) Update(fn func(*bolt.Tx) error) error { return storageErr(d.db.Update(fn)) }
 
 // Get returns the order with id.
 func (s *Store) Get(id string) (*order.Order, error) {
