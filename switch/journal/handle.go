@@ -60,23 +60,19 @@ type DB struct {
 }
 
 // View runs fn in a read transaction, as bolt.DB.View.
-func (d *DB) View(fn func(*bolt.Tx) error) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.bolt == nil {
-		return d.err
-	}
-	return d.bolt.View(fn)
-}
+func (d *DB) View(fn func(*bolt.Tx) error) error { return d.run((*bolt.DB).View, fn) }
 
 // Update runs fn in a write transaction, as bolt.DB.Update.
-func (d *DB) Update(fn func(*bolt.Tx) error) error {
+func (d *DB) Update(fn func(*bolt.Tx) error) error { return d.run((*bolt.DB).Update, fn) }
+
+// run runs a transaction on the open handle, holding mu for reading.
+func (d *DB) run(tx func(*bolt.DB, func(*bolt.Tx) error) error, fn func(*bolt.Tx) error) error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.bolt == nil {
 		return d.err
 	}
-	return d.bolt.Update(fn)
+	return tx(d.bolt, fn)
 }
 
 // Path is the data file's path.
