@@ -1,17 +1,13 @@
 package receipt_test
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
-	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/switchtest"
@@ -53,13 +49,7 @@ func TestReceiptInBrowser(t *testing.T) {
 				require.NoError(t, os.WriteFile(name, shot, 0o644))
 				t.Logf("screenshot %s", name)
 				if width == 390 && lang == "ru" {
-					img, err := png.Decode(bytes.NewReader(shot))
-					require.NoError(t, err)
-					bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-					require.NoError(t, err)
-					res, err := gozxingqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-					require.NoError(t, err, "the page's QR code reads")
-					require.Equal(t, link, res.GetText())
+					require.Equal(t, link, switchtest.ReadQR(t, shot), "the page's QR code reads")
 				}
 			})
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tulpar-switch/tulpar/switch/daemon"
@@ -173,16 +170,10 @@ func TestReceiptPDF(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	f, err := os.ReadFile(filepath.Join(dir, "page.png"))
 	require.NoError(t, err)
-	img, err := png.Decode(bytes.NewReader(f))
-	require.NoError(t, err)
 	if d := os.Getenv("TULPAR_SCREENSHOTS"); d != "" {
 		require.NoError(t, os.WriteFile(filepath.Join(d, "receipt-pdf.png"), f, 0o644))
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	require.NoError(t, err)
-	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	require.NoError(t, err)
-	require.Equal(t, link, res.GetText(), "the QR code is the receipt's link")
+	require.Equal(t, link, switchtest.ReadQR(t, f), "the QR code is the receipt's link")
 }
 
 // TestReceiptLinksSurviveRestarts: the link key is kept in the data file,
