@@ -41,8 +41,10 @@ const DefaultReopenAfter = 128 << 10
 // archived, so the map grew with the file: about 11 MB of live heap in ten
 // minutes at 600 payments a second, and with the runtime's GOGC headroom
 // five times that in resident memory. A file opened again starts with an
-// empty map; opening takes a millisecond or two (bbolt maps the file and
-// reads its meta pages and its freelist of a page or so).
+// empty map. Closing and opening take a few milliseconds (2.7 ms mean
+// with a 0.4 GB file, 4.9 with 1.4 GB, at 600 payments a second on two
+// cores): bbolt unmaps and maps the file and reads its meta pages and
+// its freelist of a page or so.
 //
 // Every transaction holds mu for reading. The writer takes it only with
 // TryLock, before a round: it never waits for a transaction, and a busy

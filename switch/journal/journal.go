@@ -240,8 +240,8 @@ func Open(path string, opts Options) (j *Journal, err error) {
 //
 // bbolt takes a shared flock for a read-only open and an exclusive one for a
 // writer, and so does lockFile on the lock file beside it, so this cannot
-// open the file a running switch holds: it fails after Options.LockTimeout. Auditors verify a copy made by Snapshot or CopyTo while
-// the switch runs.
+// open the file a running switch holds: it fails after Options.LockTimeout.
+// Auditors verify a copy made by Snapshot or CopyTo while the switch runs.
 func OpenReadOnly(path string, opts Options) (*Journal, error) {
 	opts = opts.withDefaults()
 	lock, err := lockFile(path, false, opts.LockTimeout)
