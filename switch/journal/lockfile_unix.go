@@ -57,7 +57,11 @@ func lockFile(path string, exclusive bool, timeout time.Duration) (*os.File, err
 			}
 			return nil, fmt.Errorf("journal: lock %s: %w", name, err)
 		}
-		time.Sleep(50 * time.Millisecond) // as bbolt waits for its flock
+		// A retry interval, not synchronisation: flock has no deadline of
+		// its own, and a blocking flock in a goroutine given up on would
+		// take the lock later and hold it with nobody to let it go. So
+		// try again every 50 ms, as bbolt waits for its own flock.
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
