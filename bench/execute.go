@@ -143,7 +143,8 @@ func (c Config) scenario(ctx context.Context, sys *System) (*scenario, error) {
 
 func (c Config) e2e(sys *System) (*scenario, error) {
 	o := RBSOptions{URL: c.URL, Token: c.Token, UserName: c.UserName, Password: c.Password, Card: c.Card,
-		DeclineCard: c.DeclineCard, Amount: c.Amount, Mix: c.Mix, Conns: concurrency(c.Load.Model)}
+		DeclineCard: c.DeclineCard, Amount: c.Amount, Mix: c.Mix, Conns: concurrency(c.Load.Model),
+		IdleConns: idleConns(c.Load.Model)}
 	what := c.URL
 	if sys != nil {
 		o.URL, o.Token, o.UserName, o.Password = sys.URL, sys.Token, "", ""

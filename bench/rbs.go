@@ -108,6 +108,13 @@ type RBSOptions struct {
 	Mix    Mix
 	// Conns bounds the HTTP connections (one per client is right).
 	Conns int
+	// IdleConns is how many connections the client keeps open between
+	// requests; default (and at most) Conns. An open loop needs Conns
+	// only while the switch is behind: afterwards every connection a
+	// stall opened would wait out IdleConnTimeout with its buffers and
+	// goroutines, on both ends, in the process whose memory --self
+	// measures.
+	IdleConns int
 	// Timeout bounds one HTTP request; default 30 s.
 	Timeout time.Duration
 }
@@ -171,14 +178,17 @@ func NewRBSMix(o RBSOptions) (*RBSMix, error) {
 	if o.Conns <= 0 {
 		o.Conns = 64
 	}
+	if o.IdleConns <= 0 || o.IdleConns > o.Conns {
+		o.IdleConns = o.Conns
+	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
 	o.URL = strings.TrimRight(o.URL, "/")
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        o.Conns,
-		MaxIdleConnsPerHost: o.Conns,
+		MaxIdleConns:        o.IdleConns,
+		MaxIdleConnsPerHost: o.IdleConns,
 		MaxConnsPerHost:     o.Conns,
 		IdleConnTimeout:     90 * time.Second,
 	}
