@@ -111,6 +111,9 @@ type System struct {
 	// the memory samples carry it, so a long run shows the file's growth
 	// beside the resident set's.
 	DataFileSize func() int64
+	// DataDir is the switch's data directory: the report counts the writes
+	// of the disk that holds it (DiskCounters).
+	DataDir string
 	// Notes go into the report.
 	Notes []string
 	// Close stops it.

@@ -25,6 +25,19 @@ type CostStats struct {
 	// DataFileGrowthPerOp is the data file's growth per operation (--self).
 	DataFileGrowthPerOp float64 `json:"data_file_growth_per_operation"`
 	DataFileBytes       int64   `json:"data_file_bytes"`
+	// Disk is what the disk holding the data did per operation, the whole
+	// device counted (nil where it cannot be read).
+	Disk *DiskCost `json:"disk,omitempty"`
+}
+
+// DiskCost is the data's disk per operation: its writes and cache flushes,
+// and their mean times. On a disk that charges for each write, as this
+// VM's does, WritesPerOp is the cost the bytes hide.
+type DiskCost struct {
+	WritesPerOp  float64       `json:"writes_per_operation"`
+	FlushesPerOp float64       `json:"flushes_per_operation"`
+	MeanWrite    time.Duration `json:"mean_write_ns"`
+	MeanFlush    time.Duration `json:"mean_flush_ns"`
 }
 
 // DrainStats are the store-and-forward queues after the measured run: the
@@ -45,14 +58,20 @@ type DrainStats struct {
 // DefaultDrainTimeout is Config.DrainTimeout's default.
 const DefaultDrainTimeout = 2 * time.Minute
 
-// processSample is the process's CPU time and bytes written so far.
+// processSample is the process's CPU time and bytes written so far, and
+// the counters of the data's disk when disk is not nil.
 type processSample struct {
 	cpu     time.Duration
 	written int64
+	disk    DiskCounters
+	hasDisk bool
 }
 
-func sampleProcess() processSample {
+func sampleProcess(disk func() (DiskCounters, bool)) processSample {
 	var s processSample
+	if disk != nil {
+		s.disk, s.hasDisk = disk()
+	}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -87,6 +106,13 @@ func costStats(before, after processSample, ops int64, dataBefore, dataAfter int
 		c.CPUMicrosPerOp = float64((after.cpu - before.cpu).Microseconds()) / n
 		c.BytesWrittenPerOp = float64(after.written-before.written) / n
 		c.DataFileGrowthPerOp = float64(dataAfter-dataBefore) / n
+		if before.hasDisk && after.hasDisk {
+			d := after.disk.sub(before.disk)
+			c.Disk = &DiskCost{WritesPerOp: float64(d.Writes) / n, FlushesPerOp: float64(d.Flushes) / n, MeanWrite: d.meanWrite()}
+			if d.Flushes > 0 {
+				c.Disk.MeanFlush = d.FlushTime / time.Duration(d.Flushes)
+			}
+		}
 	}
 	return c
 }

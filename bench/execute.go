@@ -189,7 +189,14 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 	if sys != nil && sys.Journal != nil {
 		before, _ = sys.Journal() // a failed count counts from zero
 	}
-	proc := sampleProcess()
+	var disk func() (DiskCounters, bool)
+	switch {
+	case c.Scenario == ScenarioDisk:
+		disk = diskOf(c.Dir)
+	case sys != nil && sys.DataDir != "":
+		disk = diskOf(sys.DataDir)
+	}
+	proc := sampleProcess(disk)
 	sched := schedLatencies()
 	t0 := time.Now()
 	stopCPU, err := startCPUProfile(c.CPUProfile)
@@ -201,7 +208,7 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 	if sys != nil {
 		dataFile = sys.DataFileSize
 	}
-	mem := SampleMemory(time.Second, c.Load.Warmup, dataFile)
+	mem := SampleMemory(time.Second, c.Load.Warmup, dataFile, disk)
 	res, err := Run(ctx, c.load(), counted)
 	rep := sc.report
 	rep.Sched = schedStats(sched, schedLatencies())
@@ -224,7 +231,7 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 			wall := time.Since(t0)
 			if after, err := sys.Journal(); err == nil {
 				rep.Journal = journalStats(before, after, ops.Load(), wall)
-				rep.Cost = costStats(proc, sampleProcess(), ops.Load(), before.DataBytes, after.DataBytes)
+				rep.Cost = costStats(proc, sampleProcess(disk), ops.Load(), before.DataBytes, after.DataBytes)
 				timeout := c.DrainTimeout
 				if timeout <= 0 {
 					timeout = DefaultDrainTimeout

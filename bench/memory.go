@@ -86,6 +86,11 @@ type MemoryPoint struct {
 	RSS      uint64  `json:"rss"`
 	HeapLive uint64  `json:"heap_live"`
 	DataFile int64   `json:"data_file,omitempty"`
+	// DiskWrites and DiskWriteMs are the data's disk in the interval that
+	// ended at this sample: writes completed and their mean time in
+	// milliseconds (the whole device; none where it cannot be read).
+	DiskWrites  uint64  `json:"disk_writes,omitempty"`
+	DiskWriteMs float64 `json:"disk_write_ms,omitempty"`
 }
 
 // MemorySampler samples memory once per interval until Stop.
@@ -97,13 +102,14 @@ type MemorySampler struct {
 	heap []uint64
 	rss  []uint64
 	data []int64
+	disk []DiskCounters // in the interval ending at each sample
 	from time.Time
 }
 
 // SampleMemory starts sampling every interval; samples taken before skip
 // (the warm-up) are dropped. dataFile, when not nil, reads the data
-// file's size at each sample.
-func SampleMemory(interval, skip time.Duration, dataFile func() int64) *MemorySampler {
+// file's size at each sample, and disk the counters of the disk under it.
+func SampleMemory(interval, skip time.Duration, dataFile func() int64, disk func() (DiskCounters, bool)) *MemorySampler {
 	s := &MemorySampler{stop: make(chan struct{}), from: time.Now()}
 	s.done.Add(1)
 	go func() {
@@ -111,12 +117,22 @@ func SampleMemory(interval, skip time.Duration, dataFile func() int64) *MemorySa
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var prev DiskCounters
+		if disk != nil {
+			prev, _ = disk()
+		}
 		for {
 			select {
 			case <-s.stop:
 				return
 			case now := <-t.C:
 				at := now.Sub(s.from)
+				var inInterval DiskCounters
+				if disk != nil {
+					if c, ok := disk(); ok {
+						inInterval, prev = c.sub(prev), c
+					}
+				}
 				if at < skip {
 					continue
 				}
@@ -130,6 +146,7 @@ func SampleMemory(interval, skip time.Duration, dataFile func() int64) *MemorySa
 					size = dataFile()
 				}
 				s.data = append(s.data, size)
+				s.disk = append(s.disk, inInterval)
 				s.mu.Unlock()
 			}
 		}
@@ -170,7 +187,12 @@ func (s *MemorySampler) Stop() *MemoryStats {
 	end := s.at[len(s.at)-1]
 	var second, last []uint64
 	for i, at := range s.at {
-		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], HeapLive: s.heap[i], DataFile: data[i]})
+		var d DiskCounters
+		if len(s.disk) == len(s.at) {
+			d = s.disk[i]
+		}
+		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], HeapLive: s.heap[i], DataFile: data[i],
+			DiskWrites: d.Writes, DiskWriteMs: float64(d.meanWrite()) / float64(time.Millisecond)})
 		if end < time.Minute || s.rss[i] == 0 {
 			continue
 		}

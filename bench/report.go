@@ -117,7 +117,7 @@ func (r *Report) Write(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "errors: none")
 	}
-	if top := slowestSeconds(r.Result.SlowestBySecond, 5); len(top) > 0 {
+	if top := slowestSeconds(r.Result.SlowestBySecond, 5, r.diskInSecond); len(top) > 0 {
 		fmt.Fprintf(w, "slowest seconds (when the operation was due, from the start, warm-up included): %s\n", strings.Join(top, ", "))
 	}
 	if j := r.Journal; j != nil {
@@ -133,6 +133,10 @@ func (r *Report) Write(w io.Writer) {
 	if c := r.Cost; c != nil {
 		fmt.Fprintf(w, "cost per operation: %.0f µs CPU (the whole process), %.0f bytes written, data file %+.0f bytes (now %s)\n",
 			c.CPUMicrosPerOp, c.BytesWrittenPerOp, c.DataFileGrowthPerOp, mb(uint64(max(c.DataFileBytes, 0))))
+		if d := c.Disk; d != nil {
+			fmt.Fprintf(w, "the data's disk (the whole device): %.1f writes and %.2f flushes per operation, %s a write and %s a flush on average\n",
+				d.WritesPerOp, d.FlushesPerOp, ms(d.MeanWrite), ms(d.MeanFlush))
+		}
 	}
 	if d := r.Drain; d != nil {
 		fmt.Fprintf(w, "store-and-forward: %d items queued at the end, %d after %s of drain", d.DepthAtEnd, d.DepthAfter, ms(d.Waited))
@@ -173,10 +177,30 @@ func (r *Report) Write(w io.Writer) {
 	}
 }
 
+// diskInSecond says how the data's disk did in second i of the run (from
+// its start, warm-up included): the mean write of the memory sample that
+// closed that second, "" when there is none (warm-up, no disk counters).
+// A slow second whose writes were slow too was the disk's.
+func (r *Report) diskInSecond(i int) string {
+	if r.Memory == nil {
+		return ""
+	}
+	for _, p := range r.Memory.Curve {
+		if p.Seconds >= float64(i)+0.5 && p.Seconds < float64(i)+1.5 {
+			if p.DiskWrites == 0 {
+				return ""
+			}
+			return fmt.Sprintf("disk %.2fms a write", p.DiskWriteMs)
+		}
+	}
+	return ""
+}
+
 // slowestSeconds names the n seconds whose slowest operation was the
 // slowest, slowest first ("392s 1150ms"), for a run of at least ten
-// seconds; every second is in --json.
-func slowestSeconds(by []time.Duration, n int) []string {
+// seconds, each with what note says of it in brackets when it says
+// anything (note may be nil); every second is in --json.
+func slowestSeconds(by []time.Duration, n int, note func(int) string) []string {
 	if len(by) < 10 {
 		return nil
 	}
@@ -187,7 +211,13 @@ func slowestSeconds(by []time.Duration, n int) []string {
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(by[b], by[a]) })
 	var out []string
 	for _, i := range idx[:min(n, len(idx))] {
-		out = append(out, fmt.Sprintf("%ds %s", i, ms(by[i])))
+		s := fmt.Sprintf("%ds %s", i, ms(by[i]))
+		if note != nil {
+			if n := note(i); n != "" {
+				s += " (" + n + ")"
+			}
+		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -31,6 +31,18 @@ func TestSchedStats(t *testing.T) {
 func TestSlowestSeconds(t *testing.T) {
 	by := make([]time.Duration, 12)
 	by[3], by[7], by[9], by[11] = 900*time.Millisecond, 1200*time.Millisecond, 900*time.Millisecond, 5*time.Millisecond
-	require.Equal(t, []string{"7s 1200ms", "3s 900ms", "9s 900ms"}, slowestSeconds(by, 3))
-	require.Nil(t, slowestSeconds(by[:9], 3), "a run under ten seconds: nothing to say")
+	require.Equal(t, []string{"7s 1200ms", "3s 900ms", "9s 900ms"}, slowestSeconds(by, 3, nil))
+	require.Nil(t, slowestSeconds(by[:9], 3, nil), "a run under ten seconds: nothing to say")
+
+	// Each second says how the disk did in it, from the memory sample that
+	// closed it; a second without one (the warm-up) says nothing.
+	r := &Report{Memory: &MemoryStats{Curve: []MemoryPoint{
+		{Seconds: 7.99, DiskWrites: 2400, DiskWriteMs: 1.5},
+		{Seconds: 9.01, DiskWrites: 9000, DiskWriteMs: 0.4},
+		{Seconds: 10.0},
+	}}}
+	require.Equal(t, []string{"7s 1200ms (disk 1.50ms a write)", "3s 900ms", "9s 900ms"}, slowestSeconds(by, 3, r.diskInSecond))
+	require.Equal(t, "disk 0.40ms a write", r.diskInSecond(8))
+	require.Empty(t, r.diskInSecond(9), "no writes counted: no disk counters")
+	require.Empty(t, (&Report{}).diskInSecond(7))
 }

@@ -134,6 +134,7 @@ func (w *benchWorld) system() *bench.System {
 		Bank: BankASCII, BankAddr: w.sims.ASCIIAddr(), BankDialect: "ascii",
 		Journal:      w.journal,
 		DataFileSize: w.dataFileSize,
+		DataDir:      w.dir,
 		Notes:        []string{note},
 		Close:        w.close,
 	}
