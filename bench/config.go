@@ -171,9 +171,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// concurrency is the load's concurrency: the clients of a closed loop, the
-// workers of an open one. The e2e client keeps as many connections, and
-// the reference runs with as many clients.
 // openIdleConns is how many connections an open loop's HTTP client keeps
 // between requests: the closed loop's default clients, far above what
 // 1,000 operations a second at tens of milliseconds each hold in flight.
@@ -190,6 +187,9 @@ func idleConns(m Model) int {
 	return concurrency(m)
 }
 
+// concurrency is the load's concurrency: the clients of a closed loop, the
+// workers of an open one. The e2e client has as many connections at most,
+// and the reference runs with as many clients.
 func concurrency(m Model) int {
 	switch m := m.(type) {
 	case Closed:

@@ -241,6 +241,9 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 		}
 		rep.Notes = append(rep.Notes, sys.Notes...)
 	}
+	if c.Scenario == ScenarioDisk {
+		rep.Cost = costStats(proc, sampleProcess(disk), ops.Load(), 0, 0)
+	}
 	if c.MemProfile != "" {
 		if err := writeHeapProfile(c.MemProfile); err != nil {
 			return nil, err

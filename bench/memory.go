@@ -86,9 +86,11 @@ type MemoryPoint struct {
 	RSS      uint64  `json:"rss"`
 	HeapLive uint64  `json:"heap_live"`
 	DataFile int64   `json:"data_file,omitempty"`
-	// DiskWrites and DiskWriteMs are the data's disk in the interval that
-	// ended at this sample: writes completed and their mean time in
-	// milliseconds (the whole device; none where it cannot be read).
+	// Disk says the data's disk was read for the interval that ended at
+	// this sample: DiskWrites is the writes it completed in it (none in a
+	// second it stalled through) and DiskWriteMs their mean time in
+	// milliseconds (the whole device).
+	Disk        bool    `json:"disk,omitempty"`
 	DiskWrites  uint64  `json:"disk_writes,omitempty"`
 	DiskWriteMs float64 `json:"disk_write_ms,omitempty"`
 }
@@ -102,8 +104,15 @@ type MemorySampler struct {
 	heap []uint64
 	rss  []uint64
 	data []int64
-	disk []DiskCounters // in the interval ending at each sample
+	disk []diskInterval
 	from time.Time
+}
+
+// diskInterval is the data's disk in the interval ending at a sample;
+// read is false when its counters could not be read at both ends.
+type diskInterval struct {
+	DiskCounters
+	read bool
 }
 
 // SampleMemory starts sampling every interval; samples taken before skip
@@ -118,8 +127,9 @@ func SampleMemory(interval, skip time.Duration, dataFile func() int64, disk func
 		defer t.Stop()
 		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		var prev DiskCounters
+		hasPrev := false
 		if disk != nil {
-			prev, _ = disk()
+			prev, hasPrev = disk()
 		}
 		for {
 			select {
@@ -127,11 +137,13 @@ func SampleMemory(interval, skip time.Duration, dataFile func() int64, disk func
 				return
 			case now := <-t.C:
 				at := now.Sub(s.from)
-				var inInterval DiskCounters
+				var inInterval diskInterval
 				if disk != nil {
-					if c, ok := disk(); ok {
-						inInterval, prev = c.sub(prev), c
+					c, ok := disk()
+					if ok && hasPrev {
+						inInterval = diskInterval{c.sub(prev), true}
 					}
+					prev, hasPrev = c, ok
 				}
 				if at < skip {
 					continue
@@ -187,12 +199,12 @@ func (s *MemorySampler) Stop() *MemoryStats {
 	end := s.at[len(s.at)-1]
 	var second, last []uint64
 	for i, at := range s.at {
-		var d DiskCounters
+		var d diskInterval
 		if len(s.disk) == len(s.at) {
 			d = s.disk[i]
 		}
 		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], HeapLive: s.heap[i], DataFile: data[i],
-			DiskWrites: d.Writes, DiskWriteMs: float64(d.meanWrite()) / float64(time.Millisecond)})
+			Disk: d.read, DiskWrites: d.Writes, DiskWriteMs: float64(d.meanWrite()) / float64(time.Millisecond)})
 		if end < time.Minute || s.rss[i] == 0 {
 			continue
 		}

@@ -61,15 +61,21 @@ func TestRBSMixKeepsFewOrdersToRefund(t *testing.T) {
 // as the switch's after every stall of a ten-minute run.
 func TestRBSMixClosesTheBurstsConnections(t *testing.T) {
 	const burst, idle = 8, 2
-	var waiting sync.WaitGroup
-	waiting.Add(burst)
+	var arrived atomic.Int64
+	all := make(chan struct{}) // every worker's request in flight at once, each on its own connection
 	opened, closed := make(chan struct{}, 4*burst), make(chan struct{}, 4*burst)
 	var n atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/register.do"):
-			waiting.Done()
-			waiting.Wait() // every worker's request in flight at once, each on its own connection
+			if arrived.Add(1) == burst {
+				close(all)
+			}
+			select {
+			case <-all:
+			case <-r.Context().Done(): // the client gave up: fewer connections than workers
+				return
+			}
 			fmt.Fprintf(w, `{"orderId":"order-%d"}`, n.Add(1))
 		case strings.HasSuffix(r.URL.Path, "/paymentorder.do"):
 			fmt.Fprint(w, `{"errorCode":0,"redirect":"https://shop.example.kz/ok"}`)
@@ -88,7 +94,7 @@ func TestRBSMixClosesTheBurstsConnections(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	mix, err := NewRBSMix(RBSOptions{URL: srv.URL, Token: "t", Card: "4444555511113333", DeclineCard: "4000000000000044",
-		Amount: 100, Mix: Mix{Purchase: 100}, Conns: burst, IdleConns: idle})
+		Amount: 100, Mix: Mix{Purchase: 100}, Conns: burst, IdleConns: idle, Timeout: 10 * time.Second})
 	require.NoError(t, err)
 	defer mix.Close()
 	target := mix.Target()

@@ -131,8 +131,11 @@ func (r *Report) Write(w io.Writer) {
 		}
 	}
 	if c := r.Cost; c != nil {
-		fmt.Fprintf(w, "cost per operation: %.0f µs CPU (the whole process), %.0f bytes written, data file %+.0f bytes (now %s)\n",
-			c.CPUMicrosPerOp, c.BytesWrittenPerOp, c.DataFileGrowthPerOp, mb(uint64(max(c.DataFileBytes, 0))))
+		fmt.Fprintf(w, "cost per operation: %.0f µs CPU (the whole process), %.0f bytes written", c.CPUMicrosPerOp, c.BytesWrittenPerOp)
+		if c.DataFileBytes > 0 {
+			fmt.Fprintf(w, ", data file %+.0f bytes (now %s)", c.DataFileGrowthPerOp, mb(uint64(c.DataFileBytes)))
+		}
+		fmt.Fprintln(w)
 		if d := c.Disk; d != nil {
 			fmt.Fprintf(w, "the data's disk (the whole device): %.1f writes and %.2f flushes per operation, %s a write and %s a flush on average\n",
 				d.WritesPerOp, d.FlushesPerOp, ms(d.MeanWrite), ms(d.MeanFlush))
@@ -180,15 +183,19 @@ func (r *Report) Write(w io.Writer) {
 // diskInSecond says how the data's disk did in second i of the run (from
 // its start, warm-up included): the mean write of the memory sample that
 // closed that second, "" when there is none (warm-up, no disk counters).
-// A slow second whose writes were slow too was the disk's.
+// A slow second whose writes were slow too, or that completed none (the
+// kernel counts a write's time when it completes), was the disk's.
 func (r *Report) diskInSecond(i int) string {
 	if r.Memory == nil {
 		return ""
 	}
 	for _, p := range r.Memory.Curve {
 		if p.Seconds >= float64(i)+0.5 && p.Seconds < float64(i)+1.5 {
-			if p.DiskWrites == 0 {
+			switch {
+			case !p.Disk:
 				return ""
+			case p.DiskWrites == 0:
+				return "disk: no write completed"
 			}
 			return fmt.Sprintf("disk %.2fms a write", p.DiskWriteMs)
 		}

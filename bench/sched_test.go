@@ -37,12 +37,13 @@ func TestSlowestSeconds(t *testing.T) {
 	// Each second says how the disk did in it, from the memory sample that
 	// closed it; a second without one (the warm-up) says nothing.
 	r := &Report{Memory: &MemoryStats{Curve: []MemoryPoint{
-		{Seconds: 7.99, DiskWrites: 2400, DiskWriteMs: 1.5},
-		{Seconds: 9.01, DiskWrites: 9000, DiskWriteMs: 0.4},
-		{Seconds: 10.0},
+		{Seconds: 7.99, Disk: true, DiskWrites: 2400, DiskWriteMs: 1.5},
+		{Seconds: 9.01, Disk: true, DiskWrites: 9000, DiskWriteMs: 0.4},
+		{Seconds: 10.0, Disk: true},
+		{Seconds: 11.0},
 	}}}
-	require.Equal(t, []string{"7s 1200ms (disk 1.50ms a write)", "3s 900ms", "9s 900ms"}, slowestSeconds(by, 3, r.diskInSecond))
+	require.Equal(t, []string{"7s 1200ms (disk 1.50ms a write)", "3s 900ms", "9s 900ms (disk: no write completed)"}, slowestSeconds(by, 3, r.diskInSecond))
 	require.Equal(t, "disk 0.40ms a write", r.diskInSecond(8))
-	require.Empty(t, r.diskInSecond(9), "no writes counted: no disk counters")
+	require.Empty(t, r.diskInSecond(10), "the disk's counters not read")
 	require.Empty(t, (&Report{}).diskInSecond(7))
 }
