@@ -36,6 +36,13 @@ type MemoryStats struct {
 	RSSGrowthAfterMinute float64 `json:"rss_growth_after_first_minute_percent"`
 	RSSSecondMinute      uint64  `json:"rss_second_minute_median_bytes,omitempty"`
 	RSSLastMinute        uint64  `json:"rss_last_minute_median_bytes,omitempty"`
+	// The same for the resident set's anonymous part: what the process
+	// allocated (heap, stacks), without the pages of the files it maps,
+	// which the daemon drops each second and which swing by tens of MB
+	// within it.
+	RSSAnonGrowthAfterMinute float64 `json:"rss_anon_growth_after_first_minute_percent"`
+	RSSAnonSecondMinute      uint64  `json:"rss_anon_second_minute_median_bytes,omitempty"`
+	RSSAnonLastMinute        uint64  `json:"rss_anon_last_minute_median_bytes,omitempty"`
 	// DataFileFirst and DataFileLast are the switch's data file's size at
 	// the first and last sample (--self; 0 otherwise), DataFileSlope its
 	// growth fitted over the run.
@@ -82,10 +89,14 @@ func runtimeMemory() *RuntimeMemory {
 // MemoryPoint is one sample: seconds into the run, resident set, live
 // heap and (--self) the data file, in bytes.
 type MemoryPoint struct {
-	Seconds  float64 `json:"s"`
-	RSS      uint64  `json:"rss"`
-	HeapLive uint64  `json:"heap_live"`
-	DataFile int64   `json:"data_file,omitempty"`
+	Seconds float64 `json:"s"`
+	// RSS and RSSAnon are the resident set and its anonymous part (heap,
+	// stacks: what the process allocated, not the files it maps), each the
+	// median of rssReadings readings through the interval ending here.
+	RSS      uint64 `json:"rss"`
+	RSSAnon  uint64 `json:"rss_anon,omitempty"`
+	HeapLive uint64 `json:"heap_live"`
+	DataFile int64  `json:"data_file,omitempty"`
 	// Disk says the data's disk was read for the interval that ended at
 	// this sample: DiskWrites is the writes it completed in it (none in a
 	// second it stalled through) and DiskWriteMs their mean time in
@@ -103,6 +114,7 @@ type MemorySampler struct {
 	at   []time.Duration
 	heap []uint64
 	rss  []uint64
+	anon []uint64 // the resident set's anonymous part, beside rss
 	data []int64
 	disk []diskInterval
 	from time.Time
@@ -115,6 +127,31 @@ type diskInterval struct {
 	read bool
 }
 
+// rssReadings is how many times an interval the resident set is read.
+// The daemon drops the mapped data file's pages once a second, and the
+// resident set climbs by tens of MB between two drops: one reading a
+// second, a second apart, saw the bottom or the top of that saw as the two
+// tickers' phases drifted, and the run's growth with them. The median of
+// ten readings through the interval is its middle wherever the phase is.
+const rssReadings = 10
+
+// rssWindow gathers an interval's readings of the resident set.
+type rssWindow struct{ total, anon []uint64 }
+
+func (w *rssWindow) add(total, anon uint64) {
+	w.total, w.anon = append(w.total, total), append(w.anon, anon)
+}
+
+// take returns the medians of the readings since the last take (0 with
+// none) and starts over.
+func (w *rssWindow) take() (total, anon uint64) {
+	if len(w.total) > 0 {
+		total, anon = median(w.total), median(w.anon)
+	}
+	w.total, w.anon = w.total[:0], w.anon[:0]
+	return total, anon
+}
+
 // SampleMemory starts sampling every interval; samples taken before skip
 // (the warm-up) are dropped. dataFile, when not nil, reads the data
 // file's size at each sample, and disk the counters of the disk under it.
@@ -123,8 +160,10 @@ func SampleMemory(interval, skip time.Duration, dataFile func() int64, disk func
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()
-		t := time.NewTicker(interval)
+		t := time.NewTicker(max(interval/rssReadings, time.Millisecond))
 		defer t.Stop()
+		readings := 0
+		var window rssWindow
 		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		var prev DiskCounters
 		hasPrev := false
@@ -136,6 +175,11 @@ func SampleMemory(interval, skip time.Duration, dataFile func() int64, disk func
 			case <-s.stop:
 				return
 			case now := <-t.C:
+				window.add(rssParts())
+				if readings++; readings%rssReadings != 0 {
+					continue
+				}
+				total, anon := window.take()
 				at := now.Sub(s.from)
 				var inInterval diskInterval
 				if disk != nil {
@@ -152,7 +196,7 @@ func SampleMemory(interval, skip time.Duration, dataFile func() int64, disk func
 				s.mu.Lock()
 				s.at = append(s.at, at)
 				s.heap = append(s.heap, sample[0].Value.Uint64())
-				s.rss = append(s.rss, rss())
+				s.rss, s.anon = append(s.rss, total), append(s.anon, anon)
 				var size int64
 				if dataFile != nil {
 					size = dataFile()
@@ -196,30 +240,49 @@ func (s *MemorySampler) Stop() *MemoryStats {
 		}
 		st.DataFileSlope = slope(s.at, sizes) * 60 / (1 << 20)
 	}
-	end := s.at[len(s.at)-1]
-	var second, last []uint64
+	anon := s.anon
+	if len(anon) != len(s.at) {
+		anon = make([]uint64, len(s.at))
+	}
 	for i, at := range s.at {
 		var d diskInterval
 		if len(s.disk) == len(s.at) {
 			d = s.disk[i]
 		}
-		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], HeapLive: s.heap[i], DataFile: data[i],
+		st.Curve = append(st.Curve, MemoryPoint{Seconds: at.Seconds(), RSS: s.rss[i], RSSAnon: anon[i], HeapLive: s.heap[i], DataFile: data[i],
 			Disk: d.read, DiskWrites: d.Writes, DiskWriteMs: float64(d.meanWrite()) / float64(time.Millisecond)})
-		if end < time.Minute || s.rss[i] == 0 {
+	}
+	st.RSSSecondMinute, st.RSSLastMinute, st.RSSGrowthAfterMinute = growthAfterMinute(s.at, s.rss)
+	st.RSSAnonSecondMinute, st.RSSAnonLastMinute, st.RSSAnonGrowthAfterMinute = growthAfterMinute(s.at, anon)
+	return st
+}
+
+// growthAfterMinute is how much xs grew after the run's first minute: the
+// medians of its second minute and of its last, and the growth from one
+// to the other in percent (all 0 for a run shorter than a minute, or
+// without readings).
+func growthAfterMinute(at []time.Duration, xs []uint64) (second, last uint64, percent float64) {
+	end := at[len(at)-1]
+	if end < time.Minute {
+		return 0, 0, 0
+	}
+	var inSecond, inLast []uint64
+	for i, t := range at {
+		if xs[i] == 0 {
 			continue
 		}
-		if at >= time.Minute && at < 2*time.Minute {
-			second = append(second, s.rss[i])
+		if t >= time.Minute && t < 2*time.Minute {
+			inSecond = append(inSecond, xs[i])
 		}
-		if at > end-time.Minute {
-			last = append(last, s.rss[i])
+		if t > end-time.Minute {
+			inLast = append(inLast, xs[i])
 		}
 	}
-	if len(second) > 0 && len(last) > 0 {
-		st.RSSSecondMinute, st.RSSLastMinute = median(second), median(last)
-		st.RSSGrowthAfterMinute = 100 * (float64(st.RSSLastMinute) - float64(st.RSSSecondMinute)) / float64(st.RSSSecondMinute)
+	if len(inSecond) == 0 || len(inLast) == 0 {
+		return 0, 0, 0
 	}
-	return st
+	second, last = median(inSecond), median(inLast)
+	return second, last, 100 * (float64(last) - float64(second)) / float64(second)
 }
 
 // median of xs, which it sorts.
@@ -250,16 +313,25 @@ func slope(xs []time.Duration, ys []uint64) float64 {
 	return (n*sxy - sx*sy) / d
 }
 
-// rss reads the resident set size on Linux; 0 elsewhere.
-func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
+// rssParts reads the resident set and its anonymous part in bytes
+// (/proc/self/status: VmRSS, RssAnon); 0 where the system has no such
+// file.
+func rssParts() (total, anon uint64) {
+	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
+	for line := range strings.Lines(string(b)) {
+		name, v, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "RssAnon") {
+			continue
+		}
+		kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if name == "VmRSS" {
+			total = kb << 10
+		} else {
+			anon = kb << 10
+		}
 	}
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
+	return total, anon
 }

@@ -166,6 +166,10 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "RSS growth after the first minute: %+.1f%% (median of the second minute %s, of the last %s)\n",
 				m.RSSGrowthAfterMinute, mb(m.RSSSecondMinute), mb(m.RSSLastMinute))
 		}
+		if m.RSSAnonSecondMinute > 0 {
+			fmt.Fprintf(w, "its anonymous part (heap and stacks, not mapped files): %+.1f%% (%s → %s)\n",
+				m.RSSAnonGrowthAfterMinute, mb(m.RSSAnonSecondMinute), mb(m.RSSAnonLastMinute))
+		}
 		if rt := m.Runtime; rt != nil && rt.Total > 0 {
 			fmt.Fprintf(w, "Go runtime at the end: %s held (heap objects %s, free heap kept %s, unused in spans %s, stacks %s)\n",
 				mb(rt.Total), mb(rt.HeapObjects), mb(rt.HeapFree), mb(rt.HeapUnused), mb(rt.Stacks))
