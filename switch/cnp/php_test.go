@@ -156,17 +156,9 @@ func findOrInstallPHP() (string, error) {
 		return "", fmt.Errorf("no php with the soap extension on PATH and not root, so it cannot be installed here: " +
 			"run `apt-get install -y php-cli php-soap` as root and test again")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", "--no-install-recommends", "php-cli", "php-soap"}} {
-		// Printed as it happens: a test that installs software says so.
-		fmt.Fprintf(os.Stderr, "cnp PHP test: php with SoapClient not found; running: %s\n", strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("installing php-cli php-soap: %s: %w", strings.Join(args, " "), err)
-		}
+	if err := switchtest.AptGet("cnp PHP test: php with SoapClient not found", false, func() bool { return phpWithSoap() != "" },
+		"php-cli", "php-soap"); err != nil {
+		return "", fmt.Errorf("installing php-cli php-soap: %w", err)
 	}
 	if p := phpWithSoap(); p != "" {
 		return p, nil

@@ -53,17 +53,8 @@ func findOrInstallChromium() (string, error) {
 		return "", fmt.Errorf("no Chromium on PATH (looked for %s) and not root, so it cannot be installed here: "+
 			"run `apt-get install -y chromium` as root and test again", strings.Join(browserNames, ", "))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", "chromium"}} {
-		// Printed as it happens: a test that installs software says so.
-		fmt.Fprintf(os.Stderr, "browser test: Chromium not found; running: %s\n", strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("installing Chromium: %s: %w", strings.Join(args, " "), err)
-		}
+	if err := AptGet("browser test: Chromium not found", true, func() bool { return findBrowser() != "" }, "chromium"); err != nil {
+		return "", fmt.Errorf("installing Chromium: %w", err)
 	}
 	if p := findBrowser(); p != "" {
 		fmt.Fprintf(os.Stderr, "browser test: using %s\n", p)
