@@ -78,6 +78,15 @@ type Config struct {
 	Pages    int
 	Adjacent bool
 
+	// HalfPeak first measures the scenario's peak on the same system (a
+	// closed loop of Load's clients for PeakDuration, after Load's
+	// warm-up), then runs the measured load as an open loop at half of
+	// that rate: the load at which the performance targets ask for
+	// latency, found in the run rather than copied from an earlier one.
+	// Load's model must be the closed loop.
+	HalfPeak     bool
+	PeakDuration time.Duration
+
 	// DrainTimeout bounds the wait, after the measured run, for the
 	// system's store-and-forward queues to empty (--self). Default 2m.
 	DrainTimeout time.Duration
@@ -141,6 +150,16 @@ type JournalSample struct {
 func (c Config) Validate() error {
 	if err := c.Load.Validate(); err != nil {
 		return err
+	}
+	if c.HalfPeak {
+		switch {
+		case c.Scenario == ScenarioReference:
+			return errors.New("half-peak: the reference scenario is a peak itself; use --reference with another scenario")
+		case c.Load.Model.name() != (Closed{}).name():
+			return errors.New("half-peak: sets the rate itself, at half of the measured peak; drop --rate")
+		case c.PeakDuration < 0:
+			return errors.New("half-peak: the peak's duration must not be negative")
+		}
 	}
 	switch c.Scenario {
 	case ScenarioE2E:

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,14 @@ func Execute(ctx context.Context, c Config) (*Report, error) {
 			defer sys.Close()
 		}
 	}
+	var peak *Result
+	if c.HalfPeak {
+		var err error
+		if peak, err = c.runPeak(ctx, sys); err != nil {
+			return nil, err
+		}
+		c.Load.Model = Open{Rate: peak.Throughput / 2}
+	}
 	sc, err := c.scenario(ctx, sys)
 	if err != nil {
 		return nil, err
@@ -63,13 +72,42 @@ func Execute(ctx context.Context, c Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.SetPeak(peak)
 	rep.SetReference(ref)
 	return rep, nil
 }
 
+// DefaultPeakDuration is Config.PeakDuration's default: as long as the
+// default run, long enough for the writer's rounds to settle at peak.
+const DefaultPeakDuration = 30 * time.Second
+
+// runPeak measures the scenario's peak for HalfPeak: Load's closed loop
+// for PeakDuration after Load's warm-up, on the system the measured run
+// then uses. What it writes stays in the system: the measured run starts
+// on a data file a peak run has grown, as a switch in service would.
+func (c Config) runPeak(ctx context.Context, sys *System) (*Result, error) {
+	sc, err := c.scenario(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	defer sc.close()
+	opts := c.load()
+	opts.Duration, opts.Requests = cmp.Or(c.PeakDuration, DefaultPeakDuration), 0
+	res, err := Run(ctx, opts, sc.target)
+	c.endProgressLine() // the measured run's progress line follows
+	if err != nil {
+		return nil, err
+	}
+	if !(res.Throughput > 0) {
+		return nil, errors.New("half-peak: the peak run completed no operation, so it sets no rate")
+	}
+	return res, nil
+}
+
 // runReference measures the bare round trip with the scenario's
 // concurrency: Load's clients in a closed loop (an open loop's rate says
-// nothing about a limit).
+// nothing about a limit), for Load's duration or, with HalfPeak, the
+// peak's.
 func (c Config) runReference(ctx context.Context) (*Result, error) {
 	echo, err := StartEcho(c.Dialect)
 	if err != nil {
@@ -83,6 +121,11 @@ func (c Config) runReference(ctx context.Context) (*Result, error) {
 	defer client.Close()
 	opts := c.load()
 	opts.Model = Closed{Clients: concurrency(c.Load.Model)}
+	if c.HalfPeak {
+		// Compared with the peak run, and as long: not with the run
+		// at half of it, which may last ten minutes.
+		opts.Duration, opts.Requests = cmp.Or(c.PeakDuration, DefaultPeakDuration), 0
+	}
 	if c.ReferenceProcs > 0 {
 		// Set now, and the process's own back when the reference ends.
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.ReferenceProcs))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -39,6 +40,12 @@ func TestConfigValidate(t *testing.T) {
 		{"disk without the switch", Config{Scenario: ScenarioDisk, Load: load, Dir: "/d", Start: start}, "disk: measures the disk of --data alone; without --self"},
 		{"disk with too many pages", Config{Scenario: ScenarioDisk, Load: load, Dir: "/d", Pages: 9000}, "disk: --pages: 9000 is not between 1 and 8192"},
 		{"disk has no reference", Config{Scenario: ScenarioDisk, Load: load, Dir: "/d", Reference: true}, "disk: --reference compares authorizations"},
+		{"half of the peak", Config{Scenario: ScenarioISO, Load: load, Start: start, HalfPeak: true}, ""},
+		{"half of the peak sets the rate", Config{Scenario: ScenarioISO, Load: Options{Model: Open{Rate: 10}, Requests: 1}, Start: start, HalfPeak: true},
+			"half-peak: sets the rate itself, at half of the measured peak; drop --rate"},
+		{"half of the reference", Config{Scenario: ScenarioReference, Load: load, HalfPeak: true}, "half-peak: the reference scenario is a peak itself"},
+		{"half of a negative peak", Config{Scenario: ScenarioISO, Load: load, Start: start, HalfPeak: true, PeakDuration: -time.Second},
+			"half-peak: the peak's duration must not be negative"},
 		{"bad load", Config{Scenario: ScenarioReference, Load: Options{Model: Closed{}, Requests: 1}}, "clients: must be at least 1"},
 	}
 	for _, tc := range tests {
@@ -141,6 +148,45 @@ func TestExecuteISOThroughASystem(t *testing.T) {
 	require.Len(t, sys.rrns, 50, "each 0100 has its own RRN")
 	require.FileExists(t, c.MemProfile)
 	require.Equal(t, 2, strings.Count(progress.String(), "\n"), "the reference's and the scenario's progress lines are ended")
+}
+
+// TestExecuteHalfPeak: --half-peak measures the closed loop's peak on
+// the system first, then runs the measured load as an open loop at half
+// of it on the same system; the reference is compared with the peak, and
+// the report shows both runs. The reference lasts as long as the peak.
+func TestExecuteHalfPeak(t *testing.T) {
+	sys := &fakeSystem{rrns: map[string]bool{}}
+	c := Config{
+		Scenario: ScenarioISO, Load: Options{Model: Closed{Clients: 2}, Duration: 600 * time.Millisecond},
+		HalfPeak: true, PeakDuration: 300 * time.Millisecond,
+		Reference: true, Dialect: "ascii", AcquirerID: "400001", Conns: 1, Amount: 100,
+		Start: sys.start,
+	}
+	c.DrainTimeout = time.Millisecond // the fake queue drains ten a sample, and the peak left thousands
+	rep, err := Execute(context.Background(), c)
+	require.NoError(t, err)
+	require.NotNil(t, rep.Peak)
+	require.Equal(t, "closed", rep.Peak.Model)
+	require.Equal(t, 2, rep.Peak.Clients)
+	require.Positive(t, rep.Peak.OK)
+	require.Equal(t, "open", rep.Result.Model)
+	require.InDelta(t, rep.Peak.Throughput/2, rep.Result.Rate, 1e-9, "the run's rate is half of the peak's throughput")
+	require.Positive(t, rep.Result.OK)
+	require.Equal(t, rep.Peak.Throughput, rep.PeakAuthorizationsPerSecond)
+	require.InDelta(t, rep.Peak.Throughput/rep.Reference.Throughput, rep.Ratio, 1e-9, "the reference is compared with the peak")
+	require.Less(t, rep.Reference.Elapsed, 500*time.Millisecond, "and lasts as long as the peak run, not as the measured one")
+	require.GreaterOrEqual(t, rep.Result.Elapsed, 600*time.Millisecond)
+	require.False(t, rep.Failed())
+	require.Equal(t, 1, sys.started, "one system for both runs")
+	require.Equal(t, 1, sys.closed)
+	var out bytes.Buffer
+	rep.Write(&out)
+	require.Contains(t, out.String(), "peak first, on the same system: closed loop, 2 clients")
+	require.Contains(t, out.String(), fmt.Sprintf("the run at half of its %.0f operations/s:", rep.Peak.Throughput))
+	require.Contains(t, out.String(), "authorizations/s at the peak over")
+
+	rep.Peak.Errors = 1
+	require.True(t, rep.Failed(), "a failed operation of the peak run fails the bench")
 }
 
 // TestExecuteStopsAtAFailedStart: a system that fails to start fails the

@@ -31,9 +31,15 @@ type Report struct {
 	// scenarios, every successful exchange; 0 for the disk scenario, whose
 	// commits a second are Result.Throughput.
 	AuthorizationsPerSecond float64 `json:"authorizations_per_second"`
+	// Peak is the closed loop that set a --half-peak run's rate, and
+	// PeakAuthorizationsPerSecond its authorizations as
+	// AuthorizationsPerSecond counts them.
+	Peak                        *Result `json:"peak,omitempty"`
+	PeakAuthorizationsPerSecond float64 `json:"peak_authorizations_per_second,omitempty"`
 	// Reference is the bare moov-io/iso8583-connection round trip
 	// measured in the same run with the same concurrency; Ratio is
-	// AuthorizationsPerSecond over its throughput.
+	// AuthorizationsPerSecond over its throughput, or the peak's when
+	// there is one: a closed loop compared with a closed loop.
 	Reference *Result `json:"reference,omitempty"`
 	Ratio     float64 `json:"ratio_to_reference,omitempty"`
 	// Journal counts the switch's journal entries (--self only).
@@ -82,18 +88,39 @@ func NewReport(scenario, target string) *Report {
 	}
 }
 
+// SetPeak records the peak run of a --half-peak run.
+func (r *Report) SetPeak(peak *Result) {
+	r.Peak = peak
+	if peak != nil {
+		r.PeakAuthorizationsPerSecond = peak.Throughput
+		if r.Scenario == ScenarioE2E {
+			r.PeakAuthorizationsPerSecond = Authorizations(peak)
+		}
+	}
+}
+
 // SetReference records the reference run and the ratio to it.
 func (r *Report) SetReference(ref *Result) {
 	r.Reference = ref
 	if ref != nil && ref.Throughput > 0 {
-		r.Ratio = r.AuthorizationsPerSecond / ref.Throughput
+		r.Ratio = r.comparedAuthorizations() / ref.Throughput
 	}
 }
 
-// Failed is whether any measured operation failed, of the scenario or of
-// the reference: `tulpar bench` then exits 1.
+// comparedAuthorizations are the authorizations a second the reference
+// is compared with: the peak's when the run measured one.
+func (r *Report) comparedAuthorizations() float64 {
+	if r.Peak != nil {
+		return r.PeakAuthorizationsPerSecond
+	}
+	return r.AuthorizationsPerSecond
+}
+
+// Failed is whether any measured operation failed, of the scenario, of
+// its peak run or of the reference: `tulpar bench` then exits 1.
 func (r *Report) Failed() bool {
-	return (r.Result != nil && r.Result.Errors > 0) || (r.Reference != nil && r.Reference.Errors > 0)
+	failed := func(res *Result) bool { return res != nil && res.Errors > 0 }
+	return failed(r.Result) || failed(r.Peak) || failed(r.Reference)
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -107,6 +134,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "scenario %s: %s\n", r.Scenario, r.Target)
 	fmt.Fprintf(w, "%s, GOMAXPROCS %d, %d CPUs; %s\n\n", r.GoVersion, r.GOMAXPROCS, r.NumCPU, describeLoad(r.Result))
+	if p := r.Peak; p != nil {
+		fmt.Fprintf(w, "peak first, on the same system: %s\n", describeLoad(p))
+		writeResult(w, p)
+		fmt.Fprintf(w, "\nthe run at half of its %.0f operations/s:\n", p.Throughput)
+	}
 	writeResult(w, r.Result)
 	fmt.Fprintln(w)
 	if r.Scenario != ScenarioDisk {
@@ -151,8 +183,12 @@ func (r *Report) Write(w io.Writer) {
 	if ref := r.Reference; ref != nil {
 		fmt.Fprintf(w, "\nreference: bare moov-io/iso8583-connection round trip on loopback, %s, GOMAXPROCS %d\n", describeLoad(ref), ref.GOMAXPROCS)
 		writeResult(w, ref)
-		fmt.Fprintf(w, "\nratio to the reference: %.1f%% (%.0f authorizations/s over %.0f round trips/s)\n",
-			100*r.Ratio, r.AuthorizationsPerSecond, ref.Throughput)
+		of := ""
+		if r.Peak != nil {
+			of = " at the peak"
+		}
+		fmt.Fprintf(w, "\nratio to the reference: %.1f%% (%.0f authorizations/s%s over %.0f round trips/s)\n",
+			100*r.Ratio, r.comparedAuthorizations(), of, ref.Throughput)
 	}
 	if s := r.Sched; s != nil {
 		fmt.Fprintf(w, "goroutines ready to run waited in Go's run queue (/sched/latencies, warm-up included): p50 %s, p99 %s, p99.9 %s\n",

@@ -20,10 +20,10 @@ import (
 // (bench.Execute); --self's world is switch/demo's (demo.SelfBench).
 type benchFlags struct {
 	scenario, url, token, user, password, isoAddr, dialect, acquirer string
-	self, separate, signOn, json, reference, adjacent                bool
+	self, separate, signOn, json, reference, adjacent, halfPeak      bool
 	clients, workers, conns, pages                                   int
 	rate                                                             float64
-	duration, warmup, drainTimeout                                   time.Duration
+	duration, warmup, drainTimeout, peakDuration                     time.Duration
 	requests, amount                                                 int64
 	mix, card, declineCard, cpuProfile, memProfile, dataDir, logLvl  string
 	plot                                                             string
@@ -61,6 +61,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout (for scripts and CI trends) instead of tables")
 	fs.BoolVar(&f.reference, "reference", false, "also measure the reference round trip (closed loop, same concurrency, same duration, --dialect) "+
 		"just before the scenario, and report the scenario's authorizations per second as a ratio of it")
+	fs.BoolVar(&f.halfPeak, "half-peak", false, "first measure the peak on the same system (closed loop, --clients, --peak-duration after --warmup), "+
+		"then run the measured load as an open loop at half of its rate: the load of the latency target")
+	fs.DurationVar(&f.peakDuration, "peak-duration", bench.DefaultPeakDuration, "--half-peak: measured time of the peak run")
 	fs.StringVar(&f.mix, "mix", bench.DefaultMix.String(), "e2e: percent of each operation; a refund refunds an earlier purchase of the same client")
 	fs.Int64Var(&f.amount, "amount", 100, "e2e and iso: amount of each payment in minor units (100 = 1.00 KZT), small so long runs do not drain test cards")
 	fs.StringVar(&f.card, "card", "4444555511113333", "e2e: the card that pays (the simulators' card not enrolled in 3-D Secure: no challenge)")
@@ -82,6 +85,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "\nExamples:")
 		fmt.Fprintln(stderr, "  tulpar bench --self --reference                       # peak, closed loop, 64 clients, with the moov ratio")
 		fmt.Fprintln(stderr, "  tulpar bench --self --rate 1000 --duration 10m        # latency at a fixed rate, memory trend")
+		fmt.Fprintln(stderr, "  tulpar bench --self --reference --half-peak --duration 10m  # the targets: ratio at peak, p99 and memory at half of it")
 		fmt.Fprintln(stderr, "  tulpar bench --self --scenario iso                    # Tulpar's link layer and the simulated bank alone")
 		fmt.Fprintln(stderr, "  tulpar bench --url http://switch:8080 --token T       # a running switch")
 		fmt.Fprintln(stderr, "  tulpar bench --scenario disk --data /var/lib/tulpar --clients 1  # the disk's floor under each commit")
@@ -138,7 +142,7 @@ func (f *benchFlags) config(stderr io.Writer) (bench.Config, error) {
 		return bench.Config{}, err
 	}
 	cfg := bench.Config{
-		Scenario: f.scenario, Load: load, Reference: f.reference, ReferenceProcs: referenceProcs(),
+		Scenario: f.scenario, Load: load, Reference: f.reference, HalfPeak: f.halfPeak, PeakDuration: f.peakDuration, ReferenceProcs: referenceProcs(),
 		URL: f.url, Token: f.token, UserName: f.user, Password: f.password,
 		Mix: mix, Card: f.card, DeclineCard: f.declineCard, Amount: f.amount,
 		ISOAddr: f.isoAddr, Dialect: f.dialect, AcquirerID: f.acquirer, SignOn: f.signOn, Conns: f.conns,
