@@ -78,7 +78,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", bench.DefaultDrainTimeout, "--self: after the run, wait at most this long for the queued advices, reversals and callbacks to be sent (reported as the drain)")
 	fs.StringVar(&f.logLvl, "log-level", "warn", "--self: log level of the switch and simulators (logs go to stderr); info costs throughput")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tulpar bench [--self] [--scenario e2e|iso|sim|reference|disk] [--clients N | --rate R] [--duration D] [--requests N] [--reference] [--json]")
+		fmt.Fprintln(stderr, "Usage: tulpar bench [--self] [--scenario e2e|iso|sim|reference|disk] [--clients N | --rate R | --half-peak] [--duration D] [--requests N] [--reference] [--json]")
 		fmt.Fprintln(stderr, "\nMeasures authorizations per second and their latency (HDR histograms: p50, p90, p99, p99.9, max),")
 		fmt.Fprintln(stderr, "errors by kind and, with --self, the journal entries written. A live progress line goes to stderr")
 		fmt.Fprintln(stderr, "when it is a terminal. Exits 1 when any measured operation failed.")
