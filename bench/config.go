@@ -83,9 +83,14 @@ type Config struct {
 	// warm-up), then runs the measured load as an open loop at half of
 	// that rate: the load at which the performance targets ask for
 	// latency, found in the run rather than copied from an earlier one.
-	// Load's model must be the closed loop.
+	// Load's model must be the closed loop. Between the two runs the
+	// system's queues are drained and the heap collected. PeakDuration
+	// is the peak run's (0: DefaultPeakDuration) and Workers the open
+	// loop's (0: DefaultOpenWorkers); neither is for a run without
+	// HalfPeak. Not for the disk scenario, which has no system.
 	HalfPeak     bool
 	PeakDuration time.Duration
+	Workers      int
 
 	// DrainTimeout bounds the wait, after the measured run, for the
 	// system's store-and-forward queues to empty (--self). Default 2m.
@@ -151,10 +156,17 @@ func (c Config) Validate() error {
 	if err := c.Load.Validate(); err != nil {
 		return err
 	}
+	if !c.HalfPeak && (c.PeakDuration != 0 || c.Workers != 0) {
+		return errors.New("half-peak: a peak's duration and an open loop's workers are set only for --half-peak")
+	}
 	if c.HalfPeak {
 		switch {
 		case c.Scenario == ScenarioReference:
 			return errors.New("half-peak: the reference scenario is a peak itself; use --reference with another scenario")
+		case c.Scenario == ScenarioDisk:
+			return errors.New("half-peak: the disk scenario has no system whose peak it would halve")
+		case c.Workers < 0:
+			return errors.New("workers: must not be negative")
 		case c.Load.Model.name() != (Closed{}).name():
 			return errors.New("half-peak: sets the rate itself, at half of the measured peak; drop --rate")
 		case c.PeakDuration < 0:

@@ -62,7 +62,7 @@ func Execute(ctx context.Context, c Config) (*Report, error) {
 		if peak, err = c.runPeak(ctx, sys); err != nil {
 			return nil, err
 		}
-		c.Load.Model = Open{Rate: peak.Throughput / 2}
+		c.Load.Model = Open{Rate: peak.Throughput / 2, Workers: c.Workers}
 	}
 	sc, err := c.scenario(ctx, sys)
 	if err != nil {
@@ -98,10 +98,30 @@ func (c Config) runPeak(ctx context.Context, sys *System) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // a peak cut short sets no rate
+	}
 	if !(res.Throughput > 0) {
 		return nil, errors.New("half-peak: the peak run completed no operation, so it sets no rate")
 	}
+	// The peak's queued advices and reversals, and its garbage, are not
+	// the measured run's to carry: they are sent and collected first, as
+	// after the reference.
+	if sys != nil && sys.Journal != nil {
+		if end, err := sys.Journal(); err == nil {
+			drain(ctx, end, sys.Journal, c.drainTimeout(), 0, 0)
+		}
+	}
+	runtime.GC()
 	return res, nil
+}
+
+// drainTimeout is DrainTimeout or its default.
+func (c Config) drainTimeout() time.Duration {
+	if c.DrainTimeout <= 0 {
+		return DefaultDrainTimeout
+	}
+	return c.DrainTimeout
 }
 
 // runReference measures the bare round trip with the scenario's
@@ -275,11 +295,7 @@ func (c Config) measure(ctx context.Context, sc *scenario, sys *System) (*Report
 			if after, err := sys.Journal(); err == nil {
 				rep.Journal = journalStats(before, after, ops.Load(), wall)
 				rep.Cost = costStats(proc, sampleProcess(disk), ops.Load(), before.DataBytes, after.DataBytes)
-				timeout := c.DrainTimeout
-				if timeout <= 0 {
-					timeout = DefaultDrainTimeout
-				}
-				rep.Drain = drain(ctx, after, sys.Journal, timeout, rep.AuthorizationsPerSecond, res.Elapsed)
+				rep.Drain = drain(ctx, after, sys.Journal, c.drainTimeout(), rep.AuthorizationsPerSecond, res.Elapsed)
 			}
 		}
 		rep.Notes = append(rep.Notes, sys.Notes...)

@@ -44,6 +44,11 @@ func TestConfigValidate(t *testing.T) {
 		{"half of the peak sets the rate", Config{Scenario: ScenarioISO, Load: Options{Model: Open{Rate: 10}, Requests: 1}, Start: start, HalfPeak: true},
 			"half-peak: sets the rate itself, at half of the measured peak; drop --rate"},
 		{"half of the reference", Config{Scenario: ScenarioReference, Load: load, HalfPeak: true}, "half-peak: the reference scenario is a peak itself"},
+		{"half of the disk", Config{Scenario: ScenarioDisk, Load: load, Dir: "/d", HalfPeak: true}, "half-peak: the disk scenario has no system"},
+		{"a peak without half of it", Config{Scenario: ScenarioISO, Load: load, Start: start, PeakDuration: time.Second},
+			"half-peak: a peak's duration and an open loop's workers are set only for --half-peak"},
+		{"half of the peak with negative workers", Config{Scenario: ScenarioISO, Load: load, Start: start, HalfPeak: true, Workers: -1},
+			"workers: must not be negative"},
 		{"half of a negative peak", Config{Scenario: ScenarioISO, Load: load, Start: start, HalfPeak: true, PeakDuration: -time.Second},
 			"half-peak: the peak's duration must not be negative"},
 		{"bad load", Config{Scenario: ScenarioReference, Load: Options{Model: Closed{}, Requests: 1}}, "clients: must be at least 1"},
@@ -158,7 +163,7 @@ func TestExecuteHalfPeak(t *testing.T) {
 	sys := &fakeSystem{rrns: map[string]bool{}}
 	c := Config{
 		Scenario: ScenarioISO, Load: Options{Model: Closed{Clients: 2}, Duration: 600 * time.Millisecond},
-		HalfPeak: true, PeakDuration: 300 * time.Millisecond,
+		HalfPeak: true, PeakDuration: 300 * time.Millisecond, Workers: 8,
 		Reference: true, Dialect: "ascii", AcquirerID: "400001", Conns: 1, Amount: 100,
 		Start: sys.start,
 	}
@@ -169,12 +174,14 @@ func TestExecuteHalfPeak(t *testing.T) {
 	require.Equal(t, "closed", rep.Peak.Model)
 	require.Equal(t, 2, rep.Peak.Clients)
 	require.Positive(t, rep.Peak.OK)
+	require.Less(t, rep.Peak.Elapsed, c.Load.Duration, "the peak runs for its own duration")
 	require.Equal(t, "open", rep.Result.Model)
 	require.InDelta(t, rep.Peak.Throughput/2, rep.Result.Rate, 1e-9, "the run's rate is half of the peak's throughput")
+	require.Equal(t, 8, rep.Result.Workers)
 	require.Positive(t, rep.Result.OK)
 	require.Equal(t, rep.Peak.Throughput, rep.PeakAuthorizationsPerSecond)
 	require.InDelta(t, rep.Peak.Throughput/rep.Reference.Throughput, rep.Ratio, 1e-9, "the reference is compared with the peak")
-	require.Less(t, rep.Reference.Elapsed, 500*time.Millisecond, "and lasts as long as the peak run, not as the measured one")
+	require.Less(t, rep.Reference.Elapsed, c.Load.Duration, "and lasts as long as the peak run, not as the measured one")
 	require.GreaterOrEqual(t, rep.Result.Elapsed, 600*time.Millisecond)
 	require.False(t, rep.Failed())
 	require.Equal(t, 1, sys.started, "one system for both runs")
@@ -185,8 +192,11 @@ func TestExecuteHalfPeak(t *testing.T) {
 	require.Contains(t, out.String(), fmt.Sprintf("the run at half of its %.0f operations/s:", rep.Peak.Throughput))
 	require.Contains(t, out.String(), "authorizations/s at the peak over")
 
-	rep.Peak.Errors = 1
+	rep.Peak.Errors, rep.Peak.ErrorKinds = 1, map[string]int64{"timeout": 1}
 	require.True(t, rep.Failed(), "a failed operation of the peak run fails the bench")
+	out.Reset()
+	rep.Write(&out)
+	require.Contains(t, out.String(), "the peak's errors by kind: timeout=1", "and the report says so")
 }
 
 // TestExecuteStopsAtAFailedStart: a system that fails to start fails the

@@ -137,6 +137,9 @@ func (r *Report) Write(w io.Writer) {
 	if p := r.Peak; p != nil {
 		fmt.Fprintf(w, "peak first, on the same system: %s\n", describeLoad(p))
 		writeResult(w, p)
+		if len(p.ErrorKinds) > 0 {
+			fmt.Fprintf(w, "the peak's errors by kind: %s\n", formatCounts(p.ErrorKinds))
+		}
 		fmt.Fprintf(w, "\nthe run at half of its %.0f operations/s:\n", p.Throughput)
 	}
 	writeResult(w, r.Result)

@@ -51,19 +51,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.acquirer, "acquirer-id", "400001", "DE32 of the 0100s of iso, sim and reference (the demo's ascii bank expects 400001)")
 	fs.BoolVar(&f.signOn, "sign-on", false, "iso without --self: send an 0800 sign-on on each connection first")
 	fs.IntVar(&f.conns, "conns", 1, "TCP connections of the raw ISO client (iso without --self, sim, reference); 1 as a Tulpar link")
-	fs.IntVar(&f.clients, "clients", 64, "closed loop: concurrent clients, each sending when its previous answer came (ignored with --rate)")
+	fs.IntVar(&f.clients, "clients", 64, "closed loop, and the peak run of --half-peak: concurrent clients, each sending when its previous answer came (ignored with --rate)")
 	fs.Float64Var(&f.rate, "rate", 0, "open loop: operations per second at fixed intended times; latency counts from the intended "+
 		"time (coordinated-omission correct). 0: closed loop with --clients")
-	fs.IntVar(&f.workers, "workers", bench.DefaultOpenWorkers, "open loop: most operations in flight; beyond it due operations queue, their latency still counting")
+	fs.IntVar(&f.workers, "workers", bench.DefaultOpenWorkers, "open loop (--rate, --half-peak): most operations in flight; beyond it due operations queue, their latency still counting")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "measured time after the warm-up (0: only --requests ends the run)")
 	fs.Int64Var(&f.requests, "requests", 0, "measured operations; the run ends at --duration or --requests, whichever comes first (0: no count)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load run first and left out of the results")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout (for scripts and CI trends) instead of tables")
-	fs.BoolVar(&f.reference, "reference", false, "also measure the reference round trip (closed loop, same concurrency, same duration, --dialect) "+
+	fs.BoolVar(&f.reference, "reference", false, "also measure the reference round trip (closed loop, same concurrency, same duration or with --half-peak the peak's, --dialect) "+
 		"just before the scenario, and report the scenario's authorizations per second as a ratio of it")
 	fs.BoolVar(&f.halfPeak, "half-peak", false, "first measure the peak on the same system (closed loop, --clients, --peak-duration after --warmup), "+
-		"then run the measured load as an open loop at half of its rate: the load of the latency target")
-	fs.DurationVar(&f.peakDuration, "peak-duration", bench.DefaultPeakDuration, "--half-peak: measured time of the peak run")
+		"then run the measured load as an open loop at half of the peak's throughput: the load of the latency target")
+	fs.DurationVar(&f.peakDuration, "peak-duration", 0, "--half-peak: measured time of the peak run (0: 30s)")
 	fs.StringVar(&f.mix, "mix", bench.DefaultMix.String(), "e2e: percent of each operation; a refund refunds an earlier purchase of the same client")
 	fs.Int64Var(&f.amount, "amount", 100, "e2e and iso: amount of each payment in minor units (100 = 1.00 KZT), small so long runs do not drain test cards")
 	fs.StringVar(&f.card, "card", "4444555511113333", "e2e: the card that pays (the simulators' card not enrolled in 3-D Secure: no challenge)")
@@ -78,14 +78,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", bench.DefaultDrainTimeout, "--self: after the run, wait at most this long for the queued advices, reversals and callbacks to be sent (reported as the drain)")
 	fs.StringVar(&f.logLvl, "log-level", "warn", "--self: log level of the switch and simulators (logs go to stderr); info costs throughput")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tulpar bench [--self] [--scenario e2e|iso|sim|reference|disk] [--clients N | --rate R | --half-peak] [--duration D] [--requests N] [--reference] [--json]")
+		fmt.Fprintln(stderr, "Usage: tulpar bench [--self] [--scenario e2e|iso|sim|reference|disk] [--clients N] [--rate R | --half-peak [--peak-duration D]] [--duration D] [--requests N] [--reference] [--json]")
 		fmt.Fprintln(stderr, "\nMeasures authorizations per second and their latency (HDR histograms: p50, p90, p99, p99.9, max),")
 		fmt.Fprintln(stderr, "errors by kind and, with --self, the journal entries written. A live progress line goes to stderr")
 		fmt.Fprintln(stderr, "when it is a terminal. Exits 1 when any measured operation failed.")
 		fmt.Fprintln(stderr, "\nExamples:")
 		fmt.Fprintln(stderr, "  tulpar bench --self --reference                       # peak, closed loop, 64 clients, with the moov ratio")
 		fmt.Fprintln(stderr, "  tulpar bench --self --rate 1000 --duration 10m        # latency at a fixed rate, memory trend")
-		fmt.Fprintln(stderr, "  tulpar bench --self --reference --half-peak --duration 10m  # the targets: ratio at peak, p99 and memory at half of it")
+		fmt.Fprintln(stderr, "  tulpar bench --self --separate --reference --half-peak --duration 10m --plot rss.png")
+		fmt.Fprintln(stderr, "                                                        # the targets: ratio at the peak, p99 and memory at half of it")
 		fmt.Fprintln(stderr, "  tulpar bench --self --scenario iso                    # Tulpar's link layer and the simulated bank alone")
 		fmt.Fprintln(stderr, "  tulpar bench --url http://switch:8080 --token T       # a running switch")
 		fmt.Fprintln(stderr, "  tulpar bench --scenario disk --data /var/lib/tulpar --clients 1  # the disk's floor under each commit")
@@ -147,6 +148,9 @@ func (f *benchFlags) config(stderr io.Writer) (bench.Config, error) {
 		Mix: mix, Card: f.card, DeclineCard: f.declineCard, Amount: f.amount,
 		ISOAddr: f.isoAddr, Dialect: f.dialect, AcquirerID: f.acquirer, SignOn: f.signOn, Conns: f.conns,
 		CPUProfile: f.cpuProfile, MemProfile: f.memProfile, DrainTimeout: f.drainTimeout,
+	}
+	if f.halfPeak {
+		cfg.Workers = f.workers // the open loop's, as --rate's
 	}
 	if f.scenario == bench.ScenarioDisk {
 		cfg.Dir, cfg.Pages, cfg.Adjacent = f.dataDir, f.pages, f.adjacent
