@@ -57,9 +57,10 @@ func Execute(ctx context.Context, c Config) (*Report, error) {
 		}
 	}
 	var peak *Result
+	var peakDrain *DrainStats
 	if c.HalfPeak {
 		var err error
-		if peak, err = c.runPeak(ctx, sys); err != nil {
+		if peak, peakDrain, err = c.runPeak(ctx, sys); err != nil {
 			return nil, err
 		}
 		c.Load.Model = Open{Rate: peak.Throughput / 2, Workers: c.Workers}
@@ -73,6 +74,9 @@ func Execute(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	rep.SetPeak(peak)
+	if d := peakDrain; d != nil && d.TimedOut {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the peak run's queues still held %d items after %s of drain: the run at half of it started with them", d.DepthAfter, d.Waited.Round(time.Millisecond)))
+	}
 	rep.SetReference(ref)
 	return rep, nil
 }
@@ -85,10 +89,10 @@ const DefaultPeakDuration = 30 * time.Second
 // for PeakDuration after Load's warm-up, on the system the measured run
 // then uses. What it writes stays in the system: the measured run starts
 // on a data file a peak run has grown, as a switch in service would.
-func (c Config) runPeak(ctx context.Context, sys *System) (*Result, error) {
+func (c Config) runPeak(ctx context.Context, sys *System) (*Result, *DrainStats, error) {
 	sc, err := c.scenario(ctx, sys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer sc.close()
 	opts := c.load()
@@ -96,24 +100,26 @@ func (c Config) runPeak(ctx context.Context, sys *System) (*Result, error) {
 	res, err := Run(ctx, opts, sc.target)
 	c.endProgressLine() // the measured run's progress line follows
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err // a peak cut short sets no rate
+		return nil, nil, err // a peak cut short sets no rate
 	}
 	if !(res.Throughput > 0) {
-		return nil, errors.New("half-peak: the peak run completed no operation, so it sets no rate")
+		return nil, nil, errors.New("half-peak: the peak run completed no operation, so it sets no rate")
 	}
 	// The peak's queued advices and reversals, and its garbage, are not
 	// the measured run's to carry: they are sent and collected first, as
-	// after the reference.
+	// after the reference. Queues the drain gave up on are the report's
+	// note.
+	var d *DrainStats
 	if sys != nil && sys.Journal != nil {
 		if end, err := sys.Journal(); err == nil {
-			drain(ctx, end, sys.Journal, c.drainTimeout(), 0, 0)
+			d = drain(ctx, end, sys.Journal, c.drainTimeout(), 0, 0)
 		}
 	}
 	runtime.GC()
-	return res, nil
+	return res, d, nil
 }
 
 // drainTimeout is DrainTimeout or its default.

@@ -184,6 +184,9 @@ func TestExecuteHalfPeak(t *testing.T) {
 	require.Less(t, rep.Reference.Elapsed, c.Load.Duration, "and lasts as long as the peak run, not as the measured one")
 	require.GreaterOrEqual(t, rep.Result.Elapsed, 600*time.Millisecond)
 	require.False(t, rep.Failed())
+	require.Len(t, rep.Notes, 2, "the system's note, and the peak's queues the drain gave up on")
+	require.Contains(t, rep.Notes[1], "the peak run's queues still held")
+	require.Contains(t, rep.Notes[1], "the run at half of it started with them")
 	require.Equal(t, 1, sys.started, "one system for both runs")
 	require.Equal(t, 1, sys.closed)
 	var out bytes.Buffer

@@ -42,13 +42,14 @@ func EnsureDebian(t testing.TB, command, pkg string) string {
 // apt-get waits up to five minutes for dpkg's own lock rather than failing
 // on it.
 func AptGet(why string, recommends bool, done func() bool, pkgs ...string) error {
-	lock, err := os.OpenFile(os.TempDir()+"/tulpar-test-apt.lock", os.O_CREATE|os.O_RDWR, 0o644)
+	name := os.TempDir() + "/tulpar-test-apt.lock"
+	lock, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return err
+		return fmt.Errorf("the tests' apt lock file: %w", err)
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
+		return fmt.Errorf("the tests' apt lock file %s: flock: %w", name, err)
 	}
 	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
 	if done != nil && done() {
